@@ -1,0 +1,55 @@
+#pragma once
+// Every tunable knob of lumos, in one table. Each knob NAME can be overridden by
+// the environment variable LUMOS_<NAME> (upper case) or, from Python, by
+// lumos.init(_system_config={"name": value}) which sets those variables for the
+// processes it starts. Read once per process; thread safe after Load().
+#include <cstdint>
+#include <string>
+
+namespace lumos {
+
+// X(type, name, default, description)
+#define LUMOS_CONFIG_TABLE(X)                                                                   \
+  X(int64_t, max_direct_call_object_size, 100 * 1024,                                          \
+    "Objects up to this many bytes stay in the owner's memory store and travel inline.")      \
+  X(int64_t, max_frame_bytes, 1024LL * 1024 * 1024, "Largest fastpath frame accepted.")        \
+  X(int64_t, spin_wait_us, 50, "How long hot-path waits spin before they sleep.")             \
+  X(int64_t, max_tasks_in_flight_per_worker, 1, "Tasks pushed to a leased worker at once.")   \
+  X(int64_t, max_pending_lease_requests, 10, "Lease requests in flight per scheduling class.") \
+  X(int64_t, worker_register_timeout_ms, 30000, "A started worker must register within this.") \
+  X(int64_t, idle_worker_killing_time_ms, 1000,                                                \
+    "Idle workers beyond the soft limit (num_cpus) exit after this long.")                     \
+  X(int64_t, maximum_startup_concurrency, 0, "Workers starting at once (0 = num_cpus).")       \
+  X(int64_t, resource_report_period_ms, 250, "How often a raylet reports resources to the GCS.") \
+  X(int64_t, node_death_timeout_ms, 10000, "The GCS marks a silent node dead after this.")     \
+  X(int64_t, gcs_rpc_timeout_ms, 10000, "Deadline of a GCS gRPC call.")                        \
+  X(int64_t, gcs_connect_timeout_ms, 10000, "How long a client waits for the GCS to answer.")  \
+  X(int64_t, raylet_connect_timeout_ms, 10000, "How long a core worker waits for its raylet.") \
+  X(int64_t, infeasible_warning_delay_ms, 1000,                                                \
+    "An unschedulable lease request is reported after waiting this long.")                    \
+  X(int64_t, object_store_memory, 0, "Bytes of the node's shared-memory arena (0 = auto).")
+
+class Config {
+ public:
+  /// \brief The process-wide configuration (loads the environment on first use).
+  static Config& Get();
+#define LUMOS_CONFIG_GETTER(type, name, def, doc) \
+  type name() const { return name##_; }           \
+  void set_##name(type v) { name##_ = v; }
+  LUMOS_CONFIG_TABLE(LUMOS_CONFIG_GETTER)
+#undef LUMOS_CONFIG_GETTER
+
+  /// \brief Sets a knob by name from its string form; false if the name is unknown
+  /// or the value does not parse.
+  bool Set(const std::string& name, const std::string& value);
+  /// \brief "name=value" lines of every knob, for logs and `lumos status -v`.
+  std::string Dump() const;
+
+ private:
+  Config();
+#define LUMOS_CONFIG_FIELD(type, name, def, doc) type name##_ = def;
+  LUMOS_CONFIG_TABLE(LUMOS_CONFIG_FIELD)
+#undef LUMOS_CONFIG_FIELD
+};
+
+}  // namespace lumos

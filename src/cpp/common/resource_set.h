@@ -1,0 +1,36 @@
+#pragma once
+// A set of named resource quantities ("CPU": 2, "GPU": 1, "custom": 0.5) in
+// fixed point (1/10000 units) so that repeated add/subtract never drifts.
+// Value type; not thread safe by itself.
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "common/status.h"
+
+namespace lumos {
+
+class ResourceSet {
+ public:
+  static constexpr int64_t kUnit = 10000;
+  ResourceSet() = default;
+  /// \brief Validates and converts; negative or non-finite amounts are an error.
+  static Result<ResourceSet> FromMap(const std::map<std::string, double>& m);
+
+  void Set(const std::string& name, double amount);
+  double Get(const std::string& name) const;
+  bool IsEmpty() const { return amounts_.empty(); }
+  /// \brief True if every quantity of `need` is available here.
+  bool Contains(const ResourceSet& need) const;
+  void Add(const ResourceSet& other);
+  /// \brief Subtracts; quantities may go negative (oversubscription after unblock).
+  void Subtract(const ResourceSet& other);
+  std::map<std::string, double> ToMap() const;
+  std::string ToString() const;  // {"CPU": 1.0, ...}
+  bool operator==(const ResourceSet& o) const { return amounts_ == o.amounts_; }
+
+ private:
+  std::map<std::string, int64_t> amounts_;  // zero entries are erased
+};
+
+}  // namespace lumos

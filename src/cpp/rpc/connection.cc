@@ -1,0 +1,336 @@
+#include "rpc/connection.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "common/config.h"
+#include "common/logging.h"
+#include "common.pb.h"
+
+namespace lumos::rpc {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+Status StatusFromFrame(const Frame& frame) {
+  if (!(frame.header.flags & kFlagError)) return Status::OK();
+  RpcError err;
+  if (!err.ParseFromString(frame.payload)) return Status::Invalid("unparsable RpcError");
+  return Status(static_cast<StatusCode>(err.code()), err.message());
+}
+
+ConnectionPtr Connection::Create(asio::io_context& io, Socket socket) {
+  return ConnectionPtr(new Connection(io, std::move(socket)));
+}
+
+Connection::Connection(asio::io_context& io, Socket socket)
+    : io_(io),
+      socket_(std::move(socket)),
+      creator_pid_(getpid()),
+      decoder_(Config::Get().max_frame_bytes()),
+      read_buf_(64 * 1024),
+      deadline_timer_(io) {}
+
+Connection::~Connection() {
+  if (getpid() != creator_pid_ && socket_.is_open()) {
+    // A forked child must not close (or shut down) the parent's socket.
+    asio::error_code ec;
+    socket_.release(ec);
+  }
+}
+
+Result<ConnectionPtr> Connection::Connect(asio::io_context& io, const std::string& path,
+                                          int64_t timeout_ms) {
+  int64_t deadline = NowMs() + timeout_ms;
+  asio::error_code ec;
+  while (true) {
+    Socket sock(io);
+    sock.connect(asio::local::stream_protocol::endpoint(path), ec);
+    if (!ec) return Create(io, std::move(sock));
+    if (NowMs() >= deadline) {
+      return Status::IOError("could not connect to " + path + " within " +
+                             std::to_string(timeout_ms) + " ms: " + ec.message());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+void Connection::Start(FrameHandler on_frame, CloseHandler on_close) {
+  on_frame_ = std::move(on_frame);
+  on_close_ = std::move(on_close);
+  auto self = shared_from_this();
+  asio::post(io_, [self] { self->ReadMore(); });
+}
+
+void Connection::ReadMore() {
+  if (closed_) return;
+  size_t want = std::max<size_t>(decoder_.Wanted(), 64 * 1024);
+  if (read_buf_.size() < want) read_buf_.resize(std::min<size_t>(want, 16 * 1024 * 1024));
+  auto self = shared_from_this();
+  socket_.async_read_some(asio::buffer(read_buf_), [self](asio::error_code ec, size_t n) {
+    if (ec) {
+      self->Close(ec == asio::error::eof ? Status::Disconnected("peer closed the connection")
+                                         : Status::IOError("read failed: " + ec.message()));
+      return;
+    }
+    self->OnBytes(n);
+  });
+}
+
+void Connection::OnBytes(size_t n) {
+  Status s = decoder_.Feed(read_buf_.data(), n);
+  while (decoder_.HasFrame()) {
+    if (closed_) return;
+    Dispatch(decoder_.Next());
+  }
+  if (!s.ok()) {
+    LUMOS_LOG(Warning) << "dropping fastpath connection after a malformed frame: " << s.ToString();
+    Close(s);
+    return;
+  }
+  ReadMore();
+}
+
+void Connection::Dispatch(Frame&& frame) {
+  if (frame.header.kind == FrameKind::kReply) {
+    ReplyCallback cb;
+    {
+      std::lock_guard<std::mutex> lock(pending_mu_);
+      auto it = pending_.find(frame.header.request_id);
+      if (it == pending_.end()) return;  // timed out earlier; drop the late reply
+      cb = std::move(it->second.cb);
+      pending_.erase(it);
+    }
+    Status st = StatusFromFrame(frame);
+    cb(st, std::move(frame));
+    return;
+  }
+  if (on_frame_) on_frame_(shared_from_this(), std::move(frame));
+}
+
+void Connection::SendRequest(uint16_t method, const google::protobuf::Message& msg, ReplyCallback cb,
+                             int64_t timeout_ms) {
+  FrameHeader h;
+  h.method = method;
+  h.kind = FrameKind::kRequest;
+  std::string payload = msg.SerializeAsString();
+  h.payload_len = static_cast<uint32_t>(payload.size());
+  bool arm = false;
+  {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    h.request_id = next_request_id_++;
+    pending_[h.request_id] = Pending{std::move(cb), timeout_ms < 0 ? -1 : NowMs() + timeout_ms};
+    if (timeout_ms >= 0 && !deadline_timer_armed_) {
+      deadline_timer_armed_ = true;
+      arm = true;
+    }
+  }
+  if (closed_) {
+    // Fail on the loop thread, like every other completion.
+    auto self = shared_from_this();
+    asio::post(io_, [self] { self->ExpireDeadlines(); });
+  }
+  if (arm) {
+    auto self = shared_from_this();
+    asio::post(io_, [self] { self->ArmDeadlineTimer(); });
+  }
+  Write(EncodeFrame(h, payload));
+}
+
+void Connection::SendReply(uint64_t request_id, uint16_t method, const google::protobuf::Message& msg) {
+  FrameHeader h;
+  h.method = method;
+  h.kind = FrameKind::kReply;
+  h.request_id = request_id;
+  std::string payload = msg.SerializeAsString();
+  h.payload_len = static_cast<uint32_t>(payload.size());
+  Write(EncodeFrame(h, payload));
+}
+
+void Connection::SendError(uint64_t request_id, uint16_t method, const Status& status) {
+  RpcError err;
+  err.set_code(status.code_int());
+  err.set_message(status.message());
+  FrameHeader h;
+  h.method = method;
+  h.kind = FrameKind::kReply;
+  h.flags = kFlagError;
+  h.request_id = request_id;
+  std::string payload = err.SerializeAsString();
+  h.payload_len = static_cast<uint32_t>(payload.size());
+  Write(EncodeFrame(h, payload));
+}
+
+void Connection::SendOneway(uint16_t method, const google::protobuf::Message& msg) {
+  FrameHeader h;
+  h.method = method;
+  h.kind = FrameKind::kOneway;
+  std::string payload = msg.SerializeAsString();
+  h.payload_len = static_cast<uint32_t>(payload.size());
+  Write(EncodeFrame(h, payload));
+}
+
+Status Connection::SendReplyWithFd(uint64_t request_id, uint16_t method,
+                                   const google::protobuf::Message& msg, int fd) {
+  FrameHeader h;
+  h.method = method;
+  h.kind = FrameKind::kReply;
+  h.flags = kFlagHasFd;
+  h.request_id = request_id;
+  std::string payload = msg.SerializeAsString();
+  h.payload_len = static_cast<uint32_t>(payload.size());
+  std::string bytes = EncodeFrame(h, payload);
+
+  std::lock_guard<std::mutex> lock(write_mu_);
+  if (write_in_progress_) return Status::Invalid("cannot pass a descriptor behind queued writes");
+  struct msghdr m;
+  std::memset(&m, 0, sizeof(m));
+  struct iovec iov{bytes.data(), bytes.size()};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  std::memset(cbuf, 0, sizeof(cbuf));
+  m.msg_control = cbuf;
+  m.msg_controllen = sizeof(cbuf);
+  struct cmsghdr* c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  ssize_t n = ::sendmsg(socket_.native_handle(), &m, MSG_NOSIGNAL);
+  if (n < 0) return Status::IOError(std::string("sendmsg: ") + std::strerror(errno));
+  if (static_cast<size_t>(n) < bytes.size()) {
+    write_queue_.push_back(bytes.substr(n));
+    write_in_progress_ = true;
+    auto self = shared_from_this();
+    asio::post(io_, [self] {
+      std::lock_guard<std::mutex> l(self->write_mu_);
+      self->FlushQueueLocked();
+    });
+  }
+  return Status::OK();
+}
+
+void Connection::Write(std::string bytes) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  if (closed_) return;
+  if (!write_in_progress_) {
+    // Fast path: write from this thread; only leftovers go through the loop.
+    size_t off = 0;
+    while (off < bytes.size()) {
+      ssize_t n = ::send(socket_.native_handle(), bytes.data() + off, bytes.size() - off,
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        off += static_cast<size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        break;
+      } else {
+        auto self = shared_from_this();
+        std::string why = std::strerror(errno);
+        asio::post(io_, [self, why] { self->Close(Status::IOError("write failed: " + why)); });
+        return;
+      }
+    }
+    if (off == bytes.size()) return;
+    write_queue_.push_back(off ? bytes.substr(off) : std::move(bytes));
+    write_in_progress_ = true;
+    auto self = shared_from_this();
+    asio::post(io_, [self] {
+      std::lock_guard<std::mutex> l(self->write_mu_);
+      self->FlushQueueLocked();
+    });
+    return;
+  }
+  write_queue_.push_back(std::move(bytes));
+}
+
+void Connection::FlushQueueLocked() {
+  if (write_queue_.empty() || closed_) {
+    write_in_progress_ = false;
+    return;
+  }
+  const std::string& front = write_queue_.front();
+  auto self = shared_from_this();
+  asio::async_write(socket_, asio::buffer(front.data(), front.size()),
+                    [self](asio::error_code ec, size_t) {
+                      if (ec) {
+                        self->Close(Status::IOError("write failed: " + ec.message()));
+                        return;
+                      }
+                      std::lock_guard<std::mutex> l(self->write_mu_);
+                      self->write_queue_.pop_front();
+                      self->FlushQueueLocked();
+                    });
+}
+
+void Connection::ArmDeadlineTimer() {
+  deadline_timer_.expires_after(std::chrono::milliseconds(20));
+  auto self = shared_from_this();
+  deadline_timer_.async_wait([self](asio::error_code ec) {
+    if (ec) return;
+    self->ExpireDeadlines();
+  });
+}
+
+void Connection::ExpireDeadlines() {
+  std::vector<ReplyCallback> expired;
+  std::vector<ReplyCallback> failed;
+  bool rearm = false;
+  {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    int64_t now = NowMs();
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (closed_) {
+        failed.push_back(std::move(it->second.cb));
+        it = pending_.erase(it);
+      } else if (it->second.deadline_ms >= 0 && it->second.deadline_ms <= now) {
+        expired.push_back(std::move(it->second.cb));
+        it = pending_.erase(it);
+      } else {
+        rearm |= it->second.deadline_ms >= 0;
+        ++it;
+      }
+    }
+    deadline_timer_armed_ = rearm;
+  }
+  for (auto& cb : expired) cb(Status::TimedOut("fastpath request timed out"), Frame{});
+  for (auto& cb : failed) cb(Status::Disconnected("connection closed"), Frame{});
+  if (rearm) ArmDeadlineTimer();
+}
+
+void Connection::Close(const Status& reason) {
+  auto self = shared_from_this();
+  asio::dispatch(io_, [self, reason] {
+    if (self->closed_.exchange(true)) return;
+    asio::error_code ec;
+    self->socket_.shutdown(Socket::shutdown_both, ec);
+    self->socket_.close(ec);
+    self->deadline_timer_.cancel();
+    std::unordered_map<uint64_t, Pending> pending;
+    {
+      std::lock_guard<std::mutex> lock(self->pending_mu_);
+      pending.swap(self->pending_);
+    }
+    for (auto& [id, p] : pending) p.cb(Status::Disconnected("connection closed: " + reason.message()), Frame{});
+    {
+      std::lock_guard<std::mutex> lock(self->write_mu_);
+      self->write_queue_.clear();
+    }
+    if (self->on_close_) {
+      auto cb = std::move(self->on_close_);
+      cb(self, reason);
+    }
+    self->on_frame_ = nullptr;
+  });
+}
+
+}  // namespace lumos::rpc

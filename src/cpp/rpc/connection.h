@@ -1,0 +1,113 @@
+#pragma once
+// One fastpath connection (Unix-domain stream socket) driven by an asio loop.
+//
+// Reads happen on the loop thread: requests and one-way frames go to the
+// handler given to Start(); replies complete the callback of the matching
+// SendRequest(). A malformed frame closes the connection (logged) and fails
+// every pending request with Disconnected; the process keeps running.
+//
+// Thread safety: every Send* may be called from any thread. A send writes
+// straight to the socket from the calling thread when nothing is queued (no
+// wake-up of the loop thread on the hot path); the rest is queued and written
+// by the loop. Callbacks run on the loop thread.
+//
+// Ownership: shared_ptr; the pending read keeps the connection alive until it
+// is closed. Destruction in a forked child does not touch the socket.
+#include <google/protobuf/message.h>
+
+#include <asio.hpp>
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "common/status.h"
+#include "rpc/frame.h"
+
+namespace lumos::rpc {
+
+class Connection;
+using ConnectionPtr = std::shared_ptr<Connection>;
+using FrameHandler = std::function<void(const ConnectionPtr&, Frame&&)>;
+using CloseHandler = std::function<void(const ConnectionPtr&, const Status&)>;
+using ReplyCallback = std::function<void(const Status&, Frame&&)>;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  using Socket = asio::local::stream_protocol::socket;
+
+  static ConnectionPtr Create(asio::io_context& io, Socket socket);
+  /// \brief Connects to a Unix socket path, retrying until `timeout_ms` passes
+  /// (the peer may still be starting). Blocking; call off the loop thread.
+  static Result<ConnectionPtr> Connect(asio::io_context& io, const std::string& path,
+                                       int64_t timeout_ms);
+  ~Connection();
+
+  /// \brief Starts reading. Call once, after the handlers are ready.
+  void Start(FrameHandler on_frame, CloseHandler on_close);
+
+  /// \brief Sends a request; `cb` runs on the loop thread with the reply, an
+  /// RpcError status, Disconnected, or TimedOut after `timeout_ms` (<0: none).
+  void SendRequest(uint16_t method, const google::protobuf::Message& msg, ReplyCallback cb,
+                   int64_t timeout_ms = -1);
+  void SendReply(uint64_t request_id, uint16_t method, const google::protobuf::Message& msg);
+  void SendError(uint64_t request_id, uint16_t method, const Status& status);
+  void SendOneway(uint16_t method, const google::protobuf::Message& msg);
+  /// \brief Sends a reply together with a file descriptor (SCM_RIGHTS).
+  Status SendReplyWithFd(uint64_t request_id, uint16_t method,
+                         const google::protobuf::Message& msg, int fd);
+  /// \brief Sends raw bytes as they are (tests use it to inject malformed frames).
+  void SendRawForTest(std::string bytes) { Write(std::move(bytes)); }
+
+  void Close(const Status& reason = Status::Disconnected("closed locally"));
+  bool closed() const { return closed_.load(); }
+  int fd() { return socket_.native_handle(); }
+
+  /// \brief Opaque per-connection slot for the owner (e.g. the worker behind it).
+  void set_context(std::shared_ptr<void> ctx) { context_ = std::move(ctx); }
+  const std::shared_ptr<void>& context() const { return context_; }
+
+ private:
+  Connection(asio::io_context& io, Socket socket);
+  void Write(std::string bytes);
+  void FlushQueueLocked();  // REQUIRES: write_mu_ held; runs on the loop thread
+  void ReadMore();
+  void OnBytes(size_t n);
+  void Dispatch(Frame&& frame);
+  void ArmDeadlineTimer();
+  void ExpireDeadlines();
+
+  asio::io_context& io_;
+  Socket socket_;
+  pid_t creator_pid_;
+  FrameHandler on_frame_;
+  CloseHandler on_close_;
+  FrameDecoder decoder_;
+  std::vector<char> read_buf_;
+  std::atomic<bool> closed_{false};
+
+  std::mutex write_mu_;
+  std::deque<std::string> write_queue_;  // GUARDED_BY(write_mu_)
+  bool write_in_progress_ = false;       // GUARDED_BY(write_mu_)
+  size_t queue_front_offset_ = 0;        // GUARDED_BY(write_mu_)
+
+  struct Pending {
+    ReplyCallback cb;
+    int64_t deadline_ms;  // <0: none
+  };
+  std::mutex pending_mu_;
+  uint64_t next_request_id_ = 1;                   // GUARDED_BY(pending_mu_)
+  std::unordered_map<uint64_t, Pending> pending_;  // GUARDED_BY(pending_mu_)
+  bool deadline_timer_armed_ = false;              // GUARDED_BY(pending_mu_)
+  asio::steady_timer deadline_timer_;
+  std::shared_ptr<void> context_;
+};
+
+/// \brief Converts an RpcError-flagged reply frame to a Status; OK otherwise.
+Status StatusFromFrame(const Frame& frame);
+int64_t NowMs();
+
+}  // namespace lumos::rpc
