@@ -25,12 +25,21 @@ class LogMessage {
 
 }  // namespace lumos
 
-#define LUMOS_LOG(level)                                                         \
-  if (::lumos::LogLevel::k##level < ::lumos::MinLogLevel()) {                    \
-  } else                                                                          \
-    ::lumos::LogMessage(::lumos::LogLevel::k##level, __FILE__, __LINE__).stream()
+namespace lumos {
+// Lets the logging macros be one expression (safe inside an unbraced if/else).
+struct LogVoidify {
+  void operator&(std::ostream&) {}
+};
+}  // namespace lumos
 
-#define LUMOS_CHECK(cond) \
-  if (cond) {             \
-  } else                  \
-    ::lumos::LogMessage(::lumos::LogLevel::kFatal, __FILE__, __LINE__).stream() << "Check failed: " #cond " "
+#define LUMOS_LOG(level)                                                   \
+  (::lumos::LogLevel::k##level < ::lumos::MinLogLevel())                   \
+      ? (void)0                                                            \
+      : ::lumos::LogVoidify() &                                            \
+            ::lumos::LogMessage(::lumos::LogLevel::k##level, __FILE__, __LINE__).stream()
+
+#define LUMOS_CHECK(cond)                                                          \
+  (cond) ? (void)0                                                                 \
+         : ::lumos::LogVoidify() &                                                 \
+               ::lumos::LogMessage(::lumos::LogLevel::kFatal, __FILE__, __LINE__).stream() \
+                   << "Check failed: " #cond " "

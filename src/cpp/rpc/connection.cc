@@ -311,9 +311,14 @@ void Connection::Close(const Status& reason) {
   auto self = shared_from_this();
   asio::dispatch(io_, [self, reason] {
     if (self->closed_.exchange(true)) return;
-    asio::error_code ec;
-    self->socket_.shutdown(Socket::shutdown_both, ec);
-    self->socket_.close(ec);
+    {
+      // Under write_mu_ so a concurrent Write() cannot send to a closed (and
+      // possibly reused) descriptor number.
+      std::lock_guard<std::mutex> lock(self->write_mu_);
+      asio::error_code ec;
+      self->socket_.shutdown(Socket::shutdown_both, ec);
+      self->socket_.close(ec);
+    }
     self->deadline_timer_.cancel();
     std::unordered_map<uint64_t, Pending> pending;
     {
@@ -329,7 +334,9 @@ void Connection::Close(const Status& reason) {
       auto cb = std::move(self->on_close_);
       cb(self, reason);
     }
-    self->on_frame_ = nullptr;
+    // Cleared later: Close() may run inside on_frame_ itself (a handler closing
+    // its connection), and destroying a running std::function is undefined.
+    asio::post(self->io_, [self] { self->on_frame_ = nullptr; });
   });
 }
 

@@ -1,0 +1,61 @@
+"""lumos: Ray's programming model (tasks, actors, objects) on a lean C++ core.
+
+    import lumos as ray
+    ray.init()
+
+    @ray.remote
+    def f(x):
+        return x * x
+
+    ray.get([f.remote(i) for i in range(4)])
+"""
+import inspect as _inspect
+
+from lumos import exceptions
+from lumos._raylet import ObjectRef
+from lumos._private.worker import (available_resources, cluster_resources, get, init, is_initialized,
+                                   nodes, put, shutdown, wait)
+from lumos.actor import method
+from lumos.runtime_context import get_runtime_context
+
+__version__ = "0.1.0"
+
+
+def remote(*args, **kwargs):
+    """Makes a function a remote function (task) — `@lumos.remote` or
+    `@lumos.remote(num_cpus=..., num_returns=...)`."""
+    from lumos.remote_function import RemoteFunction
+    from lumos import actor
+
+    def make(target, options):
+        if _inspect.isclass(target):
+            return actor.make_actor(target, options)
+        if not callable(target):
+            raise TypeError("@lumos.remote must decorate a function or a class, got %r" % (target,))
+        return RemoteFunction(target, options)
+
+    if len(args) == 1 and not kwargs and callable(args[0]):
+        return make(args[0], {})
+    if args:
+        raise TypeError("@lumos.remote takes keyword options only, e.g. @lumos.remote(num_cpus=2)")
+    return lambda target: make(target, kwargs)
+
+
+def get_actor(name, namespace=None):
+    from lumos.actor import _not_built
+    raise _not_built("lumos.get_actor(%r)" % (name,))
+
+
+def kill(actor, *, no_restart=True):
+    from lumos.actor import _not_built
+    raise _not_built("lumos.kill()")
+
+
+def cancel(object_ref, *, force=False, recursive=True):
+    raise exceptions.RaySystemError("lumos.cancel() is not built yet (task lifecycle issue); the task "
+                                    "keeps running and its result stays gettable")
+
+
+__all__ = ["init", "shutdown", "is_initialized", "remote", "get", "put", "wait", "ObjectRef",
+           "cluster_resources", "available_resources", "nodes", "get_runtime_context", "method",
+           "exceptions", "get_actor", "kill", "cancel"]

@@ -1,0 +1,59 @@
+"""Worker stdout/stderr: each line is sent to the caller of the running task
+(ending at the driver's terminal) prefixed "(name pid=N) ", and also kept in
+the worker's own log file."""
+import os
+import threading
+
+
+class LineForwarder:
+    """A text stream that forwards whole lines through the core worker."""
+
+    def __init__(self, core_worker, original, is_err):
+        self._cw = core_worker
+        self._original = original
+        self._is_err = is_err
+        self._partial = ""
+        self._lock = threading.Lock()
+        self.prefix = "(worker pid=%d) " % os.getpid()
+        self.encoding = getattr(original, "encoding", "utf-8")
+        self.errors = getattr(original, "errors", "strict")
+
+    def set_task_name(self, name):
+        self.prefix = "(%s pid=%d) " % (name, os.getpid())
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError("write() argument must be str, not %s" % type(s).__name__)
+        with self._lock:
+            text = self._partial + s
+            lines = text.split("\n")
+            self._partial = lines.pop()
+            if lines:
+                self._send(lines)
+        return len(s)
+
+    def _send(self, lines):
+        try:
+            self._original.write("\n".join(lines) + "\n")
+        except Exception:
+            pass
+        self._cw.forward_logs([self.prefix + line for line in lines], self._is_err)
+
+    def flush(self):
+        with self._lock:
+            if self._partial:
+                self._send([self._partial])
+                self._partial = ""
+        try:
+            self._original.flush()
+        except Exception:
+            pass
+
+    def isatty(self):
+        return False
+
+    def fileno(self):
+        return self._original.fileno()
+
+    def writable(self):
+        return True

@@ -1,0 +1,203 @@
+"""Starting and stopping the processes of a local lumos node.
+
+A Node owns a session directory (/tmp/lumos/session_<time>_<pid>, mode 0700:
+sockets/, logs/, pids/) and the gcs_server (head only) and raylet processes it
+started. Processes started for `lumos.init()` die with the driver (lifeline:
+PR_SET_PDEATHSIG, set by the binaries themselves); `lumos start` starts them
+detached and `lumos stop` ends them by the pids recorded in pids/.
+"""
+import datetime
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from lumos import exceptions
+
+DEFAULT_ROOT = "/tmp/lumos"
+CURRENT_CLUSTER_FILE = "lumos_current_cluster"
+
+
+def session_root(temp_dir=None):
+    return temp_dir or os.environ.get("LUMOS_TMPDIR") or DEFAULT_ROOT
+
+
+def bin_dir():
+    from lumos import _raylet
+    return os.path.join(os.path.dirname(os.path.abspath(_raylet.__file__)), "core", "bin")
+
+
+def free_port(host="127.0.0.1"):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def process_start_time(pid):
+    """Start time (clock ticks since boot) of a process, to detect pid reuse."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def default_object_store_memory():
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        total = 8 << 30
+    return int(total * 0.3)
+
+
+class Node:
+    """The processes of one node started by this Python process."""
+
+    def __init__(self, head=True, gcs_address=None, num_cpus=None, num_gpus=None, resources=None,
+                 object_store_memory=None, temp_dir=None, gcs_port=0, system_config=None,
+                 detached=False, node_ip="127.0.0.1"):
+        self.head = head
+        self.node_ip = node_ip
+        self.num_cpus = os.cpu_count() if num_cpus is None else num_cpus
+        self.num_gpus = num_gpus or 0
+        self.custom_resources = dict(resources or {})
+        self.object_store_memory = int(object_store_memory or default_object_store_memory())
+        self.root = session_root(temp_dir)
+        self.gcs_port = gcs_port
+        self.gcs_address = gcs_address
+        self.system_config = system_config or {}
+        self.detached = detached
+        self.procs = {}
+        self.session_dir = None
+
+    # ---------------------------------------------------------------- layout
+    def _make_session_dir(self):
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S_%f")
+        self.session_dir = os.path.join(self.root, "session_%s_%d" % (stamp, os.getpid()))
+        for sub in ("", "sockets", "logs", "pids"):
+            os.makedirs(os.path.join(self.session_dir, sub), mode=0o700, exist_ok=True)
+        latest = os.path.join(self.root, "session_latest")
+        try:
+            tmp = latest + ".%d" % os.getpid()
+            os.symlink(self.session_dir, tmp)
+            os.replace(tmp, latest)
+        except OSError:
+            pass
+
+    @property
+    def raylet_socket(self):
+        return os.path.join(self.session_dir, "sockets", "raylet")
+
+    @property
+    def store_socket(self):
+        return os.path.join(self.session_dir, "sockets", "store")
+
+    def resource_list(self):
+        res = {"CPU": float(self.num_cpus)}
+        if self.num_gpus:
+            res["GPU"] = float(self.num_gpus)
+        res.update({k: float(v) for k, v in self.custom_resources.items()})
+        res["memory"] = float(max(1, int(default_object_store_memory() / 0.3 * 0.7)))
+        res["object_store_memory"] = float(self.object_store_memory)
+        res["node:%s" % self.node_ip] = 1.0
+        if self.head:
+            res["node:__internal_head__"] = 1.0
+        return res
+
+    # ---------------------------------------------------------------- start
+    def _env(self):
+        env = dict(os.environ)
+        for k, v in self.system_config.items():
+            env["LUMOS_" + k.upper()] = str(int(v) if isinstance(v, bool) else v)
+        return env
+
+    def _spawn(self, name, argv):
+        out = open(os.path.join(self.session_dir, "logs", name + ".out"), "ab")
+        err = open(os.path.join(self.session_dir, "logs", name + ".err"), "ab")
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                    env=self._env(), close_fds=True,
+                                    start_new_session=self.detached)
+        finally:
+            out.close()
+            err.close()
+        self.procs[name] = proc
+        with open(os.path.join(self.session_dir, "pids", name + ".pid"), "w") as f:
+            f.write("%d %s\n" % (proc.pid, process_start_time(proc.pid)))
+        return proc
+
+    def start(self):
+        self._make_session_dir()
+        lifeline = [] if self.detached else ["--lifeline-pid=%d" % os.getpid()]
+        bins = bin_dir()
+        if self.head:
+            port = self.gcs_port or free_port(self.node_ip)
+            self.gcs_address = "%s:%d" % (self.node_ip, port)
+            self._spawn("gcs_server", [os.path.join(bins, "gcs_server"), "--host=" + self.node_ip,
+                                       "--port=%d" % port, "--session-dir=" + self.session_dir] + lifeline)
+        resources = ",".join("%s=%r" % (k, v) for k, v in self.resource_list().items())
+        self._spawn("raylet", [
+            os.path.join(bins, "raylet"), "--session-dir=" + self.session_dir,
+            "--gcs-address=" + self.gcs_address, "--resources=" + resources,
+            "--object-store-memory=%d" % self.object_store_memory,
+            "--raylet-socket=" + self.raylet_socket, "--store-socket=" + self.store_socket,
+            "--python=" + sys.executable, "--num-prestart-workers=%d" % int(self.num_cpus),
+            "--node-ip=" + self.node_ip] + (["--head"] if self.head else []) + lifeline)
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(self.raylet_socket):
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    err = self.read_log(name)
+                    self.stop()
+                    raise exceptions.RaySystemError(
+                        "%s exited during start-up (exit code %s):\n%s\nLogs: %s" % (
+                            name, proc.returncode, err, os.path.join(self.session_dir, "logs")))
+            if time.monotonic() > deadline:
+                self.stop()
+                raise exceptions.RaySystemError(
+                    "the local node did not start within %.0f s; logs: %s" % (
+                        timeout, os.path.join(self.session_dir, "logs")))
+            time.sleep(0.002)
+
+    def read_log(self, name, tail=2000):
+        try:
+            with open(os.path.join(self.session_dir, "logs", name + ".err"), "rb") as f:
+                return f.read()[-tail:].decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def write_cluster_file(self):
+        with open(os.path.join(self.root, CURRENT_CLUSTER_FILE), "w") as f:
+            json.dump({"gcs_address": self.gcs_address, "session_dir": self.session_dir}, f)
+
+    # ---------------------------------------------------------------- stop
+    def stop(self, grace_s=2.0):
+        """SIGTERM every process this node started, then SIGKILL after grace_s."""
+        order = ["raylet", "gcs_server"]
+        procs = [self.procs[n] for n in order if n in self.procs]
+        for p in procs:
+            if p.poll() is None:
+                try:
+                    p.send_signal(signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + grace_s
+            while p.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.005)
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.procs.clear()
+        for sock in (self.raylet_socket, self.store_socket):
+            try:
+                os.unlink(sock)
+            except OSError:
+                pass

@@ -1,0 +1,365 @@
+"""The process-wide lumos state and the core API: init, shutdown, get, put, wait.
+
+One `_state` per process. A driver gets it from init(); a worker from
+workers/default_worker.py. Blocking calls release the GIL inside the core worker.
+"""
+import atexit
+import json
+import logging
+import os
+import sys
+import threading
+import time
+
+from lumos import _raylet
+from lumos import exceptions
+from lumos._private import serialization
+from lumos._private.function_manager import JOB_NS, FunctionExporter
+from lumos._private.node import CURRENT_CLUSTER_FILE, Node, session_root
+
+logger = logging.getLogger("lumos")
+
+SCRIPT_MODE = "driver"
+WORKER_MODE = "worker"
+
+# Keywords of ray.init() that lumos accepts for compatibility and ignores:
+# there is no dashboard, no separate log monitor, no client server yet.
+IGNORED_INIT_KEYWORDS = {
+    "include_dashboard", "dashboard_host", "dashboard_port", "log_to_driver", "logging_level",
+    "logging_format", "logging_config", "configure_logging", "local_mode", "runtime_env",
+    "job_config", "_node_ip_address", "_metrics_export_port", "storage", "labels",
+    "enable_resource_isolation", "_plasma_directory", "_enable_object_reconstruction",
+    "_redis_password", "_memory", "_driver_object_store_memory", "_tracing_startup_hook",
+    "_plasma_store_socket_name", "_raylet_socket_name",
+}
+
+
+class _State:
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.mode = None
+        self.core_worker = None
+        self.gcs = None
+        self.node = None          # processes this driver started
+        self.exporters = {}
+        self.namespace = None
+        self.gcs_address = None
+        self.session_dir = None
+        self.node_info = None
+
+    @property
+    def connected(self):
+        return self.core_worker is not None
+
+
+_state = _State()
+
+
+def global_state():
+    return _state
+
+
+class RayContext(dict):
+    """What init() returns: a dict of addresses that also reads as attributes."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        shutdown()
+
+
+def is_initialized():
+    return _state.connected
+
+
+def _validate_resources(num_cpus, num_gpus, resources, object_store_memory):
+    for name, value in (("num_cpus", num_cpus), ("num_gpus", num_gpus)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+            raise ValueError("%s must be a non-negative number, got %r" % (name, value))
+    if resources is not None:
+        if not isinstance(resources, dict):
+            raise TypeError("resources must be a dict of name -> amount, got %r" % (resources,))
+        for k, v in resources.items():
+            if k in ("CPU", "GPU"):
+                raise ValueError("use num_cpus/num_gpus instead of resources[%r]" % k)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                raise ValueError("resource %r must be a non-negative number, got %r" % (k, v))
+    if object_store_memory is not None and (not isinstance(object_store_memory, int) or object_store_memory < 1 << 20):
+        raise ValueError("object_store_memory must be an int of at least 1 MiB, got %r" % (object_store_memory,))
+
+
+def _find_auto_address(temp_dir):
+    path = os.path.join(session_root(temp_dir), CURRENT_CLUSTER_FILE)
+    try:
+        with open(path) as f:
+            return json.load(f)["gcs_address"]
+    except (OSError, ValueError, KeyError):
+        raise ConnectionError(
+            "Could not find any running lumos instance (no %s). Start one with "
+            "`lumos start --head`, or call lumos.init() without an address to start a local one." % path)
+
+
+def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_store_memory=None,
+         namespace=None, ignore_reinit_error=False, _system_config=None, _temp_dir=None, **kwargs):
+    """Starts a local cluster (address None or "local") or connects to one
+    ("auto" or "host:port"), and makes this process a driver."""
+    unknown = set(kwargs) - IGNORED_INIT_KEYWORDS
+    if unknown:
+        raise TypeError("init() got unexpected keyword argument(s): %s" % ", ".join(sorted(unknown)))
+    if isinstance(address, str) and address.startswith(("ray://", "lumos://")):
+        raise ValueError("client mode (%s) is not built in lumos yet; connect with address='auto' or "
+                         "'host:port' from a machine of the cluster" % address)
+    with _state.lock:
+        if _state.connected:
+            if ignore_reinit_error:
+                return _context()
+            raise RuntimeError("Maybe you called lumos.init twice by accident? This error can be suppressed "
+                               "by passing in 'ignore_reinit_error=True' or by calling 'lumos.shutdown()' "
+                               "prior to 'lumos.init()'.")
+        _validate_resources(num_cpus, num_gpus, resources, object_store_memory)
+        system_config = dict(_system_config or {})
+        for k, v in system_config.items():
+            if not _raylet.set_system_config(k, str(int(v) if isinstance(v, bool) else v)):
+                raise ValueError("unknown or invalid _system_config entry %r=%r" % (k, v))
+        if address is None:
+            address = os.environ.get("LUMOS_ADDRESS") or os.environ.get("RAY_ADDRESS") or None
+        if address == "auto":
+            address = _find_auto_address(_temp_dir)
+        if address in (None, "local"):
+            node = Node(head=True, num_cpus=num_cpus, num_gpus=num_gpus, resources=resources,
+                        object_store_memory=object_store_memory, temp_dir=_temp_dir,
+                        system_config=system_config).start()
+            _state.node = node
+            address = node.gcs_address
+        elif any(v is not None for v in (num_cpus, num_gpus, resources, object_store_memory)):
+            raise ValueError("num_cpus, num_gpus, resources and object_store_memory describe a new "
+                             "cluster; they cannot be given when connecting to %s" % address)
+        try:
+            _connect_driver(address, namespace)
+        except BaseException:
+            _teardown()
+            raise
+        atexit.register(shutdown)
+        return _context()
+
+
+def _connect_driver(address, namespace):
+    gcs = _raylet.GcsClient(address, timeout_s=10.0)
+    nodes = [n for n in gcs.get_all_node_info() if n["Alive"]]
+    deadline = time.monotonic() + 10
+    while not nodes and time.monotonic() < deadline:
+        time.sleep(0.01)
+        nodes = [n for n in gcs.get_all_node_info() if n["Alive"]]
+    if not nodes:
+        raise ConnectionError("the cluster at %s has no live node" % address)
+    node = nodes[0]
+    job_id = gcs.next_job_id()
+    config = {"sys_path": [p for p in sys.path if p and os.path.isdir(p)], "namespace": namespace or ""}
+    gcs.kv_put(JOB_NS, job_id, json.dumps(config).encode())
+    gcs.add_job(job_id, os.getpid(), namespace or "", json.dumps(config), " ".join(sys.argv))
+    raylet_socket = node["RayletSocketName"].split(":", 1)[1]
+    store_socket = node["ObjectStoreSocketName"].split(":", 1)[1]
+    cw = _raylet.CoreWorker(True, raylet_socket, store_socket, address, node["SessionDir"], job_id)
+    _state.core_worker = cw
+    _state.gcs = gcs
+    _state.mode = SCRIPT_MODE
+    _state.namespace = namespace or "anonymous_namespace_" + job_id.hex()
+    _state.gcs_address = address
+    _state.session_dir = node["SessionDir"]
+    _state.node_info = node
+
+
+def _context():
+    return RayContext(
+        address=_state.gcs_address, gcs_address=_state.gcs_address,
+        session_dir=_state.session_dir, node_id=_state.core_worker.node_id,
+        raylet_socket_name=_state.node_info["RayletSocketName"],
+        object_store_address=_state.node_info["ObjectStoreSocketName"],
+        job_id=_state.core_worker.job_id, namespace=_state.namespace,
+        dashboard_url=None, python_version="%d.%d.%d" % sys.version_info[:3], lumos_version="0.1.0")
+
+
+def shutdown(_exiting_interpreter=False):
+    """Disconnects; stops the processes this driver started."""
+    with _state.lock:
+        if _state.mode == SCRIPT_MODE and _state.gcs is not None and _state.core_worker is not None:
+            try:
+                _state.gcs.mark_job_finished(bytes.fromhex(_state.core_worker.job_id))
+            except Exception:
+                pass
+        _teardown()
+
+
+def _teardown():
+    cw, node = _state.core_worker, _state.node
+    _state.core_worker = None
+    _state.node = None
+    _state.gcs = None
+    _state.mode = None
+    _state.exporters = {}
+    if cw is not None:
+        cw.shutdown()
+    if node is not None:
+        node.stop()
+
+
+def _require():
+    if _state.core_worker is None:
+        # Like Ray: the first API call starts a local cluster.
+        init()
+    return _state.core_worker
+
+
+def core_worker():
+    return _require()
+
+
+def current_job_id():
+    """Hex id of the job the caller works for (the running task's job in a worker)."""
+    cw = _require()
+    if _state.mode == SCRIPT_MODE:
+        return cw.job_id
+    task = cw.current_task_id()
+    if task is None:
+        raise exceptions.RaySystemError("no task is running in this worker")
+    return task[24:32]
+
+
+def exporter_for(job_hex):
+    exporter = _state.exporters.get(job_hex)
+    if exporter is None:
+        exporter = _state.exporters[job_hex] = FunctionExporter(_state.gcs, bytes.fromhex(job_hex))
+    return exporter
+
+
+# ---------------------------------------------------------------- objects
+
+def put(value, *, _owner=None):
+    cw = _require()
+    if isinstance(value, _raylet.ObjectRef):
+        raise TypeError("Calling 'put' on an ObjectRef is not allowed (similarly, returning an ObjectRef "
+                        "from a remote function is allowed only as part of a container). If you really "
+                        "want to do this, you can wrap the ObjectRef in a list and call 'put' on it.")
+    if _owner is not None:
+        raise ValueError("_owner= is not supported by lumos yet")
+    return cw.put(serialization.serialize(value, "value passed to put()"))
+
+
+def _timeout_ms(timeout):
+    if timeout is None:
+        return -1
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError("timeout must be a number of seconds or None, got %r" % (timeout,))
+    if timeout < 0:
+        raise ValueError("timeout must be non-negative, got %r" % (timeout,))
+    return int(timeout * 1000)
+
+
+def get(object_refs, *, timeout=None):
+    cw = _require()
+    single = isinstance(object_refs, _raylet.ObjectRef)
+    if single:
+        refs = [object_refs]
+    elif isinstance(object_refs, list):
+        refs = object_refs
+        for r in refs:
+            if not isinstance(r, _raylet.ObjectRef):
+                raise ValueError("'object_refs' must either be an ObjectRef or a list of ObjectRefs; the "
+                                 "list holds a %s: %r" % (type(r).__name__, r))
+    else:
+        raise ValueError("'object_refs' must either be an ObjectRef or a list of ObjectRefs, got a %s. "
+                         "Pass the ref returned by f.remote() (or a list of them)." % type(object_refs).__name__)
+    try:
+        values = cw.get(refs, _timeout_ms(timeout))
+    except exceptions.GetTimeoutError as e:
+        raise exceptions.GetTimeoutError("Get timed out: %s" % e) from None
+    out = []
+    for meta, data in values:
+        if serialization.is_error(meta):
+            raise serialization.error_from(meta, data)
+        out.append(serialization.deserialize(meta, data))
+    return out[0] if single else out
+
+
+def wait(object_refs, *, num_returns=1, timeout=None, fetch_local=True):
+    cw = _require()
+    if isinstance(object_refs, _raylet.ObjectRef) or not isinstance(object_refs, (list, tuple)):
+        raise TypeError("wait() expected a list of ObjectRefs, got %s" % type(object_refs).__name__)
+    refs = list(object_refs)
+    for r in refs:
+        if not isinstance(r, _raylet.ObjectRef):
+            raise TypeError("wait() expected a list of ObjectRefs; it holds a %s: %r" % (type(r).__name__, r))
+    if len(set(refs)) != len(refs):
+        raise ValueError("wait() expected a list of unique ObjectRefs; the list holds duplicates")
+    if isinstance(num_returns, bool) or not isinstance(num_returns, int):
+        raise TypeError("num_returns must be an int, got %r" % (num_returns,))
+    if num_returns <= 0 or num_returns > len(refs):
+        raise ValueError("Invalid number of objects to return %d: it must be between 1 and the number of "
+                         "refs (%d)" % (num_returns, len(refs)))
+    ready_flags = cw.wait(refs, num_returns, _timeout_ms(timeout))
+    ready, not_ready = [], []
+    for r, ok in zip(refs, ready_flags):
+        if ok and len(ready) < num_returns:
+            ready.append(r)
+        else:
+            not_ready.append(r)
+    return ready, not_ready
+
+
+async def _await_ref(ref):
+    import asyncio
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, get, ref)
+
+
+def _ref_future(ref):
+    import concurrent.futures
+    fut = concurrent.futures.Future()
+
+    def run():
+        try:
+            fut.set_result(get(ref))
+        except BaseException as e:  # delivered through the future
+            fut.set_exception(e)
+    threading.Thread(target=run, daemon=True).start()
+    return fut
+
+
+# ---------------------------------------------------------------- cluster info
+
+def nodes():
+    _require()
+    out = []
+    for n in _state.gcs.get_all_node_info():
+        n = dict(n)
+        n["alive"] = n["Alive"]
+        out.append(n)
+    return out
+
+
+def cluster_resources():
+    _require()
+    total = {}
+    for n in _state.gcs.get_all_node_info():
+        if n["Alive"]:
+            for k, v in n["Resources"].items():
+                total[k] = total.get(k, 0.0) + v
+    return total
+
+
+def available_resources():
+    _require()
+    total = {}
+    for n in _state.gcs.get_all_node_info():
+        if n["Alive"]:
+            for k, v in n["AvailableResources"].items():
+                if v > 0:
+                    total[k] = total.get(k, 0.0) + v
+    return total

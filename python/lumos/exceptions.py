@@ -1,0 +1,150 @@
+"""lumos exceptions, named like Ray's so `except ray.exceptions.X` keeps working.
+
+Exceptions that mirror a builtin also subclass it (GetTimeoutError is a
+TimeoutError), and RayTaskError.as_instanceof_cause() makes a remote
+ValueError catchable with `except ValueError`.
+"""
+
+
+class RayError(Exception):
+    """Base of every lumos error."""
+
+
+class RaySystemError(RayError):
+    """lumos itself failed (lost connection, protocol error, ...)."""
+
+    def __init__(self, message, traceback_str=None):
+        super().__init__(message)
+        self.traceback_str = traceback_str
+
+
+class RayTaskError(RayError):
+    """A task raised: carries the remote exception (`cause`) and its traceback."""
+
+    def __init__(self, function_name, traceback_str, cause, proctitle=None, pid=None, ip=None):
+        self.function_name = function_name
+        self.traceback_str = traceback_str
+        self.cause = cause
+        self.pid = pid
+        self.ip = ip or "127.0.0.1"
+        self.proctitle = proctitle or "lumos::%s()" % function_name
+        super().__init__(self._message())
+
+    def _message(self):
+        cause_name = type(self.cause).__name__ if self.cause is not None else "Exception"
+        header = "%s(%s): %s (pid=%s, ip=%s)" % (
+            "RayTaskError", cause_name, self.proctitle, self.pid, self.ip)
+        return header + "\n" + (self.traceback_str or "").rstrip()
+
+    def __str__(self):
+        return self._message()
+
+    def as_instanceof_cause(self):
+        """An exception that is both this RayTaskError and the cause's class."""
+        cause_cls = type(self.cause)
+        if self.cause is None or isinstance(self.cause, RayTaskError) or cause_cls is RayTaskError:
+            return self
+        if not _can_subclass(cause_cls):
+            return self
+        name = "RayTaskError(%s)" % cause_cls.__name__
+        cls = _DUAL_CLASSES.get(cause_cls)
+        if cls is None:
+            def __init__(s, cause):
+                s.cause = cause
+                s.args = (cause,) if not getattr(cause, "args", None) else cause.args
+
+            def __getattr__(s, attr):
+                return getattr(s.cause, attr)
+
+            cls = type(name, (RayTaskError, cause_cls), {
+                "__init__": __init__, "__getattr__": __getattr__,
+                "__str__": lambda s: RayTaskError._message(s),
+                "__reduce__": lambda s: (_rebuild_dual, (s.function_name, s.traceback_str, s.cause, s.proctitle, s.pid, s.ip)),
+            })
+            cls.__module__ = "lumos.exceptions"
+            _DUAL_CLASSES[cause_cls] = cls
+        err = cls(self.cause)
+        err.function_name = self.function_name
+        err.traceback_str = self.traceback_str
+        err.proctitle = self.proctitle
+        err.pid = self.pid
+        err.ip = self.ip
+        return err
+
+    def __reduce__(self):
+        return (RayTaskError, (self.function_name, self.traceback_str, self.cause, self.proctitle, self.pid, self.ip))
+
+
+_DUAL_CLASSES = {}
+
+
+def _rebuild_dual(function_name, traceback_str, cause, proctitle, pid, ip):
+    return RayTaskError(function_name, traceback_str, cause, proctitle, pid, ip).as_instanceof_cause()
+
+
+def _can_subclass(cls):
+    try:
+        type("_probe", (RayTaskError, cls), {})
+        return True
+    except TypeError:
+        return False
+
+
+class WorkerCrashedError(RayError):
+    """The worker running the task died (crash, signal, OOM kill)."""
+
+
+class RayActorError(RayError):
+    """The actor died or could not be created."""
+
+
+class ActorDiedError(RayActorError):
+    pass
+
+
+class ObjectLostError(RayError):
+    """The object's value is gone and cannot be recovered."""
+
+
+class OwnerDiedError(ObjectLostError):
+    """The process that owned the object exited."""
+
+
+class ObjectFreedError(ObjectLostError):
+    pass
+
+
+class ObjectStoreFullError(RayError, MemoryError):
+    """The object store has no room for the object."""
+
+
+class OutOfMemoryError(RayError):
+    pass
+
+
+class GetTimeoutError(RayError, TimeoutError):
+    """`get` did not finish within its timeout."""
+
+
+class TaskCancelledError(RayError):
+    pass
+
+
+class RuntimeEnvSetupError(RayError):
+    pass
+
+
+class PendingCallsLimitExceeded(RayError):
+    pass
+
+
+class NodeDiedError(RayError):
+    pass
+
+
+class RayChannelError(RaySystemError):
+    pass
+
+
+__all__ = [name for name, value in list(globals().items())
+           if isinstance(value, type) and issubclass(value, BaseException)]

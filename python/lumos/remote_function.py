@@ -1,0 +1,171 @@
+"""@lumos.remote on a function: RemoteFunction, its .remote() and .options()."""
+import inspect
+
+import cloudpickle
+
+from lumos import _raylet
+from lumos._private import serialization
+from lumos._private import worker as _worker
+
+# Options a task accepts; values are validated in _validate_options.
+TASK_OPTIONS = {
+    "num_cpus", "num_gpus", "resources", "num_returns", "max_calls", "name", "max_retries",
+    "retry_exceptions", "memory", "accelerator_type", "scheduling_strategy", "runtime_env",
+    "placement_group", "placement_group_bundle_index", "placement_group_capture_child_tasks",
+    "label_selector", "_metadata", "enable_task_events", "object_store_memory",
+}
+# Accepted but not acted on yet (the issue that builds them is open); see docs/ARCHITECTURE.md.
+NOT_BUILT_OPTIONS = {"placement_group", "placement_group_bundle_index",
+                     "placement_group_capture_child_tasks", "runtime_env"}
+
+
+def _check_number(name, value, allow_none=True):
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("%s must be a number, got %r" % (name, value))
+    if value < 0:
+        raise ValueError("%s must be non-negative, got %r" % (name, value))
+
+
+def validate_options(options, allowed=TASK_OPTIONS, what="task"):
+    for key in options:
+        if key not in allowed:
+            raise ValueError("Invalid option keyword %r for a %s. Valid ones are: %s" % (
+                key, what, ", ".join(sorted(allowed))))
+    for key in ("num_cpus", "num_gpus", "memory", "object_store_memory"):
+        if key in options:
+            _check_number(key, options[key])
+    if options.get("resources") is not None:
+        res = options["resources"]
+        if not isinstance(res, dict):
+            raise ValueError("resources must be a dict of name -> amount, got %r" % (res,))
+        for k, v in res.items():
+            if k in ("CPU", "GPU"):
+                raise ValueError("Use the 'num_cpus' and 'num_gpus' keyword instead of resources[%r]" % k)
+            _check_number("resources[%r]" % k, v, allow_none=False)
+    if "num_returns" in options:
+        n = options["num_returns"]
+        if n == "dynamic" or n == "streaming":
+            raise ValueError("num_returns=%r (generators) is not built in lumos yet; return a list and "
+                             "use an integer num_returns" % (n,))
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError("num_returns must be a non-negative int, got %r" % (n,))
+    if "max_calls" in options:
+        m = options["max_calls"]
+        if isinstance(m, bool) or not isinstance(m, int) or m < 0:
+            raise ValueError("max_calls must be a non-negative int, got %r" % (m,))
+    for key in NOT_BUILT_OPTIONS:
+        if options.get(key) not in (None, {}, -1, False):
+            raise ValueError("option %r is not built in lumos yet" % key)
+    strategy = options.get("scheduling_strategy")
+    if strategy not in (None, "DEFAULT", "SPREAD"):
+        raise ValueError("scheduling_strategy %r is not built in lumos yet (DEFAULT and SPREAD are; on one "
+                         "node they behave the same)" % (strategy,))
+
+
+def resources_of(options, default_cpus=1):
+    res = {}
+    cpus = options.get("num_cpus")
+    res["CPU"] = float(default_cpus if cpus is None else cpus)
+    if options.get("num_gpus"):
+        res["GPU"] = float(options["num_gpus"])
+    if options.get("memory"):
+        res["memory"] = float(options["memory"])
+    for k, v in (options.get("resources") or {}).items():
+        res[k] = float(v)
+    return {k: v for k, v in res.items() if v > 0}
+
+
+class RemoteFunction:
+    """A function that runs as a task on the cluster: call `.remote()`."""
+
+    def __init__(self, function, options):
+        validate_options(options)
+        self._function = function
+        self._options = dict(options)
+        self._name = options.get("name") or function.__name__
+        self._module = function.__module__ or "__main__"
+        self._qualname = getattr(function, "__qualname__", function.__name__)
+        self._signature = None
+        self._pickled = None
+        self._function_ids = {}   # job -> exported id
+        self.__doc__ = function.__doc__
+        self.__name__ = function.__name__
+        self.__wrapped__ = function
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError("Remote functions cannot be called directly. Instead of running '%s()', try "
+                        "'%s.remote()'." % (self._qualname, self._qualname))
+
+    def __repr__(self):
+        return "<lumos RemoteFunction %s.%s>" % (self._module, self._qualname)
+
+    def remote(self, *args, **kwargs):
+        return self._remote(args, kwargs, self._options)
+
+    def options(self, **options):
+        validate_options(options)
+        merged = dict(self._options)
+        merged.update(options)
+        parent = self
+
+        class _Bound:
+            def remote(self, *args, **kwargs):
+                return parent._remote(args, kwargs, merged)
+
+            def options(self, **more):
+                validate_options(more)
+                m = dict(merged)
+                m.update(more)
+                return parent.options(**m)
+
+            def __call__(self, *a, **k):
+                return parent(*a, **k)
+
+        return _Bound()
+
+    def _check_signature(self, args, kwargs):
+        if self._signature is None:
+            try:
+                self._signature = inspect.signature(self._function)
+            except (TypeError, ValueError):
+                self._signature = False
+        if self._signature:
+            try:
+                self._signature.bind(*args, **kwargs)
+            except TypeError as e:
+                raise TypeError("%s.remote(): %s" % (self._qualname, e)) from None
+
+    def _function_id(self, cw, job):
+        fid = self._function_ids.get(job)
+        if fid is None:
+            if self._pickled is None:
+                try:
+                    self._pickled = cloudpickle.dumps(self._function, protocol=5)
+                except Exception as e:
+                    raise TypeError("Could not serialize the function %s: %s" % (self._qualname, e)) from e
+            fid = _worker.exporter_for(job).export(self._pickled)
+            self._function_ids[job] = fid
+        return fid
+
+    def _remote(self, args, kwargs, options):
+        cw = _worker.core_worker()
+        self._check_signature(args, kwargs)
+        job = _worker.current_job_id()
+        fid = self._function_id(cw, job)
+        arg_list = []
+        for a in args:
+            arg_list.append(a if type(a) is _raylet.ObjectRef else
+                            serialization.serialize(a, "argument of %s" % self._qualname))
+        kw_names = []
+        for k, v in kwargs.items():
+            kw_names.append(k)
+            arg_list.append(v if type(v) is _raylet.ObjectRef else
+                            serialization.serialize(v, "argument %r of %s" % (k, self._qualname)))
+        num_returns = options.get("num_returns", 1)
+        refs = cw.submit_task(fid, self._module, self._qualname, options.get("name") or self._name, arg_list,
+                              kw_names, num_returns, resources_of(options), options.get("max_calls") or 0)
+        if num_returns == 1:
+            return refs[0]
+        return refs

@@ -1,0 +1,58 @@
+"""lumos.get_runtime_context(): ids of the current job, node, task and worker."""
+from lumos._private import worker as _worker
+
+
+class RuntimeContext:
+    def get_job_id(self):
+        return _worker.current_job_id()
+
+    def get_node_id(self):
+        return _worker.core_worker().node_id
+
+    def get_worker_id(self):
+        return _worker.core_worker().worker_id
+
+    def get_task_id(self):
+        cw = _worker.core_worker()
+        return None if _worker.global_state().mode == _worker.SCRIPT_MODE else cw.current_task_id()
+
+    def get_actor_id(self):
+        return None
+
+    @property
+    def job_id(self):
+        return self.get_job_id()
+
+    @property
+    def node_id(self):
+        return self.get_node_id()
+
+    @property
+    def task_id(self):
+        return self.get_task_id()
+
+    @property
+    def namespace(self):
+        return _worker.global_state().namespace
+
+    @property
+    def gcs_address(self):
+        return _worker.global_state().gcs_address
+
+    def get_assigned_resources(self):
+        return {}
+
+    def get_accelerator_ids(self):
+        return {"GPU": []}
+
+    @property
+    def was_current_actor_reconstructed(self):
+        return False
+
+    @property
+    def current_actor(self):
+        raise RuntimeError("actors are not built in lumos yet, so no actor is running here")
+
+
+def get_runtime_context():
+    return RuntimeContext()

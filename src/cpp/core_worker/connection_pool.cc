@@ -1,0 +1,47 @@
+#include "core_worker/connection_pool.h"
+
+namespace lumos::core {
+
+Result<std::string> UnixPathOf(const std::string& endpoint) {
+  if (endpoint.rfind("unix:", 0) != 0) {
+    return Status::NotImplemented("endpoint '" + endpoint + "' is not a unix socket; only single-node "
+                                  "clusters are supported so far");
+  }
+  return endpoint.substr(5);
+}
+
+Result<rpc::ConnectionPtr> ConnectionPool::Get(const std::string& endpoint) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = conns_.find(endpoint);
+    if (it != conns_.end() && !it->second->closed()) return it->second;
+  }
+  auto path = UnixPathOf(endpoint);
+  if (!path.ok()) return path.status();
+  auto conn = rpc::Connection::Connect(io_, path.value(), 2000);
+  if (!conn.ok()) return conn.status();
+  rpc::ConnectionPtr c = conn.value();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = conns_.find(endpoint);
+    if (it != conns_.end() && !it->second->closed()) return it->second;  // lost a race
+    conns_[endpoint] = c;
+  }
+  c->Start(on_frame_, [this, endpoint](const rpc::ConnectionPtr& closed, const Status&) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = conns_.find(endpoint);
+    if (it != conns_.end() && it->second == closed) conns_.erase(it);
+  });
+  return c;
+}
+
+void ConnectionPool::CloseAll() {
+  std::unordered_map<std::string, rpc::ConnectionPtr> conns;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    conns.swap(conns_);
+  }
+  for (auto& [ep, c] : conns) c->Close();
+}
+
+}  // namespace lumos::core

@@ -1,0 +1,599 @@
+#include "core_worker/core_worker.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+
+#include "common/config.h"
+#include "common/logging.h"
+#include "common/process_util.h"
+#include "core_worker/plasma_buffer.h"
+#include "node_manager.pb.h"
+
+namespace lumos::core {
+
+namespace {
+// Sends a request and blocks for its reply. Never call on the loop thread.
+template <typename Reply>
+Status CallSync(const rpc::ConnectionPtr& conn, uint16_t method, const google::protobuf::Message& req,
+                Reply* reply, int64_t timeout_ms) {
+  auto promise = std::make_shared<std::promise<Status>>();
+  auto fut = promise->get_future();
+  conn->SendRequest(
+      method, req,
+      [promise, reply](const Status& s, rpc::Frame&& f) {
+        if (s.ok() && !reply->ParseFromString(f.payload)) {
+          promise->set_value(Status::Invalid("unparsable reply"));
+          return;
+        }
+        promise->set_value(s);
+      },
+      timeout_ms);
+  return fut.get();
+}
+}  // namespace
+
+CoreWorker::CoreWorker(CoreWorkerOptions options)
+    : options_(std::move(options)),
+      worker_id_(WorkerID::FromRandom()),
+      job_id_(options_.job_id),
+      store_(std::make_shared<object_store::StoreClient>()) {}
+
+Result<std::unique_ptr<CoreWorker>> CoreWorker::Create(CoreWorkerOptions options) {
+  if (!options.is_driver && !TieLifetimeToParent(options.raylet_pid, SIGKILL)) {
+    return Status::Disconnected("the raylet that started this worker is gone");
+  }
+  std::unique_ptr<CoreWorker> cw(new CoreWorker(std::move(options)));
+  LUMOS_RETURN_NOT_OK(cw->Connect());
+  return cw;
+}
+
+Status CoreWorker::Connect() {
+  loop_ = std::make_unique<rpc::EventLoop>();
+  auto on_frame = [this](const rpc::ConnectionPtr& c, rpc::Frame&& f) { OnFrame(c, std::move(f)); };
+  std::string sock = options_.session_dir + "/sockets/w-" + worker_id_.Hex().substr(0, 12);
+  server_ = std::make_unique<rpc::FastpathServer>(loop_->io(), sock, on_frame, nullptr);
+  LUMOS_RETURN_NOT_OK(server_->Listen());
+  pool_ = std::make_unique<ConnectionPool>(loop_->io(), on_frame);
+  loop_->Start("lumos_io");
+
+  auto raylet = rpc::Connection::Connect(loop_->io(), options_.raylet_socket,
+                                         Config::Get().raylet_connect_timeout_ms());
+  if (!raylet.ok()) return raylet.status();
+  raylet_ = raylet.value();
+  raylet_->Start(on_frame, [this](const rpc::ConnectionPtr&, const Status& why) {
+    if (shut_down_) return;
+    if (!options_.is_driver) {
+      RequestExit("lost the connection to the raylet");
+      return;
+    }
+    LUMOS_LOG(Error) << "lost the connection to the raylet (" << why.message()
+                     << "); pending tasks fail. Was the cluster stopped?";
+    tasks_->FailAll(kMetaSystemError, "the local raylet is gone (" + why.message() + ")");
+  });
+
+  rpc::RegisterClientRequest reg;
+  reg.set_worker_id(worker_id_.Binary());
+  reg.set_is_driver(options_.is_driver);
+  reg.set_pid(getpid());
+  reg.set_job_id(job_id_.Binary());
+  reg.set_endpoint("unix:" + sock);
+  reg.set_runtime("python");
+  rpc::RegisterClientReply reply;
+  LUMOS_RETURN_NOT_OK(CallSync(raylet_, rpc::REGISTER_CLIENT, reg, &reply, 10000));
+  node_id_ = NodeID::FromBinary(reply.node_id());
+  node_resources_.insert(reply.resources().begin(), reply.resources().end());
+  address_.set_node_id(node_id_.Binary());
+  address_.set_worker_id(worker_id_.Binary());
+  address_.set_endpoint("unix:" + sock);
+
+  std::string store_socket = options_.store_socket;
+  if (store_socket.empty()) {
+    auto p = UnixPathOf(reply.store_endpoint());
+    if (!p.ok()) return p.status();
+    store_socket = p.value();
+  }
+  LUMOS_RETURN_NOT_OK(store_->Connect(store_socket, worker_id_, 10000));
+  gcs_ = std::make_unique<rpc::GcsClient>(options_.gcs_address);
+  LUMOS_RETURN_NOT_OK(gcs_->Connect(Config::Get().gcs_connect_timeout_ms()));
+
+  tasks_ = std::make_unique<TaskManager>(&memory_store_, &refs_,
+                                         [this](const std::vector<DeletedObject>& d) { FreeObjects(d); });
+  submitter_ = std::make_unique<NormalTaskSubmitter>(raylet_, pool_.get(), tasks_.get());
+  if (options_.is_driver) current_task_ = TaskID::ForDriver(job_id_);
+  return Status::OK();
+}
+
+CoreWorker::~CoreWorker() { Shutdown(); }
+
+void CoreWorker::Shutdown() {
+  if (shut_down_.exchange(true)) return;
+  if (submitter_) submitter_->ReturnAllLeases();
+  if (raylet_) {
+    raylet_->SendOneway(rpc::DISCONNECT_CLIENT, rpc::DisconnectClientRequest());
+    raylet_->Close(Status::OK());
+  }
+  if (pool_) pool_->CloseAll();
+  if (server_) {
+    rpc::FastpathServer* s = server_.get();
+    auto done = std::make_shared<std::promise<void>>();
+    loop_->Post([s, done] { s->Stop(); done->set_value(); });
+    done->get_future().wait_for(std::chrono::seconds(2));
+  }
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    exit_requested_ = true;
+  }
+  queue_cv_.notify_all();
+  if (loop_) loop_->Stop();
+  loop_.reset();
+}
+
+TaskID CoreWorker::current_task_id() const {
+  std::lock_guard<std::mutex> lock(task_mu_);
+  return current_task_;
+}
+
+// ---------------------------------------------------------------- objects
+
+ObjectID CoreWorker::PutInline(std::string data, std::string metadata, std::vector<rpc::ObjectReference> nested) {
+  ObjectID id = ObjectID::ForPut(current_task_id(), ++put_index_);
+  std::vector<ObjectID> inner;
+  for (const auto& r : nested) inner.push_back(ObjectID::FromBinary(r.object_id()));
+  refs_.AddOwnedObject(id, inner, false);
+  auto obj = RayObject::Inline(std::move(data), std::move(metadata));
+  obj->nested_refs = std::move(nested);
+  memory_store_.Put(id, std::move(obj));
+  return id;
+}
+
+Status CoreWorker::CreatePlasma(uint64_t size, const std::string& metadata, const ObjectID* id,
+                                const WorkerID& owner, ObjectID* out_id, uint8_t** data) {
+  *out_id = id ? *id : ObjectID::ForPut(current_task_id(), ++put_index_);
+  LUMOS_RETURN_NOT_OK(store_->Create(*out_id, size, metadata.size(), owner, data));
+  if (!metadata.empty()) std::memcpy(*data + size, metadata.data(), metadata.size());
+  return Status::OK();
+}
+
+Status CoreWorker::SealPlasma(const ObjectID& id, bool owned, const std::vector<rpc::ObjectReference>& nested) {
+  LUMOS_RETURN_NOT_OK(store_->Seal(id));
+  if (owned) {
+    std::vector<ObjectID> inner;
+    for (const auto& r : nested) inner.push_back(ObjectID::FromBinary(r.object_id()));
+    refs_.AddOwnedObject(id, inner, true);
+    auto obj = RayObject::InPlasma();
+    obj->nested_refs = nested;
+    memory_store_.Put(id, obj);
+  }
+  return Status::OK();
+}
+
+Status CoreWorker::AbortPlasma(const ObjectID& id) { return store_->Abort(id); }
+
+void CoreWorker::AddLocalRef(const ObjectID& id, const rpc::Address* owner) { refs_.AddLocalRef(id, owner); }
+
+void CoreWorker::RemoveLocalRef(const ObjectID& id) {
+  std::vector<DeletedObject> deleted;
+  refs_.RemoveLocalRef(id, &deleted);
+  if (!deleted.empty()) FreeObjects(deleted);
+}
+
+void CoreWorker::FreeObjects(const std::vector<DeletedObject>& deleted) {
+  std::vector<ObjectID> plasma;
+  for (const auto& d : deleted) {
+    memory_store_.Delete(d.id);
+    if (d.owned && d.in_plasma) plasma.push_back(d.id);
+    if (!d.owned) {
+      std::lock_guard<std::mutex> lock(owner_mu_);
+      requested_from_owner_.erase(d.id);
+    }
+  }
+  if (!plasma.empty() && !shut_down_) {
+    Status s = store_->Delete(plasma);
+    if (!s.ok()) LUMOS_LOG(Debug) << "object store delete failed: " << s.ToString();
+  }
+}
+
+void CoreWorker::RequestFromOwner(const ObjectID& id, const rpc::Address& owner) {
+  if (owner.worker_id() == worker_id_.Binary()) return;  // ours: it arrives by itself
+  {
+    std::lock_guard<std::mutex> lock(owner_mu_);
+    if (!requested_from_owner_.emplace(id, true).second) return;
+  }
+  auto lost = [this, id](const std::string& why) {
+    memory_store_.Put(id, RayObject::Inline("object " + id.Hex() + " is lost: " + why, kMetaObjectLost));
+  };
+  if (owner.endpoint().empty()) {
+    lost("its owner is unknown (the ref was not created by lumos)");
+    return;
+  }
+  auto conn = pool_->Get(owner.endpoint());
+  if (!conn.ok()) {
+    lost("its owner (worker " + WorkerID::FromBinary(owner.worker_id()).Hex() + ") cannot be reached; it has "
+         "probably exited (" + conn.status().message() + ")");
+    return;
+  }
+  rpc::GetObjectStatusRequest req;
+  req.set_object_id(id.Binary());
+  conn.value()->SendRequest(rpc::GET_OBJECT_STATUS, req, [this, id, lost, owner](const Status& s, rpc::Frame&& f) {
+    rpc::GetObjectStatusReply reply;
+    if (!s.ok() || !reply.ParseFromString(f.payload)) {
+      lost("its owner (worker " + WorkerID::FromBinary(owner.worker_id()).Hex() + ") died (" + s.message() + ")");
+      return;
+    }
+    if (reply.status() == rpc::GetObjectStatusReply::OUT_OF_SCOPE) {
+      lost("its owner has already freed it");
+      return;
+    }
+    if (reply.in_plasma()) {
+      memory_store_.Put(id, RayObject::InPlasma());
+    } else {
+      memory_store_.Put(id, RayObject::FromInline(reply.value()));
+    }
+  });
+}
+
+Status CoreWorker::FetchFromPlasma(const std::vector<ObjectID>& ids, std::vector<std::shared_ptr<RayObject>>* out) {
+  std::vector<object_store::StoreClient::ObjectBuffer> bufs;
+  LUMOS_RETURN_NOT_OK(store_->Get(ids, &bufs));
+  out->clear();
+  for (size_t i = 0; i < ids.size(); i++) {
+    const auto& b = bufs[i];
+    if (!b.found) {
+      out->push_back(RayObject::Inline("object " + ids[i].Hex() + " is not in the object store (freed or lost)",
+                                       kMetaObjectLost));
+      continue;
+    }
+    auto obj = std::make_shared<RayObject>();
+    obj->data = std::make_shared<PlasmaBuffer>(store_, ids[i], b.data, b.data_size);
+    obj->metadata.assign(reinterpret_cast<const char*>(b.metadata), b.metadata_size);
+    out->push_back(std::move(obj));
+  }
+  return Status::OK();
+}
+
+void CoreWorker::SetBlocked(bool blocked) {
+  if (options_.is_driver) return;
+  if (blocked_.exchange(blocked) == blocked) return;
+  if (blocked) {
+    raylet_->SendOneway(rpc::NOTIFY_BLOCKED, rpc::NotifyBlockedRequest());
+  } else {
+    raylet_->SendOneway(rpc::NOTIFY_UNBLOCKED, rpc::NotifyUnblockedRequest());
+  }
+}
+
+Status CoreWorker::Get(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners, int64_t timeout_ms,
+                       std::vector<std::shared_ptr<RayObject>>* out) {
+  for (size_t i = 0; i < ids.size(); i++) {
+    if (i < owners.size() && !memory_store_.Contains(ids[i]) && !refs_.IsOwned(ids[i])) {
+      RequestFromOwner(ids[i], owners[i]);
+    }
+  }
+  std::vector<bool> ready;
+  Status s = memory_store_.Wait(ids, ids.size(), 0, &ready, nullptr);
+  if (!s.ok()) {
+    SetBlocked(true);
+    s = memory_store_.Wait(ids, ids.size(), timeout_ms, &ready, options_.check_signals);
+    SetBlocked(false);
+  }
+  if (!s.ok()) {
+    if (s.code() == StatusCode::kTimedOut) {
+      size_t missing = 0;
+      for (bool r : ready) missing += !r;
+      return Status::TimedOut("get timed out after " + std::to_string(timeout_ms / 1000.0) + " s: " +
+                              std::to_string(missing) + " of " + std::to_string(ids.size()) +
+                              " objects were not ready");
+    }
+    return s;
+  }
+  out->clear();
+  std::vector<ObjectID> plasma_ids;
+  std::vector<size_t> plasma_pos;
+  for (size_t i = 0; i < ids.size(); i++) {
+    auto obj = memory_store_.GetIfExists(ids[i]);
+    if (!obj) obj = RayObject::Inline("object " + ids[i].Hex() + " was freed while being read", kMetaObjectLost);
+    if (obj->in_plasma) {
+      plasma_ids.push_back(ids[i]);
+      plasma_pos.push_back(i);
+    }
+    out->push_back(std::move(obj));
+  }
+  if (!plasma_ids.empty()) {
+    std::vector<std::shared_ptr<RayObject>> fetched;
+    LUMOS_RETURN_NOT_OK(FetchFromPlasma(plasma_ids, &fetched));
+    for (size_t j = 0; j < plasma_pos.size(); j++) {
+      if (!(*out)[plasma_pos[j]]->nested_refs.empty()) fetched[j]->nested_refs = (*out)[plasma_pos[j]]->nested_refs;
+      (*out)[plasma_pos[j]] = fetched[j];
+    }
+  }
+  return Status::OK();
+}
+
+Status CoreWorker::Wait(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners,
+                        size_t num_returns, int64_t timeout_ms, std::vector<bool>* ready) {
+  for (size_t i = 0; i < ids.size(); i++) {
+    if (i < owners.size() && !memory_store_.Contains(ids[i]) && !refs_.IsOwned(ids[i])) {
+      RequestFromOwner(ids[i], owners[i]);
+    }
+  }
+  Status s = memory_store_.Wait(ids, num_returns, 0, ready, nullptr);
+  if (!s.ok() && timeout_ms != 0) {
+    SetBlocked(true);
+    s = memory_store_.Wait(ids, num_returns, timeout_ms, ready, options_.check_signals);
+    SetBlocked(false);
+  }
+  if (s.code() == StatusCode::kTimedOut) return Status::OK();
+  return s;
+}
+
+// ---------------------------------------------------------------- tasks
+
+std::vector<ObjectID> CoreWorker::SubmitTask(rpc::TaskSpec spec) {
+  TaskID parent = current_task_id();
+  JobID job = options_.is_driver ? job_id_ : parent.Job();
+  TaskID task = TaskID::ForJob(job);
+  spec.set_task_id(task.Binary());
+  spec.set_job_id(job.Binary());
+  spec.set_parent_task_id(parent.Binary());
+  *spec.mutable_caller() = address_;
+  std::vector<ObjectID> returns;
+  for (int i = 0; i < spec.num_returns(); i++) {
+    returns.push_back(ObjectID::FromIndex(task, i + 1));
+    refs_.AddOwnedObject(returns.back(), {}, false);
+  }
+  std::vector<ObjectID> arg_refs;
+  for (const auto& a : spec.args()) {
+    if (a.has_ref()) {
+      arg_refs.push_back(ObjectID::FromBinary(a.ref().object_id()));
+    } else {
+      for (const auto& r : a.value().nested_refs()) arg_refs.push_back(ObjectID::FromBinary(r.object_id()));
+    }
+  }
+  tasks_->AddPendingTask(spec, std::move(arg_refs));
+  ResolveDependencies(std::move(spec));
+  return returns;
+}
+
+void CoreWorker::ResolveDependencies(rpc::TaskSpec spec) {
+  // Arguments owned here that are not ready yet: wait for them, then inline the
+  // small ones so the executor needs no round trip back to us.
+  std::vector<int> waiting;
+  for (int i = 0; i < spec.args_size(); i++) {
+    const auto& a = spec.args(i);
+    if (a.has_ref() && a.ref().owner().worker_id() == worker_id_.Binary()) waiting.push_back(i);
+  }
+  if (waiting.empty()) {
+    submitter_->Submit(std::move(spec));
+    return;
+  }
+  struct State {
+    rpc::TaskSpec spec;
+    std::atomic<int> remaining;
+    std::vector<int> positions;
+  };
+  auto st = std::make_shared<State>();
+  st->spec = std::move(spec);
+  st->remaining = static_cast<int>(waiting.size());
+  st->positions = waiting;
+  for (int pos : waiting) {
+    ObjectID id = ObjectID::FromBinary(st->spec.args(pos).ref().object_id());
+    memory_store_.GetAsync(id, [this, st](std::shared_ptr<RayObject>) {
+      if (st->remaining.fetch_sub(1) != 1) return;
+      for (int p : st->positions) {
+        ObjectID oid = ObjectID::FromBinary(st->spec.args(p).ref().object_id());
+        auto obj = memory_store_.GetIfExists(oid);
+        if (!obj || obj->in_plasma) continue;
+        auto* v = st->spec.mutable_args(p)->mutable_value();  // replaces the ref
+        auto* sb = static_cast<StringBuffer*>(obj->data.get());
+        v->set_data(sb->str());
+        v->set_metadata(obj->metadata);
+        for (const auto& r : obj->nested_refs) *v->add_nested_refs() = r;
+      }
+      submitter_->Submit(std::move(st->spec));
+    });
+  }
+}
+
+void CoreWorker::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
+  switch (frame.header.method) {
+    case rpc::PUSH_TASK:
+      if (options_.is_driver) {
+        conn->SendError(frame.header.request_id, rpc::PUSH_TASK, Status::Invalid("drivers do not run tasks"));
+        return;
+      }
+      {
+        std::lock_guard<std::mutex> lock(queue_mu_);
+        task_queue_.emplace_back(conn, std::move(frame));
+        queue_version_.fetch_add(1, std::memory_order_release);
+      }
+      queue_cv_.notify_one();
+      return;
+    case rpc::GET_OBJECT_STATUS:
+      HandleGetObjectStatus(conn, frame);
+      return;
+    case rpc::FORWARD_LOGS:
+      HandleForwardLogs(frame);
+      return;
+    case rpc::LEASE_INFEASIBLE: {
+      rpc::LeaseInfeasibleNotice n;
+      if (n.ParseFromString(frame.payload)) ForwardLogs({"lumos: Warning: " + n.message()}, true);
+      return;
+    }
+    case rpc::EXIT_WORKER:
+      RequestExit("the raylet asked this idle worker to exit");
+      return;
+    default:
+      LUMOS_LOG(Warning) << "unexpected method " << frame.header.method << "; dropping the connection";
+      conn->Close(Status::Invalid("unexpected method"));
+  }
+}
+
+void CoreWorker::HandleGetObjectStatus(const rpc::ConnectionPtr& conn, const rpc::Frame& frame) {
+  rpc::GetObjectStatusRequest req;
+  uint64_t rid = frame.header.request_id;
+  if (!req.ParseFromString(frame.payload) || req.object_id().size() != ObjectID::kSize) {
+    conn->SendError(rid, rpc::GET_OBJECT_STATUS, Status::InvalidArgument("bad object id"));
+    return;
+  }
+  ObjectID id = ObjectID::FromBinary(req.object_id());
+  if (!refs_.Has(id) && !memory_store_.Contains(id)) {
+    rpc::GetObjectStatusReply reply;
+    reply.set_status(rpc::GetObjectStatusReply::OUT_OF_SCOPE);
+    conn->SendReply(rid, rpc::GET_OBJECT_STATUS, reply);
+    return;
+  }
+  std::string node = node_id_.Binary();
+  memory_store_.GetAsync(id, [conn, rid, node](std::shared_ptr<RayObject> obj) {
+    rpc::GetObjectStatusReply reply;
+    reply.set_status(rpc::GetObjectStatusReply::READY);
+    if (obj->in_plasma) {
+      reply.set_in_plasma(true);
+      reply.set_node_id(node);
+    } else {
+      auto* v = reply.mutable_value();
+      v->set_data(reinterpret_cast<const char*>(obj->data->data()), obj->data->size());
+      v->set_metadata(obj->metadata);
+      for (const auto& r : obj->nested_refs) *v->add_nested_refs() = r;
+    }
+    conn->SendReply(rid, rpc::GET_OBJECT_STATUS, reply);
+  });
+}
+
+void CoreWorker::HandleForwardLogs(const rpc::Frame& frame) {
+  rpc::ForwardLogsRequest req;
+  if (!req.ParseFromString(frame.payload)) return;
+  ForwardLogs(std::vector<std::string>(req.lines().begin(), req.lines().end()), req.is_err());
+}
+
+void CoreWorker::ForwardLogs(const std::vector<std::string>& lines, bool is_err) {
+  rpc::ConnectionPtr sink;
+  if (!options_.is_driver) {
+    std::lock_guard<std::mutex> lock(task_mu_);
+    sink = log_sink_;
+  }
+  if (sink && !sink->closed()) {
+    rpc::ForwardLogsRequest req;
+    for (const auto& l : lines) req.add_lines(l);
+    req.set_is_err(is_err);
+    sink->SendOneway(rpc::FORWARD_LOGS, req);
+    return;
+  }
+  std::string out;
+  for (const auto& l : lines) {
+    out += l;
+    if (out.empty() || out.back() != '\n') out += '\n';
+  }
+  ssize_t ignored = ::write(is_err ? 2 : 1, out.data(), out.size());
+  (void)ignored;
+}
+
+void CoreWorker::RequestExit(const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    exit_requested_ = true;
+    exit_reason_ = reason;
+  }
+  queue_cv_.notify_all();
+}
+
+Status CoreWorker::RunTaskLoop() {
+  using Clock = std::chrono::steady_clock;
+  while (true) {
+    std::pair<rpc::ConnectionPtr, rpc::Frame> item;
+    {
+      // Spin briefly before sleeping: the next task often follows right away.
+      uint64_t seen = queue_version_.load(std::memory_order_acquire);
+      auto spin_until = Clock::now() + std::chrono::microseconds(Config::Get().spin_wait_us());
+      while (Clock::now() < spin_until && queue_version_.load(std::memory_order_acquire) == seen &&
+             !exit_requested_) {
+      }
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      while (task_queue_.empty() && !exit_requested_) {
+        queue_cv_.wait_for(lock, std::chrono::milliseconds(100));
+        if (options_.check_signals && task_queue_.empty()) {
+          lock.unlock();
+          bool stop = options_.check_signals();
+          lock.lock();
+          if (stop) return Status::Interrupted("task loop interrupted");
+        }
+      }
+      if (task_queue_.empty()) return Status::OK();  // exit requested while idle
+      item = std::move(task_queue_.front());
+      task_queue_.pop_front();
+    }
+    ExecuteTask(item.first, item.second);
+    if (exit_requested_) {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      // Tasks that arrived meanwhile go back to their owners as failures.
+      for (auto& [conn, frame] : task_queue_) {
+        conn->SendError(frame.header.request_id, rpc::PUSH_TASK, Status::WorkerDied("worker is exiting"));
+      }
+      task_queue_.clear();
+      return Status::OK();
+    }
+  }
+}
+
+void CoreWorker::ExecuteTask(const rpc::ConnectionPtr& conn, const rpc::Frame& frame) {
+  rpc::PushTaskRequest req;
+  uint64_t rid = frame.header.request_id;
+  if (!req.ParseFromString(frame.payload)) {
+    conn->SendError(rid, rpc::PUSH_TASK, Status::InvalidArgument("unparsable task"));
+    return;
+  }
+  const rpc::TaskSpec& spec = req.task();
+  {
+    std::lock_guard<std::mutex> lock(task_mu_);
+    current_task_ = TaskID::FromBinary(spec.task_id());
+    log_sink_ = conn;
+  }
+  put_index_ = 0;
+  rpc::PushTaskReply reply;
+  std::vector<std::shared_ptr<RayObject>> args(spec.args_size());
+  std::vector<ObjectID> ref_ids;
+  std::vector<rpc::Address> ref_owners;
+  std::vector<int> ref_pos;
+  for (int i = 0; i < spec.args_size(); i++) {
+    const auto& a = spec.args(i);
+    if (a.has_ref()) {
+      ref_ids.push_back(ObjectID::FromBinary(a.ref().object_id()));
+      ref_owners.push_back(a.ref().owner());
+      ref_pos.push_back(i);
+    } else {
+      args[i] = RayObject::FromInline(a.value());
+    }
+  }
+  Status s;
+  if (!ref_ids.empty()) {
+    for (size_t j = 0; j < ref_ids.size(); j++) refs_.AddLocalRef(ref_ids[j], &ref_owners[j]);
+    std::vector<std::shared_ptr<RayObject>> fetched;
+    s = Get(ref_ids, ref_owners, -1, &fetched);
+    if (s.ok()) {
+      for (size_t j = 0; j < ref_pos.size(); j++) args[ref_pos[j]] = fetched[j];
+    }
+  }
+  if (s.ok()) s = options_.executor(spec, args, &reply);
+  for (const auto& id : ref_ids) RemoveLocalRef(id);
+  if (!s.ok()) {
+    reply.Clear();
+    for (int i = 0; i < spec.num_returns(); i++) {
+      auto* r = reply.add_return_objects();
+      r->set_object_id(ObjectID::FromIndex(TaskID::FromBinary(spec.task_id()), i + 1).Binary());
+      r->mutable_value()->set_metadata(kMetaSystemError);
+      r->mutable_value()->set_data("system error while running task '" + spec.name() + "': " + s.ToString());
+    }
+  }
+  if (spec.max_calls() > 0 && ++calls_per_function_[spec.function().function_id()] >= spec.max_calls()) {
+    reply.set_worker_exiting(true);
+    RequestExit("max_calls reached");
+  }
+  {
+    std::lock_guard<std::mutex> lock(task_mu_);
+    current_task_ = TaskID::Nil();
+  }
+  conn->SendReply(rid, rpc::PUSH_TASK, reply);
+}
+
+}  // namespace lumos::core

@@ -1,0 +1,161 @@
+#pragma once
+// CoreWorker: the C++ heart of a driver or worker process (one per process).
+//
+// It owns the event loop thread (all fastpath I/O), the memory store, the
+// reference counter, the task manager and submitter, the object store client
+// and the GCS client. Python reaches it through lumos._raylet (Cython), always
+// with the GIL released around blocking calls.
+//
+// Drivers submit tasks and get objects. Workers additionally serve PushTask:
+// tasks are queued by the loop thread and run on the thread that called
+// RunTaskLoop() (the Python main thread) through the TaskExecutor callback.
+//
+// Thread safety: every public method is thread safe.
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/id.h"
+#include "common/status.h"
+#include "core_worker.pb.h"
+#include "core_worker/connection_pool.h"
+#include "core_worker/memory_store.h"
+#include "core_worker/normal_task_submitter.h"
+#include "core_worker/reference_counter.h"
+#include "core_worker/task_manager.h"
+#include "object_store/store_client.h"
+#include "rpc/event_loop.h"
+#include "rpc/gcs_client.h"
+#include "rpc/server.h"
+
+namespace lumos::core {
+
+/// \brief Runs one task: fills `reply` (one ReturnObject per return). A non-OK
+/// status means a system failure (the caller sees a RaySystemError); user
+/// exceptions are returned as error objects with is_application_error set.
+using TaskExecutor = std::function<Status(const rpc::TaskSpec& spec,
+                                          const std::vector<std::shared_ptr<RayObject>>& args,
+                                          rpc::PushTaskReply* reply)>;
+
+struct CoreWorkerOptions {
+  bool is_driver = true;
+  std::string raylet_socket;
+  std::string store_socket;
+  std::string gcs_address;
+  std::string session_dir;
+  JobID job_id;          // drivers: allocated by the caller through the GCS
+  pid_t raylet_pid = 0;  // workers: exit when the raylet dies
+  TaskExecutor executor;
+  MemoryStore::InterruptCheck check_signals;
+};
+
+class CoreWorker {
+ public:
+  static Result<std::unique_ptr<CoreWorker>> Create(CoreWorkerOptions options);
+  ~CoreWorker();
+
+  // --- identity ---
+  const WorkerID& worker_id() const { return worker_id_; }
+  const NodeID& node_id() const { return node_id_; }
+  const JobID& job_id() const { return job_id_; }
+  TaskID current_task_id() const;
+  const rpc::Address& address() const { return address_; }
+  rpc::GcsClient& gcs() { return *gcs_; }
+  const std::map<std::string, double>& node_resources() const { return node_resources_; }
+
+  // --- objects ---
+  /// \brief Stores a small value owned by this worker; returns its new id.
+  ObjectID PutInline(std::string data, std::string metadata, std::vector<rpc::ObjectReference> nested);
+  /// \brief Allocates `size` bytes in the object store for a new owned object
+  /// (or for `id` when given, e.g. a task return owned by `owner`). Fill the
+  /// buffer, then SealPlasma or AbortPlasma.
+  Status CreatePlasma(uint64_t size, const std::string& metadata, const ObjectID* id,
+                      const WorkerID& owner, ObjectID* out_id, uint8_t** data);
+  /// \brief Seals; when `owned` registers the object with the reference counter
+  /// (with its contained refs) and makes it gettable.
+  Status SealPlasma(const ObjectID& id, bool owned, const std::vector<rpc::ObjectReference>& nested);
+  Status AbortPlasma(const ObjectID& id);
+  /// \brief Blocks until every object is available (or timeout_ms passes, <0 =
+  /// forever); values from the object store come back pinned, zero-copy.
+  Status Get(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners, int64_t timeout_ms,
+             std::vector<std::shared_ptr<RayObject>>* out);
+  Status Wait(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners, size_t num_returns,
+              int64_t timeout_ms, std::vector<bool>* ready);
+  void AddLocalRef(const ObjectID& id, const rpc::Address* owner);
+  void RemoveLocalRef(const ObjectID& id);
+  void MarkEscaped(const ObjectID& id) { refs_.MarkEscaped(id); }
+  ReferenceCounter& reference_counter() { return refs_; }
+
+  // --- tasks ---
+  /// \brief Fills ids and caller fields, registers returns, resolves arguments
+  /// and submits. Returns the return object ids.
+  std::vector<ObjectID> SubmitTask(rpc::TaskSpec spec);
+  /// \brief Worker only: runs tasks until the worker should exit.
+  Status RunTaskLoop();
+  /// \brief Worker only: ask RunTaskLoop to return after the current task.
+  void RequestExit(const std::string& reason);
+  /// \brief Sends printed lines to the caller of the current (or last) task;
+  /// a driver writes them to its own stdout/stderr.
+  void ForwardLogs(const std::vector<std::string>& lines, bool is_err);
+
+  /// \brief Disconnects from the raylet, returns leases, stops the loop.
+  void Shutdown();
+
+ private:
+  explicit CoreWorker(CoreWorkerOptions options);
+  Status Connect();
+  void OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame);
+  void HandleGetObjectStatus(const rpc::ConnectionPtr& conn, const rpc::Frame& frame);
+  void HandleForwardLogs(const rpc::Frame& frame);
+  void RequestFromOwner(const ObjectID& id, const rpc::Address& owner);
+  void ResolveDependencies(rpc::TaskSpec spec);
+  void FreeObjects(const std::vector<DeletedObject>& deleted);
+  Status FetchFromPlasma(const std::vector<ObjectID>& ids, std::vector<std::shared_ptr<RayObject>>* out);
+  void SetBlocked(bool blocked);
+  void ExecuteTask(const rpc::ConnectionPtr& conn, const rpc::Frame& frame);
+
+  CoreWorkerOptions options_;
+  WorkerID worker_id_;
+  NodeID node_id_;
+  JobID job_id_;
+  rpc::Address address_;
+  std::map<std::string, double> node_resources_;
+  std::unique_ptr<rpc::EventLoop> loop_;
+  std::unique_ptr<rpc::FastpathServer> server_;
+  rpc::ConnectionPtr raylet_;
+  std::unique_ptr<ConnectionPool> pool_;
+  std::unique_ptr<rpc::GcsClient> gcs_;
+  std::shared_ptr<object_store::StoreClient> store_;
+  MemoryStore memory_store_;
+  ReferenceCounter refs_;
+  std::unique_ptr<TaskManager> tasks_;
+  std::unique_ptr<NormalTaskSubmitter> submitter_;
+
+  // Identity of the running task (worker) or the driver's pseudo task.
+  mutable std::mutex task_mu_;
+  TaskID current_task_;
+  std::atomic<uint32_t> put_index_{0};
+  rpc::ConnectionPtr log_sink_;  // caller of the current/last task
+  std::atomic<bool> blocked_{false};
+
+  // Borrowed objects requested from their owners (GUARDED_BY(owner_mu_)).
+  std::mutex owner_mu_;
+  std::unordered_map<ObjectID, bool> requested_from_owner_;
+
+  // Worker: incoming tasks for RunTaskLoop.
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<std::pair<rpc::ConnectionPtr, rpc::Frame>> task_queue_;
+  std::atomic<uint64_t> queue_version_{0};
+  std::atomic<bool> exit_requested_{false};
+  std::string exit_reason_;
+  std::unordered_map<std::string, int> calls_per_function_;
+  std::atomic<bool> shut_down_{false};
+};
+
+}  // namespace lumos::core

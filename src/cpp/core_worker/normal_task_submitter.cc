@@ -1,0 +1,158 @@
+#include "core_worker/normal_task_submitter.h"
+
+#include <functional>
+
+#include "common/config.h"
+#include "common/logging.h"
+#include "node_manager.pb.h"
+
+namespace lumos::core {
+
+uint64_t NormalTaskSubmitter::SchedulingClassOf(const rpc::TaskSpec& spec) {
+  std::hash<std::string> h;
+  uint64_t v = h(spec.function().function_id());
+  std::map<std::string, double> sorted(spec.required_resources().begin(), spec.required_resources().end());
+  for (const auto& [k, amount] : sorted) {
+    v = v * 1000003 ^ h(k);
+    v = v * 1000003 ^ std::hash<double>()(amount);
+  }
+  return v;
+}
+
+void NormalTaskSubmitter::Submit(rpc::TaskSpec spec) {
+  uint64_t cls_id = SchedulingClassOf(spec);
+  std::lock_guard<std::mutex> lock(mu_);
+  Class& cls = classes_[cls_id];
+  if (cls.resources.empty() && cls.queue.empty() && cls.workers.empty()) {
+    cls.resources.insert(spec.required_resources().begin(), spec.required_resources().end());
+  }
+  cls.queue.push_back(std::move(spec));
+  DispatchLocked(cls_id, cls);
+}
+
+size_t NormalTaskSubmitter::NumQueued() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = 0;
+  for (const auto& [id, c] : classes_) n += c.queue.size();
+  return n;
+}
+
+void NormalTaskSubmitter::DispatchLocked(uint64_t cls_id, Class& cls) {
+  int max_in_flight = static_cast<int>(std::max<int64_t>(1, Config::Get().max_tasks_in_flight_per_worker()));
+  for (auto& w : cls.workers) {
+    while (!cls.queue.empty() && !w->dead && w->in_flight < max_in_flight) {
+      rpc::TaskSpec spec = std::move(cls.queue.front());
+      cls.queue.pop_front();
+      PushLocked(cls_id, w, std::move(spec));
+    }
+  }
+  // Ask for more workers while tasks wait: at most one request per queued task.
+  int64_t want = std::min<int64_t>(static_cast<int64_t>(cls.queue.size()),
+                                   Config::Get().max_pending_lease_requests());
+  while (cls.pending_lease_requests < want) {
+    cls.pending_lease_requests++;
+    rpc::RequestWorkerLeaseRequest req;
+    for (const auto& [k, v] : cls.resources) (*req.mutable_resources())[k] = v;
+    req.set_scheduling_class(cls_id);
+    req.set_task_name(cls.queue.front().name());
+    req.set_job_id(cls.queue.front().job_id());
+    raylet_->SendRequest(rpc::REQUEST_WORKER_LEASE, req,
+                         [this, cls_id](const Status& s, rpc::Frame&& f) { OnLeaseReply(cls_id, s, f); });
+  }
+}
+
+void NormalTaskSubmitter::PushLocked(uint64_t cls_id, const std::shared_ptr<Leased>& w, rpc::TaskSpec spec) {
+  w->in_flight++;
+  TaskID task = TaskID::FromBinary(spec.task_id());
+  std::string name = spec.name();
+  rpc::PushTaskRequest req;
+  *req.mutable_task() = std::move(spec);
+  w->conn->SendRequest(rpc::PUSH_TASK, req,
+                       [this, cls_id, w, task, name](const Status& s, rpc::Frame&& f) {
+                         OnTaskReply(cls_id, w, task, name, s, f);
+                       });
+}
+
+void NormalTaskSubmitter::OnLeaseReply(uint64_t cls_id, const Status& s, const rpc::Frame& frame) {
+  rpc::RequestWorkerLeaseReply reply;
+  std::shared_ptr<Leased> w;
+  if (s.ok() && reply.ParseFromString(frame.payload) && reply.rejected_reason().empty()) {
+    auto conn = pool_->Get(reply.worker_address().endpoint());
+    if (conn.ok()) {
+      w = std::make_shared<Leased>();
+      w->lease_id = reply.lease_id();
+      w->address = reply.worker_address();
+      w->conn = conn.value();
+    } else {
+      LUMOS_LOG(Warning) << "cannot reach leased worker: " << conn.status().ToString();
+      rpc::ReturnWorkerRequest ret;
+      ret.set_lease_id(reply.lease_id());
+      ret.set_disconnect_worker(true);
+      raylet_->SendOneway(rpc::RETURN_WORKER, ret);
+    }
+  } else if (!s.ok() && s.code() != StatusCode::kDisconnected) {
+    LUMOS_LOG(Warning) << "worker lease request failed: " << s.ToString();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  Class& cls = classes_[cls_id];
+  cls.pending_lease_requests--;
+  if (!w) return;
+  cls.workers.push_back(w);
+  if (cls.queue.empty()) {
+    ReturnLeaseLocked(cls, w, false);
+    return;
+  }
+  DispatchLocked(cls_id, cls);
+}
+
+void NormalTaskSubmitter::OnTaskReply(uint64_t cls_id, const std::shared_ptr<Leased>& w, const TaskID& task,
+                                      const std::string& name, const Status& s, const rpc::Frame& frame) {
+  rpc::PushTaskReply reply;
+  bool exiting = false;
+  if (s.ok() && reply.ParseFromString(frame.payload)) {
+    exiting = reply.worker_exiting();
+    tasks_->CompleteTask(task, reply);
+  } else {
+    std::string why = s.ok() ? "unparsable reply" : s.message();
+    tasks_->FailTask(task, kMetaWorkerDied,
+                     "The worker running task '" + name + "' died or disconnected before it finished (" +
+                         why + "). Check the worker logs under the session's logs/ directory; a worker "
+                         "killed by a signal (e.g. the OOM killer) ends this way.");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  Class& cls = classes_[cls_id];
+  w->in_flight--;
+  if (!s.ok() || exiting || w->conn->closed()) {
+    w->dead = true;  // the raylet sees the worker go and ends the lease itself
+  }
+  if (w->dead) {
+    if (w->in_flight == 0) {
+      cls.workers.erase(std::remove(cls.workers.begin(), cls.workers.end(), w), cls.workers.end());
+    }
+    DispatchLocked(cls_id, cls);
+    return;
+  }
+  if (cls.queue.empty()) {
+    if (w->in_flight == 0) ReturnLeaseLocked(cls, w, false);
+    return;
+  }
+  DispatchLocked(cls_id, cls);
+}
+
+void NormalTaskSubmitter::ReturnLeaseLocked(Class& cls, const std::shared_ptr<Leased>& w, bool disconnect) {
+  rpc::ReturnWorkerRequest ret;
+  ret.set_lease_id(w->lease_id);
+  ret.set_disconnect_worker(disconnect);
+  raylet_->SendOneway(rpc::RETURN_WORKER, ret);
+  cls.workers.erase(std::remove(cls.workers.begin(), cls.workers.end(), w), cls.workers.end());
+}
+
+void NormalTaskSubmitter::ReturnAllLeases() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [id, cls] : classes_) {
+    auto workers = cls.workers;
+    for (auto& w : workers) ReturnLeaseLocked(cls, w, false);
+  }
+}
+
+}  // namespace lumos::core

@@ -1,0 +1,67 @@
+#pragma once
+// NormalTaskSubmitter: sends ready tasks (arguments resolved) to leased workers.
+//
+// Tasks are grouped by scheduling class (resources + function). Per class it
+// asks the local raylet for worker leases while tasks wait, pushes tasks
+// straight to leased workers (up to max_tasks_in_flight_per_worker each),
+// reuses a lease while the class has work and returns it when idle. A lost
+// worker fails its in-flight tasks with a WorkerCrashedError object.
+//
+// Thread safety: thread safe; completions run on the event loop thread.
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core_worker/connection_pool.h"
+#include "core_worker/task_manager.h"
+#include "rpc/connection.h"
+
+namespace lumos::core {
+
+class NormalTaskSubmitter {
+ public:
+  NormalTaskSubmitter(rpc::ConnectionPtr raylet, ConnectionPool* pool, TaskManager* tasks)
+      : raylet_(std::move(raylet)), pool_(pool), tasks_(tasks) {}
+
+  void Submit(rpc::TaskSpec spec);
+  /// \brief Returns every lease (shutdown).
+  void ReturnAllLeases();
+  size_t NumQueued() const;
+
+  static uint64_t SchedulingClassOf(const rpc::TaskSpec& spec);
+
+ private:
+  struct Leased {
+    uint64_t lease_id = 0;
+    rpc::Address address;
+    rpc::ConnectionPtr conn;
+    int in_flight = 0;
+    bool dead = false;
+  };
+  struct Class {
+    std::deque<rpc::TaskSpec> queue;
+    int pending_lease_requests = 0;
+    std::vector<std::shared_ptr<Leased>> workers;
+    std::map<std::string, double> resources;
+  };
+
+  // REQUIRES: mu_ held. Pushes what it can, requests leases for the rest.
+  void DispatchLocked(uint64_t cls_id, Class& cls);
+  void PushLocked(uint64_t cls_id, const std::shared_ptr<Leased>& w, rpc::TaskSpec spec);
+  void OnLeaseReply(uint64_t cls_id, const Status& s, const rpc::Frame& frame);
+  void OnTaskReply(uint64_t cls_id, const std::shared_ptr<Leased>& w, const TaskID& task,
+                   const std::string& name, const Status& s, const rpc::Frame& frame);
+  void ReturnLeaseLocked(Class& cls, const std::shared_ptr<Leased>& w, bool disconnect);
+
+  rpc::ConnectionPtr raylet_;
+  ConnectionPool* pool_;
+  TaskManager* tasks_;
+  mutable std::mutex mu_;
+  std::unordered_map<uint64_t, Class> classes_;
+};
+
+}  // namespace lumos::core

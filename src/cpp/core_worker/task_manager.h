@@ -1,0 +1,49 @@
+#pragma once
+// TaskManager: the owner's table of tasks it submitted that have not finished.
+// Completing a task stores its return values in the memory store and releases
+// the argument refs the task held; failing it stores an error object for every
+// return so that getters raise instead of hanging.
+//
+// Thread safety: thread safe. Retries and lineage come with a later issue.
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "common/id.h"
+#include "core_worker.pb.h"
+#include "core_worker/memory_store.h"
+#include "core_worker/reference_counter.h"
+
+namespace lumos::core {
+
+class TaskManager {
+ public:
+  using FreeCallback = std::function<void(const std::vector<DeletedObject>&)>;
+  TaskManager(MemoryStore* store, ReferenceCounter* refs, FreeCallback on_free)
+      : store_(store), refs_(refs), on_free_(std::move(on_free)) {}
+
+  /// \brief Registers a submitted task; `arg_refs` are the ids it holds until done.
+  void AddPendingTask(const rpc::TaskSpec& spec, std::vector<ObjectID> arg_refs);
+  void CompleteTask(const TaskID& id, const rpc::PushTaskReply& reply);
+  /// \brief Stores an error object (metadata tag, utf-8 message) for every return.
+  void FailTask(const TaskID& id, const std::string& error_meta, const std::string& message);
+  /// \brief Fails every pending task (e.g. the raylet connection was lost).
+  void FailAll(const std::string& error_meta, const std::string& message);
+  bool IsPending(const TaskID& id) const;
+  size_t NumPending() const;
+
+ private:
+  struct Entry {
+    int num_returns;
+    std::vector<ObjectID> arg_refs;
+  };
+  bool Take(const TaskID& id, Entry* out);
+
+  MemoryStore* store_;
+  ReferenceCounter* refs_;
+  FreeCallback on_free_;
+  mutable std::mutex mu_;
+  std::unordered_map<TaskID, Entry> pending_;
+};
+
+}  // namespace lumos::core

@@ -1,0 +1,98 @@
+// gcs_server: the GCS daemon. Started by `lumos.init()` / `lumos start --head`.
+//
+//   gcs_server [--host=127.0.0.1] [--port=0] [--port-file=PATH]
+//              [--session-dir=DIR] [--lifeline-pid=PID]
+//
+// --port=0 lets the OS pick; the chosen port is written to --port-file (write
+// to a temporary file, then rename, so readers never see a partial file).
+// --lifeline-pid ties the GCS's life to its parent: it gets SIGTERM when the
+// parent dies (even by SIGKILL) and exits at once if the parent is already gone.
+// SIGTERM/SIGINT shut down cleanly with exit code 0.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "common/flags.h"
+#include "common/logging.h"
+#include "common/process_util.h"
+#include "gcs/gcs_server.h"
+
+namespace {
+
+constexpr const char* kKnownFlags = "host,port,port-file,session-dir,lifeline-pid";
+constexpr const char* kUsage =
+    "usage: gcs_server [--host=127.0.0.1] [--port=0] [--port-file=PATH] "
+    "[--session-dir=DIR] [--lifeline-pid=PID]\n";
+
+// Writes `content` to `path` atomically (temporary file + rename).
+bool WriteFileAtomically(const std::string& path, const std::string& content) {
+  std::string tmp = path + ".tmp." + std::to_string(getpid());
+  FILE* f = std::fopen(tmp.c_str(), "w");
+  if (f == nullptr) return false;
+  bool ok = std::fwrite(content.data(), 1, content.size(), f) == content.size();
+  ok = (std::fclose(f) == 0) && ok;
+  if (ok) ok = std::rename(tmp.c_str(), path.c_str()) == 0;
+  if (!ok) std::remove(tmp.c_str());
+  return ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  lumos::SetLogComponent("gcs_server");
+  auto parsed = lumos::Flags::Parse(argc, argv);
+  lumos::Status s = parsed.ok() ? parsed.value().CheckKnown(kKnownFlags) : parsed.status();
+  if (!s.ok()) {
+    std::fprintf(stderr, "gcs_server: %s\n%s", s.message().c_str(), kUsage);
+    return 2;
+  }
+  const lumos::Flags& flags = parsed.value();
+
+  // Block the shutdown signals before any thread exists, so every thread
+  // inherits the mask and only the sigwait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  const int64_t lifeline = flags.GetInt("lifeline-pid", 0);
+  if (!lumos::TieLifetimeToParent(static_cast<pid_t>(lifeline), SIGTERM)) {
+    LUMOS_LOG(Warning) << "parent " << lifeline << " is already gone; exiting";
+    return 1;
+  }
+
+  lumos::gcs::GcsServerOptions options;
+  options.host = flags.GetString("host", options.host);
+  const int64_t port = flags.GetInt("port", 0);
+  if (port < 0 || port > 65535) {
+    std::fprintf(stderr, "gcs_server: bad --port '%s' (0..65535)\n", flags.GetString("port").c_str());
+    return 2;
+  }
+  options.port = static_cast<int>(port);
+  options.session_dir = flags.GetString("session-dir");
+
+  lumos::gcs::GcsServer server(options);
+  s = server.Start();
+  if (!s.ok()) {
+    LUMOS_LOG(Error) << s.ToString();
+    return 1;
+  }
+  const std::string port_file = flags.GetString("port-file");
+  if (!port_file.empty() && !WriteFileAtomically(port_file, std::to_string(server.port()) + "\n")) {
+    LUMOS_LOG(Error) << "cannot write port file " << port_file << ": " << std::strerror(errno);
+    server.Shutdown();
+    return 1;
+  }
+
+  int sig = 0;
+  while (sigwait(&stop_signals, &sig) != 0) {
+  }
+  LUMOS_LOG(Info) << "received " << strsignal(sig) << ", shutting down";
+  server.Shutdown();
+  return 0;
+}

@@ -1,0 +1,90 @@
+#include "gcs/node_info_service.h"
+
+#include <map>
+#include <string>
+#include <utility>
+
+#include "common/logging.h"
+#include "gcs/service_util.h"
+
+namespace lumos::gcs {
+
+grpc::Status NodeInfoService::RegisterNode(grpc::ServerContext*, const rpc::RegisterNodeRequest* req,
+                                           rpc::RegisterNodeReply* reply) {
+  Status s;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    s = manager_.RegisterNode(req->node(), WallClockMs());
+  }
+  NodeID id = NodeID::FromBinary(req->node().node_id());
+  if (s.ok()) {
+    LUMOS_LOG(Info) << "node " << id.Hex() << " registered (ip " << req->node().node_ip()
+                    << ", raylet pid " << req->node().raylet_pid()
+                    << (req->node().is_head() ? ", head" : "") << ")";
+  } else {
+    LUMOS_LOG(Warning) << "RegisterNode rejected: " << s.ToString();
+  }
+  FillGcsStatus(s, reply->mutable_status());
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeInfoService::UnregisterNode(grpc::ServerContext*,
+                                             const rpc::UnregisterNodeRequest* req,
+                                             rpc::UnregisterNodeReply* reply) {
+  NodeID id = NodeID::FromBinary(req->node_id());
+  Status s;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    s = manager_.UnregisterNode(id, req->reason());
+  }
+  if (s.ok()) {
+    LUMOS_LOG(Info) << "node " << id.Hex() << " unregistered: " << req->reason();
+  }
+  FillGcsStatus(s, reply->mutable_status());
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeInfoService::GetAllNodeInfo(grpc::ServerContext*, const rpc::GetAllNodeInfoRequest*,
+                                             rpc::GetAllNodeInfoReply* reply) {
+  std::vector<rpc::NodeInfo> nodes;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    nodes = manager_.GetAllNodes();
+  }
+  for (auto& node : nodes) *reply->add_nodes() = std::move(node);
+  FillGcsStatus(Status::OK(), reply->mutable_status());
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeInfoService::ReportResources(grpc::ServerContext*,
+                                              const rpc::ReportResourcesRequest* req,
+                                              rpc::ReportResourcesReply* reply) {
+  std::map<std::string, double> available(req->available_resources().begin(),
+                                          req->available_resources().end());
+  bool node_is_dead = false;
+  Status s;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    s = manager_.ReportResources(NodeID::FromBinary(req->node_id()), available, WallClockMs(),
+                                 &node_is_dead);
+  }
+  reply->set_node_is_dead(node_is_dead);
+  FillGcsStatus(s, reply->mutable_status());
+  return grpc::Status::OK;
+}
+
+std::vector<NodeID> NodeInfoService::CheckDeadlines(int64_t now_ms, int64_t timeout_ms) {
+  std::vector<NodeID> died;
+  std::vector<std::string> reasons;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    died = manager_.CheckDeadlines(now_ms, timeout_ms);
+    for (const auto& id : died) reasons.push_back(manager_.GetNode(id).value().death_reason());
+  }
+  for (size_t i = 0; i < died.size(); i++) {
+    LUMOS_LOG(Warning) << "node " << died[i].Hex() << " marked dead: " << reasons[i];
+  }
+  return died;
+}
+
+}  // namespace lumos::gcs

@@ -1,0 +1,99 @@
+#include "gcs/node_manager.h"
+
+#include <utility>
+
+namespace lumos::gcs {
+
+rpc::NodeInfo* GcsNodeManager::Find(const NodeID& node_id) {
+  auto it = index_.find(node_id);
+  return it == index_.end() ? nullptr : &nodes_[it->second];
+}
+
+const rpc::NodeInfo* GcsNodeManager::Find(const NodeID& node_id) const {
+  auto it = index_.find(node_id);
+  return it == index_.end() ? nullptr : &nodes_[it->second];
+}
+
+Status GcsNodeManager::RegisterNode(const rpc::NodeInfo& node, int64_t now_ms) {
+  if (node.node_id().size() != NodeID::kSize) {
+    return Status::InvalidArgument("node_id must be " + std::to_string(NodeID::kSize) +
+                                   " bytes, got " + std::to_string(node.node_id().size()));
+  }
+  NodeID id = NodeID::FromBinary(node.node_id());
+  if (id.IsNil()) return Status::InvalidArgument("node_id must not be nil");
+  rpc::NodeInfo* existing = Find(id);
+  if (existing != nullptr && existing->state() == rpc::NodeInfo::ALIVE) {
+    return Status::AlreadyExists("node " + id.Hex() + " is already registered and alive");
+  }
+  rpc::NodeInfo entry = node;
+  entry.set_state(rpc::NodeInfo::ALIVE);
+  entry.set_last_report_ms(now_ms);
+  entry.clear_death_reason();
+  if (entry.available_resources().empty()) {
+    *entry.mutable_available_resources() = entry.total_resources();
+  }
+  if (existing != nullptr) {
+    *existing = std::move(entry);
+  } else {
+    index_.emplace(id, nodes_.size());
+    nodes_.push_back(std::move(entry));
+  }
+  return Status::OK();
+}
+
+Status GcsNodeManager::UnregisterNode(const NodeID& node_id, const std::string& reason) {
+  rpc::NodeInfo* node = Find(node_id);
+  if (node == nullptr) return Status::NotFound("node " + node_id.Hex() + " is not registered");
+  if (node->state() == rpc::NodeInfo::DEAD) return Status::OK();
+  node->set_state(rpc::NodeInfo::DEAD);
+  node->set_death_reason(reason.empty() ? "unregistered" : reason);
+  return Status::OK();
+}
+
+std::vector<rpc::NodeInfo> GcsNodeManager::GetAllNodes() const { return nodes_; }
+
+Result<rpc::NodeInfo> GcsNodeManager::GetNode(const NodeID& node_id) const {
+  const rpc::NodeInfo* node = Find(node_id);
+  if (node == nullptr) return Status::NotFound("node " + node_id.Hex() + " is not registered");
+  return *node;
+}
+
+Status GcsNodeManager::ReportResources(const NodeID& node_id,
+                                       const std::map<std::string, double>& available,
+                                       int64_t now_ms, bool* node_is_dead) {
+  rpc::NodeInfo* node = Find(node_id);
+  if (node == nullptr) {
+    return Status::NotFound("node " + node_id.Hex() +
+                            " is not registered with the GCS; register it before reporting");
+  }
+  *node_is_dead = node->state() == rpc::NodeInfo::DEAD;
+  if (*node_is_dead) return Status::OK();
+  auto* avail = node->mutable_available_resources();
+  avail->clear();
+  for (const auto& [name, value] : available) (*avail)[name] = value;
+  node->set_last_report_ms(now_ms);
+  return Status::OK();
+}
+
+std::vector<NodeID> GcsNodeManager::CheckDeadlines(int64_t now_ms, int64_t timeout_ms) {
+  std::vector<NodeID> died;
+  for (auto& node : nodes_) {
+    if (node.state() != rpc::NodeInfo::ALIVE) continue;
+    int64_t silent_ms = now_ms - node.last_report_ms();
+    if (silent_ms <= timeout_ms) continue;
+    node.set_state(rpc::NodeInfo::DEAD);
+    node.set_death_reason("no resource report from the raylet for " + std::to_string(silent_ms) +
+                          " ms (node_death_timeout_ms=" + std::to_string(timeout_ms) +
+                          "); the raylet is presumed dead or unreachable");
+    died.push_back(NodeID::FromBinary(node.node_id()));
+  }
+  return died;
+}
+
+size_t GcsNodeManager::NumAlive() const {
+  size_t n = 0;
+  for (const auto& node : nodes_) n += node.state() == rpc::NodeInfo::ALIVE;
+  return n;
+}
+
+}  // namespace lumos::gcs

@@ -1,0 +1,150 @@
+#include "raylet/lease_manager.h"
+
+#include <algorithm>
+
+namespace lumos::raylet {
+
+LeaseManager::LeaseManager(ResourceSet total, int max_starting)
+    : total_(total), available_(total), max_starting_(std::max(1, max_starting)) {}
+
+void LeaseManager::AddRequest(LeaseRequest req) { pending_.push_back(Pending{std::move(req)}); }
+
+void LeaseManager::WorkerStarted(const WorkerID& worker) {
+  if (starting_ > 0) starting_--;
+  idle_.push_back(worker);
+}
+
+void LeaseManager::WorkerStartFailed() {
+  if (starting_ > 0) starting_--;
+}
+
+std::optional<LeaseInfo> LeaseManager::ReturnLease(uint64_t lease_id, bool worker_gone) {
+  auto it = leases_.find(lease_id);
+  if (it == leases_.end()) return std::nullopt;
+  LeaseInfo info = it->second;
+  leases_.erase(it);
+  lease_of_worker_.erase(info.worker);
+  if (!info.blocked) available_.Add(info.resources);
+  else {
+    ResourceSet non_cpu = info.resources;
+    ResourceSet cpu;
+    cpu.Set("CPU", info.resources.Get("CPU"));
+    non_cpu.Subtract(cpu);
+    available_.Add(non_cpu);
+  }
+  if (!worker_gone) idle_.push_back(info.worker);
+  return info;
+}
+
+std::optional<LeaseInfo> LeaseManager::WorkerDied(const WorkerID& worker) {
+  idle_.erase(std::remove(idle_.begin(), idle_.end(), worker), idle_.end());
+  auto it = lease_of_worker_.find(worker);
+  if (it == lease_of_worker_.end()) return std::nullopt;
+  return ReturnLease(it->second, /*worker_gone=*/true);
+}
+
+bool LeaseManager::TakeIdleWorker(const WorkerID& worker) {
+  auto it = std::find(idle_.begin(), idle_.end(), worker);
+  if (it == idle_.end()) return false;
+  idle_.erase(it);
+  return true;
+}
+
+void LeaseManager::WorkerBlocked(const WorkerID& worker) {
+  auto it = lease_of_worker_.find(worker);
+  if (it == lease_of_worker_.end()) return;
+  LeaseInfo& info = leases_[it->second];
+  if (info.blocked) return;
+  info.blocked = true;
+  ResourceSet cpu;
+  cpu.Set("CPU", info.resources.Get("CPU"));
+  available_.Add(cpu);
+}
+
+void LeaseManager::WorkerUnblocked(const WorkerID& worker) {
+  auto it = lease_of_worker_.find(worker);
+  if (it == lease_of_worker_.end()) return;
+  LeaseInfo& info = leases_[it->second];
+  if (!info.blocked) return;
+  info.blocked = false;
+  ResourceSet cpu;
+  cpu.Set("CPU", info.resources.Get("CPU"));
+  available_.Subtract(cpu);
+}
+
+std::vector<LeaseInfo> LeaseManager::RequesterGone(uint64_t requester) {
+  pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
+                                [&](const Pending& p) { return p.req.requester == requester; }),
+                 pending_.end());
+  std::vector<LeaseInfo> held;
+  for (const auto& [id, info] : leases_) {
+    if (info.requester == requester) held.push_back(info);
+  }
+  return held;
+}
+
+std::optional<uint64_t> LeaseManager::LeaseOfWorker(const WorkerID& worker) const {
+  auto it = lease_of_worker_.find(worker);
+  if (it == lease_of_worker_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<LeaseAction> LeaseManager::Schedule() {
+  std::vector<LeaseAction> actions;
+  int waiting_for_worker = 0;
+  // Resources left after this pass's grants and the grants that wait for a
+  // starting worker, so that we start only as many workers as can be used.
+  ResourceSet tentative = available_;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    const LeaseRequest& req = it->req;
+    if (!total_.Contains(req.resources)) {
+      if (!it->warned) {
+        it->warned = true;
+        LeaseAction a;
+        a.kind = LeaseAction::kInfeasible;
+        a.request = req;
+        a.message = "task '" + req.task_name + "' asks for " + req.resources.ToString() +
+                    " but this node has only " + total_.ToString() +
+                    " in total; it will stay pending until a node with enough resources joins "
+                    "(lower the request with .options(num_cpus=..., resources=...))";
+        actions.push_back(std::move(a));
+      }
+      ++it;
+      continue;
+    }
+    if (!tentative.Contains(req.resources)) {
+      ++it;
+      continue;
+    }
+    tentative.Subtract(req.resources);
+    if (idle_.empty()) {
+      waiting_for_worker++;
+      ++it;
+      continue;
+    }
+    WorkerID worker = idle_.back();  // the warmest worker
+    idle_.pop_back();
+    LeaseInfo info{next_lease_id_++, req.requester, worker, req.resources, false};
+    available_.Subtract(req.resources);
+    leases_[info.lease_id] = info;
+    lease_of_worker_[worker] = info.lease_id;
+    LeaseAction a;
+    a.kind = LeaseAction::kGrant;
+    a.request = req;
+    a.worker = worker;
+    a.lease_id = info.lease_id;
+    actions.push_back(std::move(a));
+    it = pending_.erase(it);
+  }
+  int to_start = std::min(waiting_for_worker - starting_, max_starting_ - starting_);
+  if (to_start > 0) {
+    starting_ += to_start;
+    LeaseAction a;
+    a.kind = LeaseAction::kStartWorkers;
+    a.num_workers = to_start;
+    actions.push_back(std::move(a));
+  }
+  return actions;
+}
+
+}  // namespace lumos::raylet

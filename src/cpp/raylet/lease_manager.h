@@ -1,0 +1,104 @@
+#pragma once
+// LeaseManager: the raylet's scheduling state machine for worker leases on one
+// node. Pure logic, no I/O: the node manager feeds it events (requests,
+// workers becoming idle or dying, blocked/unblocked workers) and carries out
+// the Actions that Schedule() returns (grant a worker, start workers, warn
+// about an infeasible request).
+//
+// Model: a lease binds one worker to one requester and holds the request's
+// resources until it is returned. Requests are served in arrival order, but a
+// request that does not fit does not block later ones that do. A worker whose
+// task blocks in get() lends its CPUs back until it unblocks (the node may then
+// be oversubscribed for a while, like Ray).
+//
+// Thread safety: none; the node manager calls it from its event loop only.
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/id.h"
+#include "common/resource_set.h"
+
+namespace lumos::raylet {
+
+struct LeaseRequest {
+  uint64_t requester = 0;  // opaque id of the asking connection
+  uint64_t reply_tag = 0;  // opaque id of the request on that connection
+  ResourceSet resources;
+  uint64_t scheduling_class = 0;
+  std::string task_name;
+};
+
+struct LeaseAction {
+  enum Kind { kGrant, kStartWorkers, kInfeasible };
+  Kind kind;
+  LeaseRequest request;      // kGrant, kInfeasible
+  WorkerID worker;           // kGrant
+  uint64_t lease_id = 0;     // kGrant
+  int num_workers = 0;       // kStartWorkers
+  std::string message;       // kInfeasible
+};
+
+struct LeaseInfo {
+  uint64_t lease_id;
+  uint64_t requester;
+  WorkerID worker;
+  ResourceSet resources;
+  bool blocked = false;
+};
+
+class LeaseManager {
+ public:
+  /// \param max_starting Workers that may be starting at once.
+  LeaseManager(ResourceSet total, int max_starting);
+
+  void AddRequest(LeaseRequest req);
+  /// \brief A new worker registered, or a starting one failed (started=false).
+  void WorkerStarted(const WorkerID& worker);
+  void WorkerStartFailed();
+  void NoteWorkersStarting(int n) { starting_ += n; }
+  /// \brief Ends a lease; the worker becomes idle unless `worker_gone`.
+  /// Returns the lease, or nullopt if the id is unknown (stale or bogus).
+  std::optional<LeaseInfo> ReturnLease(uint64_t lease_id, bool worker_gone);
+  /// \brief A worker process died: its lease (if any) ends, it leaves the idle set.
+  std::optional<LeaseInfo> WorkerDied(const WorkerID& worker);
+  /// \brief Removes an idle worker (reaping); false if it is not idle.
+  bool TakeIdleWorker(const WorkerID& worker);
+  void WorkerBlocked(const WorkerID& worker);
+  void WorkerUnblocked(const WorkerID& worker);
+  /// \brief Drops the requester's pending requests; returns the leases it holds.
+  std::vector<LeaseInfo> RequesterGone(uint64_t requester);
+
+  /// \brief Grants what can be granted now, in arrival order.
+  std::vector<LeaseAction> Schedule();
+
+  const ResourceSet& total() const { return total_; }
+  const ResourceSet& available() const { return available_; }
+  size_t num_pending() const { return pending_.size(); }
+  size_t num_idle() const { return idle_.size(); }
+  size_t num_leased() const { return leases_.size(); }
+  int num_starting() const { return starting_; }
+  const std::deque<WorkerID>& idle_workers() const { return idle_; }
+  std::optional<uint64_t> LeaseOfWorker(const WorkerID& worker) const;
+
+ private:
+  ResourceSet total_;
+  ResourceSet available_;
+  int max_starting_;
+  int starting_ = 0;
+  uint64_t next_lease_id_ = 1;
+  struct Pending {
+    LeaseRequest req;
+    bool warned = false;
+  };
+  std::deque<Pending> pending_;
+  std::deque<WorkerID> idle_;  // most recently used at the back
+  std::map<uint64_t, LeaseInfo> leases_;
+  std::unordered_map<WorkerID, uint64_t> lease_of_worker_;
+};
+
+}  // namespace lumos::raylet

@@ -1,0 +1,394 @@
+#include "raylet/node_manager.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/logging.h"
+#include "common.pb.h"
+#include "core_worker.pb.h"
+#include "node_manager.pb.h"
+
+namespace lumos::raylet {
+
+namespace {
+template <typename Msg>
+bool Parse(const rpc::ConnectionPtr& conn, const rpc::Frame& frame, Msg* msg) {
+  if (msg->ParseFromString(frame.payload)) return true;
+  if (frame.header.kind == rpc::FrameKind::kRequest) {
+    conn->SendError(frame.header.request_id, frame.header.method,
+                    Status::InvalidArgument("unparsable request payload"));
+  }
+  return false;
+}
+}  // namespace
+
+NodeManager::NodeManager(asio::io_context& io, NodeManagerOptions options,
+                         std::shared_ptr<rpc::GcsClient> gcs)
+    : io_(io),
+      options_(std::move(options)),
+      gcs_(std::move(gcs)),
+      pool_(io, options_.worker_pool,
+            [this](pid_t pid, int status, bool registered) { OnWorkerExit(pid, status, registered); }),
+      leases_(options_.resources,
+              Config::Get().maximum_startup_concurrency() > 0
+                  ? static_cast<int>(Config::Get().maximum_startup_concurrency())
+                  : std::max(1, static_cast<int>(options_.resources.Get("CPU")))),
+      maintenance_timer_(io) {}
+
+NodeManager::~NodeManager() {
+  {
+    std::lock_guard<std::mutex> lock(snapshot_mu_);
+    reporter_stop_ = true;
+  }
+  snapshot_cv_.notify_all();
+  if (reporter_.joinable()) reporter_.join();
+}
+
+Status NodeManager::Start() {
+  server_ = std::make_unique<rpc::FastpathServer>(
+      io_, options_.socket_path,
+      [this](const rpc::ConnectionPtr& c, rpc::Frame&& f) { OnFrame(c, std::move(f)); },
+      [this](const rpc::ConnectionPtr& c, const Status& s) { OnClose(c, s); });
+  LUMOS_RETURN_NOT_OK(server_->Listen());
+  if (options_.num_prestart_workers > 0) {
+    leases_.NoteWorkersStarting(options_.num_prestart_workers);
+    StartWorkers(options_.num_prestart_workers);
+  }
+  rpc::NodeInfo info;
+  info.set_node_id(options_.node_id.Binary());
+  info.set_node_ip(options_.node_ip);
+  info.set_raylet_endpoint("unix:" + options_.socket_path);
+  info.set_store_endpoint(options_.store_endpoint);
+  for (const auto& [k, v] : options_.resources.ToMap()) {
+    (*info.mutable_total_resources())[k] = v;
+    (*info.mutable_available_resources())[k] = v;
+  }
+  info.set_raylet_pid(getpid());
+  info.set_session_dir(options_.session_dir);
+  info.set_is_head(options_.is_head);
+  info.set_object_store_memory(options_.object_store_memory);
+  LUMOS_RETURN_NOT_OK(gcs_->RegisterNode(info));
+  UpdateSnapshot();
+  reporter_ = std::thread([this] { ReporterLoop(); });
+  ArmMaintenanceTimer();
+  return Status::OK();
+}
+
+void NodeManager::Stop(const std::string& reason) {
+  if (stopping_) return;
+  stopping_ = true;
+  maintenance_timer_.cancel();
+  if (server_) server_->Stop();
+  pool_.KillAll(1000);
+  {
+    std::lock_guard<std::mutex> lock(snapshot_mu_);
+    reporter_stop_ = true;
+  }
+  snapshot_cv_.notify_all();
+  if (reporter_.joinable()) reporter_.join();
+  Status s = gcs_->UnregisterNode(options_.node_id, reason);
+  if (!s.ok()) LUMOS_LOG(Info) << "could not unregister from the GCS: " << s.ToString();
+}
+
+void NodeManager::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
+  if (!conn->context()) {
+    auto c = std::make_shared<Client>();
+    c->id = next_client_id_++;
+    c->conn = conn;
+    clients_[c->id] = c;
+    conn->set_context(c);
+  }
+  auto c = std::static_pointer_cast<Client>(conn->context());
+  uint16_t m = frame.header.method;
+  if (m != rpc::REGISTER_CLIENT && !c->registered) {
+    LUMOS_LOG(Warning) << "dropping a connection that sent method " << m << " before registering";
+    conn->Close(Status::Invalid("not registered"));
+    return;
+  }
+  switch (m) {
+    case rpc::REGISTER_CLIENT:
+      HandleRegister(c, frame);
+      break;
+    case rpc::REQUEST_WORKER_LEASE:
+      HandleRequestLease(c, frame);
+      break;
+    case rpc::RETURN_WORKER:
+      HandleReturnWorker(c, frame);
+      break;
+    case rpc::NOTIFY_BLOCKED:
+      if (!c->is_driver) leases_.WorkerBlocked(c->worker_id);
+      ScheduleAndDispatch();
+      break;
+    case rpc::NOTIFY_UNBLOCKED:
+      if (!c->is_driver) leases_.WorkerUnblocked(c->worker_id);
+      ScheduleAndDispatch();
+      break;
+    case rpc::DISCONNECT_CLIENT:
+      conn->Close(Status::OK());
+      break;
+    case rpc::GET_NODE_STATS:
+      HandleNodeStats(c, frame);
+      break;
+    default:
+      LUMOS_LOG(Warning) << "unknown raylet method " << m << "; dropping the connection";
+      conn->Close(Status::Invalid("unknown method"));
+  }
+}
+
+void NodeManager::HandleRegister(const std::shared_ptr<Client>& c, const rpc::Frame& frame) {
+  rpc::RegisterClientRequest req;
+  if (!Parse(c->conn, frame, &req)) return;
+  if (c->registered || req.worker_id().size() != WorkerID::kSize) {
+    c->conn->SendError(frame.header.request_id, frame.header.method,
+                       Status::InvalidArgument("bad registration"));
+    return;
+  }
+  c->worker_id = WorkerID::FromBinary(req.worker_id());
+  c->pid = req.pid();
+  c->is_driver = req.is_driver();
+  c->endpoint = req.endpoint();
+  if (!c->is_driver) {
+    if (!pool_.MarkRegistered(c->pid)) {
+      c->conn->SendError(frame.header.request_id, frame.header.method,
+                         Status::InvalidArgument("pid " + std::to_string(c->pid) +
+                                                 " is not a worker this raylet started"));
+      return;
+    }
+    workers_[c->worker_id] = c;
+    worker_of_pid_[c->pid] = c->worker_id;
+  }
+  c->registered = true;
+  rpc::RegisterClientReply reply;
+  reply.set_node_id(options_.node_id.Binary());
+  reply.set_store_endpoint(options_.store_endpoint);
+  for (const auto& [k, v] : options_.resources.ToMap()) (*reply.mutable_resources())[k] = v;
+  c->conn->SendReply(frame.header.request_id, frame.header.method, reply);
+  if (!c->is_driver) {
+    leases_.WorkerStarted(c->worker_id);
+    idle_since_ms_[c->worker_id] = rpc::NowMs();
+    ScheduleAndDispatch();
+  }
+}
+
+void NodeManager::HandleRequestLease(const std::shared_ptr<Client>& c, const rpc::Frame& frame) {
+  rpc::RequestWorkerLeaseRequest req;
+  if (!Parse(c->conn, frame, &req)) return;
+  std::map<std::string, double> m(req.resources().begin(), req.resources().end());
+  auto rs = ResourceSet::FromMap(m);
+  if (!rs.ok()) {
+    c->conn->SendError(frame.header.request_id, frame.header.method, rs.status());
+    return;
+  }
+  LeaseRequest lr;
+  lr.requester = c->id;
+  lr.reply_tag = frame.header.request_id;
+  lr.resources = rs.MoveValue();
+  lr.scheduling_class = req.scheduling_class();
+  lr.task_name = req.task_name();
+  leases_.AddRequest(std::move(lr));
+  ScheduleAndDispatch();
+}
+
+void NodeManager::HandleReturnWorker(const std::shared_ptr<Client>& c, const rpc::Frame& frame) {
+  rpc::ReturnWorkerRequest req;
+  if (!Parse(c->conn, frame, &req)) return;
+  auto info = leases_.ReturnLease(req.lease_id(), req.disconnect_worker());
+  if (info && info->requester != c->id) {
+    // Not this client's lease: undo and refuse.
+    LUMOS_LOG(Warning) << "client " << c->id << " returned a lease it does not hold";
+  }
+  if (info) {
+    if (req.disconnect_worker()) {
+      KillWorker(info->worker, "returned with disconnect");
+    } else {
+      idle_since_ms_[info->worker] = rpc::NowMs();
+    }
+  }
+  if (frame.header.kind == rpc::FrameKind::kRequest) {
+    c->conn->SendReply(frame.header.request_id, frame.header.method, rpc::ReturnWorkerReply());
+  }
+  ScheduleAndDispatch();
+}
+
+void NodeManager::HandleNodeStats(const std::shared_ptr<Client>& c, const rpc::Frame& frame) {
+  rpc::GetNodeStatsReply reply;
+  for (const auto& [k, v] : leases_.total().ToMap()) (*reply.mutable_total_resources())[k] = v;
+  for (const auto& [k, v] : leases_.available().ToMap()) (*reply.mutable_available_resources())[k] = v;
+  reply.set_num_workers(static_cast<int>(workers_.size()));
+  reply.set_num_idle_workers(static_cast<int>(leases_.num_idle()));
+  reply.set_num_pending_leases(static_cast<int>(leases_.num_pending()));
+  c->conn->SendReply(frame.header.request_id, frame.header.method, reply);
+}
+
+void NodeManager::OnClose(const rpc::ConnectionPtr& conn, const Status& why) {
+  if (!conn->context()) return;
+  auto c = std::static_pointer_cast<Client>(conn->context());
+  conn->set_context(nullptr);
+  clients_.erase(c->id);
+  if (c->registered && !c->is_driver) {
+    leases_.WorkerDied(c->worker_id);
+    workers_.erase(c->worker_id);
+    idle_since_ms_.erase(c->worker_id);
+    // A worker that hung up but lives on would hold a process slot forever.
+    pool_.Kill(c->pid, SIGKILL);
+  }
+  // Leases this client held: their workers may be running its orphaned tasks.
+  for (const auto& lease : leases_.RequesterGone(c->id)) {
+    leases_.ReturnLease(lease.lease_id, /*worker_gone=*/true);
+    KillWorker(lease.worker, "its lease holder disconnected");
+  }
+  ScheduleAndDispatch();
+}
+
+void NodeManager::OnWorkerExit(pid_t pid, int wait_status, bool registered) {
+  std::string how = WorkerPool::DescribeExit(wait_status);
+  if (!registered) {
+    leases_.WorkerStartFailed();
+    if (!stopping_) {
+      LUMOS_LOG(Error) << "worker process " << pid << " exited before registering (" << how
+                       << "); see " << options_.worker_pool.log_dir << "/worker-*.err";
+    }
+  } else {
+    auto it = worker_of_pid_.find(pid);
+    if (it != worker_of_pid_.end()) {
+      WorkerID wid = it->second;
+      worker_of_pid_.erase(it);
+      if (workers_.count(wid)) {
+        leases_.WorkerDied(wid);
+        auto c = workers_[wid];
+        workers_.erase(wid);
+        idle_since_ms_.erase(wid);
+        c->conn->Close(Status::WorkerDied("worker exited: " + how));
+      }
+    }
+    if (!stopping_) LUMOS_LOG(Debug) << "worker " << pid << " exited: " << how;
+  }
+  ScheduleAndDispatch();
+}
+
+void NodeManager::ScheduleAndDispatch() {
+  if (stopping_) return;
+  for (auto& a : leases_.Schedule()) {
+    switch (a.kind) {
+      case LeaseAction::kGrant: {
+        auto cit = clients_.find(a.request.requester);
+        auto wit = workers_.find(a.worker);
+        if (cit == clients_.end() || wit == workers_.end()) {
+          leases_.ReturnLease(a.lease_id, wit == workers_.end());
+          continue;  // the loop below reschedules
+        }
+        idle_since_ms_.erase(a.worker);
+        rpc::RequestWorkerLeaseReply reply;
+        reply.set_lease_id(a.lease_id);
+        auto* addr = reply.mutable_worker_address();
+        addr->set_node_id(options_.node_id.Binary());
+        addr->set_worker_id(a.worker.Binary());
+        addr->set_endpoint(wit->second->endpoint);
+        cit->second->conn->SendReply(a.request.reply_tag, rpc::REQUEST_WORKER_LEASE, reply);
+        break;
+      }
+      case LeaseAction::kStartWorkers:
+        StartWorkers(a.num_workers);
+        break;
+      case LeaseAction::kInfeasible: {
+        LUMOS_LOG(Warning) << a.message;
+        auto cit = clients_.find(a.request.requester);
+        if (cit != clients_.end()) {
+          rpc::LeaseInfeasibleNotice notice;
+          notice.set_message(a.message);
+          cit->second->conn->SendOneway(rpc::LEASE_INFEASIBLE, notice);
+        }
+        break;
+      }
+    }
+  }
+  UpdateSnapshot();
+}
+
+void NodeManager::StartWorkers(int n) {
+  for (int i = 0; i < n; i++) {
+    pid_t pid;
+    Status s = pool_.StartWorker(&pid);
+    if (!s.ok()) {
+      LUMOS_LOG(Error) << s.ToString();
+      leases_.WorkerStartFailed();
+    }
+  }
+}
+
+void NodeManager::KillWorker(const WorkerID& worker, const std::string& reason) {
+  auto it = workers_.find(worker);
+  if (it == workers_.end()) return;
+  LUMOS_LOG(Debug) << "killing worker " << it->second->pid << ": " << reason;
+  pool_.Kill(it->second->pid, SIGKILL);
+}
+
+void NodeManager::ArmMaintenanceTimer() {
+  maintenance_timer_.expires_after(std::chrono::milliseconds(250));
+  maintenance_timer_.async_wait([this](asio::error_code ec) {
+    if (ec || stopping_) return;
+    DoMaintenance();
+    ArmMaintenanceTimer();
+  });
+}
+
+void NodeManager::DoMaintenance() {
+  int64_t now = rpc::NowMs();
+  // Workers that never registered.
+  for (pid_t pid : pool_.OverdueStarts(now - Config::Get().worker_register_timeout_ms())) {
+    LUMOS_LOG(Error) << "worker " << pid << " did not register within "
+                     << Config::Get().worker_register_timeout_ms() << " ms; killing it";
+    pool_.Kill(pid, SIGKILL);
+  }
+  // Idle workers beyond the soft limit (one per CPU).
+  size_t soft_limit = std::max<size_t>(1, static_cast<size_t>(leases_.total().Get("CPU")));
+  int64_t idle_ms = Config::Get().idle_worker_killing_time_ms();
+  size_t alive = workers_.size();
+  std::vector<WorkerID> idle(leases_.idle_workers().begin(), leases_.idle_workers().end());
+  for (const auto& wid : idle) {  // oldest first
+    if (alive <= soft_limit) break;
+    auto it = idle_since_ms_.find(wid);
+    if (it == idle_since_ms_.end() || now - it->second < idle_ms) continue;
+    if (!leases_.TakeIdleWorker(wid)) continue;
+    rpc::ExitWorkerRequest req;
+    req.set_reason("idle worker beyond the pool's soft limit");
+    workers_[wid]->conn->SendOneway(rpc::EXIT_WORKER, req);
+    idle_since_ms_.erase(wid);
+    alive--;
+  }
+}
+
+void NodeManager::UpdateSnapshot() {
+  auto m = leases_.available().ToMap();
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  if (m == available_snapshot_) return;
+  available_snapshot_ = std::move(m);
+  snapshot_dirty_ = true;
+  snapshot_cv_.notify_all();
+}
+
+void NodeManager::ReporterLoop() {
+  int64_t period = Config::Get().resource_report_period_ms();
+  std::unique_lock<std::mutex> lock(snapshot_mu_);
+  while (!reporter_stop_) {
+    snapshot_cv_.wait_for(lock, std::chrono::milliseconds(period),
+                          [this] { return reporter_stop_ || snapshot_dirty_; });
+    if (reporter_stop_) break;
+    auto snapshot = available_snapshot_;
+    snapshot_dirty_ = false;
+    lock.unlock();
+    bool dead = false;
+    Status s = gcs_->ReportResources(options_.node_id, snapshot, &dead);
+    if (!s.ok()) LUMOS_LOG(Warning) << "resource report to the GCS failed: " << s.ToString();
+    if (dead) {
+      LUMOS_LOG(Error) << "the GCS considers this node dead; exiting";
+      ::kill(getpid(), SIGTERM);
+    }
+    // Throttle: at most one report per 20 ms even when resources churn.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    lock.lock();
+  }
+}
+
+}  // namespace lumos::raylet

@@ -1,0 +1,104 @@
+#pragma once
+// NodeManager: the raylet's I/O shell. Serves NodeManagerService on the raylet
+// fastpath socket, registers drivers and workers, turns lease requests into
+// LeaseManager events and carries out its actions (grant replies, worker
+// starts, infeasible warnings), reaps idle workers, and reports the node's
+// resources to the GCS from a reporter thread.
+//
+// Thread safety: all state lives on the event loop thread, except the
+// resource snapshot read by the reporter thread (guarded by snapshot_mu_).
+#include <asio.hpp>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "common/id.h"
+#include "common/resource_set.h"
+#include "raylet/lease_manager.h"
+#include "raylet/worker_pool.h"
+#include "rpc/connection.h"
+#include "rpc/gcs_client.h"
+#include "rpc/server.h"
+
+namespace lumos::raylet {
+
+struct NodeManagerOptions {
+  NodeID node_id;
+  std::string node_ip = "127.0.0.1";
+  std::string socket_path;
+  std::string store_endpoint;  // "unix:<path>"
+  std::string session_dir;
+  ResourceSet resources;
+  int num_prestart_workers = 0;
+  uint64_t object_store_memory = 0;
+  bool is_head = false;
+  WorkerPool::Options worker_pool;
+};
+
+class NodeManager {
+ public:
+  NodeManager(asio::io_context& io, NodeManagerOptions options, std::shared_ptr<rpc::GcsClient> gcs);
+  ~NodeManager();
+
+  /// \brief Listens, prestarts workers, registers with the GCS, starts reporting.
+  Status Start();
+  /// \brief Stops workers and reporting, unregisters from the GCS. Blocking; call
+  /// from the loop thread or after the loop stopped.
+  void Stop(const std::string& reason);
+
+ private:
+  struct Client {
+    uint64_t id = 0;
+    bool registered = false;
+    bool is_driver = false;
+    WorkerID worker_id;
+    pid_t pid = 0;
+    std::string endpoint;
+    rpc::ConnectionPtr conn;
+  };
+
+  void OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame);
+  void OnClose(const rpc::ConnectionPtr& conn, const Status& why);
+  void HandleRegister(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
+  void HandleRequestLease(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
+  void HandleReturnWorker(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
+  void HandleNodeStats(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
+  void OnWorkerExit(pid_t pid, int wait_status, bool registered);
+  void ScheduleAndDispatch();
+  void StartWorkers(int n);
+  void KillWorker(const WorkerID& worker, const std::string& reason);
+  void ArmMaintenanceTimer();
+  void DoMaintenance();
+  void UpdateSnapshot();
+  void ReporterLoop();
+
+  asio::io_context& io_;
+  NodeManagerOptions options_;
+  std::shared_ptr<rpc::GcsClient> gcs_;
+  std::unique_ptr<rpc::FastpathServer> server_;
+  WorkerPool pool_;
+  LeaseManager leases_;
+  asio::steady_timer maintenance_timer_;
+
+  uint64_t next_client_id_ = 1;
+  std::unordered_map<uint64_t, std::shared_ptr<Client>> clients_;
+  std::unordered_map<WorkerID, std::shared_ptr<Client>> workers_;   // registered workers
+  std::unordered_map<WorkerID, int64_t> idle_since_ms_;
+  std::unordered_map<pid_t, WorkerID> worker_of_pid_;
+  std::map<pid_t, std::string> exit_reasons_;  // recent worker exits, for logs
+  bool stopping_ = false;
+
+  std::mutex snapshot_mu_;
+  std::condition_variable snapshot_cv_;
+  std::map<std::string, double> available_snapshot_;  // GUARDED_BY(snapshot_mu_)
+  bool snapshot_dirty_ = true;                        // GUARDED_BY(snapshot_mu_)
+  bool reporter_stop_ = false;                        // GUARDED_BY(snapshot_mu_)
+  std::thread reporter_;
+};
+
+}  // namespace lumos::raylet

@@ -1,0 +1,59 @@
+#pragma once
+// WorkerPool: starts Python worker processes (posix_spawn, never a bare fork:
+// the raylet runs gRPC) and reaps them. It knows processes, not leases: the
+// LeaseManager decides who works on what.
+//
+// Each worker's stdout/stderr go to <log_dir>/worker-<pid>.{out,err}. Exits are
+// reported through the exit callback on the event loop thread (SIGCHLD via
+// asio::signal_set). Thread safety: event loop thread only.
+#include <sys/types.h>
+
+#include <asio.hpp>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace lumos::raylet {
+
+class WorkerPool {
+ public:
+  struct Options {
+    std::vector<std::string> worker_argv;  // e.g. python -m lumos._private.workers.default_worker ...
+    std::string log_dir;
+  };
+  using ExitCallback = std::function<void(pid_t pid, int wait_status, bool registered)>;
+
+  WorkerPool(asio::io_context& io, Options options, ExitCallback on_exit);
+  ~WorkerPool();
+
+  Status StartWorker(pid_t* pid);
+  /// \brief Marks a started process registered; false if we did not start it.
+  bool MarkRegistered(pid_t pid);
+  size_t num_starting() const;
+  /// \brief Pids started before `deadline_ms` (steady clock) that never registered.
+  std::vector<pid_t> OverdueStarts(int64_t deadline_ms) const;
+  /// \brief SIGTERM to every worker, then SIGKILL to those alive after grace_ms. Blocking.
+  void KillAll(int64_t grace_ms);
+  void Kill(pid_t pid, int sig);
+  /// \brief Human readable description of a wait status ("exit code 1", "signal 9 (Killed)").
+  static std::string DescribeExit(int wait_status);
+
+ private:
+  void WaitForSignal();
+  void Reap();
+
+  asio::io_context& io_;
+  Options options_;
+  ExitCallback on_exit_;
+  asio::signal_set sigchld_;
+  struct Proc {
+    bool registered = false;
+    int64_t started_ms = 0;
+  };
+  std::map<pid_t, Proc> procs_;
+};
+
+}  // namespace lumos::raylet

@@ -1,0 +1,263 @@
+#include "rpc/gcs_client.h"
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+#include <utility>
+
+#include "common/config.h"
+#include "gcs_service.grpc.pb.h"
+
+namespace lumos::rpc {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::chrono::system_clock::time_point DeadlineIn(int64_t ms) {
+  return std::chrono::system_clock::now() + std::chrono::milliseconds(ms);
+}
+
+// A failed gRPC call (transport level) as a lumos Status.
+Status FromGrpc(const grpc::Status& s, const char* method, const std::string& address,
+                int64_t timeout_ms) {
+  std::string what = std::string("GCS call ") + method + " to " + address;
+  switch (s.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      return Status::Disconnected("GCS at " + address + " is unavailable (" + method +
+                                  "): " + s.error_message());
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return Status::TimedOut(what + " got no reply within " + std::to_string(timeout_ms) +
+                              " ms (gcs_rpc_timeout_ms)");
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return Status::NotImplemented(what + ": the server does not implement it (is " + address +
+                                    " a lumos GCS?)");
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return Status::InvalidArgument(what + ": " + s.error_message());
+    case grpc::StatusCode::CANCELLED:
+      return Status::Disconnected(what + " was cancelled: " + s.error_message());
+    default:
+      return Status::IOError(what + " failed with gRPC code " +
+                             std::to_string(static_cast<int>(s.error_code())) + ": " +
+                             s.error_message());
+  }
+}
+
+// The GcsStatus carried by a reply as a lumos Status.
+Status FromGcsStatus(const GcsStatus& s) {
+  if (s.code() == 0) return Status::OK();
+  constexpr int kMaxCode = static_cast<int>(StatusCode::kNotInitialized);
+  if (s.code() < 0 || s.code() > kMaxCode) {
+    return Status::Unknown("GCS error code " + std::to_string(s.code()) + ": " + s.message());
+  }
+  return Status(static_cast<StatusCode>(s.code()), s.message());
+}
+
+}  // namespace
+
+struct GcsClient::Impl {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<NodeInfoGcsService::Stub> node;
+  std::unique_ptr<JobInfoGcsService::Stub> job;
+  std::unique_ptr<InternalKVGcsService::Stub> kv;
+  std::unique_ptr<HealthCheckGcsService::Stub> health;
+
+  // Runs one unary call with the configured deadline and folds both the
+  // transport status and the reply's GcsStatus into one Status.
+  template <typename Request, typename Reply, typename Method>
+  Status Call(const char* name, const std::string& address, Method method, const Request& request,
+              Reply* reply) {
+    const int64_t timeout_ms = Config::Get().gcs_rpc_timeout_ms();
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(timeout_ms));
+    grpc::Status s = method(&ctx, request, reply);
+    if (!s.ok()) return FromGrpc(s, name, address, timeout_ms);
+    return FromGcsStatus(reply->status());
+  }
+};
+
+GcsClient::GcsClient(std::string address) : address_(std::move(address)), impl_(new Impl) {
+  grpc::ChannelArguments args;
+  // Reconnect quickly while the GCS starts (gRPC's default backoff starts at 1 s
+  // and grows to 2 minutes, which would make Connect and recovery slow).
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  impl_->channel = grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
+  impl_->node = NodeInfoGcsService::NewStub(impl_->channel);
+  impl_->job = JobInfoGcsService::NewStub(impl_->channel);
+  impl_->kv = InternalKVGcsService::NewStub(impl_->channel);
+  impl_->health = HealthCheckGcsService::NewStub(impl_->channel);
+}
+
+GcsClient::~GcsClient() = default;
+
+Status GcsClient::Connect(int64_t timeout_ms) {
+  const auto give_up = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::string last_error = "no attempt made";
+  while (true) {
+    auto left_ms = std::chrono::duration_cast<std::chrono::milliseconds>(give_up - Clock::now()).count();
+    if (left_ms <= 0) break;
+    grpc::ClientContext ctx;
+    // Wait through connection failures while the GCS starts, but re-ask at
+    // least every second so one slow attempt cannot eat the whole budget.
+    ctx.set_wait_for_ready(true);
+    ctx.set_deadline(DeadlineIn(std::min<int64_t>(left_ms, 1000)));
+    CheckAliveRequest request;
+    CheckAliveReply reply;
+    grpc::Status s = impl_->health->CheckAlive(&ctx, request, &reply);
+    if (s.ok()) return FromGcsStatus(reply.status());
+    last_error = s.error_message();
+    if (s.error_code() != grpc::StatusCode::UNAVAILABLE &&
+        s.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+      return FromGrpc(s, "CheckAlive", address_, timeout_ms);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return Status::TimedOut("could not reach the GCS at " + address_ + " within " +
+                          std::to_string(timeout_ms) + " ms (last error: " + last_error +
+                          "); check that gcs_server is running at that address");
+}
+
+#define LUMOS_GCS_METHOD(stub, Name) \
+  [this](grpc::ClientContext* c, const auto& req, auto* rep) { return impl_->stub->Name(c, req, rep); }
+
+Status GcsClient::RegisterNode(const NodeInfo& node) {
+  RegisterNodeRequest req;
+  *req.mutable_node() = node;
+  RegisterNodeReply rep;
+  return impl_->Call("RegisterNode", address_, LUMOS_GCS_METHOD(node, RegisterNode), req, &rep);
+}
+
+Status GcsClient::UnregisterNode(const NodeID& node_id, const std::string& reason) {
+  UnregisterNodeRequest req;
+  req.set_node_id(node_id.Binary());
+  req.set_reason(reason);
+  UnregisterNodeReply rep;
+  return impl_->Call("UnregisterNode", address_, LUMOS_GCS_METHOD(node, UnregisterNode), req, &rep);
+}
+
+Status GcsClient::GetAllNodeInfo(std::vector<NodeInfo>* nodes) {
+  GetAllNodeInfoRequest req;
+  GetAllNodeInfoReply rep;
+  LUMOS_RETURN_NOT_OK(
+      impl_->Call("GetAllNodeInfo", address_, LUMOS_GCS_METHOD(node, GetAllNodeInfo), req, &rep));
+  nodes->assign(rep.nodes().begin(), rep.nodes().end());
+  return Status::OK();
+}
+
+Status GcsClient::ReportResources(const NodeID& node_id,
+                                  const std::map<std::string, double>& available,
+                                  bool* node_is_dead) {
+  ReportResourcesRequest req;
+  req.set_node_id(node_id.Binary());
+  req.mutable_available_resources()->insert(available.begin(), available.end());
+  ReportResourcesReply rep;
+  LUMOS_RETURN_NOT_OK(
+      impl_->Call("ReportResources", address_, LUMOS_GCS_METHOD(node, ReportResources), req, &rep));
+  *node_is_dead = rep.node_is_dead();
+  return Status::OK();
+}
+
+Status GcsClient::GetNextJobId(JobID* job_id) {
+  GetNextJobIdRequest req;
+  GetNextJobIdReply rep;
+  LUMOS_RETURN_NOT_OK(
+      impl_->Call("GetNextJobId", address_, LUMOS_GCS_METHOD(job, GetNextJobId), req, &rep));
+  if (rep.job_id().size() != JobID::kSize) {
+    return Status::Invalid("GCS at " + address_ + " returned a malformed job id of " +
+                           std::to_string(rep.job_id().size()) + " bytes");
+  }
+  *job_id = JobID::FromBinary(rep.job_id());
+  return Status::OK();
+}
+
+Status GcsClient::AddJob(const JobInfo& job) {
+  AddJobRequest req;
+  *req.mutable_job() = job;
+  AddJobReply rep;
+  return impl_->Call("AddJob", address_, LUMOS_GCS_METHOD(job, AddJob), req, &rep);
+}
+
+Status GcsClient::MarkJobFinished(const JobID& job_id) {
+  MarkJobFinishedRequest req;
+  req.set_job_id(job_id.Binary());
+  MarkJobFinishedReply rep;
+  return impl_->Call("MarkJobFinished", address_, LUMOS_GCS_METHOD(job, MarkJobFinished), req, &rep);
+}
+
+Status GcsClient::GetAllJobInfo(std::vector<JobInfo>* jobs) {
+  GetAllJobInfoRequest req;
+  GetAllJobInfoReply rep;
+  LUMOS_RETURN_NOT_OK(
+      impl_->Call("GetAllJobInfo", address_, LUMOS_GCS_METHOD(job, GetAllJobInfo), req, &rep));
+  jobs->assign(rep.jobs().begin(), rep.jobs().end());
+  return Status::OK();
+}
+
+Status GcsClient::KVGet(const std::string& ns, const std::string& key, std::string* value,
+                        bool* found) {
+  KVGetRequest req;
+  req.set_namespace_(ns);
+  req.set_key(key);
+  KVGetReply rep;
+  LUMOS_RETURN_NOT_OK(impl_->Call("KVGet", address_, LUMOS_GCS_METHOD(kv, KVGet), req, &rep));
+  *found = rep.found();
+  if (rep.found()) *value = std::move(*rep.mutable_value());
+  return Status::OK();
+}
+
+Status GcsClient::KVPut(const std::string& ns, const std::string& key, const std::string& value,
+                        bool overwrite, bool* added) {
+  KVPutRequest req;
+  req.set_namespace_(ns);
+  req.set_key(key);
+  req.set_value(value);
+  req.set_overwrite(overwrite);
+  KVPutReply rep;
+  LUMOS_RETURN_NOT_OK(impl_->Call("KVPut", address_, LUMOS_GCS_METHOD(kv, KVPut), req, &rep));
+  if (added != nullptr) *added = rep.added();
+  return Status::OK();
+}
+
+Status GcsClient::KVDel(const std::string& ns, const std::string& key, bool by_prefix,
+                        int64_t* deleted) {
+  KVDelRequest req;
+  req.set_namespace_(ns);
+  req.set_key(key);
+  req.set_del_by_prefix(by_prefix);
+  KVDelReply rep;
+  LUMOS_RETURN_NOT_OK(impl_->Call("KVDel", address_, LUMOS_GCS_METHOD(kv, KVDel), req, &rep));
+  if (deleted != nullptr) *deleted = rep.deleted_num();
+  return Status::OK();
+}
+
+Status GcsClient::KVExists(const std::string& ns, const std::string& key, bool* exists) {
+  KVExistsRequest req;
+  req.set_namespace_(ns);
+  req.set_key(key);
+  KVExistsReply rep;
+  LUMOS_RETURN_NOT_OK(impl_->Call("KVExists", address_, LUMOS_GCS_METHOD(kv, KVExists), req, &rep));
+  *exists = rep.exists();
+  return Status::OK();
+}
+
+Status GcsClient::KVKeys(const std::string& ns, const std::string& prefix,
+                         std::vector<std::string>* keys) {
+  KVKeysRequest req;
+  req.set_namespace_(ns);
+  req.set_prefix(prefix);
+  KVKeysReply rep;
+  LUMOS_RETURN_NOT_OK(impl_->Call("KVKeys", address_, LUMOS_GCS_METHOD(kv, KVKeys), req, &rep));
+  keys->assign(rep.keys().begin(), rep.keys().end());
+  return Status::OK();
+}
+
+#undef LUMOS_GCS_METHOD
+
+}  // namespace lumos::rpc

@@ -1,0 +1,8 @@
+# cython: language_level=3, embedsignature=True
+# lumos._raylet: the Python face of the C++ core worker. Thin by design: each
+# area lives in its own .pxi, declared in includes/*.pxd.
+include "common.pxi"        # check_status: Status codes -> lumos.exceptions
+include "buffers.pxi"       # PlasmaBuffer (read-only shm view), WritableBuffer
+include "object_ref.pxi"    # ObjectRef: id + owner, counted by the core worker
+include "gcs_client.pxi"    # GcsClient: node table, jobs, KV (gRPC)
+include "core_worker.pxi"   # CoreWorker: put/get/wait/submit/run tasks

@@ -1,0 +1,312 @@
+import sys as _sys
+from cpython.exc cimport PyErr_CheckSignals
+
+_task_executor = None          # python callable, set by lumos._private.worker
+_inline_limit = 100 * 1024     # refreshed from the C++ config at CoreWorker init
+
+
+cdef c_bool _check_signals() noexcept with gil:
+    try:
+        import threading
+        if threading.current_thread() is threading.main_thread():
+            if PyErr_CheckSignals() != 0:
+                return True
+    except BaseException:
+        return True
+    return False
+
+
+cdef object _obj_to_py(const shared_ptr[CRayObject]& obj):
+    """(metadata, data) for a fetched object: data is bytes, or a PlasmaBuffer
+    when the value lives in shared memory (zero-copy)."""
+    cdef CRayObject* o = obj.get()
+    meta = _pyb(o.metadata)
+    if o.data.get() == NULL:
+        return (meta, b"")
+    if o.data.get().is_shared_memory():
+        return (meta, _wrap_plasma(o.data))
+    return (meta, (<char*>o.data.get().data())[:o.data.get().size()])
+
+
+cdef int _fill_nested(c_vector[CObjectReference]* out, refs) except -1:
+    cdef ObjectRef r
+    for ref in refs:
+        r = <ObjectRef>ref
+        out.push_back(CObjectReference())
+        out.back().set_object_id(r._id)
+        if len(r._owner):
+            out.back().mutable_owner().ParseFromString(r._owner)
+    return 0
+
+
+cdef int _fill_inline(CInlineObject* v, ser) except -1:
+    cdef ObjectRef r
+    v.set_data(<bytes>ser.to_bytes())
+    v.set_metadata(<bytes>ser.metadata)
+    for ref in ser.contained_refs:
+        r = <ObjectRef>ref
+        nested = v.add_nested_refs()
+        nested.set_object_id(r._id)
+        if len(r._owner):
+            nested.mutable_owner().ParseFromString(r._owner)
+    return 0
+
+
+cdef CStatus _execute_task_cb(const CTaskSpec& spec, const c_vector[shared_ptr[CRayObject]]& args,
+                              CPushTaskReply* reply) noexcept with gil:
+    cdef CReturnObject* ret
+    cdef CObjectID oid
+    cdef CTaskID tid
+    cdef CWorkerID owner
+    cdef uint8_t* data
+    cdef CStatus s
+    cdef c_vector[CObjectReference] nested
+    try:
+        arg_list = [_obj_to_py(args[i]) for i in range(args.size())]
+        kwnames = [spec.kwarg_names(i).decode() for i in range(spec.kwarg_names_size())]
+        is_error, results = _task_executor(
+            _pyb(spec.function().function_id()), spec.function().module_name().decode(),
+            spec.function().function_name().decode(),
+            spec.name().decode(), _pyb(spec.job_id()), _pyb(spec.task_id()), arg_list, kwnames,
+            spec.num_returns())
+        tid = CTaskID.FromBinary(spec.task_id())
+        owner = CWorkerID.FromBinary(spec.caller().worker_id())
+        for i, ser in enumerate(results):
+            oid = CObjectID.FromIndex(tid, i + 1)
+            ret = reply.add_return_objects()
+            ret.set_object_id(oid.Binary())
+            ret.set_size(ser.total_size)
+            if ser.total_size <= _inline_limit or ser.metadata.startswith(b"E"):
+                _fill_inline(ret.mutable_value(), ser)
+                continue
+            s = _cw.CreatePlasma(ser.total_size, ser.metadata, &oid, owner, &oid, &data)
+            if not s.ok():
+                return s
+            try:
+                _write_pieces(data, ser.total_size, ser.pieces())
+            except BaseException:
+                _cw.AbortPlasma(oid)
+                raise
+            nested.clear()
+            _fill_nested(&nested, ser.contained_refs)
+            s = _cw.SealPlasma(oid, False, nested)
+            if not s.ok():
+                return s
+            ret.set_in_plasma(True)
+        reply.set_is_application_error(is_error)
+        return CStatus()
+    except BaseException as e:
+        import traceback
+        return MakeStatus(15, ("%s\n%s" % (e, traceback.format_exc())).encode("utf-8", "replace"))
+
+
+cdef class CoreWorker:
+    """The process's C++ core worker. Exactly one per process at a time."""
+    cdef unique_ptr[CCoreWorker] cw
+    cdef bytes _address
+    cdef public object is_driver
+
+    def __init__(self, c_bool is_driver, str raylet_socket, str store_socket, str gcs_address,
+                 str session_dir, bytes job_id=b"", int raylet_pid=0):
+        global _cw, _epoch, _inline_limit
+        if _cw != NULL:
+            raise RuntimeError("a core worker already runs in this process")
+        cdef CCoreWorkerOptions opts
+        opts.is_driver = is_driver
+        opts.raylet_socket = raylet_socket.encode()
+        opts.store_socket = store_socket.encode()
+        opts.gcs_address = gcs_address.encode()
+        opts.session_dir = session_dir.encode()
+        if job_id:
+            opts.job_id = CJobID.FromBinary(job_id)
+        opts.raylet_pid = raylet_pid
+        opts.executor = CTaskExecutor(_execute_task_cb)
+        opts.check_signals = CInterruptCheck(_check_signals)
+        self.is_driver = is_driver
+        cdef CStatus s
+        with nogil:
+            s = CreateCoreWorker(opts, &self.cw)
+        check_status(s)
+        _cw = self.cw.get()
+        _epoch += 1
+        _inline_limit = CConfig.Get().max_direct_call_object_size()
+        self._address = _cw.address().SerializeAsString()
+
+    def shutdown(self):
+        global _cw, _epoch
+        if self.cw.get() == NULL:
+            return
+        _epoch += 1
+        _cw = NULL
+        with nogil:
+            self.cw.get().Shutdown()
+        self.cw.reset()
+
+    cdef CCoreWorker* _get(self) except NULL:
+        if self.cw.get() == NULL:
+            raise _exc.RaySystemError("the core worker has been shut down; call lumos.init() first")
+        return self.cw.get()
+
+    @property
+    def worker_id(self):
+        return self._get().worker_id().Hex().decode()
+
+    @property
+    def node_id(self):
+        return self._get().node_id().Hex().decode()
+
+    @property
+    def job_id(self):
+        return self._get().job_id().Hex().decode()
+
+    @property
+    def address(self):
+        return self._address
+
+    def current_task_id(self):
+        cdef CTaskID t = self._get().current_task_id()
+        return None if t.IsNil() else t.Hex().decode()
+
+    def node_resources(self):
+        cdef c_map[c_string, double] m = self._get().node_resources()
+        return {k.decode(): v for k, v in m}
+
+    def num_objects(self):
+        """(tracked refs, owned objects) in the reference counter; for tests."""
+        cdef CCoreWorker* cw = self._get()
+        return (cw.reference_counter().NumObjects(), cw.reference_counter().NumOwned())
+
+    # ------------------------------------------------------------ objects
+    def put(self, ser):
+        """Stores a SerializedObject owned by this worker; returns its ObjectRef."""
+        cdef CCoreWorker* cw = self._get()
+        cdef c_vector[CObjectReference] nested
+        cdef CObjectID oid
+        cdef uint8_t* data
+        cdef CStatus s
+        cdef uint64_t size = ser.total_size
+        cdef c_string meta = ser.metadata
+        cdef CWorkerID me = cw.worker_id()
+        _fill_nested(&nested, ser.contained_refs)
+        if size <= <uint64_t>_inline_limit:
+            oid = cw.PutInline(<bytes>ser.to_bytes(), meta, nested)
+            return _make_ref(oid, self._address)
+        with nogil:
+            s = cw.CreatePlasma(size, meta, NULL, me, &oid, &data)
+        check_status(s)
+        try:
+            _write_pieces(data, size, ser.pieces())
+        except BaseException:
+            cw.AbortPlasma(oid)
+            raise
+        with nogil:
+            s = cw.SealPlasma(oid, True, nested)
+        check_status(s)
+        return _make_ref(oid, self._address)
+
+    def get(self, list refs, timeout_ms):
+        """[(metadata, data)] for each ref, blocking up to timeout_ms (-1 forever)."""
+        cdef CCoreWorker* cw = self._get()
+        cdef c_vector[CObjectID] ids
+        cdef c_vector[CAddress] owners
+        cdef c_vector[shared_ptr[CRayObject]] out
+        cdef int64_t t = timeout_ms
+        cdef CStatus s
+        cdef ObjectRef r
+        ids.reserve(len(refs))
+        owners.resize(len(refs))
+        for i, ref in enumerate(refs):
+            r = <ObjectRef>ref
+            ids.push_back(CObjectID.FromBinary(r._id))
+            if len(r._owner) and r._owner is not self._address:
+                owners[i].ParseFromString(r._owner)
+        with nogil:
+            s = cw.Get(ids, owners, t, &out)
+        check_status(s)
+        return [_obj_to_py(out[i]) for i in range(out.size())]
+
+    def wait(self, list refs, size_t num_returns, timeout_ms):
+        cdef CCoreWorker* cw = self._get()
+        cdef c_vector[CObjectID] ids
+        cdef c_vector[CAddress] owners
+        cdef c_vector[c_bool] ready
+        cdef int64_t t = timeout_ms
+        cdef CStatus s
+        cdef ObjectRef r
+        owners.resize(len(refs))
+        for i, ref in enumerate(refs):
+            r = <ObjectRef>ref
+            ids.push_back(CObjectID.FromBinary(r._id))
+            if len(r._owner) and r._owner is not self._address:
+                owners[i].ParseFromString(r._owner)
+        with nogil:
+            s = cw.Wait(ids, owners, num_returns, t, &ready)
+        check_status(s)
+        return [bool(ready[i]) for i in range(ready.size())]
+
+    # ------------------------------------------------------------ tasks
+    def submit_task(self, bytes function_id, str module, str function_name, str name, list args,
+                    list kwarg_names, int num_returns, dict resources, int max_calls=0):
+        """args: ObjectRef (passed by reference) or SerializedObject (inline when
+        small, else stored first). Returns the return ObjectRefs."""
+        cdef CCoreWorker* cw = self._get()
+        cdef CTaskSpec spec
+        cdef CTaskArg* a
+        cdef ObjectRef r
+        cdef c_vector[CObjectID] returns
+        fd = spec.mutable_function()
+        fd.set_function_id(function_id)
+        fd.set_module_name(module.encode())
+        fd.set_function_name(function_name.encode())
+        spec.set_name(name.encode())
+        spec.set_num_returns(num_returns)
+        spec.set_max_calls(max_calls)
+        for k, v in resources.items():
+            deref(spec.mutable_required_resources())[k.encode()] = v
+        for kw in kwarg_names:
+            spec.add_kwarg_names(kw.encode())
+        for arg in args:
+            if not isinstance(arg, ObjectRef):
+                if arg.total_size <= _inline_limit:
+                    _fill_inline(spec.add_args().mutable_value(), arg)
+                    continue
+                arg = self.put(arg)   # large: into the object store, passed by ref
+            r = <ObjectRef>arg
+            a = spec.add_args()
+            a.mutable_ref().set_object_id(r._id)
+            a.mutable_ref().mutable_owner().ParseFromString(r._owner if len(r._owner) else self._address)
+        with nogil:
+            returns = cw.SubmitTask(move(spec))
+        return [_make_ref(returns[i], self._address) for i in range(returns.size())]
+
+    def run_task_loop(self):
+        cdef CCoreWorker* cw = self._get()
+        cdef CStatus s
+        with nogil:
+            s = cw.RunTaskLoop()
+        check_status(s)
+
+    def request_exit(self, str reason):
+        self._get().RequestExit(reason.encode())
+
+    def forward_logs(self, list lines, c_bool is_err):
+        cdef c_vector[c_string] v
+        cdef CCoreWorker* cw = self._get()
+        for l in lines:
+            v.push_back(l.encode("utf-8", "replace"))
+        with nogil:
+            cw.ForwardLogs(v, is_err)
+
+
+def set_task_executor(fn):
+    global _task_executor
+    _task_executor = fn
+
+
+def set_system_config(str name, str value):
+    """Sets a C++ config knob in this process; False when the name is unknown."""
+    return CConfig.Get().Set(name.encode(), value.encode())
+
+
+def tie_lifetime_to_parent(int parent_pid, int sig):
+    return TieLifetimeToParent(parent_pid, sig)

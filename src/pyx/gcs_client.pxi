@@ -1,0 +1,106 @@
+cdef dict _node_to_dict(const CNodeInfo& info):
+    cdef CNodeView v = ViewNode(info)
+    return {
+        "NodeID": CNodeID.FromBinary(v.node_id).Hex().decode(),
+        "Alive": v.alive,
+        "NodeManagerAddress": v.node_ip.decode(),
+        "RayletSocketName": v.raylet_endpoint.decode(),
+        "ObjectStoreSocketName": v.store_endpoint.decode(),
+        "Resources": {k.decode(): val for k, val in v.total},
+        "AvailableResources": {k.decode(): val for k, val in v.available},
+        "IsHead": v.is_head,
+        "RayletPid": v.raylet_pid,
+        "SessionDir": v.session_dir.decode(),
+        "DeathReason": v.death_reason.decode(),
+        "ObjectStoreMemory": v.object_store_memory,
+    }
+
+
+cdef class GcsClient:
+    """Synchronous client of the GCS (gRPC); usable before a core worker exists."""
+    cdef unique_ptr[CGcsClient] client
+    cdef public str address
+
+    def __init__(self, str address, timeout_s=10.0):
+        self.address = address
+        self.client.reset(new CGcsClient(address.encode()))
+        cdef int64_t ms = int(timeout_s * 1000)
+        cdef CStatus s
+        with nogil:
+            s = self.client.get().Connect(ms)
+        check_status(s)
+
+    def get_all_node_info(self):
+        cdef c_vector[CNodeInfo] nodes
+        cdef CStatus s
+        with nogil:
+            s = self.client.get().GetAllNodeInfo(&nodes)
+        check_status(s)
+        return [_node_to_dict(nodes[i]) for i in range(nodes.size())]
+
+    def next_job_id(self):
+        cdef CJobID job
+        cdef CStatus s
+        with nogil:
+            s = self.client.get().GetNextJobId(&job)
+        check_status(s)
+        return _pyb(job.Binary())
+
+    def add_job(self, bytes job_id, int driver_pid, str namespace, str config_json, str entrypoint):
+        cdef CJobInfo info
+        info.set_job_id(job_id)
+        info.set_driver_pid(driver_pid)
+        info.set_driver_ip(b"127.0.0.1")
+        info.set_namespace(namespace.encode())
+        info.set_config_json(config_json.encode())
+        info.set_entrypoint(entrypoint.encode())
+        import time
+        info.set_start_time_ms(int(time.time() * 1000))
+        cdef CStatus s
+        with nogil:
+            s = self.client.get().AddJob(info)
+        check_status(s)
+
+    def mark_job_finished(self, bytes job_id):
+        cdef CStatus s
+        cdef CJobID j = CJobID.FromBinary(job_id)
+        with nogil:
+            s = self.client.get().MarkJobFinished(j)
+        check_status(s)
+
+    def kv_get(self, ns, key):
+        cdef c_string value
+        cdef c_bool found = False
+        cdef c_string cns = _b(ns), ckey = _b(key)
+        cdef CStatus s
+        with nogil:
+            s = self.client.get().KVGet(cns, ckey, &value, &found)
+        check_status(s)
+        return _pyb(value) if found else None
+
+    def kv_put(self, ns, key, bytes value, c_bool overwrite=True):
+        cdef c_bool added = False
+        cdef c_string cns = _b(ns), ckey = _b(key), cval = value
+        cdef CStatus s
+        with nogil:
+            s = self.client.get().KVPut(cns, ckey, cval, overwrite, &added)
+        check_status(s)
+        return added
+
+    def kv_del(self, ns, key, c_bool by_prefix=False):
+        cdef int64_t n = 0
+        cdef c_string cns = _b(ns), ckey = _b(key)
+        cdef CStatus s
+        with nogil:
+            s = self.client.get().KVDel(cns, ckey, by_prefix, &n)
+        check_status(s)
+        return n
+
+    def kv_keys(self, ns, prefix):
+        cdef c_vector[c_string] keys
+        cdef c_string cns = _b(ns), cp = _b(prefix)
+        cdef CStatus s
+        with nogil:
+            s = self.client.get().KVKeys(cns, cp, &keys)
+        check_status(s)
+        return [_pyb(k) for k in keys]

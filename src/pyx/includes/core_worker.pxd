@@ -1,0 +1,87 @@
+# C++ declarations of the core worker and the GCS client.
+from libc.stdint cimport uint8_t, uint64_t, int64_t
+from libcpp cimport bool as c_bool
+from libcpp.string cimport string as c_string
+from libcpp.vector cimport vector as c_vector
+from libcpp.map cimport map as c_map
+from libcpp.memory cimport shared_ptr, unique_ptr
+from includes.common cimport *
+
+cdef extern from "core_worker/ray_object.h" namespace "lumos::core" nogil:
+    cdef cppclass CBuffer "lumos::core::Buffer":
+        const uint8_t* data()
+        size_t size()
+        c_bool is_shared_memory()
+    cdef cppclass CRayObject "lumos::core::RayObject":
+        shared_ptr[CBuffer] data
+        c_string metadata
+        c_bool in_plasma
+
+ctypedef CStatus (*CTaskExecutorFn)(const CTaskSpec&, const c_vector[shared_ptr[CRayObject]]&,
+                                    CPushTaskReply*) noexcept
+ctypedef c_bool (*CInterruptCheckFn)() noexcept
+
+cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
+    cdef cppclass CTaskExecutor "lumos::core::TaskExecutor":
+        CTaskExecutor()
+        CTaskExecutor(CTaskExecutorFn)
+    cdef cppclass CInterruptCheck "lumos::core::MemoryStore::InterruptCheck":
+        CInterruptCheck()
+        CInterruptCheck(CInterruptCheckFn)
+
+    cdef cppclass CCoreWorkerOptions "lumos::core::CoreWorkerOptions":
+        c_bool is_driver
+        c_string raylet_socket
+        c_string store_socket
+        c_string gcs_address
+        c_string session_dir
+        CJobID job_id
+        int raylet_pid
+        CTaskExecutor executor
+        CInterruptCheck check_signals
+
+    cdef cppclass CReferenceCounter "lumos::core::ReferenceCounter":
+        size_t NumObjects()
+        size_t NumOwned()
+
+    cdef cppclass CCoreWorker "lumos::core::CoreWorker":
+        @staticmethod
+        CResult[unique_ptr[CCoreWorker]] Create(CCoreWorkerOptions)
+        const CWorkerID& worker_id()
+        const CNodeID& node_id()
+        const CJobID& job_id()
+        CTaskID current_task_id()
+        const CAddress& address()
+        const c_map[c_string, double]& node_resources()
+        CObjectID PutInline(c_string data, c_string metadata, c_vector[CObjectReference] nested)
+        CStatus CreatePlasma(uint64_t size, const c_string& metadata, const CObjectID* id,
+                             const CWorkerID& owner, CObjectID* out_id, uint8_t** data)
+        CStatus SealPlasma(const CObjectID& id, c_bool owned, const c_vector[CObjectReference]& nested)
+        CStatus AbortPlasma(const CObjectID& id)
+        CStatus Get(const c_vector[CObjectID]& ids, const c_vector[CAddress]& owners, int64_t timeout_ms,
+                    c_vector[shared_ptr[CRayObject]]* out)
+        CStatus Wait(const c_vector[CObjectID]& ids, const c_vector[CAddress]& owners, size_t num_returns,
+                     int64_t timeout_ms, c_vector[c_bool]* ready)
+        void AddLocalRef(const CObjectID& id, const CAddress* owner)
+        void RemoveLocalRef(const CObjectID& id)
+        void MarkEscaped(const CObjectID& id)
+        CReferenceCounter& reference_counter()
+        c_vector[CObjectID] SubmitTask(CTaskSpec spec)
+        CStatus RunTaskLoop()
+        void RequestExit(const c_string& reason)
+        void ForwardLogs(const c_vector[c_string]& lines, c_bool is_err)
+        void Shutdown()
+
+cdef extern from "rpc/gcs_client.h" namespace "lumos::rpc" nogil:
+    cdef cppclass CGcsClient "lumos::rpc::GcsClient":
+        CGcsClient(c_string address)
+        CStatus Connect(int64_t timeout_ms)
+        CStatus GetAllNodeInfo(c_vector[CNodeInfo]* nodes)
+        CStatus GetNextJobId(CJobID* job)
+        CStatus AddJob(const CJobInfo& job)
+        CStatus MarkJobFinished(const CJobID& job)
+        CStatus KVGet(const c_string& ns, const c_string& key, c_string* value, c_bool* found)
+        CStatus KVPut(const c_string& ns, const c_string& key, const c_string& value, c_bool overwrite,
+                      c_bool* added)
+        CStatus KVDel(const c_string& ns, const c_string& key, c_bool by_prefix, int64_t* deleted)
+        CStatus KVKeys(const c_string& ns, const c_string& prefix, c_vector[c_string]* keys)

@@ -1,0 +1,98 @@
+# The process's core worker, reachable from ObjectRef.__dealloc__. _epoch
+# changes at every init/shutdown so refs that outlive a session do nothing.
+cdef CCoreWorker* _cw = NULL
+cdef int _epoch = 0
+_ref_recorder = None   # set by serialization to collect refs being pickled
+
+
+cdef class ObjectRef:
+    """A reference to an object (a task's return or a put value) and its owner."""
+    cdef c_string _id
+    cdef bytes _owner
+    cdef int _epoch
+    cdef object __weakref__
+
+    def __init__(self, id, owner=b""):
+        if not isinstance(id, bytes) or len(id) != 20:
+            raise ValueError("ObjectRef needs the 20-byte binary id of an object, got %r" % (id,))
+        self._id = id
+        self._owner = owner
+        self._epoch = -1
+        self._register()
+
+    cdef _register(self):
+        cdef CAddress owner
+        if _cw != NULL:
+            self._epoch = _epoch
+            if len(self._owner):
+                owner.ParseFromString(self._owner)
+                _cw.AddLocalRef(CObjectID.FromBinary(self._id), &owner)
+            else:
+                _cw.AddLocalRef(CObjectID.FromBinary(self._id), NULL)
+
+    def __dealloc__(self):
+        if _cw != NULL and self._epoch == _epoch:
+            _cw.RemoveLocalRef(CObjectID.FromBinary(self._id))
+
+    def binary(self):
+        return _pyb(self._id)
+
+    def hex(self):
+        return CObjectID.FromBinary(self._id).Hex().decode()
+
+    def task_id(self):
+        """Hex id of the task that created this object."""
+        return CObjectID.FromBinary(self._id).Task().Hex().decode()
+
+    def owner_address(self):
+        return self._owner
+
+    def is_nil(self):
+        return self._id == b"\0" * 20
+
+    def __eq__(self, other):
+        return isinstance(other, ObjectRef) and (<ObjectRef>other)._id == self._id
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __hash__(self):
+        return hash(_pyb(self._id))
+
+    def __repr__(self):
+        return "ObjectRef(%s)" % self.hex()
+
+    def __reduce__(self):
+        if _ref_recorder is not None:
+            _ref_recorder(self)
+        if _cw != NULL and self._epoch == _epoch:
+            # Serialized out of this process: the owner keeps it alive (see
+            # ReferenceCounter: borrowers are not tracked yet).
+            _cw.MarkEscaped(CObjectID.FromBinary(self._id))
+        return (_object_ref_from_pickle, (_pyb(self._id), self._owner))
+
+    def __await__(self):
+        from lumos._private.worker import _await_ref
+        return _await_ref(self).__await__()
+
+    def future(self):
+        from lumos._private.worker import _ref_future
+        return _ref_future(self)
+
+
+def _object_ref_from_pickle(bytes id, bytes owner):
+    return ObjectRef(id, owner)
+
+
+cdef ObjectRef _make_ref(const CObjectID& oid, bytes owner):
+    cdef ObjectRef r = ObjectRef.__new__(ObjectRef)
+    r._id = oid.Binary()
+    r._owner = owner
+    r._epoch = -1
+    r._register()
+    return r
+
+
+def _set_ref_recorder(fn):
+    global _ref_recorder
+    _ref_recorder = fn
