@@ -184,7 +184,8 @@ TEST_F(GcsServerTest, ManyConcurrentClientsAreAllServed) {
       for (int i = 0; i < kCalls; i++) {
         bool added;
         rpc::GcsClient& client = (i % 2) ? own : *client_;
-        Status s = client.KVPut("c", std::to_string(t) + ":" + std::to_string(i), "v", false, &added);
+        std::string key = std::to_string(t) + ":" + std::to_string(i);
+        Status s = client.KVPut("c", key, "v", false, &added);
         if (!s.ok()) {
           failures++;
           ADD_FAILURE() << s.ToString();

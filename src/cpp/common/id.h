@@ -36,10 +36,15 @@ class BaseID {
   const uint8_t* Data() const { return bytes_.data(); }
   uint8_t* MutableData() { return bytes_.data(); }
   size_t Hash() const {
-    // Ids are random or counter-based; the first 8 unique bytes mix well enough.
-    uint64_t h;
-    std::memcpy(&h, bytes_.data(), 8);
-    return static_cast<size_t>(h ^ (h >> 29));
+    // Every byte counts: object ids of one task share their first 16 bytes.
+    uint64_t h = 0x9e3779b97f4a7c15ULL;
+    for (size_t i = 0; i < N; i += 4) {
+      uint32_t w = 0;
+      std::memcpy(&w, bytes_.data() + i, N - i < 4 ? N - i : 4);
+      h = (h ^ w) * 0xff51afd7ed558ccdULL;
+      h ^= h >> 32;
+    }
+    return static_cast<size_t>(h);
   }
   bool operator==(const BaseID& o) const { return bytes_ == o.bytes_; }
   bool operator!=(const BaseID& o) const { return bytes_ != o.bytes_; }

@@ -69,7 +69,12 @@ std::string ResourceSet::ToString() const {
   for (const auto& [name, v] : amounts_) {
     if (!first) os << ", ";
     first = false;
-    os << "'" << name << "': " << static_cast<double>(v) / kUnit;
+    os << "'" << name << "': ";
+    if (v % kUnit == 0) {
+      os << v / kUnit << ".0";
+    } else {
+      os << static_cast<double>(v) / kUnit;
+    }
   }
   os << "}";
   return os.str();

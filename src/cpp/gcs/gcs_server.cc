@@ -92,7 +92,8 @@ void GcsServer::Shutdown() {
     // another process may not notice the GOAWAY until it makes a call; so the
     // grace period is short (GCS handlers run for microseconds), after which
     // remaining calls are cancelled and connections dropped.
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(kShutdownGraceMs));
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::milliseconds(kShutdownGraceMs));
     server_->Wait();
     LUMOS_LOG(Info) << "GCS on " << address() << " stopped";
   }

@@ -28,8 +28,8 @@ grpc::Status JobInfoService::AddJob(grpc::ServerContext*, const rpc::AddJobReque
     s = manager_.AddJob(req->job(), WallClockMs());
   }
   if (s.ok()) {
-    LUMOS_LOG(Info) << "job " << JobID::FromBinary(req->job().job_id()).Hex() << " started (driver pid "
-                    << req->job().driver_pid() << ")";
+    LUMOS_LOG(Info) << "job " << JobID::FromBinary(req->job().job_id()).Hex()
+                    << " started (driver pid " << req->job().driver_pid() << ")";
   }
   FillGcsStatus(s, reply->mutable_status());
   return grpc::Status::OK;

@@ -26,7 +26,9 @@ Status GcsJobManager::AddJob(const rpc::JobInfo& job, int64_t now_ms) {
 
 Status GcsJobManager::MarkJobFinished(const JobID& job_id, int64_t now_ms) {
   auto it = jobs_.find(job_id);
-  if (it == jobs_.end()) return Status::NotFound("job " + job_id.Hex() + " is not known to the GCS");
+  if (it == jobs_.end()) {
+    return Status::NotFound("job " + job_id.Hex() + " is not known to the GCS");
+  }
   if (it->second.is_dead()) return Status::OK();
   it->second.set_is_dead(true);
   it->second.set_end_time_ms(now_ms);

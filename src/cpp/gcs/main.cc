@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
   options.host = flags.GetString("host", options.host);
   const int64_t port = flags.GetInt("port", 0);
   if (port < 0 || port > 65535) {
-    std::fprintf(stderr, "gcs_server: bad --port '%s' (0..65535)\n", flags.GetString("port").c_str());
+    std::fprintf(stderr, "gcs_server: bad --port '%s' (0..65535)\n",
+                 flags.GetString("port").c_str());
     return 2;
   }
   options.port = static_cast<int>(port);

@@ -9,7 +9,8 @@
 
 namespace lumos::gcs {
 
-grpc::Status NodeInfoService::RegisterNode(grpc::ServerContext*, const rpc::RegisterNodeRequest* req,
+grpc::Status NodeInfoService::RegisterNode(grpc::ServerContext*,
+                                           const rpc::RegisterNodeRequest* req,
                                            rpc::RegisterNodeReply* reply) {
   Status s;
   {
@@ -44,7 +45,8 @@ grpc::Status NodeInfoService::UnregisterNode(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status NodeInfoService::GetAllNodeInfo(grpc::ServerContext*, const rpc::GetAllNodeInfoRequest*,
+grpc::Status NodeInfoService::GetAllNodeInfo(grpc::ServerContext*,
+                                             const rpc::GetAllNodeInfoRequest*,
                                              rpc::GetAllNodeInfoReply* reply) {
   std::vector<rpc::NodeInfo> nodes;
   {

@@ -59,8 +59,10 @@ class StoreServer {
   /// the socket path. Fails with InvalidArgument (capacity below 64 bytes, path
   /// too long) or IOError (memfd, mmap or bind failed). Call once.
   Status Start();
-  /// \brief Stops accepting, closes every client connection (their objects are
-  /// released as on a disconnect) and unlinks the socket. Idempotent.
+  /// \brief Stops accepting, closes every connection that has sent a frame
+  /// (their clients are handled as disconnected) and unlinks the socket; a
+  /// connection that never sent anything closes when the io_context goes away.
+  /// Idempotent.
   void Stop();
   /// \brief Capacity, bytes in use and number of objects. Thread safe; reflects
   /// at least every request whose reply has been sent.

@@ -103,8 +103,10 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
         LeaseAction a;
         a.kind = LeaseAction::kInfeasible;
         a.request = req;
+        ResourceSet have;  // the node's totals of just the resources asked for
+        for (const auto& [name, amount] : req.resources.ToMap()) have.Set(name, total_.Get(name));
         a.message = "task '" + req.task_name + "' asks for " + req.resources.ToString() +
-                    " but this node has only " + total_.ToString() +
+                    " but this node has only " + (have.IsEmpty() ? "{}" : have.ToString()) +
                     " in total; it will stay pending until a node with enough resources joins "
                     "(lower the request with .options(num_cpus=..., resources=...))";
         actions.push_back(std::move(a));

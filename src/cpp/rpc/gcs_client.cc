@@ -101,7 +101,8 @@ Status GcsClient::Connect(int64_t timeout_ms) {
   const auto give_up = Clock::now() + std::chrono::milliseconds(timeout_ms);
   std::string last_error = "no attempt made";
   while (true) {
-    auto left_ms = std::chrono::duration_cast<std::chrono::milliseconds>(give_up - Clock::now()).count();
+    auto left_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(give_up - Clock::now()).count();
     if (left_ms <= 0) break;
     grpc::ClientContext ctx;
     // Wait through connection failures while the GCS starts, but re-ask at
@@ -124,8 +125,11 @@ Status GcsClient::Connect(int64_t timeout_ms) {
                           "); check that gcs_server is running at that address");
 }
 
-#define LUMOS_GCS_METHOD(stub, Name) \
-  [this](grpc::ClientContext* c, const auto& req, auto* rep) { return impl_->stub->Name(c, req, rep); }
+// A lambda calling the synchronous stub method `Name` of impl_->stub.
+#define LUMOS_GCS_METHOD(stub, Name)                           \
+  [this](grpc::ClientContext* c, const auto& req, auto* rep) { \
+    return impl_->stub->Name(c, req, rep);                     \
+  }
 
 Status GcsClient::RegisterNode(const NodeInfo& node) {
   RegisterNodeRequest req;
@@ -188,7 +192,8 @@ Status GcsClient::MarkJobFinished(const JobID& job_id) {
   MarkJobFinishedRequest req;
   req.set_job_id(job_id.Binary());
   MarkJobFinishedReply rep;
-  return impl_->Call("MarkJobFinished", address_, LUMOS_GCS_METHOD(job, MarkJobFinished), req, &rep);
+  return impl_->Call("MarkJobFinished", address_, LUMOS_GCS_METHOD(job, MarkJobFinished), req,
+                     &rep);
 }
 
 Status GcsClient::GetAllJobInfo(std::vector<JobInfo>* jobs) {

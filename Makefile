@@ -1,0 +1,34 @@
+# The README's commands. Every target installs what it needs first.
+PYTHON ?= python3
+BUILD_DIR := build/py
+PIP_FLAGS := --no-build-isolation -q -C build-dir=$(BUILD_DIR) \
+  -C cmake.define.LUMOS_BUILD_TESTS=ON -C cmake.define.LUMOS_BUILD_BENCHMARKS=ON \
+  -C cmake.build-type=RelWithDebInfo -C build.tool-args=-j2
+
+.PHONY: deps build demo test test-cpp test-python bench clean
+
+deps:
+	@PYTHON=$(PYTHON) scripts/install_deps.sh
+
+# Editable install: Python changes apply at once; C++/Cython changes rebuild
+# incrementally in $(BUILD_DIR) on the next `make build`.
+build: deps
+	$(PYTHON) -m pip install $(PIP_FLAGS) -e .
+
+demo: build
+	$(PYTHON) examples/demo.py
+
+test: build test-cpp test-python
+
+test-cpp:
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j2 --timeout 120
+
+test-python:
+	$(PYTHON) -m pytest tests/python -q -p no:cacheprovider
+
+bench: build
+	@for b in $(BUILD_DIR)/benchmarks/*_benchmark; do echo "== $$b"; $$b --benchmark_min_time=0.5; done
+	lumos microbenchmark
+
+clean:
+	rm -rf build

@@ -1,0 +1,94 @@
+"""`lumos microbenchmark`: the workloads and line names of `ray microbenchmark`
+(for what lumos has built so far), so the two can be compared line by line."""
+import os
+import time
+
+import numpy as np
+
+import lumos as ray
+
+TRIALS = int(os.environ.get("LUMOS_BENCH_TRIALS", "3"))
+SECONDS = float(os.environ.get("LUMOS_BENCH_SECONDS", "2"))
+
+
+def timeit(name, fn, multiplier=1):
+    # Warm up for a fraction of the trial time, then TRIALS timed windows.
+    start = time.perf_counter()
+    while time.perf_counter() - start < min(0.5, SECONDS / 4):
+        fn()
+    stats = []
+    for _ in range(TRIALS):
+        start = time.perf_counter()
+        count = 0
+        while time.perf_counter() - start < SECONDS:
+            fn()
+            count += 1
+        stats.append(multiplier * count / (time.perf_counter() - start))
+    mean = float(np.mean(stats))
+    std = float(np.std(stats))
+    print("%s per second %.2f +- %.2f" % (name, mean, std), flush=True)
+    return [(name, mean, std)]
+
+
+@ray.remote
+def small_value():
+    return b"ok"
+
+
+@ray.remote
+def do_put_small():
+    for _ in range(100):
+        ray.put(0)
+
+
+@ray.remote
+def do_put():
+    for _ in range(10):
+        ray.put(np.zeros(10 * 1024 * 1024, dtype=np.int64))
+
+
+@ray.remote
+def create_object_containing_ref():
+    return [ray.put(1) for _ in range(10000)]
+
+
+def main(filter_pattern=None):
+    ray.init()
+    results = []
+
+    def run(name, fn, multiplier=1):
+        if filter_pattern and filter_pattern not in name:
+            return
+        results.extend(timeit(name, fn, multiplier))
+
+    value = ray.put(0)
+    run("single client get calls (Plasma Store)", lambda: ray.get(value))
+    run("single client put calls (Plasma Store)", lambda: ray.put(0))
+    run("multi client put calls (Plasma Store)",
+        lambda: ray.get([do_put_small.remote() for _ in range(10)]), 1000)
+    arr = np.zeros(100 * 1024 * 1024, dtype=np.int64)
+    run("single client put gigabytes", lambda: ray.put(arr), 8 * 0.1)
+
+    def small_value_batch():
+        submitted = [small_value.remote() for _ in range(1000)]
+        ray.get(submitted)
+        return 0
+    run("single client tasks and get batch", small_value_batch)
+    run("multi client put gigabytes", lambda: ray.get([do_put.remote() for _ in range(10)]), 10 * 8 * 0.1)
+
+    obj_containing_ref = create_object_containing_ref.remote()
+    run("single client get object containing 10k refs", lambda: ray.get(obj_containing_ref))
+
+    def wait_multiple_refs():
+        not_ready = [small_value.remote() for _ in range(1000)]
+        for _ in range(1000):
+            _ready, not_ready = ray.wait(not_ready)
+    run("single client wait 1k refs", wait_multiple_refs)
+    run("single client tasks sync", lambda: ray.get(small_value.remote()))
+    run("single client tasks async", lambda: ray.get([small_value.remote() for _ in range(1000)]), 1000)
+    ray.shutdown()
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""The `lumos` command: start, stop, status, microbenchmark.
+
+`status` talks to the GCS through grpcio stubs generated from protos/ (no core
+worker in this process). `stop` ends only processes recorded in session pid
+files, and only when the recorded start time still matches (no pid reuse).
+"""
+import argparse
+import glob
+import json
+import os
+import signal
+import sys
+import time
+
+
+def _cmd_start(args):
+    from lumos._private.node import Node
+    if not args.head:
+        sys.exit("lumos start: only --head is supported so far (multi-node clusters come later)")
+    resources = json.loads(args.resources) if args.resources else None
+    if resources is not None and not isinstance(resources, dict):
+        sys.exit("lumos start: --resources must be a JSON object, e.g. '{\"custom\": 2}'")
+    node = Node(head=True, num_cpus=args.num_cpus, num_gpus=args.num_gpus, resources=resources,
+                object_store_memory=args.object_store_memory, temp_dir=args.temp_dir,
+                gcs_port=args.port, detached=not args.block, node_ip=args.node_ip_address)
+    node.start()
+    node.write_cluster_file()
+    print("Started a lumos head node.\n"
+          "  GCS address:  %s\n  Session dir:  %s\n\n"
+          "To connect from Python on this machine:\n"
+          "    import lumos\n    lumos.init(address='auto')   # or address='%s'\n\n"
+          "To see the cluster: lumos status\nTo stop it:         lumos stop"
+          % (node.gcs_address, node.session_dir, node.gcs_address))
+    sys.stdout.flush()
+    if args.block:
+        stop = {"now": False}
+
+        def handler(signum, frame):
+            stop["now"] = True
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+        while not stop["now"]:
+            dead = [n for n, p in node.procs.items() if p.poll() is not None]
+            if dead:
+                print("lumos: %s exited; stopping the node" % ", ".join(dead), file=sys.stderr)
+                break
+            time.sleep(0.2)
+        node.stop()
+
+
+def _recorded_processes(root):
+    """(pid file, pid, start time) for every process recorded under root."""
+    out = []
+    for path in glob.glob(os.path.join(root, "session_*", "pids", "*.pid")):
+        try:
+            with open(path) as f:
+                pid_s, start_s = f.read().split()[:2]
+            out.append((path, int(pid_s), None if start_s == "None" else int(start_s)))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def _cmd_stop(args):
+    from lumos._private.node import CURRENT_CLUSTER_FILE, process_start_time, session_root
+    root = session_root(args.temp_dir)
+    targets = []
+    for path, pid, start in _recorded_processes(root):
+        if start is not None and process_start_time(pid) == start:
+            targets.append((path, pid))
+        else:
+            try:
+                os.unlink(path)  # stale: the process is gone (or the pid was reused)
+            except OSError:
+                pass
+    for _, pid in targets:
+        try:
+            os.kill(pid, signal.SIGKILL if args.force else signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + args.grace_period
+    alive = list(targets)
+    while alive and time.monotonic() < deadline:
+        alive = [(p, pid) for p, pid in alive if os.path.exists("/proc/%d" % pid) and
+                 _is_running(pid)]
+        time.sleep(0.05)
+    for _, pid in alive:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for path, _ in targets:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    try:
+        os.unlink(os.path.join(root, CURRENT_CLUSTER_FILE))
+    except OSError:
+        pass
+    print("Stopped %d lumos process(es)%s." % (len(targets), " (%d forcefully)" % len(alive) if alive else ""))
+
+
+def _is_running(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _gcs_address(args):
+    if args.address:
+        return args.address
+    from lumos._private.node import CURRENT_CLUSTER_FILE, session_root
+    env = os.environ.get("LUMOS_ADDRESS")
+    if env:
+        return env
+    path = os.path.join(session_root(args.temp_dir), CURRENT_CLUSTER_FILE)
+    try:
+        with open(path) as f:
+            return json.load(f)["gcs_address"]
+    except (OSError, ValueError, KeyError):
+        sys.exit("lumos status: no running cluster found (%s missing); pass --address host:port" % path)
+
+
+def _cmd_status(args):
+    import grpc
+    from lumos._proto import gcs_service_pb2 as pb
+    from lumos._proto import gcs_service_pb2_grpc as pb_grpc
+    address = _gcs_address(args)
+    channel = grpc.insecure_channel(address)
+    try:
+        nodes = pb_grpc.NodeInfoGcsServiceStub(channel).GetAllNodeInfo(
+            pb.GetAllNodeInfoRequest(), timeout=5).nodes
+    except grpc.RpcError as e:
+        sys.exit("lumos status: cannot reach the GCS at %s: %s" % (address, e.code().name))
+    print("======== lumos cluster status (GCS %s) ========" % address)
+    alive = [n for n in nodes if n.state == pb.NodeInfo.ALIVE]
+    dead = [n for n in nodes if n.state != pb.NodeInfo.ALIVE]
+    print("Nodes: %d alive, %d dead" % (len(alive), len(dead)))
+    totals, avail = {}, {}
+    for n in alive:
+        print("  %s %s%s (raylet pid %d)" % (n.node_id.hex(), n.node_ip, " head" if n.is_head else "", n.raylet_pid))
+        for k, v in n.total_resources.items():
+            totals[k] = totals.get(k, 0) + v
+        for k, v in n.available_resources.items():
+            avail[k] = avail.get(k, 0) + v
+    for n in dead:
+        print("  %s DEAD: %s" % (n.node_id.hex(), n.death_reason))
+    print("Resources (used / total):")
+    for k in sorted(totals):
+        if k.startswith("node:"):
+            continue
+        used = totals[k] - avail.get(k, 0)
+        if k in ("memory", "object_store_memory"):
+            print("  %.2f GiB / %.2f GiB %s" % (used / 2**30, totals[k] / 2**30, k))
+        else:
+            print("  %g / %g %s" % (used, totals[k], k))
+
+
+def _cmd_microbenchmark(args):
+    from lumos._private import ray_perf
+    ray_perf.main(filter_pattern=args.filter)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="lumos", description="lumos cluster command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("start", help="start the processes of a node")
+    p.add_argument("--head", action="store_true", help="start a head node (GCS + raylet)")
+    p.add_argument("--port", type=int, default=0, help="GCS port (default: a free port)")
+    p.add_argument("--num-cpus", type=int, default=None)
+    p.add_argument("--num-gpus", type=int, default=None)
+    p.add_argument("--resources", default=None, help="custom resources as JSON, e.g. '{\"a\": 1}'")
+    p.add_argument("--object-store-memory", type=int, default=None)
+    p.add_argument("--node-ip-address", default="127.0.0.1")
+    p.add_argument("--temp-dir", default=None)
+    p.add_argument("--block", action="store_true", help="stay in the foreground; Ctrl-C stops the node")
+    p.set_defaults(fn=_cmd_start)
+
+    p = sub.add_parser("stop", help="stop the lumos processes recorded in session pid files")
+    p.add_argument("--force", action="store_true", help="SIGKILL at once")
+    p.add_argument("--grace-period", type=float, default=5.0)
+    p.add_argument("--temp-dir", default=None)
+    p.set_defaults(fn=_cmd_stop)
+
+    p = sub.add_parser("status", help="show nodes and resource usage")
+    p.add_argument("--address", default=None)
+    p.add_argument("--temp-dir", default=None)
+    p.set_defaults(fn=_cmd_status)
+
+    p = sub.add_parser("microbenchmark", help="the same workloads as `ray microbenchmark`")
+    p.add_argument("--filter", default=None, help="run only benchmarks whose name contains this")
+    p.set_defaults(fn=_cmd_microbenchmark)
+
+    args = parser.parse_args(argv)
+    args.fn(args)
+
+
+if __name__ == "__main__":
+    main()
