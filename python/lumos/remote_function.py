@@ -82,6 +82,8 @@ class RemoteFunction:
 
     def __init__(self, function, options):
         validate_options(options)
+        if not callable(function):
+            raise TypeError("@lumos.remote needs a function, got %r" % (function,))
         self._function = function
         self._options = dict(options)
         self._name = options.get("name") or function.__name__
@@ -89,7 +91,7 @@ class RemoteFunction:
         self._qualname = getattr(function, "__qualname__", function.__name__)
         self._signature = None
         self._pickled = None
-        self._function_ids = {}   # job -> exported id
+        self._function_ids = {}   # (session epoch, job) -> exported id
         self.__doc__ = function.__doc__
         self.__name__ = function.__name__
         self.__wrapped__ = function
@@ -138,7 +140,8 @@ class RemoteFunction:
                 raise TypeError("%s.remote(): %s" % (self._qualname, e)) from None
 
     def _function_id(self, cw, job):
-        fid = self._function_ids.get(job)
+        key = (_worker.global_state().epoch, job)
+        fid = self._function_ids.get(key)
         if fid is None:
             if self._pickled is None:
                 try:
@@ -146,7 +149,7 @@ class RemoteFunction:
                 except Exception as e:
                     raise TypeError("Could not serialize the function %s: %s" % (self._qualname, e)) from e
             fid = _worker.exporter_for(job).export(self._pickled)
-            self._function_ids[job] = fid
+            self._function_ids[key] = fid
         return fid
 
     def _remote(self, args, kwargs, options):
@@ -168,4 +171,6 @@ class RemoteFunction:
                               kw_names, num_returns, resources_of(options), options.get("max_calls") or 0)
         if num_returns == 1:
             return refs[0]
+        if num_returns == 0:
+            return None
         return refs

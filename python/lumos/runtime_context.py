@@ -29,7 +29,9 @@ class RuntimeContext:
 
     @property
     def task_id(self):
-        return self.get_task_id()
+        from lumos._raylet import TaskID
+        hex_id = self.get_task_id()
+        return None if hex_id is None else TaskID(bytes.fromhex(hex_id))
 
     @property
     def namespace(self):

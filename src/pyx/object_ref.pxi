@@ -41,8 +41,8 @@ cdef class ObjectRef:
         return CObjectID.FromBinary(self._id).Hex().decode()
 
     def task_id(self):
-        """Hex id of the task that created this object."""
-        return CObjectID.FromBinary(self._id).Task().Hex().decode()
+        """The TaskID of the task that created this object."""
+        return TaskID(_pyb(CObjectID.FromBinary(self._id).Task().Binary()))
 
     def owner_address(self):
         return self._owner
@@ -78,6 +78,31 @@ cdef class ObjectRef:
     def future(self):
         from lumos._private.worker import _ref_future
         return _ref_future(self)
+
+
+class TaskID:
+    """A task's id (16 bytes): `hex()`, `binary()`, comparable and hashable."""
+    __slots__ = ("_b",)
+
+    def __init__(self, bytes b):
+        if len(b) != 16:
+            raise ValueError("a TaskID has 16 bytes, got %d" % len(b))
+        self._b = b
+
+    def binary(self):
+        return self._b
+
+    def hex(self):
+        return self._b.hex()
+
+    def __eq__(self, other):
+        return isinstance(other, TaskID) and other._b == self._b
+
+    def __hash__(self):
+        return hash(self._b)
+
+    def __repr__(self):
+        return "TaskID(%s)" % self._b.hex()
 
 
 def _object_ref_from_pickle(bytes id, bytes owner):

@@ -217,6 +217,21 @@ TEST_F(LeaseManagerTest, ReturnedLeaseMakesWorkerIdleAndGrantsNext) {
   EXPECT_EQ(lm_->num_leased(), 1u);
 }
 
+TEST_F(LeaseManagerTest, GetLeaseFindsLiveLeasesOnly) {
+  Init(2, 1);
+  EXPECT_EQ(lm_->GetLease(1), nullptr);
+  lm_->AddRequest(Req(9, 1, 1));
+  auto g = Grants();
+  ASSERT_EQ(g.size(), 1u);
+  const LeaseInfo* l = lm_->GetLease(g[0].lease_id);
+  ASSERT_NE(l, nullptr);
+  EXPECT_EQ(l->requester, 9u);
+  EXPECT_EQ(l->worker, g[0].worker);
+  EXPECT_FALSE(l->blocked);
+  ASSERT_TRUE(lm_->ReturnLease(g[0].lease_id, false).has_value());
+  EXPECT_EQ(lm_->GetLease(g[0].lease_id), nullptr);
+}
+
 TEST_F(LeaseManagerTest, ReturnWithWorkerGoneDoesNotReuseIt) {
   Init(1, 1);
   lm_->AddRequest(Req(1, 1, 1));

@@ -115,8 +115,15 @@ TEST(ResourceSetTest, SetOverwritesAndErases) {
 
 TEST(ResourceSetTest, ToStringAndToMap) {
   EXPECT_EQ(ResourceSet().ToString(), "{}");
-  EXPECT_EQ(RS({{"CPU", 2}}).ToString(), "{'CPU': 2}");
-  EXPECT_EQ(RS({{"GPU", 0.5}, {"CPU", 1}}).ToString(), "{'CPU': 1, 'GPU': 0.5}");  // sorted
+  EXPECT_EQ(RS({{"CPU", 2}}).ToString(), "{'CPU': 2.0}");  // whole numbers read as floats
+  EXPECT_EQ(RS({{"GPU", 0.5}, {"CPU", 1}}).ToString(), "{'CPU': 1.0, 'GPU': 0.5}");  // sorted
+  EXPECT_EQ(RS({{"mem", 0.0001}}).ToString(), "{'mem': 0.0001}");
+  EXPECT_EQ(RS({{"CPU", 1000000}}).ToString(), "{'CPU': 1000000.0}");
+  ResourceSet over = RS({{"CPU", 1}});
+  over.Subtract(RS({{"CPU", 2.5}}));
+  EXPECT_EQ(over.ToString(), "{'CPU': -1.5}");
+  over.Add(RS({{"CPU", 0.5}}));
+  EXPECT_EQ(over.ToString(), "{'CPU': -1.0}");
   auto m = RS({{"CPU", 1.5}, {"custom", 0.25}}).ToMap();
   ASSERT_EQ(m.size(), 2u);
   EXPECT_EQ(m["CPU"], 1.5);

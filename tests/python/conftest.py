@@ -6,8 +6,6 @@ Temp dirs are short (/tmp/ltXXXX) so socket paths stay under 100 bytes.
 """
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 
@@ -184,13 +182,6 @@ def env_with_lumos(**extra):
         env.pop(k, None)
     env.update({k: str(v) for k, v in extra.items()})
     return env
-
-
-def run_python(code, timeout=30, env=None, **kwargs):
-    """Runs `code` in a fresh interpreter with lumos importable; returns the
-    CompletedProcess (text mode)."""
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=timeout, env=env or env_with_lumos(), cwd=REPO, **kwargs)
 
 
 @pytest.fixture

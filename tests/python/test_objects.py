@@ -104,7 +104,7 @@ def test_large_put_passed_to_many_tasks(ray_start):
     assert ray.get([total.remote(ref) for _ in range(6)]) == [float(10 * MB)] * 6
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(30)
 def test_put_and_drop_does_not_fill_store(ray_start_fn):
     """30 puts of a 200 MB array in a 300 MB store: each dropped ref frees its
     space for the next put."""
@@ -117,7 +117,7 @@ def test_put_and_drop_does_not_fill_store(ray_start_fn):
         del ref
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(30)
 def test_task_returns_dropped_free_store(ray_start_fn):
     ray_start_fn(num_cpus=1, object_store_memory=100 * MB)
     for i in range(10):
@@ -133,8 +133,8 @@ def test_object_ref_api(ray_start):
     b = ref.binary()
     assert isinstance(b, bytes) and b.hex() == h
     assert repr(ref) == "ObjectRef(%s)" % h
-    tid = ref.task_id()
-    assert tid is not None
+    tid = ref.task_id()            # a TaskID, as in Ray
+    assert isinstance(tid.hex(), str) and isinstance(tid.binary(), bytes)
     assert ray.ObjectRef(b) == ref
     assert ref != ray.put(1)
     assert ref != h and ref != b and ref is not None
@@ -160,6 +160,7 @@ def test_object_ref_task_id_distinguishes_tasks(ray_start):
     c = identity.remote(0)
     assert a.task_id() == b.task_id()
     assert a.task_id() != c.task_id()
+    assert a.task_id().hex() != c.task_id().hex()
     assert a != b
 
 

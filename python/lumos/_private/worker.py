@@ -46,6 +46,7 @@ class _State:
         self.gcs_address = None
         self.session_dir = None
         self.node_info = None
+        self.epoch = 0            # bumped at every connect: per-session caches key on it
 
     @property
     def connected(self):
@@ -168,6 +169,7 @@ def _connect_driver(address, namespace):
     store_socket = node["ObjectStoreSocketName"].split(":", 1)[1]
     cw = _raylet.CoreWorker(True, raylet_socket, store_socket, address, node["SessionDir"], job_id)
     _state.core_worker = cw
+    _state.epoch += 1
     _state.gcs = gcs
     _state.mode = SCRIPT_MODE
     _state.namespace = namespace or "anonymous_namespace_" + job_id.hex()
@@ -177,7 +179,16 @@ def _connect_driver(address, namespace):
 
 
 def _context():
+    info = _state.node_info
+    address_info = {
+        "node_ip_address": info["NodeManagerAddress"], "raylet_ip_address": info["NodeManagerAddress"],
+        "redis_address": None, "object_store_address": info["ObjectStoreSocketName"],
+        "raylet_socket_name": info["RayletSocketName"], "webui_url": None,
+        "session_dir": _state.session_dir, "gcs_address": _state.gcs_address,
+        "address": _state.gcs_address, "node_id": info["NodeID"], "metrics_export_port": None,
+    }
     return RayContext(
+        address_info=address_info, node_ip_address=info["NodeManagerAddress"],
         address=_state.gcs_address, gcs_address=_state.gcs_address,
         session_dir=_state.session_dir, node_id=_state.core_worker.node_id,
         raylet_socket_name=_state.node_info["RayletSocketName"],

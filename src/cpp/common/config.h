@@ -25,8 +25,6 @@ namespace lumos {
   X(int64_t, gcs_rpc_timeout_ms, 10000, "Deadline of a GCS gRPC call.")                        \
   X(int64_t, gcs_connect_timeout_ms, 10000, "How long a client waits for the GCS to answer.")  \
   X(int64_t, raylet_connect_timeout_ms, 10000, "How long a core worker waits for its raylet.") \
-  X(int64_t, infeasible_warning_delay_ms, 1000,                                                \
-    "An unschedulable lease request is reported after waiting this long.")                    \
   X(int64_t, object_store_memory, 0, "Bytes of the node's shared-memory arena (0 = auto).")
 
 class Config {

@@ -44,6 +44,9 @@ class BaseID {
       h = (h ^ w) * 0xff51afd7ed558ccdULL;
       h ^= h >> 32;
     }
+    h ^= h >> 29;  // final mix so the low bits spread too (power-of-two tables)
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 32;
     return static_cast<size_t>(h);
   }
   bool operator==(const BaseID& o) const { return bytes_ == o.bytes_; }

@@ -116,7 +116,7 @@ void CoreWorker::Shutdown() {
     raylet_->Close(Status::OK());
   }
   if (pool_) pool_->CloseAll();
-  if (server_) {
+  if (server_ && loop_) {
     rpc::FastpathServer* s = server_.get();
     auto done = std::make_shared<std::promise<void>>();
     loop_->Post([s, done] { s->Stop(); done->set_value(); });
@@ -125,9 +125,15 @@ void CoreWorker::Shutdown() {
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     exit_requested_ = true;
+    task_queue_.clear();
   }
   queue_cv_.notify_all();
-  if (loop_) loop_->Stop();
+  if (loop_) loop_->Join();
+  // Everything holding sockets of the loop goes before the loop itself.
+  submitter_.reset();
+  pool_.reset();
+  raylet_.reset();
+  server_.reset();
   loop_.reset();
 }
 
@@ -586,9 +592,11 @@ void CoreWorker::ExecuteTask(const rpc::ConnectionPtr& conn, const rpc::Frame& f
     }
   }
   if (spec.max_calls() > 0 && ++calls_per_function_[spec.function().function_id()] >= spec.max_calls()) {
-    reply.set_worker_exiting(true);
     RequestExit("max_calls reached");
   }
+  // The caller must not push more tasks to a worker that is leaving (the task
+  // called sys.exit, or max_calls was reached).
+  if (exit_requested_) reply.set_worker_exiting(true);
   {
     std::lock_guard<std::mutex> lock(task_mu_);
     current_task_ = TaskID::Nil();

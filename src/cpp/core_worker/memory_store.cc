@@ -80,13 +80,15 @@ Status MemoryStore::Wait(const std::vector<ObjectID>& ids, size_t num_required, 
     }
   }
   std::unique_lock<std::mutex> lock(mu_);
+  // Checked every ~100 ms even when Puts of other objects keep waking us.
+  auto next_check = Clock::now() + std::chrono::milliseconds(100);
   while (true) {
     if (CountReadyLocked(ids, ready) >= num_required) return Status::OK();
     auto now = Clock::now();
     if (now >= deadline) return Status::TimedOut("");
-    auto slice = std::min(deadline, now + std::chrono::milliseconds(100));
-    cv_.wait_until(lock, slice);
-    if (interrupted && Clock::now() >= slice) {
+    cv_.wait_until(lock, std::min(deadline, next_check));
+    if (interrupted && Clock::now() >= next_check) {
+      next_check = Clock::now() + std::chrono::milliseconds(100);
       lock.unlock();
       bool stop = interrupted();
       lock.lock();

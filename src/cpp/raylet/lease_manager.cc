@@ -89,6 +89,11 @@ std::optional<uint64_t> LeaseManager::LeaseOfWorker(const WorkerID& worker) cons
   return it->second;
 }
 
+const LeaseInfo* LeaseManager::GetLease(uint64_t lease_id) const {
+  auto it = leases_.find(lease_id);
+  return it == leases_.end() ? nullptr : &it->second;
+}
+
 std::vector<LeaseAction> LeaseManager::Schedule() {
   std::vector<LeaseAction> actions;
   int waiting_for_worker = 0;

@@ -84,6 +84,8 @@ class LeaseManager {
   int num_starting() const { return starting_; }
   const std::deque<WorkerID>& idle_workers() const { return idle_; }
   std::optional<uint64_t> LeaseOfWorker(const WorkerID& worker) const;
+  /// \brief The live lease with this id, or nullptr (valid until the next call).
+  const LeaseInfo* GetLease(uint64_t lease_id) const;
 
  private:
   ResourceSet total_;

@@ -193,11 +193,19 @@ void NodeManager::HandleRequestLease(const std::shared_ptr<Client>& c, const rpc
 void NodeManager::HandleReturnWorker(const std::shared_ptr<Client>& c, const rpc::Frame& frame) {
   rpc::ReturnWorkerRequest req;
   if (!Parse(c->conn, frame, &req)) return;
-  auto info = leases_.ReturnLease(req.lease_id(), req.disconnect_worker());
-  if (info && info->requester != c->id) {
-    // Not this client's lease: undo and refuse.
-    LUMOS_LOG(Warning) << "client " << c->id << " returned a lease it does not hold";
+  const LeaseInfo* held = leases_.GetLease(req.lease_id());
+  if (held && held->requester != c->id) {
+    // Not this client's lease: refuse, leaving the lease and its worker alone.
+    LUMOS_LOG(Warning) << "client " << c->id << " returned lease " << req.lease_id()
+                       << " which it does not hold; ignored";
+    if (frame.header.kind == rpc::FrameKind::kRequest) {
+      c->conn->SendError(frame.header.request_id, frame.header.method,
+                         Status::InvalidArgument("lease " + std::to_string(req.lease_id()) +
+                                                 " is not held by this client"));
+    }
+    return;
   }
+  auto info = leases_.ReturnLease(req.lease_id(), req.disconnect_worker());
   if (info) {
     if (req.disconnect_worker()) {
       KillWorker(info->worker, "returned with disconnect");
@@ -269,14 +277,18 @@ void NodeManager::OnWorkerExit(pid_t pid, int wait_status, bool registered) {
 
 void NodeManager::ScheduleAndDispatch() {
   if (stopping_) return;
+  bool again = false;
   for (auto& a : leases_.Schedule()) {
     switch (a.kind) {
       case LeaseAction::kGrant: {
         auto cit = clients_.find(a.request.requester);
         auto wit = workers_.find(a.worker);
         if (cit == clients_.end() || wit == workers_.end()) {
+          // Defensive: state is kept consistent, but never drop a request.
           leases_.ReturnLease(a.lease_id, wit == workers_.end());
-          continue;  // the loop below reschedules
+          if (cit != clients_.end()) leases_.AddRequest(a.request);
+          again = true;
+          continue;
         }
         idle_since_ms_.erase(a.worker);
         rpc::RequestWorkerLeaseReply reply;
@@ -304,6 +316,7 @@ void NodeManager::ScheduleAndDispatch() {
     }
   }
   UpdateSnapshot();
+  if (again) ScheduleAndDispatch();
 }
 
 void NodeManager::StartWorkers(int n) {

@@ -6,7 +6,9 @@ namespace lumos::rpc {
 
 EventLoop::EventLoop() : guard_(asio::make_work_guard(io_)) {}
 
-EventLoop::~EventLoop() {
+EventLoop::~EventLoop() { Join(); }
+
+void EventLoop::Join() {
   Stop();
   if (thread_.joinable()) {
     if (std::this_thread::get_id() == thread_.get_id()) {

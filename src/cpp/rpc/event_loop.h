@@ -20,6 +20,8 @@ class EventLoop {
   /// \brief Runs the loop on the calling thread until Stop().
   void RunInThisThread();
   void Stop();
+  /// \brief Stops the loop and waits for its thread to finish.
+  void Join();
   void Post(std::function<void()> fn) { asio::post(io_, std::move(fn)); }
   asio::io_context& io() { return io_; }
   bool InLoopThread() const { return std::this_thread::get_id() == loop_thread_id_; }

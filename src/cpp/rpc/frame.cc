@@ -67,7 +67,9 @@ Status FrameDecoder::Feed(const char* data, size_t len) {
       if (!error_.ok()) return error_;
       have_header_ = true;
       partial_.clear();
-      partial_.reserve(header_.payload_len);
+      // Grow with the data actually received: a bare header must not make us
+      // allocate up to max_payload bytes.
+      partial_.reserve(std::min<size_t>(header_.payload_len, 64 * 1024));
     }
     size_t take = std::min<size_t>(len, header_.payload_len - partial_.size());
     partial_.append(data, take);

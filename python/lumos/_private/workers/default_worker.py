@@ -26,6 +26,7 @@ def main(argv=None):
                             args.session_dir, b"", args.raylet_pid)
     state = worker.global_state()
     state.core_worker = cw
+    state.epoch += 1
     state.mode = worker.WORKER_MODE
     state.gcs = _raylet.GcsClient(args.gcs_address)
     state.gcs_address = args.gcs_address
@@ -34,7 +35,7 @@ def main(argv=None):
     out = LineForwarder(cw, sys.stdout, is_err=False)
     err = LineForwarder(cw, sys.stderr, is_err=True)
     sys.stdout, sys.stderr = out, err
-    executor = TaskExecutor(FunctionLoader(state.gcs), forwarders=(out, err))
+    executor = TaskExecutor(FunctionLoader(state.gcs), forwarders=(out, err), request_exit=cw.request_exit)
     _raylet.set_task_executor(executor)
     try:
         cw.run_task_loop()
