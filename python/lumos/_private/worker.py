@@ -355,22 +355,20 @@ def nodes():
     return out
 
 
-def cluster_resources():
+def _sum_node_resources(field):
     _require()
     total = {}
     for n in _state.gcs.get_all_node_info():
         if n["Alive"]:
-            for k, v in n["Resources"].items():
-                total[k] = total.get(k, 0.0) + v
-    return total
-
-
-def available_resources():
-    _require()
-    total = {}
-    for n in _state.gcs.get_all_node_info():
-        if n["Alive"]:
-            for k, v in n["AvailableResources"].items():
+            for k, v in n[field].items():
                 if v > 0:
                     total[k] = total.get(k, 0.0) + v
     return total
+
+
+def cluster_resources():
+    return _sum_node_resources("Resources")
+
+
+def available_resources():
+    return _sum_node_resources("AvailableResources")
