@@ -15,6 +15,7 @@ from lumos import exceptions
 from lumos._raylet import ObjectRef
 from lumos._private.worker import (available_resources, cluster_resources, get, init, is_initialized,
                                    nodes, put, shutdown, wait)
+from lumos import actor
 from lumos.actor import method
 from lumos.runtime_context import get_runtime_context
 
@@ -42,13 +43,15 @@ def remote(*args, **kwargs):
 
 
 def get_actor(name, namespace=None):
-    from lumos.actor import _not_built
-    raise _not_built("lumos.get_actor(%r)" % (name,))
+    """The handle of the live actor named `name` (ValueError when there is none)."""
+    from lumos.actor import get_actor as _get_actor
+    return _get_actor(name, namespace)
 
 
 def kill(actor, *, no_restart=True):
-    from lumos.actor import _not_built
-    raise _not_built("lumos.kill()")
+    """Kills an actor at once (pending calls fail with ActorDiedError)."""
+    from lumos.actor import kill as _kill
+    return _kill(actor, no_restart=no_restart)
 
 
 def cancel(object_ref, *, force=False, recursive=True):

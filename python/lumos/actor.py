@@ -1,30 +1,363 @@
-"""Actors: not built yet in lumos (they are the next issue). Decorating a class
-with @lumos.remote raises a clear error instead of pretending."""
+"""Actors: @lumos.remote on a class → ActorClass; .remote() → ActorHandle.
+
+Creation goes through the GCS (which leases a worker and runs __init__ there);
+method calls go straight from the caller's core worker to the actor's, in the
+order they were made. The owner (creator) process counts its live handles: when
+the last one goes and the handle never left the process, a non-detached actor
+is killed once its pending calls finish.
+"""
+import inspect
+import os
+import pickle
+import threading
+
+import cloudpickle
+
+from lumos import _raylet
+from lumos import exceptions
+from lumos._private import serialization
+from lumos._private import worker as _worker
+from lumos.remote_function import _check_number, resources_of, validate_options
+
+ACTOR_OPTIONS = {
+    "name", "namespace", "lifetime", "num_cpus", "num_gpus", "resources", "memory", "max_restarts",
+    "max_task_retries", "max_concurrency", "get_if_exists", "max_pending_calls", "scheduling_strategy",
+    "runtime_env", "placement_group", "placement_group_bundle_index",
+    "placement_group_capture_child_tasks", "accelerator_type", "label_selector", "object_store_memory",
+    "enable_task_events", "_metadata", "concurrency_groups",
+}
+METHOD_OPTIONS = {"num_returns", "name", "concurrency_group", "max_task_retries", "retry_exceptions",
+                  "enable_task_events"}
 
 
-class ActorNotBuiltError(RuntimeError):
-    pass
-
-
-def _not_built(what):
-    return ActorNotBuiltError(
-        "%s: actors are not built in this version of lumos yet; only remote functions (tasks) and "
-        "objects are. Use a remote function, or run this program on Ray for now." % what)
-
-
-def make_actor(cls, options):
-    raise _not_built("@lumos.remote on class %s" % cls.__name__)
+class ActorExit(BaseException):
+    """Raised by exit_actor() inside an actor method; ends the actor gracefully."""
 
 
 def exit_actor():
-    raise _not_built("lumos.actor.exit_actor()")
+    """Ends the current actor once the running call returns; later calls raise
+    ActorDiedError. Only valid inside an actor."""
+    state = _worker.global_state()
+    if getattr(state, "actor", None) is None:
+        raise TypeError("exit_actor() called outside an actor; it can only be called from an actor method")
+    raise ActorExit()
 
 
 def method(*args, **kwargs):
-    """@lumos.method(num_returns=...) is accepted so actor classes can be defined."""
+    """@lumos.method(num_returns=N) on an actor method."""
+    for k in kwargs:
+        if k not in METHOD_OPTIONS:
+            raise ValueError("Invalid option %r for @lumos.method; valid: %s" % (k, ", ".join(sorted(METHOD_OPTIONS))))
+
     def decorate(fn):
-        fn.__lumos_method_options__ = kwargs
+        fn.__lumos_method_options__ = dict(kwargs)
         return fn
     if len(args) == 1 and callable(args[0]) and not kwargs:
         return decorate(args[0])
+    if args:
+        raise TypeError("@lumos.method takes keyword options only, e.g. @lumos.method(num_returns=2)")
     return decorate
+
+
+def _validate_actor_options(options):
+    for key in options:
+        if key not in ACTOR_OPTIONS:
+            raise ValueError("Invalid option keyword %r for an actor. Valid ones are: %s" % (
+                key, ", ".join(sorted(ACTOR_OPTIONS))))
+    task_like = {k: v for k, v in options.items() if k in ("num_cpus", "num_gpus", "resources", "memory",
+                                                            "scheduling_strategy", "runtime_env",
+                                                            "placement_group")}
+    validate_options(task_like)
+    if options.get("lifetime") not in (None, "detached", "non_detached"):
+        raise ValueError("lifetime must be None, 'non_detached' or 'detached', got %r" % (options["lifetime"],))
+    for key, low in (("max_restarts", -1), ("max_task_retries", -1), ("max_concurrency", 1),
+                     ("max_pending_calls", -1)):
+        if key in options and options[key] is not None:
+            v = options[key]
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise ValueError("%s must be an int >= %d, got %r" % (key, low, v))
+    for key in ("name", "namespace"):
+        v = options.get(key)
+        if v is not None and (not isinstance(v, str) or (key == "name" and not v)):
+            raise ValueError("%s must be a non-empty string, got %r" % (key, v))
+    if options.get("get_if_exists") and not options.get("name"):
+        raise ValueError("get_if_exists=True needs a name= for the actor")
+    if options.get("concurrency_groups"):
+        raise ValueError("concurrency_groups are not built in lumos yet; use max_concurrency")
+
+
+def _method_table(cls):
+    methods = {}
+    is_async = False
+    for name, fn in inspect.getmembers(cls, predicate=lambda f: inspect.isfunction(f) or inspect.ismethod(f)):
+        if name.startswith("__") and name != "__call__":
+            continue
+        opts = dict(getattr(fn, "__lumos_method_options__", {}))
+        methods[name] = {"num_returns": opts.get("num_returns", 1)}
+        if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+            is_async = True
+    return methods, is_async
+
+
+class ActorClass:
+    """A class whose instances live in their own worker process: call `.remote()`."""
+
+    def __init__(self, cls, options):
+        _validate_actor_options(options)
+        self._cls = cls
+        self._options = dict(options)
+        self._methods, self._is_async = _method_table(cls)
+        self._pickled = None
+        self._function_ids = {}
+        self.__name__ = cls.__name__
+        self.__doc__ = cls.__doc__
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError("Actors cannot be instantiated directly. Instead of '%s()', use '%s.remote()'." % (
+            self.__name__, self.__name__))
+
+    def __repr__(self):
+        return "<lumos ActorClass %s>" % self.__name__
+
+    def remote(self, *args, **kwargs):
+        return self._remote(args, kwargs, self._options)
+
+    def options(self, **options):
+        _validate_actor_options(options)
+        merged = dict(self._options)
+        merged.update(options)
+        parent = self
+
+        class _Bound:
+            def remote(self, *args, **kwargs):
+                return parent._remote(args, kwargs, merged)
+
+            def options(self, **more):
+                m = dict(merged)
+                m.update(more)
+                return parent.options(**m)
+        return _Bound()
+
+    def _function_id(self, job):
+        key = (_worker.global_state().epoch, job)
+        fid = self._function_ids.get(key)
+        if fid is None:
+            if self._pickled is None:
+                try:
+                    self._pickled = cloudpickle.dumps(self._cls, protocol=5)
+                except Exception as e:
+                    raise TypeError("Could not serialize the actor class %s: %s" % (self.__name__, e)) from e
+            fid = self._function_ids[key] = _worker.exporter_for(job).export(self._pickled)
+        return fid
+
+    def _remote(self, args, kwargs, options):
+        cw = _worker.core_worker()
+        state = _worker.global_state()
+        init = getattr(self._cls, "__init__", None)
+        if init is not None and init is not object.__init__:
+            try:
+                inspect.signature(init).bind(None, *args, **kwargs)
+            except TypeError as e:
+                raise TypeError("%s.remote(): %s" % (self.__name__, e)) from None
+            except ValueError:
+                pass
+        job = _worker.current_job_id()
+        fid = self._function_id(job)
+        name = options.get("name") or ""
+        namespace = options.get("namespace") or _worker.current_namespace()
+        detached = options.get("lifetime") == "detached"
+        max_concurrency = options.get("max_concurrency") or (1000 if self._is_async else 1)
+        handle_state = {
+            "actor_id": os.urandom(16), "class_name": self.__name__, "methods": self._methods,
+            "max_task_retries": options.get("max_task_retries") or 0,
+            "max_pending_calls": options.get("max_pending_calls", -1) if options.get("max_pending_calls") is not None else -1,
+            "is_async": self._is_async,
+        }
+        arg_list, kw_names = _serialize_args(args, kwargs, "argument of %s.__init__" % self.__name__)
+        held = resources_of(options, default_cpus=0)
+        placement = {} if options.get("num_cpus") is not None else {"CPU": 1.0}
+        existing = cw.create_actor(
+            handle_state["actor_id"], fid, self._cls.__module__ or "__main__", self.__name__, arg_list,
+            kw_names, held, placement, options.get("max_restarts") or 0, max_concurrency, self._is_async,
+            name, namespace, detached, pickle.dumps(handle_state))
+        if existing is not None:
+            if options.get("get_if_exists"):
+                return _handle_from_info(existing)
+            raise ValueError("The name %r (namespace=%r) is already taken by another actor. Use a different "
+                             "name, or get the existing one with lumos.get_actor(%r, namespace=%r)." % (
+                                 name, namespace, name, namespace))
+        handle = ActorHandle(handle_state, owned=True, detached=detached, cls=self._cls)
+        cw.add_actor_handle(handle_state["actor_id"], handle_state["max_task_retries"], True)
+        return handle
+
+
+def _serialize_args(args, kwargs, what):
+    arg_list = []
+    for a in args:
+        arg_list.append(a if type(a) is _raylet.ObjectRef else serialization.serialize(a, what))
+    kw_names = []
+    for k, v in kwargs.items():
+        kw_names.append(k)
+        arg_list.append(v if type(v) is _raylet.ObjectRef else serialization.serialize(v, what))
+    return arg_list, kw_names
+
+
+# Owner-side scope tracking: actor id -> [live handles, escaped]
+_owned = {}
+_owned_lock = threading.Lock()
+
+
+class ActorHandle:
+    """A reference to an actor: `handle.method.remote(...)` calls it."""
+
+    def __init__(self, state, owned=False, detached=False, cls=None):
+        self._state = state
+        self._actor_id = state["actor_id"]
+        self._owned = owned and not detached
+        self._cls = cls
+        self._epoch = _worker.global_state().epoch
+        if self._owned:
+            with _owned_lock:
+                entry = _owned.setdefault(self._actor_id, [0, False])
+                entry[0] += 1
+
+    def __del__(self):
+        if not getattr(self, "_owned", False):
+            return
+        with _owned_lock:
+            entry = _owned.get(self._actor_id)
+            if entry is None:
+                return
+            entry[0] -= 1
+            if entry[0] > 0 or entry[1]:
+                return
+            del _owned[self._actor_id]
+        state = _worker.global_state()
+        cw = state.core_worker
+        if cw is not None and state.epoch == self._epoch:
+            try:
+                cw.actor_out_of_scope(self._actor_id)
+            except Exception:
+                pass
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name.startswith("_"):
+            raise AttributeError(name)
+        meta = self._state["methods"].get(name)
+        if meta is None:
+            raise AttributeError("'%s' actor has no method '%s'" % (self._state["class_name"], name))
+        return ActorMethod(self, name, meta)
+
+    def __reduce__(self):
+        if self._owned:
+            with _owned_lock:
+                entry = _owned.get(self._actor_id)
+                if entry is not None:
+                    entry[1] = True  # left the process: no longer tracked by scope
+        return (_rebuild_handle, (self._state,))
+
+    def __repr__(self):
+        return "Actor(%s, %s)" % (self._state["class_name"], self._actor_id.hex())
+
+    def __eq__(self, other):
+        return isinstance(other, ActorHandle) and other._actor_id == self._actor_id
+
+    def __hash__(self):
+        return hash(self._actor_id)
+
+    def _call(self, method_name, args, kwargs, num_returns):
+        cw = _worker.core_worker()
+        limit = self._state.get("max_pending_calls", -1)
+        if limit is not None and limit > 0 and cw.actor_num_pending(self._actor_id) >= limit:
+            raise exceptions.PendingCallsLimitExceeded(
+                "The actor %s has %d calls pending, the max_pending_calls limit; wait for some to finish "
+                "(lumos.get/wait) before submitting more." % (self._state["class_name"], limit))
+        if self._cls is not None:
+            _check_method_args(self._cls, self._state["class_name"], method_name, args, kwargs)
+        arg_list, kw_names = _serialize_args(args, kwargs, "argument of %s.%s" % (
+            self._state["class_name"], method_name))
+        refs = cw.submit_actor_task(self._actor_id, method_name, "%s.%s" % (self._state["class_name"], method_name),
+                                    arg_list, kw_names, num_returns)
+        if num_returns == 1:
+            return refs[0]
+        if num_returns == 0:
+            return None
+        return refs
+
+
+def _check_method_args(cls, class_name, method_name, args, kwargs):
+    raw = inspect.getattr_static(cls, method_name, None)
+    fn = getattr(cls, method_name, None)
+    if fn is None:
+        return
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    try:
+        if isinstance(raw, (staticmethod, classmethod)):
+            sig.bind(*args, **kwargs)
+        else:
+            sig.bind(None, *args, **kwargs)
+    except TypeError as e:
+        raise TypeError("%s.%s.remote(): %s" % (class_name, method_name, e)) from None
+
+
+class ActorMethod:
+    def __init__(self, handle, name, meta, num_returns=None):
+        self._handle = handle
+        self._name = name
+        self._num_returns = meta.get("num_returns", 1) if num_returns is None else num_returns
+        self._meta = meta
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError("Actor methods cannot be called directly. Instead of running 'object.%s()', try "
+                        "'object.%s.remote()'." % (self._name, self._name))
+
+    def remote(self, *args, **kwargs):
+        return self._handle._call(self._name, args, kwargs, self._num_returns)
+
+    def options(self, **options):
+        for k in options:
+            if k not in METHOD_OPTIONS:
+                raise ValueError("Invalid option %r for an actor method; valid: %s" % (
+                    k, ", ".join(sorted(METHOD_OPTIONS))))
+        n = options.get("num_returns", self._num_returns)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError("num_returns must be a non-negative int, got %r" % (n,))
+        return ActorMethod(self._handle, self._name, self._meta, n)
+
+
+def _rebuild_handle(state):
+    handle = ActorHandle(state)
+    cw = _worker.global_state().core_worker
+    if cw is not None:
+        cw.add_actor_handle(state["actor_id"], state.get("max_task_retries", 0), False)
+    return handle
+
+
+def _handle_from_info(info):
+    return _rebuild_handle(pickle.loads(info["serialized_handle"]))
+
+
+def make_actor(cls, options):
+    return ActorClass(cls, options)
+
+
+def get_actor(name, namespace=None):
+    if not isinstance(name, str) or not name:
+        raise ValueError("get_actor() needs the actor's name (a non-empty string), got %r" % (name,))
+    _worker.core_worker()
+    ns = namespace or _worker.current_namespace()
+    info = _worker.global_state().gcs.get_named_actor(name, ns)
+    if info is None:
+        raise ValueError("Failed to look up actor with name %r in namespace %r: no live actor has that name. "
+                         "Check the name and namespace (lumos.init(namespace=...) or get_actor(..., "
+                         "namespace=...)), and that the actor has not died." % (name, ns))
+    return _handle_from_info(info)
+
+
+def kill(actor, *, no_restart=True):
+    if not isinstance(actor, ActorHandle):
+        raise ValueError("lumos.kill() only supports actors (for tasks use lumos.cancel()); got %r" % (actor,))
+    _worker.core_worker().kill_actor(actor._actor_id, bool(no_restart), "killed by lumos.kill()")

@@ -17,7 +17,8 @@ class RuntimeContext:
         return None if _worker.global_state().mode == _worker.SCRIPT_MODE else cw.current_task_id()
 
     def get_actor_id(self):
-        return None
+        actor = _worker.global_state().actor
+        return None if actor is None else actor.actor_id.hex()
 
     @property
     def job_id(self):
@@ -53,7 +54,13 @@ class RuntimeContext:
 
     @property
     def current_actor(self):
-        raise RuntimeError("actors are not built in lumos yet, so no actor is running here")
+        """A handle to the actor this code runs in."""
+        actor = _worker.global_state().actor
+        if actor is None:
+            raise RuntimeError("current_actor is only available inside an actor")
+        import pickle
+        from lumos.actor import _rebuild_handle
+        return _rebuild_handle(pickle.loads(actor.serialized_handle))
 
 
 def get_runtime_context():

@@ -37,6 +37,11 @@ cdef int check_status(const CStatus& status) except -1:
     if status.ok():
         return 0
     code = status.code_int()
+    if code == 13:
+        global _interrupt
+        exc, _interrupt = _interrupt, None
+        if exc is not None:
+            raise exc
     message = status.message().decode("utf-8", "replace")
     raise _STATUS_EXCEPTIONS.get(code, _exc.RaySystemError)(message)
 
@@ -48,3 +53,10 @@ cdef inline c_string _b(s):
 
 cdef inline bytes _pyb(const c_string& s):
     return s
+
+
+cdef dict _actor_data_to_dict(const CActorTableData& d):
+    return {"actor_id": _pyb(d.actor_id()), "state": d.state(), "death_cause": d.death_cause().decode(),
+            "name": d.name().decode(), "namespace": d.ray_namespace().decode(),
+            "class_name": d.class_name().decode(), "serialized_handle": _pyb(d.serialized_handle()),
+            "detached": d.detached(), "num_restarts": d.num_restarts()}

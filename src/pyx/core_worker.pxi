@@ -5,13 +5,17 @@ _task_executor = None          # python callable, set by lumos._private.worker
 _inline_limit = 100 * 1024     # refreshed from the C++ config at CoreWorker init
 
 
+_interrupt = None   # the exception a signal handler raised during a blocking call
+
+
 cdef c_bool _check_signals() noexcept with gil:
+    global _interrupt
     try:
         import threading
         if threading.current_thread() is threading.main_thread():
-            if PyErr_CheckSignals() != 0:
-                return True
-    except BaseException:
+            PyErr_CheckSignals()
+    except BaseException as e:
+        _interrupt = e   # re-raised by check_status when the call returns
         return True
     return False
 
@@ -52,25 +56,26 @@ cdef int _fill_inline(CInlineObject* v, ser) except -1:
     return 0
 
 
-cdef CStatus _execute_task_cb(const CTaskSpec& spec, const c_vector[shared_ptr[CRayObject]]& args,
-                              CPushTaskReply* reply) noexcept with gil:
-    cdef CReturnObject* ret
-    cdef CObjectID oid
-    cdef CTaskID tid
-    cdef CWorkerID owner
-    cdef uint8_t* data
-    cdef CStatus s
-    cdef c_vector[CObjectReference] nested
-    try:
-        arg_list = [_obj_to_py(args[i]) for i in range(args.size())]
-        kwnames = [spec.kwarg_names(i).decode() for i in range(spec.kwarg_names_size())]
-        is_error, results = _task_executor(
-            _pyb(spec.function().function_id()), spec.function().module_name().decode(),
-            spec.function().function_name().decode(),
-            spec.name().decode(), _pyb(spec.job_id()), _pyb(spec.task_id()), arg_list, kwnames,
-            spec.num_returns())
-        tid = CTaskID.FromBinary(spec.task_id())
-        owner = CWorkerID.FromBinary(spec.caller().worker_id())
+cdef class Replier:
+    """Finishes one task pushed to this worker: serializes its results into the
+    reply (large ones into the object store, owned by the caller) and sends it.
+    May be called from any thread, once."""
+    cdef shared_ptr[CTaskReplier] r
+
+    def finish(self, is_error, results):
+        cdef CPushTaskReply reply
+        cdef CReturnObject* ret
+        cdef CObjectID oid
+        cdef CTaskID tid
+        cdef CWorkerID owner
+        cdef uint8_t* data
+        cdef CStatus s
+        cdef c_vector[CObjectReference] nested
+        cdef CTaskReplier* rep = self.r.get()
+        if rep == NULL or rep.finished():
+            return
+        tid = CTaskID.FromBinary(rep.spec().task_id())
+        owner = CWorkerID.FromBinary(rep.spec().caller().worker_id())
         for i, ser in enumerate(results):
             oid = CObjectID.FromIndex(tid, i + 1)
             ret = reply.add_return_objects()
@@ -80,8 +85,7 @@ cdef CStatus _execute_task_cb(const CTaskSpec& spec, const c_vector[shared_ptr[C
                 _fill_inline(ret.mutable_value(), ser)
                 continue
             s = _cw.CreatePlasma(ser.total_size, ser.metadata, &oid, owner, &oid, &data)
-            if not s.ok():
-                return s
+            check_status(s)
             try:
                 _write_pieces(data, ser.total_size, ser.pieces())
             except BaseException:
@@ -90,14 +94,58 @@ cdef CStatus _execute_task_cb(const CTaskSpec& spec, const c_vector[shared_ptr[C
             nested.clear()
             _fill_nested(&nested, ser.contained_refs)
             s = _cw.SealPlasma(oid, False, nested)
-            if not s.ok():
-                return s
+            check_status(s)
             ret.set_in_plasma(True)
         reply.set_is_application_error(is_error)
+        with nogil:
+            rep.Finish(move(reply))
+
+
+cdef CStatus _execute_task_cb(const CTaskSpec& spec, const c_vector[shared_ptr[CRayObject]]& args,
+                              shared_ptr[CTaskReplier] replier) noexcept with gil:
+    cdef Replier rep = Replier.__new__(Replier)
+    rep.r = replier
+    try:
+        arg_list = [_obj_to_py(args[i]) for i in range(args.size())]
+        kwnames = [spec.kwarg_names(i).decode() for i in range(spec.kwarg_names_size())]
+        actor = None
+        if spec.has_actor_creation():
+            c = spec.actor_creation()
+            actor = ("create", _pyb(c.actor_id()), c.max_concurrency(), c.is_asyncio(),
+                     _pyb(c.serialized_handle()), c.class_name().decode())
+        elif spec.has_actor_task():
+            actor = ("call", _pyb(spec.actor_task().actor_id()), 0, False, b"", "")
+        _task_executor(
+            _pyb(spec.function().function_id()), spec.function().module_name().decode(),
+            spec.function().function_name().decode(), spec.name().decode(), _pyb(spec.job_id()),
+            _pyb(spec.task_id()), arg_list, kwnames, spec.num_returns(), actor, rep)
         return CStatus()
     except BaseException as e:
         import traceback
         return MakeStatus(15, ("%s\n%s" % (e, traceback.format_exc())).encode("utf-8", "replace"))
+
+
+cdef list _fill_spec_args(CCoreWorker* cw, CTaskSpec* spec, list args, list kwarg_names, bytes address,
+                          CoreWorker owner):
+    """Fills the spec's arguments. Returns the refs of arguments it put into the
+    object store: the caller keeps them alive until the task is submitted."""
+    cdef CTaskArg* a
+    cdef ObjectRef r
+    keep = []
+    for kw in kwarg_names:
+        spec.add_kwarg_names(kw.encode())
+    for arg in args:
+        if not isinstance(arg, ObjectRef):
+            if arg.total_size <= _inline_limit:
+                _fill_inline(spec.add_args().mutable_value(), arg)
+                continue
+            arg = owner.put(arg)   # large: into the object store, passed by ref
+            keep.append(arg)
+        r = <ObjectRef>arg
+        a = spec.add_args()
+        a.mutable_ref().set_object_id(r._id)
+        a.mutable_ref().mutable_owner().ParseFromString(r._owner if len(r._owner) else address)
+    return keep
 
 
 cdef class CoreWorker:
@@ -251,8 +299,6 @@ cdef class CoreWorker:
         small, else stored first). Returns the return ObjectRefs."""
         cdef CCoreWorker* cw = self._get()
         cdef CTaskSpec spec
-        cdef CTaskArg* a
-        cdef ObjectRef r
         cdef c_vector[CObjectID] returns
         fd = spec.mutable_function()
         fd.set_function_id(function_id)
@@ -263,21 +309,89 @@ cdef class CoreWorker:
         spec.set_max_calls(max_calls)
         for k, v in resources.items():
             deref(spec.mutable_required_resources())[k.encode()] = v
-        for kw in kwarg_names:
-            spec.add_kwarg_names(kw.encode())
-        for arg in args:
-            if not isinstance(arg, ObjectRef):
-                if arg.total_size <= _inline_limit:
-                    _fill_inline(spec.add_args().mutable_value(), arg)
-                    continue
-                arg = self.put(arg)   # large: into the object store, passed by ref
-            r = <ObjectRef>arg
-            a = spec.add_args()
-            a.mutable_ref().set_object_id(r._id)
-            a.mutable_ref().mutable_owner().ParseFromString(r._owner if len(r._owner) else self._address)
+        keep = _fill_spec_args(cw, &spec, args, kwarg_names, self._address, self)
         with nogil:
             returns = cw.SubmitTask(move(spec))
+        del keep
         return [_make_ref(returns[i], self._address) for i in range(returns.size())]
+
+    # ------------------------------------------------------------ actors
+    def create_actor(self, bytes actor_id, bytes function_id, str module, str class_name, list args,
+                     list kwarg_names, dict resources, dict placement_resources, int max_restarts,
+                     int max_concurrency, c_bool is_asyncio, str name, str namespace, c_bool detached,
+                     bytes serialized_handle):
+        """Registers the actor with the GCS. Returns None, or the existing actor's
+        info dict when `name` is taken in `namespace`."""
+        cdef CCoreWorker* cw = self._get()
+        cdef CTaskSpec spec
+        cdef CActorTableData existing
+        cdef CStatus s
+        fd = spec.mutable_function()
+        fd.set_function_id(function_id)
+        fd.set_module_name(module.encode())
+        fd.set_function_name(class_name.encode())
+        spec.set_name((class_name + ".__init__").encode())
+        spec.set_num_returns(0)
+        for k, v in resources.items():
+            deref(spec.mutable_required_resources())[k.encode()] = v
+        for k, v in placement_resources.items():
+            deref(spec.mutable_placement_resources())[k.encode()] = v
+        c = spec.mutable_actor_creation()
+        c.set_actor_id(actor_id)
+        c.set_max_restarts(max_restarts)
+        c.set_max_concurrency(max_concurrency)
+        c.set_is_asyncio(is_asyncio)
+        c.set_name(name.encode())
+        c.set_ray_namespace(namespace.encode())
+        c.set_detached(detached)
+        c.set_serialized_handle(serialized_handle)
+        c.set_class_name(class_name.encode())
+        keep = _fill_spec_args(cw, &spec, args, kwarg_names, self._address, self)
+        with nogil:
+            s = cw.CreateActor(move(spec), &existing)
+        del keep
+        if s.code_int() == 4:
+            return _actor_data_to_dict(existing)
+        check_status(s)
+        return None
+
+    def add_actor_handle(self, bytes actor_id, int max_task_retries, c_bool owned):
+        cdef CCoreWorker* cw = self._get()
+        cdef c_string aid = actor_id
+        cdef CStatus s
+        with nogil:
+            s = cw.AddActorHandle(aid, max_task_retries, owned)
+        check_status(s)
+
+    def submit_actor_task(self, bytes actor_id, str method, str name, list args, list kwarg_names,
+                          int num_returns):
+        cdef CCoreWorker* cw = self._get()
+        cdef CTaskSpec spec
+        cdef c_vector[CObjectID] returns
+        cdef c_string aid = actor_id
+        fd = spec.mutable_function()
+        fd.set_function_name(method.encode())
+        spec.set_name(name.encode())
+        spec.set_num_returns(num_returns)
+        keep = _fill_spec_args(cw, &spec, args, kwarg_names, self._address, self)
+        with nogil:
+            returns = cw.SubmitActorTask(aid, move(spec))
+        del keep
+        return [_make_ref(returns[i], self._address) for i in range(returns.size())]
+
+    def actor_num_pending(self, bytes actor_id):
+        return self._get().ActorNumPending(actor_id)
+
+    def actor_out_of_scope(self, bytes actor_id):
+        self._get().ActorOutOfScope(actor_id)
+
+    def kill_actor(self, bytes actor_id, c_bool no_restart, str reason):
+        cdef CCoreWorker* cw = self._get()
+        cdef c_string aid = actor_id, why = reason.encode()
+        cdef CStatus s
+        with nogil:
+            s = cw.KillActor(aid, no_restart, why)
+        check_status(s)
 
     def run_task_loop(self):
         cdef CCoreWorker* cw = self._get()

@@ -104,3 +104,42 @@ cdef class GcsClient:
             s = self.client.get().KVKeys(cns, cp, &keys)
         check_status(s)
         return [_pyb(k) for k in keys]
+
+    def get_named_actor(self, str name, str namespace):
+        """The actor's info dict, or None when no live actor has that name."""
+        cdef CActorTableData d
+        cdef c_string n = name.encode(), ns = namespace.encode()
+        cdef CStatus s
+        with nogil:
+            s = self.client.get().GetNamedActorInfo(n, ns, &d)
+        if s.code_int() == 3:
+            return None
+        check_status(s)
+        return _actor_data_to_dict(d)
+
+    def get_actor_info(self, bytes actor_id):
+        cdef CActorTableData d
+        cdef c_string aid = actor_id
+        cdef CStatus s
+        with nogil:
+            s = self.client.get().GetActorInfo(aid, &d)
+        if s.code_int() == 3:
+            return None
+        check_status(s)
+        return _actor_data_to_dict(d)
+
+    def list_named_actors(self, str namespace, c_bool all_namespaces):
+        cdef c_vector[CActorTableData] out
+        cdef c_string ns = namespace.encode()
+        cdef CStatus s
+        with nogil:
+            s = self.client.get().ListNamedActors(ns, all_namespaces, &out)
+        check_status(s)
+        return [_actor_data_to_dict(out[i]) for i in range(out.size())]
+
+    def kill_actor(self, bytes actor_id, c_bool no_restart, str reason):
+        cdef c_string aid = actor_id, why = reason.encode()
+        cdef CStatus s
+        with nogil:
+            s = self.client.get().KillActor(aid, no_restart, why)
+        check_status(s)

@@ -38,10 +38,11 @@ class FunctionExporter:
 class FunctionLoader:
     """Worker side: fetches and unpickles functions, once per (job, function)."""
 
-    def __init__(self, gcs):
+    def __init__(self, gcs, job_namespaces=None):
         self._gcs = gcs
         self._cache = {}
         self._jobs_seen = set()
+        self._job_namespaces = job_namespaces if job_namespaces is not None else {}
 
     def _prepare_job(self, job_id):
         # The driver's sys.path, so functions pickled by reference import here too.
@@ -50,6 +51,7 @@ class FunctionLoader:
         if not raw:
             return
         config = json.loads(raw)
+        self._job_namespaces[job_id.hex()] = config.get("namespace", "")
         for p in reversed(config.get("sys_path", [])):
             if p not in sys.path:
                 sys.path.insert(0, p)

@@ -52,6 +52,91 @@ def create_object_containing_ref():
     return [ray.put(1) for _ in range(10000)]
 
 
+@ray.remote
+class Actor:
+    def small_value(self):
+        return b"ok"
+
+    def small_value_arg(self, x):
+        return b"ok"
+
+    def small_value_batch(self, n):
+        ray.get([small_value.remote() for _ in range(n)])
+
+
+@ray.remote
+class AsyncActor:
+    async def small_value(self):
+        return b"ok"
+
+    async def small_value_with_arg(self, i):
+        return b"ok"
+
+
+@ray.remote
+class Client:
+    def __init__(self, servers):
+        if not isinstance(servers, list):
+            servers = [servers]
+        self.servers = servers
+
+    def small_value_batch(self, n):
+        results = []
+        for s in self.servers:
+            results.extend([s.small_value.remote() for _ in range(n)])
+        ray.get(results)
+
+    def small_value_batch_arg(self, n):
+        x = ray.put(0)
+        results = []
+        for s in self.servers:
+            results.extend([s.small_value_arg.remote(x) for _ in range(n)])
+        ray.get(results)
+
+
+def actor_benchmarks(run):
+    n_cpu = max(1, (os.cpu_count() or 2) // 2)
+    a = Actor.remote()
+    run("1:1 actor calls sync", lambda: ray.get(a.small_value.remote()))
+    run("1:1 actor calls async", lambda: ray.get([a.small_value.remote() for _ in range(1000)]), 1000)
+    c = Actor.options(max_concurrency=16).remote()
+    run("1:1 actor calls concurrent", lambda: ray.get([c.small_value.remote() for _ in range(1000)]), 1000)
+
+    n = 1000
+    actors = [Actor.remote() for _ in range(n_cpu)]
+    client = Client.remote(actors)
+    run("1:n actor calls async", lambda: ray.get(client.small_value_batch.remote(n)), n * len(actors))
+
+    m = 4
+    servers = [Actor.remote() for _ in range(n_cpu)]
+
+    @ray.remote
+    def work(actors):
+        ray.get([actors[i % n_cpu].small_value.remote() for i in range(n)])
+    run("n:n actor calls async", lambda: ray.get([work.remote(servers) for _ in range(m)]), m * n)
+
+    arg_servers = [Actor.remote() for _ in range(n_cpu)]
+    clients = [Client.remote(s) for s in arg_servers]
+    run("n:n actor calls with arg async",
+        lambda: ray.get([cl.small_value_batch_arg.remote(n) for cl in clients]), n * len(clients))
+
+    aa = AsyncActor.remote()
+    run("1:1 async-actor calls sync", lambda: ray.get(aa.small_value.remote()))
+    run("1:1 async-actor calls async", lambda: ray.get([aa.small_value.remote() for _ in range(1000)]), 1000)
+    run("1:1 async-actor calls with args async",
+        lambda: ray.get([aa.small_value_with_arg.remote(i) for i in range(1000)]), 1000)
+    async_actors = [AsyncActor.remote() for _ in range(n_cpu)]
+    async_client = Client.remote(async_actors)
+    run("1:n async-actor calls async", lambda: ray.get(async_client.small_value_batch.remote(n)),
+        n * len(async_actors))
+    async_servers = [AsyncActor.remote() for _ in range(n_cpu)]
+    run("n:n async-actor calls async", lambda: ray.get([work.remote(async_servers) for _ in range(m)]), m * n)
+
+    task_actors = [Actor.remote() for _ in range(4)]
+    run("multi client tasks async",
+        lambda: ray.get([ta.small_value_batch.remote(n) for ta in task_actors]), n * len(task_actors))
+
+
 def main(filter_pattern=None):
     ray.init()
     results = []
@@ -86,6 +171,7 @@ def main(filter_pattern=None):
     run("single client wait 1k refs", wait_multiple_refs)
     run("single client tasks sync", lambda: ray.get(small_value.remote()))
     run("single client tasks async", lambda: ray.get([small_value.remote() for _ in range(1000)]), 1000)
+    actor_benchmarks(run)
     ray.shutdown()
     return results
 

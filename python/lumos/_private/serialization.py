@@ -23,6 +23,8 @@ META_TASK_ERROR = b"E"
 META_WORKER_DIED = b"EW"
 META_OBJECT_LOST = b"EL"
 META_SYSTEM_ERROR = b"ES"
+META_ACTOR_DIED = b"EA"
+META_ACTOR_INIT_FAILED = b"EAI"
 
 _ALIGN = 64
 _FAST_TYPES = (int, float, bool, type(None), str, bytes)
@@ -146,7 +148,15 @@ def error_from(metadata, data):
         if isinstance(err, exceptions.RayTaskError):
             return err.as_instanceof_cause()
         return err
+    if metadata == META_ACTOR_INIT_FAILED:
+        cause = pickle.loads(data)
+        err = exceptions.ActorDiedError(
+            "The actor died because its __init__ raised an exception; every call to it fails.\n%s" % (cause,))
+        err.cause = cause
+        return err
     msg = bytes(data).decode("utf-8", "replace")
+    if metadata == META_ACTOR_DIED:
+        return exceptions.ActorDiedError(msg)
     if metadata == META_WORKER_DIED:
         return exceptions.WorkerCrashedError(msg)
     if metadata == META_OBJECT_LOST:

@@ -1,51 +1,107 @@
-"""Runs a task inside a worker: load the function, rebuild the arguments,
-call it, and serialize what it returned (or the exception it raised)."""
+"""Runs tasks and actor calls inside a worker: load the function (or class),
+rebuild the arguments, call it, and finish the reply with what it returned
+(or the exception it raised).
+
+Plain tasks and calls of a plain actor run on the main thread, one at a time.
+An actor with max_concurrency > 1 runs calls on a thread pool; an actor with
+async methods runs them on one asyncio loop (in its own thread), up to
+max_concurrency at once.
+"""
 import asyncio
+import concurrent.futures
 import inspect
 import os
+import threading
 import traceback
 
 from lumos import exceptions
 from lumos._private import serialization
+from lumos.actor import ActorExit
 
-_SKIP_FRAMES_FROM = os.path.dirname(os.path.abspath(__file__))
+_SKIP_FRAMES_FROM = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class ActorRuntime:
+    """The actor instance hosted by this worker and how its calls run."""
+
+    def __init__(self, instance, actor_id, class_name, max_concurrency, is_asyncio, serialized_handle):
+        self.instance = instance
+        self.actor_id = actor_id
+        self.class_name = class_name
+        self.serialized_handle = serialized_handle
+        self.pool = None
+        self.loop = None
+        self.semaphore = None
+        if is_asyncio:
+            self.loop = asyncio.new_event_loop()
+            ready = threading.Event()
+
+            def run():
+                asyncio.set_event_loop(self.loop)
+                self.semaphore = asyncio.Semaphore(max_concurrency)
+                ready.set()
+                self.loop.run_forever()
+            threading.Thread(target=run, name="lumos-actor-asyncio", daemon=True).start()
+            ready.wait()
+        elif max_concurrency > 1:
+            self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=max_concurrency,
+                                                              thread_name_prefix="lumos-actor")
 
 
 class TaskExecutor:
-    def __init__(self, loader, forwarders=(), request_exit=None):
+    def __init__(self, loader, state, forwarders=(), request_exit=None, kill_self=None):
         self._loader = loader
+        self._state = state
         self._forwarders = forwarders
         self._request_exit = request_exit
+        self._kill_self = kill_self
         self._loop = None  # for `async def` remote functions
-        self.current_task_name = None
 
     def __call__(self, function_id, module, function_name, name, job_id, task_id, args, kwarg_names,
-                 num_returns):
-        self.current_task_name = name
+                 num_returns, actor, replier):
+        actor_runtime = self._state.actor
+        prefix = actor_runtime.class_name if actor_runtime is not None else (
+            actor[5] if actor and actor[0] == "create" else name)
         for f in self._forwarders:
-            f.set_task_name(name)
-        try:
-            return self._run(function_id, function_name, name, job_id, args, kwarg_names, num_returns)
-        finally:
-            for f in self._forwarders:
-                f.flush()
+            f.set_task_name(prefix)
+        if actor is None:
+            self._finish(replier, *self._run_task(function_id, name, job_id, args, kwarg_names, num_returns))
+        elif actor[0] == "create":
+            self._finish(replier, *self._create_actor(function_id, name, job_id, args, kwarg_names, actor))
+        else:
+            self._call_actor(function_name, name, args, kwarg_names, num_returns, replier)
 
-    def _run(self, function_id, function_name, name, job_id, args, kwarg_names, num_returns):
-        # An argument that is an error object fails this task with that error.
+    def _finish(self, replier, is_error, results):
+        for f in self._forwarders:
+            f.flush()
+        replier.finish(is_error, results)
+
+    # ------------------------------------------------------------ plain tasks
+    def _prepare(self, name, args, kwarg_names, num_returns):
+        """(positional, kwargs) or (None, error results)."""
         for meta, data in args:
             if serialization.is_error(meta):
                 err = serialization.error_from(meta, data)
-                return True, [_error_object(err, name)] * max(num_returns, 1)
+                return None, [_error_object(err, name)] * max(num_returns, 1)
         try:
-            fn = self._loader.load(job_id, function_id, name)
             values = [serialization.deserialize(meta, data) for meta, data in args]
         except Exception as e:
-            return True, [_error_object(_task_error(name, e), name)] * max(num_returns, 1)
+            return None, [_error_object(_task_error(name, e), name)] * max(num_returns, 1)
         n_kw = len(kwarg_names)
         positional = values[:len(values) - n_kw] if n_kw else values
         kwargs = dict(zip(kwarg_names, values[len(values) - n_kw:])) if n_kw else {}
+        return (positional, kwargs), None
+
+    def _run_task(self, function_id, name, job_id, args, kwarg_names, num_returns):
         try:
-            result = fn(*positional, **kwargs)
+            fn = self._loader.load(job_id, function_id, name)
+        except Exception as e:
+            return True, [_error_object(_task_error(name, e), name)] * max(num_returns, 1)
+        prepared, errors = self._prepare(name, args, kwarg_names, num_returns)
+        if prepared is None:
+            return True, errors
+        try:
+            result = fn(*prepared[0], **prepared[1])
             if inspect.iscoroutine(result):
                 if self._loop is None:
                     self._loop = asyncio.new_event_loop()
@@ -60,48 +116,139 @@ class TaskExecutor:
                 max(num_returns, 1)
         except Exception as e:
             return True, [_error_object(_task_error(name, e), name)] * max(num_returns, 1)
-        if num_returns == 1:
-            return self._serialize_all(name, [result])
-        if num_returns == 0:
-            return False, []
-        if inspect.isgenerator(result):
-            return self._drain_generator(name, result, num_returns)
-        try:
-            results = list(result) if not isinstance(result, (list, tuple)) else result
-        except Exception as e:
-            return True, [_error_object(_task_error(name, e), name)] * num_returns
-        if len(results) != num_returns:
-            e = ValueError("task %s declared num_returns=%d but returned %d values" % (
-                name, num_returns, len(results)))
-            return True, [_error_object(_task_error(name, e), name)] * num_returns
-        return self._serialize_all(name, results)
+        return _results(name, result, num_returns)
 
-    def _serialize_all(self, name, values):
-        out = []
-        for v in values:
+    # ------------------------------------------------------------ actors
+    def _create_actor(self, function_id, name, job_id, args, kwarg_names, actor):
+        _, actor_id, max_concurrency, is_asyncio, serialized_handle, class_name = actor
+        try:
+            cls = self._loader.load(job_id, function_id, name)
+        except Exception as e:
+            return True, [_error_object(_task_error(name, e), name)]
+        prepared, errors = self._prepare(name, args, kwarg_names, 1)
+        if prepared is None:
+            return True, errors
+        try:
+            instance = cls(*prepared[0], **prepared[1])
+        except Exception as e:
+            return True, [_error_object(_task_error(name, e), name)]
+        self._state.actor = ActorRuntime(instance, actor_id, class_name, max(1, max_concurrency), is_asyncio,
+                                         serialized_handle)
+        return False, []
+
+    def _call_actor(self, method_name, name, args, kwarg_names, num_returns, replier):
+        runtime = self._state.actor
+        if runtime is None:
+            msg = "this worker hosts no actor (call %s arrived before or without its actor)" % name
+            replier.finish(True, [serialization.SerializedObject(serialization.META_SYSTEM_ERROR, msg.encode())]
+                           * max(num_returns, 1))
+            return
+        prepared, errors = self._prepare(name, args, kwarg_names, num_returns)
+        if prepared is None:
+            self._finish(replier, True, errors)
+            return
+        try:
+            bound = getattr(runtime.instance, method_name)
+        except AttributeError as e:
+            self._finish(replier, True, [_error_object(_task_error(name, e), name)] * max(num_returns, 1))
+            return
+        positional, kwargs = prepared
+        if runtime.loop is not None:
+            async def run_async():
+                async with runtime.semaphore:
+                    try:
+                        result = bound(*positional, **kwargs)
+                        if inspect.isawaitable(result):
+                            result = await result
+                        outcome = _results(name, result, num_returns)
+                    except ActorExit:
+                        self._exit_actor(replier, name, num_returns)
+                        return
+                    except asyncio.CancelledError as e:
+                        outcome = True, [_error_object(_task_error(name, exceptions.TaskCancelledError(str(e))), name)] \
+                            * max(num_returns, 1)
+                    except Exception as e:
+                        outcome = True, [_error_object(_task_error(name, e), name)] * max(num_returns, 1)
+                self._finish(replier, *outcome)
+            asyncio.run_coroutine_threadsafe(run_async(), runtime.loop)
+        elif runtime.pool is not None:
+            runtime.pool.submit(self._run_call, bound, positional, kwargs, name, num_returns, replier)
+        else:
+            self._run_call(bound, positional, kwargs, name, num_returns, replier)
+
+    def _run_call(self, bound, positional, kwargs, name, num_returns, replier):
+        try:
+            result = bound(*positional, **kwargs)
+        except ActorExit:
+            self._exit_actor(replier, name, num_returns)
+            return
+        except SystemExit as e:
+            self._exit_actor(replier, name, num_returns, "the actor called sys.exit(%s)" % (e.code,))
+            return
+        except Exception as e:
+            self._finish(replier, True, [_error_object(_task_error(name, e), name)] * max(num_returns, 1))
+            return
+        self._finish(replier, *_results(name, result, num_returns))
+
+    def _exit_actor(self, replier, name, num_returns, why="the actor called exit_actor()"):
+        """Graceful exit: answer this call, tell the GCS (no restart), then leave."""
+        runtime = self._state.actor
+        msg = "The actor %s exited: %s." % (runtime.class_name if runtime else "", why)
+        self._finish(replier, True, [serialization.SerializedObject(serialization.META_ACTOR_DIED, msg.encode())]
+                     * max(num_returns, 1))
+        if self._kill_self and runtime is not None:
             try:
-                out.append(serialization.serialize(v, "return value"))
-            except Exception as e:
-                return True, [_error_object(_task_error(name, e), name)] * len(values)
-        return False, out
+                self._kill_self(runtime.actor_id, why)
+            except Exception:
+                pass
+        if self._request_exit:
+            self._request_exit(why)
 
-    def _drain_generator(self, name, gen, num_returns):
-        """Values a generator yielded before failing stay gettable; the
-        remaining returns hold the error."""
-        out = []
+
+def _results(name, result, num_returns):
+    if num_returns == 1:
+        return _serialize_all(name, [result])
+    if num_returns == 0:
+        return False, []
+    if inspect.isgenerator(result):
+        return _drain_generator(name, result, num_returns)
+    try:
+        results = list(result) if not isinstance(result, (list, tuple)) else result
+    except Exception as e:
+        return True, [_error_object(_task_error(name, e), name)] * num_returns
+    if len(results) != num_returns:
+        e = ValueError("task %s declared num_returns=%d but returned %d values" % (name, num_returns, len(results)))
+        return True, [_error_object(_task_error(name, e), name)] * num_returns
+    return _serialize_all(name, results)
+
+
+def _serialize_all(name, values):
+    out = []
+    for v in values:
         try:
-            for value in gen:
-                if len(out) == num_returns:
-                    raise ValueError("task %s declared num_returns=%d but its generator yielded more" % (
-                        name, num_returns))
-                out.append(serialization.serialize(value, "return value"))
-            if len(out) != num_returns:
-                raise ValueError("task %s declared num_returns=%d but its generator yielded %d values" % (
-                    name, num_returns, len(out)))
+            out.append(serialization.serialize(v, "return value"))
         except Exception as e:
-            out.extend([_error_object(_task_error(name, e), name)] * (num_returns - len(out)))
-            return True, out
-        return False, out
+            return True, [_error_object(_task_error(name, e), name)] * len(values)
+    return False, out
+
+
+def _drain_generator(name, gen, num_returns):
+    """Values a generator yielded before failing stay gettable; the remaining
+    returns hold the error."""
+    out = []
+    try:
+        for value in gen:
+            if len(out) == num_returns:
+                raise ValueError("task %s declared num_returns=%d but its generator yielded more" % (
+                    name, num_returns))
+            out.append(serialization.serialize(value, "return value"))
+        if len(out) != num_returns:
+            raise ValueError("task %s declared num_returns=%d but its generator yielded %d values" % (
+                name, num_returns, len(out)))
+    except Exception as e:
+        out.extend([_error_object(_task_error(name, e), name)] * (num_returns - len(out)))
+        return True, out
+    return False, out
 
 
 def _task_error(name, exc):
@@ -119,6 +266,8 @@ def _error_object(err, name):
         return serialization.serialize_error(err)
     if isinstance(err, exceptions.WorkerCrashedError):
         return serialization.SerializedObject(serialization.META_WORKER_DIED, str(err).encode())
+    if isinstance(err, exceptions.RayActorError):
+        return serialization.SerializedObject(serialization.META_ACTOR_DIED, str(err).encode())
     if isinstance(err, exceptions.ObjectLostError):
         return serialization.SerializedObject(serialization.META_OBJECT_LOST, str(err).encode())
     return serialization.serialize_error(_task_error(name, err))

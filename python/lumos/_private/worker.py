@@ -42,6 +42,8 @@ class _State:
         self.gcs = None
         self.node = None          # processes this driver started
         self.exporters = {}
+        self.job_namespaces = {}  # worker: job hex -> namespace, from the job config
+        self.actor = None         # worker: the ActorRuntime hosted here, if any
         self.namespace = None
         self.gcs_address = None
         self.session_dir = None
@@ -162,9 +164,10 @@ def _connect_driver(address, namespace):
         raise ConnectionError("the cluster at %s has no live node" % address)
     node = nodes[0]
     job_id = gcs.next_job_id()
-    config = {"sys_path": [p for p in sys.path if p and os.path.isdir(p)], "namespace": namespace or ""}
+    namespace = namespace or "anonymous_namespace_" + job_id.hex()
+    config = {"sys_path": [p for p in sys.path if p and os.path.isdir(p)], "namespace": namespace}
     gcs.kv_put(JOB_NS, job_id, json.dumps(config).encode())
-    gcs.add_job(job_id, os.getpid(), namespace or "", json.dumps(config), " ".join(sys.argv))
+    gcs.add_job(job_id, os.getpid(), namespace, json.dumps(config), " ".join(sys.argv))
     raylet_socket = node["RayletSocketName"].split(":", 1)[1]
     store_socket = node["ObjectStoreSocketName"].split(":", 1)[1]
     cw = _raylet.CoreWorker(True, raylet_socket, store_socket, address, node["SessionDir"], job_id)
@@ -172,7 +175,7 @@ def _connect_driver(address, namespace):
     _state.epoch += 1
     _state.gcs = gcs
     _state.mode = SCRIPT_MODE
-    _state.namespace = namespace or "anonymous_namespace_" + job_id.hex()
+    _state.namespace = namespace
     _state.gcs_address = address
     _state.session_dir = node["SessionDir"]
     _state.node_info = node
@@ -241,6 +244,14 @@ def current_job_id():
     if task is None:
         raise exceptions.RaySystemError("no task is running in this worker")
     return task[24:32]
+
+
+def current_namespace():
+    """The namespace of the caller's job (a worker learns it from the job config)."""
+    _require()
+    if _state.mode == SCRIPT_MODE:
+        return _state.namespace
+    return _state.job_namespaces.get(current_job_id(), "")
 
 
 def exporter_for(job_hex):

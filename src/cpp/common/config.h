@@ -23,6 +23,8 @@ namespace lumos {
   X(int64_t, resource_report_period_ms, 250, "How often a raylet reports resources to the GCS.") \
   X(int64_t, node_death_timeout_ms, 10000, "The GCS marks a silent node dead after this.")     \
   X(int64_t, gcs_rpc_timeout_ms, 10000, "Deadline of a GCS gRPC call.")                        \
+  X(int64_t, actor_worker_failure_wait_ms, 500,                                                \
+    "After an actor's worker hangs up, how long the GCS waits for the raylet's exit report.") \
   X(int64_t, gcs_connect_timeout_ms, 10000, "How long a client waits for the GCS to answer.")  \
   X(int64_t, raylet_connect_timeout_ms, 10000, "How long a core worker waits for its raylet.") \
   X(int64_t, object_store_memory, 0, "Bytes of the node's shared-memory arena (0 = auto).")

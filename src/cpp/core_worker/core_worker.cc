@@ -96,12 +96,23 @@ Status CoreWorker::Connect() {
     store_socket = p.value();
   }
   LUMOS_RETURN_NOT_OK(store_->Connect(store_socket, worker_id_, 10000));
-  gcs_ = std::make_unique<rpc::GcsClient>(options_.gcs_address);
+  gcs_ = std::make_shared<rpc::GcsClient>(options_.gcs_address);
   LUMOS_RETURN_NOT_OK(gcs_->Connect(Config::Get().gcs_connect_timeout_ms()));
 
   tasks_ = std::make_unique<TaskManager>(&memory_store_, &refs_,
                                          [this](const std::vector<DeletedObject>& d) { FreeObjects(d); });
   submitter_ = std::make_unique<NormalTaskSubmitter>(raylet_, pool_.get(), tasks_.get());
+  std::weak_ptr<rpc::GcsClient> weak_gcs = gcs_;
+  actor_submitter_ = std::make_unique<ActorTaskSubmitter>(
+      pool_.get(), tasks_.get(), [weak_gcs](const std::string& actor_id) {
+        // Off the loop thread: a GCS call blocks for a round trip.
+        std::thread([weak_gcs, actor_id] {
+          if (auto gcs = weak_gcs.lock()) {
+            Status s = gcs->KillActor(actor_id, true, "all handles to the actor went out of scope");
+            if (!s.ok()) LUMOS_LOG(Debug) << "out-of-scope kill failed: " << s.ToString();
+          }
+        }).detach();
+      });
   if (options_.is_driver) current_task_ = TaskID::ForDriver(job_id_);
   return Status::OK();
 }
@@ -336,51 +347,122 @@ Status CoreWorker::Wait(const std::vector<ObjectID>& ids, const std::vector<rpc:
 
 // ---------------------------------------------------------------- tasks
 
-std::vector<ObjectID> CoreWorker::SubmitTask(rpc::TaskSpec spec) {
+void CoreWorker::PrepareSpec(rpc::TaskSpec* spec, std::vector<ObjectID>* returns) {
   TaskID parent = current_task_id();
   JobID job = options_.is_driver ? job_id_ : parent.Job();
   TaskID task = TaskID::ForJob(job);
-  spec.set_task_id(task.Binary());
-  spec.set_job_id(job.Binary());
-  spec.set_parent_task_id(parent.Binary());
-  *spec.mutable_caller() = address_;
-  std::vector<ObjectID> returns;
-  for (int i = 0; i < spec.num_returns(); i++) {
-    returns.push_back(ObjectID::FromIndex(task, i + 1));
-    refs_.AddOwnedObject(returns.back(), {}, false);
+  spec->set_task_id(task.Binary());
+  spec->set_job_id(job.Binary());
+  spec->set_parent_task_id(parent.Binary());
+  *spec->mutable_caller() = address_;
+  for (int i = 0; i < spec->num_returns(); i++) {
+    returns->push_back(ObjectID::FromIndex(task, i + 1));
+    refs_.AddOwnedObject(returns->back(), {}, false);
   }
   std::vector<ObjectID> arg_refs;
-  for (const auto& a : spec.args()) {
+  for (const auto& a : spec->args()) {
     if (a.has_ref()) {
       arg_refs.push_back(ObjectID::FromBinary(a.ref().object_id()));
     } else {
       for (const auto& r : a.value().nested_refs()) arg_refs.push_back(ObjectID::FromBinary(r.object_id()));
     }
   }
-  tasks_->AddPendingTask(spec, std::move(arg_refs));
-  ResolveDependencies(std::move(spec));
+  tasks_->AddPendingTask(*spec, std::move(arg_refs));
+}
+
+std::vector<ObjectID> CoreWorker::SubmitTask(rpc::TaskSpec spec) {
+  std::vector<ObjectID> returns;
+  PrepareSpec(&spec, &returns);
+  ResolveDependencies(std::move(spec), [this](rpc::TaskSpec ready) { submitter_->Submit(std::move(ready)); });
   return returns;
 }
 
-void CoreWorker::ResolveDependencies(rpc::TaskSpec spec) {
+std::vector<ObjectID> CoreWorker::SubmitActorTask(const std::string& actor_id, rpc::TaskSpec spec) {
+  std::vector<ObjectID> returns;
+  spec.mutable_actor_task()->set_actor_id(actor_id);
+  PrepareSpec(&spec, &returns);
+  uint64_t seq = actor_submitter_->Enqueue(actor_id, spec);
+  ResolveDependencies(std::move(spec), [this, actor_id, seq](rpc::TaskSpec ready) {
+    actor_submitter_->Resolved(actor_id, seq, std::move(ready));
+  });
+  return returns;
+}
+
+Status CoreWorker::CreateActor(rpc::TaskSpec spec, rpc::ActorTableData* existing) {
+  TaskID parent = current_task_id();
+  JobID job = options_.is_driver ? job_id_ : parent.Job();
+  spec.set_task_id(TaskID::ForJob(job).Binary());
+  spec.set_job_id(job.Binary());
+  spec.set_parent_task_id(parent.Binary());
+  *spec.mutable_caller() = address_;
+  // The creation task runs whenever the GCS places the actor, maybe after a
+  // restart: its argument refs stay pinned while this owner lives.
+  for (const auto& a : spec.args()) {
+    if (a.has_ref()) refs_.MarkEscaped(ObjectID::FromBinary(a.ref().object_id()));
+    for (const auto& r : a.value().nested_refs()) refs_.MarkEscaped(ObjectID::FromBinary(r.object_id()));
+  }
+  const std::string actor_id = spec.actor_creation().actor_id();
+  actor_submitter_->AddActor(actor_id, 0);
+  return gcs_->RegisterActor(spec, existing);
+}
+
+Status CoreWorker::AddActorHandle(const std::string& actor_id, int max_task_retries, bool owned) {
+  if (!actor_submitter_->AddActor(actor_id, max_task_retries) || owned) return Status::OK();
+  rpc::ActorTableData current;
+  Status s = gcs_->SubscribeActor(actor_id, address_, &current);
+  if (s.ok()) actor_submitter_->OnActorUpdate(current);
+  return s;
+}
+
+Status CoreWorker::KillActor(const std::string& actor_id, bool no_restart, const std::string& reason) {
+  return gcs_->KillActor(actor_id, no_restart, reason);
+}
+
+void CoreWorker::HandleActorUpdate(const rpc::Frame& frame) {
+  rpc::ActorTableData data;
+  if (!data.ParseFromString(frame.payload)) return;
+  if (data.state() == rpc::ActorTableData::PENDING_CREATION && !data.death_cause().empty() &&
+      data.owner().worker_id() == worker_id_.Binary()) {
+    std::lock_guard<std::mutex> lock(warned_mu_);
+    std::string& last = pending_warnings_[data.actor_id()];
+    if (last != data.death_cause()) {
+      last = data.death_cause();
+      ForwardLogs({"lumos: Warning: " + data.death_cause()}, true);
+    }
+  }
+  actor_submitter_->OnActorUpdate(data);
+}
+
+void CoreWorker::ResolveDependencies(rpc::TaskSpec spec, std::function<void(rpc::TaskSpec)> on_ready) {
   // Arguments owned here that are not ready yet: wait for them, then inline the
   // small ones so the executor needs no round trip back to us.
   std::vector<int> waiting;
   for (int i = 0; i < spec.args_size(); i++) {
     const auto& a = spec.args(i);
-    if (a.has_ref() && a.ref().owner().worker_id() == worker_id_.Binary()) waiting.push_back(i);
+    if (!a.has_ref() || a.ref().owner().worker_id() != worker_id_.Binary()) continue;
+    ObjectID id = ObjectID::FromBinary(a.ref().object_id());
+    if (!memory_store_.Contains(id) && !refs_.Has(id)) {
+      // Freed before the task was submitted: the task fails instead of waiting forever.
+      auto* v = spec.mutable_args(i)->mutable_value();
+      v->set_metadata(kMetaObjectLost);
+      v->set_data("argument object " + id.Hex() + " was freed before the task was submitted");
+      continue;
+    }
+    waiting.push_back(i);
   }
   if (waiting.empty()) {
-    submitter_->Submit(std::move(spec));
+    on_ready(std::move(spec));
     return;
   }
   struct State {
     rpc::TaskSpec spec;
     std::atomic<int> remaining;
     std::vector<int> positions;
+    std::function<void(rpc::TaskSpec)> on_ready;
   };
   auto st = std::make_shared<State>();
   st->spec = std::move(spec);
+  st->on_ready = std::move(on_ready);
   st->remaining = static_cast<int>(waiting.size());
   st->positions = waiting;
   for (int pos : waiting) {
@@ -397,7 +479,7 @@ void CoreWorker::ResolveDependencies(rpc::TaskSpec spec) {
         v->set_metadata(obj->metadata);
         for (const auto& r : obj->nested_refs) *v->add_nested_refs() = r;
       }
-      submitter_->Submit(std::move(st->spec));
+      st->on_ready(std::move(st->spec));
     });
   }
 }
@@ -430,9 +512,15 @@ void CoreWorker::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
     case rpc::EXIT_WORKER:
       RequestExit("the raylet asked this idle worker to exit");
       return;
+    case rpc::ACTOR_STATE_UPDATE:
+      HandleActorUpdate(frame);
+      return;
     default:
-      LUMOS_LOG(Warning) << "unexpected method " << frame.header.method << "; dropping the connection";
-      conn->Close(Status::Invalid("unexpected method"));
+      // Never drop the connection: the GCS watches the owner through it.
+      LUMOS_LOG(Warning) << "ignoring unexpected fastpath method " << frame.header.method;
+      if (frame.header.kind == rpc::FrameKind::kRequest) {
+        conn->SendError(frame.header.request_id, frame.header.method, Status::Invalid("unexpected method"));
+      }
   }
 }
 
@@ -549,14 +637,15 @@ void CoreWorker::ExecuteTask(const rpc::ConnectionPtr& conn, const rpc::Frame& f
     conn->SendError(rid, rpc::PUSH_TASK, Status::InvalidArgument("unparsable task"));
     return;
   }
-  const rpc::TaskSpec& spec = req.task();
+  auto replier = std::make_shared<TaskReplier>(
+      conn, rid, std::move(*req.mutable_task()),
+      [this](const rpc::TaskSpec& spec, rpc::PushTaskReply* reply) { BeforeReply(spec, reply); });
+  const rpc::TaskSpec& spec = replier->spec();
   {
     std::lock_guard<std::mutex> lock(task_mu_);
     current_task_ = TaskID::FromBinary(spec.task_id());
     log_sink_ = conn;
   }
-  put_index_ = 0;
-  rpc::PushTaskReply reply;
   std::vector<std::shared_ptr<RayObject>> args(spec.args_size());
   std::vector<ObjectID> ref_ids;
   std::vector<rpc::Address> ref_owners;
@@ -580,28 +669,33 @@ void CoreWorker::ExecuteTask(const rpc::ConnectionPtr& conn, const rpc::Frame& f
       for (size_t j = 0; j < ref_pos.size(); j++) args[ref_pos[j]] = fetched[j];
     }
   }
-  if (s.ok()) s = options_.executor(spec, args, &reply);
+  if (s.ok()) s = options_.executor(spec, args, replier);
   for (const auto& id : ref_ids) RemoveLocalRef(id);
-  if (!s.ok()) {
-    reply.Clear();
+  if (!s.ok() && !replier->finished()) {
+    rpc::PushTaskReply reply;
     for (int i = 0; i < spec.num_returns(); i++) {
       auto* r = reply.add_return_objects();
       r->set_object_id(ObjectID::FromIndex(TaskID::FromBinary(spec.task_id()), i + 1).Binary());
       r->mutable_value()->set_metadata(kMetaSystemError);
       r->mutable_value()->set_data("system error while running task '" + spec.name() + "': " + s.ToString());
     }
+    replier->Finish(std::move(reply));
   }
-  if (spec.max_calls() > 0 && ++calls_per_function_[spec.function().function_id()] >= spec.max_calls()) {
-    RequestExit("max_calls reached");
+}
+
+void CoreWorker::BeforeReply(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply) {
+  if (spec.max_calls() > 0) {
+    std::lock_guard<std::mutex> lock(task_mu_);
+    if (++calls_per_function_[spec.function().function_id()] >= spec.max_calls()) {
+      RequestExit("max_calls reached");
+    }
   }
   // The caller must not push more tasks to a worker that is leaving (the task
   // called sys.exit, or max_calls was reached).
-  if (exit_requested_) reply.set_worker_exiting(true);
-  {
-    std::lock_guard<std::mutex> lock(task_mu_);
-    current_task_ = TaskID::Nil();
-  }
-  conn->SendReply(rid, rpc::PUSH_TASK, reply);
+  if (exit_requested_) reply->set_worker_exiting(true);
+  if (!spec.actor_task().actor_id().empty() || !spec.actor_creation().actor_id().empty()) return;
+  std::lock_guard<std::mutex> lock(task_mu_);
+  if (current_task_ == TaskID::FromBinary(spec.task_id())) current_task_ = TaskID::Nil();
 }
 
 }  // namespace lumos::core

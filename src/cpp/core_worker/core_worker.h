@@ -23,11 +23,13 @@
 #include "common/id.h"
 #include "common/status.h"
 #include "core_worker.pb.h"
+#include "core_worker/actor_task_submitter.h"
 #include "core_worker/connection_pool.h"
 #include "core_worker/memory_store.h"
 #include "core_worker/normal_task_submitter.h"
 #include "core_worker/reference_counter.h"
 #include "core_worker/task_manager.h"
+#include "core_worker/task_replier.h"
 #include "object_store/store_client.h"
 #include "rpc/event_loop.h"
 #include "rpc/gcs_client.h"
@@ -35,12 +37,13 @@
 
 namespace lumos::core {
 
-/// \brief Runs one task: fills `reply` (one ReturnObject per return). A non-OK
-/// status means a system failure (the caller sees a RaySystemError); user
-/// exceptions are returned as error objects with is_application_error set.
+/// \brief Runs (or starts) one task and finishes it through `replier`, now or
+/// later from another thread (concurrent actors). A non-OK status means a
+/// system failure before the task could finish (the caller sees a
+/// RaySystemError); user exceptions are error objects with is_application_error.
 using TaskExecutor = std::function<Status(const rpc::TaskSpec& spec,
                                           const std::vector<std::shared_ptr<RayObject>>& args,
-                                          rpc::PushTaskReply* reply)>;
+                                          std::shared_ptr<TaskReplier> replier)>;
 
 struct CoreWorkerOptions {
   bool is_driver = true;
@@ -95,6 +98,23 @@ class CoreWorker {
   /// \brief Fills ids and caller fields, registers returns, resolves arguments
   /// and submits. Returns the return object ids.
   std::vector<ObjectID> SubmitTask(rpc::TaskSpec spec);
+  // --- actors ---
+  /// \brief Registers an actor with the GCS (creation is asynchronous). The
+  /// spec's actor_creation.actor_id is set by the caller. AlreadyExists (with
+  /// `existing` filled) when the name is taken.
+  Status CreateActor(rpc::TaskSpec spec, rpc::ActorTableData* existing);
+  /// \brief Starts tracking an actor this process got a handle to; `owned`
+  /// handles get updates without subscribing (the GCS subscribes the owner).
+  Status AddActorHandle(const std::string& actor_id, int max_task_retries, bool owned);
+  std::vector<ObjectID> SubmitActorTask(const std::string& actor_id, rpc::TaskSpec spec);
+  int64_t ActorNumPending(const std::string& actor_id) const {
+    return actor_submitter_->NumPending(actor_id);
+  }
+  /// \brief The owner's last handle is gone: the actor is killed once its
+  /// pending calls finish (non-detached actors only; the caller checks).
+  void ActorOutOfScope(const std::string& actor_id) { actor_submitter_->MarkOutOfScope(actor_id); }
+  Status KillActor(const std::string& actor_id, bool no_restart, const std::string& reason);
+
   /// \brief Worker only: runs tasks until the worker should exit.
   Status RunTaskLoop();
   /// \brief Worker only: ask RunTaskLoop to return after the current task.
@@ -113,7 +133,10 @@ class CoreWorker {
   void HandleGetObjectStatus(const rpc::ConnectionPtr& conn, const rpc::Frame& frame);
   void HandleForwardLogs(const rpc::Frame& frame);
   void RequestFromOwner(const ObjectID& id, const rpc::Address& owner);
-  void ResolveDependencies(rpc::TaskSpec spec);
+  void ResolveDependencies(rpc::TaskSpec spec, std::function<void(rpc::TaskSpec)> on_ready);
+  void PrepareSpec(rpc::TaskSpec* spec, std::vector<ObjectID>* returns);
+  void BeforeReply(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply);
+  void HandleActorUpdate(const rpc::Frame& frame);
   void FreeObjects(const std::vector<DeletedObject>& deleted);
   Status FetchFromPlasma(const std::vector<ObjectID>& ids, std::vector<std::shared_ptr<RayObject>>* out);
   void SetBlocked(bool blocked);
@@ -129,12 +152,15 @@ class CoreWorker {
   std::unique_ptr<rpc::FastpathServer> server_;
   rpc::ConnectionPtr raylet_;
   std::unique_ptr<ConnectionPool> pool_;
-  std::unique_ptr<rpc::GcsClient> gcs_;
+  std::shared_ptr<rpc::GcsClient> gcs_;
   std::shared_ptr<object_store::StoreClient> store_;
   MemoryStore memory_store_;
   ReferenceCounter refs_;
   std::unique_ptr<TaskManager> tasks_;
   std::unique_ptr<NormalTaskSubmitter> submitter_;
+  std::unique_ptr<ActorTaskSubmitter> actor_submitter_;
+  std::mutex warned_mu_;
+  std::unordered_map<std::string, std::string> pending_warnings_;  // actor -> last warning shown
 
   // Identity of the running task (worker) or the driver's pseudo task.
   mutable std::mutex task_mu_;

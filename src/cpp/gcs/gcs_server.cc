@@ -9,6 +9,8 @@
 
 #include "common/config.h"
 #include "common/logging.h"
+#include "gcs/actor_info_service.h"
+#include "gcs/actor_scheduler.h"
 #include "gcs/health_check_service.h"
 #include "gcs/job_info_service.h"
 #include "gcs/kv_service.h"
@@ -31,7 +33,16 @@ GcsServer::GcsServer(GcsServerOptions options)
       node_service_(std::make_unique<NodeInfoService>()),
       job_service_(std::make_unique<JobInfoService>()),
       kv_service_(std::make_unique<InternalKVService>()),
-      health_service_(std::make_unique<HealthCheckService>(options_.session_dir)) {}
+      health_service_(std::make_unique<HealthCheckService>(options_.session_dir)) {
+  actor_scheduler_ = std::make_unique<GcsActorScheduler>(
+      [svc = node_service_.get()] { return svc->GetAllNodes(); });
+  actor_service_ = std::make_unique<ActorInfoService>(actor_scheduler_.get());
+  node_service_->SetListeners(
+      [sched = actor_scheduler_.get()](const NodeID& id) { sched->NodeAlive(id); },
+      [sched = actor_scheduler_.get()](const NodeID& id, const std::string& reason) {
+        sched->NodeDead(id, reason);
+      });
+}
 
 GcsServer::~GcsServer() { Shutdown(); }
 
@@ -49,6 +60,7 @@ Status GcsServer::Start() {
   builder.RegisterService(job_service_.get());
   builder.RegisterService(kv_service_.get());
   builder.RegisterService(health_service_.get());
+  builder.RegisterService(actor_service_.get());
   // Few idle threads: one completion queue polled by 1..2 threads. Handler
   // threads are created on demand under load and exit again when idle. There
   // is deliberately no ResourceQuota thread cap: when a sync server reaches it,
@@ -63,6 +75,7 @@ Status GcsServer::Start() {
                            " (address in use or not local?); pick another --host/--port");
   }
   port_ = bound_port;
+  actor_scheduler_->Start();
   LUMOS_LOG(Info) << "GCS listening on " << address() << " (node_death_timeout_ms="
                   << Config::Get().node_death_timeout_ms() << ")";
   deadline_thread_ = std::thread([this] { DeadlineLoop(); });
@@ -97,6 +110,8 @@ void GcsServer::Shutdown() {
     server_->Wait();
     LUMOS_LOG(Info) << "GCS on " << address() << " stopped";
   }
+  // After the gRPC server: no handler can reach the scheduler any more.
+  if (actor_scheduler_ != nullptr) actor_scheduler_->Stop();
 }
 
 }  // namespace lumos::gcs

@@ -1,6 +1,7 @@
 #pragma once
-// GcsServer: owns the GCS's gRPC server, its four services and the thread that
-// marks silent nodes dead.
+// GcsServer: owns the GCS's gRPC server, its services, the actor scheduler
+// (its own fastpath event loop thread) and the thread that marks silent nodes
+// dead.
 //
 // Lifecycle: construct -> Start() (binds host:port; port 0 lets the OS pick,
 // read it back with port()) -> Shutdown() (idempotent; also run by the
@@ -32,6 +33,8 @@ class NodeInfoService;
 class JobInfoService;
 class InternalKVService;
 class HealthCheckService;
+class ActorInfoService;
+class GcsActorScheduler;
 
 struct GcsServerOptions {
   /// Address to listen on.
@@ -73,6 +76,8 @@ class GcsServer {
   std::unique_ptr<JobInfoService> job_service_;
   std::unique_ptr<InternalKVService> kv_service_;
   std::unique_ptr<HealthCheckService> health_service_;
+  std::unique_ptr<GcsActorScheduler> actor_scheduler_;
+  std::unique_ptr<ActorInfoService> actor_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 

@@ -22,6 +22,7 @@ grpc::Status NodeInfoService::RegisterNode(grpc::ServerContext*,
     LUMOS_LOG(Info) << "node " << id.Hex() << " registered (ip " << req->node().node_ip()
                     << ", raylet pid " << req->node().raylet_pid()
                     << (req->node().is_head() ? ", head" : "") << ")";
+    if (on_alive_) on_alive_(id);
   } else {
     LUMOS_LOG(Warning) << "RegisterNode rejected: " << s.ToString();
   }
@@ -40,6 +41,7 @@ grpc::Status NodeInfoService::UnregisterNode(grpc::ServerContext*,
   }
   if (s.ok()) {
     LUMOS_LOG(Info) << "node " << id.Hex() << " unregistered: " << req->reason();
+    if (on_dead_) on_dead_(id, req->reason().empty() ? "unregistered" : req->reason());
   }
   FillGcsStatus(s, reply->mutable_status());
   return grpc::Status::OK;
@@ -85,8 +87,14 @@ std::vector<NodeID> NodeInfoService::CheckDeadlines(int64_t now_ms, int64_t time
   }
   for (size_t i = 0; i < died.size(); i++) {
     LUMOS_LOG(Warning) << "node " << died[i].Hex() << " marked dead: " << reasons[i];
+    if (on_dead_) on_dead_(died[i], reasons[i]);
   }
   return died;
+}
+
+std::vector<rpc::NodeInfo> NodeInfoService::GetAllNodes() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return manager_.GetAllNodes();
 }
 
 }  // namespace lumos::gcs

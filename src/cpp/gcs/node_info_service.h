@@ -2,11 +2,14 @@
 // NodeInfoService: the gRPC shell of NodeInfoGcsService over GcsNodeManager.
 //
 // Thread safety: every handler and CheckDeadlines take mu_, so gRPC's sync
-// worker threads and GcsServer's deadline thread may call concurrently.
+// worker threads and GcsServer's deadline thread may call concurrently. The
+// listeners run on the calling thread, after mu_ is released.
 // Owns its GcsNodeManager. Handlers always return grpc::Status::OK; failures
 // travel in the reply's GcsStatus (see service_util.h).
 #include <cstdint>
+#include <functional>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "gcs/node_manager.h"
@@ -31,7 +34,20 @@ class NodeInfoService final : public rpc::NodeInfoGcsService::Service {
   /// them). Returns the ids that died in this call.
   std::vector<NodeID> CheckDeadlines(int64_t now_ms, int64_t timeout_ms);
 
+  /// \brief Every node ever registered (thread safe snapshot).
+  std::vector<rpc::NodeInfo> GetAllNodes();
+
+  /// \brief Called when a node registers (alive) and when it is marked dead
+  /// (unregistered or silent), with the reason. Set before serving starts.
+  void SetListeners(std::function<void(const NodeID&)> on_alive,
+                    std::function<void(const NodeID&, const std::string&)> on_dead) {
+    on_alive_ = std::move(on_alive);
+    on_dead_ = std::move(on_dead);
+  }
+
  private:
+  std::function<void(const NodeID&)> on_alive_;
+  std::function<void(const NodeID&, const std::string&)> on_dead_;
   std::mutex mu_;
   GcsNodeManager manager_;  // guarded by mu_
 };

@@ -32,7 +32,7 @@ std::optional<LeaseInfo> LeaseManager::ReturnLease(uint64_t lease_id, bool worke
     non_cpu.Subtract(cpu);
     available_.Add(non_cpu);
   }
-  if (!worker_gone) idle_.push_back(info.worker);
+  if (!worker_gone && !info.is_actor) idle_.push_back(info.worker);
   return info;
 }
 
@@ -102,15 +102,20 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
   ResourceSet tentative = available_;
   for (auto it = pending_.begin(); it != pending_.end();) {
     const LeaseRequest& req = it->req;
-    if (!total_.Contains(req.resources)) {
+    if (!total_.Contains(req.resources) || !total_.Contains(req.placement)) {
       if (!it->warned) {
         it->warned = true;
         LeaseAction a;
         a.kind = LeaseAction::kInfeasible;
         a.request = req;
         ResourceSet have;  // the node's totals of just the resources asked for
-        for (const auto& [name, amount] : req.resources.ToMap()) have.Set(name, total_.Get(name));
-        a.message = "task '" + req.task_name + "' asks for " + req.resources.ToString() +
+        ResourceSet asked = req.resources;
+        for (const auto& [name, amount] : req.placement.ToMap()) {
+          if (asked.Get(name) < amount) asked.Set(name, amount);
+        }
+        for (const auto& [name, amount] : asked.ToMap()) have.Set(name, total_.Get(name));
+        a.message = std::string(req.is_actor ? "actor '" : "task '") + req.task_name + "' asks for " +
+                    asked.ToString() +
                     " but this node has only " + (have.IsEmpty() ? "{}" : have.ToString()) +
                     " in total; it will stay pending until a node with enough resources joins "
                     "(lower the request with .options(num_cpus=..., resources=...))";
@@ -119,7 +124,7 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
       ++it;
       continue;
     }
-    if (!tentative.Contains(req.resources)) {
+    if (!tentative.Contains(req.resources) || !tentative.Contains(req.placement)) {
       ++it;
       continue;
     }
@@ -131,7 +136,7 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
     }
     WorkerID worker = idle_.back();  // the warmest worker
     idle_.pop_back();
-    LeaseInfo info{next_lease_id_++, req.requester, worker, req.resources, false};
+    LeaseInfo info{next_lease_id_++, req.requester, worker, req.resources, false, req.is_actor};
     available_.Subtract(req.resources);
     leases_[info.lease_id] = info;
     lease_of_worker_[worker] = info.lease_id;

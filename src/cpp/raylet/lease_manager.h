@@ -28,9 +28,11 @@ namespace lumos::raylet {
 struct LeaseRequest {
   uint64_t requester = 0;  // opaque id of the asking connection
   uint64_t reply_tag = 0;  // opaque id of the request on that connection
-  ResourceSet resources;
+  ResourceSet resources;   // held by the lease
+  ResourceSet placement;   // must be available to grant, not held (actors)
   uint64_t scheduling_class = 0;
   std::string task_name;
+  bool is_actor = false;   // the worker hosts an actor and never returns to the pool
 };
 
 struct LeaseAction {
@@ -49,6 +51,7 @@ struct LeaseInfo {
   WorkerID worker;
   ResourceSet resources;
   bool blocked = false;
+  bool is_actor = false;
 };
 
 class LeaseManager {

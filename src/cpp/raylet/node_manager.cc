@@ -180,7 +180,15 @@ void NodeManager::HandleRequestLease(const std::shared_ptr<Client>& c, const rpc
     c->conn->SendError(frame.header.request_id, frame.header.method, rs.status());
     return;
   }
+  std::map<std::string, double> pm(req.placement_resources().begin(), req.placement_resources().end());
+  auto placement = ResourceSet::FromMap(pm);
+  if (!placement.ok()) {
+    c->conn->SendError(frame.header.request_id, frame.header.method, placement.status());
+    return;
+  }
   LeaseRequest lr;
+  lr.placement = placement.MoveValue();
+  lr.is_actor = req.is_actor();
   lr.requester = c->id;
   lr.reply_tag = frame.header.request_id;
   lr.resources = rs.MoveValue();
@@ -205,9 +213,11 @@ void NodeManager::HandleReturnWorker(const std::shared_ptr<Client>& c, const rpc
     }
     return;
   }
-  auto info = leases_.ReturnLease(req.lease_id(), req.disconnect_worker());
+  // An actor's worker is never pooled again: its lease ends with the process.
+  bool disconnect = req.disconnect_worker() || (held && held->is_actor);
+  auto info = leases_.ReturnLease(req.lease_id(), disconnect);
   if (info) {
-    if (req.disconnect_worker()) {
+    if (disconnect) {
       KillWorker(info->worker, "returned with disconnect");
     } else {
       idle_since_ms_[info->worker] = rpc::NowMs();
@@ -262,6 +272,8 @@ void NodeManager::OnWorkerExit(pid_t pid, int wait_status, bool registered) {
     if (it != worker_of_pid_.end()) {
       WorkerID wid = it->second;
       worker_of_pid_.erase(it);
+      actor_workers_.erase(wid);
+      QueueWorkerFailure(wid, how);
       if (workers_.count(wid)) {
         leases_.WorkerDied(wid);
         auto c = workers_[wid];
@@ -291,6 +303,7 @@ void NodeManager::ScheduleAndDispatch() {
           continue;
         }
         idle_since_ms_.erase(a.worker);
+        if (a.request.is_actor) actor_workers_.insert(a.worker);
         rpc::RequestWorkerLeaseReply reply;
         reply.set_lease_id(a.lease_id);
         auto* addr = reply.mutable_worker_address();
@@ -357,7 +370,7 @@ void NodeManager::DoMaintenance() {
   // Idle workers beyond the soft limit (one per CPU).
   size_t soft_limit = std::max<size_t>(1, static_cast<size_t>(leases_.total().Get("CPU")));
   int64_t idle_ms = Config::Get().idle_worker_killing_time_ms();
-  size_t alive = workers_.size();
+  size_t alive = workers_.size() - actor_workers_.size();
   std::vector<WorkerID> idle(leases_.idle_workers().begin(), leases_.idle_workers().end());
   for (const auto& wid : idle) {  // oldest first
     if (alive <= soft_limit) break;
@@ -381,16 +394,29 @@ void NodeManager::UpdateSnapshot() {
   snapshot_cv_.notify_all();
 }
 
+void NodeManager::QueueWorkerFailure(const WorkerID& worker, const std::string& description) {
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  worker_failures_.emplace_back(worker, description);
+  snapshot_cv_.notify_all();
+}
+
 void NodeManager::ReporterLoop() {
   int64_t period = Config::Get().resource_report_period_ms();
   std::unique_lock<std::mutex> lock(snapshot_mu_);
   while (!reporter_stop_) {
-    snapshot_cv_.wait_for(lock, std::chrono::milliseconds(period),
-                          [this] { return reporter_stop_ || snapshot_dirty_; });
+    snapshot_cv_.wait_for(lock, std::chrono::milliseconds(period), [this] {
+      return reporter_stop_ || snapshot_dirty_ || !worker_failures_.empty();
+    });
     if (reporter_stop_) break;
     auto snapshot = available_snapshot_;
     snapshot_dirty_ = false;
+    std::vector<std::pair<WorkerID, std::string>> failures;
+    failures.swap(worker_failures_);
     lock.unlock();
+    for (const auto& [wid, why] : failures) {
+      Status fs = gcs_->ReportWorkerFailure(wid.Binary(), options_.node_id.Binary(), why);
+      if (!fs.ok()) LUMOS_LOG(Debug) << "worker failure report failed: " << fs.ToString();
+    }
     bool dead = false;
     Status s = gcs_->ReportResources(options_.node_id, snapshot, &dead);
     if (!s.ok()) LUMOS_LOG(Warning) << "resource report to the GCS failed: " << s.ToString();

@@ -16,6 +16,8 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "common/id.h"
 #include "common/resource_set.h"
@@ -76,6 +78,9 @@ class NodeManager {
   void DoMaintenance();
   void UpdateSnapshot();
   void ReporterLoop();
+  /// \brief Tells the GCS (from the reporter thread) why a worker exited, so
+  /// actors on it die with a precise cause.
+  void QueueWorkerFailure(const WorkerID& worker, const std::string& description);
 
   asio::io_context& io_;
   NodeManagerOptions options_;
@@ -90,6 +95,7 @@ class NodeManager {
   std::unordered_map<WorkerID, std::shared_ptr<Client>> workers_;   // registered workers
   std::unordered_map<WorkerID, int64_t> idle_since_ms_;
   std::unordered_map<pid_t, WorkerID> worker_of_pid_;
+  std::unordered_set<WorkerID> actor_workers_;  // leased for actors: not pooled, not reaped
   std::map<pid_t, std::string> exit_reasons_;  // recent worker exits, for logs
   bool stopping_ = false;
 
@@ -98,6 +104,7 @@ class NodeManager {
   std::map<std::string, double> available_snapshot_;  // GUARDED_BY(snapshot_mu_)
   bool snapshot_dirty_ = true;                        // GUARDED_BY(snapshot_mu_)
   bool reporter_stop_ = false;                        // GUARDED_BY(snapshot_mu_)
+  std::vector<std::pair<WorkerID, std::string>> worker_failures_;  // GUARDED_BY(snapshot_mu_)
   std::thread reporter_;
 };
 

@@ -66,6 +66,7 @@ struct GcsClient::Impl {
   std::unique_ptr<JobInfoGcsService::Stub> job;
   std::unique_ptr<InternalKVGcsService::Stub> kv;
   std::unique_ptr<HealthCheckGcsService::Stub> health;
+  std::unique_ptr<ActorInfoGcsService::Stub> actor;
 
   // Runs one unary call with the configured deadline and folds both the
   // transport status and the reply's GcsStatus into one Status.
@@ -93,6 +94,7 @@ GcsClient::GcsClient(std::string address) : address_(std::move(address)), impl_(
   impl_->job = JobInfoGcsService::NewStub(impl_->channel);
   impl_->kv = InternalKVGcsService::NewStub(impl_->channel);
   impl_->health = HealthCheckGcsService::NewStub(impl_->channel);
+  impl_->actor = ActorInfoGcsService::NewStub(impl_->channel);
 }
 
 GcsClient::~GcsClient() = default;
@@ -261,6 +263,85 @@ Status GcsClient::KVKeys(const std::string& ns, const std::string& prefix,
   LUMOS_RETURN_NOT_OK(impl_->Call("KVKeys", address_, LUMOS_GCS_METHOD(kv, KVKeys), req, &rep));
   keys->assign(rep.keys().begin(), rep.keys().end());
   return Status::OK();
+}
+
+Status GcsClient::RegisterActor(const TaskSpec& creation_task, ActorTableData* existing_if_taken) {
+  RegisterActorRequest req;
+  *req.mutable_creation_task() = creation_task;
+  RegisterActorReply rep;
+  Status s =
+      impl_->Call("RegisterActor", address_, LUMOS_GCS_METHOD(actor, RegisterActor), req, &rep);
+  if (s.code() == StatusCode::kAlreadyExists && existing_if_taken != nullptr) {
+    *existing_if_taken = std::move(*rep.mutable_existing());
+  }
+  return s;
+}
+
+Status GcsClient::GetActorInfo(const std::string& actor_id, ActorTableData* actor) {
+  GetActorInfoRequest req;
+  req.set_actor_id(actor_id);
+  GetActorInfoReply rep;
+  LUMOS_RETURN_NOT_OK(
+      impl_->Call("GetActorInfo", address_, LUMOS_GCS_METHOD(actor, GetActorInfo), req, &rep));
+  *actor = std::move(*rep.mutable_actor());
+  return Status::OK();
+}
+
+Status GcsClient::GetNamedActorInfo(const std::string& name, const std::string& ns,
+                                    ActorTableData* actor) {
+  GetNamedActorInfoRequest req;
+  req.set_name(name);
+  req.set_ray_namespace(ns);
+  GetNamedActorInfoReply rep;
+  LUMOS_RETURN_NOT_OK(impl_->Call("GetNamedActorInfo", address_,
+                                  LUMOS_GCS_METHOD(actor, GetNamedActorInfo), req, &rep));
+  *actor = std::move(*rep.mutable_actor());
+  return Status::OK();
+}
+
+Status GcsClient::ListNamedActors(const std::string& ns, bool all_namespaces,
+                                  std::vector<ActorTableData>* actors) {
+  ListNamedActorsRequest req;
+  req.set_ray_namespace(ns);
+  req.set_all_namespaces(all_namespaces);
+  ListNamedActorsReply rep;
+  LUMOS_RETURN_NOT_OK(impl_->Call("ListNamedActors", address_,
+                                  LUMOS_GCS_METHOD(actor, ListNamedActors), req, &rep));
+  actors->assign(rep.actors().begin(), rep.actors().end());
+  return Status::OK();
+}
+
+Status GcsClient::KillActor(const std::string& actor_id, bool no_restart,
+                            const std::string& reason) {
+  KillActorRequest req;
+  req.set_actor_id(actor_id);
+  req.set_no_restart(no_restart);
+  req.set_reason(reason);
+  KillActorReply rep;
+  return impl_->Call("KillActor", address_, LUMOS_GCS_METHOD(actor, KillActor), req, &rep);
+}
+
+Status GcsClient::SubscribeActor(const std::string& actor_id, const Address& subscriber,
+                                 ActorTableData* current) {
+  SubscribeActorRequest req;
+  req.set_actor_id(actor_id);
+  *req.mutable_subscriber() = subscriber;
+  SubscribeActorReply rep;
+  LUMOS_RETURN_NOT_OK(
+      impl_->Call("SubscribeActor", address_, LUMOS_GCS_METHOD(actor, SubscribeActor), req, &rep));
+  if (current != nullptr) *current = std::move(*rep.mutable_actor());
+  return Status::OK();
+}
+
+Status GcsClient::ReportWorkerFailure(const std::string& worker_id, const std::string& node_id,
+                                      const std::string& description) {
+  ReportWorkerFailureRequest req;
+  req.set_worker_id(worker_id);
+  req.set_node_id(node_id);
+  req.set_description(description);
+  ReportWorkerFailureReply rep;
+  return impl_->Call("ReportWorkerFailure", address_,
+                     LUMOS_GCS_METHOD(actor, ReportWorkerFailure), req, &rep);
 }
 
 #undef LUMOS_GCS_METHOD

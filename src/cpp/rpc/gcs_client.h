@@ -62,6 +62,32 @@ class GcsClient {
   Status KVExists(const std::string& ns, const std::string& key, bool* exists);
   Status KVKeys(const std::string& ns, const std::string& prefix, std::vector<std::string>* keys);
 
+  // Actor table. Actor, worker and node ids are binary strings (ActorID,
+  // WorkerID, NodeID bytes).
+  /// \brief Registers the actor its creation task describes; the GCS creates
+  /// it asynchronously (watch it with SubscribeActor). AlreadyExists when the
+  /// (namespace, name) is taken by a live actor: then `*existing_if_taken`
+  /// (if not null) is that actor, even though the Status is not OK.
+  /// Registering the same actor id again is OK (idempotent retry).
+  Status RegisterActor(const TaskSpec& creation_task, ActorTableData* existing_if_taken);
+  /// \brief The actor's current entry (DEAD actors stay). NotFound if unknown.
+  Status GetActorInfo(const std::string& actor_id, ActorTableData* actor);
+  /// \brief The live (not DEAD) actor named `name` in namespace `ns`, or NotFound.
+  Status GetNamedActorInfo(const std::string& name, const std::string& ns, ActorTableData* actor);
+  /// \brief Live named actors of `ns`, or of every namespace.
+  Status ListNamedActors(const std::string& ns, bool all_namespaces,
+                         std::vector<ActorTableData>* actors);
+  /// \brief Kills the actor (restarts it instead when !no_restart and restarts
+  /// remain). `reason` becomes the death cause. Killing a dead actor is OK.
+  Status KillActor(const std::string& actor_id, bool no_restart, const std::string& reason);
+  /// \brief From now on `subscriber.endpoint` receives one-way ACTOR_STATE_UPDATE
+  /// frames (payload ActorTableData) for the actor; `*current` is its state now.
+  Status SubscribeActor(const std::string& actor_id, const Address& subscriber,
+                        ActorTableData* current);
+  /// \brief Raylet -> GCS: a worker process exited; `description` says how.
+  Status ReportWorkerFailure(const std::string& worker_id, const std::string& node_id,
+                             const std::string& description);
+
  private:
   struct Impl;
   const std::string address_;

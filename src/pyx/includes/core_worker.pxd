@@ -17,8 +17,14 @@ cdef extern from "core_worker/ray_object.h" namespace "lumos::core" nogil:
         c_string metadata
         c_bool in_plasma
 
+cdef extern from "core_worker/task_replier.h" namespace "lumos::core" nogil:
+    cdef cppclass CTaskReplier "lumos::core::TaskReplier":
+        const CTaskSpec& spec()
+        c_bool finished()
+        void Finish(CPushTaskReply reply)
+
 ctypedef CStatus (*CTaskExecutorFn)(const CTaskSpec&, const c_vector[shared_ptr[CRayObject]]&,
-                                    CPushTaskReply*) noexcept
+                                    shared_ptr[CTaskReplier]) noexcept
 ctypedef c_bool (*CInterruptCheckFn)() noexcept
 
 cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
@@ -67,6 +73,12 @@ cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
         void MarkEscaped(const CObjectID& id)
         CReferenceCounter& reference_counter()
         c_vector[CObjectID] SubmitTask(CTaskSpec spec)
+        CStatus CreateActor(CTaskSpec spec, CActorTableData* existing)
+        CStatus AddActorHandle(const c_string& actor_id, int max_task_retries, c_bool owned)
+        c_vector[CObjectID] SubmitActorTask(const c_string& actor_id, CTaskSpec spec)
+        int64_t ActorNumPending(const c_string& actor_id)
+        void ActorOutOfScope(const c_string& actor_id)
+        CStatus KillActor(const c_string& actor_id, c_bool no_restart, const c_string& reason)
         CStatus RunTaskLoop()
         void RequestExit(const c_string& reason)
         void ForwardLogs(const c_vector[c_string]& lines, c_bool is_err)
@@ -85,3 +97,7 @@ cdef extern from "rpc/gcs_client.h" namespace "lumos::rpc" nogil:
                       c_bool* added)
         CStatus KVDel(const c_string& ns, const c_string& key, c_bool by_prefix, int64_t* deleted)
         CStatus KVKeys(const c_string& ns, const c_string& prefix, c_vector[c_string]* keys)
+        CStatus GetNamedActorInfo(const c_string& name, const c_string& ns, CActorTableData* out)
+        CStatus ListNamedActors(const c_string& ns, c_bool all_namespaces, c_vector[CActorTableData]* out)
+        CStatus GetActorInfo(const c_string& actor_id, CActorTableData* out)
+        CStatus KillActor(const c_string& actor_id, c_bool no_restart, const c_string& reason)

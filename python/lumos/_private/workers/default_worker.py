@@ -35,7 +35,11 @@ def main(argv=None):
     out = LineForwarder(cw, sys.stdout, is_err=False)
     err = LineForwarder(cw, sys.stderr, is_err=True)
     sys.stdout, sys.stderr = out, err
-    executor = TaskExecutor(FunctionLoader(state.gcs), forwarders=(out, err), request_exit=cw.request_exit)
+    def kill_self(actor_id, why):
+        state.gcs.kill_actor(actor_id, True, why)
+
+    executor = TaskExecutor(FunctionLoader(state.gcs, state.job_namespaces), state, forwarders=(out, err),
+                            request_exit=cw.request_exit, kill_self=kill_self)
     _raylet.set_task_executor(executor)
     try:
         cw.run_task_loop()

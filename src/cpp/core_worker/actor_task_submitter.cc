@@ -1,0 +1,219 @@
+#include "core_worker/actor_task_submitter.h"
+
+#include <thread>
+
+#include "common/logging.h"
+#include "core_worker.pb.h"
+
+namespace lumos::core {
+
+namespace {
+using State = rpc::ActorTableData;
+
+std::string DeathMessage(const rpc::ActorTableData& d) {
+  std::string cause = d.death_cause().empty() ? "unknown cause" : d.death_cause();
+  return "The actor " + d.class_name() + " (id " + WorkerID::FromBinary(d.actor_id()).Hex() +
+         ") is dead: " + cause;
+}
+}  // namespace
+
+bool ActorTaskSubmitter::AddActor(const std::string& actor_id, int max_task_retries) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, inserted] = actors_.try_emplace(actor_id);
+  if (inserted) {
+    it->second.max_task_retries = max_task_retries;
+    it->second.data.set_actor_id(actor_id);
+  }
+  return inserted;
+}
+
+uint64_t ActorTaskSubmitter::Enqueue(const std::string& actor_id, const rpc::TaskSpec& spec) {
+  std::vector<std::pair<TaskID, std::string>> failed;
+  uint64_t seq;
+  rpc::ActorTableData dead;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Actor& a = actors_[actor_id];
+    seq = a.next_seq++;
+    if (a.known && a.data.state() == State::DEAD) {
+      failed.emplace_back(TaskID::FromBinary(spec.task_id()), "");
+      dead = a.data;
+    } else {
+      Call c;
+      c.spec = spec;  // carries the task id until the resolved spec replaces it
+      c.retries_left = a.max_task_retries;
+      a.queue.emplace(seq, std::move(c));
+    }
+  }
+  if (!failed.empty()) {
+    if (!dead.creation_error().empty()) {
+      tasks_->FailTask(failed[0].first, kMetaActorInitFailed, dead.creation_error());
+    } else {
+      tasks_->FailTask(failed[0].first, kMetaActorDied, DeathMessage(dead));
+    }
+  }
+  return seq;
+}
+
+void ActorTaskSubmitter::Resolved(const std::string& actor_id, uint64_t seq, rpc::TaskSpec spec) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = actors_.find(actor_id);
+  if (it == actors_.end()) return;
+  auto q = it->second.queue.find(seq);
+  if (q == it->second.queue.end()) return;  // failed meanwhile
+  spec.mutable_actor_task()->set_sequence_number(seq);
+  q->second.spec = std::move(spec);
+  q->second.resolved = true;
+  SendLocked(actor_id, it->second);
+}
+
+void ActorTaskSubmitter::SendLocked(const std::string& actor_id, Actor& a) {
+  if (!a.known || a.data.state() != State::ALIVE) return;
+  if (!a.conn || a.conn->closed() || a.conn_incarnation != a.data.num_restarts()) {
+    auto conn = pool_->Get(a.data.address().endpoint());
+    if (!conn.ok()) {
+      LUMOS_LOG(Debug) << "cannot reach actor yet: " << conn.status().ToString();
+      return;  // the GCS will tell us when it died or moved
+    }
+    a.conn = conn.value();
+    a.conn_incarnation = a.data.num_restarts();
+  }
+  while (!a.queue.empty() && a.queue.begin()->second.resolved) {
+    auto node = a.queue.extract(a.queue.begin());
+    uint64_t seq = node.key();
+    Call& call = node.mapped();
+    call.spec.mutable_actor_task()->set_incarnation(a.conn_incarnation);
+    rpc::PushTaskRequest req;
+    *req.mutable_task() = call.spec;
+    int64_t inc = a.conn_incarnation;
+    a.in_flight.insert(std::move(node));
+    a.conn->SendRequest(rpc::PUSH_TASK, req, [this, actor_id, seq, inc](const Status& s, rpc::Frame&& f) {
+      OnReply(actor_id, seq, inc, s, f);
+    });
+  }
+}
+
+void ActorTaskSubmitter::OnReply(const std::string& actor_id, uint64_t seq, int64_t incarnation,
+                                 const Status& s, const rpc::Frame& frame) {
+  rpc::PushTaskReply reply;
+  bool ok = s.ok() && reply.ParseFromString(frame.payload);
+  TaskID task;
+  bool kill = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = actors_.find(actor_id);
+    if (it == actors_.end()) return;
+    Actor& a = it->second;
+    auto f = a.in_flight.find(seq);
+    if (f == a.in_flight.end()) return;  // already retried or failed by a state update
+    if (!ok) {
+      // The actor's process is gone; the GCS update (restart or death) decides
+      // what happens to this call. Stop using the connection meanwhile.
+      if (a.conn && a.conn_incarnation == incarnation) a.conn.reset();
+      return;
+    }
+    task = TaskID::FromBinary(f->second.spec.task_id());
+    a.in_flight.erase(f);
+    MaybeOutOfScopeLocked(actor_id, a, &kill);
+  }
+  tasks_->CompleteTask(task, reply);
+  if (kill) on_out_of_scope_(actor_id);
+}
+
+void ActorTaskSubmitter::FailLocked(Actor& a, std::vector<std::pair<TaskID, std::string>>* failed,
+                                    const std::string& why) {
+  for (auto* m : {&a.in_flight, &a.queue}) {
+    for (auto& [seq, call] : *m) {
+      failed->emplace_back(TaskID::FromBinary(call.spec.task_id()), why);
+    }
+    m->clear();
+  }
+}
+
+void ActorTaskSubmitter::OnActorUpdate(const rpc::ActorTableData& data) {
+  std::vector<std::pair<TaskID, std::string>> failed;
+  bool init_failed = false;
+  std::string init_error;
+  bool kill = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Actor& a = actors_[data.actor_id()];
+    if (a.known && data.version() <= a.data.version()) return;  // stale
+    a.known = true;
+    a.data = data;
+    switch (data.state()) {
+      case State::ALIVE:
+        SendLocked(data.actor_id(), a);
+        break;
+      case State::RESTARTING: {
+        a.conn.reset();
+        // Calls the old incarnation may have been running: retry or fail.
+        for (auto it = a.in_flight.begin(); it != a.in_flight.end();) {
+          if (it->second.retries_left != 0) {
+            if (it->second.retries_left > 0) it->second.retries_left--;
+            a.queue.insert(a.in_flight.extract(it++));
+          } else {
+            failed.emplace_back(TaskID::FromBinary(it->second.spec.task_id()),
+                                DeathMessage(data) + " (the call was running when the actor's process "
+                                "died; set max_task_retries to retry such calls)");
+            it = a.in_flight.erase(it);
+          }
+        }
+        break;
+      }
+      case State::DEAD:
+        a.conn.reset();
+        init_failed = !data.creation_error().empty();
+        init_error = data.creation_error();
+        FailLocked(a, &failed, DeathMessage(data));
+        break;
+      default:
+        break;
+    }
+    MaybeOutOfScopeLocked(data.actor_id(), a, &kill);
+  }
+  for (const auto& [task, why] : failed) {
+    if (init_failed) {
+      tasks_->FailTask(task, kMetaActorInitFailed, init_error);
+    } else {
+      tasks_->FailTask(task, kMetaActorDied, why);
+    }
+  }
+  if (kill) on_out_of_scope_(data.actor_id());
+}
+
+int64_t ActorTaskSubmitter::NumPending(const std::string& actor_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = actors_.find(actor_id);
+  if (it == actors_.end()) return 0;
+  return static_cast<int64_t>(it->second.queue.size() + it->second.in_flight.size());
+}
+
+void ActorTaskSubmitter::MarkOutOfScope(const std::string& actor_id) {
+  bool kill = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = actors_.find(actor_id);
+    if (it == actors_.end()) return;
+    it->second.out_of_scope = true;
+    MaybeOutOfScopeLocked(actor_id, it->second, &kill);
+  }
+  if (kill) on_out_of_scope_(actor_id);
+}
+
+void ActorTaskSubmitter::MaybeOutOfScopeLocked(const std::string& actor_id, Actor& a, bool* kill) {
+  if (!a.out_of_scope || a.kill_requested || !a.queue.empty() || !a.in_flight.empty()) return;
+  if (a.known && a.data.state() == State::DEAD) return;
+  a.kill_requested = true;
+  *kill = true;
+}
+
+rpc::ActorTableData::ActorState ActorTaskSubmitter::State(const std::string& actor_id, std::string* cause) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = actors_.find(actor_id);
+  if (it == actors_.end() || !it->second.known) return State::PENDING_CREATION;
+  if (cause) *cause = it->second.data.death_cause();
+  return it->second.data.state();
+}
+
+}  // namespace lumos::core

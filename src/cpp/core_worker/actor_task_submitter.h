@@ -1,0 +1,86 @@
+#pragma once
+// ActorTaskSubmitter: the caller's side of actor method calls.
+//
+// Per actor it keeps the GCS's latest ActorTableData (pushed to us as
+// ACTOR_STATE_UPDATE), a queue of calls ordered by the sequence number they
+// got at .remote() time, and the calls in flight. Calls are pushed straight to
+// the actor's core worker, in sequence order, once their arguments are
+// resolved and the actor is ALIVE. When the actor restarts, calls that were in
+// flight are re-sent if they have retries left (max_task_retries), else they
+// fail; when it is DEAD every pending and later call fails with the cause.
+//
+// Thread safety: thread safe. Completions run on the event loop thread.
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "common.pb.h"
+#include "core_worker/connection_pool.h"
+#include "core_worker/task_manager.h"
+
+namespace lumos::core {
+
+class ActorTaskSubmitter {
+ public:
+  /// \param on_out_of_scope called (off the loop thread) when an actor whose
+  /// handles are gone has no pending calls left: the owner then kills it.
+  ActorTaskSubmitter(ConnectionPool* pool, TaskManager* tasks,
+                     std::function<void(const std::string& actor_id)> on_out_of_scope)
+      : pool_(pool), tasks_(tasks), on_out_of_scope_(std::move(on_out_of_scope)) {}
+
+  /// \brief Registers a known actor (idempotent). Returns true the first time.
+  bool AddActor(const std::string& actor_id, int max_task_retries);
+  /// \brief Queues a call (unresolved); returns its sequence number.
+  uint64_t Enqueue(const std::string& actor_id, const rpc::TaskSpec& spec);
+  /// \brief The call's arguments are ready: it may be sent.
+  void Resolved(const std::string& actor_id, uint64_t seq, rpc::TaskSpec spec);
+  void OnActorUpdate(const rpc::ActorTableData& data);
+  /// \brief Queued + in-flight calls of this caller to the actor.
+  int64_t NumPending(const std::string& actor_id) const;
+  /// \brief The owner's handles are all gone: kill once pending calls finish.
+  void MarkOutOfScope(const std::string& actor_id);
+  /// \brief Current state (PENDING_CREATION if unknown) and death cause.
+  rpc::ActorTableData::ActorState State(const std::string& actor_id, std::string* cause) const;
+
+ private:
+  struct Call {
+    rpc::TaskSpec spec;
+    bool resolved = false;
+    int retries_left = 0;
+  };
+  struct Actor {
+    rpc::ActorTableData data;  // latest state from the GCS
+    bool known = false;        // at least one update received
+    rpc::ConnectionPtr conn;
+    int64_t conn_incarnation = -1;
+    uint64_t next_seq = 0;
+    int max_task_retries = 0;
+    std::map<uint64_t, Call> queue;      // not sent yet, by sequence number
+    std::map<uint64_t, Call> in_flight;  // sent to conn_incarnation
+    bool out_of_scope = false;
+    bool kill_requested = false;
+  };
+
+  // REQUIRES: mu_ held.
+  void SendLocked(const std::string& actor_id, Actor& a);
+  void FailLocked(Actor& a, std::vector<std::pair<TaskID, std::string>>* failed, const std::string& why);
+  void MaybeOutOfScopeLocked(const std::string& actor_id, Actor& a, bool* kill);
+  void OnReply(const std::string& actor_id, uint64_t seq, int64_t incarnation, const Status& s,
+               const rpc::Frame& frame);
+
+  ConnectionPool* pool_;
+  TaskManager* tasks_;
+  std::function<void(const std::string&)> on_out_of_scope_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Actor> actors_;
+};
+
+/// \brief Error metadata for a call to a dead actor (ActorDiedError with a message).
+inline constexpr const char* kMetaActorDied = "EA";
+/// \brief Error metadata whose data is the pickled error __init__ raised.
+inline constexpr const char* kMetaActorInitFailed = "EAI";
+
+}  // namespace lumos::core
