@@ -285,20 +285,28 @@ class ActorHandle:
         return refs
 
 
+_SIGNATURES = {}  # (class, method) -> (signature or None, binds self)
+
+
 def _check_method_args(cls, class_name, method_name, args, kwargs):
-    raw = inspect.getattr_static(cls, method_name, None)
-    fn = getattr(cls, method_name, None)
-    if fn is None:
+    key = (cls, method_name)
+    entry = _SIGNATURES.get(key)
+    if entry is None:
+        raw = inspect.getattr_static(cls, method_name, None)
+        fn = getattr(cls, method_name, None)
+        try:
+            sig = inspect.signature(fn) if fn is not None else None
+        except (TypeError, ValueError):
+            sig = None
+        entry = _SIGNATURES[key] = (sig, not isinstance(raw, (staticmethod, classmethod)))
+    sig, binds_self = entry
+    if sig is None:
         return
     try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return
-    try:
-        if isinstance(raw, (staticmethod, classmethod)):
-            sig.bind(*args, **kwargs)
-        else:
+        if binds_self:
             sig.bind(None, *args, **kwargs)
+        else:
+            sig.bind(*args, **kwargs)
     except TypeError as e:
         raise TypeError("%s.%s.remote(): %s" % (class_name, method_name, e)) from None
 

@@ -62,7 +62,7 @@ cdef class Replier:
     May be called from any thread, once."""
     cdef shared_ptr[CTaskReplier] r
 
-    def finish(self, is_error, results):
+    def finish(self, is_error, results, str error_message=""):
         cdef CPushTaskReply reply
         cdef CReturnObject* ret
         cdef CObjectID oid
@@ -97,6 +97,8 @@ cdef class Replier:
             check_status(s)
             ret.set_in_plasma(True)
         reply.set_is_application_error(is_error)
+        if error_message:
+            reply.set_error_message(error_message.encode("utf-8", "replace"))
         with nogil:
             rep.Finish(move(reply))
 

@@ -14,12 +14,16 @@ class LineForwarder:
         self._is_err = is_err
         self._partial = ""
         self._lock = threading.Lock()
-        self.prefix = "(worker pid=%d) " % os.getpid()
+        self._pid = os.getpid()
+        self._name = None
+        self.prefix = "(worker pid=%d) " % self._pid
         self.encoding = getattr(original, "encoding", "utf-8")
         self.errors = getattr(original, "errors", "strict")
 
     def set_task_name(self, name):
-        self.prefix = "(%s pid=%d) " % (name, os.getpid())
+        if name != self._name:
+            self._name = name
+            self.prefix = "(%s pid=%d) " % (name, self._pid)
 
     def write(self, s):
         if not isinstance(s, str):
@@ -40,6 +44,8 @@ class LineForwarder:
         self._cw.forward_logs([self.prefix + line for line in lines], self._is_err)
 
     def flush(self):
+        if not self._partial:
+            return
         with self._lock:
             if self._partial:
                 self._send([self._partial])

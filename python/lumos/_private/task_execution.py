@@ -67,14 +67,15 @@ class TaskExecutor:
         if actor is None:
             self._finish(replier, *self._run_task(function_id, name, job_id, args, kwarg_names, num_returns))
         elif actor[0] == "create":
-            self._finish(replier, *self._create_actor(function_id, name, job_id, args, kwarg_names, actor))
+            is_error, results, message = self._create_actor(function_id, name, job_id, args, kwarg_names, actor)
+            self._finish(replier, is_error, results, message)
         else:
             self._call_actor(function_name, name, args, kwarg_names, num_returns, replier)
 
-    def _finish(self, replier, is_error, results):
+    def _finish(self, replier, is_error, results, error_message=""):
         for f in self._forwarders:
             f.flush()
-        replier.finish(is_error, results)
+        replier.finish(is_error, results, error_message)
 
     # ------------------------------------------------------------ plain tasks
     def _prepare(self, name, args, kwarg_names, num_returns):
@@ -120,21 +121,25 @@ class TaskExecutor:
 
     # ------------------------------------------------------------ actors
     def _create_actor(self, function_id, name, job_id, args, kwarg_names, actor):
+        """(is_error, results, one-line error message) of running __init__."""
         _, actor_id, max_concurrency, is_asyncio, serialized_handle, class_name = actor
+
+        def failed(e):
+            return True, [_error_object(_task_error(name, e), name)], "%s: %s" % (type(e).__name__, e)
         try:
             cls = self._loader.load(job_id, function_id, name)
         except Exception as e:
-            return True, [_error_object(_task_error(name, e), name)]
+            return failed(e)
         prepared, errors = self._prepare(name, args, kwarg_names, 1)
         if prepared is None:
-            return True, errors
+            return True, errors, "an argument of %s could not be fetched" % name
         try:
             instance = cls(*prepared[0], **prepared[1])
         except Exception as e:
-            return True, [_error_object(_task_error(name, e), name)]
+            return failed(e)
         self._state.actor = ActorRuntime(instance, actor_id, class_name, max(1, max_concurrency), is_asyncio,
                                          serialized_handle)
-        return False, []
+        return False, [], ""
 
     def _call_actor(self, method_name, name, args, kwarg_names, num_returns, replier):
         runtime = self._state.actor

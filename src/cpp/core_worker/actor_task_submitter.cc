@@ -1,5 +1,6 @@
 #include "core_worker/actor_task_submitter.h"
 
+#include <limits>
 #include <thread>
 
 #include "common/logging.h"
@@ -13,17 +14,15 @@ using State = rpc::ActorTableData;
 std::string DeathMessage(const rpc::ActorTableData& d) {
   std::string cause = d.death_cause().empty() ? "unknown cause" : d.death_cause();
   return "The actor " + d.class_name() + " (id " + WorkerID::FromBinary(d.actor_id()).Hex() +
-         ") is dead: " + cause;
+         ") died: " + cause;
 }
 }  // namespace
 
 bool ActorTaskSubmitter::AddActor(const std::string& actor_id, int max_task_retries) {
   std::lock_guard<std::mutex> lock(mu_);
   auto [it, inserted] = actors_.try_emplace(actor_id);
-  if (inserted) {
-    it->second.max_task_retries = max_task_retries;
-    it->second.data.set_actor_id(actor_id);
-  }
+  if (inserted) it->second.data.set_actor_id(actor_id);
+  it->second.max_task_retries = std::max(it->second.max_task_retries, max_task_retries);
   return inserted;
 }
 
@@ -180,6 +179,22 @@ void ActorTaskSubmitter::OnActorUpdate(const rpc::ActorTableData& data) {
     }
   }
   if (kill) on_out_of_scope_(data.actor_id());
+}
+
+void ActorTaskSubmitter::MarkKilled(const std::string& actor_id, const std::string& reason) {
+  rpc::ActorTableData dead;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Actor& a = actors_[actor_id];
+    dead = a.data;
+  }
+  dead.set_actor_id(actor_id);
+  dead.set_state(State::DEAD);
+  dead.set_death_cause(reason);
+  dead.clear_creation_error();
+  // DEAD is final: later (older or equal) updates from the GCS change nothing.
+  dead.set_version(std::numeric_limits<uint64_t>::max());
+  OnActorUpdate(dead);
 }
 
 int64_t ActorTaskSubmitter::NumPending(const std::string& actor_id) const {

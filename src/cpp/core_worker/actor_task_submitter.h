@@ -38,6 +38,9 @@ class ActorTaskSubmitter {
   /// \brief The call's arguments are ready: it may be sent.
   void Resolved(const std::string& actor_id, uint64_t seq, rpc::TaskSpec spec);
   void OnActorUpdate(const rpc::ActorTableData& data);
+  /// \brief This process killed the actor (no restart): fail its calls now
+  /// rather than racing the GCS's DEAD update.
+  void MarkKilled(const std::string& actor_id, const std::string& reason);
   /// \brief Queued + in-flight calls of this caller to the actor.
   int64_t NumPending(const std::string& actor_id) const;
   /// \brief The owner's handles are all gone: kill once pending calls finish.

@@ -415,7 +415,9 @@ Status CoreWorker::AddActorHandle(const std::string& actor_id, int max_task_retr
 }
 
 Status CoreWorker::KillActor(const std::string& actor_id, bool no_restart, const std::string& reason) {
-  return gcs_->KillActor(actor_id, no_restart, reason);
+  LUMOS_RETURN_NOT_OK(gcs_->KillActor(actor_id, no_restart, reason));
+  if (no_restart) actor_submitter_->MarkKilled(actor_id, reason);
+  return Status::OK();
 }
 
 void CoreWorker::HandleActorUpdate(const rpc::Frame& frame) {
@@ -596,6 +598,7 @@ Status CoreWorker::RunTaskLoop() {
   using Clock = std::chrono::steady_clock;
   while (true) {
     std::pair<rpc::ConnectionPtr, rpc::Frame> item;
+    bool more_queued = false;
     {
       // Spin briefly before sleeping: the next task often follows right away.
       uint64_t seen = queue_version_.load(std::memory_order_acquire);
@@ -616,8 +619,21 @@ Status CoreWorker::RunTaskLoop() {
       if (task_queue_.empty()) return Status::OK();  // exit requested while idle
       item = std::move(task_queue_.front());
       task_queue_.pop_front();
+      more_queued = !task_queue_.empty();
     }
+    // A burst of pipelined tasks: batch their replies into one write per
+    // connection instead of one syscall (and peer wake-up) per task.
+    if (more_queued && corked_.insert(item.first).second) item.first->Cork();
     ExecuteTask(item.first, item.second);
+    bool idle;
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      idle = task_queue_.empty();
+    }
+    if (idle || exit_requested_) {
+      for (const auto& c : corked_) c->Uncork();
+      corked_.clear();
+    }
     if (exit_requested_) {
       std::lock_guard<std::mutex> lock(queue_mu_);
       // Tasks that arrived meanwhile go back to their owners as failures.

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -181,6 +182,7 @@ class CoreWorker {
   std::atomic<bool> exit_requested_{false};
   std::string exit_reason_;
   std::unordered_map<std::string, int> calls_per_function_;
+  std::set<rpc::ConnectionPtr> corked_;  // RunTaskLoop thread only
   std::atomic<bool> shut_down_{false};
 };
 

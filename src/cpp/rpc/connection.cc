@@ -218,8 +218,31 @@ Status Connection::SendReplyWithFd(uint64_t request_id, uint16_t method,
   return Status::OK();
 }
 
+void Connection::Cork() {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  corked_ = true;
+}
+
+void Connection::Uncork() {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  corked_ = false;
+  if (!cork_buffer_.empty()) {
+    std::string bytes;
+    bytes.swap(cork_buffer_);
+    WriteLocked(std::move(bytes));
+  }
+}
+
 void Connection::Write(std::string bytes) {
   std::lock_guard<std::mutex> lock(write_mu_);
+  if (corked_) {
+    cork_buffer_.append(bytes);
+    return;
+  }
+  WriteLocked(std::move(bytes));
+}
+
+void Connection::WriteLocked(std::string bytes) {
   if (closed_) return;
   if (!write_in_progress_) {
     // Fast path: write from this thread; only leftovers go through the loop.

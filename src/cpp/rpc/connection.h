@@ -62,6 +62,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// \brief Sends raw bytes as they are (tests use it to inject malformed frames).
   void SendRawForTest(std::string bytes) { Write(std::move(bytes)); }
 
+  /// \brief While corked, sends are buffered (no syscall, no wake-up of the
+  /// peer); Uncork writes them all at once. Used to batch replies of pipelined
+  /// tasks. Thread safe.
+  void Cork();
+  void Uncork();
+
   void Close(const Status& reason = Status::Disconnected("closed locally"));
   bool closed() const { return closed_.load(); }
   int fd() { return socket_.native_handle(); }
@@ -73,6 +79,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   Connection(asio::io_context& io, Socket socket);
   void Write(std::string bytes);
+  void WriteLocked(std::string bytes);  // REQUIRES: write_mu_ held
   void FlushQueueLocked();  // REQUIRES: write_mu_ held; runs on the loop thread
   void ReadMore();
   void OnBytes(size_t n);
@@ -92,6 +99,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::mutex write_mu_;
   std::deque<std::string> write_queue_;  // GUARDED_BY(write_mu_)
   bool write_in_progress_ = false;       // GUARDED_BY(write_mu_)
+  bool corked_ = false;                  // GUARDED_BY(write_mu_)
+  std::string cork_buffer_;              // GUARDED_BY(write_mu_)
   size_t queue_front_offset_ = 0;        // GUARDED_BY(write_mu_)
 
   struct Pending {

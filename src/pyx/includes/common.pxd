@@ -158,6 +158,7 @@ cdef extern from "core_worker.pb.h" namespace "lumos::rpc" nogil:
     cdef cppclass CPushTaskReply "lumos::rpc::PushTaskReply":
         CReturnObject* add_return_objects()
         void set_is_application_error(c_bool)
+        void set_error_message(const c_string&)
 
 cdef extern from "gcs_service.pb.h" namespace "lumos::rpc" nogil:
     cdef cppclass CNodeInfo "lumos::rpc::NodeInfo":
