@@ -18,6 +18,7 @@ from lumos._private.worker import (available_resources, cluster_resources, get, 
 from lumos import actor
 from lumos.actor import method
 from lumos.runtime_context import get_runtime_context
+from lumos._private.generators import DynamicObjectRefGenerator
 
 __version__ = "0.1.0"
 
@@ -55,8 +56,13 @@ def kill(actor, *, no_restart=True):
 
 
 def cancel(object_ref, *, force=False, recursive=True):
-    raise exceptions.RaySystemError("lumos.cancel() is not built yet (task lifecycle issue); the task "
-                                    "keeps running and its result stays gettable")
+    """Cancels the task that makes `object_ref`: a queued task never runs, a
+    running one gets KeyboardInterrupt (force=True kills its worker); getting
+    the ref then raises TaskCancelledError. A finished task is left alone."""
+    from lumos._private import worker as _w
+    if not isinstance(object_ref, ObjectRef):
+        raise TypeError("lumos.cancel() expects an ObjectRef returned by .remote(), got %r" % (object_ref,))
+    _w.core_worker().cancel_task(object_ref, bool(force), bool(recursive))
 
 
 __all__ = ["init", "shutdown", "is_initialized", "remote", "get", "put", "wait", "ObjectRef",

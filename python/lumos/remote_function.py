@@ -14,6 +14,8 @@ TASK_OPTIONS = {
     "placement_group", "placement_group_bundle_index", "placement_group_capture_child_tasks",
     "label_selector", "_metadata", "enable_task_events", "object_store_memory",
 }
+DEFAULT_MAX_RETRIES = 3  # like Ray: a task whose worker dies runs again up to 3 times
+
 # Accepted but not acted on yet (the issue that builds them is open); see docs/ARCHITECTURE.md.
 NOT_BUILT_OPTIONS = {"placement_group", "placement_group_bundle_index",
                      "placement_group_capture_child_tasks", "runtime_env"}
@@ -46,11 +48,21 @@ def validate_options(options, allowed=TASK_OPTIONS, what="task"):
             _check_number("resources[%r]" % k, v, allow_none=False)
     if "num_returns" in options:
         n = options["num_returns"]
-        if n == "dynamic" or n == "streaming":
-            raise ValueError("num_returns=%r (generators) is not built in lumos yet; return a list and "
-                             "use an integer num_returns" % (n,))
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ValueError("num_returns must be a non-negative int, got %r" % (n,))
+        if n == "streaming":
+            raise ValueError("num_returns='streaming' (streaming generators) is not built in lumos yet; use "
+                             "num_returns='dynamic' or an integer")
+        if n != "dynamic" and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+            raise ValueError("num_returns must be a non-negative int or 'dynamic', got %r" % (n,))
+    if options.get("max_retries") is not None:
+        m = options["max_retries"]
+        if isinstance(m, bool) or not isinstance(m, int) or m < -1:
+            raise ValueError("max_retries must be an int >= -1 (-1: retry forever), got %r" % (m,))
+    if "retry_exceptions" in options:
+        r = options["retry_exceptions"]
+        if not isinstance(r, bool):
+            if not isinstance(r, (list, tuple)) or not all(
+                    isinstance(c, type) and issubclass(c, BaseException) for c in r):
+                raise ValueError("retry_exceptions must be a bool or a list of exception classes, got %r" % (r,))
     if "max_calls" in options:
         m = options["max_calls"]
         if isinstance(m, bool) or not isinstance(m, int) or m < 0:
@@ -167,8 +179,19 @@ class RemoteFunction:
             arg_list.append(v if type(v) is _raylet.ObjectRef else
                             serialization.serialize(v, "argument %r of %s" % (k, self._qualname)))
         num_returns = options.get("num_returns", 1)
+        dynamic = num_returns == "dynamic"
+        if dynamic:
+            num_returns = 1
+        max_retries = options.get("max_retries")
+        retry_exceptions = options.get("retry_exceptions", False)
+        allowlist = b""
+        if isinstance(retry_exceptions, (list, tuple)):
+            allowlist = cloudpickle.dumps(tuple(retry_exceptions))
+            retry_exceptions = True
         refs = cw.submit_task(fid, self._module, self._qualname, options.get("name") or self._name, arg_list,
-                              kw_names, num_returns, resources_of(options), options.get("max_calls") or 0)
+                              kw_names, num_returns, resources_of(options), options.get("max_calls") or 0,
+                              DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
+                              bool(retry_exceptions), allowlist, dynamic)
         if num_returns == 1:
             return refs[0]
         if num_returns == 0:

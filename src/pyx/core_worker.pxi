@@ -62,7 +62,7 @@ cdef class Replier:
     May be called from any thread, once."""
     cdef shared_ptr[CTaskReplier] r
 
-    def finish(self, is_error, results, str error_message=""):
+    def finish(self, is_error, results, str error_message="", retryable=False, cancelled=False):
         cdef CPushTaskReply reply
         cdef CReturnObject* ret
         cdef CObjectID oid
@@ -97,6 +97,8 @@ cdef class Replier:
             check_status(s)
             ret.set_in_plasma(True)
         reply.set_is_application_error(is_error)
+        reply.set_is_retryable_error(retryable)
+        reply.set_was_cancelled(cancelled)
         if error_message:
             reply.set_error_message(error_message.encode("utf-8", "replace"))
         with nogil:
@@ -117,10 +119,12 @@ cdef CStatus _execute_task_cb(const CTaskSpec& spec, const c_vector[shared_ptr[C
                      _pyb(c.serialized_handle()), c.class_name().decode())
         elif spec.has_actor_task():
             actor = ("call", _pyb(spec.actor_task().actor_id()), 0, False, b"", "")
+        opts = (spec.retry_exceptions(), _pyb(spec.retry_exception_allowlist()), spec.dynamic_returns(),
+                _pyb(spec.caller().SerializeAsString()))
         _task_executor(
             _pyb(spec.function().function_id()), spec.function().module_name().decode(),
             spec.function().function_name().decode(), spec.name().decode(), _pyb(spec.job_id()),
-            _pyb(spec.task_id()), arg_list, kwnames, spec.num_returns(), actor, rep)
+            _pyb(spec.task_id()), arg_list, kwnames, spec.num_returns(), actor, rep, opts)
         return CStatus()
     except BaseException as e:
         import traceback
@@ -296,7 +300,8 @@ cdef class CoreWorker:
 
     # ------------------------------------------------------------ tasks
     def submit_task(self, bytes function_id, str module, str function_name, str name, list args,
-                    list kwarg_names, int num_returns, dict resources, int max_calls=0):
+                    list kwarg_names, int num_returns, dict resources, int max_calls=0, int max_retries=0,
+                    c_bool retry_exceptions=False, bytes retry_allowlist=b"", c_bool dynamic=False):
         """args: ObjectRef (passed by reference) or SerializedObject (inline when
         small, else stored first). Returns the return ObjectRefs."""
         cdef CCoreWorker* cw = self._get()
@@ -309,6 +314,10 @@ cdef class CoreWorker:
         spec.set_name(name.encode())
         spec.set_num_returns(num_returns)
         spec.set_max_calls(max_calls)
+        spec.set_max_retries(max_retries)
+        spec.set_retry_exceptions(retry_exceptions)
+        spec.set_retry_exception_allowlist(retry_allowlist)
+        spec.set_dynamic_returns(dynamic)
         for k, v in resources.items():
             deref(spec.mutable_required_resources())[k.encode()] = v
         keep = _fill_spec_args(cw, &spec, args, kwarg_names, self._address, self)
@@ -394,6 +403,23 @@ cdef class CoreWorker:
         with nogil:
             s = cw.KillActor(aid, no_restart, why)
         check_status(s)
+
+    def cancel_task(self, ObjectRef ref, c_bool force, c_bool recursive):
+        cdef CCoreWorker* cw = self._get()
+        cdef CObjectID oid = CObjectID.FromBinary(ref._id)
+        cdef CStatus s
+        with nogil:
+            s = cw.CancelTask(oid, force, recursive)
+        check_status(s)
+
+    def flush_replies(self):
+        cdef CCoreWorker* cw = self._get()
+        with nogil:
+            cw.FlushReplies()
+
+    def take_cancel_target(self):
+        """The task id a cancel request wants interrupted (b"" if none)."""
+        return _pyb(self._get().TakeCancelTarget())
 
     def run_task_loop(self):
         cdef CCoreWorker* cw = self._get()

@@ -121,3 +121,8 @@ cdef ObjectRef _make_ref(const CObjectID& oid, bytes owner):
 def _set_ref_recorder(fn):
     global _ref_recorder
     _ref_recorder = fn
+
+
+def object_id_for_return(bytes task_id, int index):
+    """Binary id of the index-th return object (1-based) of a task."""
+    return _pyb(CObjectID.FromIndex(CTaskID.FromBinary(task_id), index).Binary())

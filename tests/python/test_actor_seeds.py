@@ -8,8 +8,7 @@ ray.init()/ray.shutdown() itself, as in the seed; the fixture points
 LUMOS_TMPDIR (and TMPDIR, for CheckpointActor's temp files) at a private temp
 dir.
 
-Left out: the actor-task cancellation example of 003 (ray.cancel is not built
-in lumos yet), placement groups (DistributedWorker runs without its placement
+Left out: placement groups (DistributedWorker runs without its placement
 group; the ML-pipeline tasks with placement groups are not actors), and the
 `ray list actors` CLI.
 """
@@ -638,6 +637,34 @@ def test_003_pass_actor_to_tasks(seed_env):
     assert seen == sorted(seen)
     ray.get(refs)
     assert _poll(lambda: ray.get(counter.get_counter.remote()) == 30), ray.get(counter.get_counter.remote())
+    ray.shutdown()
+
+
+def test_003_cancel_actor_task(seed_env):
+    ray.init()  # lumos test: the seed's section assumes an initialized ray
+
+    @ray.remote
+    class Actor:
+        async def f(self):
+            try:
+                await asyncio.sleep(5)
+            except asyncio.CancelledError:
+                print("Actor task canceled.")
+
+    actor = Actor.remote()
+    ref = actor.f.remote()
+
+    # Wait until task is scheduled.
+    time.sleep(1)
+    t0 = time.monotonic()  # lumos test: time the cancel
+    ray.cancel(ref)
+
+    try:
+        ray.get(ref)
+    except ray.exceptions.RayTaskError:
+        print("Object reference was cancelled.")
+    # lumos test: check — the sleep was cut short (not the full 5 s)
+    assert time.monotonic() - t0 < 2.5
     ray.shutdown()
 
 

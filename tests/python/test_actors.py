@@ -520,8 +520,7 @@ DETACHED_FINDER = textwrap.dedent("""
     n = ray.get(k.add.remote("later"), timeout=15)
     print(json.dumps({"n": n, "items": ray.get(k.items_.remote()), "pid": ray.get(k.pid.remote())}),
           flush=True)
-    ray.kill(k)
-    ray.shutdown()
+    ray.shutdown()      # the detached actor stays: `lumos stop` has to end it
 """)
 
 
@@ -542,6 +541,14 @@ def _processes_under(root):
     return found
 
 
+def _pid_alive(pid):
+    try:
+        p = psutil.Process(pid)
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 @pytest.mark.timeout(45)
 def test_detached_actor_outlives_its_driver(tmp_short):
     root = os.path.join(tmp_short, "cli")
@@ -554,6 +561,7 @@ def test_detached_actor_outlives_its_driver(tmp_short):
     with open(finder, "w") as fh:
         fh.write(DETACHED_FINDER)
     started = []
+    first = None
     try:
         r = _cli(["start", "--head", "--num-cpus=2"], env)
         assert r.returncode == 0, "lumos start failed:\n%s\n%s" % (r.stdout, r.stderr[-3000:])
@@ -562,10 +570,13 @@ def test_detached_actor_outlives_its_driver(tmp_short):
                             env=env, cwd=REPO)
         assert d1.returncode == 0, d1.stderr[-3000:]
         first = json.loads(d1.stdout.strip().splitlines()[-1])
+        try:
+            started.append(psutil.Process(first["pid"]))   # lumos stop must end it too
+        except psutil.Error:
+            pass
         time.sleep(0.5)   # the creator has exited; give the cluster a moment to notice
-        assert psutil.pid_exists(first["pid"]), "the detached actor's process ended with its driver"
-        assert not wait_gone([psutil.Process(first["mortal"])], timeout=5.0) \
-            if psutil.pid_exists(first["mortal"]) else True, \
+        assert _pid_alive(first["pid"]), "the detached actor's process ended with its driver"
+        assert _poll(lambda: not _pid_alive(first["mortal"]), timeout=5.0), \
             "a non-detached actor outlived its driver"
         d2 = subprocess.run([sys.executable, finder], capture_output=True, text=True, timeout=25,
                             env=env, cwd=REPO)
@@ -578,7 +589,7 @@ def test_detached_actor_outlives_its_driver(tmp_short):
     finally:
         st = _cli(["stop"], env)
         left = wait_gone(started, timeout=5.0)
-        for p in _processes_under(root):
+        for p in left + _processes_under(root):
             try:
                 p.kill()
             except psutil.Error:
@@ -795,12 +806,18 @@ def test_max_pending_calls(ray_start):
 
 
 def test_max_pending_calls_on_options(ray_start):
-    a = Counter.options(max_pending_calls=1).remote()
-    ray.get(a.get.remote(), timeout=15)
-    r = a.increment.remote()
+    @ray.remote
+    class Sleeper:
+        def nap(self, t):
+            time.sleep(t)
+            return t
+
+    a = Sleeper.options(max_pending_calls=1).remote()
+    ray.get(a.nap.remote(0), timeout=15)
+    r = a.nap.remote(0.5)
     with pytest.raises(exceptions.PendingCallsLimitExceeded):
-        a.increment.remote()
-    assert ray.get(r) == 1
+        a.nap.remote(0)
+    assert ray.get(r, timeout=15) == 0.5
 
 
 # ---------------------------------------------------------------- runtime context

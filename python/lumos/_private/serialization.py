@@ -24,6 +24,7 @@ META_WORKER_DIED = b"EW"
 META_OBJECT_LOST = b"EL"
 META_SYSTEM_ERROR = b"ES"
 META_ACTOR_DIED = b"EA"
+META_TASK_CANCELLED = b"EC"
 META_ACTOR_INIT_FAILED = b"EAI"
 
 _ALIGN = 64
@@ -157,6 +158,8 @@ def error_from(metadata, data):
     msg = bytes(data).decode("utf-8", "replace")
     if metadata == META_ACTOR_DIED:
         return exceptions.ActorDiedError(msg)
+    if metadata == META_TASK_CANCELLED:
+        return exceptions.TaskCancelledError(msg)
     if metadata == META_WORKER_DIED:
         return exceptions.WorkerCrashedError(msg)
     if metadata == META_OBJECT_LOST:

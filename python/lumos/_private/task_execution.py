@@ -11,6 +11,7 @@ import asyncio
 import concurrent.futures
 import inspect
 import os
+import pickle
 import threading
 import traceback
 
@@ -56,26 +57,48 @@ class TaskExecutor:
         self._request_exit = request_exit
         self._kill_self = kill_self
         self._loop = None  # for `async def` remote functions
+        self.running_task_id = None  # task on the main thread (cancel target)
+        self._async_calls = {}       # task id -> asyncio task (async actors)
+        self._async_lock = threading.Lock()
+
+    def cancel_async(self, task_id):
+        """Cancels a running call of an async actor; False if none matches."""
+        with self._async_lock:
+            task = self._async_calls.get(task_id)
+        runtime = self._state.actor
+        if task is None or runtime is None or runtime.loop is None:
+            return False
+        runtime.loop.call_soon_threadsafe(task.cancel)
+        return True
 
     def __call__(self, function_id, module, function_name, name, job_id, task_id, args, kwarg_names,
-                 num_returns, actor, replier):
+                 num_returns, actor, replier, opts=(False, b"", False, b"")):
+        self.running_task_id = task_id
+        try:
+            self._dispatch(function_id, function_name, name, job_id, task_id, args, kwarg_names, num_returns,
+                           actor, replier, opts)
+        finally:
+            self.running_task_id = None
+
+    def _dispatch(self, function_id, function_name, name, job_id, task_id, args, kwarg_names, num_returns,
+                  actor, replier, opts):
         actor_runtime = self._state.actor
         prefix = actor_runtime.class_name if actor_runtime is not None else (
             actor[5] if actor and actor[0] == "create" else name)
         for f in self._forwarders:
             f.set_task_name(prefix)
         if actor is None:
-            self._finish(replier, *self._run_task(function_id, name, job_id, args, kwarg_names, num_returns))
+            self._run_task(function_id, name, job_id, task_id, args, kwarg_names, num_returns, replier, opts)
         elif actor[0] == "create":
             is_error, results, message = self._create_actor(function_id, name, job_id, args, kwarg_names, actor)
             self._finish(replier, is_error, results, message)
         else:
-            self._call_actor(function_name, name, args, kwarg_names, num_returns, replier)
+            self._call_actor(function_name, name, task_id, args, kwarg_names, num_returns, replier)
 
-    def _finish(self, replier, is_error, results, error_message=""):
+    def _finish(self, replier, is_error, results, error_message="", retryable=False, cancelled=False):
         for f in self._forwarders:
             f.flush()
-        replier.finish(is_error, results, error_message)
+        replier.finish(is_error, results, error_message, retryable, cancelled)
 
     # ------------------------------------------------------------ plain tasks
     def _prepare(self, name, args, kwarg_names, num_returns):
@@ -93,31 +116,46 @@ class TaskExecutor:
         kwargs = dict(zip(kwarg_names, values[len(values) - n_kw:])) if n_kw else {}
         return (positional, kwargs), None
 
-    def _run_task(self, function_id, name, job_id, args, kwarg_names, num_returns):
+    def _run_task(self, function_id, name, job_id, task_id, args, kwarg_names, num_returns, replier, opts):
+        retry_exceptions, allowlist, dynamic, caller = opts
         try:
             fn = self._loader.load(job_id, function_id, name)
         except Exception as e:
-            return True, [_error_object(_task_error(name, e), name)] * max(num_returns, 1)
+            self._finish(replier, True, [_error_object(_task_error(name, e), name)] * max(num_returns, 1))
+            return
         prepared, errors = self._prepare(name, args, kwarg_names, num_returns)
         if prepared is None:
-            return True, errors
+            self._finish(replier, True, errors)
+            return
         try:
             result = fn(*prepared[0], **prepared[1])
             if inspect.iscoroutine(result):
                 if self._loop is None:
                     self._loop = asyncio.new_event_loop()
                 result = self._loop.run_until_complete(result)
+            if dynamic:
+                self._finish(replier, *_dynamic_results(name, task_id, result, caller))
+                return
         except SystemExit as e:
             # Like Ray: sys.exit() in a task ends the worker; the caller sees
             # a WorkerCrashedError rather than a task error.
             if self._request_exit:
                 self._request_exit("task %s called sys.exit(%s)" % (name, e.code))
             msg = "The worker running task '%s' exited: the task called sys.exit(%s)." % (name, e.code)
-            return True, [serialization.SerializedObject(serialization.META_WORKER_DIED, msg.encode())] * \
-                max(num_returns, 1)
+            self._finish(replier, True, [serialization.SerializedObject(
+                serialization.META_WORKER_DIED, msg.encode())] * max(num_returns, 1))
+            return
+        except KeyboardInterrupt:
+            msg = "task '%s' was cancelled while it ran" % name
+            self._finish(replier, True, [serialization.SerializedObject(
+                serialization.META_TASK_CANCELLED, msg.encode())] * max(num_returns, 1), cancelled=True)
+            return
         except Exception as e:
-            return True, [_error_object(_task_error(name, e), name)] * max(num_returns, 1)
-        return _results(name, result, num_returns)
+            retryable = retry_exceptions and _matches_allowlist(e, allowlist)
+            self._finish(replier, True, [_error_object(_task_error(name, e), name)] * max(num_returns, 1),
+                         retryable=retryable)
+            return
+        self._finish(replier, *_results(name, result, num_returns))
 
     # ------------------------------------------------------------ actors
     def _create_actor(self, function_id, name, job_id, args, kwarg_names, actor):
@@ -141,7 +179,7 @@ class TaskExecutor:
                                          serialized_handle)
         return False, [], ""
 
-    def _call_actor(self, method_name, name, args, kwarg_names, num_returns, replier):
+    def _call_actor(self, method_name, name, task_id, args, kwarg_names, num_returns, replier):
         runtime = self._state.actor
         if runtime is None:
             msg = "this worker hosts no actor (call %s arrived before or without its actor)" % name
@@ -160,6 +198,8 @@ class TaskExecutor:
         positional, kwargs = prepared
         if runtime.loop is not None:
             async def run_async():
+                with self._async_lock:
+                    self._async_calls[task_id] = asyncio.current_task()
                 async with runtime.semaphore:
                     try:
                         result = bound(*positional, **kwargs)
@@ -169,11 +209,15 @@ class TaskExecutor:
                     except ActorExit:
                         self._exit_actor(replier, name, num_returns)
                         return
-                    except asyncio.CancelledError as e:
-                        outcome = True, [_error_object(_task_error(name, exceptions.TaskCancelledError(str(e))), name)] \
-                            * max(num_returns, 1)
+                    except asyncio.CancelledError:
+                        msg = "actor call %s was cancelled while it ran" % name
+                        outcome = True, [serialization.SerializedObject(
+                            serialization.META_TASK_CANCELLED, msg.encode())] * max(num_returns, 1)
                     except Exception as e:
                         outcome = True, [_error_object(_task_error(name, e), name)] * max(num_returns, 1)
+                    finally:
+                        with self._async_lock:
+                            self._async_calls.pop(task_id, None)
                 self._finish(replier, *outcome)
             asyncio.run_coroutine_threadsafe(run_async(), runtime.loop)
         elif runtime.pool is not None:
@@ -208,6 +252,33 @@ class TaskExecutor:
                 pass
         if self._request_exit:
             self._request_exit(why)
+
+
+def _matches_allowlist(exc, allowlist):
+    if not allowlist:
+        return True
+    try:
+        classes = pickle.loads(allowlist)
+    except Exception:
+        return False
+    return isinstance(exc, tuple(classes))
+
+
+def _dynamic_results(name, task_id, result, caller):
+    """num_returns="dynamic": every yielded value becomes return object 2, 3, ...;
+    return 1 is a DynamicObjectRefGenerator over their refs. An exception
+    mid-way becomes the last object."""
+    from lumos import _raylet
+    from lumos._private.generators import DynamicObjectRefGenerator
+    values = []
+    try:
+        for v in result:
+            values.append(serialization.serialize(v, "yielded value"))
+    except Exception as e:
+        values.append(_error_object(_task_error(name, e), name))
+    refs = [_raylet.ObjectRef(_raylet.object_id_for_return(task_id, i + 2), caller) for i in range(len(values))]
+    head = serialization.serialize(DynamicObjectRefGenerator(refs), "dynamic returns")
+    return False, [head] + values
 
 
 def _results(name, result, num_returns):

@@ -181,6 +181,38 @@ void ActorTaskSubmitter::OnActorUpdate(const rpc::ActorTableData& data) {
   if (kill) on_out_of_scope_(data.actor_id());
 }
 
+bool ActorTaskSubmitter::CancelQueued(const TaskID& task, bool* is_actor_call) {
+  std::lock_guard<std::mutex> lock(mu_);
+  *is_actor_call = false;
+  for (auto& [id, a] : actors_) {
+    for (auto it = a.queue.begin(); it != a.queue.end(); ++it) {
+      if (it->second.spec.task_id() == task.Binary()) {
+        *is_actor_call = true;
+        a.queue.erase(it);
+        return true;
+      }
+    }
+    for (const auto& [seq, call] : a.in_flight) {
+      if (call.spec.task_id() == task.Binary()) *is_actor_call = true;
+    }
+  }
+  return false;
+}
+
+void ActorTaskSubmitter::CancelRunning(const TaskID& task, bool recursive) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [id, a] : actors_) {
+    for (const auto& [seq, call] : a.in_flight) {
+      if (call.spec.task_id() != task.Binary() || !a.conn) continue;
+      rpc::CancelTaskRequest req;
+      req.set_task_id(task.Binary());
+      req.set_recursive(recursive);
+      a.conn->SendOneway(rpc::CANCEL_TASK, req);
+      return;
+    }
+  }
+}
+
 void ActorTaskSubmitter::MarkKilled(const std::string& actor_id, const std::string& reason) {
   rpc::ActorTableData dead;
   {

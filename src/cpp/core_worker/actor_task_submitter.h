@@ -41,6 +41,11 @@ class ActorTaskSubmitter {
   /// \brief This process killed the actor (no restart): fail its calls now
   /// rather than racing the GCS's DEAD update.
   void MarkKilled(const std::string& actor_id, const std::string& reason);
+  /// \brief Removes a call that has not been sent; `is_actor_call` tells whether
+  /// the task is an actor call of ours at all.
+  bool CancelQueued(const TaskID& task, bool* is_actor_call);
+  /// \brief Asks the actor to cancel a call it is running (async actors).
+  void CancelRunning(const TaskID& task, bool recursive);
   /// \brief Queued + in-flight calls of this caller to the actor.
   int64_t NumPending(const std::string& actor_id) const;
   /// \brief The owner's handles are all gone: kill once pending calls finish.

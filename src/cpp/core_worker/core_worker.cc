@@ -373,8 +373,93 @@ void CoreWorker::PrepareSpec(rpc::TaskSpec* spec, std::vector<ObjectID>* returns
 std::vector<ObjectID> CoreWorker::SubmitTask(rpc::TaskSpec spec) {
   std::vector<ObjectID> returns;
   PrepareSpec(&spec, &returns);
-  ResolveDependencies(std::move(spec), [this](rpc::TaskSpec ready) { submitter_->Submit(std::move(ready)); });
+  ResolveDependencies(std::move(spec), [this](rpc::TaskSpec ready) {
+    TaskID id = TaskID::FromBinary(ready.task_id());
+    if (tasks_->IsCancelled(id)) {
+      tasks_->FailTask(id, kMetaTaskCancelled, "task '" + ready.name() + "' was cancelled before it ran");
+      return;
+    }
+    submitter_->Submit(std::move(ready));
+  });
   return returns;
+}
+
+Status CoreWorker::CancelTask(const ObjectID& ref, bool force, bool recursive) {
+  TaskID task = ref.Task();
+  if (!tasks_->IsPending(task)) return Status::OK();  // finished (or not ours): nothing to do
+  bool is_actor_call = false;
+  if (actor_submitter_->CancelQueued(task, &is_actor_call)) {
+    tasks_->MarkCancelled(task);
+    tasks_->FailTask(task, kMetaTaskCancelled, "the actor call was cancelled before it ran");
+    return Status::OK();
+  }
+  if (is_actor_call) {
+    if (force) {
+      return Status::InvalidArgument("force=True is not allowed for actor calls; use lumos.kill() on the actor");
+    }
+    tasks_->MarkCancelled(task);
+    actor_submitter_->CancelRunning(task, recursive);
+    return Status::OK();
+  }
+  tasks_->MarkCancelled(task);
+  if (submitter_->CancelQueued(task)) {
+    tasks_->FailTask(task, kMetaTaskCancelled, "the task was cancelled before it ran");
+    return Status::OK();
+  }
+  // Running (or still resolving its arguments: then it fails when they resolve).
+  submitter_->CancelRunning(task, force, recursive);
+  return Status::OK();
+}
+
+void CoreWorker::FlushReplies() {
+  std::lock_guard<std::mutex> lock(cork_mu_);
+  for (const auto& c : corked_) c->Uncork();
+  corked_.clear();
+}
+
+std::string CoreWorker::TakeCancelTarget() {
+  std::lock_guard<std::mutex> lock(task_mu_);
+  std::string out;
+  out.swap(cancel_target_);
+  return out;
+}
+
+void CoreWorker::HandleCancelTask(const rpc::Frame& frame) {
+  rpc::CancelTaskRequest req;
+  if (!req.ParseFromString(frame.payload)) return;
+  // Still queued here: answer it as cancelled without running it.
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    for (auto it = task_queue_.begin(); it != task_queue_.end(); ++it) {
+      rpc::PushTaskRequest push;
+      if (!push.ParseFromString(it->second.payload) || push.task().task_id() != req.task_id()) continue;
+      rpc::PushTaskReply reply;
+      for (int i = 0; i < std::max(1, push.task().num_returns()); i++) {
+        auto* r = reply.add_return_objects();
+        r->set_object_id(ObjectID::FromIndex(TaskID::FromBinary(req.task_id()), i + 1).Binary());
+        r->mutable_value()->set_metadata(kMetaTaskCancelled);
+        r->mutable_value()->set_data("task '" + push.task().name() + "' was cancelled before it ran");
+      }
+      reply.set_was_cancelled(true);
+      reply.set_is_application_error(true);
+      it->first->SendReply(it->second.header.request_id, rpc::PUSH_TASK, reply);
+      task_queue_.erase(it);
+      return;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(task_mu_);
+    cancel_target_ = req.task_id();
+  }
+  // The Python handler raises KeyboardInterrupt in the task if it is still the
+  // one running (or cancels the matching asyncio call of an async actor).
+  ::kill(getpid(), SIGUSR1);
+  if (req.recursive()) {
+    for (const auto& child : tasks_->PendingTaskIds()) {
+      Status s = CancelTask(ObjectID::FromIndex(child, 1), false, true);
+      (void)s;
+    }
+  }
 }
 
 std::vector<ObjectID> CoreWorker::SubmitActorTask(const std::string& actor_id, rpc::TaskSpec spec) {
@@ -517,6 +602,9 @@ void CoreWorker::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
     case rpc::ACTOR_STATE_UPDATE:
       HandleActorUpdate(frame);
       return;
+    case rpc::CANCEL_TASK:
+      HandleCancelTask(frame);
+      return;
     default:
       // Never drop the connection: the GCS watches the owner through it.
       LUMOS_LOG(Warning) << "ignoring unexpected fastpath method " << frame.header.method;
@@ -623,17 +711,17 @@ Status CoreWorker::RunTaskLoop() {
     }
     // A burst of pipelined tasks: batch their replies into one write per
     // connection instead of one syscall (and peer wake-up) per task.
-    if (more_queued && corked_.insert(item.first).second) item.first->Cork();
+    if (more_queued) {
+      std::lock_guard<std::mutex> lock(cork_mu_);
+      if (corked_.insert(item.first).second) item.first->Cork();
+    }
     ExecuteTask(item.first, item.second);
     bool idle;
     {
       std::lock_guard<std::mutex> lock(queue_mu_);
       idle = task_queue_.empty();
     }
-    if (idle || exit_requested_) {
-      for (const auto& c : corked_) c->Uncork();
-      corked_.clear();
-    }
+    if (idle || exit_requested_) FlushReplies();
     if (exit_requested_) {
       std::lock_guard<std::mutex> lock(queue_mu_);
       // Tasks that arrived meanwhile go back to their owners as failures.

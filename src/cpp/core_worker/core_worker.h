@@ -116,6 +116,18 @@ class CoreWorker {
   void ActorOutOfScope(const std::string& actor_id) { actor_submitter_->MarkOutOfScope(actor_id); }
   Status KillActor(const std::string& actor_id, bool no_restart, const std::string& reason);
 
+  /// \brief lumos.cancel: a queued task fails with TaskCancelledError; a running
+  /// one is interrupted (KeyboardInterrupt in its worker) or, with force, its
+  /// worker is killed. A finished task is left alone. InvalidArgument for
+  /// force on an actor call.
+  Status CancelTask(const ObjectID& ref, bool force, bool recursive);
+  /// \brief Worker: the task a CANCEL_TASK asked to interrupt, if it is the one
+  /// running now (consumed). Called by the Python signal handler.
+  std::string TakeCancelTarget();
+  /// \brief Writes out replies batched while tasks were queued (before the
+  /// process leaves on purpose, e.g. exit_actor).
+  void FlushReplies();
+
   /// \brief Worker only: runs tasks until the worker should exit.
   Status RunTaskLoop();
   /// \brief Worker only: ask RunTaskLoop to return after the current task.
@@ -138,6 +150,7 @@ class CoreWorker {
   void PrepareSpec(rpc::TaskSpec* spec, std::vector<ObjectID>* returns);
   void BeforeReply(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply);
   void HandleActorUpdate(const rpc::Frame& frame);
+  void HandleCancelTask(const rpc::Frame& frame);
   void FreeObjects(const std::vector<DeletedObject>& deleted);
   Status FetchFromPlasma(const std::vector<ObjectID>& ids, std::vector<std::shared_ptr<RayObject>>* out);
   void SetBlocked(bool blocked);
@@ -182,7 +195,9 @@ class CoreWorker {
   std::atomic<bool> exit_requested_{false};
   std::string exit_reason_;
   std::unordered_map<std::string, int> calls_per_function_;
-  std::set<rpc::ConnectionPtr> corked_;  // RunTaskLoop thread only
+  std::mutex cork_mu_;
+  std::set<rpc::ConnectionPtr> corked_;  // GUARDED_BY(cork_mu_)
+  std::string cancel_target_;            // GUARDED_BY(task_mu_): task to interrupt
   std::atomic<bool> shut_down_{false};
 };
 

@@ -64,6 +64,7 @@ void NormalTaskSubmitter::DispatchLocked(uint64_t cls_id, Class& cls) {
 void NormalTaskSubmitter::PushLocked(uint64_t cls_id, const std::shared_ptr<Leased>& w, rpc::TaskSpec spec) {
   w->in_flight++;
   TaskID task = TaskID::FromBinary(spec.task_id());
+  running_[task] = w;
   std::string name = spec.name();
   rpc::PushTaskRequest req;
   *req.mutable_task() = std::move(spec);
@@ -109,18 +110,32 @@ void NormalTaskSubmitter::OnTaskReply(uint64_t cls_id, const std::shared_ptr<Lea
                                       const std::string& name, const Status& s, const rpc::Frame& frame) {
   rpc::PushTaskReply reply;
   bool exiting = false;
+  rpc::TaskSpec retry;
+  bool resubmit = false;
   if (s.ok() && reply.ParseFromString(frame.payload)) {
     exiting = reply.worker_exiting();
-    tasks_->CompleteTask(task, reply);
+    if (reply.is_application_error() && reply.is_retryable_error() && !reply.was_cancelled() &&
+        tasks_->RetryTask(task, &retry)) {
+      resubmit = true;  // an exception the task asked to retry
+    } else {
+      tasks_->CompleteTask(task, reply);
+    }
+  } else if (tasks_->IsCancelled(task)) {
+    tasks_->FailTask(task, kMetaTaskCancelled, "task '" + name + "' was cancelled (its worker was killed)");
+  } else if (tasks_->RetryTask(task, &retry)) {
+    resubmit = true;  // the worker died: run it again elsewhere
   } else {
     std::string why = s.ok() ? "unparsable reply" : s.message();
     tasks_->FailTask(task, kMetaWorkerDied,
                      "The worker running task '" + name + "' died or disconnected before it finished (" +
-                         why + "). Check the worker logs under the session's logs/ directory; a worker "
-                         "killed by a signal (e.g. the OOM killer) ends this way.");
+                         why + "), and the task has no retries left (max_retries). Check the worker logs "
+                         "under the session's logs/ directory; a worker killed by a signal (e.g. the OOM "
+                         "killer) ends this way.");
   }
   std::lock_guard<std::mutex> lock(mu_);
+  running_.erase(task);
   Class& cls = classes_[cls_id];
+  if (resubmit) cls.queue.push_back(std::move(retry));
   w->in_flight--;
   if (!s.ok() || exiting || w->conn->closed()) {
     w->dead = true;  // the raylet sees the worker go and ends the lease itself
@@ -137,6 +152,39 @@ void NormalTaskSubmitter::OnTaskReply(uint64_t cls_id, const std::shared_ptr<Lea
     return;
   }
   DispatchLocked(cls_id, cls);
+}
+
+bool NormalTaskSubmitter::CancelQueued(const TaskID& task) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [id, cls] : classes_) {
+    for (auto it = cls.queue.begin(); it != cls.queue.end(); ++it) {
+      if (it->task_id() == task.Binary()) {
+        cls.queue.erase(it);
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+bool NormalTaskSubmitter::CancelRunning(const TaskID& task, bool force, bool recursive) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = running_.find(task);
+  if (it == running_.end()) return false;
+  const auto& w = it->second;
+  if (force) {
+    rpc::ReturnWorkerRequest ret;
+    ret.set_lease_id(w->lease_id);
+    ret.set_disconnect_worker(true);
+    raylet_->SendOneway(rpc::RETURN_WORKER, ret);
+    w->dead = true;
+  } else {
+    rpc::CancelTaskRequest req;
+    req.set_task_id(task.Binary());
+    req.set_recursive(recursive);
+    w->conn->SendOneway(rpc::CANCEL_TASK, req);
+  }
+  return true;
 }
 
 void NormalTaskSubmitter::ReturnLeaseLocked(Class& cls, const std::shared_ptr<Leased>& w, bool disconnect) {

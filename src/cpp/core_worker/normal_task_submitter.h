@@ -28,6 +28,11 @@ class NormalTaskSubmitter {
       : raylet_(std::move(raylet)), pool_(pool), tasks_(tasks) {}
 
   void Submit(rpc::TaskSpec spec);
+  /// \brief Removes a task that has not been pushed yet; false if not queued.
+  bool CancelQueued(const TaskID& task);
+  /// \brief For a task pushed to a worker: asks that worker to cancel it, or
+  /// (force) kills the worker through the raylet. False if not in flight.
+  bool CancelRunning(const TaskID& task, bool force, bool recursive);
   /// \brief Returns every lease (shutdown).
   void ReturnAllLeases();
   size_t NumQueued() const;
@@ -62,6 +67,7 @@ class NormalTaskSubmitter {
   TaskManager* tasks_;
   mutable std::mutex mu_;
   std::unordered_map<uint64_t, Class> classes_;
+  std::unordered_map<TaskID, std::shared_ptr<Leased>> running_;  // pushed, not replied
 };
 
 }  // namespace lumos::core

@@ -19,6 +19,7 @@ inline constexpr const char* kMetaTaskError = "E";       // pickled RayTaskError
 inline constexpr const char* kMetaWorkerDied = "EW";     // utf-8 message
 inline constexpr const char* kMetaObjectLost = "EL";     // utf-8 message
 inline constexpr const char* kMetaSystemError = "ES";    // utf-8 message
+inline constexpr const char* kMetaTaskCancelled = "EC";  // utf-8 message
 
 /// \brief Read-only bytes. Subclasses own or pin their memory.
 class Buffer {

@@ -5,7 +5,13 @@ namespace lumos::core {
 void TaskManager::AddPendingTask(const rpc::TaskSpec& spec, std::vector<ObjectID> arg_refs) {
   refs_->AddSubmittedTaskRefs(arg_refs);
   std::lock_guard<std::mutex> lock(mu_);
-  pending_[TaskID::FromBinary(spec.task_id())] = Entry{spec.num_returns(), std::move(arg_refs)};
+  Entry e;
+  e.num_returns = spec.num_returns();
+  e.arg_refs = std::move(arg_refs);
+  e.retries_left = spec.max_retries();
+  e.dynamic = spec.dynamic_returns();
+  if (e.retries_left != 0) e.spec = spec;  // only what may run again is kept
+  pending_[TaskID::FromBinary(spec.task_id())] = std::move(e);
 }
 
 bool TaskManager::Take(const TaskID& id, Entry* out) {
@@ -20,8 +26,12 @@ bool TaskManager::Take(const TaskID& id, Entry* out) {
 void TaskManager::CompleteTask(const TaskID& id, const rpc::PushTaskReply& reply) {
   Entry e;
   if (!Take(id, &e)) return;
-  for (int i = 0; i < e.num_returns; i++) {
+  // Dynamic returns (num_returns="dynamic") come as extra objects after the
+  // declared ones; they are owned here like any return.
+  int n = e.dynamic ? std::max(e.num_returns, reply.return_objects_size()) : e.num_returns;
+  for (int i = 0; i < n; i++) {
     ObjectID oid = ObjectID::FromIndex(id, i + 1);
+    if (i >= e.num_returns) refs_->AddOwnedObject(oid, {}, false);
     if (i >= reply.return_objects_size()) {
       store_->Put(oid, RayObject::Inline("worker replied without return value " + std::to_string(i + 1),
                                          kMetaSystemError));
@@ -65,6 +75,37 @@ void TaskManager::FailAll(const std::string& error_meta, const std::string& mess
     for (const auto& [id, e] : pending_) ids.push_back(id);
   }
   for (const auto& id : ids) FailTask(id, error_meta, message);
+}
+
+bool TaskManager::RetryTask(const TaskID& id, rpc::TaskSpec* spec) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pending_.find(id);
+  if (it == pending_.end() || it->second.cancelled || it->second.retries_left == 0) return false;
+  if (it->second.retries_left > 0) it->second.retries_left--;
+  it->second.spec.set_attempt_number(it->second.spec.attempt_number() + 1);
+  *spec = it->second.spec;
+  return true;
+}
+
+bool TaskManager::MarkCancelled(const TaskID& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return false;
+  it->second.cancelled = true;
+  return true;
+}
+
+bool TaskManager::IsCancelled(const TaskID& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pending_.find(id);
+  return it != pending_.end() && it->second.cancelled;
+}
+
+std::vector<TaskID> TaskManager::PendingTaskIds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<TaskID> out;
+  for (const auto& [id, e] : pending_) out.push_back(id);
+  return out;
 }
 
 bool TaskManager::IsPending(const TaskID& id) const {

@@ -27,6 +27,14 @@ class TaskManager {
   void CompleteTask(const TaskID& id, const rpc::PushTaskReply& reply);
   /// \brief Stores an error object (metadata tag, utf-8 message) for every return.
   void FailTask(const TaskID& id, const std::string& error_meta, const std::string& message);
+  /// \brief If the task may run again (retries left, not cancelled), counts the
+  /// attempt and copies the spec to resubmit; the task stays pending.
+  bool RetryTask(const TaskID& id, rpc::TaskSpec* spec);
+  /// \brief Marks a pending task cancelled (never retried). False if unknown.
+  bool MarkCancelled(const TaskID& id);
+  bool IsCancelled(const TaskID& id) const;
+  /// \brief Pending tasks submitted by this worker (for recursive cancel).
+  std::vector<TaskID> PendingTaskIds() const;
   /// \brief Fails every pending task (e.g. the raylet connection was lost).
   void FailAll(const std::string& error_meta, const std::string& message);
   bool IsPending(const TaskID& id) const;
@@ -34,8 +42,12 @@ class TaskManager {
 
  private:
   struct Entry {
-    int num_returns;
+    int num_returns = 0;
     std::vector<ObjectID> arg_refs;
+    rpc::TaskSpec spec;  // kept for retries
+    int retries_left = 0;  // -1: forever
+    bool cancelled = false;
+    bool dynamic = false;
   };
   bool Take(const TaskID& id, Entry* out);
 

@@ -127,6 +127,7 @@ cdef extern from "common.pb.h" namespace "lumos::rpc" nogil:
         int64_t num_restarts()
     cdef cppclass CTaskSpec "lumos::rpc::TaskSpec":
         CTaskSpec()
+        c_string SerializeAsString()
         const c_string& task_id()
         const c_string& job_id()
         const CAddress& caller()
@@ -146,6 +147,13 @@ cdef extern from "common.pb.h" namespace "lumos::rpc" nogil:
         const CActorTaskSpec& actor_task()
         c_bool has_actor_task()
         CDoubleMap* mutable_placement_resources()
+        void set_max_retries(int)
+        void set_retry_exceptions(c_bool)
+        c_bool retry_exceptions()
+        void set_retry_exception_allowlist(const c_string&)
+        const c_string& retry_exception_allowlist()
+        void set_dynamic_returns(c_bool)
+        c_bool dynamic_returns()
         int kwarg_names_size()
         const c_string& kwarg_names(int)
     cdef cppclass CReturnObject "lumos::rpc::ReturnObject":
@@ -159,6 +167,8 @@ cdef extern from "core_worker.pb.h" namespace "lumos::rpc" nogil:
         CReturnObject* add_return_objects()
         void set_is_application_error(c_bool)
         void set_error_message(const c_string&)
+        void set_is_retryable_error(c_bool)
+        void set_was_cancelled(c_bool)
 
 cdef extern from "gcs_service.pb.h" namespace "lumos::rpc" nogil:
     cdef cppclass CNodeInfo "lumos::rpc::NodeInfo":

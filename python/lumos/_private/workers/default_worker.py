@@ -36,11 +36,22 @@ def main(argv=None):
     err = LineForwarder(cw, sys.stderr, is_err=True)
     sys.stdout, sys.stderr = out, err
     def kill_self(actor_id, why):
+        cw.flush_replies()  # earlier calls' replies must leave before the process does
         state.gcs.kill_actor(actor_id, True, why)
 
     executor = TaskExecutor(FunctionLoader(state.gcs, state.job_namespaces), state, forwarders=(out, err),
                             request_exit=cw.request_exit, kill_self=kill_self)
     _raylet.set_task_executor(executor)
+
+    def on_cancel(signum, frame):
+        # Sent by the core worker on a CANCEL_TASK; act only if that task is
+        # still the one running here.
+        target = cw.take_cancel_target()
+        if not target or executor.cancel_async(target):
+            return
+        if target == executor.running_task_id:
+            raise KeyboardInterrupt("task cancelled")
+    signal.signal(signal.SIGUSR1, on_cancel)
     try:
         cw.run_task_loop()
     finally:
