@@ -27,7 +27,6 @@ def remote(*args, **kwargs):
     """Makes a function a remote function (task) — `@lumos.remote` or
     `@lumos.remote(num_cpus=..., num_returns=...)`."""
     from lumos.remote_function import RemoteFunction
-    from lumos import actor
 
     def make(target, options):
         if _inspect.isclass(target):
@@ -65,6 +64,6 @@ def cancel(object_ref, *, force=False, recursive=True):
     _w.core_worker().cancel_task(object_ref, bool(force), bool(recursive))
 
 
-__all__ = ["init", "shutdown", "is_initialized", "remote", "get", "put", "wait", "ObjectRef",
+__all__ = ["actor", "DynamicObjectRefGenerator", "init", "shutdown", "is_initialized", "remote", "get", "put", "wait", "ObjectRef",
            "cluster_resources", "available_resources", "nodes", "get_runtime_context", "method",
            "exceptions", "get_actor", "kill", "cancel"]

@@ -13,11 +13,9 @@ import threading
 
 import cloudpickle
 
-from lumos import _raylet
 from lumos import exceptions
-from lumos._private import serialization
 from lumos._private import worker as _worker
-from lumos.remote_function import _check_number, resources_of, validate_options
+from lumos.remote_function import bind_options, resources_of, serialize_args, validate_options
 
 ACTOR_OPTIONS = {
     "name", "namespace", "lifetime", "num_cpus", "num_gpus", "resources", "memory", "max_restarts",
@@ -123,20 +121,7 @@ class ActorClass:
         return self._remote(args, kwargs, self._options)
 
     def options(self, **options):
-        _validate_actor_options(options)
-        merged = dict(self._options)
-        merged.update(options)
-        parent = self
-
-        class _Bound:
-            def remote(self, *args, **kwargs):
-                return parent._remote(args, kwargs, merged)
-
-            def options(self, **more):
-                m = dict(merged)
-                m.update(more)
-                return parent.options(**m)
-        return _Bound()
+        return bind_options(self, _validate_actor_options, options)
 
     def _function_id(self, job):
         key = (_worker.global_state().epoch, job)
@@ -152,7 +137,6 @@ class ActorClass:
 
     def _remote(self, args, kwargs, options):
         cw = _worker.core_worker()
-        state = _worker.global_state()
         init = getattr(self._cls, "__init__", None)
         if init is not None and init is not object.__init__:
             try:
@@ -173,7 +157,7 @@ class ActorClass:
             "max_pending_calls": options.get("max_pending_calls", -1) if options.get("max_pending_calls") is not None else -1,
             "is_async": self._is_async,
         }
-        arg_list, kw_names = _serialize_args(args, kwargs, "argument of %s.__init__" % self.__name__)
+        arg_list, kw_names = serialize_args(args, kwargs, "argument of %s.__init__" % self.__name__)
         held = resources_of(options, default_cpus=0)
         placement = {} if options.get("num_cpus") is not None else {"CPU": 1.0}
         existing = cw.create_actor(
@@ -189,17 +173,6 @@ class ActorClass:
         handle = ActorHandle(handle_state, owned=True, detached=detached, cls=self._cls)
         cw.add_actor_handle(handle_state["actor_id"], handle_state["max_task_retries"], True)
         return handle
-
-
-def _serialize_args(args, kwargs, what):
-    arg_list = []
-    for a in args:
-        arg_list.append(a if type(a) is _raylet.ObjectRef else serialization.serialize(a, what))
-    kw_names = []
-    for k, v in kwargs.items():
-        kw_names.append(k)
-        arg_list.append(v if type(v) is _raylet.ObjectRef else serialization.serialize(v, what))
-    return arg_list, kw_names
 
 
 # Owner-side scope tracking: actor id -> [live handles, escaped]
@@ -274,7 +247,7 @@ class ActorHandle:
                 "(lumos.get/wait) before submitting more." % (self._state["class_name"], limit))
         if self._cls is not None:
             _check_method_args(self._cls, self._state["class_name"], method_name, args, kwargs)
-        arg_list, kw_names = _serialize_args(args, kwargs, "argument of %s.%s" % (
+        arg_list, kw_names = serialize_args(args, kwargs, "argument of %s.%s" % (
             self._state["class_name"], method_name))
         refs = cw.submit_actor_task(self._actor_id, method_name, "%s.%s" % (self._state["class_name"], method_name),
                                     arg_list, kw_names, num_returns)

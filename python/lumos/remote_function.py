@@ -89,6 +89,45 @@ def resources_of(options, default_cpus=1):
     return {k: v for k, v in res.items() if v > 0}
 
 
+class _BoundOptions:
+    """What `.options(...)` returns: `.remote()` with the merged options."""
+
+    def __init__(self, parent, merged):
+        self._parent = parent
+        self._merged = merged
+
+    def remote(self, *args, **kwargs):
+        return self._parent._remote(args, kwargs, self._merged)
+
+    def options(self, **more):
+        merged = dict(self._merged)
+        merged.update(more)
+        return self._parent.options(**merged)
+
+    def __call__(self, *args, **kwargs):
+        return self._parent(*args, **kwargs)
+
+
+def bind_options(parent, validate, options):
+    """Validates `options` and merges them over the parent's (only what they name)."""
+    validate(options)
+    merged = dict(parent._options)
+    merged.update(options)
+    return _BoundOptions(parent, merged)
+
+
+def serialize_args(args, kwargs, what):
+    """(arg list, kwarg names): ObjectRefs stay refs, other values are serialized."""
+    arg_list = []
+    for a in args:
+        arg_list.append(a if type(a) is _raylet.ObjectRef else serialization.serialize(a, what))
+    kw_names = []
+    for k, v in kwargs.items():
+        kw_names.append(k)
+        arg_list.append(v if type(v) is _raylet.ObjectRef else serialization.serialize(v, what))
+    return arg_list, kw_names
+
+
 class RemoteFunction:
     """A function that runs as a task on the cluster: call `.remote()`."""
 
@@ -119,25 +158,7 @@ class RemoteFunction:
         return self._remote(args, kwargs, self._options)
 
     def options(self, **options):
-        validate_options(options)
-        merged = dict(self._options)
-        merged.update(options)
-        parent = self
-
-        class _Bound:
-            def remote(self, *args, **kwargs):
-                return parent._remote(args, kwargs, merged)
-
-            def options(self, **more):
-                validate_options(more)
-                m = dict(merged)
-                m.update(more)
-                return parent.options(**m)
-
-            def __call__(self, *a, **k):
-                return parent(*a, **k)
-
-        return _Bound()
+        return bind_options(self, validate_options, options)
 
     def _check_signature(self, args, kwargs):
         if self._signature is None:
@@ -169,15 +190,7 @@ class RemoteFunction:
         self._check_signature(args, kwargs)
         job = _worker.current_job_id()
         fid = self._function_id(cw, job)
-        arg_list = []
-        for a in args:
-            arg_list.append(a if type(a) is _raylet.ObjectRef else
-                            serialization.serialize(a, "argument of %s" % self._qualname))
-        kw_names = []
-        for k, v in kwargs.items():
-            kw_names.append(k)
-            arg_list.append(v if type(v) is _raylet.ObjectRef else
-                            serialization.serialize(v, "argument %r of %s" % (k, self._qualname)))
+        arg_list, kw_names = serialize_args(args, kwargs, "argument of %s" % self._qualname)
         num_returns = options.get("num_returns", 1)
         dynamic = num_returns == "dynamic"
         if dynamic:

@@ -129,7 +129,23 @@ void ActorTaskSubmitter::FailLocked(Actor& a, std::vector<std::pair<TaskID, std:
   }
 }
 
-void ActorTaskSubmitter::OnActorUpdate(const rpc::ActorTableData& data) {
+void ActorTaskSubmitter::OnActorUpdate(const rpc::ActorTableData& data) { Apply(data, false); }
+
+void ActorTaskSubmitter::MarkRestarting(const std::string& actor_id, const std::string& reason) {
+  rpc::ActorTableData restarting;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = actors_.find(actor_id);
+    if (it == actors_.end() || !it->second.known || it->second.data.state() != State::ALIVE) return;
+    restarting = it->second.data;
+  }
+  // Same version: the GCS's own RESTARTING/ALIVE updates still apply after it.
+  restarting.set_state(State::RESTARTING);
+  restarting.set_death_cause(reason);
+  Apply(restarting, true);
+}
+
+void ActorTaskSubmitter::Apply(const rpc::ActorTableData& data, bool local) {
   std::vector<std::pair<TaskID, std::string>> failed;
   bool init_failed = false;
   std::string init_error;
@@ -137,7 +153,7 @@ void ActorTaskSubmitter::OnActorUpdate(const rpc::ActorTableData& data) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     Actor& a = actors_[data.actor_id()];
-    if (a.known && data.version() <= a.data.version()) return;  // stale
+    if (!local && a.known && data.version() <= a.data.version()) return;  // stale
     a.known = true;
     a.data = data;
     switch (data.state()) {

@@ -46,6 +46,9 @@ class ActorTaskSubmitter {
   bool CancelQueued(const TaskID& task, bool* is_actor_call);
   /// \brief Asks the actor to cancel a call it is running (async actors).
   void CancelRunning(const TaskID& task, bool recursive);
+  /// \brief This process killed the actor allowing a restart: stop sending to
+  /// the old incarnation now; calls wait for the restarted one.
+  void MarkRestarting(const std::string& actor_id, const std::string& reason);
   /// \brief Queued + in-flight calls of this caller to the actor.
   int64_t NumPending(const std::string& actor_id) const;
   /// \brief The owner's handles are all gone: kill once pending calls finish.
@@ -72,6 +75,8 @@ class ActorTaskSubmitter {
     bool kill_requested = false;
   };
 
+  /// \brief Applies a state; `local` updates skip the version check.
+  void Apply(const rpc::ActorTableData& data, bool local);
   // REQUIRES: mu_ held.
   void SendLocked(const std::string& actor_id, Actor& a);
   void FailLocked(Actor& a, std::vector<std::pair<TaskID, std::string>>* failed, const std::string& why);

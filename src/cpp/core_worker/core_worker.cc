@@ -501,7 +501,11 @@ Status CoreWorker::AddActorHandle(const std::string& actor_id, int max_task_retr
 
 Status CoreWorker::KillActor(const std::string& actor_id, bool no_restart, const std::string& reason) {
   LUMOS_RETURN_NOT_OK(gcs_->KillActor(actor_id, no_restart, reason));
-  if (no_restart) actor_submitter_->MarkKilled(actor_id, reason);
+  if (no_restart) {
+    actor_submitter_->MarkKilled(actor_id, reason);
+  } else {
+    actor_submitter_->MarkRestarting(actor_id, reason);
+  }
   return Status::OK();
 }
 
