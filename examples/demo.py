@@ -30,6 +30,24 @@ def process_array_chunk(array, start_row: int, end_row: int) -> float:
     return float(np.mean(chunk))
 
 
+@ray.remote
+class Counter:
+    """The seeds' Counter actor."""
+
+    def __init__(self):
+        self.value = 0
+
+    def increment(self):
+        self.value += 1
+        return self.value
+
+
+@ray.remote
+def bump(counter, times):
+    # An actor handle passed to a task: the task calls the actor directly.
+    return ray.get([counter.increment.remote() for _ in range(times)])[-1]
+
+
 def main():
     t = time.perf_counter()
     ctx = ray.init()
@@ -64,6 +82,14 @@ def main():
     print("chunk means: %s" % ["%.5f" % m for m in chunk_means])
     print("overall mean %.5f (numpy says %.5f) in %.3f s" % (overall_mean, large_array.mean(),
                                                              time.perf_counter() - t))
+
+    t = time.perf_counter()
+    counter = Counter.remote()
+    ray.get(counter.increment.remote())
+    t_actor = time.perf_counter() - t
+    final = ray.get([bump.remote(counter, 100) for _ in range(4)])
+    print("Counter actor: created + first call %.3f s; 4 tasks x 100 increments -> %d (in %.3f s)" % (
+        t_actor, max(final), time.perf_counter() - t))
 
     t = time.perf_counter()
     n = 2000
