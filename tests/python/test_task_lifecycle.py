@@ -35,6 +35,22 @@ def test_retries_exhausted_gives_worker_crashed(ray_start, tmp_path):
     assert open(marker).read() == "2"  # first run + one retry
 
 
+def test_worker_crash_message_names_exit_code_and_signal(ray_start):
+    import signal
+
+    @ray.remote(max_retries=0)
+    def die():
+        os._exit(7)
+
+    @ray.remote(max_retries=0)
+    def killed():
+        os.kill(os.getpid(), signal.SIGKILL)
+    with pytest.raises(exceptions.WorkerCrashedError, match="exit code 7"):
+        ray.get(die.remote(), timeout=30)
+    with pytest.raises(exceptions.WorkerCrashedError, match="signal 9"):
+        ray.get(killed.remote(), timeout=30)
+
+
 def test_max_retries_zero_fails_at_once(ray_start, tmp_path):
     marker = str(tmp_path / "runs")
     with pytest.raises(exceptions.WorkerCrashedError):

@@ -125,12 +125,24 @@ void NormalTaskSubmitter::OnTaskReply(uint64_t cls_id, const std::shared_ptr<Lea
   } else if (tasks_->RetryTask(task, &retry)) {
     resubmit = true;  // the worker died: run it again elsewhere
   } else {
+    // Ask the raylet how the worker ended (exit code, signal) for the message.
     std::string why = s.ok() ? "unparsable reply" : s.message();
-    tasks_->FailTask(task, kMetaWorkerDied,
-                     "The worker running task '" + name + "' died or disconnected before it finished (" +
-                         why + "), and the task has no retries left (max_retries). Check the worker logs "
-                         "under the session's logs/ directory; a worker killed by a signal (e.g. the OOM "
-                         "killer) ends this way.");
+    rpc::GetWorkerExitRequest q;
+    q.set_worker_id(w->address.worker_id());
+    TaskManager* tasks = tasks_;
+    raylet_->SendRequest(
+        rpc::GET_WORKER_EXIT, q,
+        [tasks, task, name, why](const Status& qs, rpc::Frame&& f) {
+          rpc::GetWorkerExitReply r;
+          std::string how = qs.ok() && r.ParseFromString(f.payload) && !r.description().empty()
+                                ? "the worker process exited with " + r.description()
+                                : "the worker disconnected: " + why;
+          tasks->FailTask(task, kMetaWorkerDied,
+                          "The worker running task '" + name + "' died before it finished (" + how +
+                              "), and the task has no retries left (max_retries). Its logs are under the "
+                              "session's logs/ directory.");
+        },
+        2000);
   }
   std::lock_guard<std::mutex> lock(mu_);
   running_.erase(task);

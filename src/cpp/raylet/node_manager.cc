@@ -1,6 +1,8 @@
 #include "raylet/node_manager.h"
 
 #include <signal.h>
+
+#include <algorithm>
 #include <unistd.h>
 
 #include "common/config.h"
@@ -130,6 +132,9 @@ void NodeManager::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
     case rpc::GET_NODE_STATS:
       HandleNodeStats(c, frame);
       break;
+    case rpc::GET_WORKER_EXIT:
+      HandleGetWorkerExit(c, frame);
+      break;
     default:
       LUMOS_LOG(Warning) << "unknown raylet method " << m << "; dropping the connection";
       conn->Close(Status::Invalid("unknown method"));
@@ -239,6 +244,39 @@ void NodeManager::HandleNodeStats(const std::shared_ptr<Client>& c, const rpc::F
   c->conn->SendReply(frame.header.request_id, frame.header.method, reply);
 }
 
+void NodeManager::HandleGetWorkerExit(const std::shared_ptr<Client>& c, const rpc::Frame& frame) {
+  rpc::GetWorkerExitRequest req;
+  if (!Parse(c->conn, frame, &req)) return;
+  WorkerID wid = WorkerID::FromBinary(req.worker_id());
+  auto it = exit_reasons_.find(wid);
+  bool unreaped = std::any_of(worker_of_pid_.begin(), worker_of_pid_.end(),
+                              [&](const auto& entry) { return entry.second == wid; });
+  if (it != exit_reasons_.end() || !unreaped) {
+    rpc::GetWorkerExitReply reply;
+    if (it != exit_reasons_.end()) reply.set_description(it->second);
+    c->conn->SendReply(frame.header.request_id, frame.header.method, reply);
+    return;
+  }
+  // Hung up but not reaped yet: answer when SIGCHLD arrives (or at the deadline).
+  exit_queries_.emplace(wid, ExitQuery{c->conn, frame.header.request_id, rpc::NowMs() + 1000});
+}
+
+void NodeManager::RecordExit(const WorkerID& worker, const std::string& how) {
+  exit_reasons_[worker] = how;
+  exit_order_.push_back(worker);
+  if (exit_order_.size() > 1024) {
+    exit_reasons_.erase(exit_order_.front());
+    exit_order_.pop_front();
+  }
+  auto range = exit_queries_.equal_range(worker);
+  for (auto it = range.first; it != range.second; ++it) {
+    rpc::GetWorkerExitReply reply;
+    reply.set_description(how);
+    it->second.conn->SendReply(it->second.request_id, rpc::GET_WORKER_EXIT, reply);
+  }
+  exit_queries_.erase(range.first, range.second);
+}
+
 void NodeManager::OnClose(const rpc::ConnectionPtr& conn, const Status& why) {
   if (!conn->context()) return;
   auto c = std::static_pointer_cast<Client>(conn->context());
@@ -274,6 +312,7 @@ void NodeManager::OnWorkerExit(pid_t pid, int wait_status, bool registered) {
       worker_of_pid_.erase(it);
       actor_workers_.erase(wid);
       QueueWorkerFailure(wid, how);
+      RecordExit(wid, how);
       if (workers_.count(wid)) {
         leases_.WorkerDied(wid);
         auto c = workers_[wid];
@@ -361,6 +400,14 @@ void NodeManager::ArmMaintenanceTimer() {
 
 void NodeManager::DoMaintenance() {
   int64_t now = rpc::NowMs();
+  for (auto it = exit_queries_.begin(); it != exit_queries_.end();) {
+    if (it->second.deadline_ms > now) {
+      ++it;
+      continue;
+    }
+    it->second.conn->SendReply(it->second.request_id, rpc::GET_WORKER_EXIT, rpc::GetWorkerExitReply());
+    it = exit_queries_.erase(it);
+  }
   // Workers that never registered.
   for (pid_t pid : pool_.OverdueStarts(now - Config::Get().worker_register_timeout_ms())) {
     LUMOS_LOG(Error) << "worker " << pid << " did not register within "

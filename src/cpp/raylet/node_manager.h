@@ -10,6 +10,7 @@
 #include <asio.hpp>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -70,6 +71,8 @@ class NodeManager {
   void HandleRequestLease(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
   void HandleReturnWorker(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
   void HandleNodeStats(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
+  void HandleGetWorkerExit(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
+  void RecordExit(const WorkerID& worker, const std::string& how);
   void OnWorkerExit(pid_t pid, int wait_status, bool registered);
   void ScheduleAndDispatch();
   void StartWorkers(int n);
@@ -96,7 +99,15 @@ class NodeManager {
   std::unordered_map<WorkerID, int64_t> idle_since_ms_;
   std::unordered_map<pid_t, WorkerID> worker_of_pid_;
   std::unordered_set<WorkerID> actor_workers_;  // leased for actors: not pooled, not reaped
-  std::map<pid_t, std::string> exit_reasons_;  // recent worker exits, for logs
+  // Recent worker exits (worker -> how), for task error messages; bounded.
+  std::map<WorkerID, std::string> exit_reasons_;
+  std::deque<WorkerID> exit_order_;
+  struct ExitQuery {
+    rpc::ConnectionPtr conn;
+    uint64_t request_id;
+    int64_t deadline_ms;
+  };
+  std::multimap<WorkerID, ExitQuery> exit_queries_;  // waiting for a worker to be reaped
   bool stopping_ = false;
 
   std::mutex snapshot_mu_;
