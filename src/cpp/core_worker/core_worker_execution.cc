@@ -1,0 +1,195 @@
+// CoreWorker, worker side: running the tasks pushed to this process
+// (RunTaskLoop, ExecuteTask, replies, cancellation). The rest of CoreWorker is
+// in core_worker.cc.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "common/config.h"
+#include "common/logging.h"
+#include "core_worker/core_worker.h"
+
+namespace lumos::core {
+
+Status CoreWorker::RunTaskLoop() {
+  using Clock = std::chrono::steady_clock;
+  while (true) {
+    std::pair<rpc::ConnectionPtr, rpc::Frame> item;
+    bool more_queued = false;
+    {
+      // Spin briefly before sleeping: the next task often follows right away.
+      uint64_t seen = queue_version_.load(std::memory_order_acquire);
+      auto spin_until = Clock::now() + std::chrono::microseconds(Config::Get().spin_wait_us());
+      while (Clock::now() < spin_until && queue_version_.load(std::memory_order_acquire) == seen &&
+             !exit_requested_) {
+      }
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      while (task_queue_.empty() && !exit_requested_) {
+        queue_cv_.wait_for(lock, std::chrono::milliseconds(100));
+        if (options_.check_signals && task_queue_.empty()) {
+          lock.unlock();
+          bool stop = options_.check_signals();
+          lock.lock();
+          if (stop) return Status::Interrupted("task loop interrupted");
+        }
+      }
+      if (task_queue_.empty()) return Status::OK();  // exit requested while idle
+      item = std::move(task_queue_.front());
+      task_queue_.pop_front();
+      more_queued = !task_queue_.empty();
+    }
+    // A burst of pipelined tasks: batch their replies into one write per
+    // connection instead of one syscall (and peer wake-up) per task.
+    if (more_queued) {
+      std::lock_guard<std::mutex> lock(cork_mu_);
+      if (corked_.insert(item.first).second) item.first->Cork();
+    }
+    ExecuteTask(item.first, item.second);
+    bool idle;
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      idle = task_queue_.empty();
+    }
+    if (idle || exit_requested_) FlushReplies();
+    if (exit_requested_) {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      // Tasks that arrived meanwhile go back to their owners as failures.
+      for (auto& [conn, frame] : task_queue_) {
+        conn->SendError(frame.header.request_id, rpc::PUSH_TASK, Status::WorkerDied("worker is exiting"));
+      }
+      task_queue_.clear();
+      return Status::OK();
+    }
+  }
+}
+
+void CoreWorker::ExecuteTask(const rpc::ConnectionPtr& conn, const rpc::Frame& frame) {
+  rpc::PushTaskRequest req;
+  uint64_t rid = frame.header.request_id;
+  if (!req.ParseFromString(frame.payload)) {
+    conn->SendError(rid, rpc::PUSH_TASK, Status::InvalidArgument("unparsable task"));
+    return;
+  }
+  auto replier = std::make_shared<TaskReplier>(
+      conn, rid, std::move(*req.mutable_task()),
+      [this](const rpc::TaskSpec& spec, rpc::PushTaskReply* reply) { BeforeReply(spec, reply); });
+  const rpc::TaskSpec& spec = replier->spec();
+  {
+    std::lock_guard<std::mutex> lock(task_mu_);
+    current_task_ = TaskID::FromBinary(spec.task_id());
+    log_sink_ = conn;
+  }
+  std::vector<std::shared_ptr<RayObject>> args(spec.args_size());
+  std::vector<ObjectID> ref_ids;
+  std::vector<rpc::Address> ref_owners;
+  std::vector<int> ref_pos;
+  for (int i = 0; i < spec.args_size(); i++) {
+    const auto& a = spec.args(i);
+    if (a.has_ref()) {
+      ref_ids.push_back(ObjectID::FromBinary(a.ref().object_id()));
+      ref_owners.push_back(a.ref().owner());
+      ref_pos.push_back(i);
+    } else {
+      args[i] = RayObject::FromInline(a.value());
+    }
+  }
+  Status s;
+  if (!ref_ids.empty()) {
+    for (size_t j = 0; j < ref_ids.size(); j++) refs_.AddLocalRef(ref_ids[j], &ref_owners[j]);
+    std::vector<std::shared_ptr<RayObject>> fetched;
+    s = Get(ref_ids, ref_owners, -1, &fetched);
+    if (s.ok()) {
+      for (size_t j = 0; j < ref_pos.size(); j++) args[ref_pos[j]] = fetched[j];
+    }
+  }
+  if (s.ok()) s = options_.executor(spec, args, replier);
+  for (const auto& id : ref_ids) RemoveLocalRef(id);
+  if (!s.ok() && !replier->finished()) {
+    rpc::PushTaskReply reply;
+    for (int i = 0; i < spec.num_returns(); i++) {
+      auto* r = reply.add_return_objects();
+      r->set_object_id(ObjectID::FromIndex(TaskID::FromBinary(spec.task_id()), i + 1).Binary());
+      r->mutable_value()->set_metadata(kMetaSystemError);
+      r->mutable_value()->set_data("system error while running task '" + spec.name() + "': " + s.ToString());
+    }
+    replier->Finish(std::move(reply));
+  }
+}
+
+void CoreWorker::BeforeReply(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply) {
+  if (spec.max_calls() > 0) {
+    std::lock_guard<std::mutex> lock(task_mu_);
+    if (++calls_per_function_[spec.function().function_id()] >= spec.max_calls()) {
+      RequestExit("max_calls reached");
+    }
+  }
+  // The caller must not push more tasks to a worker that is leaving (the task
+  // called sys.exit, or max_calls was reached).
+  if (exit_requested_) reply->set_worker_exiting(true);
+  if (!spec.actor_task().actor_id().empty() || !spec.actor_creation().actor_id().empty()) return;
+  std::lock_guard<std::mutex> lock(task_mu_);
+  if (current_task_ == TaskID::FromBinary(spec.task_id())) current_task_ = TaskID::Nil();
+}
+
+void CoreWorker::HandleCancelTask(const rpc::Frame& frame) {
+  rpc::CancelTaskRequest req;
+  if (!req.ParseFromString(frame.payload)) return;
+  // Still queued here: answer it as cancelled without running it.
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    for (auto it = task_queue_.begin(); it != task_queue_.end(); ++it) {
+      rpc::PushTaskRequest push;
+      if (!push.ParseFromString(it->second.payload) || push.task().task_id() != req.task_id()) continue;
+      rpc::PushTaskReply reply;
+      for (int i = 0; i < std::max(1, push.task().num_returns()); i++) {
+        auto* r = reply.add_return_objects();
+        r->set_object_id(ObjectID::FromIndex(TaskID::FromBinary(req.task_id()), i + 1).Binary());
+        r->mutable_value()->set_metadata(kMetaTaskCancelled);
+        r->mutable_value()->set_data("task '" + push.task().name() + "' was cancelled before it ran");
+      }
+      reply.set_was_cancelled(true);
+      reply.set_is_application_error(true);
+      it->first->SendReply(it->second.header.request_id, rpc::PUSH_TASK, reply);
+      task_queue_.erase(it);
+      return;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(task_mu_);
+    cancel_target_ = req.task_id();
+  }
+  // The Python handler raises KeyboardInterrupt in the task if it is still the
+  // one running (or cancels the matching asyncio call of an async actor).
+  ::kill(getpid(), SIGUSR1);
+  if (req.recursive()) {
+    for (const auto& child : tasks_->PendingTaskIds()) {
+      Status s = CancelTask(ObjectID::FromIndex(child, 1), false, true);
+      (void)s;
+    }
+  }
+}
+
+void CoreWorker::FlushReplies() {
+  std::lock_guard<std::mutex> lock(cork_mu_);
+  for (const auto& c : corked_) c->Uncork();
+  corked_.clear();
+}
+
+std::string CoreWorker::TakeCancelTarget() {
+  std::lock_guard<std::mutex> lock(task_mu_);
+  std::string out;
+  out.swap(cancel_target_);
+  return out;
+}
+
+void CoreWorker::RequestExit(const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    exit_requested_ = true;
+    exit_reason_ = reason;
+  }
+  queue_cv_.notify_all();
+}
+
+}  // namespace lumos::core
