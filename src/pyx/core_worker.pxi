@@ -258,6 +258,18 @@ cdef class CoreWorker:
         check_status(s)
         return _make_ref(oid, self._address)
 
+    cdef _ids_and_owners(self, list refs, c_vector[CObjectID]* ids, c_vector[CAddress]* owners):
+        """Ids of `refs`, and their owners' addresses (left empty for refs owned
+        here: the core worker knows those without parsing)."""
+        cdef ObjectRef r
+        ids.reserve(len(refs))
+        owners.resize(len(refs))
+        for i, ref in enumerate(refs):
+            r = <ObjectRef>ref
+            ids.push_back(CObjectID.FromBinary(r._id))
+            if len(r._owner) and r._owner is not self._address:
+                deref(owners)[i].ParseFromString(r._owner)
+
     def get(self, list refs, timeout_ms):
         """[(metadata, data)] for each ref, blocking up to timeout_ms (-1 forever)."""
         cdef CCoreWorker* cw = self._get()
@@ -266,14 +278,7 @@ cdef class CoreWorker:
         cdef c_vector[shared_ptr[CRayObject]] out
         cdef int64_t t = timeout_ms
         cdef CStatus s
-        cdef ObjectRef r
-        ids.reserve(len(refs))
-        owners.resize(len(refs))
-        for i, ref in enumerate(refs):
-            r = <ObjectRef>ref
-            ids.push_back(CObjectID.FromBinary(r._id))
-            if len(r._owner) and r._owner is not self._address:
-                owners[i].ParseFromString(r._owner)
+        self._ids_and_owners(refs, &ids, &owners)
         with nogil:
             s = cw.Get(ids, owners, t, &out)
         check_status(s)
@@ -286,13 +291,7 @@ cdef class CoreWorker:
         cdef c_vector[c_bool] ready
         cdef int64_t t = timeout_ms
         cdef CStatus s
-        cdef ObjectRef r
-        owners.resize(len(refs))
-        for i, ref in enumerate(refs):
-            r = <ObjectRef>ref
-            ids.push_back(CObjectID.FromBinary(r._id))
-            if len(r._owner) and r._owner is not self._address:
-                owners[i].ParseFromString(r._owner)
+        self._ids_and_owners(refs, &ids, &owners)
         with nogil:
             s = cw.Wait(ids, owners, num_returns, t, &ready)
         check_status(s)

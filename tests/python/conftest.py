@@ -6,6 +6,8 @@ Temp dirs are short (/tmp/ltXXXX) so socket paths stay under 100 bytes.
 """
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -18,6 +20,25 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PYTHON_DIR = os.path.join(REPO, "python")
 
 SHARED_CPUS = 2
+
+
+def run_cli(args, env, timeout=30):
+    """Runs `lumos <args>` (python -m lumos.scripts.cli) in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "lumos.scripts.cli"] + args, capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=REPO)
+
+
+def processes_under(root):
+    """Live processes whose command line names `root` (a test's private tmp dir)."""
+    found = []
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if any(root in a for a in (p.info["cmdline"] or [])) and p.pid != os.getpid():
+                if p.status() != psutil.STATUS_ZOMBIE:
+                    found.append(p)
+        except psutil.Error:
+            pass
+    return found
 
 
 def short_tmpdir():

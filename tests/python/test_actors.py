@@ -20,7 +20,7 @@ import pytest
 import lumos as ray
 from lumos import exceptions
 
-from conftest import REPO, describe, env_with_lumos, wait_gone
+from conftest import REPO, describe, env_with_lumos, processes_under, run_cli, wait_gone
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -524,23 +524,6 @@ DETACHED_FINDER = textwrap.dedent("""
 """)
 
 
-def _cli(args, env, timeout=30):
-    return subprocess.run([sys.executable, "-m", "lumos.scripts.cli"] + args, capture_output=True,
-                          text=True, timeout=timeout, env=env, cwd=REPO)
-
-
-def _processes_under(root):
-    found = []
-    for p in psutil.process_iter(["pid", "cmdline"]):
-        try:
-            if any(root in a for a in (p.info["cmdline"] or [])) and p.pid != os.getpid():
-                if p.status() != psutil.STATUS_ZOMBIE:
-                    found.append(p)
-        except psutil.Error:
-            pass
-    return found
-
-
 def _pid_alive(pid):
     try:
         p = psutil.Process(pid)
@@ -563,9 +546,9 @@ def test_detached_actor_outlives_its_driver(tmp_short):
     started = []
     first = None
     try:
-        r = _cli(["start", "--head", "--num-cpus=2"], env)
+        r = run_cli(["start", "--head", "--num-cpus=2"], env)
         assert r.returncode == 0, "lumos start failed:\n%s\n%s" % (r.stdout, r.stderr[-3000:])
-        started = _processes_under(root)
+        started = processes_under(root)
         d1 = subprocess.run([sys.executable, creator], capture_output=True, text=True, timeout=25,
                             env=env, cwd=REPO)
         assert d1.returncode == 0, d1.stderr[-3000:]
@@ -587,9 +570,9 @@ def test_detached_actor_outlives_its_driver(tmp_short):
         assert second["n"] == 4
         assert "MORTAL-FOUND" not in d2.stdout, "the dead driver's named actor is still registered"
     finally:
-        st = _cli(["stop"], env)
+        st = run_cli(["stop"], env)
         left = wait_gone(started, timeout=5.0)
-        for p in left + _processes_under(root):
+        for p in left + processes_under(root):
             try:
                 p.kill()
             except psutil.Error:

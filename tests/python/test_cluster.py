@@ -17,7 +17,7 @@ import pytest
 import lumos as ray
 from lumos._private.node import free_port
 
-from conftest import REPO, describe, env_with_lumos, wait_gone
+from conftest import REPO, describe, env_with_lumos, processes_under, run_cli, wait_gone
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -352,24 +352,6 @@ def test_worker_print_reaches_driver_stdout(tmp_short):
 
 # ---------------------------------------------------------------- CLI
 
-def _cli(args, env, timeout=30):
-    return subprocess.run([sys.executable, "-m", "lumos.scripts.cli"] + args, capture_output=True,
-                          text=True, timeout=timeout, env=env, cwd=REPO)
-
-
-def _processes_under(root):
-    """Live processes whose command line names `root` (our private tmp dir)."""
-    found = []
-    for p in psutil.process_iter(["pid", "cmdline"]):
-        try:
-            if any(root in a for a in (p.info["cmdline"] or [])) and p.pid != os.getpid():
-                if p.status() != psutil.STATUS_ZOMBIE:
-                    found.append(p)
-        except psutil.Error:
-            pass
-    return found
-
-
 def _recorded_pids(root):
     pids = []
     for dirpath, _, files in os.walk(root):
@@ -408,9 +390,9 @@ def test_cli_start_status_stop(ray_start, tmp_short):
     port = free_port()
     started = []
     try:
-        r = _cli(["start", "--head", "--port=%d" % port, "--num-cpus=1"], env)
+        r = run_cli(["start", "--head", "--port=%d" % port, "--num-cpus=1"], env)
         assert r.returncode == 0, "lumos start failed:\n%s\n%s" % (r.stdout, r.stderr[-3000:])
-        started = _processes_under(root)
+        started = processes_under(root)
         names = " | ".join(_names(started))
         assert "gcs_server" in names and "raylet" in names, names
         gcs = [p for p in started if "gcs_server" in " ".join(p.cmdline())][0]
@@ -425,23 +407,23 @@ def test_cli_start_status_stop(ray_start, tmp_short):
         assert info["gcs"].endswith(":%d" % port), info
         assert info["cpu"] == 1
 
-        s = _cli(["status"], env)
+        s = run_cli(["status"], env)
         assert s.returncode == 0, s.stderr[-3000:]
         assert info["node"] in s.stdout, s.stdout            # the node
         assert re.search(r"\b1(\.0+)?\s*CPU", s.stdout), s.stdout  # its 1 CPU
 
         # stop ends that cluster only: this test's own cluster keeps working
         mine = [p for p in psutil.Process().children(recursive=True)]
-        st = _cli(["stop"], env)
+        st = run_cli(["stop"], env)
         assert st.returncode == 0, st.stderr[-3000:]
         left = wait_gone(started + [psutil.Process(pid) for pid in _recorded_pids(root)
                                     if psutil.pid_exists(pid)], timeout=5.0)
         assert not left, "left after lumos stop: %s" % describe(left)
-        assert not _processes_under(root)
+        assert not processes_under(root)
         assert all(p.is_running() for p in mine), "lumos stop ended processes of another cluster"
         assert ray.get(echo.remote("alive"), timeout=15) == "alive"
     finally:
-        for p in _processes_under(root):
+        for p in processes_under(root):
             try:
                 p.kill()
             except psutil.Error:
@@ -450,7 +432,7 @@ def test_cli_start_status_stop(ray_start, tmp_short):
 
 def test_cli_stop_with_nothing_running(tmp_short):
     env = env_with_lumos(LUMOS_TMPDIR=os.path.join(tmp_short, "none"))
-    r = _cli(["stop"], env)
+    r = run_cli(["stop"], env)
     assert r.returncode == 0, r.stderr[-3000:]
 
 

@@ -281,20 +281,26 @@ void CoreWorker::SetBlocked(bool blocked) {
   }
 }
 
-Status CoreWorker::Get(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners, int64_t timeout_ms,
-                       std::vector<std::shared_ptr<RayObject>>* out) {
+Status CoreWorker::WaitForObjects(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners,
+                                  size_t num_required, int64_t timeout_ms, std::vector<bool>* ready) {
   for (size_t i = 0; i < ids.size(); i++) {
     if (i < owners.size() && !memory_store_.Contains(ids[i]) && !refs_.IsOwned(ids[i])) {
       RequestFromOwner(ids[i], owners[i]);
     }
   }
+  Status s = memory_store_.Wait(ids, num_required, 0, ready, nullptr);
+  if (s.ok() || timeout_ms == 0) return s;
+  // About to block: a worker lends its CPU back meanwhile.
+  SetBlocked(true);
+  s = memory_store_.Wait(ids, num_required, timeout_ms, ready, options_.check_signals);
+  SetBlocked(false);
+  return s;
+}
+
+Status CoreWorker::Get(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners, int64_t timeout_ms,
+                       std::vector<std::shared_ptr<RayObject>>* out) {
   std::vector<bool> ready;
-  Status s = memory_store_.Wait(ids, ids.size(), 0, &ready, nullptr);
-  if (!s.ok()) {
-    SetBlocked(true);
-    s = memory_store_.Wait(ids, ids.size(), timeout_ms, &ready, options_.check_signals);
-    SetBlocked(false);
-  }
+  Status s = WaitForObjects(ids, owners, ids.size(), timeout_ms, &ready);
   if (!s.ok()) {
     if (s.code() == StatusCode::kTimedOut) {
       size_t missing = 0;
@@ -320,34 +326,20 @@ Status CoreWorker::Get(const std::vector<ObjectID>& ids, const std::vector<rpc::
   if (!plasma_ids.empty()) {
     std::vector<std::shared_ptr<RayObject>> fetched;
     LUMOS_RETURN_NOT_OK(FetchFromPlasma(plasma_ids, &fetched));
-    for (size_t j = 0; j < plasma_pos.size(); j++) {
-      if (!(*out)[plasma_pos[j]]->nested_refs.empty()) fetched[j]->nested_refs = (*out)[plasma_pos[j]]->nested_refs;
-      (*out)[plasma_pos[j]] = fetched[j];
-    }
+    for (size_t j = 0; j < plasma_pos.size(); j++) (*out)[plasma_pos[j]] = fetched[j];
   }
   return Status::OK();
 }
 
 Status CoreWorker::Wait(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners,
                         size_t num_returns, int64_t timeout_ms, std::vector<bool>* ready) {
-  for (size_t i = 0; i < ids.size(); i++) {
-    if (i < owners.size() && !memory_store_.Contains(ids[i]) && !refs_.IsOwned(ids[i])) {
-      RequestFromOwner(ids[i], owners[i]);
-    }
-  }
-  Status s = memory_store_.Wait(ids, num_returns, 0, ready, nullptr);
-  if (!s.ok() && timeout_ms != 0) {
-    SetBlocked(true);
-    s = memory_store_.Wait(ids, num_returns, timeout_ms, ready, options_.check_signals);
-    SetBlocked(false);
-  }
-  if (s.code() == StatusCode::kTimedOut) return Status::OK();
-  return s;
+  Status s = WaitForObjects(ids, owners, num_returns, timeout_ms, ready);
+  return s.code() == StatusCode::kTimedOut ? Status::OK() : s;
 }
 
 // ---------------------------------------------------------------- tasks
 
-void CoreWorker::PrepareSpec(rpc::TaskSpec* spec, std::vector<ObjectID>* returns) {
+TaskID CoreWorker::FillCallerFields(rpc::TaskSpec* spec) {
   TaskID parent = current_task_id();
   JobID job = options_.is_driver ? job_id_ : parent.Job();
   TaskID task = TaskID::ForJob(job);
@@ -355,6 +347,11 @@ void CoreWorker::PrepareSpec(rpc::TaskSpec* spec, std::vector<ObjectID>* returns
   spec->set_job_id(job.Binary());
   spec->set_parent_task_id(parent.Binary());
   *spec->mutable_caller() = address_;
+  return task;
+}
+
+void CoreWorker::PrepareSpec(rpc::TaskSpec* spec, std::vector<ObjectID>* returns) {
+  TaskID task = FillCallerFields(spec);
   for (int i = 0; i < spec->num_returns(); i++) {
     returns->push_back(ObjectID::FromIndex(task, i + 1));
     refs_.AddOwnedObject(returns->back(), {}, false);
@@ -423,12 +420,7 @@ std::vector<ObjectID> CoreWorker::SubmitActorTask(const std::string& actor_id, r
 }
 
 Status CoreWorker::CreateActor(rpc::TaskSpec spec, rpc::ActorTableData* existing) {
-  TaskID parent = current_task_id();
-  JobID job = options_.is_driver ? job_id_ : parent.Job();
-  spec.set_task_id(TaskID::ForJob(job).Binary());
-  spec.set_job_id(job.Binary());
-  spec.set_parent_task_id(parent.Binary());
-  *spec.mutable_caller() = address_;
+  FillCallerFields(&spec);
   // The creation task runs whenever the GCS places the actor, maybe after a
   // restart: its argument refs stay pinned while this owner lives.
   for (const auto& a : spec.args()) {

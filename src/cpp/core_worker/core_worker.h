@@ -69,7 +69,6 @@ class CoreWorker {
   const JobID& job_id() const { return job_id_; }
   TaskID current_task_id() const;
   const rpc::Address& address() const { return address_; }
-  rpc::GcsClient& gcs() { return *gcs_; }
   const std::map<std::string, double>& node_resources() const { return node_resources_; }
 
   // --- objects ---
@@ -147,7 +146,13 @@ class CoreWorker {
   void HandleForwardLogs(const rpc::Frame& frame);
   void RequestFromOwner(const ObjectID& id, const rpc::Address& owner);
   void ResolveDependencies(rpc::TaskSpec spec, std::function<void(rpc::TaskSpec)> on_ready);
+  /// \brief New task id, job, parent and caller of a spec this worker submits.
+  TaskID FillCallerFields(rpc::TaskSpec* spec);
   void PrepareSpec(rpc::TaskSpec* spec, std::vector<ObjectID>* returns);
+  /// \brief Asks owners for borrowed objects, then waits until num_required are
+  /// local (telling the raylet this worker is blocked while it waits).
+  Status WaitForObjects(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners,
+                        size_t num_required, int64_t timeout_ms, std::vector<bool>* ready);
   void BeforeReply(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply);
   void HandleActorUpdate(const rpc::Frame& frame);
   void HandleCancelTask(const rpc::Frame& frame);

@@ -30,13 +30,6 @@ void NormalTaskSubmitter::Submit(rpc::TaskSpec spec) {
   DispatchLocked(cls_id, cls);
 }
 
-size_t NormalTaskSubmitter::NumQueued() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  size_t n = 0;
-  for (const auto& [id, c] : classes_) n += c.queue.size();
-  return n;
-}
-
 void NormalTaskSubmitter::DispatchLocked(uint64_t cls_id, Class& cls) {
   int max_in_flight = static_cast<int>(std::max<int64_t>(1, Config::Get().max_tasks_in_flight_per_worker()));
   for (auto& w : cls.workers) {

@@ -35,7 +35,6 @@ class NormalTaskSubmitter {
   bool CancelRunning(const TaskID& task, bool force, bool recursive);
   /// \brief Returns every lease (shutdown).
   void ReturnAllLeases();
-  size_t NumQueued() const;
 
   static uint64_t SchedulingClassOf(const rpc::TaskSpec& spec);
 

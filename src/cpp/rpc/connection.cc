@@ -117,16 +117,12 @@ void Connection::Dispatch(Frame&& frame) {
 
 void Connection::SendRequest(uint16_t method, const google::protobuf::Message& msg, ReplyCallback cb,
                              int64_t timeout_ms) {
-  FrameHeader h;
-  h.method = method;
-  h.kind = FrameKind::kRequest;
-  std::string payload = msg.SerializeAsString();
-  h.payload_len = static_cast<uint32_t>(payload.size());
+  uint64_t request_id;
   bool arm = false;
   {
     std::lock_guard<std::mutex> lock(pending_mu_);
-    h.request_id = next_request_id_++;
-    pending_[h.request_id] = Pending{std::move(cb), timeout_ms < 0 ? -1 : NowMs() + timeout_ms};
+    request_id = next_request_id_++;
+    pending_[request_id] = Pending{std::move(cb), timeout_ms < 0 ? -1 : NowMs() + timeout_ms};
     if (timeout_ms >= 0 && !deadline_timer_armed_) {
       deadline_timer_armed_ = true;
       arm = true;
@@ -141,40 +137,33 @@ void Connection::SendRequest(uint16_t method, const google::protobuf::Message& m
     auto self = shared_from_this();
     asio::post(io_, [self] { self->ArmDeadlineTimer(); });
   }
+  SendFrame(FrameKind::kRequest, method, request_id, 0, msg.SerializeAsString());
+}
+
+void Connection::SendFrame(FrameKind kind, uint16_t method, uint64_t request_id, uint8_t flags,
+                           const std::string& payload) {
+  FrameHeader h;
+  h.method = method;
+  h.kind = kind;
+  h.flags = flags;
+  h.request_id = request_id;
+  h.payload_len = static_cast<uint32_t>(payload.size());
   Write(EncodeFrame(h, payload));
 }
 
 void Connection::SendReply(uint64_t request_id, uint16_t method, const google::protobuf::Message& msg) {
-  FrameHeader h;
-  h.method = method;
-  h.kind = FrameKind::kReply;
-  h.request_id = request_id;
-  std::string payload = msg.SerializeAsString();
-  h.payload_len = static_cast<uint32_t>(payload.size());
-  Write(EncodeFrame(h, payload));
+  SendFrame(FrameKind::kReply, method, request_id, 0, msg.SerializeAsString());
 }
 
 void Connection::SendError(uint64_t request_id, uint16_t method, const Status& status) {
   RpcError err;
   err.set_code(status.code_int());
   err.set_message(status.message());
-  FrameHeader h;
-  h.method = method;
-  h.kind = FrameKind::kReply;
-  h.flags = kFlagError;
-  h.request_id = request_id;
-  std::string payload = err.SerializeAsString();
-  h.payload_len = static_cast<uint32_t>(payload.size());
-  Write(EncodeFrame(h, payload));
+  SendFrame(FrameKind::kReply, method, request_id, kFlagError, err.SerializeAsString());
 }
 
 void Connection::SendOneway(uint16_t method, const google::protobuf::Message& msg) {
-  FrameHeader h;
-  h.method = method;
-  h.kind = FrameKind::kOneway;
-  std::string payload = msg.SerializeAsString();
-  h.payload_len = static_cast<uint32_t>(payload.size());
-  Write(EncodeFrame(h, payload));
+  SendFrame(FrameKind::kOneway, method, 0, 0, msg.SerializeAsString());
 }
 
 Status Connection::SendReplyWithFd(uint64_t request_id, uint16_t method,

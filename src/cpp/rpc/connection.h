@@ -78,6 +78,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   Connection(asio::io_context& io, Socket socket);
+  void SendFrame(FrameKind kind, uint16_t method, uint64_t request_id, uint8_t flags,
+                 const std::string& payload);
   void Write(std::string bytes);
   void WriteLocked(std::string bytes);  // REQUIRES: write_mu_ held
   void FlushQueueLocked();  // REQUIRES: write_mu_ held; runs on the loop thread
