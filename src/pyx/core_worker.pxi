@@ -353,11 +353,13 @@ cdef class CoreWorker:
                      list kwarg_names, dict resources, dict placement_resources, int max_restarts,
                      int max_concurrency, c_bool is_asyncio, str name, str namespace, c_bool detached,
                      bytes serialized_handle):
-        """Registers the actor with the GCS. Returns None, or the existing actor's
-        info dict when `name` is taken in `namespace`."""
+        """Registers the actor with the GCS. Returns the existing actor's info
+        dict when `name` is taken in `namespace`, else the ObjectRef every handle
+        holds (None for a detached actor): the actor ends when it is freed."""
         cdef CCoreWorker* cw = self._get()
         cdef CTaskSpec spec
         cdef CActorTableData existing
+        cdef CObjectID handle_object
         cdef CStatus s
         fd = spec.mutable_function()
         fd.set_function_id(function_id)
@@ -381,12 +383,14 @@ cdef class CoreWorker:
         c.set_class_name(class_name.encode())
         keep = _fill_spec_args(cw, &spec, args, kwarg_names, self._address, self)
         with nogil:
-            s = cw.CreateActor(move(spec), &existing)
+            s = cw.CreateActor(move(spec), &existing, &handle_object)
         del keep
         if s.code_int() == 4:
             return _actor_data_to_dict(existing)
         check_status(s)
-        return None
+        if handle_object.IsNil():
+            return None
+        return _make_ref(handle_object, self._address)
 
     def add_actor_handle(self, bytes actor_id, int max_task_retries, c_bool owned):
         cdef CCoreWorker* cw = self._get()
@@ -414,9 +418,6 @@ cdef class CoreWorker:
 
     def actor_num_pending(self, bytes actor_id):
         return self._get().ActorNumPending(actor_id)
-
-    def actor_out_of_scope(self, bytes actor_id):
-        self._get().ActorOutOfScope(actor_id)
 
     def kill_actor(self, bytes actor_id, c_bool no_restart, str reason):
         cdef CCoreWorker* cw = self._get()
