@@ -222,6 +222,8 @@ class ActorHandle:
             self._state["class_name"], method_name))
         refs = cw.submit_actor_task(self._actor_id, method_name, "%s.%s" % (self._state["class_name"], method_name),
                                     arg_list, kw_names, num_returns)
+        if _worker.RECORD_CALL_SITES:
+            _worker.record_call_sites(refs)
         if num_returns == 1:
             return refs[0]
         if num_returns == 0:

@@ -253,6 +253,30 @@ cdef class CoreWorker:
             })
         return out
 
+    def inline_sizes(self, list refs):
+        """{ref binary: size} of the refs whose small value this process holds."""
+        cdef CCoreWorker* cw = self._get()
+        cdef int64_t n
+        out = {}
+        for r in refs:
+            n = cw.InlineSize(CObjectID.FromBinary((<ObjectRef>r)._id))
+            if n >= 0:
+                out[(<ObjectRef>r)._id] = n
+        return out
+
+    def set_call_site(self, ObjectRef ref, str site):
+        self._get().reference_counter().SetCallSite(CObjectID.FromBinary(ref._id), site.encode())
+
+    def collect_reference_tables(self, int64_t timeout_ms=5000):
+        """Serialized ReferenceTableReply of every core worker on this node."""
+        cdef CCoreWorker* cw = self._get()
+        cdef c_vector[c_string] out
+        cdef CStatus s
+        with nogil:
+            s = cw.CollectReferenceTables(timeout_ms, &out)
+        check_status(s)
+        return [_pyb(out[i]) for i in range(out.size())]
+
     # ------------------------------------------------------------ objects
     def put(self, ser):
         """Stores a SerializedObject owned by this worker; returns its ObjectRef."""

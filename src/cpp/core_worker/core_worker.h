@@ -103,8 +103,18 @@ class CoreWorker {
   /// this thread since the last flush, blocking (bounded) for their answers.
   /// Call after a deserialization, before the refs' carrier can go away.
   void FlushBorrowerRegistrations();
+  /// \brief Size of a small object's value held in this process's memory
+  /// store, or -1 (absent, not ready, or in the object store).
+  int64_t InlineSize(const ObjectID& id) {
+    auto obj = memory_store_.GetIfExists(id);
+    return obj && !obj->in_plasma && obj->data ? static_cast<int64_t>(obj->data->size()) : -1;
+  }
   /// \brief This process's reference table (memory tooling).
   rpc::ReferenceTableReply ReferenceTable();
+  /// \brief The serialized ReferenceTableReply of every core worker on this
+  /// node (this one included), asked through the raylet's client list; workers
+  /// that do not answer within the timeout are left out.
+  Status CollectReferenceTables(int64_t timeout_ms, std::vector<std::string>* out);
 
   // --- tasks ---
   /// \brief Fills ids and caller fields, registers returns, resolves arguments

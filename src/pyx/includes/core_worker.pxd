@@ -61,6 +61,7 @@ cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
         size_t NumObjects()
         size_t NumOwned()
         c_vector[CReferenceInfo] Snapshot()
+        void SetCallSite(const CObjectID& id, c_string site)
 
     cdef cppclass CCoreWorker "lumos::core::CoreWorker":
         @staticmethod
@@ -85,6 +86,8 @@ cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
         void MarkEscaped(const CObjectID& id)
         void AddDeserializedRef(const CObjectID& id, const CAddress& owner)
         void FlushBorrowerRegistrations()
+        int64_t InlineSize(const CObjectID& id)
+        CStatus CollectReferenceTables(int64_t timeout_ms, c_vector[c_string]* out)
         CReferenceCounter& reference_counter()
         c_vector[CObjectID] SubmitTask(CTaskSpec spec)
         CStatus CreateActor(CTaskSpec spec, CActorTableData* existing, CObjectID* handle_object)
