@@ -225,7 +225,7 @@ Status StoreServer::MakeRoom(uint64_t size) {
     return Status::OutOfMemory("the object store (capacity " + std::to_string(table_.capacity()) +
                                " bytes, " + std::to_string(table_.used() - table_.evictable_bytes()) +
                                " bytes pinned or being written) cannot hold " + std::to_string(size) +
-                               " bytes even after spilling");
+                               " bytes even after freeing every unpinned object");
   }
   while (!fits()) {
     auto victim = table_.NextVictim();
