@@ -277,6 +277,32 @@ cdef class CoreWorker:
         check_status(s)
         return [_pyb(out[i]) for i in range(out.size())]
 
+    def store_stats(self, include_objects=False):
+        """The node object store's usage: capacity/used/spilled bytes, object
+        counts, spill totals, and (include_objects) one dict per object."""
+        cdef CStoreDetailedStats st
+        cdef CStatus s
+        cdef c_bool inc = bool(include_objects)
+        cdef CCoreWorker* cw = self._get()
+        with nogil:
+            s = cw.store_client().GetDetailedStats(inc, &st)
+        check_status(s)
+        out = {
+            "capacity": st.capacity, "used": st.used, "num_objects": st.num_objects,
+            "spilled_bytes": st.spilled_bytes, "num_spilled": st.num_spilled,
+            "bytes_spilled_total": st.bytes_spilled_total,
+            "bytes_restored_total": st.bytes_restored_total,
+            "num_evicted_total": st.num_evicted_total,
+            "spilling_enabled": st.spilling_enabled,
+            "spill_directory": st.spill_directory.decode(),
+        }
+        if include_objects:
+            out["objects"] = [{
+                "object_id": o.object_id.hex(), "owner_id": o.owner_id.hex(), "size": o.size,
+                "state": o.state.decode(), "in_memory": o.in_memory, "external": o.external,
+                "primary": o.primary, "pins": o.pins} for o in st.objects]
+        return out
+
     # ------------------------------------------------------------ objects
     def put(self, ser):
         """Stores a SerializedObject owned by this worker; returns its ObjectRef."""

@@ -10,7 +10,7 @@ arguments does not touch other sessions.
 Left out: actors (a later issue), ray.cancel, num_returns="dynamic",
 placement groups / node affinity / label scheduling, runtime_env pip,
 ray:// client mode, memory_summary and get_object_locations (internal and
-experimental APIs), object_spill_config (not a ray.init() keyword), and the
+experimental APIs), object_spill_config (its example is in test_spilling.py), and the
 `ray summary` CLI.
 """
 import os

@@ -109,8 +109,36 @@ def _find_auto_address(temp_dir):
             "`lumos start --head`, or call lumos.init() without an address to start a local one." % path)
 
 
+def _parse_spill_config(config):
+    """object_spill_config (a dict or its JSON string) -> the spill directory.
+    Only {"type": "filesystem", "params": {"directory_path": ...}} is built."""
+    if config is None:
+        return None
+    if isinstance(config, (str, bytes)):
+        try:
+            config = json.loads(config)
+        except ValueError as e:
+            raise ValueError("object_spill_config is not valid JSON (%s): %r" % (e, config)) from None
+    if not isinstance(config, dict):
+        raise ValueError("object_spill_config must be a dict like {'type': 'filesystem', 'params': "
+                         "{'directory_path': '/tmp/spill'}}, got %r" % (config,))
+    kind = config.get("type", "filesystem")
+    if kind != "filesystem":
+        raise ValueError("object spilling to %r is not built in lumos; use {'type': 'filesystem', "
+                         "'params': {'directory_path': ...}}" % (kind,))
+    params = config.get("params") or {}
+    path = params.get("directory_path") if isinstance(params, dict) else None
+    if isinstance(path, (list, tuple)) and len(path) == 1:
+        path = path[0]
+    if not isinstance(path, str) or not path:
+        raise ValueError("object_spill_config['params']['directory_path'] must be a directory path "
+                         "(a non-empty string), got %r" % (path,))
+    return os.path.abspath(os.path.expanduser(path))
+
+
 def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_store_memory=None,
-         namespace=None, ignore_reinit_error=False, _system_config=None, _temp_dir=None, **kwargs):
+         namespace=None, ignore_reinit_error=False, _system_config=None, _temp_dir=None,
+         object_spill_config=None, **kwargs):
     """Starts a local cluster (address None or "local") or connects to one
     ("auto" or "host:port"), and makes this process a driver."""
     unknown = set(kwargs) - IGNORED_INIT_KEYWORDS
@@ -128,6 +156,10 @@ def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_s
                                "prior to 'lumos.init()'.")
         _validate_resources(num_cpus, num_gpus, resources, object_store_memory)
         system_config = dict(_system_config or {})
+        # Ray's older spelling of object_spill_config lives in _system_config.
+        legacy_spill = system_config.pop("object_spilling_config", None)
+        spill_dir = _parse_spill_config(object_spill_config if object_spill_config is not None
+                                        else legacy_spill)
         for k, v in system_config.items():
             if not _raylet.set_system_config(k, str(int(v) if isinstance(v, bool) else v)):
                 raise ValueError("unknown or invalid _system_config entry %r=%r" % (k, v))
@@ -138,11 +170,12 @@ def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_s
         if address in (None, "local"):
             node = Node(head=True, num_cpus=num_cpus, num_gpus=num_gpus, resources=resources,
                         object_store_memory=object_store_memory, temp_dir=_temp_dir,
-                        system_config=system_config).start()
+                        system_config=system_config, spill_dir=spill_dir).start()
             _state.node = node
             address = node.gcs_address
-        elif any(v is not None for v in (num_cpus, num_gpus, resources, object_store_memory)):
-            raise ValueError("num_cpus, num_gpus, resources and object_store_memory describe a new "
+        elif any(v is not None for v in (num_cpus, num_gpus, resources, object_store_memory, spill_dir)):
+            raise ValueError("num_cpus, num_gpus, resources, object_store_memory and object_spill_config "
+                             "describe a new "
                              "cluster; they cannot be given when connecting to %s" % address)
         try:
             _connect_driver(address, namespace)

@@ -261,8 +261,9 @@ Status CoreWorker::FetchFromPlasma(const std::vector<ObjectID>& ids, std::vector
   for (size_t i = 0; i < ids.size(); i++) {
     const auto& b = bufs[i];
     if (!b.found) {
-      out->push_back(RayObject::Inline("object " + ids[i].Hex() + " is not in the object store (freed or lost)",
-                                       kMetaObjectLost));
+      out->push_back(RayObject::Inline(
+          b.error.empty() ? "object " + ids[i].Hex() + " is not in the object store (freed or lost)" : b.error,
+          kMetaObjectLost));
       continue;
     }
     auto obj = std::make_shared<RayObject>();

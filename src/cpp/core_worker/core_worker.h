@@ -65,6 +65,8 @@ class CoreWorker {
 
   // --- identity ---
   const WorkerID& worker_id() const { return worker_id_; }
+  /// \brief The node store connection (stats for `lumos memory`).
+  object_store::StoreClient* store_client() const { return store_.get(); }
   const NodeID& node_id() const { return node_id_; }
   const JobID& job_id() const { return job_id_; }
   TaskID current_task_id() const;
