@@ -105,6 +105,8 @@ class CoreWorker {
   /// this thread since the last flush, blocking (bounded) for their answers.
   /// Call after a deserialization, before the refs' carrier can go away.
   void FlushBorrowerRegistrations();
+  /// \brief True when this thread has registrations waiting for a flush.
+  static bool HasPendingRegistrations();
   /// \brief Size of a small object's value held in this process's memory
   /// store, or -1 (absent, not ready, or in the object store).
   int64_t InlineSize(const ObjectID& id) {

@@ -20,6 +20,8 @@ void CoreWorker::AddDeserializedRef(const ObjectID& id, const rpc::Address& owne
   if (refs_.AddDeserializedRef(id, owner)) pending_registrations.emplace_back(id, owner);
 }
 
+bool CoreWorker::HasPendingRegistrations() { return !pending_registrations.empty(); }
+
 void CoreWorker::FlushBorrowerRegistrations() {
   if (pending_registrations.empty()) return;
   std::vector<std::pair<ObjectID, rpc::Address>> pending;

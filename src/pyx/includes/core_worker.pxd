@@ -105,6 +105,8 @@ cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
         void MarkEscaped(const CObjectID& id)
         void AddDeserializedRef(const CObjectID& id, const CAddress& owner)
         void FlushBorrowerRegistrations()
+        @staticmethod
+        c_bool HasPendingRegistrations()
         int64_t InlineSize(const CObjectID& id)
         CStatus CollectReferenceTables(int64_t timeout_ms, c_vector[c_string]* out)
         CReferenceCounter& reference_counter()
