@@ -19,6 +19,7 @@ from lumos import actor
 from lumos import util
 from lumos.actor import method
 from lumos.runtime_context import get_runtime_context
+from lumos._private.accelerators import get_gpu_ids
 from lumos._private.generators import DynamicObjectRefGenerator
 
 __version__ = "0.1.0"
@@ -67,4 +68,4 @@ def cancel(object_ref, *, force=False, recursive=True):
 
 __all__ = ["actor", "util", "DynamicObjectRefGenerator", "init", "shutdown", "is_initialized", "remote", "get", "put", "wait", "ObjectRef",
            "cluster_resources", "available_resources", "nodes", "get_runtime_context", "method",
-           "exceptions", "get_actor", "kill", "cancel"]
+           "exceptions", "get_actor", "kill", "cancel", "get_gpu_ids"]

@@ -1,11 +1,15 @@
 #include "raylet/lease_manager.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace lumos::raylet {
 
 LeaseManager::LeaseManager(ResourceSet total, int max_starting)
-    : total_(total), available_(total), max_starting_(std::max(1, max_starting)) {}
+    : total_(total),
+      available_(total),
+      gpus_(static_cast<int>(std::floor(total.Get("GPU")))),
+      max_starting_(std::max(1, max_starting)) {}
 
 void LeaseManager::AddRequest(LeaseRequest req) { pending_.push_back(Pending{std::move(req)}); }
 
@@ -24,6 +28,7 @@ std::optional<LeaseInfo> LeaseManager::ReturnLease(uint64_t lease_id, bool worke
   LeaseInfo info = it->second;
   leases_.erase(it);
   lease_of_worker_.erase(info.worker);
+  gpus_.Release(info.gpus);
   if (!info.blocked) available_.Add(info.resources);
   else {
     ResourceSet non_cpu = info.resources;
@@ -100,9 +105,12 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
   // Resources left after this pass's grants and the grants that wait for a
   // starting worker, so that we start only as many workers as can be used.
   ResourceSet tentative = available_;
+  GpuAllocator tentative_gpus = gpus_;
   for (auto it = pending_.begin(); it != pending_.end();) {
     const LeaseRequest& req = it->req;
-    if (!total_.Contains(req.resources) || !total_.Contains(req.placement)) {
+    int64_t gpu_units = GpuAllocator::ToUnits(req.resources.Get("GPU"));
+    if (!total_.Contains(req.resources) || !total_.Contains(req.placement) ||
+        !gpus_.Feasible(gpu_units)) {
       if (!it->warned) {
         it->warned = true;
         LeaseAction a;
@@ -124,11 +132,13 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
       ++it;
       continue;
     }
-    if (!tentative.Contains(req.resources) || !tentative.Contains(req.placement)) {
+    if (!tentative.Contains(req.resources) || !tentative.Contains(req.placement) ||
+        !tentative_gpus.Find(gpu_units)) {
       ++it;
       continue;
     }
     tentative.Subtract(req.resources);
+    tentative_gpus.Allocate(gpu_units);
     if (idle_.empty()) {
       waiting_for_worker++;
       ++it;
@@ -137,6 +147,8 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
     WorkerID worker = idle_.back();  // the warmest worker
     idle_.pop_back();
     LeaseInfo info{next_lease_id_++, req.requester, worker, req.resources, false, req.is_actor};
+    // Fits: tentative_gpus holds at least the grants made so far in this pass.
+    info.gpus = gpus_.Allocate(gpu_units).value_or(GpuAllocator::Assignment{});
     available_.Subtract(req.resources);
     leases_[info.lease_id] = info;
     lease_of_worker_[worker] = info.lease_id;
@@ -145,6 +157,7 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
     a.request = req;
     a.worker = worker;
     a.lease_id = info.lease_id;
+    a.gpu_ids = GpuAllocator::Ids(info.gpus);
     actions.push_back(std::move(a));
     it = pending_.erase(it);
   }
