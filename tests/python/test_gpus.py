@@ -18,7 +18,7 @@ import pytest
 import lumos
 from lumos._private import accelerators
 
-from conftest import REPO, start_cluster, stop_cluster
+from conftest import REPO, env_with_lumos, run_cli, start_cluster, stop_cluster
 
 FAKE_ENV = ("LUMOS_NVML_LIBRARY", "FAKE_NVML_COUNT", "FAKE_NVML_NAME", "FAKE_NVML_INIT_FAIL",
             "CUDA_VISIBLE_DEVICES")
@@ -161,6 +161,13 @@ def test_init_rejects_bad_gpu_setups(fake_nvml, no_cluster):
     assert not lumos.is_initialized()
 
 
+def test_cli_start_rejects_more_gpus_than_visible(fake_nvml, tmp_short):
+    env = env_with_lumos(LUMOS_NVML_LIBRARY=fake_nvml, FAKE_NVML_COUNT=4, CUDA_VISIBLE_DEVICES="0,1")
+    r = run_cli(["start", "--head", "--num-gpus", "3", "--temp-dir", tmp_short], env)
+    assert r.returncode != 0
+    assert "lumos start: num_gpus=3 but CUDA_VISIBLE_DEVICES='0,1' makes only 2 GPU(s) visible" in r.stderr, r.stderr
+
+
 # ---------------------------------------------------------------- a cluster with 2 fake A100s
 
 @pytest.fixture(scope="module")
@@ -243,13 +250,15 @@ def test_actor_keeps_its_gpus(gpu_cluster):
             return lumos.get_gpu_ids(), os.environ["CUDA_VISIBLE_DEVICES"]
 
     a, b = Trainer.remote(), Trainer.remote()
-    ida = lumos.get(a.ids.remote(), timeout=60)
-    idb = lumos.get(b.ids.remote(), timeout=60)
-    assert sorted([ida[0][0], idb[0][0]]) == [0, 1]
-    assert ida[1] == str(ida[0][0])
-    assert lumos.get(a.ids.remote(), timeout=60) == ida  # stable across calls
-    lumos.kill(a)
-    lumos.kill(b)
+    try:
+        ida = lumos.get(a.ids.remote(), timeout=60)
+        idb = lumos.get(b.ids.remote(), timeout=60)
+        assert sorted(ida[0] + idb[0]) == [0, 1]
+        assert ida[1] == ",".join(str(i) for i in ida[0])
+        assert lumos.get(a.ids.remote(), timeout=60) == ida  # stable across calls
+    finally:  # free the GPUs for the next tests
+        lumos.kill(a)
+        lumos.kill(b)
 
 
 def test_accelerator_type_option(gpu_cluster):
