@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 
+import psutil
 import pytest
 
 import lumos
@@ -238,9 +239,22 @@ def test_fractional_gpus_pack_onto_one_gpu(gpu_cluster, tmp_path):
 
 
 def test_gpu_workers_are_not_reused(gpu_cluster):
-    first = lumos.get(_whoami.options(num_gpus=1).remote(), timeout=60)[0]
-    second = lumos.get(_whoami.options(num_gpus=1).remote(), timeout=60)[0]
+    # All GPUs each time: the second lease waits for the first to be returned;
+    # a pooled worker would then be the warmest idle one and run it again.
+    first = lumos.get(_whoami.options(num_gpus=2).remote(), timeout=60)[0]
+    second = lumos.get(_whoami.options(num_gpus=2).remote(), timeout=60)[0]
     assert first != second
+    deadline = time.time() + 10
+    while not _gone(first):
+        assert time.time() < deadline, "the GPU worker %d outlived its lease" % first
+        time.sleep(0.05)
+
+
+def _gone(pid):
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def test_actor_keeps_its_gpus(gpu_cluster):
