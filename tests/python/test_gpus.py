@@ -124,6 +124,23 @@ def test_node_gpus_rules(fake_nvml):
         assert accelerators.node_gpus(4) == (4, None)
 
 
+def test_worker_maps_ids_through_the_nodes_list(monkeypatch):
+    """Ids index the node's CUDA_VISIBLE_DEVICES (indices or UUIDs)."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "unchanged")
+    monkeypatch.setattr(accelerators, "_node_visible", "GPU-aaa,GPU-bbb,5")
+    monkeypatch.setattr(accelerators, "_env_value", None)
+    try:
+        accelerators.assign_gpus([2, 0])
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == "5,GPU-aaa"
+        accelerators.assign_gpus([])
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == ""
+        monkeypatch.setattr(accelerators, "_node_visible", None)
+        accelerators.assign_gpus([1])
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == "1"
+    finally:
+        accelerators._assigned = []
+
+
 # ---------------------------------------------------------------- bad input (no cluster)
 
 @pytest.mark.parametrize("opts, needle", [
@@ -239,10 +256,15 @@ def test_fractional_gpus_pack_onto_one_gpu(gpu_cluster, tmp_path):
 
 
 def test_gpu_workers_are_not_reused(gpu_cluster):
-    # All GPUs each time: the second lease waits for the first to be returned;
-    # a pooled worker would then be the warmest idle one and run it again.
+    # Two functions (two leases; tasks of one function may share a lease and
+    # so its GPUs), all GPUs each: the second lease waits for the first to be
+    # returned, and a pooled worker would be the warmest idle one.
+    @lumos.remote(num_gpus=2)
+    def whoami_too():
+        return os.getpid()
+
     first = lumos.get(_whoami.options(num_gpus=2).remote(), timeout=60)[0]
-    second = lumos.get(_whoami.options(num_gpus=2).remote(), timeout=60)[0]
+    second = lumos.get(whoami_too.remote(), timeout=60)
     assert first != second
     deadline = time.time() + 10
     while not _gone(first):
@@ -278,6 +300,16 @@ def test_actor_keeps_its_gpus(gpu_cluster):
 def test_accelerator_type_option(gpu_cluster):
     ref = _whoami.options(num_gpus=1, accelerator_type="A100").remote()
     assert len(lumos.get(ref, timeout=60)[1]) == 1
+    @lumos.remote(num_gpus=0.5, accelerator_type="A100")
+    class OnA100:
+        def ids(self):
+            return lumos.get_gpu_ids()
+
+    actor = OnA100.remote()
+    try:
+        assert len(lumos.get(actor.ids.remote(), timeout=60)) == 1
+    finally:
+        lumos.kill(actor)
     missing = _whoami.options(accelerator_type="V100").remote()
     ready, _ = lumos.wait([missing], timeout=1.0)
     assert ready == []  # no V100 node: it stays pending
