@@ -155,6 +155,8 @@ cdef extern from "common.pb.h" namespace "lumos::rpc" nogil:
         const c_string& retry_exception_allowlist()
         void set_dynamic_returns(c_bool)
         c_bool dynamic_returns()
+        int gpu_ids_size()
+        int gpu_ids(int)
         int kwarg_names_size()
         const c_string& kwarg_names(int)
     cdef cppclass CReturnObject "lumos::rpc::ReturnObject":
