@@ -205,6 +205,8 @@ class RemoteFunction:
                               kw_names, num_returns, resources_of(options), options.get("max_calls") or 0,
                               DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
                               bool(retry_exceptions), allowlist, dynamic)
+        if _worker.RECORD_CALL_SITES:
+            _worker.record_call_sites(refs)
         if num_returns == 1:
             return refs[0]
         if num_returns == 0:

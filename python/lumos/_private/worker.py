@@ -296,6 +296,23 @@ def exporter_for(job_hex):
 
 # ---------------------------------------------------------------- objects
 
+# `lumos memory` shows where each object was created when this is set (it
+# costs a stack walk per put/remote call, like Ray's RAY_record_ref_creation_sites).
+RECORD_CALL_SITES = os.environ.get("LUMOS_RECORD_REF_CREATION_SITES", "") not in ("", "0")
+
+
+def record_call_sites(refs):
+    """Stores the user's file:line that created `refs` in the reference table."""
+    frame = sys._getframe(1)
+    lumos_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    while frame is not None and frame.f_code.co_filename.startswith(lumos_dir):
+        frame = frame.f_back
+    site = "%s:%d" % (frame.f_code.co_filename, frame.f_lineno) if frame is not None else "(unknown)"
+    cw = core_worker()
+    for r in refs:
+        cw.set_call_site(r, site)
+
+
 def put(value, *, _owner=None):
     cw = _require()
     if isinstance(value, _raylet.ObjectRef):
@@ -304,7 +321,10 @@ def put(value, *, _owner=None):
                         "want to do this, you can wrap the ObjectRef in a list and call 'put' on it.")
     if _owner is not None:
         raise ValueError("_owner= is not supported by lumos yet")
-    return cw.put(serialization.serialize(value, "value passed to put()"))
+    ref = cw.put(serialization.serialize(value, "value passed to put()"))
+    if RECORD_CALL_SITES:
+        record_call_sites([ref])
+    return ref
 
 
 def _timeout_ms(timeout):
@@ -319,6 +339,16 @@ def _timeout_ms(timeout):
 
 def get(object_refs, *, timeout=None):
     cw = _require()
+    if isinstance(object_refs, dict):
+        # An extension of Ray's API (the seeds use it): a dict of refs gives a
+        # dict of values with the same keys.
+        keys = list(object_refs)
+        for k in keys:
+            if not isinstance(object_refs[k], _raylet.ObjectRef):
+                raise ValueError("get() of a dict expects ObjectRef values; key %r holds a %s" % (
+                    k, type(object_refs[k]).__name__))
+        values = get([object_refs[k] for k in keys], timeout=timeout)
+        return dict(zip(keys, values))
     single = isinstance(object_refs, _raylet.ObjectRef)
     if single:
         refs = [object_refs]
@@ -329,8 +359,9 @@ def get(object_refs, *, timeout=None):
                 raise ValueError("'object_refs' must either be an ObjectRef or a list of ObjectRefs; the "
                                  "list holds a %s: %r" % (type(r).__name__, r))
     else:
-        raise ValueError("'object_refs' must either be an ObjectRef or a list of ObjectRefs, got a %s. "
-                         "Pass the ref returned by f.remote() (or a list of them)." % type(object_refs).__name__)
+        raise ValueError("'object_refs' must either be an ObjectRef, a list of ObjectRefs or a dict of "
+                         "ObjectRefs, got a %s. Pass the ref returned by f.remote() (or a list of them)."
+                         % type(object_refs).__name__)
     try:
         values = cw.get(refs, _timeout_ms(timeout))
     except exceptions.GetTimeoutError as e:

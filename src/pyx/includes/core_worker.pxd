@@ -65,9 +65,22 @@ cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
         CTaskExecutor executor
         CInterruptCheck check_signals
 
+    cdef cppclass CReferenceInfo "lumos::core::ReferenceInfo":
+        CObjectID id
+        CAddress owner
+        c_bool owned
+        c_bool in_plasma
+        c_bool escaped
+        int64_t local
+        int64_t submitted
+        int64_t contained_in
+        int64_t borrowers
+
     cdef cppclass CReferenceCounter "lumos::core::ReferenceCounter":
         size_t NumObjects()
         size_t NumOwned()
+        c_vector[CReferenceInfo] Snapshot()
+        void SetCallSite(const CObjectID& id, c_string site)
 
     cdef cppclass CCoreWorker "lumos::core::CoreWorker":
         @staticmethod
@@ -90,14 +103,19 @@ cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
         void AddLocalRef(const CObjectID& id, const CAddress* owner)
         void RemoveLocalRef(const CObjectID& id)
         void MarkEscaped(const CObjectID& id)
+        void AddDeserializedRef(const CObjectID& id, const CAddress& owner)
+        void FlushBorrowerRegistrations()
+        @staticmethod
+        c_bool HasPendingRegistrations()
+        int64_t InlineSize(const CObjectID& id)
+        CStatus CollectReferenceTables(int64_t timeout_ms, c_vector[c_string]* out)
         CReferenceCounter& reference_counter()
         CStoreClient* store_client()
         c_vector[CObjectID] SubmitTask(CTaskSpec spec)
-        CStatus CreateActor(CTaskSpec spec, CActorTableData* existing)
+        CStatus CreateActor(CTaskSpec spec, CActorTableData* existing, CObjectID* handle_object)
         CStatus AddActorHandle(const c_string& actor_id, int max_task_retries, c_bool owned)
         c_vector[CObjectID] SubmitActorTask(const c_string& actor_id, CTaskSpec spec)
         int64_t ActorNumPending(const c_string& actor_id)
-        void ActorOutOfScope(const c_string& actor_id)
         CStatus KillActor(const c_string& actor_id, c_bool no_restart, const c_string& reason)
         CStatus CancelTask(const CObjectID& ref, c_bool force, c_bool recursive)
         c_string TakeCancelTarget()
