@@ -285,6 +285,32 @@ TEST_F(StoreSpillTest, SpillingDisabledFailsWithSizeAndCapacity) {
   EXPECT_EQ(CountFiles(spill_dir_), 0);
 }
 
+TEST_F(StoreSpillTest, StartRemovesSpillFilesOfStoresThatAreGone) {
+  std::string dir = dir_.File("shared_spill");
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(dead, nullptr, 0), dead);
+  auto touch = [&](const std::string& name) {
+    int fd = ::open((dir + "/" + name).c_str(), O_CREAT | O_WRONLY, 0600);
+    ::close(fd);
+  };
+  std::string stale = "lumos-" + std::to_string(dead) + "-00ff.spill";
+  std::string stale_ext = "lumos-" + std::to_string(dead) + "-00fe.ext";
+  std::string live = "lumos-" + std::to_string(::getppid()) + "-00ff.spill";  // a running process
+  touch(stale);
+  touch(stale_ext);
+  touch(live);
+  touch("notes.txt");
+  Start(true, dir);
+  EXPECT_NE(::access((dir + "/" + stale).c_str(), F_OK), 0);
+  EXPECT_NE(::access((dir + "/" + stale_ext).c_str(), F_OK), 0);
+  EXPECT_EQ(::access((dir + "/" + live).c_str(), F_OK), 0);
+  EXPECT_EQ(::access((dir + "/notes.txt").c_str(), F_OK), 0);
+  ::unlink((dir + "/" + live).c_str());
+  ::unlink((dir + "/notes.txt").c_str());
+}
+
 // A file size limit stands in for a full disk. The whole store runs in a
 // child process so the limit stays there; exit codes say what went wrong.
 TEST(StoreSpillDiskFullTest, FileSizeLimitFailsThePutWithTheCauseAndHarmsNothing) {
