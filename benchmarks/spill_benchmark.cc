@@ -43,7 +43,10 @@ std::vector<uint8_t>& Buffer() {
   return buf;
 }
 
-ObjectID Id() { return ObjectID::ForPut(TaskID::ForJob(JobID::FromInt(3)), 1); }
+ObjectID Id() {
+  static const ObjectID id = ObjectID::ForPut(TaskID::ForJob(JobID::FromInt(3)), 1);
+  return id;
+}
 
 void BM_Crc32c(benchmark::State& state) {
   auto& b = Buffer();
@@ -53,28 +56,35 @@ void BM_Crc32c(benchmark::State& state) {
 }
 BENCHMARK(BM_Crc32c)->Unit(benchmark::kMillisecond);
 
-void BM_RawWrite(benchmark::State& state) {
+bool RawWrite(const std::string& path) {
   auto& b = Buffer();
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return false;
+  for (uint64_t off = 0; off < kBytes;) {
+    ssize_t w = ::pwrite(fd, b.data() + off, kBytes - off, static_cast<off_t>(off));
+    if (w <= 0) {
+      ::close(fd);
+      return false;
+    }
+    off += static_cast<uint64_t>(w);
+  }
+  return ::close(fd) == 0;
+}
+
+void BM_RawWrite(benchmark::State& state) {
   std::string path = Dir() + "/lumos_bench_raw";
   for (auto _ : state) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    for (uint64_t off = 0; off < kBytes;) {
-      ssize_t w = ::pwrite(fd, b.data() + off, kBytes - off, static_cast<off_t>(off));
-      if (w <= 0) {
-        state.SkipWithError("write failed");
-        break;
-      }
-      off += static_cast<uint64_t>(w);
-    }
-    ::close(fd);
+    if (!RawWrite(path)) state.SkipWithError("write failed");
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kBytes));
+  ::unlink(path.c_str());
 }
 BENCHMARK(BM_RawWrite)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_RawRead(benchmark::State& state) {
   std::vector<uint8_t> dest(kBytes);
   std::string path = Dir() + "/lumos_bench_raw";
+  if (!RawWrite(path)) state.SkipWithError("write failed");
   for (auto _ : state) {
     int fd = ::open(path.c_str(), O_RDONLY);
     uint64_t off = 0;
@@ -84,32 +94,32 @@ void BM_RawRead(benchmark::State& state) {
       off += static_cast<uint64_t>(r);
     }
     ::close(fd);
-    if (off != kBytes) state.SkipWithError("short read (run BM_RawWrite first)");
+    if (off != kBytes) state.SkipWithError("short read");
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kBytes));
   ::unlink(path.c_str());
 }
 BENCHMARK(BM_RawRead)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-uint32_t g_crc = 0;
-
 void BM_SpillWrite(benchmark::State& state) {
   auto& b = Buffer();
   std::string path = Dir() + "/lumos_bench_spill";
+  uint32_t crc = 0;
   for (auto _ : state) {
-    if (!WriteSpillFile(path, Id(), b.data(), kBytes, 0, &g_crc).ok()) state.SkipWithError("spill failed");
+    if (!WriteSpillFile(path, Id(), b.data(), kBytes, 0, &crc).ok()) state.SkipWithError("spill failed");
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kBytes));
+  RemoveFile(path);
 }
 BENCHMARK(BM_SpillWrite)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_SpillRead(benchmark::State& state) {
   std::vector<uint8_t> dest(kBytes);
   std::string path = Dir() + "/lumos_bench_spill";
+  uint32_t crc = 0;
+  if (!WriteSpillFile(path, Id(), Buffer().data(), kBytes, 0, &crc).ok()) state.SkipWithError("spill failed");
   for (auto _ : state) {
-    if (!ReadSpillFile(path, Id(), dest.data(), kBytes, 0, g_crc).ok()) {
-      state.SkipWithError("restore failed (run BM_SpillWrite first)");
-    }
+    if (!ReadSpillFile(path, Id(), dest.data(), kBytes, 0, crc).ok()) state.SkipWithError("restore failed");
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kBytes));
   RemoveFile(path);

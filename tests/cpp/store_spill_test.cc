@@ -6,7 +6,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -280,6 +283,88 @@ TEST_F(StoreSpillTest, SpillingDisabledFailsWithSizeAndCapacity) {
   EXPECT_EQ(st.code(), StatusCode::kOutOfMemory);
   EXPECT_NE(st.message().find(std::to_string(2 * kCapacity)), std::string::npos) << st.ToString();
   EXPECT_EQ(CountFiles(spill_dir_), 0);
+}
+
+TEST_F(StoreSpillTest, StartRemovesSpillFilesOfStoresThatAreGone) {
+  std::string dir = dir_.File("shared_spill");
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(dead, nullptr, 0), dead);
+  auto touch = [&](const std::string& name) {
+    int fd = ::open((dir + "/" + name).c_str(), O_CREAT | O_WRONLY, 0600);
+    ::close(fd);
+  };
+  std::string stale = "lumos-" + std::to_string(dead) + "-00ff.spill";
+  std::string stale_ext = "lumos-" + std::to_string(dead) + "-00fe.ext";
+  std::string live = "lumos-" + std::to_string(::getppid()) + "-00ff.spill";  // a running process
+  touch(stale);
+  touch(stale_ext);
+  touch(live);
+  touch("notes.txt");
+  Start(true, dir);
+  EXPECT_NE(::access((dir + "/" + stale).c_str(), F_OK), 0);
+  EXPECT_NE(::access((dir + "/" + stale_ext).c_str(), F_OK), 0);
+  EXPECT_EQ(::access((dir + "/" + live).c_str(), F_OK), 0);
+  EXPECT_EQ(::access((dir + "/notes.txt").c_str(), F_OK), 0);
+  ::unlink((dir + "/" + live).c_str());
+  ::unlink((dir + "/notes.txt").c_str());
+}
+
+// A file size limit stands in for a full disk. The whole store runs in a
+// child process so the limit stays there; exit codes say what went wrong.
+TEST(StoreSpillDiskFullTest, FileSizeLimitFailsThePutWithTheCauseAndHarmsNothing) {
+  TempDir dir;
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    int code = 0;
+    {
+      rpc::EventLoop loop;
+      SpillOptions opts;
+      opts.enabled = true;
+      opts.directory = dir.File("spill");
+      auto server = std::make_unique<StoreServer>(loop.io(), dir.File("s.sock"), kCapacity, opts);
+      if (!server->Start().ok()) ::_exit(11);
+      // After Start: sizing the arena is subject to the limit too.
+      struct rlimit lim {512 << 10, 512 << 10};  // spill files of 1 MB cannot be written
+      if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) ::_exit(10);
+      loop.Start("store");
+      StoreClient c;
+      WorkerID me = WorkerID::FromRandom();
+      if (!c.Connect(dir.File("s.sock"), me, 2000).ok()) ::_exit(12);
+      TaskID task = TaskID::ForJob(JobID::FromInt(5));
+      std::vector<ObjectID> ids;
+      for (uint32_t i = 0; i < 4; i++) {
+        ObjectID id = ObjectID::ForPut(task, i + 1);
+        uint8_t* data = nullptr;
+        if (!c.Create(id, kObject - 64, 0, me, &data).ok()) ::_exit(13);
+        std::memset(data, static_cast<int>(i + 1), kObject - 64);
+        if (!c.Seal(id).ok()) ::_exit(14);
+        ids.push_back(id);
+      }
+      uint8_t* data = nullptr;
+      Status st = c.Create(ObjectID::ForPut(task, 99), kObject - 64, 0, me, &data);
+      if (st.code() != StatusCode::kOutOfMemory) code = 20;
+      else if (st.message().find("File too large") == std::string::npos) code = 21;
+      // Twice: the same clean failure, no loop, no state change.
+      st = c.Create(ObjectID::ForPut(task, 100), kObject - 64, 0, me, &data);
+      if (!code && st.code() != StatusCode::kOutOfMemory) code = 22;
+      std::vector<ObjectBuffer> got;
+      if (!code && !c.Get(ids, &got).ok()) code = 23;
+      for (uint32_t i = 0; !code && i < 4; i++) {
+        if (!got[i].found || got[i].data[0] != i + 1 || got[i].data[kObject - 65] != i + 1) code = 24;
+      }
+      if (!code && CountFiles(dir.File("spill")) != 0) code = 25;  // no partial spill file
+    }
+    ::rmdir(dir.File("spill").c_str());
+    ::_exit(code);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 }  // namespace

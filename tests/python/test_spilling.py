@@ -165,3 +165,36 @@ def test_bad_spill_config(no_cluster):
     with pytest.raises(ValueError, match="JSON"):
         ray.init(object_spill_config="{not json")
     assert not ray.is_initialized()
+
+
+@ray.remote
+def _make(n, fill):
+    return np.full(n, fill, dtype=np.uint8)
+
+
+@ray.remote
+def _total(a):
+    return int(a.sum())
+
+
+def test_task_results_spill_and_stats_show_states(ray_start_fn, tmp_short):
+    spill_dir = os.path.join(tmp_short, "spill")
+    ray_start_fn(num_cpus=1, object_store_memory=100 * MB,
+                 object_spill_config={"type": "filesystem", "params": {"directory_path": spill_dir}})
+    # Task results: several that together exceed the store, and one bigger than it.
+    refs = [_make.remote(30 * MB, i) for i in range(5)] + [_make.remote(150 * MB, 9)]
+    assert ray.get([_total.remote(r) for r in refs]) == [i * 30 * MB for i in range(5)] + [9 * 150 * MB]
+    st = _stats(objects=True)
+    states = {o["object_id"]: o for o in st["objects"]}
+    assert len(states) == 6
+    assert states[refs[5].hex()]["external"] and not states[refs[5].hex()]["in_memory"]
+    assert any(o["state"] == "SPILLED" for o in st["objects"]), st["objects"]
+    assert all(o["size"] >= 30 * MB for o in st["objects"]), st["objects"]
+    assert _wait(lambda: all(o["pins"] == 0 for o in _stats(objects=True)["objects"])), _stats(True)
+    assert st["used"] <= st["capacity"] == 100 * MB
+    for i, r in enumerate(refs[:5]):
+        a = ray.get(r)
+        assert a[0] == i and a[-1] == i
+    del a, r, refs
+    assert _wait(lambda: _stats()["num_objects"] == 0)
+    assert _spill_files(spill_dir) == []

@@ -1,12 +1,15 @@
 #include "object_store/store_server.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <future>
 
@@ -119,6 +122,8 @@ Status StoreServer::Start() {
     if (::stat(spill_.directory.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
       LUMOS_LOG(Warning) << "object spill directory " << spill_.directory << " is not usable: "
                          << std::strerror(errno);
+    } else {
+      RemoveStaleSpillFiles();
     }
   }
 
@@ -191,6 +196,32 @@ void StoreServer::PublishStats() {
   num_objects_.store(table_.num_objects(), std::memory_order_relaxed);
   spilled_bytes_.store(table_.spilled_bytes(), std::memory_order_relaxed);
   num_spilled_.store(table_.num_spilled(), std::memory_order_relaxed);
+}
+
+void StoreServer::RemoveStaleSpillFiles() {
+  DIR* d = ::opendir(spill_.directory.c_str());
+  if (!d) return;
+  int removed = 0;
+  while (dirent* e = ::readdir(d)) {
+    // lumos-<pid>-<object hex>.spill|.ext: ours only, and only of a store that is gone.
+    const std::string name = e->d_name;
+    if (name.rfind("lumos-", 0) != 0) continue;
+    if (name.size() < 6 || (name.compare(name.size() - 6, 6, ".spill") != 0 &&
+                            name.compare(name.size() - 4, 4, ".ext") != 0)) {
+      continue;
+    }
+    char* end = nullptr;
+    long pid = std::strtol(name.c_str() + 6, &end, 10);
+    if (pid <= 0 || !end || *end != '-') continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+    RemoveFile(spill_.directory + "/" + name);
+    removed++;
+  }
+  ::closedir(d);
+  if (removed) {
+    LUMOS_LOG(Info) << "removed " << removed << " spill files of object stores that are gone from "
+                    << spill_.directory;
+  }
 }
 
 void StoreServer::RemoveDeletedFiles() {

@@ -127,6 +127,9 @@ class StoreServer {
   Status Restore(const ObjectID& id);
   std::string FilePath(const ObjectID& id, const char* suffix) const;
   void RemoveDeletedFiles();
+  // Spill files left in the spill directory by stores whose process is gone
+  // (a crashed raylet sharing a user-given directory).
+  void RemoveStaleSpillFiles();
   Status MakeArena();
   void Reply(const rpc::ConnectionPtr& conn, const rpc::Frame& request,
              const google::protobuf::Message& reply);
