@@ -45,6 +45,7 @@ class NormalTaskSubmitter {
     rpc::ConnectionPtr conn;
     int in_flight = 0;
     bool dead = false;
+    std::deque<TaskID> order;  // tasks pushed, oldest (the one running) first
   };
   struct Class {
     std::deque<rpc::TaskSpec> queue;
