@@ -242,6 +242,8 @@ def test_backpressure_bad_values(ray_start):
             count.options(_generator_backpressure_num_objects=bad)
     with pytest.raises(ValueError, match="num_returns"):
         count.options(num_returns="stream")
+    with pytest.raises(ValueError, match="retry_exceptions is not built for streaming"):
+        count.options(retry_exceptions=True).remote(1)
 
 
 def test_generator_cannot_be_pickled(ray_start):
