@@ -361,3 +361,42 @@ def test_nested_streaming_in_a_task(ray_start):
         return sum(ray.get(r) for r in count.remote(n))
 
     assert ray.get(outer.remote(5), timeout=30) == 10
+
+
+def test_retry_mid_stream_with_large_items(ray_start, tmp_path):
+    """The retry finds the first attempt's large items already in the store
+    (owned by the caller) and does not write them again."""
+    np = pytest.importorskip("numpy")
+    marker = str(tmp_path / "runs")
+
+    @ray.remote(max_retries=1)
+    def big_crashes_once(path):
+        n = int(open(path).read()) if os.path.exists(path) else 0
+        with open(path, "w") as f:
+            f.write(str(n + 1))
+        for i in range(4):
+            if i == 2 and n == 0:
+                os._exit(1)
+            yield np.full(250_000, i + 10 * n, dtype=np.uint8)
+
+    vals = [ray.get(r, timeout=30) for r in big_crashes_once.remote(marker)]
+    assert [int(v[0]) for v in vals] == [0, 1, 12, 13]
+
+
+def test_backpressured_stream_survives_a_worker_kill(ray_start, tmp_path):
+    path = str(tmp_path / "pids")
+
+    @ray.remote(max_retries=1, _generator_backpressure_num_objects=1)
+    def pid_stream(path):
+        with open(path, "a") as f:
+            f.write("%d\n" % os.getpid())
+        for i in range(6):
+            yield (i, os.getpid())
+
+    g = pid_stream.remote(path)
+    i0, pid = ray.get(next(g), timeout=20)
+    i1, _ = ray.get(next(g), timeout=20)
+    os.kill(pid, signal.SIGKILL)
+    rest = [ray.get(r, timeout=30) for r in g]
+    assert [i0, i1] + [i for i, _ in rest] == list(range(6))
+    assert rest[-1][1] != pid   # finished by the retry
