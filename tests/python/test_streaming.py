@@ -250,6 +250,10 @@ def test_generator_cannot_be_pickled(ray_start):
     g = count.remote(1)
     with pytest.raises(TypeError, match="cannot be pickled"):
         pickle.dumps(g)
+    with pytest.raises(TypeError, match="not built"):
+        ray.wait([g])
+    with pytest.raises(ValueError, match="ObjectRefGenerator"):
+        ray.get(g)
     assert list(g)
 
 
