@@ -371,5 +371,18 @@ TEST_F(TaskManagerRetryTest, StreamingTaskEndsItsStream) {
   EXPECT_NE(Data(ObjectID::FromIndex(died, 1)).find("died again"), std::string::npos);
 }
 
+TEST_F(TaskManagerRetryTest, StreamingTaskFailingBeforeAnyItemGivesTheError) {
+  TaskID id = Submit(0, true);
+  rpc::PushTaskReply reply;
+  reply.set_is_application_error(true);
+  auto* ret = reply.add_return_objects();
+  ret->mutable_value()->set_metadata(kMetaTaskError);
+  ret->mutable_value()->set_data("bad argument");
+  tasks_.CompleteTask(id, reply);
+  int64_t index;
+  EXPECT_EQ(streams_.Next(id, &index), GeneratorStreams::NextKind::kError);
+  EXPECT_EQ(streams_.Next(id, &index), GeneratorStreams::NextKind::kEnd);
+}
+
 }  // namespace
 }  // namespace lumos::core

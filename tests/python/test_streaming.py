@@ -103,6 +103,24 @@ def test_exception_mid_stream(ray_start):
         ray.get(g.completed())
 
 
+def test_failed_argument_ends_the_stream_with_its_error(ray_start):
+    @ray.remote(max_retries=0)
+    def boom():
+        raise ValueError("bad input")
+
+    @ray.remote
+    class A:
+        def items(self, x):
+            yield x
+
+    for g in (count.remote(boom.remote()), A.remote().items.remote(boom.remote())):
+        first = next(g)
+        with pytest.raises(ValueError, match="bad input"):
+            ray.get(first)
+        with pytest.raises(StopIteration):
+            next(g)
+
+
 def test_streaming_needs_a_generator(ray_start):
     @ray.remote(num_returns="streaming")
     def not_a_generator():

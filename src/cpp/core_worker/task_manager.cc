@@ -93,7 +93,18 @@ void TaskManager::CompleteTask(const TaskID& id, const rpc::PushTaskReply& reply
     }
   }
   // Items were reported (and stored) before this reply on the same connection.
-  if (e.streaming && streams_) streams_->OnFinished(id, reply.num_streamed_items());
+  // A task that failed before streaming anything (bad argument, unloadable
+  // function, system error) ends its stream with that error, like a failure.
+  if (e.streaming && streams_) {
+    bool error_only = reply.num_streamed_items() == 0 && reply.return_objects_size() > 0 &&
+                      !reply.return_objects(0).in_plasma() &&
+                      reply.return_objects(0).value().metadata().rfind("E", 0) == 0;
+    if (error_only) {
+      streams_->OnFailed(id);
+    } else {
+      streams_->OnFinished(id, reply.num_streamed_items());
+    }
+  }
   // Dynamic returns (num_returns="dynamic") come as extra objects after the
   // declared ones; they are owned here like any return.
   int n = e.dynamic ? std::max(e.num_returns, reply.return_objects_size()) : e.num_returns;
