@@ -95,6 +95,8 @@ cdef class Replier:
                 _fill_nested(&nested, ser.contained_refs)
                 s = _cw.SealPlasma(oid, False, nested)
                 check_status(s)
+                for i in range(nested.size()):
+                    ret.add_nested_refs()[0] = nested[i]
             ret.set_in_plasma(True)
         with nogil:
             s = _cw.ReportGeneratorItem(rep, index, move(ret))
@@ -135,6 +137,8 @@ cdef class Replier:
             s = _cw.SealPlasma(oid, False, nested)
             check_status(s)
             ret.set_in_plasma(True)
+            for i in range(nested.size()):
+                ret.add_nested_refs()[0] = nested[i]
         reply.set_is_application_error(is_error)
         reply.set_is_retryable_error(retryable)
         reply.set_was_cancelled(cancelled)
@@ -270,6 +274,27 @@ cdef class CoreWorker:
         """(tracked refs, owned objects) in the reference counter; for tests."""
         cdef CCoreWorker* cw = self._get()
         return (cw.reference_counter().NumObjects(), cw.reference_counter().NumOwned())
+
+    def reference_table(self):
+        """This process's references: one dict per object (memory tooling)."""
+        cdef CCoreWorker* cw = self._get()
+        cdef c_vector[CReferenceInfo] rows
+        with nogil:
+            rows = cw.reference_counter().Snapshot()
+        out = []
+        for i in range(rows.size()):
+            out.append({
+                "object_id": _pyb(rows[i].id.Binary()),
+                "owner": _pyb(rows[i].owner.SerializeAsString()) if not rows[i].owned else self._address,
+                "owned": rows[i].owned,
+                "in_plasma": rows[i].in_plasma,
+                "pinned_forever": rows[i].escaped,
+                "local_refs": rows[i].local,
+                "submitted_task_refs": rows[i].submitted,
+                "contained_in": rows[i].contained_in,
+                "borrowers": rows[i].borrowers,
+            })
+        return out
 
     # ------------------------------------------------------------ objects
     def put(self, ser):

@@ -422,3 +422,25 @@ def test_backpressured_stream_survives_a_worker_kill(ray_start, tmp_path):
     rest = [ray.get(r, timeout=30) for r in g]
     assert [i0, i1] + [i for i, _ in rest] == list(range(6))
     assert rest[-1][1] != pid   # finished by the retry
+
+
+def test_items_holding_refs(ray_start):
+    """Refs inside yielded values (owned by the executor) stay readable: the
+    caller is registered as their borrower before it sees the item."""
+    np = pytest.importorskip("numpy")
+
+    @ray.remote
+    def refs_inside(n):
+        for i in range(n):
+            yield [ray.put(i), ray.put(np.full(200_000, i, dtype=np.uint8))]
+
+    @ray.remote
+    def big_item_with_ref():
+        yield (ray.put("inner"), np.zeros(300_000, dtype=np.uint8))
+
+    items = [ray.get(r) for r in refs_inside.remote(3)]
+    time.sleep(0.2)
+    assert [ray.get(small) for small, _ in items] == [0, 1, 2]
+    assert [int(ray.get(big)[0]) for _, big in items] == [0, 1, 2]
+    inner, arr = ray.get(next(big_item_with_ref.remote()))
+    assert ray.get(inner) == "inner" and arr.nbytes == 300_000

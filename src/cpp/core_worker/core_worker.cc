@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <future>
 
 #include "common/config.h"
 #include "common/logging.h"
@@ -14,26 +13,6 @@
 
 namespace lumos::core {
 
-namespace {
-// Sends a request and blocks for its reply. Never call on the loop thread.
-template <typename Reply>
-Status CallSync(const rpc::ConnectionPtr& conn, uint16_t method, const google::protobuf::Message& req,
-                Reply* reply, int64_t timeout_ms) {
-  auto promise = std::make_shared<std::promise<Status>>();
-  auto fut = promise->get_future();
-  conn->SendRequest(
-      method, req,
-      [promise, reply](const Status& s, rpc::Frame&& f) {
-        if (s.ok() && !reply->ParseFromString(f.payload)) {
-          promise->set_value(Status::Invalid("unparsable reply"));
-          return;
-        }
-        promise->set_value(s);
-      },
-      timeout_ms);
-  return fut.get();
-}
-}  // namespace
 
 CoreWorker::CoreWorker(CoreWorkerOptions options)
     : options_(std::move(options)),
@@ -57,6 +36,7 @@ Status CoreWorker::Connect() {
   server_ = std::make_unique<rpc::FastpathServer>(loop_->io(), sock, on_frame, nullptr);
   LUMOS_RETURN_NOT_OK(server_->Listen());
   pool_ = std::make_unique<ConnectionPool>(loop_->io(), on_frame);
+  pool_->SetPeerClosedHandler([this](const std::string& endpoint) { OnPeerGone(endpoint); });
   loop_->Start("lumos_io");
 
   auto raylet = rpc::Connection::Connect(loop_->io(), options_.raylet_socket,
@@ -88,6 +68,7 @@ Status CoreWorker::Connect() {
   address_.set_node_id(node_id_.Binary());
   address_.set_worker_id(worker_id_.Binary());
   address_.set_endpoint("unix:" + sock);
+  refs_.SetSelf(worker_id_.Binary(), address_.endpoint());
 
   std::string store_socket = options_.store_socket;
   if (store_socket.empty()) {
@@ -200,6 +181,7 @@ void CoreWorker::RemoveLocalRef(const ObjectID& id) {
 
 void CoreWorker::FreeObjects(const std::vector<DeletedObject>& deleted) {
   std::vector<ObjectID> plasma;
+  bool has_registrations = false;
   for (const auto& d : deleted) {
     memory_store_.Delete(d.id);
     if (d.owned && d.in_plasma) plasma.push_back(d.id);
@@ -207,7 +189,9 @@ void CoreWorker::FreeObjects(const std::vector<DeletedObject>& deleted) {
       std::lock_guard<std::mutex> lock(owner_mu_);
       requested_from_owner_.erase(d.id);
     }
+    if (d.registrations > 0) has_registrations = true;
   }
+  if (has_registrations && !shut_down_) SendRemoveBorrowers(deleted);
   if (!plasma.empty() && !shut_down_) {
     Status s = store_->Delete(plasma);
     if (!s.ok()) LUMOS_LOG(Debug) << "object store delete failed: " << s.ToString();
@@ -554,6 +538,15 @@ void CoreWorker::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
       return;
     case rpc::REPORT_GENERATOR_ITEM:
       HandleGeneratorItem(conn, frame);
+      return;
+    case rpc::ADD_BORROWERS:
+      HandleAddBorrowers(conn, frame);
+      return;
+    case rpc::REMOVE_BORROWERS:
+      HandleRemoveBorrowers(frame);
+      return;
+    case rpc::GET_REFERENCE_TABLE:
+      HandleGetReferenceTable(conn, frame);
       return;
     default:
       // Never drop the connection: the GCS watches the owner through it.

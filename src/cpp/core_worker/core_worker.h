@@ -95,6 +95,18 @@ class CoreWorker {
   void MarkEscaped(const ObjectID& id) { refs_.MarkEscaped(id); }
   ReferenceCounter& reference_counter() { return refs_; }
 
+  // --- borrower protocol (core_worker_borrowers.cc) ---
+  /// \brief A ref out of deserialization on this thread. If this process must
+  /// register as its borrower, the registration waits for the next
+  /// FlushBorrowerRegistrations on this thread.
+  void AddDeserializedRef(const ObjectID& id, const rpc::Address& owner);
+  /// \brief Registers this process with the owners of the refs deserialized on
+  /// this thread since the last flush, blocking (bounded) for their answers.
+  /// Call after a deserialization, before the refs' carrier can go away.
+  void FlushBorrowerRegistrations();
+  /// \brief This process's reference table (memory tooling).
+  rpc::ReferenceTableReply ReferenceTable();
+
   // --- tasks ---
   /// \brief Fills ids and caller fields, registers returns, resolves arguments
   /// and submits. Returns the return object ids.
@@ -175,6 +187,21 @@ class CoreWorker {
   Status WaitForObjects(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners,
                         size_t num_required, int64_t timeout_ms, std::vector<bool>* ready);
   void BeforeReply(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply);
+  // Borrower protocol (core_worker_borrowers.cc).
+  /// \brief Executor: registers the caller as a borrower of the refs nested in
+  /// the returns before the reply leaves (listed in preregistered_refs).
+  void PreregisterCaller(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply);
+  /// \brief Registers `borrower` with the owner at `owner_endpoint`; blocks.
+  Status AddBorrowersAt(const std::string& owner_endpoint, const rpc::Address& borrower,
+                        const std::vector<ObjectID>& ids, std::vector<bool>* accepted);
+  void HandleAddBorrowers(const rpc::ConnectionPtr& conn, const rpc::Frame& frame);
+  void HandleRemoveBorrowers(const rpc::Frame& frame);
+  void HandleGetReferenceTable(const rpc::ConnectionPtr& conn, const rpc::Frame& frame);
+  /// \brief Keeps a connection to a borrower so its death drops its registrations.
+  void WatchBorrower(const std::string& endpoint);
+  void OnPeerGone(const std::string& endpoint);
+  /// \brief Tells owners that this process dropped its registrations.
+  void SendRemoveBorrowers(const std::vector<DeletedObject>& deleted);
   void HandleActorUpdate(const rpc::Frame& frame);
   void HandleCancelTask(const rpc::Frame& frame);
   void FreeObjects(const std::vector<DeletedObject>& deleted);

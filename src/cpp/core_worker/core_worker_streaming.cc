@@ -28,24 +28,40 @@ void CoreWorker::HandleGeneratorItem(const rpc::ConnectionPtr& conn, const rpc::
   ObjectID oid = ObjectID::FromIndex(task, static_cast<uint32_t>(req.index() + 2));
   const rpc::ReturnObject& item = req.item();
   auto result = streams_.OnItem(task, req.index(), std::move(ack), &now);
-  if (result == GeneratorStreams::ItemResult::kNew) {
-    tasks_->SetState(task, TaskState::kRunning);
-    std::shared_ptr<RayObject> obj;
-    std::vector<ObjectID> inner;
-    if (item.in_plasma()) {
-      obj = RayObject::InPlasma();
-    } else {
-      obj = RayObject::FromInline(item.value());
-      for (const auto& r : obj->nested_refs) inner.push_back(ObjectID::FromBinary(r.object_id()));
-    }
-    refs_.AddOwnedObject(oid, inner, item.in_plasma());
-    refs_.AddLocalRef(oid, nullptr);  // the stream's hold until next() hands it out
-    memory_store_.Put(oid, std::move(obj));
-  } else if (result != GeneratorStreams::ItemResult::kDuplicate && item.in_plasma()) {
-    // Nobody will read it (the generator was dropped): free the store copy
-    // the executor made on our behalf.
-    FreeObjects({DeletedObject{oid, true, true}});
+  if (result == GeneratorStreams::ItemResult::kDuplicate) {
+    // Already held from an earlier attempt. (Borrower registrations the retry
+    // made for refs inside it stay: they pin, never free early.)
+    for (auto& a : now) a();
+    return;
   }
+  if (result == GeneratorStreams::ItemResult::kNew) tasks_->SetState(task, TaskState::kRunning);
+  std::shared_ptr<RayObject> obj;
+  if (item.in_plasma()) {
+    obj = RayObject::InPlasma();
+    obj->nested_refs.assign(item.nested_refs().begin(), item.nested_refs().end());
+  } else {
+    obj = RayObject::FromInline(item.value());
+  }
+  refs_.AddOwnedObject(oid, {}, item.in_plasma());
+  if (!obj->nested_refs.empty()) refs_.AddContainedRefs(oid, obj->nested_refs);
+  std::vector<DeletedObject> freed;
+  if (req.preregistered_refs_size() > 0) {
+    std::vector<ObjectID> pre;
+    for (const auto& b : req.preregistered_refs()) {
+      if (b.size() == ObjectID::kSize) pre.push_back(ObjectID::FromBinary(b));
+    }
+    refs_.ApplyPreregistered(pre, &freed);
+  }
+  // The stream's hold until next() hands the item out as a Python ref.
+  refs_.AddLocalRef(oid, nullptr);
+  if (result == GeneratorStreams::ItemResult::kNew) {
+    memory_store_.Put(oid, std::move(obj));
+  } else {
+    // Nobody will read it (the generator was dropped): releasing the hold frees
+    // it, the store copy the executor made for us and the refs inside it.
+    refs_.RemoveLocalRef(oid, &freed);
+  }
+  if (!freed.empty()) FreeObjects(freed);
   for (auto& a : now) a();
 }
 
@@ -88,7 +104,19 @@ void CoreWorker::StreamDrop(const TaskID& task) {
 }
 
 Status CoreWorker::ReportGeneratorItem(TaskReplier* replier, int64_t index, rpc::ReturnObject item) {
-  return replier->ReportItem(index, std::move(item), options_.check_signals);
+  const rpc::TaskSpec& spec = replier->spec();
+  rpc::ReportGeneratorItemRequest req;
+  req.set_task_id(spec.task_id());
+  req.set_index(index);
+  req.set_attempt_number(spec.attempt_number());
+  // Refs inside the item: register the caller as their borrower before it can
+  // see the item, exactly as for a task's returns.
+  rpc::PushTaskReply as_reply;
+  *as_reply.add_return_objects() = std::move(item);
+  PreregisterCaller(spec, &as_reply);
+  *req.mutable_item() = std::move(*as_reply.mutable_return_objects(0));
+  *req.mutable_preregistered_refs() = std::move(*as_reply.mutable_preregistered_refs());
+  return replier->ReportItem(req, options_.check_signals);
 }
 
 }  // namespace lumos::core

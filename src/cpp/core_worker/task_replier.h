@@ -29,17 +29,12 @@ class TaskReplier {
   const rpc::TaskSpec& spec() const { return spec_; }
   bool finished() const { return done_.load(); }
 
-  /// \brief Sends item `index` of a streaming generator to the caller. With
+  /// \brief Sends one item of a streaming generator to the caller. With
   /// backpressure (generator_backpressure_num_objects > 0) the caller answers
   /// each report once it consumed the item, and this blocks while that many
   /// reports are unanswered; `interrupted` (may be empty) is polled meanwhile.
   /// Disconnected when the caller is gone (the task should stop).
-  Status ReportItem(int64_t index, rpc::ReturnObject item, const std::function<bool()>& interrupted) {
-    rpc::ReportGeneratorItemRequest req;
-    req.set_task_id(spec_.task_id());
-    req.set_index(index);
-    req.set_attempt_number(spec_.attempt_number());
-    *req.mutable_item() = std::move(item);
+  Status ReportItem(const rpc::ReportGeneratorItemRequest& req, const std::function<bool()>& interrupted) {
     int64_t limit = spec_.generator_backpressure_num_objects();
     if (limit <= 0) {
       conn_->SendOneway(rpc::REPORT_GENERATOR_ITEM, req);

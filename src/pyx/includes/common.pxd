@@ -167,6 +167,7 @@ cdef extern from "common.pb.h" namespace "lumos::rpc" nogil:
         void set_in_plasma(c_bool)
         CInlineObject* mutable_value()
         void set_size(int64_t)
+        CObjectReference* add_nested_refs()
 
 cdef extern from "core_worker.pb.h" namespace "lumos::rpc" nogil:
     cdef cppclass CPushTaskReply "lumos::rpc::PushTaskReply":

@@ -46,9 +46,21 @@ cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
         CTaskExecutor executor
         CInterruptCheck check_signals
 
+    cdef cppclass CReferenceInfo "lumos::core::ReferenceInfo":
+        CObjectID id
+        CAddress owner
+        c_bool owned
+        c_bool in_plasma
+        c_bool escaped
+        int64_t local
+        int64_t submitted
+        int64_t contained_in
+        int64_t borrowers
+
     cdef cppclass CReferenceCounter "lumos::core::ReferenceCounter":
         size_t NumObjects()
         size_t NumOwned()
+        c_vector[CReferenceInfo] Snapshot()
 
     cdef cppclass CTaskStateRecord "lumos::core::TaskStateRecord":
         CTaskID task_id
@@ -78,6 +90,8 @@ cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
         void AddLocalRef(const CObjectID& id, const CAddress* owner)
         void RemoveLocalRef(const CObjectID& id)
         void MarkEscaped(const CObjectID& id)
+        void AddDeserializedRef(const CObjectID& id, const CAddress& owner)
+        void FlushBorrowerRegistrations()
         CReferenceCounter& reference_counter()
         c_vector[CObjectID] SubmitTask(CTaskSpec spec)
         CStatus CreateActor(CTaskSpec spec, CActorTableData* existing)
