@@ -61,6 +61,9 @@ cdef class Replier:
     reply (large ones into the object store, owned by the caller) and sends it.
     May be called from any thread, once."""
     cdef shared_ptr[CTaskReplier] r
+    # Items reported so far; set in C right after a report, so an interrupt
+    # (cancel) landing in the caller's Python code cannot make it stale.
+    cdef public int64_t num_reported
 
     def report_item(self, int64_t index, ser):
         """Streaming generators: sends yielded value `index` to the caller (into
@@ -100,6 +103,8 @@ cdef class Replier:
             ret.set_in_plasma(True)
         with nogil:
             s = _cw.ReportGeneratorItem(rep, index, move(ret))
+        if s.ok() and index >= self.num_reported:
+            self.num_reported = index + 1
         check_status(s)
 
     def finish(self, is_error, results, str error_message="", retryable=False, cancelled=False,

@@ -283,10 +283,10 @@ class TaskExecutor:
                     n += 1
         except _CallerGone:
             _close(result)
-            return False, [serialization.serialize(None, "stream end")], "", False, False, n
+            return False, [serialization.serialize(None, "stream end")], "", False, False, replier.num_reported
         except BaseException as e:
-            return self._stream_failure(replier, name, e, n)
-        return False, [serialization.serialize(None, "stream end")], "", False, False, n
+            return self._stream_failure(replier, name, e)
+        return False, [serialization.serialize(None, "stream end")], "", False, False, replier.num_reported
 
     async def _stream_async(self, replier, name, fn, prepared, backpressure):
         """_stream for calls of an async actor: runs on its asyncio loop; under
@@ -316,17 +316,17 @@ class TaskExecutor:
                     await report(n, value)
                     n += 1
         except _CallerGone:
-            return False, [serialization.serialize(None, "stream end")], n
+            return False, [serialization.serialize(None, "stream end")], replier.num_reported
         except asyncio.CancelledError:
-            out = self._stream_failure(replier, name, KeyboardInterrupt(), n)
+            out = self._stream_failure(replier, name, KeyboardInterrupt())
             return out[0], out[1], out[5]
         except BaseException as e:
-            out = self._stream_failure(replier, name, e, n)
+            out = self._stream_failure(replier, name, e)
             return out[0], out[1], out[5]
-        return False, [serialization.serialize(None, "stream end")], n
+        return False, [serialization.serialize(None, "stream end")], replier.num_reported
 
-    def _stream_failure(self, replier, name, e, n):
-        """The generator raised after n items: the error is item n and return 1."""
+    def _stream_failure(self, replier, name, e):
+        """The generator raised: the error is the next item and return 1."""
         cancelled = isinstance(e, KeyboardInterrupt)
         if cancelled:
             err = serialization.SerializedObject(
@@ -341,11 +341,10 @@ class TaskExecutor:
         else:
             raise e
         try:
-            replier.report_item(n, err)
-            n += 1
+            replier.report_item(replier.num_reported, err)
         except Exception:
             pass  # the caller is gone: nobody reads the error
-        return True, [err], "%s: %s" % (type(e).__name__, e), False, cancelled, n
+        return True, [err], "%s: %s" % (type(e).__name__, e), False, cancelled, replier.num_reported
 
     def _run_call(self, bound, positional, kwargs, name, num_returns, replier):
         try:
