@@ -16,7 +16,9 @@ from lumos._raylet import ObjectRef
 from lumos._private.worker import (available_resources, cluster_resources, get, init, is_initialized,
                                    nodes, put, shutdown, wait)
 from lumos import actor
+from lumos import experimental
 from lumos import util
+from lumos._private import internal_api as _internal_api  # lumos._private.internal_api.memory_summary()
 from lumos.actor import method
 from lumos.runtime_context import get_runtime_context
 from lumos._private.generators import DynamicObjectRefGenerator, ObjectRefGenerator
@@ -67,6 +69,6 @@ def cancel(object_ref, *, force=False, recursive=True):
     _w.core_worker().cancel_task(object_ref, bool(force), bool(recursive))
 
 
-__all__ = ["actor", "util", "DynamicObjectRefGenerator", "ObjectRefGenerator", "init", "shutdown", "is_initialized", "remote", "get", "put", "wait", "ObjectRef",
+__all__ = ["actor", "experimental", "util", "DynamicObjectRefGenerator", "ObjectRefGenerator", "init", "shutdown", "is_initialized", "remote", "get", "put", "wait", "ObjectRef",
            "cluster_resources", "available_resources", "nodes", "get_runtime_context", "method",
            "exceptions", "get_actor", "kill", "cancel"]

@@ -9,7 +9,6 @@ is killed once its pending calls finish.
 import inspect
 import os
 import pickle
-import threading
 
 import cloudpickle
 
@@ -164,58 +163,35 @@ class ActorClass:
         arg_list, kw_names = serialize_args(args, kwargs, "argument of %s.__init__" % self.__name__)
         held = resources_of(options, default_cpus=0)
         placement = {} if options.get("num_cpus") is not None else {"CPU": 1.0}
-        existing = cw.create_actor(
+        created = cw.create_actor(
             handle_state["actor_id"], fid, self._cls.__module__ or "__main__", self.__name__, arg_list,
             kw_names, held, placement, options.get("max_restarts") or 0, max_concurrency, self._is_async,
             name, namespace, detached, pickle.dumps(handle_state))
-        if existing is not None:
+        if isinstance(created, dict):
+            existing = created
             if options.get("get_if_exists"):
                 return _handle_from_info(existing)
             raise ValueError("The name %r (namespace=%r) is already taken by another actor. Use a different "
                              "name, or get the existing one with lumos.get_actor(%r, namespace=%r)." % (
                                  name, namespace, name, namespace))
-        handle = ActorHandle(handle_state, owned=True, detached=detached, cls=self._cls)
+        handle = ActorHandle(handle_state, scope_ref=created, cls=self._cls)
         cw.add_actor_handle(handle_state["actor_id"], handle_state["max_task_retries"], True)
         return handle
 
 
-# Owner-side scope tracking: actor id -> [live handles, escaped]
-_owned = {}
-_owned_lock = threading.Lock()
-
-
 class ActorHandle:
-    """A reference to an actor: `handle.method.remote(...)` calls it."""
+    """A reference to an actor: `handle.method.remote(...)` calls it.
 
-    def __init__(self, state, owned=False, detached=False, cls=None):
+    A handle to a non-detached actor holds the actor's handle object (an
+    ObjectRef owned by the creator): handles pickled into task arguments or
+    objects carry it, so the owner's reference counter, borrowers included,
+    knows when the last handle anywhere is gone and then ends the actor."""
+
+    def __init__(self, state, scope_ref=None, cls=None):
         self._state = state
         self._actor_id = state["actor_id"]
-        self._owned = owned and not detached
+        self._scope_ref = scope_ref
         self._cls = cls
-        self._epoch = _worker.global_state().epoch
-        if self._owned:
-            with _owned_lock:
-                entry = _owned.setdefault(self._actor_id, [0, False])
-                entry[0] += 1
-
-    def __del__(self):
-        if not getattr(self, "_owned", False):
-            return
-        with _owned_lock:
-            entry = _owned.get(self._actor_id)
-            if entry is None:
-                return
-            entry[0] -= 1
-            if entry[0] > 0 or entry[1]:
-                return
-            del _owned[self._actor_id]
-        state = _worker.global_state()
-        cw = state.core_worker
-        if cw is not None and state.epoch == self._epoch:
-            try:
-                cw.actor_out_of_scope(self._actor_id)
-            except Exception:
-                pass
 
     def __getattr__(self, name):
         if name.startswith("__") or name.startswith("_"):
@@ -226,12 +202,7 @@ class ActorHandle:
         return ActorMethod(self, name, meta)
 
     def __reduce__(self):
-        if self._owned:
-            with _owned_lock:
-                entry = _owned.get(self._actor_id)
-                if entry is not None:
-                    entry[1] = True  # left the process: no longer tracked by scope
-        return (_rebuild_handle, (self._state,))
+        return (_rebuild_handle, (self._state, self._scope_ref))
 
     def __repr__(self):
         return "Actor(%s, %s)" % (self._state["class_name"], self._actor_id.hex())
@@ -257,6 +228,8 @@ class ActorHandle:
         refs = cw.submit_actor_task(self._actor_id, method_name, "%s.%s" % (self._state["class_name"], method_name),
                                     arg_list, kw_names, 1 if streaming else num_returns, streaming,
                                     backpressure if backpressure and backpressure > 0 else 0)
+        if _worker.RECORD_CALL_SITES:
+            _worker.record_call_sites(refs)
         if streaming:
             from lumos._private.generators import ObjectRefGenerator
             return ObjectRefGenerator(refs[0], cw)
@@ -323,8 +296,8 @@ class ActorMethod:
         return ActorMethod(self._handle, self._name, self._meta, n, b or 0)
 
 
-def _rebuild_handle(state):
-    handle = ActorHandle(state)
+def _rebuild_handle(state, scope_ref=None):
+    handle = ActorHandle(state, scope_ref=scope_ref)
     cw = _worker.global_state().core_worker
     if cw is not None:
         cw.add_actor_handle(state["actor_id"], state.get("max_task_retries", 0), False)

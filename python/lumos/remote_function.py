@@ -226,6 +226,8 @@ class RemoteFunction:
                               kw_names, num_returns, resources_of(options), options.get("max_calls") or 0,
                               DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
                               bool(retry_exceptions), allowlist, dynamic, streaming, backpressure)
+        if _worker.RECORD_CALL_SITES:
+            _worker.record_call_sites(refs)
         if streaming:
             from lumos._private.generators import ObjectRefGenerator
             return ObjectRefGenerator(refs[0], cw)

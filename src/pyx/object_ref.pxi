@@ -127,7 +127,7 @@ def _object_ref_from_pickle(bytes id, bytes owner):
 def flush_borrower_registrations():
     """Registers this process as a borrower of the refs just unpickled on this
     thread (blocks for the owners' answers). Call after each deserialization."""
-    if _cw != NULL:
+    if _cw != NULL and CCoreWorker.HasPendingRegistrations():
         with nogil:
             _cw.FlushBorrowerRegistrations()
 

@@ -151,3 +151,44 @@ def test_out_of_band_pickle_pins_the_object(ray_start):
     assert _owned_row(ref)["pinned_forever"]
     again = pickle.loads(data)
     assert ray.get(again) == 123
+
+
+def _wait_pid_gone(pid, timeout=10.0):
+    import psutil
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@ray.remote
+def call_pid(handle):
+    return ray.get(handle.pid.remote())
+
+
+def test_actor_lent_to_a_task_ends_with_its_last_handle(ray_start):
+    # The seeds' f.remote(counter) pattern: the task's borrowed handle is gone
+    # when it returns, so dropping the driver's handle ends the actor.
+    h = Holder.remote()
+    pid = ray.get(h.pid.remote())
+    assert ray.get(call_pid.remote(h)) == pid
+    del h
+    assert _wait_pid_gone(pid)
+
+
+def test_actor_handle_kept_by_another_actor_keeps_it_alive(ray_start):
+    keeper = Holder.remote()
+    target = Holder.remote()
+    pid = ray.get(target.pid.remote())
+    ray.get(keeper.keep.remote([target]))
+    del target
+    time.sleep(0.5)
+    assert not _wait_pid_gone(pid, timeout=0.2)
+    ray.get(keeper.drop.remote())
+    assert _wait_pid_gone(pid)
+    ray.kill(keeper)

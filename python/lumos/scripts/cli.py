@@ -159,6 +159,20 @@ def _cmd_status(args):
             print("  %g / %g %s" % (used, totals[k], k))
 
 
+def _cmd_memory(args):
+    import lumos
+    from lumos._private import internal_api
+    address = _gcs_address(args)
+    try:
+        lumos.init(address=address)
+    except Exception as e:  # noqa: BLE001 - any failure to connect is reported the same way
+        sys.exit("lumos memory: cannot connect to the cluster at %s: %s" % (address, e))
+    try:
+        print(internal_api.memory_summary(stats_only=args.stats_only, num_entries=args.num_entries), end="")
+    finally:
+        lumos.shutdown()
+
+
 def _cmd_microbenchmark(args):
     from lumos._private import ray_perf
     ray_perf.main(filter_pattern=args.filter)
@@ -190,6 +204,13 @@ def main(argv=None):
     p.add_argument("--address", default=None)
     p.add_argument("--temp-dir", default=None)
     p.set_defaults(fn=_cmd_status)
+
+    p = sub.add_parser("memory", help="list the objects referenced on this node and the object store usage")
+    p.add_argument("--address", default=None)
+    p.add_argument("--temp-dir", default=None)
+    p.add_argument("--stats-only", action="store_true", help="only the store usage and totals per reference type")
+    p.add_argument("--num-entries", type=int, default=None, help="show at most this many references")
+    p.set_defaults(fn=_cmd_memory)
 
     p = sub.add_parser("microbenchmark", help="the same workloads as `ray microbenchmark`")
     p.add_argument("--filter", default=None, help="run only benchmarks whose name contains this")

@@ -182,6 +182,24 @@ void CoreWorker::RemoveLocalRef(const ObjectID& id) {
 void CoreWorker::FreeObjects(const std::vector<DeletedObject>& deleted) {
   std::vector<ObjectID> plasma;
   bool has_registrations = false;
+  std::vector<ActorScope> out_of_scope;
+  {
+    std::lock_guard<std::mutex> lock(actor_scopes_mu_);
+    for (const auto& d : deleted) {
+      if (actor_scopes_.empty()) break;
+      auto it = actor_scopes_.find(d.id);
+      if (it == actor_scopes_.end()) continue;
+      out_of_scope.push_back(std::move(it->second));
+      actor_scopes_.erase(it);
+    }
+  }
+  for (const auto& scope : out_of_scope) {
+    // The last handle anywhere is gone: the actor ends after its pending calls.
+    actor_submitter_->MarkOutOfScope(scope.actor_id);
+    std::vector<DeletedObject> args;
+    refs_.RemoveSubmittedTaskRefs(scope.creation_arg_refs, &args);
+    if (!args.empty()) FreeObjects(args);
+  }
   for (const auto& d : deleted) {
     memory_store_.Delete(d.id);
     if (d.owned && d.in_plasma) plasma.push_back(d.id);
@@ -244,8 +262,9 @@ Status CoreWorker::FetchFromPlasma(const std::vector<ObjectID>& ids, std::vector
   for (size_t i = 0; i < ids.size(); i++) {
     const auto& b = bufs[i];
     if (!b.found) {
-      out->push_back(RayObject::Inline("object " + ids[i].Hex() + " is not in the object store (freed or lost)",
-                                       kMetaObjectLost));
+      out->push_back(RayObject::Inline(
+          b.error.empty() ? "object " + ids[i].Hex() + " is not in the object store (freed or lost)" : b.error,
+          kMetaObjectLost));
       continue;
     }
     auto obj = std::make_shared<RayObject>();
@@ -341,15 +360,19 @@ void CoreWorker::PrepareSpec(rpc::TaskSpec* spec, std::vector<ObjectID>* returns
     returns->push_back(ObjectID::FromIndex(task, i + 1));
     refs_.AddOwnedObject(returns->back(), {}, false);
   }
+  tasks_->AddPendingTask(*spec, ArgRefsOf(*spec));
+}
+
+std::vector<ObjectID> CoreWorker::ArgRefsOf(const rpc::TaskSpec& spec) {
   std::vector<ObjectID> arg_refs;
-  for (const auto& a : spec->args()) {
+  for (const auto& a : spec.args()) {
     if (a.has_ref()) {
       arg_refs.push_back(ObjectID::FromBinary(a.ref().object_id()));
     } else {
       for (const auto& r : a.value().nested_refs()) arg_refs.push_back(ObjectID::FromBinary(r.object_id()));
     }
   }
-  tasks_->AddPendingTask(*spec, std::move(arg_refs));
+  return arg_refs;
 }
 
 std::vector<ObjectID> CoreWorker::SubmitTask(rpc::TaskSpec spec) {
@@ -405,17 +428,26 @@ std::vector<ObjectID> CoreWorker::SubmitActorTask(const std::string& actor_id, r
   return returns;
 }
 
-Status CoreWorker::CreateActor(rpc::TaskSpec spec, rpc::ActorTableData* existing) {
-  FillCallerFields(&spec);
-  // The creation task runs whenever the GCS places the actor, maybe after a
-  // restart: its argument refs stay pinned while this owner lives.
-  for (const auto& a : spec.args()) {
-    if (a.has_ref()) refs_.MarkEscaped(ObjectID::FromBinary(a.ref().object_id()));
-    for (const auto& r : a.value().nested_refs()) refs_.MarkEscaped(ObjectID::FromBinary(r.object_id()));
-  }
+Status CoreWorker::CreateActor(rpc::TaskSpec spec, rpc::ActorTableData* existing, ObjectID* handle_object) {
+  TaskID task = FillCallerFields(&spec);
+  const bool detached = spec.actor_creation().detached();
+  // The creation task runs whenever the GCS places the actor, maybe again
+  // after a restart: its argument refs stay held while the actor can run.
+  std::vector<ObjectID> arg_refs = ArgRefsOf(spec);
   const std::string actor_id = spec.actor_creation().actor_id();
   actor_submitter_->AddActor(actor_id, 0);
-  return gcs_->RegisterActor(spec, existing);
+  LUMOS_RETURN_NOT_OK(gcs_->RegisterActor(spec, existing));
+  if (detached) {
+    for (const auto& id : arg_refs) refs_.MarkEscaped(id);
+    *handle_object = ObjectID::Nil();
+    return Status::OK();
+  }
+  *handle_object = ObjectID::FromIndex(task, 0);  // index 0: never a task return
+  refs_.AddOwnedObject(*handle_object, {}, false);
+  refs_.AddSubmittedTaskRefs(arg_refs);
+  std::lock_guard<std::mutex> lock(actor_scopes_mu_);
+  actor_scopes_[*handle_object] = ActorScope{actor_id, std::move(arg_refs)};
+  return Status::OK();
 }
 
 Status CoreWorker::AddActorHandle(const std::string& actor_id, int max_task_retries, bool owned) {

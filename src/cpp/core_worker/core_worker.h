@@ -66,6 +66,8 @@ class CoreWorker {
 
   // --- identity ---
   const WorkerID& worker_id() const { return worker_id_; }
+  /// \brief The node store connection (stats for `lumos memory`).
+  object_store::StoreClient* store_client() const { return store_.get(); }
   const NodeID& node_id() const { return node_id_; }
   const JobID& job_id() const { return job_id_; }
   TaskID current_task_id() const;
@@ -104,8 +106,20 @@ class CoreWorker {
   /// this thread since the last flush, blocking (bounded) for their answers.
   /// Call after a deserialization, before the refs' carrier can go away.
   void FlushBorrowerRegistrations();
+  /// \brief True when this thread has registrations waiting for a flush.
+  static bool HasPendingRegistrations();
+  /// \brief Size of a small object's value held in this process's memory
+  /// store, or -1 (absent, not ready, or in the object store).
+  int64_t InlineSize(const ObjectID& id) {
+    auto obj = memory_store_.GetIfExists(id);
+    return obj && !obj->in_plasma && obj->data ? static_cast<int64_t>(obj->data->size()) : -1;
+  }
   /// \brief This process's reference table (memory tooling).
   rpc::ReferenceTableReply ReferenceTable();
+  /// \brief The serialized ReferenceTableReply of every core worker on this
+  /// node (this one included), asked through the raylet's client list; workers
+  /// that do not answer within the timeout are left out.
+  Status CollectReferenceTables(int64_t timeout_ms, std::vector<std::string>* out);
 
   // --- tasks ---
   /// \brief Fills ids and caller fields, registers returns, resolves arguments
@@ -114,8 +128,12 @@ class CoreWorker {
   // --- actors ---
   /// \brief Registers an actor with the GCS (creation is asynchronous). The
   /// spec's actor_creation.actor_id is set by the caller. AlreadyExists (with
-  /// `existing` filled) when the name is taken.
-  Status CreateActor(rpc::TaskSpec spec, rpc::ActorTableData* existing);
+  /// `existing` filled) when the name is taken. A non-detached actor gets a
+  /// handle object (*handle_object): an owned object that every handle refers
+  /// to, so the reference counter (borrowers included) decides when the last
+  /// handle anywhere is gone; the actor is then killed and its creation
+  /// arguments released. Detached actors get Nil and pin their arguments.
+  Status CreateActor(rpc::TaskSpec spec, rpc::ActorTableData* existing, ObjectID* handle_object);
   /// \brief Starts tracking an actor this process got a handle to; `owned`
   /// handles get updates without subscribing (the GCS subscribes the owner).
   Status AddActorHandle(const std::string& actor_id, int max_task_retries, bool owned);
@@ -123,9 +141,6 @@ class CoreWorker {
   int64_t ActorNumPending(const std::string& actor_id) const {
     return actor_submitter_->NumPending(actor_id);
   }
-  /// \brief The owner's last handle is gone: the actor is killed once its
-  /// pending calls finish (non-detached actors only; the caller checks).
-  void ActorOutOfScope(const std::string& actor_id) { actor_submitter_->MarkOutOfScope(actor_id); }
   Status KillActor(const std::string& actor_id, bool no_restart, const std::string& reason);
 
   /// \brief lumos.cancel: a queued task fails with TaskCancelledError; a running
@@ -182,6 +197,8 @@ class CoreWorker {
   /// \brief New task id, job, parent and caller of a spec this worker submits.
   TaskID FillCallerFields(rpc::TaskSpec* spec);
   void PrepareSpec(rpc::TaskSpec* spec, std::vector<ObjectID>* returns);
+  /// \brief The refs a spec's arguments hold (top-level refs and refs nested in inline values).
+  static std::vector<ObjectID> ArgRefsOf(const rpc::TaskSpec& spec);
   /// \brief Asks owners for borrowed objects, then waits until num_required are
   /// local (telling the raylet this worker is blocked while it waits).
   Status WaitForObjects(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners,
@@ -227,6 +244,13 @@ class CoreWorker {
   std::unique_ptr<TaskManager> tasks_;
   std::unique_ptr<NormalTaskSubmitter> submitter_;
   std::unique_ptr<ActorTaskSubmitter> actor_submitter_;
+  // Handle objects of the non-detached actors this process owns (see CreateActor).
+  struct ActorScope {
+    std::string actor_id;
+    std::vector<ObjectID> creation_arg_refs;
+  };
+  std::mutex actor_scopes_mu_;
+  std::unordered_map<ObjectID, ActorScope> actor_scopes_;  // GUARDED_BY(actor_scopes_mu_)
   std::mutex warned_mu_;
   std::unordered_map<std::string, std::string> pending_warnings_;  // actor -> last warning shown
 

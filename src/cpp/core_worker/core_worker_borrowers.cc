@@ -6,6 +6,7 @@
 
 #include "common/logging.h"
 #include "core_worker/core_worker.h"
+#include "node_manager.pb.h"
 
 namespace lumos::core {
 
@@ -18,6 +19,8 @@ constexpr int64_t kRegisterTimeoutMs = 10000;
 void CoreWorker::AddDeserializedRef(const ObjectID& id, const rpc::Address& owner) {
   if (refs_.AddDeserializedRef(id, owner)) pending_registrations.emplace_back(id, owner);
 }
+
+bool CoreWorker::HasPendingRegistrations() { return !pending_registrations.empty(); }
 
 void CoreWorker::FlushBorrowerRegistrations() {
   if (pending_registrations.empty()) return;
@@ -189,6 +192,7 @@ rpc::ReferenceTableReply CoreWorker::ReferenceTable() {
     e->set_borrowers(info.borrowers);
     e->set_in_plasma(info.in_plasma);
     e->set_pinned_forever(info.escaped);
+    e->set_call_site(info.call_site);
     if (auto obj = memory_store_.GetIfExists(info.id); obj && !obj->in_plasma && obj->data) {
       e->set_size(static_cast<int64_t>(obj->data->size()));
     }
@@ -198,6 +202,23 @@ rpc::ReferenceTableReply CoreWorker::ReferenceTable() {
 
 void CoreWorker::HandleGetReferenceTable(const rpc::ConnectionPtr& conn, const rpc::Frame& frame) {
   conn->SendReply(frame.header.request_id, rpc::GET_REFERENCE_TABLE, ReferenceTable());
+}
+
+Status CoreWorker::CollectReferenceTables(int64_t timeout_ms, std::vector<std::string>* out) {
+  rpc::GetNodeStatsReply stats;
+  LUMOS_RETURN_NOT_OK(CallSync(raylet_, rpc::GET_NODE_STATS, rpc::GetNodeStatsRequest(), &stats, timeout_ms));
+  for (const auto& client : stats.clients()) {
+    if (client.endpoint() == address_.endpoint()) {
+      out->push_back(ReferenceTable().SerializeAsString());
+      continue;
+    }
+    auto conn = pool_->Get(client.endpoint());
+    if (!conn.ok()) continue;  // exited meanwhile
+    rpc::ReferenceTableReply table;
+    Status s = CallSync(conn.value(), rpc::GET_REFERENCE_TABLE, rpc::ReferenceTableRequest(), &table, timeout_ms);
+    if (s.ok()) out->push_back(table.SerializeAsString());
+  }
+  return Status::OK();
 }
 
 }  // namespace lumos::core

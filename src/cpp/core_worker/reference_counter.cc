@@ -94,6 +94,12 @@ void ReferenceCounter::SetInPlasma(const ObjectID& id) {
   if (it != refs_.end()) it->second.in_plasma = true;
 }
 
+void ReferenceCounter::SetCallSite(const ObjectID& id, std::string site) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = refs_.find(id);
+  if (it != refs_.end()) it->second.call_site = std::move(site);
+}
+
 void ReferenceCounter::AddContainedRefs(const ObjectID& outer,
                                         const std::vector<rpc::ObjectReference>& contained) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -222,6 +228,7 @@ std::vector<ReferenceInfo> ReferenceCounter::Snapshot() const {
     info.submitted = r.submitted;
     info.contained_in = r.contained_in;
     for (const auto& b : r.borrowers) info.borrowers += b.second;
+    info.call_site = r.call_site;
     out.push_back(std::move(info));
   }
   return out;

@@ -53,6 +53,7 @@ struct ReferenceInfo {
   int64_t submitted = 0;
   int64_t contained_in = 0;
   int64_t borrowers = 0;  // owned: registrations held by other processes
+  std::string call_site;
 };
 
 class ReferenceCounter {
@@ -82,6 +83,8 @@ class ReferenceCounter {
   /// \brief Pins an owned object until this process exits (pickled out of band).
   void MarkEscaped(const ObjectID& id);
   void SetInPlasma(const ObjectID& id);
+  /// \brief Where an owned object was created (only when the user asks to record it).
+  void SetCallSite(const ObjectID& id, std::string site);
   /// \brief Records the refs contained in an owned object once its value is
   /// known (e.g. a task's return value holding refs); unknown inner refs become
   /// borrowed refs of their owners.
@@ -121,6 +124,7 @@ class ReferenceCounter {
     std::vector<ObjectID> contains;
     std::vector<std::pair<std::string, int64_t>> borrowers;  // owned: endpoint -> count
     rpc::Address owner;  // borrowed only
+    std::string call_site;
   };
   bool IsSelfLocked(const rpc::Address& a) const { return a.worker_id() == self_worker_id_; }
   // Finds or creates the entry of a ref owned by `owner` (nullptr: unknown).

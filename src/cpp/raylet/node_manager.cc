@@ -241,6 +241,14 @@ void NodeManager::HandleNodeStats(const std::shared_ptr<Client>& c, const rpc::F
   reply.set_num_workers(static_cast<int>(workers_.size()));
   reply.set_num_idle_workers(static_cast<int>(leases_.num_idle()));
   reply.set_num_pending_leases(static_cast<int>(leases_.num_pending()));
+  for (const auto& [id, client] : clients_) {
+    if (!client->registered) continue;
+    auto* info = reply.add_clients();
+    info->set_worker_id(client->worker_id.Binary());
+    info->set_pid(client->pid);
+    info->set_is_driver(client->is_driver);
+    info->set_endpoint(client->endpoint);
+  }
   c->conn->SendReply(frame.header.request_id, frame.header.method, reply);
 }
 

@@ -46,6 +46,7 @@ cdef extern from "common/id.h" namespace "lumos" nogil:
         c_bool IsNil()
     cdef cppclass CObjectID "lumos::ObjectID":
         CObjectID()
+        c_bool IsNil()
         @staticmethod
         CObjectID FromBinary(const c_string&)
         @staticmethod
