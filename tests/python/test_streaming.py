@@ -275,6 +275,17 @@ def test_generator_cannot_be_pickled(ray_start):
     assert list(g)
 
 
+def _task_objects(cw, task_id):
+    """Ids of the objects of `task_id` this process still tracks."""
+    return {r["object_id"] for r in cw.reference_table() if r["object_id"][:16] == task_id.binary()}
+
+
+def _task_objects_in_store(cw, task_id):
+    stats = cw.store_stats(include_objects=True)
+    ids = {o["object_id"] for o in stats.get("objects", [])}
+    return {i for i in ids if (i if isinstance(i, bytes) else bytes.fromhex(i))[:16] == task_id.binary()}
+
+
 def test_dropping_the_generator_frees_items(ray_start):
     cw = _worker.core_worker()
     np = pytest.importorskip("numpy")
@@ -284,29 +295,33 @@ def test_dropping_the_generator_frees_items(ray_start):
         for i in range(n):
             yield np.zeros(200_000, dtype=np.uint8) + i
 
-    base = cw.num_objects()
     g = big.remote(6)
+    task = g.task_id()
     first = next(g)
     assert int(ray.get(first)[0]) == 0
     ray.get(g.completed(), timeout=30)   # every item reported, none consumed but the first
-    assert cw.num_objects()[1] >= base[1] + 6
-    del g, first
-    assert _wait_for(lambda: cw.num_objects() == base)
+    assert len(_task_objects(cw, task)) == 7   # return 1 + 6 items
+    assert len(_task_objects_in_store(cw, task)) == 6
+    del g
+    assert _wait_for(lambda: len(_task_objects(cw, task)) == 1)   # only the item still referenced
+    del first
+    assert _wait_for(lambda: not _task_objects(cw, task))
+    assert _wait_for(lambda: not _task_objects_in_store(cw, task))
     assert cw.num_streams() == 0
 
 
 def test_dropping_a_backpressured_generator_unblocks_the_task(ray_start, tmp_path):
     path = str(tmp_path / "produced")
     cw = _worker.core_worker()
-    base = cw.num_objects()
     g = logged.options(_generator_backpressure_num_objects=1).remote(path, 20)
+    task = g.task_id()
     done = g.completed()
     assert ray.get(next(g)) == 0
     del g
     ray.get(done, timeout=30)   # the task ran to its end
     assert _lines(path) == 20
     del done
-    assert _wait_for(lambda: cw.num_objects() == base)
+    assert _wait_for(lambda: not _task_objects(cw, task))
     assert cw.num_streams() == 0
 
 
