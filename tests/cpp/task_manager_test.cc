@@ -231,7 +231,7 @@ TEST_F(TaskManagerTest, FailAllFailsEveryPendingTask) {
 
 class TaskManagerRetryTest : public ::testing::Test {
  protected:
-  TaskManagerRetryTest() : tasks_(&store_, &refs_, [](const std::vector<DeletedObject>&) {}, &streams_) {}
+  TaskManagerRetryTest() : tasks_(&store_, &refs_, [](const std::vector<DeletedObject>&) {}, nullptr, &streams_) {}
 
   TaskID Submit(int max_retries, bool streaming = false, const std::string& name = "f") {
     TaskID id = TaskID::ForJob(JobID::FromInt(9));

@@ -22,6 +22,7 @@ META_PICKLE5 = b"P5"
 META_TASK_ERROR = b"E"
 META_WORKER_DIED = b"EW"
 META_OBJECT_LOST = b"EL"
+META_RECONSTRUCTION_FAILED = b"ER"
 META_SYSTEM_ERROR = b"ES"
 META_ACTOR_DIED = b"EA"
 META_TASK_CANCELLED = b"EC"
@@ -167,6 +168,8 @@ def error_from(metadata, data):
         return exceptions.TaskCancelledError(msg)
     if metadata == META_WORKER_DIED:
         return exceptions.WorkerCrashedError(msg)
+    if metadata == META_RECONSTRUCTION_FAILED:
+        return exceptions.ObjectReconstructionFailedError(msg)
     if metadata == META_OBJECT_LOST:
         if "owner" in msg and ("died" in msg or "cannot be reached" in msg):
             return exceptions.OwnerDiedError(msg)

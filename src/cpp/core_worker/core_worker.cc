@@ -80,9 +80,9 @@ Status CoreWorker::Connect() {
   gcs_ = std::make_shared<rpc::GcsClient>(options_.gcs_address);
   LUMOS_RETURN_NOT_OK(gcs_->Connect(Config::Get().gcs_connect_timeout_ms()));
 
-  tasks_ = std::make_unique<TaskManager>(&memory_store_, &refs_,
-                                         [this](const std::vector<DeletedObject>& d) { FreeObjects(d); },
-                                         &streams_);
+  tasks_ = std::make_unique<TaskManager>(
+      &memory_store_, &refs_, [this](const std::vector<DeletedObject>& d) { FreeObjects(d); }, &lineage_,
+      &streams_);
   submitter_ = std::make_unique<NormalTaskSubmitter>(raylet_, pool_.get(), tasks_.get());
   std::weak_ptr<rpc::GcsClient> weak_gcs = gcs_;
   actor_submitter_ = std::make_unique<ActorTaskSubmitter>(
@@ -202,7 +202,10 @@ void CoreWorker::FreeObjects(const std::vector<DeletedObject>& deleted) {
   }
   for (const auto& d : deleted) {
     memory_store_.Delete(d.id);
-    if (d.owned && d.in_plasma) plasma.push_back(d.id);
+    if (d.owned && d.in_plasma) {
+      plasma.push_back(d.id);
+      lineage_.OnObjectFreed(d.id);
+    }
     if (!d.owned) {
       std::lock_guard<std::mutex> lock(owner_mu_);
       requested_from_owner_.erase(d.id);
@@ -303,6 +306,21 @@ Status CoreWorker::WaitForObjects(const std::vector<ObjectID>& ids, const std::v
 
 Status CoreWorker::Get(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners, int64_t timeout_ms,
                        std::vector<std::shared_ptr<RayObject>>* out) {
+  // Each round that starts re-executions of lost objects waits again; the
+  // retry budgets bound the rounds.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    LUMOS_RETURN_NOT_OK(GetOnce(ids, owners, timeout_ms, out));
+    if (!ReconstructLostObjects(ids, out)) return Status::OK();
+    if (timeout_ms >= 0) {
+      timeout_ms = std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            deadline - std::chrono::steady_clock::now()).count());
+    }
+  }
+}
+
+Status CoreWorker::GetOnce(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners,
+                           int64_t timeout_ms, std::vector<std::shared_ptr<RayObject>>* out) {
   std::vector<bool> ready;
   Status s = WaitForObjects(ids, owners, ids.size(), timeout_ms, &ready);
   if (!s.ok()) {

@@ -222,6 +222,15 @@ class CoreWorker {
   void HandleActorUpdate(const rpc::Frame& frame);
   void HandleCancelTask(const rpc::Frame& frame);
   void FreeObjects(const std::vector<DeletedObject>& deleted);
+  // Lineage reconstruction (core_worker_lineage.cc).
+  /// \brief Replaces lost owned objects in `objs` (parallel to `ids`) by
+  /// starting the re-execution of their tasks; true if any was started, so the
+  /// caller waits again. Objects that cannot be made again get an error object.
+  bool ReconstructLostObjects(const std::vector<ObjectID>& ids, std::vector<std::shared_ptr<RayObject>>* objs);
+  /// \brief Re-executes the task that made `lost` (after its lost arguments).
+  Status Reconstruct(const ObjectID& lost, int depth);
+  Status GetOnce(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners, int64_t timeout_ms,
+                 std::vector<std::shared_ptr<RayObject>>* out);
   Status FetchFromPlasma(const std::vector<ObjectID>& ids, std::vector<std::shared_ptr<RayObject>>* out);
   void SetBlocked(bool blocked);
   void ExecuteTask(const rpc::ConnectionPtr& conn, const rpc::Frame& frame);
@@ -241,6 +250,7 @@ class CoreWorker {
   MemoryStore memory_store_;
   ReferenceCounter refs_;
   GeneratorStreams streams_;
+  LineageCache lineage_;
   std::unique_ptr<TaskManager> tasks_;
   std::unique_ptr<NormalTaskSubmitter> submitter_;
   std::unique_ptr<ActorTaskSubmitter> actor_submitter_;

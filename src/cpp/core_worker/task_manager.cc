@@ -128,6 +128,14 @@ void TaskManager::CompleteTask(const TaskID& id, const rpc::PushTaskReply& reply
     if (!obj->nested_refs.empty()) refs_->AddContainedRefs(oid, obj->nested_refs);
     store_->Put(oid, std::move(obj));
   }
+  if (lineage_ && !e.dynamic && !e.streaming && e.retries_left != 0 && !reply.is_application_error() &&
+      !e.spec.has_actor_task() && !e.spec.has_actor_creation()) {
+    std::vector<ObjectID> in_plasma;
+    for (int i = 0; i < e.num_returns && i < reply.return_objects_size(); i++) {
+      if (reply.return_objects(i).in_plasma()) in_plasma.push_back(ObjectID::FromIndex(id, i + 1));
+    }
+    if (!in_plasma.empty()) lineage_->Record(e.spec, e.retries_left, in_plasma);
+  }
   std::vector<DeletedObject> freed;
   if (reply.preregistered_refs_size() > 0) {
     // After the contained refs above hold them (see ReferenceCounter).

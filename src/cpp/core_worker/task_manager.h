@@ -4,13 +4,16 @@
 // the argument refs the task held; failing it stores an error object for every
 // return so that getters raise instead of hanging.
 //
+// A finished task whose returns went to the object store is handed to the
+// LineageCache (when it has retries left) so lost returns can be made again.
+//
 // It also keeps each task's state for tooling (lumos.util.state.list_tasks):
 // one enum per pending task, set by the submitters as the task moves on, and a
 // bounded ring of finished attempts (task_state_history_size). A retry ends
 // the current attempt (FAILED) and starts the next one (attempt_number + 1).
 // Streaming generator tasks report their end or failure to GeneratorStreams.
 //
-// Thread safety: thread safe. Lineage reconstruction is not built.
+// Thread safety: thread safe.
 #include <deque>
 #include <mutex>
 #include <unordered_map>
@@ -19,6 +22,7 @@
 #include "common/id.h"
 #include "core_worker.pb.h"
 #include "core_worker/generator_streams.h"
+#include "core_worker/lineage_cache.h"
 #include "core_worker/memory_store.h"
 #include "core_worker/reference_counter.h"
 
@@ -48,9 +52,9 @@ struct TaskStateRecord {
 class TaskManager {
  public:
   using FreeCallback = std::function<void(const std::vector<DeletedObject>&)>;
-  TaskManager(MemoryStore* store, ReferenceCounter* refs, FreeCallback on_free,
+  TaskManager(MemoryStore* store, ReferenceCounter* refs, FreeCallback on_free, LineageCache* lineage = nullptr,
               GeneratorStreams* streams = nullptr)
-      : store_(store), refs_(refs), on_free_(std::move(on_free)), streams_(streams) {}
+      : store_(store), refs_(refs), on_free_(std::move(on_free)), lineage_(lineage), streams_(streams) {}
 
   /// \brief Registers a submitted task; `arg_refs` are the ids it holds until done.
   void AddPendingTask(const rpc::TaskSpec& spec, std::vector<ObjectID> arg_refs);
@@ -95,6 +99,7 @@ class TaskManager {
   MemoryStore* store_;
   ReferenceCounter* refs_;
   FreeCallback on_free_;
+  LineageCache* lineage_;
   GeneratorStreams* streams_;
   mutable std::mutex mu_;
   std::unordered_map<TaskID, Entry> pending_;
