@@ -21,6 +21,7 @@ from lumos import util
 from lumos._private import internal_api as _internal_api  # lumos._private.internal_api.memory_summary()
 from lumos.actor import method
 from lumos.runtime_context import get_runtime_context
+from lumos._private.accelerators import get_gpu_ids
 from lumos._private.generators import DynamicObjectRefGenerator, ObjectRefGenerator
 
 __version__ = "0.1.0"
@@ -71,4 +72,4 @@ def cancel(object_ref, *, force=False, recursive=True):
 
 __all__ = ["actor", "experimental", "util", "DynamicObjectRefGenerator", "ObjectRefGenerator", "init", "shutdown", "is_initialized", "remote", "get", "put", "wait", "ObjectRef",
            "cluster_resources", "available_resources", "nodes", "get_runtime_context", "method",
-           "exceptions", "get_actor", "kill", "cancel"]
+           "exceptions", "get_actor", "kill", "cancel", "get_gpu_ids"]

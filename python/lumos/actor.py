@@ -63,7 +63,7 @@ def _validate_actor_options(options):
                 key, ", ".join(sorted(ACTOR_OPTIONS))))
     task_like = {k: v for k, v in options.items() if k in ("num_cpus", "num_gpus", "resources", "memory",
                                                             "scheduling_strategy", "runtime_env",
-                                                            "placement_group")}
+                                                            "placement_group", "accelerator_type")}
     validate_options(task_like)
     if options.get("lifetime") not in (None, "detached", "non_detached"):
         raise ValueError("lifetime must be None, 'non_detached' or 'detached', got %r" % (options["lifetime"],))

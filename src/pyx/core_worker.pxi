@@ -2,6 +2,7 @@ import sys as _sys
 from cpython.exc cimport PyErr_CheckSignals
 
 _task_executor = None          # python callable, set by lumos._private.worker
+_assign_gpus = None            # lumos._private.accelerators.assign_gpus, imported on first use
 _inline_limit = 100 * 1024     # refreshed from the C++ config at CoreWorker init
 
 
@@ -156,9 +157,15 @@ cdef class Replier:
 
 cdef CStatus _execute_task_cb(const CTaskSpec& spec, const c_vector[shared_ptr[CRayObject]]& args,
                               shared_ptr[CTaskReplier] replier) noexcept with gil:
+    global _assign_gpus
     cdef Replier rep = Replier.__new__(Replier)
     rep.r = replier
     try:
+        if not spec.has_actor_task():  # actor calls keep their actor's GPUs
+            if _assign_gpus is None:
+                from lumos._private.accelerators import assign_gpus
+                _assign_gpus = assign_gpus
+            _assign_gpus([spec.gpu_ids(i) for i in range(spec.gpu_ids_size())])
         arg_list = [_obj_to_py(args[i]) for i in range(args.size())]
         kwnames = [spec.kwarg_names(i).decode() for i in range(spec.kwarg_names_size())]
         actor = None

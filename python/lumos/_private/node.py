@@ -16,6 +16,7 @@ import sys
 import time
 
 from lumos import exceptions
+from lumos._private import accelerators
 
 DEFAULT_ROOT = "/tmp/lumos"
 CURRENT_CLUSTER_FILE = "lumos_current_cluster"
@@ -68,7 +69,7 @@ class Node:
         self.head = head
         self.node_ip = node_ip
         self.num_cpus = os.cpu_count() if num_cpus is None else num_cpus
-        self.num_gpus = num_gpus or 0
+        self.num_gpus, self.accelerator_type = accelerators.node_gpus(num_gpus)
         self.custom_resources = dict(resources or {})
         self.object_store_memory = int(object_store_memory or default_object_store_memory())
         self.root = session_root(temp_dir)
@@ -107,6 +108,8 @@ class Node:
         res = {"CPU": float(self.num_cpus)}
         if self.num_gpus:
             res["GPU"] = float(self.num_gpus)
+            if self.accelerator_type:
+                res[accelerators.accelerator_resource(self.accelerator_type)] = 1.0
         res.update({k: float(v) for k, v in self.custom_resources.items()})
         res["memory"] = float(max(1, int(total_memory() * 0.7)))
         res["object_store_memory"] = float(self.object_store_memory)

@@ -13,6 +13,7 @@ import time
 
 from lumos import _raylet
 from lumos import exceptions
+from lumos._private import accelerators
 from lumos._private import serialization
 from lumos._private.function_manager import JOB_NS, FunctionExporter
 from lumos._private.node import CURRENT_CLUSTER_FILE, Node, session_root
@@ -86,6 +87,7 @@ def _validate_resources(num_cpus, num_gpus, resources, object_store_memory):
     for name, value in (("num_cpus", num_cpus), ("num_gpus", num_gpus)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
             raise ValueError("%s must be a non-negative number, got %r" % (name, value))
+        accelerators.check_amount(name, value)
     if resources is not None:
         if not isinstance(resources, dict):
             raise TypeError("resources must be a dict of name -> amount, got %r" % (resources,))
@@ -94,6 +96,7 @@ def _validate_resources(num_cpus, num_gpus, resources, object_store_memory):
                 raise ValueError("use num_cpus/num_gpus instead of resources[%r]" % k)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                 raise ValueError("resource %r must be a non-negative number, got %r" % (k, v))
+            accelerators.check_amount("resources[%r]" % k, v)
     if object_store_memory is not None and (not isinstance(object_store_memory, int) or object_store_memory < 1 << 20):
         raise ValueError("object_store_memory must be an int of at least 1 MiB, got %r" % (object_store_memory,))
 

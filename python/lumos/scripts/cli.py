@@ -20,9 +20,12 @@ def _cmd_start(args):
     resources = json.loads(args.resources) if args.resources else None
     if resources is not None and not isinstance(resources, dict):
         sys.exit("lumos start: --resources must be a JSON object, e.g. '{\"custom\": 2}'")
-    node = Node(head=True, num_cpus=args.num_cpus, num_gpus=args.num_gpus, resources=resources,
-                object_store_memory=args.object_store_memory, temp_dir=args.temp_dir,
-                gcs_port=args.port, detached=not args.block, node_ip=args.node_ip_address)
+    try:
+        node = Node(head=True, num_cpus=args.num_cpus, num_gpus=args.num_gpus, resources=resources,
+                    object_store_memory=args.object_store_memory, temp_dir=args.temp_dir,
+                    gcs_port=args.port, detached=not args.block, node_ip=args.node_ip_address)
+    except ValueError as e:  # e.g. num_gpus beyond CUDA_VISIBLE_DEVICES
+        sys.exit("lumos start: %s" % e)
     node.start()
     node.write_cluster_file()
     print("Started a lumos head node.\n"

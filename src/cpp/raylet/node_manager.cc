@@ -191,6 +191,11 @@ void NodeManager::HandleRequestLease(const std::shared_ptr<Client>& c, const rpc
     c->conn->SendError(frame.header.request_id, frame.header.method, placement.status());
     return;
   }
+  if (std::string why = GpuAllocator::CheckRequest(GpuAllocator::ToUnits(rs.value().Get("GPU")));
+      !why.empty()) {
+    c->conn->SendError(frame.header.request_id, frame.header.method, Status::InvalidArgument(why));
+    return;
+  }
   LeaseRequest lr;
   lr.placement = placement.MoveValue();
   lr.is_actor = req.is_actor();
@@ -219,7 +224,8 @@ void NodeManager::HandleReturnWorker(const std::shared_ptr<Client>& c, const rpc
     return;
   }
   // An actor's worker is never pooled again: its lease ends with the process.
-  bool disconnect = req.disconnect_worker() || (held && held->is_actor);
+  // Nor is a worker that held GPUs: CUDA fixes a process's devices once.
+  bool disconnect = req.disconnect_worker() || (held && (held->is_actor || !held->gpus.empty()));
   auto info = leases_.ReturnLease(req.lease_id(), disconnect);
   if (info) {
     if (disconnect) {
@@ -353,6 +359,7 @@ void NodeManager::ScheduleAndDispatch() {
         if (a.request.is_actor) actor_workers_.insert(a.worker);
         rpc::RequestWorkerLeaseReply reply;
         reply.set_lease_id(a.lease_id);
+        for (int id : a.gpu_ids) reply.add_gpu_ids(id);
         auto* addr = reply.mutable_worker_address();
         addr->set_node_id(options_.node_id.Binary());
         addr->set_worker_id(a.worker.Binary());

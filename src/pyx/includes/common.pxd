@@ -160,6 +160,8 @@ cdef extern from "common.pb.h" namespace "lumos::rpc" nogil:
         void set_generator_backpressure_num_objects(int64_t)
         int64_t generator_backpressure_num_objects()
         int attempt_number()
+        int gpu_ids_size()
+        int gpu_ids(int)
         int kwarg_names_size()
         const c_string& kwarg_names(int)
     cdef cppclass CReturnObject "lumos::rpc::ReturnObject":
