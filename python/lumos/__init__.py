@@ -22,7 +22,7 @@ from lumos._private import internal_api as _internal_api  # lumos._private.inter
 from lumos.actor import method
 from lumos.runtime_context import get_runtime_context
 from lumos._private.accelerators import get_gpu_ids
-from lumos._private.generators import DynamicObjectRefGenerator
+from lumos._private.generators import DynamicObjectRefGenerator, ObjectRefGenerator
 
 __version__ = "0.1.0"
 
@@ -63,11 +63,13 @@ def cancel(object_ref, *, force=False, recursive=True):
     running one gets KeyboardInterrupt (force=True kills its worker); getting
     the ref then raises TaskCancelledError. A finished task is left alone."""
     from lumos._private import worker as _w
+    if isinstance(object_ref, ObjectRefGenerator):
+        object_ref = object_ref.completed()
     if not isinstance(object_ref, ObjectRef):
         raise TypeError("lumos.cancel() expects an ObjectRef returned by .remote(), got %r" % (object_ref,))
     _w.core_worker().cancel_task(object_ref, bool(force), bool(recursive))
 
 
-__all__ = ["actor", "experimental", "util", "DynamicObjectRefGenerator", "init", "shutdown", "is_initialized", "remote", "get", "put", "wait", "ObjectRef",
+__all__ = ["actor", "experimental", "util", "DynamicObjectRefGenerator", "ObjectRefGenerator", "init", "shutdown", "is_initialized", "remote", "get", "put", "wait", "ObjectRef",
            "cluster_resources", "available_resources", "nodes", "get_runtime_context", "method",
            "exceptions", "get_actor", "kill", "cancel", "get_gpu_ids"]

@@ -24,7 +24,7 @@ ACTOR_OPTIONS = {
     "enable_task_events", "_metadata", "concurrency_groups",
 }
 METHOD_OPTIONS = {"num_returns", "name", "concurrency_group", "max_task_retries", "retry_exceptions",
-                  "enable_task_events"}
+                  "enable_task_events", "_generator_backpressure_num_objects"}
 
 
 class ActorExit(BaseException):
@@ -90,7 +90,11 @@ def _method_table(cls):
         if name.startswith("__") and name != "__call__":
             continue
         opts = dict(getattr(fn, "__lumos_method_options__", {}))
-        methods[name] = {"num_returns": opts.get("num_returns", 1)}
+        num_returns = opts.get("num_returns")
+        if num_returns is None:  # like Ray: generator methods stream
+            num_returns = "streaming" if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn) else 1
+        methods[name] = {"num_returns": num_returns,
+                         "backpressure": opts.get("_generator_backpressure_num_objects") or 0}
         if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
             is_async = True
     return methods, is_async
@@ -209,7 +213,7 @@ class ActorHandle:
     def __hash__(self):
         return hash(self._actor_id)
 
-    def _call(self, method_name, args, kwargs, num_returns):
+    def _call(self, method_name, args, kwargs, num_returns, backpressure=0):
         cw = _worker.core_worker()
         limit = self._state.get("max_pending_calls", -1)
         if limit is not None and limit > 0 and cw.actor_num_pending(self._actor_id) >= limit:
@@ -220,10 +224,15 @@ class ActorHandle:
             _check_method_args(self._cls, self._state["class_name"], method_name, args, kwargs)
         arg_list, kw_names = serialize_args(args, kwargs, "argument of %s.%s" % (
             self._state["class_name"], method_name))
+        streaming = num_returns == "streaming"
         refs = cw.submit_actor_task(self._actor_id, method_name, "%s.%s" % (self._state["class_name"], method_name),
-                                    arg_list, kw_names, num_returns)
+                                    arg_list, kw_names, 1 if streaming else num_returns, streaming,
+                                    backpressure if backpressure and backpressure > 0 else 0)
         if _worker.RECORD_CALL_SITES:
             _worker.record_call_sites(refs)
+        if streaming:
+            from lumos._private.generators import ObjectRefGenerator
+            return ObjectRefGenerator(refs[0], cw)
         if num_returns == 1:
             return refs[0]
         if num_returns == 0:
@@ -258,10 +267,11 @@ def _check_method_args(cls, class_name, method_name, args, kwargs):
 
 
 class ActorMethod:
-    def __init__(self, handle, name, meta, num_returns=None):
+    def __init__(self, handle, name, meta, num_returns=None, backpressure=None):
         self._handle = handle
         self._name = name
         self._num_returns = meta.get("num_returns", 1) if num_returns is None else num_returns
+        self._backpressure = meta.get("backpressure", 0) if backpressure is None else backpressure
         self._meta = meta
 
     def __call__(self, *args, **kwargs):
@@ -269,7 +279,7 @@ class ActorMethod:
                         "'object.%s.remote()'." % (self._name, self._name))
 
     def remote(self, *args, **kwargs):
-        return self._handle._call(self._name, args, kwargs, self._num_returns)
+        return self._handle._call(self._name, args, kwargs, self._num_returns, self._backpressure)
 
     def options(self, **options):
         for k in options:
@@ -277,9 +287,13 @@ class ActorMethod:
                 raise ValueError("Invalid option %r for an actor method; valid: %s" % (
                     k, ", ".join(sorted(METHOD_OPTIONS))))
         n = options.get("num_returns", self._num_returns)
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ValueError("num_returns must be a non-negative int, got %r" % (n,))
-        return ActorMethod(self._handle, self._name, self._meta, n)
+        if n != "streaming" and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+            raise ValueError("num_returns must be a non-negative int or 'streaming', got %r" % (n,))
+        b = options.get("_generator_backpressure_num_objects", self._backpressure)
+        if b is not None and (isinstance(b, bool) or not isinstance(b, int) or b < -1):
+            raise ValueError("_generator_backpressure_num_objects must be a positive int (or -1/None: no "
+                             "limit), got %r" % (b,))
+        return ActorMethod(self._handle, self._name, self._meta, n, b or 0)
 
 
 def _rebuild_handle(state, scope_ref=None):

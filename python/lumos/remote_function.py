@@ -14,6 +14,7 @@ TASK_OPTIONS = {
     "retry_exceptions", "memory", "accelerator_type", "scheduling_strategy", "runtime_env",
     "placement_group", "placement_group_bundle_index", "placement_group_capture_child_tasks",
     "label_selector", "_metadata", "enable_task_events", "object_store_memory",
+    "_generator_backpressure_num_objects",
 }
 DEFAULT_MAX_RETRIES = 3  # like Ray: a task whose worker dies runs again up to 3 times
 
@@ -52,11 +53,9 @@ def validate_options(options, allowed=TASK_OPTIONS, what="task"):
             _check_number("resources[%r]" % k, v, allow_none=False)
     if "num_returns" in options:
         n = options["num_returns"]
-        if n == "streaming":
-            raise ValueError("num_returns='streaming' (streaming generators) is not built in lumos yet; use "
-                             "num_returns='dynamic' or an integer")
-        if n != "dynamic" and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
-            raise ValueError("num_returns must be a non-negative int or 'dynamic', got %r" % (n,))
+        if n not in ("dynamic", "streaming", None) and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+            raise ValueError("num_returns must be a non-negative int, 'streaming' or 'dynamic', got %r" % (n,))
+    validate_backpressure(options)
     if options.get("max_retries") is not None:
         m = options["max_retries"]
         if isinstance(m, bool) or not isinstance(m, int) or m < -1:
@@ -78,6 +77,25 @@ def validate_options(options, allowed=TASK_OPTIONS, what="task"):
     if strategy not in (None, "DEFAULT", "SPREAD"):
         raise ValueError("scheduling_strategy %r is not built in lumos yet (DEFAULT and SPREAD are; on one "
                          "node they behave the same)" % (strategy,))
+
+
+def validate_backpressure(options):
+    b = options.get("_generator_backpressure_num_objects")
+    if b is not None and (isinstance(b, bool) or not isinstance(b, int) or b < -1):
+        raise ValueError("_generator_backpressure_num_objects must be a positive int (or -1/None: no limit), "
+                         "got %r" % (b,))
+
+
+def streaming_mode(fn, num_returns, options):
+    """(num_returns for the spec, streaming?, backpressure) for a call. Like Ray
+    2.x, a generator function without num_returns streams."""
+    if num_returns is None:
+        is_gen = inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn)
+        num_returns = "streaming" if is_gen else 1
+    if num_returns != "streaming":
+        return num_returns, False, 0
+    b = options.get("_generator_backpressure_num_objects")
+    return 1, True, (b if b is not None and b > 0 else 0)
 
 
 def resources_of(options, default_cpus=1):
@@ -197,12 +215,15 @@ class RemoteFunction:
         job = _worker.current_job_id()
         fid = self._function_id(cw, job)
         arg_list, kw_names = serialize_args(args, kwargs, "argument of %s" % self._qualname)
-        num_returns = options.get("num_returns", 1)
+        num_returns, streaming, backpressure = streaming_mode(self._function, options.get("num_returns"), options)
         dynamic = num_returns == "dynamic"
         if dynamic:
             num_returns = 1
         max_retries = options.get("max_retries")
         retry_exceptions = options.get("retry_exceptions", False)
+        if streaming and retry_exceptions:
+            raise ValueError("retry_exceptions is not built for streaming generators in lumos yet (worker deaths "
+                             "are retried); drop retry_exceptions for %s" % self._qualname)
         allowlist = b""
         if isinstance(retry_exceptions, (list, tuple)):
             allowlist = cloudpickle.dumps(tuple(retry_exceptions))
@@ -210,9 +231,12 @@ class RemoteFunction:
         refs = cw.submit_task(fid, self._module, self._qualname, options.get("name") or self._name, arg_list,
                               kw_names, num_returns, resources_of(options), options.get("max_calls") or 0,
                               DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
-                              bool(retry_exceptions), allowlist, dynamic)
+                              bool(retry_exceptions), allowlist, dynamic, streaming, backpressure)
         if _worker.RECORD_CALL_SITES:
             _worker.record_call_sites(refs)
+        if streaming:
+            from lumos._private.generators import ObjectRefGenerator
+            return ObjectRefGenerator(refs[0], cw)
         if num_returns == 1:
             return refs[0]
         if num_returns == 0:

@@ -62,8 +62,54 @@ cdef class Replier:
     reply (large ones into the object store, owned by the caller) and sends it.
     May be called from any thread, once."""
     cdef shared_ptr[CTaskReplier] r
+    # Items reported so far; set in C right after a report, so an interrupt
+    # (cancel) landing in the caller's Python code cannot make it stale.
+    cdef public int64_t num_reported
 
-    def finish(self, is_error, results, str error_message="", retryable=False, cancelled=False):
+    def report_item(self, int64_t index, ser):
+        """Streaming generators: sends yielded value `index` to the caller (into
+        the object store, owned by the caller, when large). Blocks under
+        backpressure; raises when the caller is gone."""
+        cdef CReturnObject ret
+        cdef CObjectID oid
+        cdef CTaskID tid
+        cdef CWorkerID owner
+        cdef uint8_t* data
+        cdef CStatus s
+        cdef c_vector[CObjectReference] nested
+        cdef CTaskReplier* rep = self.r.get()
+        if rep == NULL or rep.finished():
+            raise RuntimeError("the streaming task has already finished")
+        tid = CTaskID.FromBinary(rep.spec().task_id())
+        owner = CWorkerID.FromBinary(rep.spec().caller().worker_id())
+        oid = CObjectID.FromIndex(tid, index + 2)
+        ret.set_object_id(oid.Binary())
+        ret.set_size(ser.total_size)
+        if ser.total_size <= _inline_limit or ser.metadata.startswith(b"E"):
+            _fill_inline(ret.mutable_value(), ser)
+        else:
+            s = _cw.CreatePlasma(ser.total_size, ser.metadata, &oid, owner, &oid, &data)
+            if s.code_int() != 4:   # AlreadyExists: an earlier attempt stored it (retry)
+                check_status(s)
+                try:
+                    _write_pieces(data, ser.total_size, ser.pieces())
+                except BaseException:
+                    _cw.AbortPlasma(oid)
+                    raise
+                _fill_nested(&nested, ser.contained_refs)
+                s = _cw.SealPlasma(oid, False, nested)
+                check_status(s)
+                for i in range(nested.size()):
+                    ret.add_nested_refs()[0] = nested[i]
+            ret.set_in_plasma(True)
+        with nogil:
+            s = _cw.ReportGeneratorItem(rep, index, move(ret))
+        if s.ok() and index >= self.num_reported:
+            self.num_reported = index + 1
+        check_status(s)
+
+    def finish(self, is_error, results, str error_message="", retryable=False, cancelled=False,
+               num_streamed=0):
         cdef CPushTaskReply reply
         cdef CReturnObject* ret
         cdef CObjectID oid
@@ -102,6 +148,7 @@ cdef class Replier:
         reply.set_is_application_error(is_error)
         reply.set_is_retryable_error(retryable)
         reply.set_was_cancelled(cancelled)
+        reply.set_num_streamed_items(num_streamed)
         if error_message:
             reply.set_error_message(error_message.encode("utf-8", "replace"))
         with nogil:
@@ -129,7 +176,8 @@ cdef CStatus _execute_task_cb(const CTaskSpec& spec, const c_vector[shared_ptr[C
         elif spec.has_actor_task():
             actor = ("call", _pyb(spec.actor_task().actor_id()), 0, False, b"", "")
         opts = (spec.retry_exceptions(), _pyb(spec.retry_exception_allowlist()), spec.dynamic_returns(),
-                _pyb(spec.caller().SerializeAsString()))
+                _pyb(spec.caller().SerializeAsString()), spec.streaming_returns(),
+                spec.generator_backpressure_num_objects())
         _task_executor(
             _pyb(spec.function().function_id()), spec.function().module_name().decode(),
             spec.function().function_name().decode(), spec.name().decode(), _pyb(spec.job_id()),
@@ -380,7 +428,8 @@ cdef class CoreWorker:
     # ------------------------------------------------------------ tasks
     def submit_task(self, bytes function_id, str module, str function_name, str name, list args,
                     list kwarg_names, int num_returns, dict resources, int max_calls=0, int max_retries=0,
-                    c_bool retry_exceptions=False, bytes retry_allowlist=b"", c_bool dynamic=False):
+                    c_bool retry_exceptions=False, bytes retry_allowlist=b"", c_bool dynamic=False,
+                    c_bool streaming=False, int64_t backpressure=0):
         """args: ObjectRef (passed by reference) or SerializedObject (inline when
         small, else stored first). Returns the return ObjectRefs."""
         cdef CCoreWorker* cw = self._get()
@@ -397,6 +446,8 @@ cdef class CoreWorker:
         spec.set_retry_exceptions(retry_exceptions)
         spec.set_retry_exception_allowlist(retry_allowlist)
         spec.set_dynamic_returns(dynamic)
+        spec.set_streaming_returns(streaming)
+        spec.set_generator_backpressure_num_objects(backpressure)
         for k, v in resources.items():
             deref(spec.mutable_required_resources())[k.encode()] = v
         keep = _fill_spec_args(cw, &spec, args, kwarg_names, self._address, self)
@@ -458,7 +509,7 @@ cdef class CoreWorker:
         check_status(s)
 
     def submit_actor_task(self, bytes actor_id, str method, str name, list args, list kwarg_names,
-                          int num_returns):
+                          int num_returns, c_bool streaming=False, int64_t backpressure=0):
         cdef CCoreWorker* cw = self._get()
         cdef CTaskSpec spec
         cdef c_vector[CObjectID] returns
@@ -467,6 +518,8 @@ cdef class CoreWorker:
         fd.set_function_name(method.encode())
         spec.set_name(name.encode())
         spec.set_num_returns(num_returns)
+        spec.set_streaming_returns(streaming)
+        spec.set_generator_backpressure_num_objects(backpressure)
         keep = _fill_spec_args(cw, &spec, args, kwarg_names, self._address, self)
         with nogil:
             returns = cw.SubmitActorTask(aid, move(spec))
@@ -491,6 +544,45 @@ cdef class CoreWorker:
         with nogil:
             s = cw.CancelTask(oid, force, recursive)
         check_status(s)
+
+    # ------------------------------------------------------------ streaming generators
+    def stream_next(self, bytes task_id, int64_t timeout_ms):
+        """(0, item ref) | (1, None) at the end | (2, ref to the task's failure)."""
+        cdef CCoreWorker* cw = self._get()
+        cdef CTaskID tid = CTaskID.FromBinary(task_id)
+        cdef int kind = 1
+        cdef CObjectID oid
+        cdef int64_t index = 0
+        cdef CStatus s
+        with nogil:
+            s = cw.StreamNext(tid, timeout_ms, &kind, &oid, &index)
+        check_status(s)
+        if kind == 1:
+            return 1, None
+        ref = _make_ref(oid, self._address)
+        if kind == 0:
+            cw.StreamRelease(tid, index)   # the Python ref holds it now
+        return kind, ref
+
+    def stream_drop(self, bytes task_id):
+        cdef CCoreWorker* cw = self._get()
+        cdef CTaskID tid = CTaskID.FromBinary(task_id)
+        with nogil:
+            cw.StreamDrop(tid)
+
+    def stream_is_finished(self, bytes task_id):
+        return self._get().StreamIsFinished(CTaskID.FromBinary(task_id))
+
+    def num_streams(self):
+        return self._get().NumStreams()
+
+    def list_tasks(self):
+        """[(task_id hex, name, state, attempt_number, error_type)] of this
+        process's own tasks: pending ones, then finished attempts."""
+        cdef c_vector[CTaskStateRecord] recs = self._get().ListTasks()
+        return [(recs[i].task_id.Hex().decode(), recs[i].name.decode("utf-8", "replace"),
+                 recs[i].state_name().decode(), recs[i].attempt_number,
+                 recs[i].error_type.decode()) for i in range(recs.size())]
 
     def flush_replies(self):
         cdef CCoreWorker* cw = self._get()

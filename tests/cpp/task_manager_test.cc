@@ -1,9 +1,12 @@
 // TaskManager: completing and failing submitted tasks.
 #include "core_worker/task_manager.h"
 
+#include "common/config.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 namespace lumos::core {
@@ -222,6 +225,163 @@ TEST_F(TaskManagerTest, FailAllFailsEveryPendingTask) {
   // Nothing left: a second FailAll is a no-op.
   tasks_.FailAll(kMetaSystemError, "again");
   EXPECT_EQ(Data(ObjectID::FromIndex(ids[1], 1)), "raylet connection lost");
+}
+
+// ------------------------------------------------------------ retries and task states
+
+class TaskManagerRetryTest : public ::testing::Test {
+ protected:
+  TaskManagerRetryTest() : tasks_(&store_, &refs_, [](const std::vector<DeletedObject>&) {}, nullptr, &streams_) {}
+
+  TaskID Submit(int max_retries, bool streaming = false, const std::string& name = "f") {
+    TaskID id = TaskID::ForJob(JobID::FromInt(9));
+    rpc::TaskSpec spec;
+    spec.set_task_id(id.Binary());
+    spec.set_num_returns(1);
+    spec.set_max_retries(max_retries);
+    spec.set_streaming_returns(streaming);
+    spec.set_name(name);
+    refs_.AddOwnedObject(ObjectID::FromIndex(id, 1), {}, false);
+    refs_.AddLocalRef(ObjectID::FromIndex(id, 1), nullptr);
+    tasks_.AddPendingTask(spec, {});
+    return id;
+  }
+  std::vector<TaskStateRecord> RowsOf(const TaskID& id) {
+    std::vector<TaskStateRecord> out;
+    for (auto& r : tasks_.ListTasks()) {
+      if (r.task_id == id) out.push_back(r);
+    }
+    return out;
+  }
+  std::string Data(const ObjectID& id) {
+    auto o = store_.GetIfExists(id);
+    if (!o || !o->data) return "<none>";
+    return std::string(reinterpret_cast<const char*>(o->data->data()), o->data->size());
+  }
+
+  MemoryStore store_;
+  ReferenceCounter refs_;
+  GeneratorStreams streams_;
+  TaskManager tasks_;
+};
+
+TEST_F(TaskManagerRetryTest, RetriesCountDownAndBumpTheAttempt) {
+  TaskID id = Submit(2);
+  rpc::TaskSpec spec;
+  ASSERT_TRUE(tasks_.RetryTask(id, &spec));
+  EXPECT_EQ(spec.attempt_number(), 1);
+  ASSERT_TRUE(tasks_.RetryTask(id, &spec, "TASK_EXECUTION_EXCEPTION"));
+  EXPECT_EQ(spec.attempt_number(), 2);
+  EXPECT_FALSE(tasks_.RetryTask(id, &spec));  // exhausted
+  EXPECT_TRUE(tasks_.IsPending(id));          // the caller fails it now
+  tasks_.FailTask(id, kMetaWorkerDied, "died");
+  auto rows = RowsOf(id);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].attempt_number, 0);
+  EXPECT_EQ(rows[0].error_type, "WORKER_DIED");
+  EXPECT_EQ(rows[1].attempt_number, 1);
+  EXPECT_EQ(rows[1].error_type, "TASK_EXECUTION_EXCEPTION");
+  EXPECT_EQ(rows[2].attempt_number, 2);
+  EXPECT_STREQ(rows[2].state_name(), "FAILED");
+  EXPECT_EQ(rows[2].error_type, "WORKER_DIED");
+}
+
+TEST_F(TaskManagerRetryTest, ForeverRetriesAndCancelledTasksNeverRetry) {
+  TaskID forever = Submit(-1);
+  rpc::TaskSpec spec;
+  for (int i = 0; i < 5; i++) ASSERT_TRUE(tasks_.RetryTask(forever, &spec));
+  EXPECT_EQ(spec.attempt_number(), 5);
+  TaskID cancelled = Submit(3);
+  ASSERT_TRUE(tasks_.MarkCancelled(cancelled));
+  EXPECT_FALSE(tasks_.RetryTask(cancelled, &spec));
+  TaskID none = Submit(0);
+  EXPECT_FALSE(tasks_.RetryTask(none, &spec));
+  EXPECT_FALSE(tasks_.RetryTask(TaskID::ForJob(JobID::FromInt(1)), &spec));  // unknown
+}
+
+TEST_F(TaskManagerRetryTest, StatesMoveForwardAndRetryRestartsThem) {
+  TaskID id = Submit(1, false, "g");
+  EXPECT_STREQ(RowsOf(id)[0].state_name(), "PENDING_ARGS_AVAIL");
+  tasks_.SetState(id, TaskState::kPendingNodeAssignment);
+  tasks_.SetState(id, TaskState::kRunning);
+  tasks_.SetState(id, TaskState::kSubmittedToWorker);  // a late, older step is ignored
+  EXPECT_STREQ(RowsOf(id)[0].state_name(), "RUNNING");
+  rpc::TaskSpec spec;
+  ASSERT_TRUE(tasks_.RetryTask(id, &spec));
+  auto rows = RowsOf(id);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_STREQ(rows[0].state_name(), "PENDING_NODE_ASSIGNMENT");  // the pending attempt 1 first
+  EXPECT_EQ(rows[0].attempt_number, 1);
+  EXPECT_STREQ(rows[1].state_name(), "FAILED");
+  rpc::PushTaskReply reply;
+  *reply.add_return_objects() = rpc::ReturnObject();
+  tasks_.CompleteTask(id, reply);
+  rows = RowsOf(id);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_STREQ(rows[1].state_name(), "FINISHED");
+  EXPECT_EQ(rows[1].attempt_number, 1);
+  EXPECT_EQ(rows[1].name, "g");
+  tasks_.SetState(id, TaskState::kRunning);  // finished: ignored
+  EXPECT_EQ(RowsOf(id).size(), 2u);
+}
+
+TEST_F(TaskManagerRetryTest, ApplicationErrorsAndCancellationsAreFailed) {
+  TaskID err = Submit(0);
+  rpc::PushTaskReply reply;
+  reply.set_is_application_error(true);
+  tasks_.CompleteTask(err, reply);
+  EXPECT_EQ(RowsOf(err)[0].error_type, "TASK_EXECUTION_EXCEPTION");
+  TaskID cancelled = Submit(0);
+  reply.set_was_cancelled(true);
+  tasks_.CompleteTask(cancelled, reply);
+  EXPECT_EQ(RowsOf(cancelled)[0].error_type, "TASK_CANCELLED");
+  TaskID actor = Submit(0);
+  tasks_.FailTask(actor, "EA", "actor died");
+  EXPECT_EQ(RowsOf(actor)[0].error_type, "ACTOR_DIED");
+}
+
+TEST_F(TaskManagerRetryTest, HistoryIsBounded) {
+  ASSERT_TRUE(Config::Get().Set("task_state_history_size", "3"));
+  for (int i = 0; i < 10; i++) tasks_.FailTask(Submit(0), kMetaWorkerDied, "x");
+  EXPECT_EQ(tasks_.ListTasks().size(), 3u);
+  ASSERT_TRUE(Config::Get().Set("task_state_history_size", "10000"));
+}
+
+TEST_F(TaskManagerRetryTest, StreamingTaskEndsItsStream) {
+  TaskID ok = Submit(0, true);
+  std::vector<GeneratorStreams::Ack> now;
+  EXPECT_EQ(streams_.OnItem(ok, 0, nullptr, &now), GeneratorStreams::ItemResult::kNew);
+  rpc::PushTaskReply reply;
+  reply.set_num_streamed_items(1);
+  *reply.add_return_objects() = rpc::ReturnObject();
+  tasks_.CompleteTask(ok, reply);
+  int64_t index = -1;
+  EXPECT_EQ(streams_.Next(ok, &index), GeneratorStreams::NextKind::kItem);
+  EXPECT_EQ(streams_.Next(ok, &index), GeneratorStreams::NextKind::kEnd);
+
+  TaskID died = Submit(1, true);
+  EXPECT_EQ(streams_.OnItem(died, 0, nullptr, &now), GeneratorStreams::ItemResult::kNew);
+  rpc::TaskSpec spec;
+  ASSERT_TRUE(tasks_.RetryTask(died, &spec));  // the stream survives the retry
+  EXPECT_EQ(streams_.OnItem(died, 0, nullptr, &now), GeneratorStreams::ItemResult::kDuplicate);
+  tasks_.FailTask(died, kMetaWorkerDied, "died again");
+  EXPECT_EQ(streams_.Next(died, &index), GeneratorStreams::NextKind::kItem);
+  EXPECT_EQ(streams_.Next(died, &index), GeneratorStreams::NextKind::kError);
+  EXPECT_EQ(streams_.Next(died, &index), GeneratorStreams::NextKind::kEnd);
+  EXPECT_NE(Data(ObjectID::FromIndex(died, 1)).find("died again"), std::string::npos);
+}
+
+TEST_F(TaskManagerRetryTest, StreamingTaskFailingBeforeAnyItemGivesTheError) {
+  TaskID id = Submit(0, true);
+  rpc::PushTaskReply reply;
+  reply.set_is_application_error(true);
+  auto* ret = reply.add_return_objects();
+  ret->mutable_value()->set_metadata(kMetaTaskError);
+  ret->mutable_value()->set_data("bad argument");
+  tasks_.CompleteTask(id, reply);
+  int64_t index;
+  EXPECT_EQ(streams_.Next(id, &index), GeneratorStreams::NextKind::kError);
+  EXPECT_EQ(streams_.Next(id, &index), GeneratorStreams::NextKind::kEnd);
 }
 
 }  // namespace

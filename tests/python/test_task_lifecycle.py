@@ -202,7 +202,7 @@ def test_bad_retry_options(ray_start):
     with pytest.raises(ValueError):
         f.options(retry_exceptions=[42])
     with pytest.raises(ValueError):
-        f.options(num_returns="streaming")
+        f.options(num_returns="streams")
 
 
 def test_await_ref_and_future(ray_start):

@@ -20,3 +20,93 @@ class DynamicObjectRefGenerator:
 
     def __repr__(self):
         return "DynamicObjectRefGenerator(%d refs)" % len(self._refs)
+
+
+class ObjectRefGenerator:
+    """What `.remote()` of a streaming generator task (num_returns="streaming",
+    the default for generator functions) returns: an iterator of ObjectRefs to
+    the values the task yields, available while the task still runs.
+
+    `next(gen)` / `for ref in gen` / `async for ref in gen` give the refs in
+    order. If the task raised, the ref at that point raises the error on get,
+    then the iteration ends; if its worker died (and retries ran out) the next
+    ref raises WorkerCrashedError. `completed()` is a ref that is ready when the
+    task has finished (get raises if it failed). Dropping the generator frees
+    the items not taken yet. Not picklable (only its caller can consume it).
+    """
+
+    def __init__(self, head_ref, core_worker):
+        self._head = head_ref
+        self._task_id = head_ref.task_id().binary()
+        self._cw = core_worker
+        self._done = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return self._next_sync(None)
+
+    def _next_sync(self, timeout_s=None):
+        """The next ref; StopIteration at the end; GetTimeoutError when
+        `timeout_s` passes first."""
+        if self._done:
+            raise StopIteration
+        timeout_ms = -1 if timeout_s is None else max(0, int(timeout_s * 1000))
+        kind, ref = self._cw.stream_next(self._task_id, timeout_ms)
+        if kind == 0:
+            return ref
+        self._done = True
+        if kind == 2:
+            return ref   # holds the task's failure (e.g. WorkerCrashedError)
+        raise StopIteration
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        from lumos import exceptions
+        try:
+            return self._next_sync(0)   # ready now: no thread hop
+        except StopIteration:
+            raise StopAsyncIteration from None
+        except exceptions.GetTimeoutError:
+            pass
+        import asyncio
+        ref = await asyncio.get_running_loop().run_in_executor(None, self._next_or_none)
+        if ref is None:
+            raise StopAsyncIteration
+        return ref
+
+    def _next_or_none(self):
+        # asyncio futures cannot carry StopIteration.
+        try:
+            return self._next_sync(None)
+        except StopIteration:
+            return None
+
+    def completed(self):
+        """ObjectRef ready when the task has finished; get raises if it failed."""
+        return self._head
+
+    def is_finished(self):
+        """True when every item was taken and the task has ended."""
+        return self._done or self._cw.stream_is_finished(self._task_id)
+
+    def task_id(self):
+        return self._head.task_id()
+
+    def __reduce__(self):
+        raise TypeError("an ObjectRefGenerator cannot be pickled or passed to another task; iterate it in "
+                        "its caller and pass the ObjectRefs it gives")
+
+    def __del__(self):
+        try:
+            from lumos._private import worker as _worker
+            if _worker.global_state().core_worker is self._cw:
+                self._cw.stream_drop(self._task_id)
+        except Exception:
+            pass
+
+    def __repr__(self):
+        return "ObjectRefGenerator(%s)" % self._head.task_id().hex()

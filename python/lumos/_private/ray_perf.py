@@ -1,6 +1,8 @@
 """`lumos microbenchmark`: the workloads and line names of `ray microbenchmark`
 (for what lumos has built so far), so the two can be compared line by line."""
 import os
+import shutil
+import tempfile
 import time
 
 import numpy as np
@@ -50,6 +52,39 @@ def do_put():
 @ray.remote
 def create_object_containing_ref():
     return [ray.put(1) for _ in range(10000)]
+
+
+@ray.remote
+def stream_small(n):
+    for i in range(n):
+        yield i
+
+
+@ray.remote(retry_exceptions=True)
+def fail_first_attempt(marker):
+    # The first attempt creates the marker and fails; the retry finds it.
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return b"ok"
+    raise RuntimeError("first attempt fails on purpose")
+
+
+def retry_storm(n=1000):
+    """n tasks that each fail once with a retryable exception: time to all results."""
+    d = tempfile.mkdtemp(prefix="lumos-retry-storm-")
+    try:
+        ray.get([fail_first_attempt.remote(os.path.join(d, str(i))) for i in range(n)])
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def streaming_items(n=10000):
+    """Iterates a streaming generator of n small items (refs only)."""
+    count = 0
+    for _ in stream_small.remote(n):
+        count += 1
+    assert count == n
 
 
 @ray.remote
@@ -171,6 +206,8 @@ def main(filter_pattern=None):
     run("single client wait 1k refs", wait_multiple_refs)
     run("single client tasks sync", lambda: ray.get(small_value.remote()))
     run("single client tasks async", lambda: ray.get([small_value.remote() for _ in range(1000)]), 1000)
+    run("streaming generator 10k small items", streaming_items, 10000)
+    run("1000-task retry storm", retry_storm, 1000)
     actor_benchmarks(run)
     ray.shutdown()
     return results

@@ -89,7 +89,7 @@ class TaskExecutor:
         return True
 
     def __call__(self, function_id, module, function_name, name, job_id, task_id, args, kwarg_names,
-                 num_returns, actor, replier, opts=(False, b"", False, b"")):
+                 num_returns, actor, replier, opts=(False, b"", False, b"", False, 0)):
         self.running_task_id = task_id
         try:
             self._dispatch(function_id, function_name, name, job_id, task_id, args, kwarg_names, num_returns,
@@ -110,12 +110,13 @@ class TaskExecutor:
             is_error, results, message = self._create_actor(function_id, name, job_id, args, kwarg_names, actor)
             self._finish(replier, is_error, results, message)
         else:
-            self._call_actor(function_name, name, task_id, args, kwarg_names, num_returns, replier)
+            self._call_actor(function_name, name, task_id, args, kwarg_names, num_returns, replier, opts)
 
-    def _finish(self, replier, is_error, results, error_message="", retryable=False, cancelled=False):
+    def _finish(self, replier, is_error, results, error_message="", retryable=False, cancelled=False,
+                num_streamed=0):
         for f in self._forwarders:
             f.flush()
-        replier.finish(is_error, results, error_message, retryable, cancelled)
+        replier.finish(is_error, results, error_message, retryable, cancelled, num_streamed)
 
     # ------------------------------------------------------------ plain tasks
     def _prepare(self, name, args, kwarg_names, num_returns):
@@ -134,7 +135,7 @@ class TaskExecutor:
         return (positional, kwargs), None
 
     def _run_task(self, function_id, name, job_id, task_id, args, kwarg_names, num_returns, replier, opts):
-        retry_exceptions, allowlist, dynamic, caller = opts
+        retry_exceptions, allowlist, dynamic, caller, streaming = opts[:5]
         try:
             fn = self._loader.load(job_id, function_id, name)
         except Exception as e:
@@ -143,6 +144,9 @@ class TaskExecutor:
         prepared, errors = self._prepare(name, args, kwarg_names, num_returns)
         if prepared is None:
             self._finish(replier, True, errors)
+            return
+        if streaming:
+            self._finish(replier, *self._stream(replier, name, fn, prepared))
             return
         try:
             result = fn(*prepared[0], **prepared[1])
@@ -196,7 +200,7 @@ class TaskExecutor:
                                          serialized_handle)
         return False, [], ""
 
-    def _call_actor(self, method_name, name, task_id, args, kwarg_names, num_returns, replier):
+    def _call_actor(self, method_name, name, task_id, args, kwarg_names, num_returns, replier, opts):
         runtime = self._state.actor
         if runtime is None:
             msg = "this worker hosts no actor (call %s arrived before or without its actor)" % name
@@ -219,6 +223,10 @@ class TaskExecutor:
                     self._async_calls[task_id] = asyncio.current_task()
                 async with runtime.semaphore:
                     try:
+                        if opts[4]:
+                            outcome = await self._stream_async(replier, name, bound, (positional, kwargs), opts[5])
+                            self._finish(replier, *outcome[:2], num_streamed=outcome[2])
+                            return
                         result = bound(*positional, **kwargs)
                         if inspect.isawaitable(result):
                             result = await result
@@ -237,10 +245,106 @@ class TaskExecutor:
                             self._async_calls.pop(task_id, None)
                 self._finish(replier, *outcome)
             asyncio.run_coroutine_threadsafe(run_async(), runtime.loop)
+        elif opts[4]:
+            if runtime.pool is not None:
+                runtime.pool.submit(self._stream_call, replier, name, bound, prepared)
+            else:
+                self._stream_call(replier, name, bound, prepared)
         elif runtime.pool is not None:
             runtime.pool.submit(self._run_call, bound, positional, kwargs, name, num_returns, replier)
         else:
             self._run_call(bound, positional, kwargs, name, num_returns, replier)
+
+    def _stream_call(self, replier, name, bound, prepared):
+        self._finish(replier, *self._stream(replier, name, bound, prepared))
+
+    # ------------------------------------------------------------ streaming generators
+    def _stream(self, replier, name, fn, prepared):
+        """Runs a streaming generator task (sync or async generator function) on
+        this thread, reporting each value as it is yielded. An exception becomes
+        the last item (and return 1). Returns the _finish arguments."""
+        n = 0
+        try:
+            result = fn(*prepared[0], **prepared[1])
+            if inspect.isasyncgen(result):
+                if self._loop is None:
+                    self._loop = asyncio.new_event_loop()
+                while True:
+                    try:
+                        value = self._loop.run_until_complete(result.__anext__())
+                    except StopAsyncIteration:
+                        break
+                    _report(replier, n, value)
+                    n += 1
+            else:
+                _check_generator(name, result)
+                for value in result:
+                    _report(replier, n, value)
+                    n += 1
+        except _CallerGone:
+            _close(result)
+            return False, [serialization.serialize(None, "stream end")], "", False, False, replier.num_reported
+        except BaseException as e:
+            return self._stream_failure(replier, name, e)
+        return False, [serialization.serialize(None, "stream end")], "", False, False, replier.num_reported
+
+    async def _stream_async(self, replier, name, fn, prepared, backpressure):
+        """_stream for calls of an async actor: runs on its asyncio loop; under
+        backpressure the (blocking) report runs in a thread so other calls go on."""
+        n = 0
+        loop = asyncio.get_running_loop()
+
+        async def report(i, value):
+            if backpressure > 0:
+                ser = serialization.serialize(value, "yielded value")
+                try:
+                    await loop.run_in_executor(None, replier.report_item, i, ser)
+                except Exception as e:
+                    raise _CallerGone() from e
+            else:
+                _report(replier, i, value)
+        result = None
+        try:
+            result = fn(*prepared[0], **prepared[1])
+            if inspect.isasyncgen(result):
+                async for value in result:
+                    await report(n, value)
+                    n += 1
+            else:
+                _check_generator(name, result)
+                for value in result:
+                    await report(n, value)
+                    n += 1
+        except _CallerGone:
+            return False, [serialization.serialize(None, "stream end")], replier.num_reported
+        except asyncio.CancelledError:
+            out = self._stream_failure(replier, name, KeyboardInterrupt())
+            return out[0], out[1], out[5]
+        except BaseException as e:
+            out = self._stream_failure(replier, name, e)
+            return out[0], out[1], out[5]
+        return False, [serialization.serialize(None, "stream end")], replier.num_reported
+
+    def _stream_failure(self, replier, name, e):
+        """The generator raised: the error is the next item and return 1."""
+        cancelled = isinstance(e, KeyboardInterrupt)
+        if cancelled:
+            err = serialization.SerializedObject(
+                serialization.META_TASK_CANCELLED, ("task '%s' was cancelled while it ran" % name).encode())
+        elif isinstance(e, SystemExit):
+            if self._request_exit:
+                self._request_exit("task %s called sys.exit(%s)" % (name, e.code))
+            err = serialization.SerializedObject(serialization.META_WORKER_DIED, (
+                "The worker running task '%s' exited: the task called sys.exit(%s)." % (name, e.code)).encode())
+        elif isinstance(e, Exception):
+            err = _error_object(_task_error(name, e), name)
+        else:
+            raise e
+        try:
+            replier.report_item(replier.num_reported, err)
+        except Exception:
+            pass  # the caller is gone: nobody reads the error
+        return True, [err], "%s: %s" % (type(e).__name__, e), False, cancelled, replier.num_reported
 
     def _run_call(self, bound, positional, kwargs, name, num_returns, replier):
         try:
@@ -269,6 +373,31 @@ class TaskExecutor:
                 pass
         if self._request_exit:
             self._request_exit(why)
+
+
+class _CallerGone(Exception):
+    """The caller of a streaming generator went away: stop producing."""
+
+
+def _report(replier, index, value):
+    ser = serialization.serialize(value, "yielded value")   # may raise: a task error
+    try:
+        replier.report_item(index, ser)
+    except Exception as e:
+        raise _CallerGone() from e
+
+
+def _check_generator(name, result):
+    if not inspect.isgenerator(result):
+        raise TypeError("task %s has num_returns='streaming' but returned %s, not a generator; use a "
+                        "function that yields, or another num_returns" % (name, type(result).__name__))
+
+
+def _close(gen):
+    try:
+        gen.close()
+    except Exception:
+        pass
 
 
 def _matches_allowlist(exc, allowlist):

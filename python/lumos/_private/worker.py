@@ -384,6 +384,9 @@ def wait(object_refs, *, num_returns=1, timeout=None, fetch_local=True):
     refs = list(object_refs)
     for r in refs:
         if not isinstance(r, _raylet.ObjectRef):
+            if type(r).__name__ == "ObjectRefGenerator":
+                raise TypeError("wait() on an ObjectRefGenerator is not built in lumos yet; iterate it "
+                                "(next(gen), for/async for) or wait on gen.completed()")
             raise TypeError("wait() expected a list of ObjectRefs; it holds a %s: %r" % (type(r).__name__, r))
     if len(set(refs)) != len(refs):
         raise ValueError("wait() expected a list of unique ObjectRefs; the list holds duplicates")

@@ -30,7 +30,8 @@ namespace lumos {
   X(int64_t, object_store_memory, 0, "Bytes of the node's shared-memory arena (0 = auto).") \
   X(int64_t, object_spilling_enabled, 1,                                                       \
     "1: a full object store spills objects to disk (and keeps objects bigger than it in "      \
-    "files); 0: a put that does not fit raises ObjectStoreFullError.")
+    "files); 0: a put that does not fit raises ObjectStoreFullError.")                           \
+  X(int64_t, task_state_history_size, 10000, "Finished task attempts an owner remembers for list_tasks().")
 
 class Config {
  public:

@@ -63,6 +63,7 @@ void ActorTaskSubmitter::Resolved(const std::string& actor_id, uint64_t seq, rpc
   spec.mutable_actor_task()->set_sequence_number(seq);
   q->second.spec = std::move(spec);
   q->second.resolved = true;
+  tasks_->SetState(TaskID::FromBinary(q->second.spec.task_id()), TaskState::kPendingNodeAssignment);
   SendLocked(actor_id, it->second);
 }
 
@@ -85,6 +86,7 @@ void ActorTaskSubmitter::SendLocked(const std::string& actor_id, Actor& a) {
     rpc::PushTaskRequest req;
     *req.mutable_task() = call.spec;
     int64_t inc = a.conn_incarnation;
+    tasks_->SetState(TaskID::FromBinary(call.spec.task_id()), TaskState::kSubmittedToWorker);
     a.in_flight.insert(std::move(node));
     a.conn->SendRequest(rpc::PUSH_TASK, req, [this, actor_id, seq, inc](const Status& s, rpc::Frame&& f) {
       OnReply(actor_id, seq, inc, s, f);

@@ -81,7 +81,8 @@ Status CoreWorker::Connect() {
   LUMOS_RETURN_NOT_OK(gcs_->Connect(Config::Get().gcs_connect_timeout_ms()));
 
   tasks_ = std::make_unique<TaskManager>(
-      &memory_store_, &refs_, [this](const std::vector<DeletedObject>& d) { FreeObjects(d); }, &lineage_);
+      &memory_store_, &refs_, [this](const std::vector<DeletedObject>& d) { FreeObjects(d); }, &lineage_,
+      &streams_);
   submitter_ = std::make_unique<NormalTaskSubmitter>(raylet_, pool_.get(), tasks_.get());
   std::weak_ptr<rpc::GcsClient> weak_gcs = gcs_;
   actor_submitter_ = std::make_unique<ActorTaskSubmitter>(
@@ -401,6 +402,7 @@ std::vector<ObjectID> CoreWorker::SubmitTask(rpc::TaskSpec spec) {
       tasks_->FailTask(id, kMetaTaskCancelled, "task '" + ready.name() + "' was cancelled before it ran");
       return;
     }
+    tasks_->SetState(id, TaskState::kPendingNodeAssignment);
     submitter_->Submit(std::move(ready));
   });
   return returns;
@@ -583,6 +585,9 @@ void CoreWorker::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
       return;
     case rpc::CANCEL_TASK:
       HandleCancelTask(frame);
+      return;
+    case rpc::REPORT_GENERATOR_ITEM:
+      HandleGeneratorItem(conn, frame);
       return;
     case rpc::ADD_BORROWERS:
       HandleAddBorrowers(conn, frame);

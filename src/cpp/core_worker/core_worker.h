@@ -26,6 +26,7 @@
 #include "core_worker.pb.h"
 #include "core_worker/actor_task_submitter.h"
 #include "core_worker/connection_pool.h"
+#include "core_worker/generator_streams.h"
 #include "core_worker/memory_store.h"
 #include "core_worker/normal_task_submitter.h"
 #include "core_worker/reference_counter.h"
@@ -162,6 +163,25 @@ class CoreWorker {
   /// a driver writes them to its own stdout/stderr.
   void ForwardLogs(const std::vector<std::string>& lines, bool is_err);
 
+  // --- streaming generators (core_worker_streaming.cc) ---
+  static constexpr int kStreamItem = 0, kStreamEnd = 1, kStreamError = 2;
+  /// \brief Caller: waits up to timeout_ms (<0 forever) for the next item of a
+  /// streaming task. kStreamItem: `*id` is item `*index` (the stream still holds
+  /// it until StreamRelease); kStreamError: `*id` is return 1 holding the task's
+  /// failure; kStreamEnd: no more items.
+  Status StreamNext(const TaskID& task, int64_t timeout_ms, int* kind, ObjectID* id, int64_t* index);
+  /// \brief Caller: item `index` was handed out as a Python ref; drops the
+  /// stream's hold and acknowledges it (backpressure).
+  void StreamRelease(const TaskID& task, int64_t index);
+  /// \brief Caller: the generator was dropped; unconsumed items are freed.
+  void StreamDrop(const TaskID& task);
+  bool StreamIsFinished(const TaskID& task) const { return streams_.IsFinished(task); }
+  size_t NumStreams() const { return streams_.NumStreams(); }
+  /// \brief Executor: sends one item of the streaming task `replier` runs
+  /// (blocks under backpressure; interruptible by signals).
+  Status ReportGeneratorItem(TaskReplier* replier, int64_t index, rpc::ReturnObject item);
+  std::vector<TaskStateRecord> ListTasks() const { return tasks_->ListTasks(); }
+
   /// \brief Disconnects from the raylet, returns leases, stops the loop.
   void Shutdown();
 
@@ -171,6 +191,7 @@ class CoreWorker {
   void OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame);
   void HandleGetObjectStatus(const rpc::ConnectionPtr& conn, const rpc::Frame& frame);
   void HandleForwardLogs(const rpc::Frame& frame);
+  void HandleGeneratorItem(const rpc::ConnectionPtr& conn, const rpc::Frame& frame);
   void RequestFromOwner(const ObjectID& id, const rpc::Address& owner);
   void ResolveDependencies(rpc::TaskSpec spec, std::function<void(rpc::TaskSpec)> on_ready);
   /// \brief New task id, job, parent and caller of a spec this worker submits.
@@ -228,6 +249,7 @@ class CoreWorker {
   std::shared_ptr<object_store::StoreClient> store_;
   MemoryStore memory_store_;
   ReferenceCounter refs_;
+  GeneratorStreams streams_;
   LineageCache lineage_;
   std::unique_ptr<TaskManager> tasks_;
   std::unique_ptr<NormalTaskSubmitter> submitter_;

@@ -75,6 +75,9 @@ void CoreWorker::ExecuteTask(const rpc::ConnectionPtr& conn, const rpc::Frame& f
       conn, rid, std::move(*req.mutable_task()),
       [this](const rpc::TaskSpec& spec, rpc::PushTaskReply* reply) { BeforeReply(spec, reply); });
   const rpc::TaskSpec& spec = replier->spec();
+  // Items of a streaming generator must reach the caller as they are made,
+  // not when the batch of corked replies is written.
+  if (spec.streaming_returns()) FlushReplies();
   {
     std::lock_guard<std::mutex> lock(task_mu_);
     current_task_ = TaskID::FromBinary(spec.task_id());

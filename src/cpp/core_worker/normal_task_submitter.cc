@@ -1,5 +1,6 @@
 #include "core_worker/normal_task_submitter.h"
 
+#include <algorithm>
 #include <functional>
 
 #include "common/config.h"
@@ -55,8 +56,11 @@ void NormalTaskSubmitter::DispatchLocked(uint64_t cls_id, Class& cls) {
 }
 
 void NormalTaskSubmitter::PushLocked(uint64_t cls_id, const std::shared_ptr<Leased>& w, rpc::TaskSpec spec) {
-  w->in_flight++;
   TaskID task = TaskID::FromBinary(spec.task_id());
+  // The worker runs its tasks in order: the oldest pushed one is running.
+  tasks_->SetState(task, w->in_flight == 0 ? TaskState::kRunning : TaskState::kSubmittedToWorker);
+  w->in_flight++;
+  w->order.push_back(task);
   running_[task] = w;
   std::string name = spec.name();
   rpc::PushTaskRequest req;
@@ -111,7 +115,7 @@ void NormalTaskSubmitter::OnTaskReply(uint64_t cls_id, const std::shared_ptr<Lea
   if (s.ok() && reply.ParseFromString(frame.payload)) {
     exiting = reply.worker_exiting();
     if (reply.is_application_error() && reply.is_retryable_error() && !reply.was_cancelled() &&
-        tasks_->RetryTask(task, &retry)) {
+        tasks_->RetryTask(task, &retry, "TASK_EXECUTION_EXCEPTION")) {
       resubmit = true;  // an exception the task asked to retry
     } else {
       tasks_->CompleteTask(task, reply);
@@ -145,6 +149,9 @@ void NormalTaskSubmitter::OnTaskReply(uint64_t cls_id, const std::shared_ptr<Lea
   Class& cls = classes_[cls_id];
   if (resubmit) cls.queue.push_back(std::move(retry));
   w->in_flight--;
+  auto pos = std::find(w->order.begin(), w->order.end(), task);
+  if (pos != w->order.end()) w->order.erase(pos);
+  if (!w->order.empty()) tasks_->SetState(w->order.front(), TaskState::kRunning);
   if (!s.ok() || exiting || w->conn->closed()) {
     w->dead = true;  // the raylet sees the worker go and ends the lease itself
   }

@@ -1,6 +1,34 @@
 #include "core_worker/task_manager.h"
 
+#include <cstring>
+
+#include "common/config.h"
+
 namespace lumos::core {
+
+const char* TaskStateName(TaskState s) {
+  switch (s) {
+    case TaskState::kPendingArgsAvail: return "PENDING_ARGS_AVAIL";
+    case TaskState::kPendingNodeAssignment: return "PENDING_NODE_ASSIGNMENT";
+    case TaskState::kSubmittedToWorker: return "SUBMITTED_TO_WORKER";
+    case TaskState::kRunning: return "RUNNING";
+    case TaskState::kFinished: return "FINISHED";
+    case TaskState::kFailed: return "FAILED";
+  }
+  return "UNKNOWN";
+}
+
+namespace {
+// Ray's error_type names for the error metadata tags.
+const char* ErrorTypeOf(const std::string& meta) {
+  if (meta == kMetaWorkerDied) return "WORKER_DIED";
+  if (meta == kMetaTaskCancelled) return "TASK_CANCELLED";
+  if (meta == kMetaObjectLost) return "OBJECT_LOST";
+  if (meta == kMetaSystemError) return "LOCAL_RAYLET_DIED";
+  if (meta.rfind("EA", 0) == 0) return "ACTOR_DIED";
+  return "TASK_EXECUTION_EXCEPTION";
+}
+}  // namespace
 
 void TaskManager::AddPendingTask(const rpc::TaskSpec& spec, std::vector<ObjectID> arg_refs) {
   refs_->AddSubmittedTaskRefs(arg_refs);
@@ -10,8 +38,38 @@ void TaskManager::AddPendingTask(const rpc::TaskSpec& spec, std::vector<ObjectID
   e.arg_refs = std::move(arg_refs);
   e.retries_left = spec.max_retries();
   e.dynamic = spec.dynamic_returns();
+  e.streaming = spec.streaming_returns();
+  e.attempt = spec.attempt_number();
+  e.name = spec.name();
   if (e.retries_left != 0) e.spec = spec;  // only what may run again is kept
-  pending_[TaskID::FromBinary(spec.task_id())] = std::move(e);
+  TaskID id = TaskID::FromBinary(spec.task_id());
+  if (e.streaming && streams_) streams_->Create(id);
+  pending_[id] = std::move(e);
+}
+
+void TaskManager::SetState(const TaskID& id, TaskState state) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  // A late inference (e.g. RUNNING) must not undo a later step of the same attempt.
+  if (state == TaskState::kRunning || it->second.state != TaskState::kRunning) it->second.state = state;
+}
+
+void TaskManager::RecordFinished(const TaskID& id, const Entry& e, TaskState state, std::string error_type) {
+  // Caller holds mu_.
+  size_t cap = static_cast<size_t>(std::max<int64_t>(0, Config::Get().task_state_history_size()));
+  if (cap == 0) return;
+  while (finished_.size() >= cap) finished_.pop_front();
+  finished_.push_back(TaskStateRecord{id, e.name, state, e.attempt, std::move(error_type)});
+}
+
+std::vector<TaskStateRecord> TaskManager::ListTasks() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<TaskStateRecord> out;
+  out.reserve(pending_.size() + finished_.size());
+  for (const auto& [id, e] : pending_) out.push_back(TaskStateRecord{id, e.name, e.state, e.attempt, ""});
+  out.insert(out.end(), finished_.begin(), finished_.end());
+  return out;
 }
 
 bool TaskManager::Take(const TaskID& id, Entry* out) {
@@ -26,6 +84,27 @@ bool TaskManager::Take(const TaskID& id, Entry* out) {
 void TaskManager::CompleteTask(const TaskID& id, const rpc::PushTaskReply& reply) {
   Entry e;
   if (!Take(id, &e)) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!reply.is_application_error()) {
+      RecordFinished(id, e, TaskState::kFinished, "");
+    } else {
+      RecordFinished(id, e, TaskState::kFailed, reply.was_cancelled() ? "TASK_CANCELLED" : "TASK_EXECUTION_EXCEPTION");
+    }
+  }
+  // Items were reported (and stored) before this reply on the same connection.
+  // A task that failed before streaming anything (bad argument, unloadable
+  // function, system error) ends its stream with that error, like a failure.
+  if (e.streaming && streams_) {
+    bool error_only = reply.num_streamed_items() == 0 && reply.return_objects_size() > 0 &&
+                      !reply.return_objects(0).in_plasma() &&
+                      reply.return_objects(0).value().metadata().rfind("E", 0) == 0;
+    if (error_only) {
+      streams_->OnFailed(id);
+    } else {
+      streams_->OnFinished(id, reply.num_streamed_items());
+    }
+  }
   // Dynamic returns (num_returns="dynamic") come as extra objects after the
   // declared ones; they are owned here like any return.
   int n = e.dynamic ? std::max(e.num_returns, reply.return_objects_size()) : e.num_returns;
@@ -49,7 +128,7 @@ void TaskManager::CompleteTask(const TaskID& id, const rpc::PushTaskReply& reply
     if (!obj->nested_refs.empty()) refs_->AddContainedRefs(oid, obj->nested_refs);
     store_->Put(oid, std::move(obj));
   }
-  if (lineage_ && !e.dynamic && e.retries_left != 0 && !reply.is_application_error() &&
+  if (lineage_ && !e.dynamic && !e.streaming && e.retries_left != 0 && !reply.is_application_error() &&
       !e.spec.has_actor_task() && !e.spec.has_actor_creation()) {
     std::vector<ObjectID> in_plasma;
     for (int i = 0; i < e.num_returns && i < reply.return_objects_size(); i++) {
@@ -73,6 +152,11 @@ void TaskManager::CompleteTask(const TaskID& id, const rpc::PushTaskReply& reply
 void TaskManager::FailTask(const TaskID& id, const std::string& error_meta, const std::string& message) {
   Entry e;
   if (!Take(id, &e)) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RecordFinished(id, e, TaskState::kFailed, ErrorTypeOf(error_meta));
+  }
+  if (e.streaming && streams_) streams_->OnFailed(id);
   for (int i = 0; i < e.num_returns; i++) {
     store_->Put(ObjectID::FromIndex(id, i + 1), RayObject::Inline(message, error_meta));
   }
@@ -90,11 +174,14 @@ void TaskManager::FailAll(const std::string& error_meta, const std::string& mess
   for (const auto& id : ids) FailTask(id, error_meta, message);
 }
 
-bool TaskManager::RetryTask(const TaskID& id, rpc::TaskSpec* spec) {
+bool TaskManager::RetryTask(const TaskID& id, rpc::TaskSpec* spec, const char* error_type) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = pending_.find(id);
   if (it == pending_.end() || it->second.cancelled || it->second.retries_left == 0) return false;
   if (it->second.retries_left > 0) it->second.retries_left--;
+  RecordFinished(id, it->second, TaskState::kFailed, error_type);
+  it->second.attempt++;
+  it->second.state = TaskState::kPendingNodeAssignment;
   it->second.spec.set_attempt_number(it->second.spec.attempt_number() + 1);
   *spec = it->second.spec;
   return true;

@@ -7,24 +7,54 @@
 // A finished task whose returns went to the object store is handed to the
 // LineageCache (when it has retries left) so lost returns can be made again.
 //
+// It also keeps each task's state for tooling (lumos.util.state.list_tasks):
+// one enum per pending task, set by the submitters as the task moves on, and a
+// bounded ring of finished attempts (task_state_history_size). A retry ends
+// the current attempt (FAILED) and starts the next one (attempt_number + 1).
+// Streaming generator tasks report their end or failure to GeneratorStreams.
+//
 // Thread safety: thread safe.
+#include <deque>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
 
 #include "common/id.h"
 #include "core_worker.pb.h"
+#include "core_worker/generator_streams.h"
 #include "core_worker/lineage_cache.h"
 #include "core_worker/memory_store.h"
 #include "core_worker/reference_counter.h"
 
 namespace lumos::core {
 
+/// Ray's task states (the subset an owner can know); RUNNING is inferred, see
+/// docs/ARCHITECTURE.md.
+enum class TaskState : uint8_t {
+  kPendingArgsAvail,
+  kPendingNodeAssignment,
+  kSubmittedToWorker,
+  kRunning,
+  kFinished,
+  kFailed,
+};
+const char* TaskStateName(TaskState s);
+
+struct TaskStateRecord {
+  TaskID task_id;
+  std::string name;
+  TaskState state;
+  int attempt_number;
+  std::string error_type;  // Ray's names: TASK_EXECUTION_EXCEPTION, WORKER_DIED, ...
+  const char* state_name() const { return TaskStateName(state); }
+};
+
 class TaskManager {
  public:
   using FreeCallback = std::function<void(const std::vector<DeletedObject>&)>;
-  TaskManager(MemoryStore* store, ReferenceCounter* refs, FreeCallback on_free, LineageCache* lineage = nullptr)
-      : store_(store), refs_(refs), on_free_(std::move(on_free)), lineage_(lineage) {}
+  TaskManager(MemoryStore* store, ReferenceCounter* refs, FreeCallback on_free, LineageCache* lineage = nullptr,
+              GeneratorStreams* streams = nullptr)
+      : store_(store), refs_(refs), on_free_(std::move(on_free)), lineage_(lineage), streams_(streams) {}
 
   /// \brief Registers a submitted task; `arg_refs` are the ids it holds until done.
   void AddPendingTask(const rpc::TaskSpec& spec, std::vector<ObjectID> arg_refs);
@@ -33,7 +63,13 @@ class TaskManager {
   void FailTask(const TaskID& id, const std::string& error_meta, const std::string& message);
   /// \brief If the task may run again (retries left, not cancelled), counts the
   /// attempt and copies the spec to resubmit; the task stays pending.
-  bool RetryTask(const TaskID& id, rpc::TaskSpec* spec);
+  /// `error_type` names why the current attempt failed (for list_tasks).
+  bool RetryTask(const TaskID& id, rpc::TaskSpec* spec, const char* error_type = "WORKER_DIED");
+  /// \brief Moves a pending task to `state` (never backwards past RUNNING of the
+  /// same attempt; unknown ids are ignored).
+  void SetState(const TaskID& id, TaskState state);
+  /// \brief Pending tasks, then finished attempts (oldest first).
+  std::vector<TaskStateRecord> ListTasks() const;
   /// \brief Marks a pending task cancelled (never retried). False if unknown.
   bool MarkCancelled(const TaskID& id);
   bool IsCancelled(const TaskID& id) const;
@@ -52,15 +88,22 @@ class TaskManager {
     int retries_left = 0;  // -1: forever
     bool cancelled = false;
     bool dynamic = false;
+    bool streaming = false;
+    TaskState state = TaskState::kPendingArgsAvail;
+    int attempt = 0;
+    std::string name;
   };
   bool Take(const TaskID& id, Entry* out);
+  void RecordFinished(const TaskID& id, const Entry& e, TaskState state, std::string error_type);
 
   MemoryStore* store_;
   ReferenceCounter* refs_;
   FreeCallback on_free_;
   LineageCache* lineage_;
+  GeneratorStreams* streams_;
   mutable std::mutex mu_;
   std::unordered_map<TaskID, Entry> pending_;
+  std::deque<TaskStateRecord> finished_;  // GUARDED_BY(mu_), bounded
 };
 
 }  // namespace lumos::core

@@ -155,11 +155,17 @@ cdef extern from "common.pb.h" namespace "lumos::rpc" nogil:
         const c_string& retry_exception_allowlist()
         void set_dynamic_returns(c_bool)
         c_bool dynamic_returns()
+        void set_streaming_returns(c_bool)
+        c_bool streaming_returns()
+        void set_generator_backpressure_num_objects(int64_t)
+        int64_t generator_backpressure_num_objects()
+        int attempt_number()
         int gpu_ids_size()
         int gpu_ids(int)
         int kwarg_names_size()
         const c_string& kwarg_names(int)
     cdef cppclass CReturnObject "lumos::rpc::ReturnObject":
+        CReturnObject()
         void set_object_id(const c_string&)
         void set_in_plasma(c_bool)
         CInlineObject* mutable_value()
@@ -173,6 +179,7 @@ cdef extern from "core_worker.pb.h" namespace "lumos::rpc" nogil:
         void set_error_message(const c_string&)
         void set_is_retryable_error(c_bool)
         void set_was_cancelled(c_bool)
+        void set_num_streamed_items(int64_t)
 
 cdef extern from "gcs_service.pb.h" namespace "lumos::rpc" nogil:
     cdef cppclass CNodeInfo "lumos::rpc::NodeInfo":

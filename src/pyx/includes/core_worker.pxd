@@ -82,6 +82,13 @@ cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
         c_vector[CReferenceInfo] Snapshot()
         void SetCallSite(const CObjectID& id, c_string site)
 
+    cdef cppclass CTaskStateRecord "lumos::core::TaskStateRecord":
+        CTaskID task_id
+        c_string name
+        int attempt_number
+        c_string error_type
+        const char* state_name()
+
     cdef cppclass CCoreWorker "lumos::core::CoreWorker":
         @staticmethod
         CResult[unique_ptr[CCoreWorker]] Create(CCoreWorkerOptions)
@@ -124,6 +131,13 @@ cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
         void RequestExit(const c_string& reason)
         void ForwardLogs(const c_vector[c_string]& lines, c_bool is_err)
         void Shutdown()
+        CStatus StreamNext(const CTaskID& task, int64_t timeout_ms, int* kind, CObjectID* id, int64_t* index)
+        void StreamRelease(const CTaskID& task, int64_t index)
+        void StreamDrop(const CTaskID& task)
+        c_bool StreamIsFinished(const CTaskID& task)
+        size_t NumStreams()
+        CStatus ReportGeneratorItem(CTaskReplier* replier, int64_t index, CReturnObject item)
+        c_vector[CTaskStateRecord] ListTasks()
 
 cdef extern from "rpc/gcs_client.h" namespace "lumos::rpc" nogil:
     cdef cppclass CGcsClient "lumos::rpc::GcsClient":

@@ -1,0 +1,122 @@
+// CoreWorker, streaming generator tasks (num_returns="streaming"): the
+// caller's side (items arriving, next(), release, drop) and the executor's
+// report of one item. The bookkeeping is GeneratorStreams; object ids are
+// return 1 (the task's end or failure) and ObjectID::FromIndex(task, i + 2)
+// for item i.
+#include "common/logging.h"
+#include "core_worker/core_worker.h"
+
+namespace lumos::core {
+
+void CoreWorker::HandleGeneratorItem(const rpc::ConnectionPtr& conn, const rpc::Frame& frame) {
+  rpc::ReportGeneratorItemRequest req;
+  bool is_request = frame.header.kind == rpc::FrameKind::kRequest;
+  uint64_t rid = frame.header.request_id;
+  if (!req.ParseFromString(frame.payload) || req.task_id().size() != TaskID::kSize || req.index() < 0 ||
+      req.index() > 0xFFFFFFF0LL) {
+    if (is_request) {
+      conn->SendError(rid, rpc::REPORT_GENERATOR_ITEM, Status::InvalidArgument("malformed generator item"));
+    }
+    return;
+  }
+  TaskID task = TaskID::FromBinary(req.task_id());
+  GeneratorStreams::Ack ack;
+  if (is_request) {
+    ack = [conn, rid] { conn->SendReply(rid, rpc::REPORT_GENERATOR_ITEM, rpc::ReportGeneratorItemReply()); };
+  }
+  std::vector<GeneratorStreams::Ack> now;
+  ObjectID oid = ObjectID::FromIndex(task, static_cast<uint32_t>(req.index() + 2));
+  const rpc::ReturnObject& item = req.item();
+  auto result = streams_.OnItem(task, req.index(), std::move(ack), &now);
+  if (result == GeneratorStreams::ItemResult::kDuplicate) {
+    // Already held from an earlier attempt. (Borrower registrations the retry
+    // made for refs inside it stay: they pin, never free early.)
+    for (auto& a : now) a();
+    return;
+  }
+  if (result == GeneratorStreams::ItemResult::kNew) tasks_->SetState(task, TaskState::kRunning);
+  std::shared_ptr<RayObject> obj;
+  if (item.in_plasma()) {
+    obj = RayObject::InPlasma();
+    obj->nested_refs.assign(item.nested_refs().begin(), item.nested_refs().end());
+  } else {
+    obj = RayObject::FromInline(item.value());
+  }
+  refs_.AddOwnedObject(oid, {}, item.in_plasma());
+  if (!obj->nested_refs.empty()) refs_.AddContainedRefs(oid, obj->nested_refs);
+  std::vector<DeletedObject> freed;
+  if (req.preregistered_refs_size() > 0) {
+    std::vector<ObjectID> pre;
+    for (const auto& b : req.preregistered_refs()) {
+      if (b.size() == ObjectID::kSize) pre.push_back(ObjectID::FromBinary(b));
+    }
+    refs_.ApplyPreregistered(pre, &freed);
+  }
+  // The stream's hold until next() hands the item out as a Python ref.
+  refs_.AddLocalRef(oid, nullptr);
+  if (result == GeneratorStreams::ItemResult::kNew) {
+    memory_store_.Put(oid, std::move(obj));
+  } else {
+    // Nobody will read it (the generator was dropped): releasing the hold frees
+    // it, the store copy the executor made for us and the refs inside it.
+    refs_.RemoveLocalRef(oid, &freed);
+  }
+  if (!freed.empty()) FreeObjects(freed);
+  for (auto& a : now) a();
+}
+
+Status CoreWorker::StreamNext(const TaskID& task, int64_t timeout_ms, int* kind, ObjectID* id, int64_t* out_index) {
+  while (true) {
+    int64_t index = 0;
+    switch (streams_.Next(task, &index)) {
+      case GeneratorStreams::NextKind::kItem:
+        *kind = kStreamItem;
+        *out_index = index;
+        *id = ObjectID::FromIndex(task, static_cast<uint32_t>(index + 2));
+        return Status::OK();
+      case GeneratorStreams::NextKind::kEnd:
+        *kind = kStreamEnd;
+        return Status::OK();
+      case GeneratorStreams::NextKind::kError:
+        *kind = kStreamError;
+        *id = ObjectID::FromIndex(task, 1);
+        return Status::OK();
+      case GeneratorStreams::NextKind::kNotReady:
+        break;
+    }
+    // Wake on the next item or on the task's end (return 1), then look again.
+    std::vector<ObjectID> ids{ObjectID::FromIndex(task, static_cast<uint32_t>(index + 2)),
+                              ObjectID::FromIndex(task, 1)};
+    std::vector<bool> ready;
+    LUMOS_RETURN_NOT_OK(WaitForObjects(ids, {}, 1, timeout_ms, &ready));
+  }
+}
+
+void CoreWorker::StreamRelease(const TaskID& task, int64_t index) {
+  for (auto& ack : streams_.Consumed(task, index)) ack();
+  RemoveLocalRef(ObjectID::FromIndex(task, static_cast<uint32_t>(index + 2)));
+}
+
+void CoreWorker::StreamDrop(const TaskID& task) {
+  std::vector<GeneratorStreams::Ack> now;
+  for (int64_t i : streams_.Drop(task, &now)) RemoveLocalRef(ObjectID::FromIndex(task, static_cast<uint32_t>(i + 2)));
+  for (auto& a : now) a();
+}
+
+Status CoreWorker::ReportGeneratorItem(TaskReplier* replier, int64_t index, rpc::ReturnObject item) {
+  const rpc::TaskSpec& spec = replier->spec();
+  rpc::ReportGeneratorItemRequest req;
+  req.set_task_id(spec.task_id());
+  req.set_index(index);
+  req.set_attempt_number(spec.attempt_number());
+  // Refs inside the item: register the caller as their borrower before it can
+  // see the item, exactly as for a task's returns.
+  rpc::PushTaskReply as_reply;
+  *as_reply.add_return_objects() = std::move(item);
+  PreregisterCaller(spec, &as_reply);
+  *req.mutable_item() = std::move(*as_reply.mutable_return_objects(0));
+  *req.mutable_preregistered_refs() = std::move(*as_reply.mutable_preregistered_refs());
+  return replier->ReportItem(req, options_.check_signals);
+}
+
+}  // namespace lumos::core
