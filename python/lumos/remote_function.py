@@ -6,6 +6,8 @@ import cloudpickle
 from lumos import _raylet
 from lumos._private import serialization
 from lumos._private import worker as _worker
+from lumos.util.placement_group import bundle_resources, check_bundle_index
+from lumos.util import scheduling_strategies as _strategies
 
 # Options a task accepts; values are validated in _validate_options.
 TASK_OPTIONS = {
@@ -17,8 +19,7 @@ TASK_OPTIONS = {
 DEFAULT_MAX_RETRIES = 3  # like Ray: a task whose worker dies runs again up to 3 times
 
 # Accepted but not acted on yet (the issue that builds them is open); see docs/ARCHITECTURE.md.
-NOT_BUILT_OPTIONS = {"placement_group", "placement_group_bundle_index",
-                     "placement_group_capture_child_tasks", "runtime_env"}
+NOT_BUILT_OPTIONS = {"placement_group_capture_child_tasks", "runtime_env"}
 
 
 def _check_number(name, value, allow_none=True):
@@ -28,6 +29,9 @@ def _check_number(name, value, allow_none=True):
         raise ValueError("%s must be a number, got %r" % (name, value))
     if value < 0:
         raise ValueError("%s must be non-negative, got %r" % (name, value))
+    scaled = value * 10000
+    if value != value or abs(scaled - round(scaled)) > 1e-9 * max(1.0, scaled):
+        raise ValueError("%s=%r is too precise: resource amounts are multiples of 0.0001" % (name, value))
 
 
 def validate_options(options, allowed=TASK_OPTIONS, what="task"):
@@ -70,10 +74,17 @@ def validate_options(options, allowed=TASK_OPTIONS, what="task"):
     for key in NOT_BUILT_OPTIONS:
         if options.get(key) not in (None, {}, -1, False):
             raise ValueError("option %r is not built in lumos yet" % key)
-    strategy = options.get("scheduling_strategy")
-    if strategy not in (None, "DEFAULT", "SPREAD"):
-        raise ValueError("scheduling_strategy %r is not built in lumos yet (DEFAULT and SPREAD are; on one "
-                         "node they behave the same)" % (strategy,))
+    _strategies.validate(options.get("scheduling_strategy"))
+    pg = options.get("placement_group")
+    if pg is not None and pg != "default":
+        if options.get("scheduling_strategy") not in (None, "DEFAULT"):
+            raise ValueError("placement_group= cannot be combined with scheduling_strategy=%r"
+                             % (options["scheduling_strategy"],))
+        index = options.get("placement_group_bundle_index")
+        check_bundle_index(pg, -1 if index is None else index)
+    elif options.get("placement_group_bundle_index") not in (None, -1):
+        raise ValueError("placement_group_bundle_index=%r needs placement_group=" % (
+            options["placement_group_bundle_index"],))
 
 
 def resources_of(options, default_cpus=1):
@@ -86,7 +97,11 @@ def resources_of(options, default_cpus=1):
         res["memory"] = float(options["memory"])
     for k, v in (options.get("resources") or {}).items():
         res[k] = float(v)
-    return {k: v for k, v in res.items() if v > 0}
+    res = {k: v for k, v in res.items() if v > 0}
+    pg, index = _strategies.placement_of(options)
+    if pg is not None:
+        res = bundle_resources(pg, index, res)  # the bundle's own resources only
+    return res
 
 
 class _BoundOptions:
@@ -190,6 +205,7 @@ class RemoteFunction:
         self._check_signature(args, kwargs)
         job = _worker.current_job_id()
         fid = self._function_id(cw, job)
+        _strategies.check_node_strategy(options, "task %s" % self._qualname)
         arg_list, kw_names = serialize_args(args, kwargs, "argument of %s" % self._qualname)
         num_returns = options.get("num_returns", 1)
         dynamic = num_returns == "dynamic"

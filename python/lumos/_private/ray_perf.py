@@ -137,6 +137,15 @@ def actor_benchmarks(run):
         lambda: ray.get([ta.small_value_batch.remote(n) for ta in task_actors]), n * len(task_actors))
 
 
+def placement_group_create_removal(num_pgs):
+    # Ray's workload, with bundles of 0.001 CPU instead of a custom resource.
+    pgs = [ray.util.placement_group(bundles=[{"CPU": 0.001}]) for _ in range(num_pgs)]
+    for pg in pgs:
+        pg.wait(timeout_seconds=30)
+    for pg in pgs:
+        ray.util.remove_placement_group(pg)
+
+
 def main(filter_pattern=None):
     ray.init()
     results = []
@@ -172,6 +181,7 @@ def main(filter_pattern=None):
     run("single client tasks sync", lambda: ray.get(small_value.remote()))
     run("single client tasks async", lambda: ray.get([small_value.remote() for _ in range(1000)]), 1000)
     actor_benchmarks(run)
+    run("placement group create/removal", lambda: placement_group_create_removal(100), 100)
     ray.shutdown()
     return results
 

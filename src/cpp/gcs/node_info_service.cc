@@ -65,12 +65,14 @@ grpc::Status NodeInfoService::ReportResources(grpc::ServerContext*,
                                               rpc::ReportResourcesReply* reply) {
   std::map<std::string, double> available(req->available_resources().begin(),
                                           req->available_resources().end());
+  std::map<std::string, double> total(req->total_resources().begin(),
+                                      req->total_resources().end());
   bool node_is_dead = false;
   Status s;
   {
     std::lock_guard<std::mutex> lock(mu_);
     s = manager_.ReportResources(NodeID::FromBinary(req->node_id()), available, WallClockMs(),
-                                 &node_is_dead);
+                                 &node_is_dead, &total);
   }
   reply->set_node_is_dead(node_is_dead);
   FillGcsStatus(s, reply->mutable_status());

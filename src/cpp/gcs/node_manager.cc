@@ -60,7 +60,8 @@ Result<rpc::NodeInfo> GcsNodeManager::GetNode(const NodeID& node_id) const {
 
 Status GcsNodeManager::ReportResources(const NodeID& node_id,
                                        const std::map<std::string, double>& available,
-                                       int64_t now_ms, bool* node_is_dead) {
+                                       int64_t now_ms, bool* node_is_dead,
+                                       const std::map<std::string, double>* total) {
   rpc::NodeInfo* node = Find(node_id);
   if (node == nullptr) {
     return Status::NotFound("node " + node_id.Hex() +
@@ -71,6 +72,11 @@ Status GcsNodeManager::ReportResources(const NodeID& node_id,
   auto* avail = node->mutable_available_resources();
   avail->clear();
   for (const auto& [name, value] : available) (*avail)[name] = value;
+  if (total != nullptr && !total->empty()) {
+    auto* t = node->mutable_total_resources();
+    t->clear();
+    for (const auto& [name, value] : *total) (*t)[name] = value;
+  }
   node->set_last_report_ms(now_ms);
   return Status::OK();
 }

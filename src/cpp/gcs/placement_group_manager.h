@@ -70,6 +70,7 @@ class GcsPlacementGroupManager {
   void NodeAlive(const NodeID& node, const ResourceSet& total, const ResourceSet& available);
   void NodeResources(const NodeID& node, const ResourceSet& available);
   void NodeDead(const NodeID& node, PgActions* actions);
+  bool KnowsNode(const NodeID& node) const { return scheduler_.HasNode(node); }
 
   /// \brief Tries to place every pending group, in creation order.
   void Schedule(PgActions* actions);

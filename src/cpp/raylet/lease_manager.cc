@@ -94,6 +94,38 @@ const LeaseInfo* LeaseManager::GetLease(uint64_t lease_id) const {
   return it == leases_.end() ? nullptr : &it->second;
 }
 
+bool LeaseManager::TryReserve(const ResourceSet& rs) {
+  if (!available_.Contains(rs)) return false;
+  available_.Subtract(rs);
+  return true;
+}
+
+void LeaseManager::AddResources(const ResourceSet& rs) {
+  total_.Add(rs);
+  available_.Add(rs);
+}
+
+void LeaseManager::RemoveResources(const ResourceSet& rs) {
+  total_.Subtract(rs);
+  available_.Subtract(rs);
+}
+
+namespace {
+// Placement group resources (CPU_group_...) appear when a bundle is
+// committed: asking for one that does not exist yet is not infeasible.
+bool OnlyGroupResourcesMissing(const ResourceSet& total, const LeaseRequest& req) {
+  bool any = false;
+  for (const auto* rs : {&req.resources, &req.placement}) {
+    for (const auto& [name, amount] : rs->ToMap()) {
+      if (total.Get(name) >= amount) continue;
+      if (name.find("_group_") == std::string::npos) return false;
+      any = true;
+    }
+  }
+  return any;
+}
+}  // namespace
+
 std::vector<LeaseAction> LeaseManager::Schedule() {
   std::vector<LeaseAction> actions;
   int waiting_for_worker = 0;
@@ -103,7 +135,7 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
   for (auto it = pending_.begin(); it != pending_.end();) {
     const LeaseRequest& req = it->req;
     if (!total_.Contains(req.resources) || !total_.Contains(req.placement)) {
-      if (!it->warned) {
+      if (!it->warned && !OnlyGroupResourcesMissing(total_, req)) {
         it->warned = true;
         LeaseAction a;
         a.kind = LeaseAction::kInfeasible;

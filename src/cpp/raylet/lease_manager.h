@@ -76,6 +76,16 @@ class LeaseManager {
   /// \brief Drops the requester's pending requests; returns the leases it holds.
   std::vector<LeaseInfo> RequesterGone(uint64_t requester);
 
+  // Placement group bundles (see BundleBook): set resources aside, give them
+  // back, and add/remove the resources committed bundles turn into.
+  /// \brief Subtracts `rs` from what is available; false (nothing changes) if it does not fit.
+  bool TryReserve(const ResourceSet& rs);
+  void Unreserve(const ResourceSet& rs) { available_.Add(rs); }
+  void AddResources(const ResourceSet& rs);
+  /// \brief Removes from total and available (available may go negative while
+  /// leases still hold them; they come back to zero as the leases return).
+  void RemoveResources(const ResourceSet& rs);
+
   /// \brief Grants what can be granted now, in arrival order.
   std::vector<LeaseAction> Schedule();
 

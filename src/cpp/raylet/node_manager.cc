@@ -135,6 +135,15 @@ void NodeManager::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
     case rpc::GET_WORKER_EXIT:
       HandleGetWorkerExit(c, frame);
       break;
+    case rpc::PREPARE_BUNDLES:
+      HandlePrepareBundles(c, frame);
+      break;
+    case rpc::COMMIT_BUNDLES:
+      HandleCommitBundles(c, frame);
+      break;
+    case rpc::CANCEL_BUNDLES:
+      HandleCancelBundles(c, frame);
+      break;
     default:
       LUMOS_LOG(Warning) << "unknown raylet method " << m << "; dropping the connection";
       conn->Close(Status::Invalid("unknown method"));
@@ -434,9 +443,11 @@ void NodeManager::DoMaintenance() {
 
 void NodeManager::UpdateSnapshot() {
   auto m = leases_.available().ToMap();
+  auto t = leases_.total().ToMap();
   std::lock_guard<std::mutex> lock(snapshot_mu_);
-  if (m == available_snapshot_) return;
+  if (m == available_snapshot_ && t == total_snapshot_) return;
   available_snapshot_ = std::move(m);
+  total_snapshot_ = std::move(t);
   snapshot_dirty_ = true;
   snapshot_cv_.notify_all();
 }
@@ -456,6 +467,7 @@ void NodeManager::ReporterLoop() {
     });
     if (reporter_stop_) break;
     auto snapshot = available_snapshot_;
+    auto total = total_snapshot_;
     snapshot_dirty_ = false;
     std::vector<std::pair<WorkerID, std::string>> failures;
     failures.swap(worker_failures_);
@@ -465,7 +477,7 @@ void NodeManager::ReporterLoop() {
       if (!fs.ok()) LUMOS_LOG(Debug) << "worker failure report failed: " << fs.ToString();
     }
     bool dead = false;
-    Status s = gcs_->ReportResources(options_.node_id, snapshot, &dead);
+    Status s = gcs_->ReportResources(options_.node_id, snapshot, &dead, &total);
     if (!s.ok()) LUMOS_LOG(Warning) << "resource report to the GCS failed: " << s.ToString();
     if (dead) {
       LUMOS_LOG(Error) << "the GCS considers this node dead; exiting";
