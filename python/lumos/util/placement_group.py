@@ -207,13 +207,14 @@ def placement_group_table(placement_group=None):
 
 
 def get_current_placement_group():
-    """The placement group the current task or actor runs in, or None (the
-    driver; tasks scheduled outside any group)."""
+    """The placement group the current task or actor runs in: None in the
+    driver. Inside tasks and actors this is not built yet (the task spec does
+    not carry its group), so it raises instead of guessing."""
     from lumos._private import worker as w
-    state = w.global_state()
-    if state.mode == w.SCRIPT_MODE:
+    if w.global_state().mode == w.SCRIPT_MODE:
         return None
-    return getattr(state, "current_placement_group", None)
+    raise RuntimeError("get_current_placement_group() inside a task or actor is not built in lumos yet; pass the "
+                       "PlacementGroup to the task as an argument")
 
 
 def check_bundle_index(pg, index):

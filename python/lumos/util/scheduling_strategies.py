@@ -113,6 +113,9 @@ def validate(strategy):
             ", ".join(t.__name__ for t in STRATEGY_TYPES), strategy))
     if isinstance(strategy, PlacementGroupSchedulingStrategy):
         check_bundle_index(strategy.placement_group, strategy.placement_group_bundle_index)
+        if strategy.placement_group_capture_child_tasks:
+            raise ValueError("placement_group_capture_child_tasks=True is not built in lumos yet; pass the "
+                             "placement group to child tasks explicitly")
 
 
 def _local_node():

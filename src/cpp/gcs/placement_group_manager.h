@@ -71,6 +71,7 @@ class GcsPlacementGroupManager {
   void NodeResources(const NodeID& node, const ResourceSet& available);
   void NodeDead(const NodeID& node, PgActions* actions);
   bool KnowsNode(const NodeID& node) const { return scheduler_.HasNode(node); }
+  size_t num_nodes() const { return scheduler_.num_nodes(); }
 
   /// \brief Tries to place every pending group, in creation order.
   void Schedule(PgActions* actions);

@@ -85,16 +85,29 @@ void GcsPlacementGroupScheduler::Kick() {
 
 Status GcsPlacementGroupScheduler::Create(const rpc::PlacementGroupTableData& pg) {
   Status s = WithManager([&](GcsPlacementGroupManager& m, PgActions*) { return m.Create(pg); });
-  if (s.ok()) loop_.Post([this] { RefreshNodesAndSchedule(false); });
+  if (s.ok()) PostSchedule();
   return s;
 }
 
 Status GcsPlacementGroupScheduler::Remove(const std::string& pg_id) {
-  Status s = WithManager(
-      [&](GcsPlacementGroupManager& m, PgActions* a) { return m.Remove(pg_id, a); });
+  bool pending = false;
+  Status s = WithManager([&](GcsPlacementGroupManager& m, PgActions* a) {
+    Status st = m.Remove(pg_id, a);
+    pending = m.HasPending();
+    return st;
+  });
   // Freed resources may let a pending group in.
-  if (s.ok()) loop_.Post([this] { RefreshNodesAndSchedule(false); });
+  if (s.ok() && pending) PostSchedule();
   return s;
+}
+
+void GcsPlacementGroupScheduler::PostSchedule() {
+  // One scheduling pass serves every request that arrived before it runs.
+  if (schedule_posted_.exchange(true)) return;
+  loop_.Post([this] {
+    schedule_posted_ = false;
+    RefreshNodesAndSchedule(false);
+  });
 }
 
 Result<rpc::PlacementGroupTableData> GcsPlacementGroupScheduler::Get(const std::string& pg_id) {
@@ -153,7 +166,10 @@ void GcsPlacementGroupScheduler::NodeDead(const NodeID& node) {
 
 void GcsPlacementGroupScheduler::RefreshNodesAndSchedule(bool full) {
   if (stopping_) return;
-  std::vector<rpc::NodeInfo> nodes = list_nodes_();
+  // Between full refreshes (node changes, the retry timer) the node table is
+  // read only until the manager knows some node.
+  std::vector<rpc::NodeInfo> nodes;
+  if (full || !knows_nodes_) nodes = list_nodes_();
   WithManager([&](GcsPlacementGroupManager& m, PgActions* a) {
     if (!m.HasPending()) return 0;
     for (const auto& n : nodes) {
@@ -169,6 +185,7 @@ void GcsPlacementGroupScheduler::RefreshNodesAndSchedule(bool full) {
       }
     }
     m.Schedule(a);
+    knows_nodes_ = m.num_nodes() > 0;
     return 0;
   });
   bool pending;

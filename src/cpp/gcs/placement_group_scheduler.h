@@ -13,6 +13,7 @@
 // any thread (gRPC handlers). Actions produced under mu_ are queued and
 // carried out in order on the scheduler's own EventLoop thread, which owns
 // every connection. Lifecycle: construct -> Start() -> Stop() (idempotent).
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -60,6 +61,7 @@ class GcsPlacementGroupScheduler {
   template <typename Fn>
   auto WithManager(Fn&& fn);
   void Kick();
+  void PostSchedule();
   // Loop thread only.
   void Drain();
   void Execute(const PgAction& a);
@@ -83,6 +85,8 @@ class GcsPlacementGroupScheduler {
   bool stopping_ = false;
   bool draining_ = false;
   bool retry_armed_ = false;
+  bool knows_nodes_ = false;
+  std::atomic<bool> schedule_posted_{false};
   std::unique_ptr<asio::steady_timer> retry_timer_;
   std::unordered_map<NodeID, rpc::ConnectionPtr> raylets_;
   std::unordered_map<NodeID, std::string> endpoints_;  // from the node table

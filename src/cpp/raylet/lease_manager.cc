@@ -135,7 +135,8 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
   for (auto it = pending_.begin(); it != pending_.end();) {
     const LeaseRequest& req = it->req;
     if (!total_.Contains(req.resources) || !total_.Contains(req.placement)) {
-      if (!it->warned && !OnlyGroupResourcesMissing(total_, req)) {
+      bool reject = req.fail_on_infeasible && !OnlyGroupResourcesMissing(total_, req);
+      if (reject || (!it->warned && !OnlyGroupResourcesMissing(total_, req))) {
         it->warned = true;
         LeaseAction a;
         a.kind = LeaseAction::kInfeasible;
@@ -151,7 +152,18 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
                     " but this node has only " + (have.IsEmpty() ? "{}" : have.ToString()) +
                     " in total; it will stay pending until a node with enough resources joins "
                     "(lower the request with .options(num_cpus=..., resources=...))";
+        if (reject) {
+          a.reject = true;
+          a.message = std::string(req.is_actor ? "actor '" : "task '") + req.task_name +
+                      "' is infeasible: it asks for " + asked.ToString() + " but this node has only " +
+                      (have.IsEmpty() ? "{}" : have.ToString()) +
+                      " in total (fail_on_infeasible is set, so it fails instead of waiting)";
+        }
         actions.push_back(std::move(a));
+      }
+      if (reject) {
+        it = pending_.erase(it);
+        continue;
       }
       ++it;
       continue;

@@ -33,6 +33,7 @@ struct LeaseRequest {
   uint64_t scheduling_class = 0;
   std::string task_name;
   bool is_actor = false;   // the worker hosts an actor and never returns to the pool
+  bool fail_on_infeasible = false;  // reject instead of waiting when infeasible
 };
 
 struct LeaseAction {
@@ -43,6 +44,7 @@ struct LeaseAction {
   uint64_t lease_id = 0;     // kGrant
   int num_workers = 0;       // kStartWorkers
   std::string message;       // kInfeasible
+  bool reject = false;       // kInfeasible: the request was dropped; answer it with an error
 };
 
 struct LeaseInfo {

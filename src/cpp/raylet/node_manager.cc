@@ -208,6 +208,7 @@ void NodeManager::HandleRequestLease(const std::shared_ptr<Client>& c, const rpc
   lr.resources = rs.MoveValue();
   lr.scheduling_class = req.scheduling_class();
   lr.task_name = req.task_name();
+  lr.fail_on_infeasible = req.fail_on_infeasible();
   leases_.AddRequest(std::move(lr));
   ScheduleAndDispatch();
 }
@@ -367,6 +368,15 @@ void NodeManager::ScheduleAndDispatch() {
       case LeaseAction::kInfeasible: {
         LUMOS_LOG(Warning) << a.message;
         auto cit = clients_.find(a.request.requester);
+        if (a.reject) {
+          if (cit != clients_.end()) {
+            rpc::RequestWorkerLeaseReply reply;
+            reply.set_rejected_reason(a.message);
+            reply.set_infeasible(true);
+            cit->second->conn->SendReply(a.request.reply_tag, rpc::REQUEST_WORKER_LEASE, reply);
+          }
+          break;
+        }
         if (cit != clients_.end()) {
           rpc::LeaseInfeasibleNotice notice;
           notice.set_message(a.message);
