@@ -52,9 +52,18 @@ def test_status_lists_pending_placement_groups(ray_start_fn):
     pg = ray.util.placement_group([{"CPU": 16}], name="too_big")
     ok = ray.util.placement_group([{"CPU": 1}])
     assert ok.wait(10)
-    time.sleep(0.3)  # let the GCS try the big one
+
+    @ray.remote(num_cpus=3, resources={"nothing": 1})
+    def never():
+        return 0
+    refs = [never.remote(), never.remote()]
+    time.sleep(0.5)  # let the GCS try the big group and the raylet report the tasks
     out = run_cli(["status", "--address", ctx["gcs_address"]], env_with_lumos())
     assert out.returncode == 0, out.stderr
+    assert "Pending infeasible demands: 1" in out.stdout, out.stdout
+    assert "task 'never': {'CPU': 3.0, 'nothing': 1.0}" in out.stdout, out.stdout
+    for r in refs:
+        ray.cancel(r)
     assert "Placement groups: 1 created, 1 pending" in out.stdout, out.stdout
     assert "too_big" in out.stdout and "INFEASIBLE" in out.stdout
     assert "_group_" not in out.stdout.split("Placement groups")[0]

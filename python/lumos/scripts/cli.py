@@ -157,6 +157,10 @@ def _cmd_status(args):
             print("  %.2f GiB / %.2f GiB %s" % (used / 2**30, totals[k] / 2**30, k))
         else:
             print("  %g / %g %s" % (used, totals[k], k))
+    demands = [(n.node_id.hex(), d) for n in alive for d in n.infeasible_demands]
+    print("Pending infeasible demands: %d" % len(demands))
+    for node, d in demands:
+        print("  %s (node %s... cannot fit it)" % (d, node[:12]))
     _print_placement_groups(pb, pb_grpc, channel)
 
 

@@ -41,6 +41,9 @@ GcsServer::GcsServer(GcsServerOptions options)
   pg_scheduler_ = std::make_unique<GcsPlacementGroupScheduler>(
       [svc = node_service_.get()] { return svc->GetAllNodes(); });
   pg_service_ = std::make_unique<PlacementGroupInfoService>(pg_scheduler_.get());
+  // A finished job's non-detached placement groups are removed.
+  job_service_->SetFinishedListener(
+      [pgs = pg_scheduler_.get()](const JobID& job) { pgs->JobFinished(job.Binary()); });
   node_service_->SetListeners(
       [sched = actor_scheduler_.get(), pgs = pg_scheduler_.get()](const NodeID& id) {
         sched->NodeAlive(id);

@@ -67,12 +67,14 @@ grpc::Status NodeInfoService::ReportResources(grpc::ServerContext*,
                                           req->available_resources().end());
   std::map<std::string, double> total(req->total_resources().begin(),
                                       req->total_resources().end());
+  std::vector<std::string> infeasible(req->infeasible_demands().begin(),
+                                      req->infeasible_demands().end());
   bool node_is_dead = false;
   Status s;
   {
     std::lock_guard<std::mutex> lock(mu_);
     s = manager_.ReportResources(NodeID::FromBinary(req->node_id()), available, WallClockMs(),
-                                 &node_is_dead, &total);
+                                 &node_is_dead, &total, &infeasible);
   }
   reply->set_node_is_dead(node_is_dead);
   FillGcsStatus(s, reply->mutable_status());

@@ -61,7 +61,8 @@ Result<rpc::NodeInfo> GcsNodeManager::GetNode(const NodeID& node_id) const {
 Status GcsNodeManager::ReportResources(const NodeID& node_id,
                                        const std::map<std::string, double>& available,
                                        int64_t now_ms, bool* node_is_dead,
-                                       const std::map<std::string, double>* total) {
+                                       const std::map<std::string, double>* total,
+                                       const std::vector<std::string>* infeasible) {
   rpc::NodeInfo* node = Find(node_id);
   if (node == nullptr) {
     return Status::NotFound("node " + node_id.Hex() +
@@ -72,6 +73,10 @@ Status GcsNodeManager::ReportResources(const NodeID& node_id,
   auto* avail = node->mutable_available_resources();
   avail->clear();
   for (const auto& [name, value] : available) (*avail)[name] = value;
+  if (infeasible != nullptr) {
+    node->clear_infeasible_demands();
+    for (const auto& d : *infeasible) node->add_infeasible_demands(d);
+  }
   if (total != nullptr && !total->empty()) {
     auto* t = node->mutable_total_resources();
     t->clear();

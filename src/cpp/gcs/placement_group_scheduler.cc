@@ -146,6 +146,14 @@ Result<bool> GcsPlacementGroupScheduler::WaitUntilReady(const std::string& pg_id
   }
 }
 
+void GcsPlacementGroupScheduler::JobFinished(const std::string& job_id) {
+  WithManager([&](GcsPlacementGroupManager& m, PgActions* a) {
+    m.JobFinished(job_id, a);
+    return 0;
+  });
+  PostSchedule();
+}
+
 void GcsPlacementGroupScheduler::NodeAlive(const NodeID&) {
   loop_.Post([this] { RefreshNodesAndSchedule(true); });
 }

@@ -53,6 +53,9 @@ class GcsPlacementGroupScheduler {
   /// when the group is unknown or was removed.
   Result<bool> WaitUntilReady(const std::string& pg_id, int64_t timeout_ms);
 
+  /// \brief Removes the job's non-detached groups (job id binary); thread safe.
+  void JobFinished(const std::string& job_id);
+
   // Node table changes; thread safe.
   void NodeAlive(const NodeID& node);
   void NodeDead(const NodeID& node);

@@ -94,6 +94,22 @@ const LeaseInfo* LeaseManager::GetLease(uint64_t lease_id) const {
   return it == leases_.end() ? nullptr : &it->second;
 }
 
+std::vector<std::string> LeaseManager::InfeasibleDemands() const {
+  std::map<std::string, int> count;  // "task 'f': {...}" -> how many
+  for (const auto& p : pending_) {
+    if (!p.warned) continue;  // only infeasible requests are warned about
+    ResourceSet asked = p.req.resources;
+    for (const auto& [name, amount] : p.req.placement.ToMap()) {
+      if (asked.Get(name) < amount) asked.Set(name, amount);
+    }
+    count[std::string(p.req.is_actor ? "actor '" : "task '") + p.req.task_name + "': " +
+          asked.ToString()]++;
+  }
+  std::vector<std::string> out;
+  for (const auto& [what, n] : count) out.push_back(what + (n > 1 ? " x" + std::to_string(n) : ""));
+  return out;
+}
+
 bool LeaseManager::TryReserve(const ResourceSet& rs) {
   if (!available_.Contains(rs)) return false;
   available_.Subtract(rs);

@@ -98,6 +98,8 @@ class LeaseManager {
   size_t num_leased() const { return leases_.size(); }
   int num_starting() const { return starting_; }
   const std::deque<WorkerID>& idle_workers() const { return idle_; }
+  /// \brief One line per shape of the pending requests this node can never fit.
+  std::vector<std::string> InfeasibleDemands() const;
   std::optional<uint64_t> LeaseOfWorker(const WorkerID& worker) const;
   /// \brief The live lease with this id, or nullptr (valid until the next call).
   const LeaseInfo* GetLease(uint64_t lease_id) const;

@@ -454,10 +454,12 @@ void NodeManager::DoMaintenance() {
 void NodeManager::UpdateSnapshot() {
   auto m = leases_.available().ToMap();
   auto t = leases_.total().ToMap();
+  auto inf = leases_.InfeasibleDemands();
   std::lock_guard<std::mutex> lock(snapshot_mu_);
-  if (m == available_snapshot_ && t == total_snapshot_) return;
+  if (m == available_snapshot_ && t == total_snapshot_ && inf == infeasible_snapshot_) return;
   available_snapshot_ = std::move(m);
   total_snapshot_ = std::move(t);
+  infeasible_snapshot_ = std::move(inf);
   snapshot_dirty_ = true;
   snapshot_cv_.notify_all();
 }
@@ -478,6 +480,7 @@ void NodeManager::ReporterLoop() {
     if (reporter_stop_) break;
     auto snapshot = available_snapshot_;
     auto total = total_snapshot_;
+    auto infeasible = infeasible_snapshot_;
     snapshot_dirty_ = false;
     std::vector<std::pair<WorkerID, std::string>> failures;
     failures.swap(worker_failures_);
@@ -487,7 +490,7 @@ void NodeManager::ReporterLoop() {
       if (!fs.ok()) LUMOS_LOG(Debug) << "worker failure report failed: " << fs.ToString();
     }
     bool dead = false;
-    Status s = gcs_->ReportResources(options_.node_id, snapshot, &dead, &total);
+    Status s = gcs_->ReportResources(options_.node_id, snapshot, &dead, &total, &infeasible);
     if (!s.ok()) LUMOS_LOG(Warning) << "resource report to the GCS failed: " << s.ToString();
     if (dead) {
       LUMOS_LOG(Error) << "the GCS considers this node dead; exiting";

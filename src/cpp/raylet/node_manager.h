@@ -120,6 +120,7 @@ class NodeManager {
   std::condition_variable snapshot_cv_;
   std::map<std::string, double> available_snapshot_;  // GUARDED_BY(snapshot_mu_)
   std::map<std::string, double> total_snapshot_;      // GUARDED_BY(snapshot_mu_)
+  std::vector<std::string> infeasible_snapshot_;      // GUARDED_BY(snapshot_mu_)
   bool snapshot_dirty_ = true;                        // GUARDED_BY(snapshot_mu_)
   bool reporter_stop_ = false;                        // GUARDED_BY(snapshot_mu_)
   std::vector<std::pair<WorkerID, std::string>> worker_failures_;  // GUARDED_BY(snapshot_mu_)

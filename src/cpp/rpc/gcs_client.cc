@@ -162,11 +162,15 @@ Status GcsClient::GetAllNodeInfo(std::vector<NodeInfo>* nodes) {
 Status GcsClient::ReportResources(const NodeID& node_id,
                                   const std::map<std::string, double>& available,
                                   bool* node_is_dead,
-                                  const std::map<std::string, double>* total) {
+                                  const std::map<std::string, double>* total,
+                                  const std::vector<std::string>* infeasible_demands) {
   ReportResourcesRequest req;
   req.set_node_id(node_id.Binary());
   req.mutable_available_resources()->insert(available.begin(), available.end());
   if (total != nullptr) req.mutable_total_resources()->insert(total->begin(), total->end());
+  if (infeasible_demands != nullptr) {
+    for (const auto& d : *infeasible_demands) req.add_infeasible_demands(d);
+  }
   ReportResourcesReply rep;
   LUMOS_RETURN_NOT_OK(
       impl_->Call("ReportResources", address_, LUMOS_GCS_METHOD(node, ReportResources), req, &rep));

@@ -48,7 +48,8 @@ class GcsClient {
   /// `total` (optional): the node's totals when they changed.
   Status ReportResources(const NodeID& node_id, const std::map<std::string, double>& available,
                          bool* node_is_dead,
-                         const std::map<std::string, double>* total = nullptr);
+                         const std::map<std::string, double>* total = nullptr,
+                         const std::vector<std::string>* infeasible_demands = nullptr);
 
   // Job table.
   Status GetNextJobId(JobID* job_id);
