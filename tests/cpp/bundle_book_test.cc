@@ -110,5 +110,28 @@ TEST(LeaseManagerBundlesTest, FailOnInfeasibleRejects) {
   EXPECT_EQ(lm.num_pending(), 1u);
 }
 
+TEST(LeaseManagerBundlesTest, InfeasibleDemandsOnePerShape) {
+  LeaseManager lm(RS({{"CPU", 2}}), 4);
+  for (int i = 0; i < 3; i++) {
+    LeaseRequest r;
+    r.requester = 1;
+    r.task_name = "big";
+    r.resources = RS({{"CPU", 8}});
+    lm.AddRequest(r);
+  }
+  LeaseRequest pg;
+  pg.requester = 1;
+  pg.task_name = "in_pg";
+  pg.resources = RS({{"CPU_group_x", 1}});
+  lm.AddRequest(pg);
+  EXPECT_TRUE(lm.InfeasibleDemands().empty());  // not yet looked at
+  lm.Schedule();
+  auto d = lm.InfeasibleDemands();
+  ASSERT_EQ(d.size(), 1u);  // the placement group request is not infeasible
+  EXPECT_EQ(d[0], "task 'big': {'CPU': 8.0} x3");
+  lm.RequesterGone(1);
+  EXPECT_TRUE(lm.InfeasibleDemands().empty());
+}
+
 }  // namespace
 }  // namespace lumos::raylet
