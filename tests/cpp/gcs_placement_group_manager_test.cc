@@ -67,6 +67,7 @@ TEST_F(PgManagerTest, PrepareAllThenCommitAll) {
   auto prep = OfKind(a, PgAction::kPrepare);
   ASSERT_EQ(prep.size(), 2u);
   EXPECT_NE(prep[0].node, prep[1].node);
+  EXPECT_FALSE(prep[0].commit);  // two nodes: two phases
   EXPECT_EQ(State("pg"), PG::PENDING);
   PgActions b;
   m.PrepareDone("pg", prep[0].attempt, prep[0].node, true, "", &b);
@@ -117,17 +118,38 @@ TEST_F(PgManagerTest, PrepareFailureRollsBackAndRetries) {
 }
 
 TEST_F(PgManagerTest, CommitFailureCancelsEverything) {
-  ASSERT_TRUE(m.Create(MakePg("pg", {{{"CPU", 1}}})).ok());
+  ASSERT_TRUE(m.Create(MakePg("pg", {{{"CPU", 1}}, {{"CPU", 1}}}, PG::STRICT_SPREAD)).ok());
+  PgActions a;
+  m.Schedule(&a);
+  auto prep = OfKind(a, PgAction::kPrepare);
+  ASSERT_EQ(prep.size(), 2u);
+  PgActions b;
+  for (auto& p : prep) m.PrepareDone("pg", p.attempt, p.node, true, "", &b);
+  auto commits = OfKind(b, PgAction::kCommit);
+  ASSERT_EQ(commits.size(), 2u);
+  PgActions c;
+  m.CommitDone("pg", commits[0].attempt, commits[0].node, true, "", &c);
+  m.CommitDone("pg", commits[1].attempt, commits[1].node, false, "raylet restarted", &c);
+  EXPECT_EQ(OfKind(c, PgAction::kCancel).size(), 2u);  // the committed node too
+  EXPECT_EQ(State("pg"), PG::PENDING);
+}
+
+TEST_F(PgManagerTest, OnePhaseWhenOneNodeHoldsTheGroup) {
+  ASSERT_TRUE(m.Create(MakePg("pg", {{{"CPU", 1}}, {{"CPU", 2}}}, PG::STRICT_PACK)).ok());
   PgActions a;
   m.Schedule(&a);
   auto prep = OfKind(a, PgAction::kPrepare);
   ASSERT_EQ(prep.size(), 1u);
+  EXPECT_TRUE(prep[0].commit);
+  EXPECT_EQ(prep[0].bundles.size(), 2u);
   PgActions b;
   m.PrepareDone("pg", prep[0].attempt, prep[0].node, true, "", &b);
-  PgActions c;
-  m.CommitDone("pg", prep[0].attempt, prep[0].node, false, "raylet restarted", &c);
-  EXPECT_EQ(OfKind(c, PgAction::kCancel).size(), 1u);
-  EXPECT_EQ(State("pg"), PG::PENDING);
+  EXPECT_TRUE(OfKind(b, PgAction::kCommit).empty());
+  EXPECT_EQ(OfKind(b, PgAction::kReady).size(), 1u);
+  EXPECT_EQ(State("pg"), PG::CREATED);
+  PgActions r;
+  ASSERT_TRUE(m.Remove("pg", &r).ok());
+  EXPECT_EQ(OfKind(r, PgAction::kCancel).size(), 1u);
 }
 
 TEST_F(PgManagerTest, RemoveCancelsBundlesAndFreesTheName) {

@@ -176,6 +176,7 @@ void GcsPlacementGroupManager::Schedule(PgActions* actions) {
       a.attempt = e.attempt;
       a.node = node;
       for (int32_t i : indices) a.bundles.push_back(e.data.bundles(i));
+      a.commit = e.placement.size() == 1;
       actions->push_back(std::move(a));
     }
   }
@@ -211,6 +212,16 @@ void GcsPlacementGroupManager::PrepareDone(const std::string& pg_id, uint64_t at
   }
   e.prepared.insert(node);
   if (e.prepared.size() < e.placement.size()) return;
+  if (e.placement.size() == 1) {  // prepared with commit=true: created
+    e.committed.insert(node);
+    e.in_flight = false;
+    e.data.set_state(PG::CREATED);
+    PgAction ready;
+    ready.kind = PgAction::kReady;
+    ready.pg_id = pg_id;
+    actions->push_back(ready);
+    return;
+  }
   e.data.set_state(PG::PREPARED);
   for (const auto& [n, indices] : e.placement) {
     PgAction a;

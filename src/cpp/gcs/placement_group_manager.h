@@ -9,6 +9,8 @@
 //   PENDING --Schedule()--> bundles placed by the ClusterScheduler, one
 //   kPrepare per node --all prepared--> PREPARED, one kCommit per node
 //   --all committed--> CREATED (kReady wakes waiters).
+//   When every bundle lands on one node, the prepare carries commit=true and
+//   its success is the group's creation (one round trip instead of two).
 //   Any prepare/commit failure: kCancel for every node that may hold bundles
 //   of the attempt (cancel is idempotent on the raylet), back to PENDING
 //   (retried at the next Schedule()). A late successful prepare of an
@@ -44,6 +46,7 @@ struct PgAction {
   uint64_t attempt = 0;
   NodeID node;                        // kPrepare, kCommit, kCancel
   std::vector<rpc::Bundle> bundles;   // kPrepare: the bundles for `node`
+  bool commit = false;                // kPrepare: one node holds the group; commit at once
   std::vector<int32_t> indices;       // kCommit, kCancel
 };
 using PgActions = std::vector<PgAction>;

@@ -248,6 +248,7 @@ void GcsPlacementGroupScheduler::Execute(const PgAction& a) {
       }
       rpc::PrepareBundlesRequest req;
       req.set_placement_group_id(pg);
+      req.set_commit(a.commit);
       for (const auto& b : a.bundles) *req.add_bundles() = b;
       raylet->SendRequest(rpc::PREPARE_BUNDLES, req,
                           [this, pg, attempt, node](const Status& s, rpc::Frame&& f) {

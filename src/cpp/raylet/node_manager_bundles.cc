@@ -43,7 +43,18 @@ void NodeManager::HandlePrepareBundles(const std::shared_ptr<Client>& c, const r
     for (auto& [index, rs] : fresh) bundles_.AddPrepared(pg, index, rs);
     reply.set_success(true);
   }
+  if (reply.success() && req.commit()) {
+    // The whole group is here: commit at once (see PrepareBundlesRequest.commit).
+    for (const auto& b : req.bundles()) {
+      auto added = bundles_.Commit(pg, b.index());
+      if (added) leases_.AddResources(*added);
+    }
+  }
   c->conn->SendReply(frame.header.request_id, frame.header.method, reply);
+  if (reply.success() && req.commit()) {
+    ScheduleAndDispatch();  // tasks waiting for the bundles' resources
+    return;
+  }
   UpdateSnapshot();
 }
 
