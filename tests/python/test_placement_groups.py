@@ -260,3 +260,24 @@ def test_placement_group_handle_pickles_into_tasks(pg_cluster):
         return p.id.hex(), ray.util.placement_group_table(p)["state"]
     assert ray.get(inner.remote(pg)) == (pg.id.hex(), "CREATED")
     remove_placement_group(pg)
+
+
+def test_actor_created_before_its_group_is_ready(pg_cluster, capfd):
+    blocker = placement_group([{"CPU": 7}])
+    assert blocker.wait(30)
+    pg = placement_group([{"CPU": 2}])  # waits for the blocker's CPUs
+    assert not pg.wait(0.2)
+
+    @ray.remote(num_cpus=1)
+    class A:
+        def ping(self):
+            return "pong"
+    a = A.options(scheduling_strategy=PlacementGroupSchedulingStrategy(pg, 0)).remote()
+    time.sleep(0.3)
+    remove_placement_group(blocker)
+    start = time.time()
+    assert ray.get(a.ping.remote(), timeout=30) == "pong"
+    assert time.time() - start < 0.9  # not the GCS's 1 s retry period
+    assert "cannot be scheduled" not in capfd.readouterr().err
+    ray.kill(a)
+    remove_placement_group(pg)

@@ -62,7 +62,8 @@ Status GcsNodeManager::ReportResources(const NodeID& node_id,
                                        const std::map<std::string, double>& available,
                                        int64_t now_ms, bool* node_is_dead,
                                        const std::map<std::string, double>* total,
-                                       const std::vector<std::string>* infeasible) {
+                                       const std::vector<std::string>* infeasible,
+                                       bool* totals_changed) {
   rpc::NodeInfo* node = Find(node_id);
   if (node == nullptr) {
     return Status::NotFound("node " + node_id.Hex() +
@@ -79,6 +80,13 @@ Status GcsNodeManager::ReportResources(const NodeID& node_id,
   }
   if (total != nullptr && !total->empty()) {
     auto* t = node->mutable_total_resources();
+    if (totals_changed != nullptr) {
+      *totals_changed = t->size() != total->size();
+      for (const auto& [name, value] : *total) {
+        auto it = t->find(name);
+        if (it == t->end() || it->second != value) *totals_changed = true;
+      }
+    }
     t->clear();
     for (const auto& [name, value] : *total) (*t)[name] = value;
   }

@@ -53,7 +53,8 @@ class GcsNodeManager {
   Status ReportResources(const NodeID& node_id, const std::map<std::string, double>& available,
                          int64_t now_ms, bool* node_is_dead,
                          const std::map<std::string, double>* total = nullptr,
-                         const std::vector<std::string>* infeasible = nullptr);
+                         const std::vector<std::string>* infeasible = nullptr,
+                         bool* totals_changed = nullptr);
 
   /// \brief Marks DEAD every alive node whose last report is more than
   /// `timeout_ms` older than `now_ms`; the reason says how long it was silent.
