@@ -16,9 +16,12 @@ from lumos._raylet import ObjectRef
 from lumos._private.worker import (available_resources, cluster_resources, get, init, is_initialized,
                                    nodes, put, shutdown, wait)
 from lumos import actor
+from lumos import experimental
 from lumos import util
+from lumos._private import internal_api as _internal_api  # lumos._private.internal_api.memory_summary()
 from lumos.actor import method
 from lumos.runtime_context import get_runtime_context
+from lumos._private.accelerators import get_gpu_ids
 from lumos._private.generators import DynamicObjectRefGenerator
 
 __version__ = "0.1.0"
@@ -65,6 +68,6 @@ def cancel(object_ref, *, force=False, recursive=True):
     _w.core_worker().cancel_task(object_ref, bool(force), bool(recursive))
 
 
-__all__ = ["actor", "util", "DynamicObjectRefGenerator", "init", "shutdown", "is_initialized", "remote", "get", "put", "wait", "ObjectRef",
+__all__ = ["actor", "experimental", "util", "DynamicObjectRefGenerator", "init", "shutdown", "is_initialized", "remote", "get", "put", "wait", "ObjectRef",
            "cluster_resources", "available_resources", "nodes", "get_runtime_context", "method",
-           "exceptions", "get_actor", "kill", "cancel"]
+           "exceptions", "get_actor", "kill", "cancel", "get_gpu_ids"]

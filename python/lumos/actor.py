@@ -9,7 +9,6 @@ is killed once its pending calls finish.
 import inspect
 import os
 import pickle
-import threading
 
 import cloudpickle
 
@@ -67,7 +66,7 @@ def _validate_actor_options(options):
     task_like = {k: v for k, v in options.items() if k in ("num_cpus", "num_gpus", "resources", "memory",
                                                             "scheduling_strategy", "runtime_env",
                                                             "placement_group", "placement_group_bundle_index",
-                                                            "placement_group_capture_child_tasks")}
+                                                            "placement_group_capture_child_tasks", "accelerator_type")}
     validate_options(task_like)
     if options.get("lifetime") not in (None, "detached", "non_detached"):
         raise ValueError("lifetime must be None, 'non_detached' or 'detached', got %r" % (options["lifetime"],))
@@ -177,58 +176,35 @@ class ActorClass:
         placement = {} if options.get("num_cpus") is not None else {"CPU": 1.0}
         placement = _placement_in_group(options, placement)
         _strategies.check_node_strategy(options, "actor %s" % self.__name__)
-        existing = cw.create_actor(
+        created = cw.create_actor(
             handle_state["actor_id"], fid, self._cls.__module__ or "__main__", self.__name__, arg_list,
             kw_names, held, placement, options.get("max_restarts") or 0, max_concurrency, self._is_async,
             name, namespace, detached, pickle.dumps(handle_state))
-        if existing is not None:
+        if isinstance(created, dict):
+            existing = created
             if options.get("get_if_exists"):
                 return _handle_from_info(existing)
             raise ValueError("The name %r (namespace=%r) is already taken by another actor. Use a different "
                              "name, or get the existing one with lumos.get_actor(%r, namespace=%r)." % (
                                  name, namespace, name, namespace))
-        handle = ActorHandle(handle_state, owned=True, detached=detached, cls=self._cls)
+        handle = ActorHandle(handle_state, scope_ref=created, cls=self._cls)
         cw.add_actor_handle(handle_state["actor_id"], handle_state["max_task_retries"], True)
         return handle
 
 
-# Owner-side scope tracking: actor id -> [live handles, escaped]
-_owned = {}
-_owned_lock = threading.Lock()
-
-
 class ActorHandle:
-    """A reference to an actor: `handle.method.remote(...)` calls it."""
+    """A reference to an actor: `handle.method.remote(...)` calls it.
 
-    def __init__(self, state, owned=False, detached=False, cls=None):
+    A handle to a non-detached actor holds the actor's handle object (an
+    ObjectRef owned by the creator): handles pickled into task arguments or
+    objects carry it, so the owner's reference counter, borrowers included,
+    knows when the last handle anywhere is gone and then ends the actor."""
+
+    def __init__(self, state, scope_ref=None, cls=None):
         self._state = state
         self._actor_id = state["actor_id"]
-        self._owned = owned and not detached
+        self._scope_ref = scope_ref
         self._cls = cls
-        self._epoch = _worker.global_state().epoch
-        if self._owned:
-            with _owned_lock:
-                entry = _owned.setdefault(self._actor_id, [0, False])
-                entry[0] += 1
-
-    def __del__(self):
-        if not getattr(self, "_owned", False):
-            return
-        with _owned_lock:
-            entry = _owned.get(self._actor_id)
-            if entry is None:
-                return
-            entry[0] -= 1
-            if entry[0] > 0 or entry[1]:
-                return
-            del _owned[self._actor_id]
-        state = _worker.global_state()
-        cw = state.core_worker
-        if cw is not None and state.epoch == self._epoch:
-            try:
-                cw.actor_out_of_scope(self._actor_id)
-            except Exception:
-                pass
 
     def __getattr__(self, name):
         if name.startswith("__") or name.startswith("_"):
@@ -239,12 +215,7 @@ class ActorHandle:
         return ActorMethod(self, name, meta)
 
     def __reduce__(self):
-        if self._owned:
-            with _owned_lock:
-                entry = _owned.get(self._actor_id)
-                if entry is not None:
-                    entry[1] = True  # left the process: no longer tracked by scope
-        return (_rebuild_handle, (self._state,))
+        return (_rebuild_handle, (self._state, self._scope_ref))
 
     def __repr__(self):
         return "Actor(%s, %s)" % (self._state["class_name"], self._actor_id.hex())
@@ -268,6 +239,8 @@ class ActorHandle:
             self._state["class_name"], method_name))
         refs = cw.submit_actor_task(self._actor_id, method_name, "%s.%s" % (self._state["class_name"], method_name),
                                     arg_list, kw_names, num_returns)
+        if _worker.RECORD_CALL_SITES:
+            _worker.record_call_sites(refs)
         if num_returns == 1:
             return refs[0]
         if num_returns == 0:
@@ -326,8 +299,8 @@ class ActorMethod:
         return ActorMethod(self._handle, self._name, self._meta, n)
 
 
-def _rebuild_handle(state):
-    handle = ActorHandle(state)
+def _rebuild_handle(state, scope_ref=None):
+    handle = ActorHandle(state, scope_ref=scope_ref)
     cw = _worker.global_state().core_worker
     if cw is not None:
         cw.add_actor_handle(state["actor_id"], state.get("max_task_retries", 0), False)

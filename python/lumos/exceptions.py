@@ -114,6 +114,11 @@ class ObjectFreedError(ObjectLostError):
     pass
 
 
+class ObjectReconstructionFailedError(ObjectLostError):
+    """The object was lost and re-executing the task that made it was not
+    possible (no lineage, max_retries used up, or a lost argument)."""
+
+
 class ObjectStoreFullError(RayError, MemoryError):
     """The object store has no room for the object."""
 

@@ -4,6 +4,7 @@ import inspect
 import cloudpickle
 
 from lumos import _raylet
+from lumos._private import accelerators
 from lumos._private import serialization
 from lumos._private import worker as _worker
 from lumos.util.placement_group import bundle_resources, check_bundle_index
@@ -29,9 +30,7 @@ def _check_number(name, value, allow_none=True):
         raise ValueError("%s must be a number, got %r" % (name, value))
     if value < 0:
         raise ValueError("%s must be non-negative, got %r" % (name, value))
-    scaled = value * 10000
-    if value != value or abs(scaled - round(scaled)) > 1e-9 * max(1.0, scaled):
-        raise ValueError("%s=%r is too precise: resource amounts are multiples of 0.0001" % (name, value))
+    accelerators.check_amount(name, value)  # at most 4 decimals (the raylet's fixed point)
 
 
 def validate_options(options, allowed=TASK_OPTIONS, what="task"):
@@ -42,6 +41,8 @@ def validate_options(options, allowed=TASK_OPTIONS, what="task"):
     for key in ("num_cpus", "num_gpus", "memory", "object_store_memory"):
         if key in options:
             _check_number(key, options[key])
+    accelerators.check_gpu_request(options.get("num_gpus"))
+    accelerators.check_accelerator_type(options.get("accelerator_type"))
     if options.get("resources") is not None:
         res = options["resources"]
         if not isinstance(res, dict):
@@ -97,6 +98,8 @@ def resources_of(options, default_cpus=1):
         res["memory"] = float(options["memory"])
     for k, v in (options.get("resources") or {}).items():
         res[k] = float(v)
+    if options.get("accelerator_type"):
+        res[accelerators.accelerator_resource(options["accelerator_type"])] = accelerators.ACCELERATOR_TYPE_DEMAND
     res = {k: v for k, v in res.items() if v > 0}
     pg, index = _strategies.placement_of(options)
     if pg is not None:
@@ -221,6 +224,8 @@ class RemoteFunction:
                               kw_names, num_returns, resources_of(options), options.get("max_calls") or 0,
                               DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
                               bool(retry_exceptions), allowlist, dynamic)
+        if _worker.RECORD_CALL_SITES:
+            _worker.record_call_sites(refs)
         if num_returns == 1:
             return refs[0]
         if num_returns == 0:

@@ -46,7 +46,9 @@ class RuntimeContext:
         return {}
 
     def get_accelerator_ids(self):
-        return {"GPU": []}
+        """{"GPU": [...]}: the GPUs of the running task or actor, as strings (like Ray)."""
+        from lumos._private.accelerators import get_gpu_ids
+        return {"GPU": [str(i) for i in get_gpu_ids()]}
 
     @property
     def was_current_actor_reconstructed(self):

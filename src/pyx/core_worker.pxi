@@ -2,6 +2,7 @@ import sys as _sys
 from cpython.exc cimport PyErr_CheckSignals
 
 _task_executor = None          # python callable, set by lumos._private.worker
+_assign_gpus = None            # lumos._private.accelerators.assign_gpus, imported on first use
 _inline_limit = 100 * 1024     # refreshed from the C++ config at CoreWorker init
 
 
@@ -96,6 +97,8 @@ cdef class Replier:
             s = _cw.SealPlasma(oid, False, nested)
             check_status(s)
             ret.set_in_plasma(True)
+            for i in range(nested.size()):
+                ret.add_nested_refs()[0] = nested[i]
         reply.set_is_application_error(is_error)
         reply.set_is_retryable_error(retryable)
         reply.set_was_cancelled(cancelled)
@@ -107,9 +110,15 @@ cdef class Replier:
 
 cdef CStatus _execute_task_cb(const CTaskSpec& spec, const c_vector[shared_ptr[CRayObject]]& args,
                               shared_ptr[CTaskReplier] replier) noexcept with gil:
+    global _assign_gpus
     cdef Replier rep = Replier.__new__(Replier)
     rep.r = replier
     try:
+        if not spec.has_actor_task():  # actor calls keep their actor's GPUs
+            if _assign_gpus is None:
+                from lumos._private.accelerators import assign_gpus
+                _assign_gpus = assign_gpus
+            _assign_gpus([spec.gpu_ids(i) for i in range(spec.gpu_ids_size())])
         arg_list = [_obj_to_py(args[i]) for i in range(args.size())]
         kwnames = [spec.kwarg_names(i).decode() for i in range(spec.kwarg_names_size())]
         actor = None
@@ -230,6 +239,77 @@ cdef class CoreWorker:
         cdef CCoreWorker* cw = self._get()
         return (cw.reference_counter().NumObjects(), cw.reference_counter().NumOwned())
 
+    def reference_table(self):
+        """This process's references: one dict per object (memory tooling)."""
+        cdef CCoreWorker* cw = self._get()
+        cdef c_vector[CReferenceInfo] rows
+        with nogil:
+            rows = cw.reference_counter().Snapshot()
+        out = []
+        for i in range(rows.size()):
+            out.append({
+                "object_id": _pyb(rows[i].id.Binary()),
+                "owner": _pyb(rows[i].owner.SerializeAsString()) if not rows[i].owned else self._address,
+                "owned": rows[i].owned,
+                "in_plasma": rows[i].in_plasma,
+                "pinned_forever": rows[i].escaped,
+                "local_refs": rows[i].local,
+                "submitted_task_refs": rows[i].submitted,
+                "contained_in": rows[i].contained_in,
+                "borrowers": rows[i].borrowers,
+            })
+        return out
+
+    def inline_sizes(self, list refs):
+        """{ref binary: size} of the refs whose small value this process holds."""
+        cdef CCoreWorker* cw = self._get()
+        cdef int64_t n
+        out = {}
+        for r in refs:
+            n = cw.InlineSize(CObjectID.FromBinary((<ObjectRef>r)._id))
+            if n >= 0:
+                out[(<ObjectRef>r)._id] = n
+        return out
+
+    def set_call_site(self, ObjectRef ref, str site):
+        self._get().reference_counter().SetCallSite(CObjectID.FromBinary(ref._id), site.encode())
+
+    def collect_reference_tables(self, int64_t timeout_ms=5000):
+        """Serialized ReferenceTableReply of every core worker on this node."""
+        cdef CCoreWorker* cw = self._get()
+        cdef c_vector[c_string] out
+        cdef CStatus s
+        with nogil:
+            s = cw.CollectReferenceTables(timeout_ms, &out)
+        check_status(s)
+        return [_pyb(out[i]) for i in range(out.size())]
+
+    def store_stats(self, include_objects=False):
+        """The node object store's usage: capacity/used/spilled bytes, object
+        counts, spill totals, and (include_objects) one dict per object."""
+        cdef CStoreDetailedStats st
+        cdef CStatus s
+        cdef c_bool inc = bool(include_objects)
+        cdef CCoreWorker* cw = self._get()
+        with nogil:
+            s = cw.store_client().GetDetailedStats(inc, &st)
+        check_status(s)
+        out = {
+            "capacity": st.capacity, "used": st.used, "num_objects": st.num_objects,
+            "spilled_bytes": st.spilled_bytes, "num_spilled": st.num_spilled,
+            "bytes_spilled_total": st.bytes_spilled_total,
+            "bytes_restored_total": st.bytes_restored_total,
+            "num_evicted_total": st.num_evicted_total,
+            "spilling_enabled": st.spilling_enabled,
+            "spill_directory": st.spill_directory.decode(),
+        }
+        if include_objects:
+            out["objects"] = [{
+                "object_id": o.object_id.hex(), "owner_id": o.owner_id.hex(), "size": o.size,
+                "state": o.state.decode(), "in_memory": o.in_memory, "external": o.external,
+                "primary": o.primary, "pins": o.pins} for o in st.objects]
+        return out
+
     # ------------------------------------------------------------ objects
     def put(self, ser):
         """Stores a SerializedObject owned by this worker; returns its ObjectRef."""
@@ -330,11 +410,13 @@ cdef class CoreWorker:
                      list kwarg_names, dict resources, dict placement_resources, int max_restarts,
                      int max_concurrency, c_bool is_asyncio, str name, str namespace, c_bool detached,
                      bytes serialized_handle):
-        """Registers the actor with the GCS. Returns None, or the existing actor's
-        info dict when `name` is taken in `namespace`."""
+        """Registers the actor with the GCS. Returns the existing actor's info
+        dict when `name` is taken in `namespace`, else the ObjectRef every handle
+        holds (None for a detached actor): the actor ends when it is freed."""
         cdef CCoreWorker* cw = self._get()
         cdef CTaskSpec spec
         cdef CActorTableData existing
+        cdef CObjectID handle_object
         cdef CStatus s
         fd = spec.mutable_function()
         fd.set_function_id(function_id)
@@ -358,12 +440,14 @@ cdef class CoreWorker:
         c.set_class_name(class_name.encode())
         keep = _fill_spec_args(cw, &spec, args, kwarg_names, self._address, self)
         with nogil:
-            s = cw.CreateActor(move(spec), &existing)
+            s = cw.CreateActor(move(spec), &existing, &handle_object)
         del keep
         if s.code_int() == 4:
             return _actor_data_to_dict(existing)
         check_status(s)
-        return None
+        if handle_object.IsNil():
+            return None
+        return _make_ref(handle_object, self._address)
 
     def add_actor_handle(self, bytes actor_id, int max_task_retries, c_bool owned):
         cdef CCoreWorker* cw = self._get()
@@ -391,9 +475,6 @@ cdef class CoreWorker:
 
     def actor_num_pending(self, bytes actor_id):
         return self._get().ActorNumPending(actor_id)
-
-    def actor_out_of_scope(self, bytes actor_id):
-        self._get().ActorOutOfScope(actor_id)
 
     def kill_actor(self, bytes actor_id, c_bool no_restart, str reason):
         cdef CCoreWorker* cw = self._get()

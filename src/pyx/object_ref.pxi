@@ -63,11 +63,10 @@ cdef class ObjectRef:
         return "ObjectRef(%s)" % self.hex()
 
     def __reduce__(self):
-        if _ref_recorder is not None:
-            _ref_recorder(self)
-        if _cw != NULL and self._epoch == _epoch:
-            # Serialized out of this process: the owner keeps it alive (see
-            # ReferenceCounter: borrowers are not tracked yet).
+        recorded = _ref_recorder is not None and _ref_recorder(self)
+        if not recorded and _cw != NULL and self._epoch == _epoch:
+            # Pickled outside lumos's serializer (no carrier tracks it): the
+            # owner pins it until it exits, as Ray does for out-of-band refs.
             _cw.MarkEscaped(CObjectID.FromBinary(self._id))
         return (_object_ref_from_pickle, (_pyb(self._id), self._owner))
 
@@ -106,7 +105,31 @@ class TaskID:
 
 
 def _object_ref_from_pickle(bytes id, bytes owner):
-    return ObjectRef(id, owner)
+    """Unpickles a ref. Refs owned elsewhere make this process a borrower; it
+    registers with the owner at the next flush_borrower_registrations()."""
+    cdef CAddress addr
+    if len(id) != 20:
+        raise ValueError("corrupt ObjectRef in pickled data (id of %d bytes)" % len(id))
+    cdef ObjectRef r = ObjectRef.__new__(ObjectRef)
+    r._id = id
+    r._owner = owner
+    r._epoch = -1
+    if _cw != NULL:
+        r._epoch = _epoch
+        if len(owner):
+            addr.ParseFromString(owner)
+            _cw.AddDeserializedRef(CObjectID.FromBinary(r._id), addr)
+        else:
+            _cw.AddLocalRef(CObjectID.FromBinary(r._id), NULL)
+    return r
+
+
+def flush_borrower_registrations():
+    """Registers this process as a borrower of the refs just unpickled on this
+    thread (blocks for the owners' answers). Call after each deserialization."""
+    if _cw != NULL and CCoreWorker.HasPendingRegistrations():
+        with nogil:
+            _cw.FlushBorrowerRegistrations()
 
 
 cdef ObjectRef _make_ref(const CObjectID& oid, bytes owner):

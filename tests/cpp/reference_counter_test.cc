@@ -23,6 +23,17 @@ class ReferenceCounterTest : public ::testing::Test {
     return nullptr;
   }
 
+  static rpc::ObjectReference Ref(const ObjectID& id, const std::string& owner_endpoint = "") {
+    rpc::ObjectReference r;
+    r.set_object_id(id.Binary());
+    if (!owner_endpoint.empty()) {
+      r.mutable_owner()->set_endpoint(owner_endpoint);
+      r.mutable_owner()->set_worker_id("w:" + owner_endpoint);
+    }
+    return r;
+  }
+  static rpc::Address Owner(const std::string& endpoint) { return Ref(ObjectID(), endpoint).owner(); }
+
   ReferenceCounter rc_;
   TaskID task_ = TaskID::ForJob(JobID::FromInt(1));
   uint32_t n_ = 0;
@@ -153,7 +164,7 @@ TEST_F(ReferenceCounterTest, ContainedRefsAddedWhenTheValueArrives) {
   rc_.AddLocalRef(inner, nullptr);
   rc_.AddOwnedObject(ret, {}, false);
   rc_.AddLocalRef(ret, nullptr);
-  rc_.AddContainedRefs(ret, {inner});
+  rc_.AddContainedRefs(ret, {Ref(inner)});
   std::vector<DeletedObject> deleted;
   rc_.RemoveLocalRef(inner, &deleted);
   EXPECT_TRUE(deleted.empty());
@@ -162,7 +173,7 @@ TEST_F(ReferenceCounterTest, ContainedRefsAddedWhenTheValueArrives) {
   EXPECT_TRUE(Deleted(deleted, inner));
 
   // Unknown outer objects are ignored.
-  rc_.AddContainedRefs(NewId(), {NewId()});
+  rc_.AddContainedRefs(NewId(), {Ref(NewId())});
   EXPECT_EQ(rc_.NumObjects(), 0u);
 }
 
@@ -261,6 +272,167 @@ TEST_F(ReferenceCounterTest, ConcurrentRefsFromManyThreads) {
   std::vector<DeletedObject> deleted;
   for (const auto& id : ids) rc_.RemoveLocalRef(id, &deleted);
   EXPECT_EQ(deleted.size(), ids.size());
+}
+
+// ---- borrower protocol
+
+TEST_F(ReferenceCounterTest, BorrowerKeepsOwnedObjectAlive) {
+  rc_.SetSelf("w:unix:/owner", "unix:/owner");
+  ObjectID x = NewId();
+  rc_.AddOwnedObject(x, {}, true);
+  rc_.AddLocalRef(x, nullptr);
+  EXPECT_EQ(rc_.AddBorrowers({x, NewId()}, "unix:/b"), (std::vector<bool>{true, false}));
+  std::vector<DeletedObject> deleted;
+  rc_.RemoveLocalRef(x, &deleted);
+  EXPECT_TRUE(deleted.empty());
+  rc_.RemoveBorrowers(x, "unix:/b", 1, &deleted);
+  ASSERT_EQ(deleted.size(), 1u);
+  EXPECT_TRUE(deleted[0].owned);
+  EXPECT_TRUE(deleted[0].in_plasma);
+  EXPECT_EQ(deleted[0].registrations, 0);
+}
+
+TEST_F(ReferenceCounterTest, BorrowerRegistrationsAreCounted) {
+  // Two lifetimes of one borrower may overlap at the owner (a new registration
+  // can arrive before the old removal): counts, not a flag.
+  ObjectID x = NewId();
+  rc_.AddOwnedObject(x, {}, false);
+  rc_.AddBorrowers({x}, "unix:/b");
+  rc_.AddBorrowers({x}, "unix:/b");
+  std::vector<DeletedObject> deleted;
+  rc_.RemoveBorrowers(x, "unix:/b", 1, &deleted);
+  EXPECT_TRUE(deleted.empty());
+  rc_.RemoveBorrowers(x, "unix:/other", 5, &deleted);  // never registered: no effect
+  EXPECT_TRUE(deleted.empty());
+  rc_.RemoveBorrowers(x, "unix:/b", 1, &deleted);
+  EXPECT_EQ(deleted.size(), 1u);
+}
+
+TEST_F(ReferenceCounterTest, BorrowerDeathDropsItsRegistrations) {
+  ObjectID x = NewId(), y = NewId();
+  rc_.AddOwnedObject(x, {}, false);
+  rc_.AddOwnedObject(y, {}, false);
+  rc_.AddBorrowers({x, y}, "unix:/b1");
+  rc_.AddBorrowers({x}, "unix:/b2");
+  std::vector<DeletedObject> deleted;
+  rc_.RemoveBorrowerEverywhere("unix:/b1", &deleted);
+  ASSERT_EQ(deleted.size(), 1u);
+  EXPECT_EQ(deleted[0].id, y);
+  rc_.RemoveBorrowerEverywhere("unix:/b2", &deleted);
+  EXPECT_TRUE(Deleted(deleted, x));
+}
+
+TEST_F(ReferenceCounterTest, DeserializedRefRegistersOncePerLifetime) {
+  rc_.SetSelf("w:unix:/me", "unix:/me");
+  ObjectID x = NewId();
+  rpc::Address owner = Owner("unix:/owner");
+  EXPECT_TRUE(rc_.AddDeserializedRef(x, owner));
+  EXPECT_FALSE(rc_.AddDeserializedRef(x, owner));  // registration in flight
+  EXPECT_TRUE(rc_.OnRegistered(x));
+  EXPECT_EQ(rc_.RegistrationsHeld(x), 1);
+  EXPECT_FALSE(rc_.AddDeserializedRef(x, owner));  // already registered
+  std::vector<DeletedObject> deleted;
+  for (int i = 0; i < 3; i++) rc_.RemoveLocalRef(x, &deleted);
+  ASSERT_EQ(deleted.size(), 1u);
+  EXPECT_FALSE(deleted[0].owned);
+  EXPECT_EQ(deleted[0].registrations, 1);
+  EXPECT_EQ(deleted[0].owner_endpoint, "unix:/owner");
+  // A new lifetime registers again.
+  EXPECT_TRUE(rc_.AddDeserializedRef(x, owner));
+}
+
+TEST_F(ReferenceCounterTest, OwnRefsAndUnknownOwnersNeverRegister) {
+  rc_.SetSelf("w:unix:/me", "unix:/me");
+  ObjectID mine = NewId(), gone = NewId(), anon = NewId();
+  rc_.AddOwnedObject(mine, {}, false);
+  EXPECT_FALSE(rc_.AddDeserializedRef(mine, Owner("unix:/me")));
+  EXPECT_FALSE(rc_.AddDeserializedRef(gone, Owner("unix:/me")));  // freed here already
+  EXPECT_FALSE(rc_.AddDeserializedRef(anon, rpc::Address()));
+}
+
+TEST_F(ReferenceCounterTest, RegistrationAnsweredAfterTheRefWasDropped) {
+  rc_.SetSelf("w:unix:/me", "unix:/me");
+  ObjectID x = NewId();
+  EXPECT_TRUE(rc_.AddDeserializedRef(x, Owner("unix:/owner")));
+  std::vector<DeletedObject> deleted;
+  rc_.RemoveLocalRef(x, &deleted);
+  ASSERT_EQ(deleted.size(), 1u);
+  EXPECT_EQ(deleted[0].registrations, 0);  // nothing to drop yet
+  EXPECT_FALSE(rc_.OnRegistered(x));       // the caller drops it at the owner at once
+}
+
+TEST_F(ReferenceCounterTest, PreregisteredReturnRefs) {
+  rc_.SetSelf("w:unix:/me", "unix:/me");
+  ObjectID ret = NewId(), foreign = NewId(), mine = NewId();
+  rc_.AddOwnedObject(ret, {}, false);
+  rc_.AddLocalRef(ret, nullptr);
+  rc_.AddOwnedObject(mine, {}, false);
+  // The executor registered "me" with my own object's entry and with the
+  // foreign owner before replying.
+  EXPECT_EQ(rc_.AddBorrowers({mine}, "unix:/me"), std::vector<bool>{true});
+  rc_.AddContainedRefs(ret, {Ref(foreign, "unix:/owner"), Ref(mine, "unix:/me")});
+  std::vector<DeletedObject> deleted;
+  rc_.ApplyPreregistered({foreign, mine}, &deleted);
+  EXPECT_TRUE(deleted.empty());
+  EXPECT_EQ(rc_.RegistrationsHeld(foreign), 1);
+  rc_.RemoveLocalRef(ret, &deleted);
+  ASSERT_EQ(deleted.size(), 3u);
+  const DeletedObject* f = Find(deleted, foreign);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->registrations, 1);
+  EXPECT_EQ(f->owner_endpoint, "unix:/owner");
+  EXPECT_TRUE(Deleted(deleted, mine));
+}
+
+TEST_F(ReferenceCounterTest, RefPassedThroughThreeWorkers) {
+  // Owner O puts x; B1 gets it nested in a task argument and passes it on to
+  // B2, which passes it to B3. Messages are applied by hand in the order the
+  // protocol guarantees (a registration completes before its carrier goes).
+  ReferenceCounter o, b1, b2, b3;
+  o.SetSelf("w:unix:/o", "unix:/o");
+  b1.SetSelf("w:unix:/b1", "unix:/b1");
+  b2.SetSelf("w:unix:/b2", "unix:/b2");
+  b3.SetSelf("w:unix:/b3", "unix:/b3");
+  rpc::Address owner = Owner("unix:/o");
+  ObjectID x = NewId();
+  std::vector<DeletedObject> d;
+  o.AddOwnedObject(x, {}, true);
+  o.AddLocalRef(x, nullptr);
+  o.AddSubmittedTaskRefs({x});  // task 1 (to B1) carries x
+
+  auto borrow = [&](ReferenceCounter& b, const std::string& ep) {
+    ASSERT_TRUE(b.AddDeserializedRef(x, owner));
+    ASSERT_EQ(o.AddBorrowers({x}, ep), std::vector<bool>{true});
+    ASSERT_TRUE(b.OnRegistered(x));
+  };
+  auto release = [&](ReferenceCounter& b, const std::string& ep) {
+    std::vector<DeletedObject> bd;
+    b.RemoveLocalRef(x, &bd);
+    ASSERT_EQ(bd.size(), 1u);
+    ASSERT_EQ(bd[0].registrations, 1);
+    o.RemoveBorrowers(x, ep, bd[0].registrations, &d);
+  };
+  borrow(b1, "unix:/b1");
+  o.RemoveLocalRef(x, &d);            // the driver drops its own ref
+  o.RemoveSubmittedTaskRefs({x}, &d);  // task 1 finished; B1 still holds x
+  EXPECT_TRUE(d.empty());
+  b1.AddSubmittedTaskRefs({x});  // B1 -> B2
+  borrow(b2, "unix:/b2");
+  std::vector<DeletedObject> bd;
+  b1.RemoveSubmittedTaskRefs({x}, &bd);
+  EXPECT_TRUE(bd.empty());
+  release(b1, "unix:/b1");
+  EXPECT_TRUE(d.empty());
+  b2.AddSubmittedTaskRefs({x});  // B2 -> B3
+  borrow(b3, "unix:/b3");
+  b2.RemoveSubmittedTaskRefs({x}, &bd);
+  release(b2, "unix:/b2");
+  EXPECT_TRUE(d.empty());
+  EXPECT_TRUE(o.Has(x));
+  release(b3, "unix:/b3");
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].id, x);
+  EXPECT_FALSE(o.Has(x));
 }
 
 }  // namespace

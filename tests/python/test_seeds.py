@@ -10,7 +10,7 @@ arguments does not touch other sessions.
 Left out: actors (a later issue), ray.cancel, num_returns="dynamic",
 placement groups / node affinity / label scheduling, runtime_env pip,
 ray:// client mode, memory_summary and get_object_locations (internal and
-experimental APIs), object_spill_config (not a ray.init() keyword), and the
+experimental APIs), object_spill_config (its example is in test_spilling.py), and the
 `ray summary` CLI.
 """
 import os
@@ -566,10 +566,10 @@ def test_004_batch_get(seed_env):
     results = ray.get(refs)
     print(results)
     assert results == [i * 2 for i in range(10)]
-    # lumos test: the seed's ray.get({...}) of a dict is rejected by Ray
-    # ("'object_refs' must either be an ObjectRef or a list of ObjectRefs").
-    with pytest.raises(ValueError):
-        ray.get({f"task_{i}": refs[i] for i in range(10)})
+    # The seed's ray.get({...}) of a dict: rejected by Ray, a dict with the same keys on lumos.
+    results_dict = ray.get({f"task_{i}": refs[i] for i in range(10)})
+    print(results_dict)
+    assert results_dict == {f"task_{i}": i * 2 for i in range(10)}
     ray.shutdown()
 
 

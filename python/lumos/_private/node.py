@@ -16,6 +16,7 @@ import sys
 import time
 
 from lumos import exceptions
+from lumos._private import accelerators
 
 DEFAULT_ROOT = "/tmp/lumos"
 CURRENT_CLUSTER_FILE = "lumos_current_cluster"
@@ -45,12 +46,18 @@ def process_start_time(pid):
         return None
 
 
-def default_object_store_memory():
+def total_memory():
     try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
-        total = 8 << 30
-    return int(total * 0.3)
+        return 8 << 30
+
+
+def default_object_store_memory():
+    # 30% of RAM. The arena is a memfd: its pages come from the kernel's
+    # internal shmem mount, which /dev/shm's size limit does not apply to (only
+    # RAM, swap and the memory cgroup do), so /dev/shm's size is not a cap here.
+    return int(total_memory() * 0.3)
 
 
 class Node:
@@ -58,17 +65,18 @@ class Node:
 
     def __init__(self, head=True, gcs_address=None, num_cpus=None, num_gpus=None, resources=None,
                  object_store_memory=None, temp_dir=None, gcs_port=0, system_config=None,
-                 detached=False, node_ip="127.0.0.1"):
+                 detached=False, node_ip="127.0.0.1", spill_dir=None):
         self.head = head
         self.node_ip = node_ip
         self.num_cpus = os.cpu_count() if num_cpus is None else num_cpus
-        self.num_gpus = num_gpus or 0
+        self.num_gpus, self.accelerator_type = accelerators.node_gpus(num_gpus)
         self.custom_resources = dict(resources or {})
         self.object_store_memory = int(object_store_memory or default_object_store_memory())
         self.root = session_root(temp_dir)
         self.gcs_port = gcs_port
         self.gcs_address = gcs_address
         self.system_config = system_config or {}
+        self.spill_dir = spill_dir  # None: <session_dir>/spill
         self.detached = detached
         self.procs = {}
         self.session_dir = None
@@ -100,8 +108,10 @@ class Node:
         res = {"CPU": float(self.num_cpus)}
         if self.num_gpus:
             res["GPU"] = float(self.num_gpus)
+            if self.accelerator_type:
+                res[accelerators.accelerator_resource(self.accelerator_type)] = 1.0
         res.update({k: float(v) for k, v in self.custom_resources.items()})
-        res["memory"] = float(max(1, int(default_object_store_memory() / 0.3 * 0.7)))
+        res["memory"] = float(max(1, int(total_memory() * 0.7)))
         res["object_store_memory"] = float(self.object_store_memory)
         res["node:%s" % self.node_ip] = 1.0
         if self.head:
@@ -146,7 +156,8 @@ class Node:
             "--object-store-memory=%d" % self.object_store_memory,
             "--raylet-socket=" + self.raylet_socket, "--store-socket=" + self.store_socket,
             "--python=" + sys.executable, "--num-prestart-workers=%d" % int(self.num_cpus),
-            "--node-ip=" + self.node_ip] + (["--head"] if self.head else []) + lifeline)
+            "--node-ip=" + self.node_ip] + (["--head"] if self.head else [])
+            + (["--spill-dir=" + self.spill_dir] if self.spill_dir else []) + lifeline)
         self._wait_ready()
         return self
 

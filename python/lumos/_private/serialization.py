@@ -22,6 +22,7 @@ META_PICKLE5 = b"P5"
 META_TASK_ERROR = b"E"
 META_WORKER_DIED = b"EW"
 META_OBJECT_LOST = b"EL"
+META_RECONSTRUCTION_FAILED = b"ER"
 META_SYSTEM_ERROR = b"ES"
 META_ACTOR_DIED = b"EA"
 META_TASK_CANCELLED = b"EC"
@@ -33,12 +34,17 @@ _local = threading.local()
 
 
 def _record_ref(ref):
+    """Collects a ref pickled by serialize(); True when it was collected (its
+    carrier then keeps it alive, see ReferenceCounter's borrower protocol)."""
     stack = getattr(_local, "stack", None)
     if stack:
         stack[-1].append(ref)
+        return True
+    return False
 
 
 _raylet._set_ref_recorder(_record_ref)
+_flush_borrows = _raylet.flush_borrower_registrations
 
 
 class SerializedObject:
@@ -162,6 +168,8 @@ def error_from(metadata, data):
         return exceptions.TaskCancelledError(msg)
     if metadata == META_WORKER_DIED:
         return exceptions.WorkerCrashedError(msg)
+    if metadata == META_RECONSTRUCTION_FAILED:
+        return exceptions.ObjectReconstructionFailedError(msg)
     if metadata == META_OBJECT_LOST:
         if "owner" in msg and ("died" in msg or "cannot be reached" in msg):
             return exceptions.OwnerDiedError(msg)
@@ -172,7 +180,9 @@ def error_from(metadata, data):
 def deserialize(metadata, data):
     """The value stored as (metadata, data); raises the error an error object holds."""
     if metadata == META_PICKLE:
-        return pickle.loads(data)
+        value = pickle.loads(data)
+        _flush_borrows()
+        return value
     if metadata == META_PICKLE5:
         mv = memoryview(data)
         n, _, plen = struct.unpack_from("<IIQ", mv, 0)
@@ -181,7 +191,9 @@ def deserialize(metadata, data):
         for i in range(n):
             off, length = struct.unpack_from("<QQ", mv, 16 + 16 * i)
             bufs.append(mv[off:off + length])
-        return pickle.loads(mv[header_len:header_len + plen], buffers=bufs)
+        value = pickle.loads(mv[header_len:header_len + plen], buffers=bufs)
+        _flush_borrows()
+        return value
     if is_error(metadata):
         raise error_from(metadata, data)
     raise exceptions.RaySystemError("unknown object format %r" % (metadata,))

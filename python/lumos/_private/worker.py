@@ -13,6 +13,7 @@ import time
 
 from lumos import _raylet
 from lumos import exceptions
+from lumos._private import accelerators
 from lumos._private import serialization
 from lumos._private.function_manager import JOB_NS, FunctionExporter
 from lumos._private.node import CURRENT_CLUSTER_FILE, Node, session_root
@@ -86,6 +87,7 @@ def _validate_resources(num_cpus, num_gpus, resources, object_store_memory):
     for name, value in (("num_cpus", num_cpus), ("num_gpus", num_gpus)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
             raise ValueError("%s must be a non-negative number, got %r" % (name, value))
+        accelerators.check_amount(name, value)
     if resources is not None:
         if not isinstance(resources, dict):
             raise TypeError("resources must be a dict of name -> amount, got %r" % (resources,))
@@ -94,6 +96,7 @@ def _validate_resources(num_cpus, num_gpus, resources, object_store_memory):
                 raise ValueError("use num_cpus/num_gpus instead of resources[%r]" % k)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                 raise ValueError("resource %r must be a non-negative number, got %r" % (k, v))
+            accelerators.check_amount("resources[%r]" % k, v)
     if object_store_memory is not None and (not isinstance(object_store_memory, int) or object_store_memory < 1 << 20):
         raise ValueError("object_store_memory must be an int of at least 1 MiB, got %r" % (object_store_memory,))
 
@@ -109,8 +112,36 @@ def _find_auto_address(temp_dir):
             "`lumos start --head`, or call lumos.init() without an address to start a local one." % path)
 
 
+def _parse_spill_config(config):
+    """object_spill_config (a dict or its JSON string) -> the spill directory.
+    Only {"type": "filesystem", "params": {"directory_path": ...}} is built."""
+    if config is None:
+        return None
+    if isinstance(config, (str, bytes)):
+        try:
+            config = json.loads(config)
+        except ValueError as e:
+            raise ValueError("object_spill_config is not valid JSON (%s): %r" % (e, config)) from None
+    if not isinstance(config, dict):
+        raise ValueError("object_spill_config must be a dict like {'type': 'filesystem', 'params': "
+                         "{'directory_path': '/tmp/spill'}}, got %r" % (config,))
+    kind = config.get("type", "filesystem")
+    if kind != "filesystem":
+        raise ValueError("object spilling to %r is not built in lumos; use {'type': 'filesystem', "
+                         "'params': {'directory_path': ...}}" % (kind,))
+    params = config.get("params") or {}
+    path = params.get("directory_path") if isinstance(params, dict) else None
+    if isinstance(path, (list, tuple)) and len(path) == 1:
+        path = path[0]
+    if not isinstance(path, str) or not path:
+        raise ValueError("object_spill_config['params']['directory_path'] must be a directory path "
+                         "(a non-empty string), got %r" % (path,))
+    return os.path.abspath(os.path.expanduser(path))
+
+
 def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_store_memory=None,
-         namespace=None, ignore_reinit_error=False, _system_config=None, _temp_dir=None, **kwargs):
+         namespace=None, ignore_reinit_error=False, _system_config=None, _temp_dir=None,
+         object_spill_config=None, **kwargs):
     """Starts a local cluster (address None or "local") or connects to one
     ("auto" or "host:port"), and makes this process a driver."""
     unknown = set(kwargs) - IGNORED_INIT_KEYWORDS
@@ -128,6 +159,10 @@ def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_s
                                "prior to 'lumos.init()'.")
         _validate_resources(num_cpus, num_gpus, resources, object_store_memory)
         system_config = dict(_system_config or {})
+        # Ray's older spelling of object_spill_config lives in _system_config.
+        legacy_spill = system_config.pop("object_spilling_config", None)
+        spill_dir = _parse_spill_config(object_spill_config if object_spill_config is not None
+                                        else legacy_spill)
         for k, v in system_config.items():
             if not _raylet.set_system_config(k, str(int(v) if isinstance(v, bool) else v)):
                 raise ValueError("unknown or invalid _system_config entry %r=%r" % (k, v))
@@ -138,11 +173,12 @@ def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_s
         if address in (None, "local"):
             node = Node(head=True, num_cpus=num_cpus, num_gpus=num_gpus, resources=resources,
                         object_store_memory=object_store_memory, temp_dir=_temp_dir,
-                        system_config=system_config).start()
+                        system_config=system_config, spill_dir=spill_dir).start()
             _state.node = node
             address = node.gcs_address
-        elif any(v is not None for v in (num_cpus, num_gpus, resources, object_store_memory)):
-            raise ValueError("num_cpus, num_gpus, resources and object_store_memory describe a new "
+        elif any(v is not None for v in (num_cpus, num_gpus, resources, object_store_memory, spill_dir)):
+            raise ValueError("num_cpus, num_gpus, resources, object_store_memory and object_spill_config "
+                             "describe a new "
                              "cluster; they cannot be given when connecting to %s" % address)
         try:
             _connect_driver(address, namespace)
@@ -263,6 +299,23 @@ def exporter_for(job_hex):
 
 # ---------------------------------------------------------------- objects
 
+# `lumos memory` shows where each object was created when this is set (it
+# costs a stack walk per put/remote call, like Ray's RAY_record_ref_creation_sites).
+RECORD_CALL_SITES = os.environ.get("LUMOS_RECORD_REF_CREATION_SITES", "") not in ("", "0")
+
+
+def record_call_sites(refs):
+    """Stores the user's file:line that created `refs` in the reference table."""
+    frame = sys._getframe(1)
+    lumos_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    while frame is not None and frame.f_code.co_filename.startswith(lumos_dir):
+        frame = frame.f_back
+    site = "%s:%d" % (frame.f_code.co_filename, frame.f_lineno) if frame is not None else "(unknown)"
+    cw = core_worker()
+    for r in refs:
+        cw.set_call_site(r, site)
+
+
 def put(value, *, _owner=None):
     cw = _require()
     if isinstance(value, _raylet.ObjectRef):
@@ -271,7 +324,10 @@ def put(value, *, _owner=None):
                         "want to do this, you can wrap the ObjectRef in a list and call 'put' on it.")
     if _owner is not None:
         raise ValueError("_owner= is not supported by lumos yet")
-    return cw.put(serialization.serialize(value, "value passed to put()"))
+    ref = cw.put(serialization.serialize(value, "value passed to put()"))
+    if RECORD_CALL_SITES:
+        record_call_sites([ref])
+    return ref
 
 
 def _timeout_ms(timeout):
@@ -286,6 +342,16 @@ def _timeout_ms(timeout):
 
 def get(object_refs, *, timeout=None):
     cw = _require()
+    if isinstance(object_refs, dict):
+        # An extension of Ray's API (the seeds use it): a dict of refs gives a
+        # dict of values with the same keys.
+        keys = list(object_refs)
+        for k in keys:
+            if not isinstance(object_refs[k], _raylet.ObjectRef):
+                raise ValueError("get() of a dict expects ObjectRef values; key %r holds a %s" % (
+                    k, type(object_refs[k]).__name__))
+        values = get([object_refs[k] for k in keys], timeout=timeout)
+        return dict(zip(keys, values))
     single = isinstance(object_refs, _raylet.ObjectRef)
     if single:
         refs = [object_refs]
@@ -296,8 +362,9 @@ def get(object_refs, *, timeout=None):
                 raise ValueError("'object_refs' must either be an ObjectRef or a list of ObjectRefs; the "
                                  "list holds a %s: %r" % (type(r).__name__, r))
     else:
-        raise ValueError("'object_refs' must either be an ObjectRef or a list of ObjectRefs, got a %s. "
-                         "Pass the ref returned by f.remote() (or a list of them)." % type(object_refs).__name__)
+        raise ValueError("'object_refs' must either be an ObjectRef, a list of ObjectRefs or a dict of "
+                         "ObjectRefs, got a %s. Pass the ref returned by f.remote() (or a list of them)."
+                         % type(object_refs).__name__)
     try:
         values = cw.get(refs, _timeout_ms(timeout))
     except exceptions.GetTimeoutError as e:

@@ -20,9 +20,12 @@ def _cmd_start(args):
     resources = json.loads(args.resources) if args.resources else None
     if resources is not None and not isinstance(resources, dict):
         sys.exit("lumos start: --resources must be a JSON object, e.g. '{\"custom\": 2}'")
-    node = Node(head=True, num_cpus=args.num_cpus, num_gpus=args.num_gpus, resources=resources,
-                object_store_memory=args.object_store_memory, temp_dir=args.temp_dir,
-                gcs_port=args.port, detached=not args.block, node_ip=args.node_ip_address)
+    try:
+        node = Node(head=True, num_cpus=args.num_cpus, num_gpus=args.num_gpus, resources=resources,
+                    object_store_memory=args.object_store_memory, temp_dir=args.temp_dir,
+                    gcs_port=args.port, detached=not args.block, node_ip=args.node_ip_address)
+    except ValueError as e:  # e.g. num_gpus beyond CUDA_VISIBLE_DEVICES
+        sys.exit("lumos start: %s" % e)
     node.start()
     node.write_cluster_file()
     print("Started a lumos head node.\n"
@@ -183,6 +186,20 @@ def _print_placement_groups(pb, pb_grpc, channel):
             bundles, "INFEASIBLE " if p.infeasible else "", p.pending_reason or "being reserved"))
 
 
+def _cmd_memory(args):
+    import lumos
+    from lumos._private import internal_api
+    address = _gcs_address(args)
+    try:
+        lumos.init(address=address)
+    except Exception as e:  # noqa: BLE001 - any failure to connect is reported the same way
+        sys.exit("lumos memory: cannot connect to the cluster at %s: %s" % (address, e))
+    try:
+        print(internal_api.memory_summary(stats_only=args.stats_only, num_entries=args.num_entries), end="")
+    finally:
+        lumos.shutdown()
+
+
 def _cmd_microbenchmark(args):
     from lumos._private import ray_perf
     ray_perf.main(filter_pattern=args.filter)
@@ -214,6 +231,13 @@ def main(argv=None):
     p.add_argument("--address", default=None)
     p.add_argument("--temp-dir", default=None)
     p.set_defaults(fn=_cmd_status)
+
+    p = sub.add_parser("memory", help="list the objects referenced on this node and the object store usage")
+    p.add_argument("--address", default=None)
+    p.add_argument("--temp-dir", default=None)
+    p.add_argument("--stats-only", action="store_true", help="only the store usage and totals per reference type")
+    p.add_argument("--num-entries", type=int, default=None, help="show at most this many references")
+    p.set_defaults(fn=_cmd_memory)
 
     p = sub.add_parser("microbenchmark", help="the same workloads as `ray microbenchmark`")
     p.add_argument("--filter", default=None, help="run only benchmarks whose name contains this")

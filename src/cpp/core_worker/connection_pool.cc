@@ -28,17 +28,28 @@ Result<rpc::ConnectionPtr> ConnectionPool::Get(const std::string& endpoint) {
     conns_[endpoint] = c;
   }
   c->Start(on_frame_, [this, endpoint](const rpc::ConnectionPtr& closed, const Status&) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = conns_.find(endpoint);
-    if (it != conns_.end() && it->second == closed) conns_.erase(it);
+    std::function<void(const std::string&)> notify;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = conns_.find(endpoint);
+      if (it != conns_.end() && it->second == closed) conns_.erase(it);
+      if (!closing_all_) notify = on_peer_closed_;
+    }
+    if (notify) notify(endpoint);
   });
   return c;
+}
+
+void ConnectionPool::SetPeerClosedHandler(std::function<void(const std::string&)> fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  on_peer_closed_ = std::move(fn);
 }
 
 void ConnectionPool::CloseAll() {
   std::unordered_map<std::string, rpc::ConnectionPtr> conns;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    closing_all_ = true;
     conns.swap(conns_);
   }
   for (auto& [ep, c] : conns) c->Close();

@@ -4,6 +4,9 @@
 // (one-way messages, requests) go to the shared handler.
 // Thread safety: thread safe.
 #include <asio.hpp>
+#include <functional>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -17,6 +20,9 @@ class ConnectionPool {
   ConnectionPool(asio::io_context& io, rpc::FrameHandler on_frame) : io_(io), on_frame_(std::move(on_frame)) {}
   /// \brief The open connection to `endpoint`, connecting if needed.
   Result<rpc::ConnectionPtr> Get(const std::string& endpoint);
+  /// \brief Called (on the loop thread) when a pool connection closes because
+  /// the peer went away; not for CloseAll.
+  void SetPeerClosedHandler(std::function<void(const std::string& endpoint)> fn);
   void CloseAll();
 
  private:
@@ -24,7 +30,28 @@ class ConnectionPool {
   rpc::FrameHandler on_frame_;
   std::mutex mu_;
   std::unordered_map<std::string, rpc::ConnectionPtr> conns_;
+  std::function<void(const std::string&)> on_peer_closed_;
+  bool closing_all_ = false;
 };
+
+/// \brief Sends a request and blocks for its reply. Never call on the loop thread.
+template <typename Reply>
+Status CallSync(const rpc::ConnectionPtr& conn, uint16_t method, const google::protobuf::Message& req,
+                Reply* reply, int64_t timeout_ms) {
+  auto promise = std::make_shared<std::promise<Status>>();
+  auto fut = promise->get_future();
+  conn->SendRequest(
+      method, req,
+      [promise, reply](const Status& s, rpc::Frame&& f) {
+        if (s.ok() && !reply->ParseFromString(f.payload)) {
+          promise->set_value(Status::Invalid("unparsable reply"));
+          return;
+        }
+        promise->set_value(s);
+      },
+      timeout_ms);
+  return fut.get();
+}
 
 /// \brief "unix:/p" -> "/p"; anything else is an error (TCP comes with multi-node).
 Result<std::string> UnixPathOf(const std::string& endpoint);

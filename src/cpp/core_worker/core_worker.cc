@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <future>
 
 #include "common/config.h"
 #include "common/logging.h"
@@ -14,26 +13,6 @@
 
 namespace lumos::core {
 
-namespace {
-// Sends a request and blocks for its reply. Never call on the loop thread.
-template <typename Reply>
-Status CallSync(const rpc::ConnectionPtr& conn, uint16_t method, const google::protobuf::Message& req,
-                Reply* reply, int64_t timeout_ms) {
-  auto promise = std::make_shared<std::promise<Status>>();
-  auto fut = promise->get_future();
-  conn->SendRequest(
-      method, req,
-      [promise, reply](const Status& s, rpc::Frame&& f) {
-        if (s.ok() && !reply->ParseFromString(f.payload)) {
-          promise->set_value(Status::Invalid("unparsable reply"));
-          return;
-        }
-        promise->set_value(s);
-      },
-      timeout_ms);
-  return fut.get();
-}
-}  // namespace
 
 CoreWorker::CoreWorker(CoreWorkerOptions options)
     : options_(std::move(options)),
@@ -57,6 +36,7 @@ Status CoreWorker::Connect() {
   server_ = std::make_unique<rpc::FastpathServer>(loop_->io(), sock, on_frame, nullptr);
   LUMOS_RETURN_NOT_OK(server_->Listen());
   pool_ = std::make_unique<ConnectionPool>(loop_->io(), on_frame);
+  pool_->SetPeerClosedHandler([this](const std::string& endpoint) { OnPeerGone(endpoint); });
   loop_->Start("lumos_io");
 
   auto raylet = rpc::Connection::Connect(loop_->io(), options_.raylet_socket,
@@ -88,6 +68,7 @@ Status CoreWorker::Connect() {
   address_.set_node_id(node_id_.Binary());
   address_.set_worker_id(worker_id_.Binary());
   address_.set_endpoint("unix:" + sock);
+  refs_.SetSelf(worker_id_.Binary(), address_.endpoint());
 
   std::string store_socket = options_.store_socket;
   if (store_socket.empty()) {
@@ -99,8 +80,8 @@ Status CoreWorker::Connect() {
   gcs_ = std::make_shared<rpc::GcsClient>(options_.gcs_address);
   LUMOS_RETURN_NOT_OK(gcs_->Connect(Config::Get().gcs_connect_timeout_ms()));
 
-  tasks_ = std::make_unique<TaskManager>(&memory_store_, &refs_,
-                                         [this](const std::vector<DeletedObject>& d) { FreeObjects(d); });
+  tasks_ = std::make_unique<TaskManager>(
+      &memory_store_, &refs_, [this](const std::vector<DeletedObject>& d) { FreeObjects(d); }, &lineage_);
   submitter_ = std::make_unique<NormalTaskSubmitter>(raylet_, pool_.get(), tasks_.get());
   std::weak_ptr<rpc::GcsClient> weak_gcs = gcs_;
   actor_submitter_ = std::make_unique<ActorTaskSubmitter>(
@@ -199,14 +180,38 @@ void CoreWorker::RemoveLocalRef(const ObjectID& id) {
 
 void CoreWorker::FreeObjects(const std::vector<DeletedObject>& deleted) {
   std::vector<ObjectID> plasma;
+  bool has_registrations = false;
+  std::vector<ActorScope> out_of_scope;
+  {
+    std::lock_guard<std::mutex> lock(actor_scopes_mu_);
+    for (const auto& d : deleted) {
+      if (actor_scopes_.empty()) break;
+      auto it = actor_scopes_.find(d.id);
+      if (it == actor_scopes_.end()) continue;
+      out_of_scope.push_back(std::move(it->second));
+      actor_scopes_.erase(it);
+    }
+  }
+  for (const auto& scope : out_of_scope) {
+    // The last handle anywhere is gone: the actor ends after its pending calls.
+    actor_submitter_->MarkOutOfScope(scope.actor_id);
+    std::vector<DeletedObject> args;
+    refs_.RemoveSubmittedTaskRefs(scope.creation_arg_refs, &args);
+    if (!args.empty()) FreeObjects(args);
+  }
   for (const auto& d : deleted) {
     memory_store_.Delete(d.id);
-    if (d.owned && d.in_plasma) plasma.push_back(d.id);
+    if (d.owned && d.in_plasma) {
+      plasma.push_back(d.id);
+      lineage_.OnObjectFreed(d.id);
+    }
     if (!d.owned) {
       std::lock_guard<std::mutex> lock(owner_mu_);
       requested_from_owner_.erase(d.id);
     }
+    if (d.registrations > 0) has_registrations = true;
   }
+  if (has_registrations && !shut_down_) SendRemoveBorrowers(deleted);
   if (!plasma.empty() && !shut_down_) {
     Status s = store_->Delete(plasma);
     if (!s.ok()) LUMOS_LOG(Debug) << "object store delete failed: " << s.ToString();
@@ -259,8 +264,9 @@ Status CoreWorker::FetchFromPlasma(const std::vector<ObjectID>& ids, std::vector
   for (size_t i = 0; i < ids.size(); i++) {
     const auto& b = bufs[i];
     if (!b.found) {
-      out->push_back(RayObject::Inline("object " + ids[i].Hex() + " is not in the object store (freed or lost)",
-                                       kMetaObjectLost));
+      out->push_back(RayObject::Inline(
+          b.error.empty() ? "object " + ids[i].Hex() + " is not in the object store (freed or lost)" : b.error,
+          kMetaObjectLost));
       continue;
     }
     auto obj = std::make_shared<RayObject>();
@@ -299,6 +305,21 @@ Status CoreWorker::WaitForObjects(const std::vector<ObjectID>& ids, const std::v
 
 Status CoreWorker::Get(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners, int64_t timeout_ms,
                        std::vector<std::shared_ptr<RayObject>>* out) {
+  // Each round that starts re-executions of lost objects waits again; the
+  // retry budgets bound the rounds.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    LUMOS_RETURN_NOT_OK(GetOnce(ids, owners, timeout_ms, out));
+    if (!ReconstructLostObjects(ids, out)) return Status::OK();
+    if (timeout_ms >= 0) {
+      timeout_ms = std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            deadline - std::chrono::steady_clock::now()).count());
+    }
+  }
+}
+
+Status CoreWorker::GetOnce(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners,
+                           int64_t timeout_ms, std::vector<std::shared_ptr<RayObject>>* out) {
   std::vector<bool> ready;
   Status s = WaitForObjects(ids, owners, ids.size(), timeout_ms, &ready);
   if (!s.ok()) {
@@ -356,15 +377,19 @@ void CoreWorker::PrepareSpec(rpc::TaskSpec* spec, std::vector<ObjectID>* returns
     returns->push_back(ObjectID::FromIndex(task, i + 1));
     refs_.AddOwnedObject(returns->back(), {}, false);
   }
+  tasks_->AddPendingTask(*spec, ArgRefsOf(*spec));
+}
+
+std::vector<ObjectID> CoreWorker::ArgRefsOf(const rpc::TaskSpec& spec) {
   std::vector<ObjectID> arg_refs;
-  for (const auto& a : spec->args()) {
+  for (const auto& a : spec.args()) {
     if (a.has_ref()) {
       arg_refs.push_back(ObjectID::FromBinary(a.ref().object_id()));
     } else {
       for (const auto& r : a.value().nested_refs()) arg_refs.push_back(ObjectID::FromBinary(r.object_id()));
     }
   }
-  tasks_->AddPendingTask(*spec, std::move(arg_refs));
+  return arg_refs;
 }
 
 std::vector<ObjectID> CoreWorker::SubmitTask(rpc::TaskSpec spec) {
@@ -419,17 +444,26 @@ std::vector<ObjectID> CoreWorker::SubmitActorTask(const std::string& actor_id, r
   return returns;
 }
 
-Status CoreWorker::CreateActor(rpc::TaskSpec spec, rpc::ActorTableData* existing) {
-  FillCallerFields(&spec);
-  // The creation task runs whenever the GCS places the actor, maybe after a
-  // restart: its argument refs stay pinned while this owner lives.
-  for (const auto& a : spec.args()) {
-    if (a.has_ref()) refs_.MarkEscaped(ObjectID::FromBinary(a.ref().object_id()));
-    for (const auto& r : a.value().nested_refs()) refs_.MarkEscaped(ObjectID::FromBinary(r.object_id()));
-  }
+Status CoreWorker::CreateActor(rpc::TaskSpec spec, rpc::ActorTableData* existing, ObjectID* handle_object) {
+  TaskID task = FillCallerFields(&spec);
+  const bool detached = spec.actor_creation().detached();
+  // The creation task runs whenever the GCS places the actor, maybe again
+  // after a restart: its argument refs stay held while the actor can run.
+  std::vector<ObjectID> arg_refs = ArgRefsOf(spec);
   const std::string actor_id = spec.actor_creation().actor_id();
   actor_submitter_->AddActor(actor_id, 0);
-  return gcs_->RegisterActor(spec, existing);
+  LUMOS_RETURN_NOT_OK(gcs_->RegisterActor(spec, existing));
+  if (detached) {
+    for (const auto& id : arg_refs) refs_.MarkEscaped(id);
+    *handle_object = ObjectID::Nil();
+    return Status::OK();
+  }
+  *handle_object = ObjectID::FromIndex(task, 0);  // index 0: never a task return
+  refs_.AddOwnedObject(*handle_object, {}, false);
+  refs_.AddSubmittedTaskRefs(arg_refs);
+  std::lock_guard<std::mutex> lock(actor_scopes_mu_);
+  actor_scopes_[*handle_object] = ActorScope{actor_id, std::move(arg_refs)};
+  return Status::OK();
 }
 
 Status CoreWorker::AddActorHandle(const std::string& actor_id, int max_task_retries, bool owned) {
@@ -549,6 +583,15 @@ void CoreWorker::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
       return;
     case rpc::CANCEL_TASK:
       HandleCancelTask(frame);
+      return;
+    case rpc::ADD_BORROWERS:
+      HandleAddBorrowers(conn, frame);
+      return;
+    case rpc::REMOVE_BORROWERS:
+      HandleRemoveBorrowers(frame);
+      return;
+    case rpc::GET_REFERENCE_TABLE:
+      HandleGetReferenceTable(conn, frame);
       return;
     default:
       // Never drop the connection: the GCS watches the owner through it.

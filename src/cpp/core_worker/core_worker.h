@@ -65,6 +65,8 @@ class CoreWorker {
 
   // --- identity ---
   const WorkerID& worker_id() const { return worker_id_; }
+  /// \brief The node store connection (stats for `lumos memory`).
+  object_store::StoreClient* store_client() const { return store_.get(); }
   const NodeID& node_id() const { return node_id_; }
   const JobID& job_id() const { return job_id_; }
   TaskID current_task_id() const;
@@ -94,6 +96,30 @@ class CoreWorker {
   void MarkEscaped(const ObjectID& id) { refs_.MarkEscaped(id); }
   ReferenceCounter& reference_counter() { return refs_; }
 
+  // --- borrower protocol (core_worker_borrowers.cc) ---
+  /// \brief A ref out of deserialization on this thread. If this process must
+  /// register as its borrower, the registration waits for the next
+  /// FlushBorrowerRegistrations on this thread.
+  void AddDeserializedRef(const ObjectID& id, const rpc::Address& owner);
+  /// \brief Registers this process with the owners of the refs deserialized on
+  /// this thread since the last flush, blocking (bounded) for their answers.
+  /// Call after a deserialization, before the refs' carrier can go away.
+  void FlushBorrowerRegistrations();
+  /// \brief True when this thread has registrations waiting for a flush.
+  static bool HasPendingRegistrations();
+  /// \brief Size of a small object's value held in this process's memory
+  /// store, or -1 (absent, not ready, or in the object store).
+  int64_t InlineSize(const ObjectID& id) {
+    auto obj = memory_store_.GetIfExists(id);
+    return obj && !obj->in_plasma && obj->data ? static_cast<int64_t>(obj->data->size()) : -1;
+  }
+  /// \brief This process's reference table (memory tooling).
+  rpc::ReferenceTableReply ReferenceTable();
+  /// \brief The serialized ReferenceTableReply of every core worker on this
+  /// node (this one included), asked through the raylet's client list; workers
+  /// that do not answer within the timeout are left out.
+  Status CollectReferenceTables(int64_t timeout_ms, std::vector<std::string>* out);
+
   // --- tasks ---
   /// \brief Fills ids and caller fields, registers returns, resolves arguments
   /// and submits. Returns the return object ids.
@@ -101,8 +127,12 @@ class CoreWorker {
   // --- actors ---
   /// \brief Registers an actor with the GCS (creation is asynchronous). The
   /// spec's actor_creation.actor_id is set by the caller. AlreadyExists (with
-  /// `existing` filled) when the name is taken.
-  Status CreateActor(rpc::TaskSpec spec, rpc::ActorTableData* existing);
+  /// `existing` filled) when the name is taken. A non-detached actor gets a
+  /// handle object (*handle_object): an owned object that every handle refers
+  /// to, so the reference counter (borrowers included) decides when the last
+  /// handle anywhere is gone; the actor is then killed and its creation
+  /// arguments released. Detached actors get Nil and pin their arguments.
+  Status CreateActor(rpc::TaskSpec spec, rpc::ActorTableData* existing, ObjectID* handle_object);
   /// \brief Starts tracking an actor this process got a handle to; `owned`
   /// handles get updates without subscribing (the GCS subscribes the owner).
   Status AddActorHandle(const std::string& actor_id, int max_task_retries, bool owned);
@@ -110,9 +140,6 @@ class CoreWorker {
   int64_t ActorNumPending(const std::string& actor_id) const {
     return actor_submitter_->NumPending(actor_id);
   }
-  /// \brief The owner's last handle is gone: the actor is killed once its
-  /// pending calls finish (non-detached actors only; the caller checks).
-  void ActorOutOfScope(const std::string& actor_id) { actor_submitter_->MarkOutOfScope(actor_id); }
   Status KillActor(const std::string& actor_id, bool no_restart, const std::string& reason);
 
   /// \brief lumos.cancel: a queued task fails with TaskCancelledError; a running
@@ -149,14 +176,40 @@ class CoreWorker {
   /// \brief New task id, job, parent and caller of a spec this worker submits.
   TaskID FillCallerFields(rpc::TaskSpec* spec);
   void PrepareSpec(rpc::TaskSpec* spec, std::vector<ObjectID>* returns);
+  /// \brief The refs a spec's arguments hold (top-level refs and refs nested in inline values).
+  static std::vector<ObjectID> ArgRefsOf(const rpc::TaskSpec& spec);
   /// \brief Asks owners for borrowed objects, then waits until num_required are
   /// local (telling the raylet this worker is blocked while it waits).
   Status WaitForObjects(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners,
                         size_t num_required, int64_t timeout_ms, std::vector<bool>* ready);
   void BeforeReply(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply);
+  // Borrower protocol (core_worker_borrowers.cc).
+  /// \brief Executor: registers the caller as a borrower of the refs nested in
+  /// the returns before the reply leaves (listed in preregistered_refs).
+  void PreregisterCaller(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply);
+  /// \brief Registers `borrower` with the owner at `owner_endpoint`; blocks.
+  Status AddBorrowersAt(const std::string& owner_endpoint, const rpc::Address& borrower,
+                        const std::vector<ObjectID>& ids, std::vector<bool>* accepted);
+  void HandleAddBorrowers(const rpc::ConnectionPtr& conn, const rpc::Frame& frame);
+  void HandleRemoveBorrowers(const rpc::Frame& frame);
+  void HandleGetReferenceTable(const rpc::ConnectionPtr& conn, const rpc::Frame& frame);
+  /// \brief Keeps a connection to a borrower so its death drops its registrations.
+  void WatchBorrower(const std::string& endpoint);
+  void OnPeerGone(const std::string& endpoint);
+  /// \brief Tells owners that this process dropped its registrations.
+  void SendRemoveBorrowers(const std::vector<DeletedObject>& deleted);
   void HandleActorUpdate(const rpc::Frame& frame);
   void HandleCancelTask(const rpc::Frame& frame);
   void FreeObjects(const std::vector<DeletedObject>& deleted);
+  // Lineage reconstruction (core_worker_lineage.cc).
+  /// \brief Replaces lost owned objects in `objs` (parallel to `ids`) by
+  /// starting the re-execution of their tasks; true if any was started, so the
+  /// caller waits again. Objects that cannot be made again get an error object.
+  bool ReconstructLostObjects(const std::vector<ObjectID>& ids, std::vector<std::shared_ptr<RayObject>>* objs);
+  /// \brief Re-executes the task that made `lost` (after its lost arguments).
+  Status Reconstruct(const ObjectID& lost, int depth);
+  Status GetOnce(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners, int64_t timeout_ms,
+                 std::vector<std::shared_ptr<RayObject>>* out);
   Status FetchFromPlasma(const std::vector<ObjectID>& ids, std::vector<std::shared_ptr<RayObject>>* out);
   void SetBlocked(bool blocked);
   void ExecuteTask(const rpc::ConnectionPtr& conn, const rpc::Frame& frame);
@@ -175,9 +228,17 @@ class CoreWorker {
   std::shared_ptr<object_store::StoreClient> store_;
   MemoryStore memory_store_;
   ReferenceCounter refs_;
+  LineageCache lineage_;
   std::unique_ptr<TaskManager> tasks_;
   std::unique_ptr<NormalTaskSubmitter> submitter_;
   std::unique_ptr<ActorTaskSubmitter> actor_submitter_;
+  // Handle objects of the non-detached actors this process owns (see CreateActor).
+  struct ActorScope {
+    std::string actor_id;
+    std::vector<ObjectID> creation_arg_refs;
+  };
+  std::mutex actor_scopes_mu_;
+  std::unordered_map<ObjectID, ActorScope> actor_scopes_;  // GUARDED_BY(actor_scopes_mu_)
   std::mutex warned_mu_;
   std::unordered_map<std::string, std::string> pending_warnings_;  // actor -> last warning shown
 

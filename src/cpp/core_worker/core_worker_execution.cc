@@ -118,6 +118,7 @@ void CoreWorker::ExecuteTask(const rpc::ConnectionPtr& conn, const rpc::Frame& f
 }
 
 void CoreWorker::BeforeReply(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply) {
+  PreregisterCaller(spec, reply);
   if (spec.max_calls() > 0) {
     std::lock_guard<std::mutex> lock(task_mu_);
     if (++calls_per_function_[spec.function().function_id()] >= spec.max_calls()) {

@@ -62,6 +62,8 @@ void NormalTaskSubmitter::PushLocked(uint64_t cls_id, const std::shared_ptr<Leas
   std::string name = spec.name();
   rpc::PushTaskRequest req;
   *req.mutable_task() = std::move(spec);
+  req.mutable_task()->clear_gpu_ids();
+  for (int32_t id : w->gpu_ids) req.mutable_task()->add_gpu_ids(id);
   w->conn->SendRequest(rpc::PUSH_TASK, req,
                        [this, cls_id, w, task, name](const Status& s, rpc::Frame&& f) {
                          OnTaskReply(cls_id, w, task, name, s, f);
@@ -77,6 +79,7 @@ void NormalTaskSubmitter::OnLeaseReply(uint64_t cls_id, const Status& s, const r
       w = std::make_shared<Leased>();
       w->lease_id = reply.lease_id();
       w->address = reply.worker_address();
+      w->gpu_ids.assign(reply.gpu_ids().begin(), reply.gpu_ids().end());
       w->conn = conn.value();
     } else {
       LUMOS_LOG(Warning) << "cannot reach leased worker: " << conn.status().ToString();

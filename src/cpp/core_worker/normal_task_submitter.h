@@ -45,6 +45,7 @@ class NormalTaskSubmitter {
     rpc::ConnectionPtr conn;
     int in_flight = 0;
     bool dead = false;
+    std::vector<int32_t> gpu_ids;  // the lease's GPUs, sent with every push
   };
   struct Class {
     std::deque<rpc::TaskSpec> queue;

@@ -18,6 +18,7 @@ inline constexpr const char* kMetaPickleBuffers = "P5";  // header + pickle + al
 inline constexpr const char* kMetaTaskError = "E";       // pickled RayTaskError
 inline constexpr const char* kMetaWorkerDied = "EW";     // utf-8 message
 inline constexpr const char* kMetaObjectLost = "EL";     // utf-8 message
+inline constexpr const char* kMetaReconstructionFailed = "ER";  // utf-8 message
 inline constexpr const char* kMetaSystemError = "ES";    // utf-8 message
 inline constexpr const char* kMetaTaskCancelled = "EC";  // utf-8 message
 

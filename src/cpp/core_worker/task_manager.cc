@@ -42,17 +42,30 @@ void TaskManager::CompleteTask(const TaskID& id, const rpc::PushTaskReply& reply
     if (ret.in_plasma()) {
       refs_->SetInPlasma(oid);
       obj = RayObject::InPlasma();
+      obj->nested_refs.assign(ret.nested_refs().begin(), ret.nested_refs().end());
     } else {
       obj = RayObject::FromInline(ret.value());
-      if (!obj->nested_refs.empty()) {
-        std::vector<ObjectID> inner;
-        for (const auto& r : obj->nested_refs) inner.push_back(ObjectID::FromBinary(r.object_id()));
-        refs_->AddContainedRefs(oid, inner);
-      }
     }
+    if (!obj->nested_refs.empty()) refs_->AddContainedRefs(oid, obj->nested_refs);
     store_->Put(oid, std::move(obj));
   }
+  if (lineage_ && !e.dynamic && e.retries_left != 0 && !reply.is_application_error() &&
+      !e.spec.has_actor_task() && !e.spec.has_actor_creation()) {
+    std::vector<ObjectID> in_plasma;
+    for (int i = 0; i < e.num_returns && i < reply.return_objects_size(); i++) {
+      if (reply.return_objects(i).in_plasma()) in_plasma.push_back(ObjectID::FromIndex(id, i + 1));
+    }
+    if (!in_plasma.empty()) lineage_->Record(e.spec, e.retries_left, in_plasma);
+  }
   std::vector<DeletedObject> freed;
+  if (reply.preregistered_refs_size() > 0) {
+    // After the contained refs above hold them (see ReferenceCounter).
+    std::vector<ObjectID> pre;
+    for (const auto& b : reply.preregistered_refs()) {
+      if (b.size() == ObjectID::kSize) pre.push_back(ObjectID::FromBinary(b));
+    }
+    refs_->ApplyPreregistered(pre, &freed);
+  }
   refs_->RemoveSubmittedTaskRefs(e.arg_refs, &freed);
   if (!freed.empty()) on_free_(freed);
 }

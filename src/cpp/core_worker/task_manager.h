@@ -4,13 +4,17 @@
 // the argument refs the task held; failing it stores an error object for every
 // return so that getters raise instead of hanging.
 //
-// Thread safety: thread safe. Retries and lineage come with a later issue.
+// A finished task whose returns went to the object store is handed to the
+// LineageCache (when it has retries left) so lost returns can be made again.
+//
+// Thread safety: thread safe.
 #include <mutex>
 #include <unordered_map>
 #include <vector>
 
 #include "common/id.h"
 #include "core_worker.pb.h"
+#include "core_worker/lineage_cache.h"
 #include "core_worker/memory_store.h"
 #include "core_worker/reference_counter.h"
 
@@ -19,8 +23,8 @@ namespace lumos::core {
 class TaskManager {
  public:
   using FreeCallback = std::function<void(const std::vector<DeletedObject>&)>;
-  TaskManager(MemoryStore* store, ReferenceCounter* refs, FreeCallback on_free)
-      : store_(store), refs_(refs), on_free_(std::move(on_free)) {}
+  TaskManager(MemoryStore* store, ReferenceCounter* refs, FreeCallback on_free, LineageCache* lineage = nullptr)
+      : store_(store), refs_(refs), on_free_(std::move(on_free)), lineage_(lineage) {}
 
   /// \brief Registers a submitted task; `arg_refs` are the ids it holds until done.
   void AddPendingTask(const rpc::TaskSpec& spec, std::vector<ObjectID> arg_refs);
@@ -54,6 +58,7 @@ class TaskManager {
   MemoryStore* store_;
   ReferenceCounter* refs_;
   FreeCallback on_free_;
+  LineageCache* lineage_;
   mutable std::mutex mu_;
   std::unordered_map<TaskID, Entry> pending_;
 };

@@ -482,6 +482,10 @@ void GcsActorScheduler::OnLeaseReply(const NodeID& node, PendingCreation p, cons
   bool proceed = WithManager([&](GcsActorManager& m, ActorActions* a) {
     return m.LeaseGranted(p.actor_id, p.attempt, lease, a);
   });
+  // The actor keeps the lease's GPUs for its life; its worker sets
+  // CUDA_VISIBLE_DEVICES from the creation task.
+  p.task.clear_gpu_ids();
+  for (int32_t id : reply.gpu_ids()) p.task.add_gpu_ids(id);
   if (proceed) PushCreationTask(std::move(p), lease);
 }
 

@@ -1,8 +1,10 @@
 #include "object_store/store_client.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -13,6 +15,7 @@ namespace lumos::object_store {
 
 StoreClient::~StoreClient() {
   rpc_.Close();
+  for (auto& [id, m] : files_) ::munmap(m.base, m.length);
   uint8_t* base = base_.load();
   if (base) ::munmap(base, arena_size_.load());
 }
@@ -60,6 +63,42 @@ uint8_t* StoreClient::Locate(uint64_t offset, uint64_t size) const {
   return base_.load(std::memory_order_acquire) + offset;
 }
 
+uint8_t* StoreClient::MapFile(const ObjectID& id, const std::string& path, uint64_t offset,
+                             uint64_t size, bool writable, std::string* error) {
+  std::lock_guard<std::mutex> lock(files_mu_);
+  auto it = files_.find(id);
+  if (it != files_.end()) {
+    it->second.refs++;
+    return it->second.base;
+  }
+  int fd = ::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) {
+    *error = "cannot open the file of object " + id.Hex() + " (" + path + "): " + std::strerror(errno);
+    return nullptr;
+  }
+  // mmap of 0 bytes fails: map one page so even an empty object has an address.
+  uint64_t length = std::max<uint64_t>(size, 1);
+  void* p = ::mmap(nullptr, length, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd,
+                   static_cast<off_t>(offset));
+  int err = errno;
+  ::close(fd);
+  if (p == MAP_FAILED) {
+    *error = "cannot map the file of object " + id.Hex() + " (" + path + "): " + std::strerror(err);
+    return nullptr;
+  }
+  files_[id] = FileMapping{static_cast<uint8_t*>(p), length, 1};
+  return static_cast<uint8_t*>(p);
+}
+
+void StoreClient::UnmapFile(const ObjectID& id) {
+  std::lock_guard<std::mutex> lock(files_mu_);
+  auto it = files_.find(id);
+  if (it == files_.end()) return;
+  if (--it->second.refs > 0) return;
+  ::munmap(it->second.base, it->second.length);
+  files_.erase(it);
+}
+
 Status StoreClient::Create(const ObjectID& id, uint64_t data_size, uint64_t metadata_size,
                            const WorkerID& owner, uint8_t** data) {
   LUMOS_RETURN_NOT_OK(CheckConnected());
@@ -70,6 +109,16 @@ Status StoreClient::Create(const ObjectID& id, uint64_t data_size, uint64_t meta
   req.set_owner_id(owner.Binary());
   rpc::StoreCreateReply reply;
   LUMOS_RETURN_NOT_OK(rpc_.Call(rpc::STORE_CREATE, req, &reply));
+  if (!reply.file_path().empty()) {
+    std::string error;
+    uint8_t* p = MapFile(id, reply.file_path(), 0, data_size + metadata_size, true, &error);
+    if (!p) {
+      Abort(id);
+      return Status::IOError(error);
+    }
+    *data = p;
+    return Status::OK();
+  }
   uint8_t* p = Locate(reply.offset(), data_size + metadata_size);
   if (!p) return Status::Invalid("the object store returned an offset outside the arena");
   *data = p;
@@ -81,7 +130,9 @@ Status StoreClient::Seal(const ObjectID& id) {
   rpc::StoreSealRequest req;
   req.set_object_id(id.Binary());
   rpc::StoreSealReply reply;
-  return rpc_.Call(rpc::STORE_SEAL, req, &reply);
+  Status st = rpc_.Call(rpc::STORE_SEAL, req, &reply);
+  UnmapFile(id);  // a large object's creator is done writing
+  return st;
 }
 
 Status StoreClient::Abort(const ObjectID& id) {
@@ -89,7 +140,9 @@ Status StoreClient::Abort(const ObjectID& id) {
   rpc::StoreAbortRequest req;
   req.set_object_id(id.Binary());
   rpc::StoreAbortReply reply;
-  return rpc_.Call(rpc::STORE_ABORT, req, &reply);
+  Status st = rpc_.Call(rpc::STORE_ABORT, req, &reply);
+  UnmapFile(id);
+  return st;
 }
 
 Status StoreClient::Get(const std::vector<ObjectID>& ids, std::vector<ObjectBuffer>* out) {
@@ -105,10 +158,19 @@ Status StoreClient::Get(const std::vector<ObjectID>& ids, std::vector<ObjectBuff
   out->assign(ids.size(), ObjectBuffer{});
   for (size_t i = 0; i < ids.size(); i++) {
     const auto& e = reply.entries(static_cast<int>(i));
-    if (!e.found()) continue;
-    uint8_t* p = e.data_size() > UINT64_MAX - e.metadata_size()
-                     ? nullptr
-                     : Locate(e.offset(), e.data_size() + e.metadata_size());
+    if (!e.found()) {
+      (*out)[i].error = e.error();
+      continue;
+    }
+    uint8_t* p = nullptr;
+    if (e.data_size() > UINT64_MAX - e.metadata_size()) {
+      // nullptr: reported missing below
+    } else if (!e.file_path().empty()) {
+      p = MapFile(ids[i], e.file_path(), e.file_offset(), e.data_size() + e.metadata_size(), false,
+                  &(*out)[i].error);
+    } else {
+      p = Locate(e.offset(), e.data_size() + e.metadata_size());
+    }
     if (!p) {
       Release(ids[i]);
       continue;  // cannot be served safely: report it as missing
@@ -125,6 +187,7 @@ Status StoreClient::Get(const std::vector<ObjectID>& ids, std::vector<ObjectBuff
 
 void StoreClient::Release(const ObjectID& id) {
   if (!CheckConnected().ok()) return;
+  UnmapFile(id);
   rpc::StoreReleaseRequest req;
   req.set_object_id(id.Binary());
   rpc_.CallNoWait(rpc::STORE_RELEASE, req);  // a dead store has released everything
@@ -155,6 +218,42 @@ Status StoreClient::Stats(uint64_t* capacity, uint64_t* used, uint64_t* num_obje
   if (capacity) *capacity = reply.capacity();
   if (used) *used = reply.used();
   if (num_objects) *num_objects = reply.num_objects();
+  return Status::OK();
+}
+
+}  // namespace lumos::object_store
+
+namespace lumos::object_store {
+
+Status StoreClient::GetDetailedStats(bool include_objects, DetailedStats* out) {
+  LUMOS_RETURN_NOT_OK(CheckConnected());
+  rpc::StoreStatsRequest req;
+  req.set_include_objects(include_objects);
+  rpc::StoreStatsReply r;
+  LUMOS_RETURN_NOT_OK(rpc_.Call(rpc::STORE_STATS, req, &r));
+  *out = DetailedStats{};
+  out->capacity = r.capacity();
+  out->used = r.used();
+  out->num_objects = r.num_objects();
+  out->spilled_bytes = r.spilled_bytes();
+  out->num_spilled = r.num_spilled();
+  out->bytes_spilled_total = r.bytes_spilled_total();
+  out->bytes_restored_total = r.bytes_restored_total();
+  out->num_evicted_total = r.num_evicted_total();
+  out->spilling_enabled = r.spilling_enabled();
+  out->spill_directory = r.spill_directory();
+  for (const auto& o : r.objects()) {
+    ObjectInfo info;
+    info.object_id = o.object_id();
+    info.owner_id = o.owner_id();
+    info.size = o.size();
+    info.state = o.state();
+    info.in_memory = o.in_memory();
+    info.external = o.external();
+    info.primary = o.primary();
+    info.pins = o.pins();
+    out->objects.push_back(std::move(info));
+  }
   return Status::OK();
 }
 

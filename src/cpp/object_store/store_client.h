@@ -14,6 +14,13 @@
 // it. Pointers stay valid while the object is pinned (or, for its creator,
 // until Seal/Abort); reading an unpinned object's bytes is a use-after-free.
 //
+// Objects the store serves from files (too big for the arena, or spilled and
+// not restorable right now) are mapped per object id: the first Get maps the
+// file, every later Get of that id shares the mapping, and it is unmapped when
+// as many Releases came back (the store never serves one id from the arena and
+// from a file to pinned readers at once). A large object's creator maps its
+// file read-write from Create until Seal/Abort.
+//
 // Thread safety: thread safe (calls are serialized by the connection's mutex).
 // Connect must complete before any other call; those fail with
 // NotInitialized when not connected.
@@ -24,6 +31,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/id.h"
@@ -40,7 +48,10 @@ class StoreClient {
     uint64_t data_size = 0;
     const uint8_t* metadata = nullptr;  // == data + data_size
     uint64_t metadata_size = 0;
+    // When !found: why, if the store knows (e.g. a corrupted spill file).
+    std::string error;
   };
+
 
   StoreClient() = default;
   /// \brief Closes the connection (the store drops this client's pins and
@@ -70,6 +81,26 @@ class StoreClient {
   Status Delete(const std::vector<ObjectID>& ids);
   Status Contains(const ObjectID& id, bool* found);
   Status Stats(uint64_t* capacity, uint64_t* used, uint64_t* num_objects);
+  /// \brief Everything STORE_STATS reports (see StoreStatsReply), with one
+  /// entry per object when include_objects.
+  struct ObjectInfo {
+    std::string object_id;  // binary
+    std::string owner_id;   // binary
+    uint64_t size = 0;
+    std::string state;      // ObjectStateName
+    bool in_memory = false;
+    bool external = false;
+    bool primary = true;
+    uint64_t pins = 0;
+  };
+  struct DetailedStats {
+    uint64_t capacity = 0, used = 0, num_objects = 0, spilled_bytes = 0, num_spilled = 0;
+    uint64_t bytes_spilled_total = 0, bytes_restored_total = 0, num_evicted_total = 0;
+    bool spilling_enabled = false;
+    std::string spill_directory;
+    std::vector<ObjectInfo> objects;
+  };
+  Status GetDetailedStats(bool include_objects, DetailedStats* out);
   /// \brief Bytes of the mapped arena (0 before Connect).
   uint64_t arena_size() const { return arena_size_.load(std::memory_order_acquire); }
 
@@ -78,7 +109,20 @@ class StoreClient {
   // Null when [offset, offset + size) is not inside the arena.
   uint8_t* Locate(uint64_t offset, uint64_t size) const;
 
+  struct FileMapping {
+    uint8_t* base = nullptr;
+    uint64_t length = 0;
+    uint64_t refs = 0;
+  };
+  // Maps (or shares) the file of `id`; null on failure.
+  uint8_t* MapFile(const ObjectID& id, const std::string& path, uint64_t offset, uint64_t size,
+                   bool writable, std::string* error);
+  // Drops one reference to the file mapping of `id`, if any.
+  void UnmapFile(const ObjectID& id);
+
   rpc::SyncClient rpc_;
+  std::mutex files_mu_;
+  std::unordered_map<ObjectID, FileMapping> files_;
   std::mutex connect_mu_;
   std::atomic<uint8_t*> base_{nullptr};
   std::atomic<uint64_t> arena_size_{0};

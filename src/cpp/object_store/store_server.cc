@@ -1,6 +1,8 @@
 #include "object_store/store_server.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,6 +13,7 @@
 #include "common.pb.h"
 #include "common/logging.h"
 #include "object_manager.pb.h"
+#include "object_store/spill_file.h"
 
 namespace lumos::object_store {
 
@@ -47,16 +50,42 @@ Status ParseId(const std::string& bin, const char* field, ID* out) {
 
 }  // namespace
 
-StoreServer::StoreServer(asio::io_context& io, std::string socket_path, uint64_t capacity_bytes)
+StoreServer::StoreServer(asio::io_context& io, std::string socket_path, uint64_t capacity_bytes,
+                         SpillOptions spill)
     : io_(io),
       socket_path_(std::move(socket_path)),
       capacity_(capacity_bytes),
+      spill_(std::move(spill)),
       table_(capacity_bytes) {}
 
 StoreServer::~StoreServer() {
   Stop();
+  // The objects die with the store: so do their files.
+  for (const auto& [id, e] : table_.objects()) {
+    if (!e.file_path.empty()) RemoveFile(e.file_path);
+  }
+  RemoveDeletedFiles();
   if (arena_) ::munmap(arena_, arena_size_);
   if (arena_fd_ >= 0) ::close(arena_fd_);
+}
+
+Status StoreServer::MakeArena() {
+  int fd = ::memfd_create("lumos-object-store", MFD_CLOEXEC);
+  if (fd < 0 && !spill_.arena_fallback_directory.empty()) {
+    // No memfd (old kernel, seccomp): an unlinked file, mapped shared, works the same.
+    LUMOS_LOG(Warning) << "memfd_create failed (" << std::strerror(errno)
+                       << "); the object store arena is a file in " << spill_.arena_fallback_directory;
+    fd = ::open(spill_.arena_fallback_directory.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  }
+  if (fd < 0) return Status::IOError(std::string("cannot create the object store arena: ") + std::strerror(errno));
+  if (::ftruncate(fd, static_cast<off_t>(arena_size_)) != 0) {
+    Status st = Status::IOError("cannot size the object store arena to " +
+                                std::to_string(arena_size_) + " bytes: " + std::strerror(errno));
+    ::close(fd);
+    return st;
+  }
+  arena_fd_ = fd;
+  return Status::OK();
 }
 
 Status StoreServer::Start() {
@@ -66,22 +95,32 @@ Status StoreServer::Start() {
     return Status::InvalidArgument("object store capacity of " + std::to_string(capacity_) +
                                    " bytes is too small (at least 64)");
   }
-  int fd = ::memfd_create("lumos-object-store", MFD_CLOEXEC);
-  if (fd < 0) return Status::IOError(std::string("memfd_create: ") + std::strerror(errno));
-  if (::ftruncate(fd, static_cast<off_t>(arena_size_)) != 0) {
-    Status st = Status::IOError("cannot size the object store arena to " +
-                                std::to_string(arena_size_) + " bytes: " + std::strerror(errno));
-    ::close(fd);
-    return st;
-  }
-  void* p = ::mmap(nullptr, arena_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  LUMOS_RETURN_NOT_OK(MakeArena());
+  void* p = ::mmap(nullptr, arena_size_, PROT_READ | PROT_WRITE, MAP_SHARED, arena_fd_, 0);
   if (p == MAP_FAILED) {
     Status st = Status::IOError(std::string("mmap of the object store arena: ") + std::strerror(errno));
-    ::close(fd);
+    ::close(arena_fd_);
+    arena_fd_ = -1;
     return st;
   }
-  arena_fd_ = fd;
   arena_ = static_cast<uint8_t*>(p);
+  if (spill_.enabled) {
+    if (spill_.directory.empty()) return Status::InvalidArgument("object spilling is enabled but no spill directory is set");
+    // Missing parents are created; failing here is not fatal: spilling then
+    // fails with the cause when it is first needed.
+    std::string partial;
+    for (size_t i = 0; i <= spill_.directory.size(); i++) {
+      if (i == spill_.directory.size() || (spill_.directory[i] == '/' && i > 0)) {
+        partial = spill_.directory.substr(0, i);
+        ::mkdir(partial.c_str(), 0700);
+      }
+    }
+    struct stat st {};
+    if (::stat(spill_.directory.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      LUMOS_LOG(Warning) << "object spill directory " << spill_.directory << " is not usable: "
+                         << std::strerror(errno);
+    }
+  }
 
   // Connections outlive this object; `alive` makes late callbacks no-ops.
   auto alive = alive_;
@@ -141,12 +180,97 @@ StoreStats StoreServer::Stats() const {
   s.capacity = table_.capacity();  // immutable after construction
   s.used = used_.load(std::memory_order_relaxed);
   s.num_objects = num_objects_.load(std::memory_order_relaxed);
+  s.spilled_bytes = spilled_bytes_.load(std::memory_order_relaxed);
+  s.num_spilled = num_spilled_.load(std::memory_order_relaxed);
   return s;
 }
 
 void StoreServer::PublishStats() {
+  RemoveDeletedFiles();
   used_.store(table_.used(), std::memory_order_relaxed);
   num_objects_.store(table_.num_objects(), std::memory_order_relaxed);
+  spilled_bytes_.store(table_.spilled_bytes(), std::memory_order_relaxed);
+  num_spilled_.store(table_.num_spilled(), std::memory_order_relaxed);
+}
+
+void StoreServer::RemoveDeletedFiles() {
+  for (const std::string& path : table_.TakeFilesToRemove()) RemoveFile(path);
+}
+
+std::string StoreServer::FilePath(const ObjectID& id, const char* suffix) const {
+  return spill_.directory + "/lumos-" + std::to_string(::getpid()) + "-" + id.Hex() + suffix;
+}
+
+Status StoreServer::SpillOne(const ObjectID& id) {
+  const ObjectEntry* e = table_.Find(id);
+  if (!e) return Status::NotFound("object " + id.Hex() + " does not exist");
+  if (e->state == ObjectState::kRestored) {
+    // Its spill file is still there and still right: dropping the memory is enough.
+    return table_.MarkSpilled(id, e->file_path, e->spill_crc);
+  }
+  std::string path = FilePath(id, ".spill");
+  uint32_t crc = 0;
+  LUMOS_RETURN_NOT_OK(WriteSpillFile(path, id, arena_ + e->offset, e->data_size, e->metadata_size, &crc));
+  bytes_spilled_total_ += e->size();
+  Status st = table_.MarkSpilled(id, path, crc);
+  if (!st.ok()) RemoveFile(path);
+  return st;
+}
+
+Status StoreServer::MakeRoom(uint64_t size) {
+  auto fits = [&] { return table_.allocator().largest_free_block() >= std::max<uint64_t>(size, 1); };
+  if (fits()) return Status::OK();
+  // Evicting everything evictable would still leave too little: touch nothing.
+  if (table_.used() - table_.evictable_bytes() + size > table_.capacity()) {
+    return Status::OutOfMemory("the object store (capacity " + std::to_string(table_.capacity()) +
+                               " bytes, " + std::to_string(table_.used() - table_.evictable_bytes()) +
+                               " bytes pinned or being written) cannot hold " + std::to_string(size) +
+                               " bytes even after freeing every unpinned object");
+  }
+  while (!fits()) {
+    auto victim = table_.NextVictim();
+    if (!victim) {
+      return Status::OutOfMemory("the object store (capacity " + std::to_string(table_.capacity()) +
+                                 " bytes) has no free block of " + std::to_string(size) +
+                                 " bytes and nothing left to spill");
+    }
+    if (!victim->primary) {
+      LUMOS_RETURN_NOT_OK(table_.Evict(victim->id));
+      num_evicted_total_++;
+      continue;
+    }
+    if (!spill_.enabled) {
+      return Status::OutOfMemory("the object store (capacity " + std::to_string(table_.capacity()) +
+                                 " bytes, " + std::to_string(table_.used()) + " used) cannot hold " +
+                                 std::to_string(size) + " more bytes and object spilling is disabled");
+    }
+    Status st = SpillOne(victim->id);
+    if (!st.ok()) {
+      // No retry: a failing disk fails this request with the cause.
+      return Status::OutOfMemory("the object store (capacity " + std::to_string(table_.capacity()) +
+                                 " bytes) is full and spilling failed: " + st.message());
+    }
+  }
+  return Status::OK();
+}
+
+Status StoreServer::Restore(const ObjectID& id) {
+  const ObjectEntry* e = table_.Find(id);
+  if (!e) return Status::NotFound("object " + id.Hex() + " does not exist");
+  LUMOS_RETURN_NOT_OK(MakeRoom(e->size()));
+  Result<uint64_t> offset = table_.BeginRestore(id);
+  if (!offset.ok()) return offset.status();
+  e = table_.Find(id);
+  const uint64_t size = e->size();
+  Status st = ReadSpillFile(e->file_path, id, arena_ + offset.value(), e->data_size, e->metadata_size,
+                            e->spill_crc);
+  LUMOS_RETURN_NOT_OK(table_.FinishRestore(id, st.ok()));
+  if (st.ok()) {
+    bytes_restored_total_ += size;
+  } else {
+    LUMOS_LOG(Error) << "restoring a spilled object failed: " << st.ToString();
+  }
+  return st;
 }
 
 void StoreServer::Reply(const ConnectionPtr& conn, const Frame& request,
@@ -237,10 +361,44 @@ Status StoreServer::HandleCreate(const ConnectionPtr& conn, Session* s, const Fr
   LUMOS_RETURN_NOT_OK(ParseId(req.object_id(), "object_id", &id));
   WorkerID owner = s->client_id;
   if (!req.owner_id().empty()) LUMOS_RETURN_NOT_OK(ParseId(req.owner_id(), "owner_id", &owner));
+  if (req.data_size() > UINT64_MAX - req.metadata_size()) {
+    return Status::InvalidArgument("object " + id.Hex() + ": size overflows");
+  }
+  const uint64_t size = req.data_size() + req.metadata_size();
   Result<uint64_t> offset =
       table_.Create(id, req.data_size(), req.metadata_size(), owner, s->client_id);
-  if (!offset.ok()) return offset.status();
   rpc::StoreCreateReply reply;
+  if (!offset.ok() && offset.status().code() == StatusCode::kOutOfMemory) {
+    Status room = MakeRoom(size);
+    if (room.ok()) offset = table_.Create(id, req.data_size(), req.metadata_size(), owner, s->client_id);
+    if (!offset.ok() && offset.status().code() == StatusCode::kOutOfMemory) {
+      std::string why = room.ok() ? offset.status().message() : room.message();
+      if (!spill_.enabled) {
+        return Status::OutOfMemory("object " + id.Hex() + " of " + std::to_string(size) +
+                                   " bytes does not fit in the object store of " +
+                                   std::to_string(table_.capacity()) + " bytes (" + why +
+                                   "); enable object spilling or raise object_store_memory");
+      }
+      // Too big for the arena even after spilling: a file of its own.
+      std::string path = FilePath(id, ".ext");
+      Status st = CreateExternalFile(path, id, size);
+      if (!st.ok()) {
+        return Status::OutOfMemory("object " + id.Hex() + " of " + std::to_string(size) +
+                                   " bytes does not fit in the object store of " +
+                                   std::to_string(table_.capacity()) + " bytes (" + why +
+                                   ") and cannot be placed on disk: " + st.message());
+      }
+      st = table_.CreateExternal(id, req.data_size(), req.metadata_size(), owner, s->client_id, path);
+      if (!st.ok()) {
+        RemoveFile(path);
+        return st;
+      }
+      reply.set_file_path(path);
+      Reply(conn, f, reply);
+      return Status::OK();
+    }
+  }
+  if (!offset.ok()) return offset.status();
   reply.set_offset(offset.value());
   Reply(conn, f, reply);
   return Status::OK();
@@ -266,12 +424,35 @@ Status StoreServer::HandleGet(const ConnectionPtr& conn, Session* s, const Frame
   rpc::StoreGetReply reply;
   for (const ObjectID& id : ids) {
     auto* entry = reply.add_entries();
+    const ObjectEntry* found = table_.Find(id);
+    // A spilled object nobody reads comes back into memory; one that is
+    // already read from its file stays there, so all pins of an id share one
+    // location (clients count their file mappings per id).
+    if (found && found->state == ObjectState::kSpilled && !found->delete_pending) {
+      Status st = found->total_pins == 0 ? Restore(id) : Status::OutOfMemory("pinned on disk");
+      if (!st.ok() && st.code() == StatusCode::kOutOfMemory) {
+        found = table_.Find(id);
+        st = ReadSpillFile(found->file_path, id, nullptr, found->data_size, found->metadata_size,
+                           found->spill_crc);
+      }
+      if (!st.ok()) {
+        entry->set_error(st.message());
+        continue;
+      }
+    }
     ObjectEntry e;
     if (!table_.Get(id, s->client_id, &e).ok()) continue;  // found = false
     entry->set_found(true);
     entry->set_offset(e.offset);
     entry->set_data_size(e.data_size);
     entry->set_metadata_size(e.metadata_size);
+    if (e.external) {
+      entry->set_file_path(e.file_path);
+      entry->set_file_offset(0);
+    } else if (e.state == ObjectState::kSpilled) {
+      entry->set_file_path(e.file_path);
+      entry->set_file_offset(kSpillHeaderBytes);
+    }
   }
   if (f.header.kind != FrameKind::kRequest) {
     // Nobody would learn of the pins: undo them.
@@ -337,6 +518,26 @@ Status StoreServer::HandleStats(const ConnectionPtr& conn, Session* s, const Fra
   reply.set_capacity(table_.capacity());
   reply.set_used(table_.used());
   reply.set_num_objects(table_.num_objects());
+  reply.set_spilled_bytes(table_.spilled_bytes());
+  reply.set_num_spilled(table_.num_spilled());
+  reply.set_bytes_spilled_total(bytes_spilled_total_);
+  reply.set_bytes_restored_total(bytes_restored_total_);
+  reply.set_num_evicted_total(num_evicted_total_);
+  reply.set_spilling_enabled(spill_.enabled);
+  reply.set_spill_directory(spill_.directory);
+  if (req.include_objects()) {
+    for (const auto& [id, e] : table_.objects()) {
+      auto* o = reply.add_objects();
+      o->set_object_id(id.Binary());
+      o->set_size(e.size());
+      o->set_owner_id(e.owner.Binary());
+      o->set_state(ObjectStateName(e.state));
+      o->set_in_memory(e.in_arena());
+      o->set_external(e.external);
+      o->set_pins(e.total_pins);
+      o->set_primary(e.primary);
+    }
+  }
   Reply(conn, f, reply);
   return Status::OK();
 }

@@ -25,7 +25,26 @@
 // (so do not call them from another thread on a loop that was never run).
 // Stats() is thread safe.
 // Ownership: owns the memfd, its mapping and the listening socket (unlinked on
-// Stop). Clients' mappings stay valid after the server is gone.
+// Stop), and the spill/external files of its objects (unlinked when the object
+// is deleted and at destruction). Clients' mappings stay valid after the
+// server is gone.
+//
+// Memory pressure (when SpillOptions::enabled): a Create that does not fit
+// first evicts unpinned cached copies, then spills unpinned primary objects to
+// files in the spill directory, least recently used first (ObjectTable +
+// EvictionPolicy decide, spill_file.* does the I/O). An object that cannot fit
+// even after that (bigger than the arena, or the arena is full of pinned
+// objects) becomes an external object: a file of its own in the spill
+// directory that the client maps directly. A Get of a spilled object restores
+// it into the arena (spilling others if needed, checksum verified); when it
+// cannot fit, or it is already being read from its file, the client maps the
+// spill file itself. A spill write failure (disk full, file size limit,
+// unwritable directory) fails that Create with OutOfMemory naming the cause;
+// nothing is retried in a loop and no object changes state.
+// Spill and restore I/O run on the loop thread: while a file is written or
+// read (~50 ms for 50 MB) other store requests wait. Acceptable at first; the
+// fix is a writer thread with a RESTORING/SPILLING handshake (the table's
+// states already separate the steps).
 #include <asio.hpp>
 #include <atomic>
 #include <cstdint>
@@ -46,11 +65,23 @@ struct StoreStats {
   uint64_t capacity = 0;
   uint64_t used = 0;
   uint64_t num_objects = 0;
+  uint64_t spilled_bytes = 0;
+  uint64_t num_spilled = 0;
+};
+
+struct SpillOptions {
+  bool enabled = false;
+  // Created if missing; spill files are named lumos-<pid>-<object hex>.spill so
+  // several stores may share one directory.
+  std::string directory;
+  // Where the arena goes when memfd_create is unavailable (a file, unlinked at once).
+  std::string arena_fallback_directory;
 };
 
 class StoreServer {
  public:
-  StoreServer(asio::io_context& io, std::string socket_path, uint64_t capacity_bytes);
+  StoreServer(asio::io_context& io, std::string socket_path, uint64_t capacity_bytes,
+              SpillOptions spill = {});
   ~StoreServer();
   StoreServer(const StoreServer&) = delete;
   StoreServer& operator=(const StoreServer&) = delete;
@@ -87,6 +118,16 @@ class StoreServer {
   Status HandleAbort(const rpc::ConnectionPtr& conn, Session* s, const rpc::Frame& f);
   Status HandleContains(const rpc::ConnectionPtr& conn, Session* s, const rpc::Frame& f);
   Status HandleStats(const rpc::ConnectionPtr& conn, Session* s, const rpc::Frame& f);
+  // Evicts and spills until a block of `size` bytes fits. OutOfMemory (with
+  // the cause) when it cannot.
+  Status MakeRoom(uint64_t size);
+  // Writes one evictable primary object to its spill file and frees its block.
+  Status SpillOne(const ObjectID& id);
+  // SPILLED -> RESTORED, making room first. OutOfMemory when it cannot fit.
+  Status Restore(const ObjectID& id);
+  std::string FilePath(const ObjectID& id, const char* suffix) const;
+  void RemoveDeletedFiles();
+  Status MakeArena();
   void Reply(const rpc::ConnectionPtr& conn, const rpc::Frame& request,
              const google::protobuf::Message& reply);
   void PublishStats();
@@ -94,6 +135,7 @@ class StoreServer {
   asio::io_context& io_;
   const std::string socket_path_;
   const uint64_t capacity_;
+  const SpillOptions spill_;
   int arena_fd_ = -1;
   uint8_t* arena_ = nullptr;
   uint64_t arena_size_ = 0;
@@ -107,8 +149,14 @@ class StoreServer {
   std::unordered_set<rpc::ConnectionPtr> connections_;  // those that sent a frame
   std::unordered_map<WorkerID, int> connections_per_client_;
 
+  uint64_t bytes_spilled_total_ = 0;
+  uint64_t bytes_restored_total_ = 0;
+  uint64_t num_evicted_total_ = 0;
+
   std::atomic<uint64_t> used_{0};
   std::atomic<uint64_t> num_objects_{0};
+  std::atomic<uint64_t> spilled_bytes_{0};
+  std::atomic<uint64_t> num_spilled_{0};
 };
 
 }  // namespace lumos::object_store

@@ -1,11 +1,15 @@
 #include "raylet/lease_manager.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace lumos::raylet {
 
 LeaseManager::LeaseManager(ResourceSet total, int max_starting)
-    : total_(total), available_(total), max_starting_(std::max(1, max_starting)) {}
+    : total_(total),
+      available_(total),
+      gpus_(static_cast<int>(std::floor(total.Get("GPU")))),
+      max_starting_(std::max(1, max_starting)) {}
 
 void LeaseManager::AddRequest(LeaseRequest req) { pending_.push_back(Pending{std::move(req)}); }
 
@@ -24,6 +28,7 @@ std::optional<LeaseInfo> LeaseManager::ReturnLease(uint64_t lease_id, bool worke
   LeaseInfo info = it->second;
   leases_.erase(it);
   lease_of_worker_.erase(info.worker);
+  if (!info.gpus.empty()) gpus_.Release(info.gpus);
   if (!info.blocked) available_.Add(info.resources);
   else {
     ResourceSet non_cpu = info.resources;
@@ -148,9 +153,15 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
   // Resources left after this pass's grants and the grants that wait for a
   // starting worker, so that we start only as many workers as can be used.
   ResourceSet tentative = available_;
+  const bool has_gpus = gpus_.num_gpus() > 0;
+  GpuAllocator tentative_gpus = gpus_;
   for (auto it = pending_.begin(); it != pending_.end();) {
     const LeaseRequest& req = it->req;
-    if (!total_.Contains(req.resources) || !total_.Contains(req.placement)) {
+    // GPU instances only matter on a node with GPUs (elsewhere the totals
+    // check below already refuses GPU requests); skip the lookups otherwise.
+    int64_t gpu_units = has_gpus ? GpuAllocator::ToUnits(req.resources.Get("GPU")) : 0;
+    if (!total_.Contains(req.resources) || !total_.Contains(req.placement) ||
+        !gpus_.Feasible(gpu_units)) {
       bool reject = req.fail_on_infeasible && !OnlyGroupResourcesMissing(total_, req);
       if (reject || (!it->warned && !OnlyGroupResourcesMissing(total_, req))) {
         it->warned = true;
@@ -184,11 +195,13 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
       ++it;
       continue;
     }
-    if (!tentative.Contains(req.resources) || !tentative.Contains(req.placement)) {
+    if (!tentative.Contains(req.resources) || !tentative.Contains(req.placement) ||
+        (gpu_units > 0 && !tentative_gpus.Find(gpu_units))) {
       ++it;
       continue;
     }
     tentative.Subtract(req.resources);
+    if (gpu_units > 0) tentative_gpus.Allocate(gpu_units);
     if (idle_.empty()) {
       waiting_for_worker++;
       ++it;
@@ -197,6 +210,8 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
     WorkerID worker = idle_.back();  // the warmest worker
     idle_.pop_back();
     LeaseInfo info{next_lease_id_++, req.requester, worker, req.resources, false, req.is_actor};
+    // Fits: tentative_gpus holds at least the grants made so far in this pass.
+    if (gpu_units > 0) info.gpus = gpus_.Allocate(gpu_units).value_or(GpuAllocator::Assignment{});
     available_.Subtract(req.resources);
     leases_[info.lease_id] = info;
     lease_of_worker_[worker] = info.lease_id;
@@ -205,6 +220,7 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
     a.request = req;
     a.worker = worker;
     a.lease_id = info.lease_id;
+    if (!info.gpus.empty()) a.gpu_ids = GpuAllocator::Ids(info.gpus);
     actions.push_back(std::move(a));
     it = pending_.erase(it);
   }

@@ -9,7 +9,9 @@
 // resources until it is returned. Requests are served in arrival order, but a
 // request that does not fit does not block later ones that do. A worker whose
 // task blocks in get() lends its CPUs back until it unblocks (the node may then
-// be oversubscribed for a while, like Ray).
+// be oversubscribed for a while, like Ray); it keeps its GPUs. A lease that
+// holds GPUs gets GPU ids from the GpuAllocator along with the ResourceSet
+// amount; both must fit to grant.
 //
 // Thread safety: none; the node manager calls it from its event loop only.
 #include <cstdint>
@@ -22,6 +24,7 @@
 
 #include "common/id.h"
 #include "common/resource_set.h"
+#include "raylet/gpu_allocator.h"
 
 namespace lumos::raylet {
 
@@ -45,6 +48,7 @@ struct LeaseAction {
   int num_workers = 0;       // kStartWorkers
   std::string message;       // kInfeasible
   bool reject = false;       // kInfeasible: the request was dropped; answer it with an error
+  std::vector<int> gpu_ids;  // kGrant: the GPUs the lease holds (indices of the node's GPUs)
 };
 
 struct LeaseInfo {
@@ -54,6 +58,7 @@ struct LeaseInfo {
   ResourceSet resources;
   bool blocked = false;
   bool is_actor = false;
+  GpuAllocator::Assignment gpus;  // empty unless the lease holds GPUs
 };
 
 class LeaseManager {
@@ -93,6 +98,7 @@ class LeaseManager {
 
   const ResourceSet& total() const { return total_; }
   const ResourceSet& available() const { return available_; }
+  const GpuAllocator& gpus() const { return gpus_; }
   size_t num_pending() const { return pending_.size(); }
   size_t num_idle() const { return idle_.size(); }
   size_t num_leased() const { return leases_.size(); }
@@ -107,6 +113,7 @@ class LeaseManager {
  private:
   ResourceSet total_;
   ResourceSet available_;
+  GpuAllocator gpus_;
   int max_starting_;
   int starting_ = 0;
   uint64_t next_lease_id_ = 1;

@@ -19,7 +19,7 @@ using namespace lumos;
 namespace {
 constexpr const char* kKnownFlags =
     "node-id,node-ip,session-dir,gcs-address,resources,object-store-memory,raylet-socket,"
-    "store-socket,python,num-prestart-workers,lifeline-pid,head,log-dir";
+    "store-socket,python,num-prestart-workers,lifeline-pid,head,log-dir,spill-dir";
 
 int Fail(const Status& s) {
   std::cerr << "raylet: " << s.ToString() << std::endl;
@@ -54,7 +54,11 @@ int main(int argc, char** argv) {
 
   // Object store thread.
   rpc::EventLoop store_loop;
-  object_store::StoreServer store(store_loop.io(), store_socket, store_bytes);
+  object_store::SpillOptions spill;
+  spill.enabled = Config::Get().object_spilling_enabled() != 0;
+  spill.directory = flags.GetString("spill-dir", session_dir + "/spill");
+  spill.arena_fallback_directory = session_dir;
+  object_store::StoreServer store(store_loop.io(), store_socket, store_bytes, spill);
   if (Status s = store.Start(); !s.ok()) return Fail(s);
   store_loop.Start("object_store");
 
@@ -89,7 +93,8 @@ int main(int argc, char** argv) {
   });
   if (Status s = node_manager.Start(); !s.ok()) return Fail(s);
   LUMOS_LOG(Info) << "raylet " << node_id.Hex() << " up: " << opts.socket_path << " resources "
-                  << opts.resources.ToString() << " store " << store_bytes << " bytes";
+                  << opts.resources.ToString() << " store " << store_bytes << " bytes, spilling "
+                  << (spill.enabled ? "to " + spill.directory : std::string("disabled"));
   main_loop.RunInThisThread();
   store.Stop();
   store_loop.Stop();

@@ -200,6 +200,11 @@ void NodeManager::HandleRequestLease(const std::shared_ptr<Client>& c, const rpc
     c->conn->SendError(frame.header.request_id, frame.header.method, placement.status());
     return;
   }
+  if (std::string why = GpuAllocator::CheckRequest(GpuAllocator::ToUnits(rs.value().Get("GPU")));
+      !why.empty()) {
+    c->conn->SendError(frame.header.request_id, frame.header.method, Status::InvalidArgument(why));
+    return;
+  }
   LeaseRequest lr;
   lr.placement = placement.MoveValue();
   lr.is_actor = req.is_actor();
@@ -229,7 +234,8 @@ void NodeManager::HandleReturnWorker(const std::shared_ptr<Client>& c, const rpc
     return;
   }
   // An actor's worker is never pooled again: its lease ends with the process.
-  bool disconnect = req.disconnect_worker() || (held && held->is_actor);
+  // Nor is a worker that held GPUs: CUDA fixes a process's devices once.
+  bool disconnect = req.disconnect_worker() || (held && (held->is_actor || !held->gpus.empty()));
   auto info = leases_.ReturnLease(req.lease_id(), disconnect);
   if (info) {
     if (disconnect) {
@@ -251,6 +257,14 @@ void NodeManager::HandleNodeStats(const std::shared_ptr<Client>& c, const rpc::F
   reply.set_num_workers(static_cast<int>(workers_.size()));
   reply.set_num_idle_workers(static_cast<int>(leases_.num_idle()));
   reply.set_num_pending_leases(static_cast<int>(leases_.num_pending()));
+  for (const auto& [id, client] : clients_) {
+    if (!client->registered) continue;
+    auto* info = reply.add_clients();
+    info->set_worker_id(client->worker_id.Binary());
+    info->set_pid(client->pid);
+    info->set_is_driver(client->is_driver);
+    info->set_endpoint(client->endpoint);
+  }
   c->conn->SendReply(frame.header.request_id, frame.header.method, reply);
 }
 
@@ -355,6 +369,7 @@ void NodeManager::ScheduleAndDispatch() {
         if (a.request.is_actor) actor_workers_.insert(a.worker);
         rpc::RequestWorkerLeaseReply reply;
         reply.set_lease_id(a.lease_id);
+        for (int id : a.gpu_ids) reply.add_gpu_ids(id);
         auto* addr = reply.mutable_worker_address();
         addr->set_node_id(options_.node_id.Binary());
         addr->set_worker_id(a.worker.Binary());

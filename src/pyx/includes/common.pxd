@@ -46,6 +46,7 @@ cdef extern from "common/id.h" namespace "lumos" nogil:
         c_bool IsNil()
     cdef cppclass CObjectID "lumos::ObjectID":
         CObjectID()
+        c_bool IsNil()
         @staticmethod
         CObjectID FromBinary(const c_string&)
         @staticmethod
@@ -154,6 +155,8 @@ cdef extern from "common.pb.h" namespace "lumos::rpc" nogil:
         const c_string& retry_exception_allowlist()
         void set_dynamic_returns(c_bool)
         c_bool dynamic_returns()
+        int gpu_ids_size()
+        int gpu_ids(int)
         int kwarg_names_size()
         const c_string& kwarg_names(int)
     cdef cppclass CReturnObject "lumos::rpc::ReturnObject":
@@ -161,6 +164,7 @@ cdef extern from "common.pb.h" namespace "lumos::rpc" nogil:
         void set_in_plasma(c_bool)
         CInlineObject* mutable_value()
         void set_size(int64_t)
+        CObjectReference* add_nested_refs()
 
 cdef extern from "core_worker.pb.h" namespace "lumos::rpc" nogil:
     cdef cppclass CPushTaskReply "lumos::rpc::PushTaskReply":

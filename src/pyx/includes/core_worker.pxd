@@ -27,6 +27,25 @@ ctypedef CStatus (*CTaskExecutorFn)(const CTaskSpec&, const c_vector[shared_ptr[
                                     shared_ptr[CTaskReplier]) noexcept
 ctypedef c_bool (*CInterruptCheckFn)() noexcept
 
+cdef extern from "object_store/store_client.h" namespace "lumos::object_store" nogil:
+    cdef cppclass CStoreObjectInfo "lumos::object_store::StoreClient::ObjectInfo":
+        c_string object_id
+        c_string owner_id
+        uint64_t size
+        c_string state
+        c_bool in_memory
+        c_bool external
+        c_bool primary
+        uint64_t pins
+    cdef cppclass CStoreDetailedStats "lumos::object_store::StoreClient::DetailedStats":
+        uint64_t capacity, used, num_objects, spilled_bytes, num_spilled
+        uint64_t bytes_spilled_total, bytes_restored_total, num_evicted_total
+        c_bool spilling_enabled
+        c_string spill_directory
+        c_vector[CStoreObjectInfo] objects
+    cdef cppclass CStoreClient "lumos::object_store::StoreClient":
+        CStatus GetDetailedStats(c_bool include_objects, CStoreDetailedStats* out)
+
 cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
     cdef cppclass CTaskExecutor "lumos::core::TaskExecutor":
         CTaskExecutor()
@@ -46,9 +65,22 @@ cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
         CTaskExecutor executor
         CInterruptCheck check_signals
 
+    cdef cppclass CReferenceInfo "lumos::core::ReferenceInfo":
+        CObjectID id
+        CAddress owner
+        c_bool owned
+        c_bool in_plasma
+        c_bool escaped
+        int64_t local
+        int64_t submitted
+        int64_t contained_in
+        int64_t borrowers
+
     cdef cppclass CReferenceCounter "lumos::core::ReferenceCounter":
         size_t NumObjects()
         size_t NumOwned()
+        c_vector[CReferenceInfo] Snapshot()
+        void SetCallSite(const CObjectID& id, c_string site)
 
     cdef cppclass CCoreWorker "lumos::core::CoreWorker":
         @staticmethod
@@ -71,13 +103,19 @@ cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
         void AddLocalRef(const CObjectID& id, const CAddress* owner)
         void RemoveLocalRef(const CObjectID& id)
         void MarkEscaped(const CObjectID& id)
+        void AddDeserializedRef(const CObjectID& id, const CAddress& owner)
+        void FlushBorrowerRegistrations()
+        @staticmethod
+        c_bool HasPendingRegistrations()
+        int64_t InlineSize(const CObjectID& id)
+        CStatus CollectReferenceTables(int64_t timeout_ms, c_vector[c_string]* out)
         CReferenceCounter& reference_counter()
+        CStoreClient* store_client()
         c_vector[CObjectID] SubmitTask(CTaskSpec spec)
-        CStatus CreateActor(CTaskSpec spec, CActorTableData* existing)
+        CStatus CreateActor(CTaskSpec spec, CActorTableData* existing, CObjectID* handle_object)
         CStatus AddActorHandle(const c_string& actor_id, int max_task_retries, c_bool owned)
         c_vector[CObjectID] SubmitActorTask(const c_string& actor_id, CTaskSpec spec)
         int64_t ActorNumPending(const c_string& actor_id)
-        void ActorOutOfScope(const c_string& actor_id)
         CStatus KillActor(const c_string& actor_id, c_bool no_restart, const c_string& reason)
         CStatus CancelTask(const CObjectID& ref, c_bool force, c_bool recursive)
         c_string TakeCancelTarget()

@@ -1,0 +1,32 @@
+"""lumos.experimental: get_object_locations (Ray's experimental API)."""
+from lumos import _raylet
+from lumos._private import worker as _worker
+
+__all__ = ["get_object_locations"]
+
+
+def get_object_locations(obj_refs, timeout_ms=-1):
+    """{ref: {"node_ids": [hex node id, ...], "object_size": bytes or None}}:
+    the nodes holding each object's data (its object store copy, or the
+    owner's memory for a small object owned on this node). An object not
+    created yet has no location. `timeout_ms` is accepted for Ray
+    compatibility; the answer is local and immediate."""
+    if isinstance(obj_refs, _raylet.ObjectRef) or not isinstance(obj_refs, (list, tuple)):
+        raise TypeError("get_object_locations() expects a list of ObjectRefs, got %s" % type(obj_refs).__name__)
+    for r in obj_refs:
+        if not isinstance(r, _raylet.ObjectRef):
+            raise TypeError("get_object_locations() expects ObjectRefs; the list holds a %s" % type(r).__name__)
+    cw = _worker.core_worker()
+    node = cw.node_id
+    stored = {o["object_id"]: o for o in cw.store_stats(include_objects=True).get("objects", [])}
+    sizes = cw.inline_sizes([r for r in obj_refs if r.hex() not in stored])
+    out = {}
+    for r in obj_refs:
+        s = stored.get(r.hex())
+        if s is not None:
+            out[r] = {"node_ids": [node], "object_size": s["size"]}
+        elif sizes.get(r.binary()) is not None:
+            out[r] = {"node_ids": [node], "object_size": sizes[r.binary()]}
+        else:
+            out[r] = {"node_ids": [], "object_size": None}
+    return out

@@ -1,0 +1,83 @@
+// CoreWorker, lineage reconstruction: when a get finds that an object this
+// process owns lost its only copy (the store copy or its spill file is gone
+// or corrupt), the task that made it runs again from the LineageCache, after
+// its own lost arguments; objects made by put() cannot be made again.
+#include "common/logging.h"
+#include "core_worker/core_worker.h"
+
+namespace lumos::core {
+
+namespace {
+constexpr int kMaxReconstructionDepth = 100;
+}  // namespace
+
+bool CoreWorker::ReconstructLostObjects(const std::vector<ObjectID>& ids,
+                                        std::vector<std::shared_ptr<RayObject>>* objs) {
+  bool started = false;
+  for (size_t i = 0; i < ids.size() && i < objs->size(); i++) {
+    const auto& obj = (*objs)[i];
+    if (obj->metadata != kMetaObjectLost || !refs_.IsOwned(ids[i])) continue;
+    std::string why = obj->data ? std::string(reinterpret_cast<const char*>(obj->data->data()), obj->data->size())
+                                : std::string("lost");
+    if (ids[i].IsPut()) {
+      (*objs)[i] = RayObject::Inline(why + "; objects created by put() cannot be reconstructed", kMetaObjectLost);
+      continue;
+    }
+    Status s = Reconstruct(ids[i], 0);
+    if (s.ok()) {
+      started = true;
+      LUMOS_LOG(Info) << "object " << ids[i].Hex() << " was lost (" << why << "); re-executing its task";
+    } else {
+      (*objs)[i] = RayObject::Inline("object " + ids[i].Hex() + " was lost (" + why +
+                                         ") and could not be reconstructed: " + s.message(),
+                                     kMetaReconstructionFailed);
+    }
+  }
+  return started;
+}
+
+Status CoreWorker::Reconstruct(const ObjectID& lost, int depth) {
+  if (depth > kMaxReconstructionDepth) return Status::Invalid("the lineage is deeper than 100 tasks");
+  TaskID task = lost.Task();
+  if (tasks_->IsPending(task)) return Status::OK();  // already running again
+  rpc::TaskSpec spec;
+  switch (lineage_.TakeForReconstruction(lost, &spec)) {
+    case LineageCache::Outcome::kNoLineage:
+      return Status::Invalid("its task's lineage is not kept (max_retries=0, an actor task, or dynamic returns)");
+    case LineageCache::Outcome::kRetriesExhausted:
+      return Status::Invalid("the task that made it used up its max_retries");
+    case LineageCache::Outcome::kResubmit:
+      break;
+  }
+  // Lost arguments are made again first (checked by reading them: a spill
+  // file that fails its checksum only shows when read).
+  for (const auto& a : spec.args()) {
+    if (!a.has_ref()) continue;
+    ObjectID arg = ObjectID::FromBinary(a.ref().object_id());
+    if (!refs_.IsOwned(arg)) continue;
+    auto held = memory_store_.GetIfExists(arg);
+    if (!held) {
+      if (tasks_->IsPending(arg.Task())) continue;  // being made: the resubmission waits for it
+      return Status::Invalid("its argument " + arg.Hex() + " was freed");
+    }
+    if (!held->in_plasma) continue;
+    std::vector<std::shared_ptr<RayObject>> fetched;
+    Status fs = FetchFromPlasma({arg}, &fetched);
+    if (fs.ok() && fetched[0]->metadata != kMetaObjectLost) continue;
+    if (arg.IsPut()) return Status::Invalid("its argument " + arg.Hex() + " (a put object) was lost too");
+    Status as = Reconstruct(arg, depth + 1);
+    if (!as.ok()) return Status::Invalid("its argument " + arg.Hex() + " was lost too and " + as.message());
+  }
+  std::vector<ObjectID> returns;
+  for (int i = 0; i < spec.num_returns(); i++) {
+    returns.push_back(ObjectID::FromIndex(task, i + 1));
+    memory_store_.Delete(returns.back());
+  }
+  Status ds = store_->Delete(returns);  // the broken copies, so the new attempt can create them
+  if (!ds.ok()) LUMOS_LOG(Debug) << "deleting lost copies: " << ds.ToString();
+  tasks_->AddPendingTask(spec, ArgRefsOf(spec));
+  ResolveDependencies(std::move(spec), [this](rpc::TaskSpec ready) { submitter_->Submit(std::move(ready)); });
+  return Status::OK();
+}
+
+}  // namespace lumos::core

@@ -1,0 +1,45 @@
+#pragma once
+// Spill files: one object's bytes on disk, checksummed, and the file-backed
+// storage of objects too big for the arena ("external" objects).
+//
+// Spill file layout: a kSpillHeaderBytes header (magic, format version, the
+// object id, data and metadata sizes, CRC-32C of the payload), then the payload
+// (data followed by metadata) starting at kSpillHeaderBytes, a page boundary,
+// so a client can mmap the payload of a spill file directly.
+// External files hold the payload at offset 0 and nothing else (they are the
+// live copy, written in place by the creator like arena memory; no checksum).
+//
+// Files are not fsynced: spilling relieves memory pressure for the life of the
+// session, it is not durability (a crashed raylet loses its objects anyway).
+// What may fail: writes return IOError naming the object and errno's text
+// (ENOSPC, EFBIG for an RLIMIT_FSIZE, EACCES...) and leave no file behind;
+// reads return IOError naming the object for a missing, truncated or
+// corrupted (bad header or checksum mismatch) file, and never fill the
+// destination with unchecked bytes without saying so.
+// Thread safety: free functions, no shared state.
+#include <cstdint>
+#include <string>
+
+#include "common/id.h"
+#include "common/status.h"
+
+namespace lumos::object_store {
+
+constexpr uint64_t kSpillHeaderBytes = 4096;
+
+/// \brief Writes `size` bytes at `bytes` (data_size of data, then metadata) to
+/// a new spill file at `path`; *crc gets the payload's CRC-32C.
+Status WriteSpillFile(const std::string& path, const ObjectID& id, const uint8_t* bytes,
+                      uint64_t data_size, uint64_t metadata_size, uint32_t* crc);
+/// \brief Reads the payload of the spill file at `path` into `dest` (or only
+/// checks it when dest is null) and verifies header and checksum against the
+/// expected id, sizes and crc.
+Status ReadSpillFile(const std::string& path, const ObjectID& id, uint8_t* dest,
+                     uint64_t data_size, uint64_t metadata_size, uint32_t crc);
+/// \brief Creates the file of an external object with `size` bytes reserved on
+/// disk (posix_fallocate, so a full disk fails here, not as SIGBUS later).
+Status CreateExternalFile(const std::string& path, const ObjectID& id, uint64_t size);
+/// \brief Unlinks `path`; a missing file is fine, other errors are logged.
+void RemoveFile(const std::string& path);
+
+}  // namespace lumos::object_store
