@@ -15,6 +15,8 @@ import cloudpickle
 from lumos import exceptions
 from lumos._private import worker as _worker
 from lumos.remote_function import bind_options, resources_of, serialize_args, validate_options
+from lumos.util.placement_group import bundle_resources
+from lumos.util import scheduling_strategies as _strategies
 
 ACTOR_OPTIONS = {
     "name", "namespace", "lifetime", "num_cpus", "num_gpus", "resources", "memory", "max_restarts",
@@ -63,7 +65,8 @@ def _validate_actor_options(options):
                 key, ", ".join(sorted(ACTOR_OPTIONS))))
     task_like = {k: v for k, v in options.items() if k in ("num_cpus", "num_gpus", "resources", "memory",
                                                             "scheduling_strategy", "runtime_env",
-                                                            "placement_group", "accelerator_type")}
+                                                            "placement_group", "placement_group_bundle_index",
+                                                            "placement_group_capture_child_tasks", "accelerator_type")}
     validate_options(task_like)
     if options.get("lifetime") not in (None, "detached", "non_detached"):
         raise ValueError("lifetime must be None, 'non_detached' or 'detached', got %r" % (options["lifetime"],))
@@ -81,6 +84,18 @@ def _validate_actor_options(options):
         raise ValueError("get_if_exists=True needs a name= for the actor")
     if options.get("concurrency_groups"):
         raise ValueError("concurrency_groups are not built in lumos yet; use max_concurrency")
+
+
+def _placement_in_group(options, placement):
+    """An actor in a placement group needs its placement CPU from the bundle
+    (and none when the bundle has no CPU)."""
+    pg, index = _strategies.placement_of(options)
+    if pg is None or not placement:
+        return placement
+    bundles = pg.bundle_specs if index < 0 else [pg.bundle_specs[index]]
+    if not any(b.get("CPU", 0) >= placement["CPU"] for b in bundles):
+        return {}
+    return bundle_resources(pg, index, placement)
 
 
 def _method_table(cls):
@@ -163,6 +178,8 @@ class ActorClass:
         arg_list, kw_names = serialize_args(args, kwargs, "argument of %s.__init__" % self.__name__)
         held = resources_of(options, default_cpus=0)
         placement = {} if options.get("num_cpus") is not None else {"CPU": 1.0}
+        placement = _placement_in_group(options, placement)
+        _strategies.check_node_strategy(options, "actor %s" % self.__name__)
         created = cw.create_actor(
             handle_state["actor_id"], fid, self._cls.__module__ or "__main__", self.__name__, arg_list,
             kw_names, held, placement, options.get("max_restarts") or 0, max_concurrency, self._is_async,

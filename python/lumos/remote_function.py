@@ -7,20 +7,21 @@ from lumos import _raylet
 from lumos._private import accelerators
 from lumos._private import serialization
 from lumos._private import worker as _worker
+from lumos.util.placement_group import bundle_resources, check_bundle_index
+from lumos.util import scheduling_strategies as _strategies
 
 # Options a task accepts; values are validated in _validate_options.
 TASK_OPTIONS = {
     "num_cpus", "num_gpus", "resources", "num_returns", "max_calls", "name", "max_retries",
     "retry_exceptions", "memory", "accelerator_type", "scheduling_strategy", "runtime_env",
     "placement_group", "placement_group_bundle_index", "placement_group_capture_child_tasks",
-    "label_selector", "_metadata", "enable_task_events", "object_store_memory",
+    "label_selector", "_metadata", "enable_task_events", "object_store_memory", "_fail_on_infeasible",
     "_generator_backpressure_num_objects",
 }
 DEFAULT_MAX_RETRIES = 3  # like Ray: a task whose worker dies runs again up to 3 times
 
 # Accepted but not acted on yet (the issue that builds them is open); see docs/ARCHITECTURE.md.
-NOT_BUILT_OPTIONS = {"placement_group", "placement_group_bundle_index",
-                     "placement_group_capture_child_tasks", "runtime_env"}
+NOT_BUILT_OPTIONS = {"placement_group_capture_child_tasks", "runtime_env", "_fail_on_infeasible"}
 
 
 def _check_number(name, value, allow_none=True):
@@ -73,10 +74,17 @@ def validate_options(options, allowed=TASK_OPTIONS, what="task"):
     for key in NOT_BUILT_OPTIONS:
         if options.get(key) not in (None, {}, -1, False):
             raise ValueError("option %r is not built in lumos yet" % key)
-    strategy = options.get("scheduling_strategy")
-    if strategy not in (None, "DEFAULT", "SPREAD"):
-        raise ValueError("scheduling_strategy %r is not built in lumos yet (DEFAULT and SPREAD are; on one "
-                         "node they behave the same)" % (strategy,))
+    _strategies.validate(options.get("scheduling_strategy"))
+    pg = options.get("placement_group")
+    if pg is not None and pg != "default":
+        if options.get("scheduling_strategy") not in (None, "DEFAULT"):
+            raise ValueError("placement_group= cannot be combined with scheduling_strategy=%r"
+                             % (options["scheduling_strategy"],))
+        index = options.get("placement_group_bundle_index")
+        check_bundle_index(pg, -1 if index is None else index)
+    elif options.get("placement_group_bundle_index") not in (None, -1):
+        raise ValueError("placement_group_bundle_index=%r needs placement_group=" % (
+            options["placement_group_bundle_index"],))
 
 
 def validate_backpressure(options):
@@ -110,7 +118,11 @@ def resources_of(options, default_cpus=1):
         res[k] = float(v)
     if options.get("accelerator_type"):
         res[accelerators.accelerator_resource(options["accelerator_type"])] = accelerators.ACCELERATOR_TYPE_DEMAND
-    return {k: v for k, v in res.items() if v > 0}
+    res = {k: v for k, v in res.items() if v > 0}
+    pg, index = _strategies.placement_of(options)
+    if pg is not None:
+        res = bundle_resources(pg, index, res)  # the bundle's own resources only
+    return res
 
 
 class _BoundOptions:
@@ -214,6 +226,7 @@ class RemoteFunction:
         self._check_signature(args, kwargs)
         job = _worker.current_job_id()
         fid = self._function_id(cw, job)
+        _strategies.check_node_strategy(options, "task %s" % self._qualname)
         arg_list, kw_names = serialize_args(args, kwargs, "argument of %s" % self._qualname)
         num_returns, streaming, backpressure = streaming_mode(self._function, options.get("num_returns"), options)
         dynamic = num_returns == "dynamic"

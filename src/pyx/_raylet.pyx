@@ -5,4 +5,5 @@ include "common.pxi"        # check_status: Status codes -> lumos.exceptions
 include "buffers.pxi"       # PlasmaBuffer (read-only shm view), WritableBuffer
 include "object_ref.pxi"    # ObjectRef: id + owner, counted by the core worker
 include "gcs_client.pxi"    # GcsClient: node table, jobs, KV (gRPC)
+include "placement_group.pxi"  # placement group calls to the GCS
 include "core_worker.pxi"   # CoreWorker: put/get/wait/submit/run tasks

@@ -98,9 +98,12 @@ TEST(ResourceSetTest, FixedPointDoesNotDrift) {
     avail.Add(third);
   }
   EXPECT_EQ(avail, RS({{"CPU", 3}}));
-  // Precision is 1/10000: finer amounts round.
-  EXPECT_EQ(RS({{"CPU", 0.00004}}).Get("CPU"), 0.0);
-  EXPECT_EQ(RS({{"CPU", 0.00006}}).Get("CPU"), 0.0001);
+  // Precision is 1/10000: Set() rounds finer amounts (FromMap rejects them).
+  ResourceSet fine;
+  fine.Set("CPU", 0.00004);
+  EXPECT_EQ(fine.Get("CPU"), 0.0);
+  fine.Set("CPU", 0.00006);
+  EXPECT_EQ(fine.Get("CPU"), 0.0001);
 }
 
 TEST(ResourceSetTest, SetOverwritesAndErases) {
@@ -128,6 +131,33 @@ TEST(ResourceSetTest, ToStringAndToMap) {
   ASSERT_EQ(m.size(), 2u);
   EXPECT_EQ(m["CPU"], 1.5);
   EXPECT_EQ(m["custom"], 0.25);
+}
+
+}  // namespace
+}  // namespace lumos
+
+namespace lumos {
+namespace {
+
+TEST(ResourceSetPrecisionTest, RejectsAmountsFinerThanTheUnit) {
+  EXPECT_TRUE(ResourceSet::FromMap({{"CPU", 0.0001}}).ok());
+  EXPECT_TRUE(ResourceSet::FromMap({{"CPU", 0.1}}).ok());
+  EXPECT_TRUE(ResourceSet::FromMap({{"memory", 64.0 * 1024 * 1024 * 1024}}).ok());
+  auto r = ResourceSet::FromMap({{"CPU", 0.00001}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("too precise"), std::string::npos);
+  EXPECT_NE(r.status().message().find("0.0001"), std::string::npos);
+  EXPECT_FALSE(ResourceSet::FromMap({{"CPU", 1.0 / 3}}).ok());
+  EXPECT_FALSE(ResourceSet::FromMap({{"CPU", 1e16}}).ok());
+}
+
+TEST(ResourceSetPrecisionTest, TenThousandTenthsAddUpExactly) {
+  ResourceSet total = ResourceSet::FromMap({{"CPU", 1}}).value();
+  ResourceSet tenth = ResourceSet::FromMap({{"CPU", 0.1}}).value();
+  for (int i = 0; i < 10; i++) total.Subtract(tenth);
+  EXPECT_TRUE(total.IsEmpty());
+  for (int i = 0; i < 10000; i++) total.Add(ResourceSet::FromMap({{"CPU", 0.0001}}).value());
+  EXPECT_EQ(total.Get("CPU"), 1.0);
 }
 
 }  // namespace

@@ -30,6 +30,7 @@ def test_list_named_actors(ray_start):
     ray.kill(a)
 
 
-def test_placement_group_says_not_built(ray_start):
-    with pytest.raises(RuntimeError, match="not built"):
-        ray.util.placement_group([{"CPU": 1}])
+def test_placement_group_is_exported(ray_start):
+    pg = ray.util.placement_group([{"CPU": 1}])
+    assert pg.wait(30)
+    ray.util.remove_placement_group(pg)

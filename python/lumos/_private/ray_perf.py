@@ -172,6 +172,15 @@ def actor_benchmarks(run):
         lambda: ray.get([ta.small_value_batch.remote(n) for ta in task_actors]), n * len(task_actors))
 
 
+def placement_group_create_removal(num_pgs):
+    # Ray's workload, with bundles of 0.001 CPU instead of a custom resource.
+    pgs = [ray.util.placement_group(bundles=[{"CPU": 0.001}]) for _ in range(num_pgs)]
+    for pg in pgs:
+        pg.wait(timeout_seconds=30)
+    for pg in pgs:
+        ray.util.remove_placement_group(pg)
+
+
 def main(filter_pattern=None):
     ray.init()
     results = []
@@ -209,6 +218,7 @@ def main(filter_pattern=None):
     run("streaming generator 10k small items", streaming_items, 10000)
     run("1000-task retry storm", retry_storm, 1000)
     actor_benchmarks(run)
+    run("placement group create/removal", lambda: placement_group_create_removal(100), 100)
     ray.shutdown()
     return results
 

@@ -153,13 +153,37 @@ def _cmd_status(args):
         print("  %s DEAD: %s" % (n.node_id.hex(), n.death_reason))
     print("Resources (used / total):")
     for k in sorted(totals):
-        if k.startswith("node:"):
+        if k.startswith("node:") or "_group_" in k:  # placement group bundles: listed below
             continue
         used = totals[k] - avail.get(k, 0)
         if k in ("memory", "object_store_memory"):
             print("  %.2f GiB / %.2f GiB %s" % (used / 2**30, totals[k] / 2**30, k))
         else:
             print("  %g / %g %s" % (used, totals[k], k))
+    demands = [(n.node_id.hex(), d) for n in alive for d in n.infeasible_demands]
+    print("Pending infeasible demands: %d" % len(demands))
+    for node, d in demands:
+        print("  %s (node %s... cannot fit it)" % (d, node[:12]))
+    _print_placement_groups(pb, pb_grpc, channel)
+
+
+def _print_placement_groups(pb, pb_grpc, channel):
+    import grpc
+    try:
+        pgs = pb_grpc.PlacementGroupInfoGcsServiceStub(channel).GetAllPlacementGroup(
+            pb.GetAllPlacementGroupRequest(), timeout=5).placement_groups
+    except grpc.RpcError as e:
+        print("Placement groups: unavailable (%s)" % e.code().name)
+        return
+    state = pb.PlacementGroupTableData
+    created = [p for p in pgs if p.state == state.CREATED]
+    pending = [p for p in pgs if p.state in (state.PENDING, state.PREPARED, state.RESCHEDULING)]
+    print("Placement groups: %d created, %d pending" % (len(created), len(pending)))
+    for p in pending:
+        bundles = [dict(b.unit_resources) for b in p.bundles]
+        print("  %s%s %s %s: %s%s" % (
+            p.placement_group_id, " (%s)" % p.name if p.name else "", state.Strategy.Name(p.strategy),
+            bundles, "INFEASIBLE " if p.infeasible else "", p.pending_reason or "being reserved"))
 
 
 def _cmd_memory(args):

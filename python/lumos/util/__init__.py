@@ -56,6 +56,7 @@ def inspect_serializability(base_obj, name=None, depth=3, print_file=None):
     return ok, failures
 
 
-def placement_group(*args, **kwargs):
-    raise RuntimeError("placement groups are not built in lumos yet (resources issue); schedule with "
-                       "num_cpus/num_gpus/resources instead")
+from lumos.util.placement_group import (  # noqa: E402,F401
+    PlacementGroup, get_current_placement_group, get_placement_group, placement_group, placement_group_table,
+    remove_placement_group)
+from lumos.util import scheduling_strategies  # noqa: E402,F401

@@ -31,7 +31,9 @@ namespace lumos {
   X(int64_t, object_spilling_enabled, 1,                                                       \
     "1: a full object store spills objects to disk (and keeps objects bigger than it in "      \
     "files); 0: a put that does not fit raises ObjectStoreFullError.")                           \
-  X(int64_t, task_state_history_size, 10000, "Finished task attempts an owner remembers for list_tasks().")
+  X(int64_t, task_state_history_size, 10000, "Finished task attempts an owner remembers for list_tasks().") \
+  X(int64_t, fail_on_infeasible, 0,                                                            \
+    "1: a task no node can ever fit fails at once (get raises) instead of staying pending.")
 
 class Config {
  public:

@@ -1,5 +1,6 @@
 #include "common/resource_set.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -11,6 +12,19 @@ Result<ResourceSet> ResourceSet::FromMap(const std::map<std::string, double>& m)
     if (!std::isfinite(amount) || amount < 0) {
       return Status::InvalidArgument("resource '" + name + "' must be a non-negative number, got " +
                                      std::to_string(amount));
+    }
+    // Amounts are kept in 1/kUnit steps: a finer amount would be silently rounded.
+    double scaled = amount * kUnit;
+    if (scaled > 9.0e18) {
+      return Status::InvalidArgument("resource '" + name + "' amount " + std::to_string(amount) +
+                                     " is too large (limit 9e14)");
+    }
+    if (std::fabs(scaled - std::nearbyint(scaled)) > 1e-6 * std::max(1.0, scaled) * 1e-3) {
+      std::ostringstream os;
+      os.precision(17);
+      os << "resource '" << name << "' amount " << amount
+         << " is too precise: amounts are multiples of 0.0001 (1/" << kUnit << ")";
+      return Status::InvalidArgument(os.str());
     }
     rs.Set(name, amount);
   }

@@ -50,6 +50,7 @@ void NormalTaskSubmitter::DispatchLocked(uint64_t cls_id, Class& cls) {
     req.set_scheduling_class(cls_id);
     req.set_task_name(cls.queue.front().name());
     req.set_job_id(cls.queue.front().job_id());
+    req.set_fail_on_infeasible(Config::Get().fail_on_infeasible() != 0);
     raylet_->SendRequest(rpc::REQUEST_WORKER_LEASE, req,
                          [this, cls_id](const Status& s, rpc::Frame&& f) { OnLeaseReply(cls_id, s, f); });
   }
@@ -93,6 +94,20 @@ void NormalTaskSubmitter::OnLeaseReply(uint64_t cls_id, const Status& s, const r
     }
   } else if (!s.ok() && s.code() != StatusCode::kDisconnected) {
     LUMOS_LOG(Warning) << "worker lease request failed: " << s.ToString();
+  }
+  std::vector<TaskID> infeasible;  // fail_on_infeasible: every queued task of the class fails
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Class& cls = classes_[cls_id];
+    if (!w && reply.infeasible()) {
+      cls.pending_lease_requests--;
+      for (const auto& spec : cls.queue) infeasible.push_back(TaskID::FromBinary(spec.task_id()));
+      cls.queue.clear();
+    }
+  }
+  if (!infeasible.empty() || (!w && reply.infeasible())) {
+    for (const auto& task : infeasible) tasks_->FailTask(task, kMetaSystemError, reply.rejected_reason());
+    return;
   }
   std::lock_guard<std::mutex> lock(mu_);
   Class& cls = classes_[cls_id];

@@ -354,6 +354,14 @@ const rpc::NodeInfo* GcsActorScheduler::PickNode(const std::vector<rpc::NodeInfo
     }
   }
   if (best != nullptr) return best;
+  for (const auto& [name, amount] : demand) {
+    if (name.find("_group_") != std::string::npos) {
+      // Placement group bundle resources appear when the group is created:
+      // the actor waits for its group (whose status says why it is pending).
+      warning->clear();
+      return nullptr;
+    }
+  }
   std::string what = "the actor " + ActorName(task) + " cannot be scheduled: it needs " +
                      FormatResources(demand, nullptr);
   if (alive == 0) {

@@ -11,6 +11,7 @@
 #include "common/logging.h"
 #include "gcs/actor_info_service.h"
 #include "gcs/actor_scheduler.h"
+#include "gcs/placement_group_service.h"
 #include "gcs/health_check_service.h"
 #include "gcs/job_info_service.h"
 #include "gcs/kv_service.h"
@@ -37,10 +38,21 @@ GcsServer::GcsServer(GcsServerOptions options)
   actor_scheduler_ = std::make_unique<GcsActorScheduler>(
       [svc = node_service_.get()] { return svc->GetAllNodes(); });
   actor_service_ = std::make_unique<ActorInfoService>(actor_scheduler_.get());
+  pg_scheduler_ = std::make_unique<GcsPlacementGroupScheduler>(
+      [svc = node_service_.get()] { return svc->GetAllNodes(); });
+  pg_service_ = std::make_unique<PlacementGroupInfoService>(pg_scheduler_.get());
+  // A finished job's non-detached placement groups are removed.
+  job_service_->SetFinishedListener(
+      [pgs = pg_scheduler_.get()](const JobID& job) { pgs->JobFinished(job.Binary()); });
   node_service_->SetListeners(
-      [sched = actor_scheduler_.get()](const NodeID& id) { sched->NodeAlive(id); },
-      [sched = actor_scheduler_.get()](const NodeID& id, const std::string& reason) {
+      [sched = actor_scheduler_.get(), pgs = pg_scheduler_.get()](const NodeID& id) {
+        sched->NodeAlive(id);
+        pgs->NodeAlive(id);
+      },
+      [sched = actor_scheduler_.get(), pgs = pg_scheduler_.get()](const NodeID& id,
+                                                                  const std::string& reason) {
         sched->NodeDead(id, reason);
+        pgs->NodeDead(id);
       });
 }
 
@@ -61,6 +73,7 @@ Status GcsServer::Start() {
   builder.RegisterService(kv_service_.get());
   builder.RegisterService(health_service_.get());
   builder.RegisterService(actor_service_.get());
+  builder.RegisterService(pg_service_.get());
   // Few idle threads: one completion queue polled by 1..2 threads. Handler
   // threads are created on demand under load and exit again when idle. There
   // is deliberately no ResourceQuota thread cap: when a sync server reaches it,
@@ -76,6 +89,7 @@ Status GcsServer::Start() {
   }
   port_ = bound_port;
   actor_scheduler_->Start();
+  pg_scheduler_->Start();
   LUMOS_LOG(Info) << "GCS listening on " << address() << " (node_death_timeout_ms="
                   << Config::Get().node_death_timeout_ms() << ")";
   deadline_thread_ = std::thread([this] { DeadlineLoop(); });
@@ -112,6 +126,7 @@ void GcsServer::Shutdown() {
   }
   // After the gRPC server: no handler can reach the scheduler any more.
   if (actor_scheduler_ != nullptr) actor_scheduler_->Stop();
+  if (pg_scheduler_ != nullptr) pg_scheduler_->Stop();
 }
 
 }  // namespace lumos::gcs

@@ -35,6 +35,8 @@ class InternalKVService;
 class HealthCheckService;
 class ActorInfoService;
 class GcsActorScheduler;
+class GcsPlacementGroupScheduler;
+class PlacementGroupInfoService;
 
 struct GcsServerOptions {
   /// Address to listen on.
@@ -78,6 +80,8 @@ class GcsServer {
   std::unique_ptr<HealthCheckService> health_service_;
   std::unique_ptr<GcsActorScheduler> actor_scheduler_;
   std::unique_ptr<ActorInfoService> actor_service_;
+  std::unique_ptr<GcsPlacementGroupScheduler> pg_scheduler_;
+  std::unique_ptr<PlacementGroupInfoService> pg_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 

@@ -46,6 +46,7 @@ grpc::Status JobInfoService::MarkJobFinished(grpc::ServerContext*,
   }
   if (s.ok()) {
     LUMOS_LOG(Info) << "job " << id.Hex() << " finished";
+    if (on_finished_) on_finished_(id);
   }
   FillGcsStatus(s, reply->mutable_status());
   return grpc::Status::OK;

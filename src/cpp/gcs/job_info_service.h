@@ -3,6 +3,7 @@
 //
 // Thread safety: every handler takes mu_. Owns its GcsJobManager. Handlers
 // always return grpc::Status::OK; failures travel in the reply's GcsStatus.
+#include <functional>
 #include <mutex>
 
 #include "gcs/job_manager.h"
@@ -12,6 +13,8 @@ namespace lumos::gcs {
 
 class JobInfoService final : public rpc::JobInfoGcsService::Service {
  public:
+  /// \brief Called (outside the lock) after a job is marked finished. Set before serving.
+  void SetFinishedListener(std::function<void(const JobID&)> fn) { on_finished_ = std::move(fn); }
   JobInfoService() = default;
 
   grpc::Status GetNextJobId(grpc::ServerContext* ctx, const rpc::GetNextJobIdRequest* req,
@@ -24,6 +27,7 @@ class JobInfoService final : public rpc::JobInfoGcsService::Service {
                              rpc::GetAllJobInfoReply* reply) override;
 
  private:
+  std::function<void(const JobID&)> on_finished_;
   std::mutex mu_;
   GcsJobManager manager_;  // guarded by mu_
 };

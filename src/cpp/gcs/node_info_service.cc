@@ -65,13 +65,21 @@ grpc::Status NodeInfoService::ReportResources(grpc::ServerContext*,
                                               rpc::ReportResourcesReply* reply) {
   std::map<std::string, double> available(req->available_resources().begin(),
                                           req->available_resources().end());
+  std::map<std::string, double> total(req->total_resources().begin(),
+                                      req->total_resources().end());
+  std::vector<std::string> infeasible(req->infeasible_demands().begin(),
+                                      req->infeasible_demands().end());
   bool node_is_dead = false;
+  bool totals_changed = false;
   Status s;
   {
     std::lock_guard<std::mutex> lock(mu_);
     s = manager_.ReportResources(NodeID::FromBinary(req->node_id()), available, WallClockMs(),
-                                 &node_is_dead);
+                                 &node_is_dead, &total, &infeasible, &totals_changed);
   }
+  // Totals change when placement group bundles are committed or returned:
+  // actors waiting for bundle resources may fit now.
+  if (s.ok() && totals_changed && on_alive_) on_alive_(NodeID::FromBinary(req->node_id()));
   reply->set_node_is_dead(node_is_dead);
   FillGcsStatus(s, reply->mutable_status());
   return grpc::Status::OK;

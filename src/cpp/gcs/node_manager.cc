@@ -60,7 +60,10 @@ Result<rpc::NodeInfo> GcsNodeManager::GetNode(const NodeID& node_id) const {
 
 Status GcsNodeManager::ReportResources(const NodeID& node_id,
                                        const std::map<std::string, double>& available,
-                                       int64_t now_ms, bool* node_is_dead) {
+                                       int64_t now_ms, bool* node_is_dead,
+                                       const std::map<std::string, double>* total,
+                                       const std::vector<std::string>* infeasible,
+                                       bool* totals_changed) {
   rpc::NodeInfo* node = Find(node_id);
   if (node == nullptr) {
     return Status::NotFound("node " + node_id.Hex() +
@@ -71,6 +74,22 @@ Status GcsNodeManager::ReportResources(const NodeID& node_id,
   auto* avail = node->mutable_available_resources();
   avail->clear();
   for (const auto& [name, value] : available) (*avail)[name] = value;
+  if (infeasible != nullptr) {
+    node->clear_infeasible_demands();
+    for (const auto& d : *infeasible) node->add_infeasible_demands(d);
+  }
+  if (total != nullptr && !total->empty()) {
+    auto* t = node->mutable_total_resources();
+    if (totals_changed != nullptr) {
+      *totals_changed = t->size() != total->size();
+      for (const auto& [name, value] : *total) {
+        auto it = t->find(name);
+        if (it == t->end() || it->second != value) *totals_changed = true;
+      }
+    }
+    t->clear();
+    for (const auto& [name, value] : *total) (*t)[name] = value;
+  }
   node->set_last_report_ms(now_ms);
   return Status::OK();
 }

@@ -49,8 +49,12 @@ class GcsNodeManager {
   /// \brief Replaces the node's available resources and refreshes its
   /// heartbeat. A dead node is left unchanged and `*node_is_dead` is set true
   /// (the raylet should then exit). NotFound if unknown.
+  /// `total`, when given and non-empty, replaces the node's totals.
   Status ReportResources(const NodeID& node_id, const std::map<std::string, double>& available,
-                         int64_t now_ms, bool* node_is_dead);
+                         int64_t now_ms, bool* node_is_dead,
+                         const std::map<std::string, double>* total = nullptr,
+                         const std::vector<std::string>* infeasible = nullptr,
+                         bool* totals_changed = nullptr);
 
   /// \brief Marks DEAD every alive node whose last report is more than
   /// `timeout_ms` older than `now_ms`; the reason says how long it was silent.

@@ -99,6 +99,54 @@ const LeaseInfo* LeaseManager::GetLease(uint64_t lease_id) const {
   return it == leases_.end() ? nullptr : &it->second;
 }
 
+std::vector<std::string> LeaseManager::InfeasibleDemands() const {
+  std::map<std::string, int> count;  // "task 'f': {...}" -> how many
+  for (const auto& p : pending_) {
+    if (!p.warned) continue;  // only infeasible requests are warned about
+    ResourceSet asked = p.req.resources;
+    for (const auto& [name, amount] : p.req.placement.ToMap()) {
+      if (asked.Get(name) < amount) asked.Set(name, amount);
+    }
+    count[std::string(p.req.is_actor ? "actor '" : "task '") + p.req.task_name + "': " +
+          asked.ToString()]++;
+  }
+  std::vector<std::string> out;
+  for (const auto& [what, n] : count) out.push_back(what + (n > 1 ? " x" + std::to_string(n) : ""));
+  return out;
+}
+
+bool LeaseManager::TryReserve(const ResourceSet& rs) {
+  if (!available_.Contains(rs)) return false;
+  available_.Subtract(rs);
+  return true;
+}
+
+void LeaseManager::AddResources(const ResourceSet& rs) {
+  total_.Add(rs);
+  available_.Add(rs);
+}
+
+void LeaseManager::RemoveResources(const ResourceSet& rs) {
+  total_.Subtract(rs);
+  available_.Subtract(rs);
+}
+
+namespace {
+// Placement group resources (CPU_group_...) appear when a bundle is
+// committed: asking for one that does not exist yet is not infeasible.
+bool OnlyGroupResourcesMissing(const ResourceSet& total, const LeaseRequest& req) {
+  bool any = false;
+  for (const auto* rs : {&req.resources, &req.placement}) {
+    for (const auto& [name, amount] : rs->ToMap()) {
+      if (total.Get(name) >= amount) continue;
+      if (name.find("_group_") == std::string::npos) return false;
+      any = true;
+    }
+  }
+  return any;
+}
+}  // namespace
+
 std::vector<LeaseAction> LeaseManager::Schedule() {
   std::vector<LeaseAction> actions;
   int waiting_for_worker = 0;
@@ -114,7 +162,8 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
     int64_t gpu_units = has_gpus ? GpuAllocator::ToUnits(req.resources.Get("GPU")) : 0;
     if (!total_.Contains(req.resources) || !total_.Contains(req.placement) ||
         !gpus_.Feasible(gpu_units)) {
-      if (!it->warned) {
+      bool reject = req.fail_on_infeasible && !OnlyGroupResourcesMissing(total_, req);
+      if (reject || (!it->warned && !OnlyGroupResourcesMissing(total_, req))) {
         it->warned = true;
         LeaseAction a;
         a.kind = LeaseAction::kInfeasible;
@@ -130,7 +179,18 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
                     " but this node has only " + (have.IsEmpty() ? "{}" : have.ToString()) +
                     " in total; it will stay pending until a node with enough resources joins "
                     "(lower the request with .options(num_cpus=..., resources=...))";
+        if (reject) {
+          a.reject = true;
+          a.message = std::string(req.is_actor ? "actor '" : "task '") + req.task_name +
+                      "' is infeasible: it asks for " + asked.ToString() + " but this node has only " +
+                      (have.IsEmpty() ? "{}" : have.ToString()) +
+                      " in total (fail_on_infeasible is set, so it fails instead of waiting)";
+        }
         actions.push_back(std::move(a));
+      }
+      if (reject) {
+        it = pending_.erase(it);
+        continue;
       }
       ++it;
       continue;

@@ -36,6 +36,7 @@ struct LeaseRequest {
   uint64_t scheduling_class = 0;
   std::string task_name;
   bool is_actor = false;   // the worker hosts an actor and never returns to the pool
+  bool fail_on_infeasible = false;  // reject instead of waiting when infeasible
 };
 
 struct LeaseAction {
@@ -46,6 +47,7 @@ struct LeaseAction {
   uint64_t lease_id = 0;     // kGrant
   int num_workers = 0;       // kStartWorkers
   std::string message;       // kInfeasible
+  bool reject = false;       // kInfeasible: the request was dropped; answer it with an error
   std::vector<int> gpu_ids;  // kGrant: the GPUs the lease holds (indices of the node's GPUs)
 };
 
@@ -81,6 +83,16 @@ class LeaseManager {
   /// \brief Drops the requester's pending requests; returns the leases it holds.
   std::vector<LeaseInfo> RequesterGone(uint64_t requester);
 
+  // Placement group bundles (see BundleBook): set resources aside, give them
+  // back, and add/remove the resources committed bundles turn into.
+  /// \brief Subtracts `rs` from what is available; false (nothing changes) if it does not fit.
+  bool TryReserve(const ResourceSet& rs);
+  void Unreserve(const ResourceSet& rs) { available_.Add(rs); }
+  void AddResources(const ResourceSet& rs);
+  /// \brief Removes from total and available (available may go negative while
+  /// leases still hold them; they come back to zero as the leases return).
+  void RemoveResources(const ResourceSet& rs);
+
   /// \brief Grants what can be granted now, in arrival order.
   std::vector<LeaseAction> Schedule();
 
@@ -92,6 +104,8 @@ class LeaseManager {
   size_t num_leased() const { return leases_.size(); }
   int num_starting() const { return starting_; }
   const std::deque<WorkerID>& idle_workers() const { return idle_; }
+  /// \brief One line per shape of the pending requests this node can never fit.
+  std::vector<std::string> InfeasibleDemands() const;
   std::optional<uint64_t> LeaseOfWorker(const WorkerID& worker) const;
   /// \brief The live lease with this id, or nullptr (valid until the next call).
   const LeaseInfo* GetLease(uint64_t lease_id) const;

@@ -135,6 +135,15 @@ void NodeManager::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
     case rpc::GET_WORKER_EXIT:
       HandleGetWorkerExit(c, frame);
       break;
+    case rpc::PREPARE_BUNDLES:
+      HandlePrepareBundles(c, frame);
+      break;
+    case rpc::COMMIT_BUNDLES:
+      HandleCommitBundles(c, frame);
+      break;
+    case rpc::CANCEL_BUNDLES:
+      HandleCancelBundles(c, frame);
+      break;
     default:
       LUMOS_LOG(Warning) << "unknown raylet method " << m << "; dropping the connection";
       conn->Close(Status::Invalid("unknown method"));
@@ -204,6 +213,7 @@ void NodeManager::HandleRequestLease(const std::shared_ptr<Client>& c, const rpc
   lr.resources = rs.MoveValue();
   lr.scheduling_class = req.scheduling_class();
   lr.task_name = req.task_name();
+  lr.fail_on_infeasible = req.fail_on_infeasible();
   leases_.AddRequest(std::move(lr));
   ScheduleAndDispatch();
 }
@@ -373,6 +383,15 @@ void NodeManager::ScheduleAndDispatch() {
       case LeaseAction::kInfeasible: {
         LUMOS_LOG(Warning) << a.message;
         auto cit = clients_.find(a.request.requester);
+        if (a.reject) {
+          if (cit != clients_.end()) {
+            rpc::RequestWorkerLeaseReply reply;
+            reply.set_rejected_reason(a.message);
+            reply.set_infeasible(true);
+            cit->second->conn->SendReply(a.request.reply_tag, rpc::REQUEST_WORKER_LEASE, reply);
+          }
+          break;
+        }
         if (cit != clients_.end()) {
           rpc::LeaseInfeasibleNotice notice;
           notice.set_message(a.message);
@@ -449,9 +468,13 @@ void NodeManager::DoMaintenance() {
 
 void NodeManager::UpdateSnapshot() {
   auto m = leases_.available().ToMap();
+  auto t = leases_.total().ToMap();
+  auto inf = leases_.InfeasibleDemands();
   std::lock_guard<std::mutex> lock(snapshot_mu_);
-  if (m == available_snapshot_) return;
+  if (m == available_snapshot_ && t == total_snapshot_ && inf == infeasible_snapshot_) return;
   available_snapshot_ = std::move(m);
+  total_snapshot_ = std::move(t);
+  infeasible_snapshot_ = std::move(inf);
   snapshot_dirty_ = true;
   snapshot_cv_.notify_all();
 }
@@ -471,6 +494,8 @@ void NodeManager::ReporterLoop() {
     });
     if (reporter_stop_) break;
     auto snapshot = available_snapshot_;
+    auto total = total_snapshot_;
+    auto infeasible = infeasible_snapshot_;
     snapshot_dirty_ = false;
     std::vector<std::pair<WorkerID, std::string>> failures;
     failures.swap(worker_failures_);
@@ -480,7 +505,7 @@ void NodeManager::ReporterLoop() {
       if (!fs.ok()) LUMOS_LOG(Debug) << "worker failure report failed: " << fs.ToString();
     }
     bool dead = false;
-    Status s = gcs_->ReportResources(options_.node_id, snapshot, &dead);
+    Status s = gcs_->ReportResources(options_.node_id, snapshot, &dead, &total, &infeasible);
     if (!s.ok()) LUMOS_LOG(Warning) << "resource report to the GCS failed: " << s.ToString();
     if (dead) {
       LUMOS_LOG(Error) << "the GCS considers this node dead; exiting";

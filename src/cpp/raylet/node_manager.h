@@ -22,6 +22,7 @@
 
 #include "common/id.h"
 #include "common/resource_set.h"
+#include "raylet/bundle_book.h"
 #include "raylet/lease_manager.h"
 #include "raylet/worker_pool.h"
 #include "rpc/connection.h"
@@ -72,6 +73,10 @@ class NodeManager {
   void HandleReturnWorker(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
   void HandleNodeStats(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
   void HandleGetWorkerExit(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
+  // Placement group bundles (node_manager_bundles.cc).
+  void HandlePrepareBundles(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
+  void HandleCommitBundles(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
+  void HandleCancelBundles(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
   void RecordExit(const WorkerID& worker, const std::string& how);
   void OnWorkerExit(pid_t pid, int wait_status, bool registered);
   void ScheduleAndDispatch();
@@ -91,6 +96,7 @@ class NodeManager {
   std::unique_ptr<rpc::FastpathServer> server_;
   WorkerPool pool_;
   LeaseManager leases_;
+  BundleBook bundles_;
   asio::steady_timer maintenance_timer_;
 
   uint64_t next_client_id_ = 1;
@@ -113,6 +119,8 @@ class NodeManager {
   std::mutex snapshot_mu_;
   std::condition_variable snapshot_cv_;
   std::map<std::string, double> available_snapshot_;  // GUARDED_BY(snapshot_mu_)
+  std::map<std::string, double> total_snapshot_;      // GUARDED_BY(snapshot_mu_)
+  std::vector<std::string> infeasible_snapshot_;      // GUARDED_BY(snapshot_mu_)
   bool snapshot_dirty_ = true;                        // GUARDED_BY(snapshot_mu_)
   bool reporter_stop_ = false;                        // GUARDED_BY(snapshot_mu_)
   std::vector<std::pair<WorkerID, std::string>> worker_failures_;  // GUARDED_BY(snapshot_mu_)

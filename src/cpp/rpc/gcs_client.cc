@@ -67,6 +67,7 @@ struct GcsClient::Impl {
   std::unique_ptr<InternalKVGcsService::Stub> kv;
   std::unique_ptr<HealthCheckGcsService::Stub> health;
   std::unique_ptr<ActorInfoGcsService::Stub> actor;
+  std::unique_ptr<PlacementGroupInfoGcsService::Stub> pg;
 
   // Runs one unary call with the configured deadline and folds both the
   // transport status and the reply's GcsStatus into one Status.
@@ -95,6 +96,7 @@ GcsClient::GcsClient(std::string address) : address_(std::move(address)), impl_(
   impl_->kv = InternalKVGcsService::NewStub(impl_->channel);
   impl_->health = HealthCheckGcsService::NewStub(impl_->channel);
   impl_->actor = ActorInfoGcsService::NewStub(impl_->channel);
+  impl_->pg = PlacementGroupInfoGcsService::NewStub(impl_->channel);
 }
 
 GcsClient::~GcsClient() = default;
@@ -159,10 +161,16 @@ Status GcsClient::GetAllNodeInfo(std::vector<NodeInfo>* nodes) {
 
 Status GcsClient::ReportResources(const NodeID& node_id,
                                   const std::map<std::string, double>& available,
-                                  bool* node_is_dead) {
+                                  bool* node_is_dead,
+                                  const std::map<std::string, double>* total,
+                                  const std::vector<std::string>* infeasible_demands) {
   ReportResourcesRequest req;
   req.set_node_id(node_id.Binary());
   req.mutable_available_resources()->insert(available.begin(), available.end());
+  if (total != nullptr) req.mutable_total_resources()->insert(total->begin(), total->end());
+  if (infeasible_demands != nullptr) {
+    for (const auto& d : *infeasible_demands) req.add_infeasible_demands(d);
+  }
   ReportResourcesReply rep;
   LUMOS_RETURN_NOT_OK(
       impl_->Call("ReportResources", address_, LUMOS_GCS_METHOD(node, ReportResources), req, &rep));
@@ -342,6 +350,57 @@ Status GcsClient::ReportWorkerFailure(const std::string& worker_id, const std::s
   ReportWorkerFailureReply rep;
   return impl_->Call("ReportWorkerFailure", address_,
                      LUMOS_GCS_METHOD(actor, ReportWorkerFailure), req, &rep);
+}
+
+
+Status GcsClient::CreatePlacementGroup(const PlacementGroupTableData& pg) {
+  CreatePlacementGroupRequest req;
+  *req.mutable_placement_group() = pg;
+  CreatePlacementGroupReply rep;
+  return impl_->Call("CreatePlacementGroup", address_, LUMOS_GCS_METHOD(pg, CreatePlacementGroup),
+                     req, &rep);
+}
+
+Status GcsClient::RemovePlacementGroup(const std::string& pg_id) {
+  RemovePlacementGroupRequest req;
+  req.set_placement_group_id(pg_id);
+  RemovePlacementGroupReply rep;
+  return impl_->Call("RemovePlacementGroup", address_, LUMOS_GCS_METHOD(pg, RemovePlacementGroup),
+                     req, &rep);
+}
+
+Status GcsClient::GetPlacementGroup(const std::string& pg_id, const std::string& name,
+                                    const std::string& ns, PlacementGroupTableData* pg) {
+  GetPlacementGroupRequest req;
+  req.set_placement_group_id(pg_id);
+  req.set_name(name);
+  req.set_ray_namespace(ns);
+  GetPlacementGroupReply rep;
+  LUMOS_RETURN_NOT_OK(impl_->Call("GetPlacementGroup", address_,
+                                  LUMOS_GCS_METHOD(pg, GetPlacementGroup), req, &rep));
+  *pg = rep.placement_group();
+  return Status::OK();
+}
+
+Status GcsClient::GetAllPlacementGroup(std::vector<PlacementGroupTableData>* pgs) {
+  GetAllPlacementGroupRequest req;
+  GetAllPlacementGroupReply rep;
+  LUMOS_RETURN_NOT_OK(impl_->Call("GetAllPlacementGroup", address_,
+                                  LUMOS_GCS_METHOD(pg, GetAllPlacementGroup), req, &rep));
+  pgs->assign(rep.placement_groups().begin(), rep.placement_groups().end());
+  return Status::OK();
+}
+
+Status GcsClient::WaitPlacementGroupUntilReady(const std::string& pg_id, int64_t timeout_ms,
+                                               bool* ready) {
+  WaitPlacementGroupUntilReadyRequest req;
+  req.set_placement_group_id(pg_id);
+  req.set_timeout_ms(timeout_ms);
+  WaitPlacementGroupUntilReadyReply rep;
+  LUMOS_RETURN_NOT_OK(impl_->Call("WaitPlacementGroupUntilReady", address_,
+                                  LUMOS_GCS_METHOD(pg, WaitPlacementGroupUntilReady), req, &rep));
+  *ready = rep.ready();
+  return Status::OK();
 }
 
 #undef LUMOS_GCS_METHOD

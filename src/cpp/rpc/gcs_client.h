@@ -45,8 +45,11 @@ class GcsClient {
   Status GetAllNodeInfo(std::vector<NodeInfo>* nodes);
   /// \brief Heartbeat + available resources. `*node_is_dead` is true when the
   /// GCS has declared this node dead (the raylet should exit).
+  /// `total` (optional): the node's totals when they changed.
   Status ReportResources(const NodeID& node_id, const std::map<std::string, double>& available,
-                         bool* node_is_dead);
+                         bool* node_is_dead,
+                         const std::map<std::string, double>* total = nullptr,
+                         const std::vector<std::string>* infeasible_demands = nullptr);
 
   // Job table.
   Status GetNextJobId(JobID* job_id);
@@ -87,6 +90,20 @@ class GcsClient {
   /// \brief Raylet -> GCS: a worker process exited; `description` says how.
   Status ReportWorkerFailure(const std::string& worker_id, const std::string& node_id,
                              const std::string& description);
+
+  // Placement groups (ids are 32 hex characters).
+  /// \brief Registers the group; the GCS reserves it asynchronously.
+  /// AlreadyExists when the name is taken in the namespace.
+  Status CreatePlacementGroup(const PlacementGroupTableData& pg);
+  /// \brief Returns its bundles' resources. NotFound if unknown; twice is OK.
+  Status RemovePlacementGroup(const std::string& pg_id);
+  /// \brief By id, or (pg_id empty) by name in namespace `ns`. NotFound if unknown.
+  Status GetPlacementGroup(const std::string& pg_id, const std::string& name,
+                           const std::string& ns, PlacementGroupTableData* pg);
+  Status GetAllPlacementGroup(std::vector<PlacementGroupTableData>* pgs);
+  /// \brief Waits up to `timeout_ms` (at most 10 s per call) for the group to
+  /// be created. Invalid if it was removed.
+  Status WaitPlacementGroupUntilReady(const std::string& pg_id, int64_t timeout_ms, bool* ready);
 
  private:
   struct Impl;

@@ -1,0 +1,363 @@
+#include "gcs/placement_group_scheduler.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+
+#include "common/logging.h"
+#include "node_manager.pb.h"
+
+namespace lumos::gcs {
+
+namespace {
+constexpr int64_t kRetryPeriodMs = 100;
+
+ResourceSet ToSet(const google::protobuf::Map<std::string, double>& m) {
+  ResourceSet rs;
+  for (const auto& [k, v] : m) rs.Set(k, v);
+  return rs;
+}
+}  // namespace
+
+GcsPlacementGroupScheduler::GcsPlacementGroupScheduler(NodeLister list_nodes)
+    : list_nodes_(std::move(list_nodes)) {
+  retry_timer_ = std::make_unique<asio::steady_timer>(loop_.io());
+}
+
+GcsPlacementGroupScheduler::~GcsPlacementGroupScheduler() { Stop(); }
+
+void GcsPlacementGroupScheduler::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (started_) return;
+  started_ = true;
+  loop_.Start("gcs_pgs");
+}
+
+void GcsPlacementGroupScheduler::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!started_ || stopped_) return;
+    stopped_ = true;
+  }
+  ready_cv_.notify_all();
+  std::promise<void> done;
+  loop_.Post([this, &done] {
+    stopping_ = true;
+    retry_timer_->cancel();
+    std::vector<rpc::ConnectionPtr> conns;
+    for (auto& [k, c] : raylets_) conns.push_back(c);
+    raylets_.clear();
+    for (auto& c : conns) c->Close(Status::Disconnected("GCS shutting down"));
+    done.set_value();
+  });
+  done.get_future().wait();
+  loop_.Join();
+}
+
+template <typename Fn>
+auto GcsPlacementGroupScheduler::WithManager(Fn&& fn) {
+  PgActions actions;
+  std::unique_lock<std::mutex> lock(mu_);
+  auto result = fn(manager_, &actions);
+  bool any = false, ready = false;
+  for (auto& a : actions) {
+    if (a.kind == PgAction::kReady) {
+      ready = true;
+      continue;
+    }
+    any = true;
+    queue_.push_back(std::move(a));
+  }
+  lock.unlock();
+  if (ready) ready_cv_.notify_all();
+  if (any) Kick();
+  return result;
+}
+
+void GcsPlacementGroupScheduler::Kick() {
+  if (loop_.InLoopThread()) {
+    Drain();
+  } else {
+    loop_.Post([this] { Drain(); });
+  }
+}
+
+Status GcsPlacementGroupScheduler::Create(const rpc::PlacementGroupTableData& pg) {
+  Status s = WithManager([&](GcsPlacementGroupManager& m, PgActions*) { return m.Create(pg); });
+  if (s.ok()) PostSchedule();
+  return s;
+}
+
+Status GcsPlacementGroupScheduler::Remove(const std::string& pg_id) {
+  bool pending = false;
+  Status s = WithManager([&](GcsPlacementGroupManager& m, PgActions* a) {
+    Status st = m.Remove(pg_id, a);
+    pending = m.HasPending();
+    return st;
+  });
+  // Freed resources may let a pending group in.
+  if (s.ok() && pending) PostSchedule();
+  return s;
+}
+
+void GcsPlacementGroupScheduler::PostSchedule() {
+  // One scheduling pass serves every request that arrived before it runs.
+  if (schedule_posted_.exchange(true)) return;
+  loop_.Post([this] {
+    schedule_posted_ = false;
+    RefreshNodesAndSchedule(false);
+  });
+}
+
+Result<rpc::PlacementGroupTableData> GcsPlacementGroupScheduler::Get(const std::string& pg_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return manager_.Get(pg_id);
+}
+
+Result<rpc::PlacementGroupTableData> GcsPlacementGroupScheduler::GetNamed(const std::string& name,
+                                                                          const std::string& ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return manager_.GetNamed(name, ns);
+}
+
+std::vector<rpc::PlacementGroupTableData> GcsPlacementGroupScheduler::GetAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return manager_.GetAll();
+}
+
+Result<bool> GcsPlacementGroupScheduler::WaitUntilReady(const std::string& pg_id,
+                                                        int64_t timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    auto pg = manager_.Get(pg_id);
+    if (!pg.ok()) return pg.status();
+    auto state = pg.value().state();
+    if (state == rpc::PlacementGroupTableData::CREATED) return true;
+    if (state == rpc::PlacementGroupTableData::REMOVED) {
+      return Status::Invalid("placement group " + pg_id + " was removed before it was ready");
+    }
+    if (stopped_) return Status::Disconnected("GCS shutting down");
+    if (ready_cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      auto again = manager_.Get(pg_id);
+      return again.ok() && again.value().state() == rpc::PlacementGroupTableData::CREATED;
+    }
+  }
+}
+
+void GcsPlacementGroupScheduler::JobFinished(const std::string& job_id) {
+  WithManager([&](GcsPlacementGroupManager& m, PgActions* a) {
+    m.JobFinished(job_id, a);
+    return 0;
+  });
+  PostSchedule();
+}
+
+void GcsPlacementGroupScheduler::NodeAlive(const NodeID&) {
+  loop_.Post([this] { RefreshNodesAndSchedule(true); });
+}
+
+void GcsPlacementGroupScheduler::NodeDead(const NodeID& node) {
+  loop_.Post([this, node] {
+    if (stopping_) return;
+    WithManager([&](GcsPlacementGroupManager& m, PgActions* a) {
+      m.NodeDead(node, a);
+      return 0;
+    });
+    RefreshNodesAndSchedule(true);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Loop thread.
+
+void GcsPlacementGroupScheduler::RefreshNodesAndSchedule(bool full) {
+  if (stopping_) return;
+  // Between full refreshes (node changes, the retry timer) the node table is
+  // read only until the manager knows some node.
+  std::vector<rpc::NodeInfo> nodes;
+  if (full || !knows_nodes_) nodes = list_nodes_();
+  WithManager([&](GcsPlacementGroupManager& m, PgActions* a) {
+    if (!m.HasPending()) return 0;
+    for (const auto& n : nodes) {
+      NodeID id = NodeID::FromBinary(n.node_id());
+      if (n.state() == rpc::NodeInfo::ALIVE) {
+        // Between full refreshes the manager's own bookkeeping is fresher
+        // than the last report (it has subtracted what it placed since).
+        if (!full && m.KnowsNode(id)) continue;
+        endpoints_[id] = n.raylet_endpoint();
+        m.NodeAlive(id, ToSet(n.total_resources()), ToSet(n.available_resources()));
+      } else {
+        m.NodeDead(id, a);
+      }
+    }
+    m.Schedule(a);
+    knows_nodes_ = m.num_nodes() > 0;
+    return 0;
+  });
+  bool pending;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending = manager_.HasPending();
+  }
+  if (pending) ArmRetryTimer();
+}
+
+void GcsPlacementGroupScheduler::ArmRetryTimer() {
+  if (retry_armed_ || stopping_) return;
+  retry_armed_ = true;
+  retry_timer_->expires_after(std::chrono::milliseconds(kRetryPeriodMs));
+  retry_timer_->async_wait([this](asio::error_code ec) {
+    retry_armed_ = false;
+    if (ec || stopping_) return;
+    RefreshNodesAndSchedule(true);
+  });
+}
+
+void GcsPlacementGroupScheduler::Drain() {
+  if (draining_ || stopping_) return;
+  draining_ = true;
+  while (!stopping_) {
+    PgAction action;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (queue_.empty()) break;
+      action = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    Execute(action);
+  }
+  draining_ = false;
+}
+
+void GcsPlacementGroupScheduler::Execute(const PgAction& a) {
+  rpc::ConnectionPtr raylet = Raylet(a.node);
+  std::string pg = a.pg_id;
+  uint64_t attempt = a.attempt;
+  NodeID node = a.node;
+  switch (a.kind) {
+    case PgAction::kPrepare: {
+      if (!raylet) {
+        WithManager([&](GcsPlacementGroupManager& m, PgActions* out) {
+          m.PrepareDone(pg, attempt, node, false, "its raylet is unreachable", out);
+          return 0;
+        });
+        ArmRetryTimer();
+        return;
+      }
+      rpc::PrepareBundlesRequest req;
+      req.set_placement_group_id(pg);
+      req.set_commit(a.commit);
+      for (const auto& b : a.bundles) *req.add_bundles() = b;
+      raylet->SendRequest(rpc::PREPARE_BUNDLES, req,
+                          [this, pg, attempt, node](const Status& s, rpc::Frame&& f) {
+                            rpc::PrepareBundlesReply reply;
+                            bool ok = s.ok() && reply.ParseFromString(f.payload) && reply.success();
+                            std::string why = s.ok() ? reply.message() : s.ToString();
+                            WithManager([&](GcsPlacementGroupManager& m, PgActions* out) {
+                              m.PrepareDone(pg, attempt, node, ok, why, out);
+                              return 0;
+                            });
+                            if (!ok) ArmRetryTimer();
+                          });
+      return;
+    }
+    case PgAction::kCommit: {
+      if (!raylet) {
+        WithManager([&](GcsPlacementGroupManager& m, PgActions* out) {
+          m.CommitDone(pg, attempt, node, false, "its raylet is unreachable", out);
+          return 0;
+        });
+        ArmRetryTimer();
+        return;
+      }
+      rpc::CommitBundlesRequest req;
+      req.set_placement_group_id(pg);
+      for (int32_t i : a.indices) req.add_bundle_indices(i);
+      raylet->SendRequest(rpc::COMMIT_BUNDLES, req,
+                          [this, pg, attempt, node](const Status& s, rpc::Frame&& f) {
+                            rpc::CommitBundlesReply reply;
+                            bool ok = s.ok() && reply.ParseFromString(f.payload) && reply.success();
+                            std::string why = s.ok() ? reply.message() : s.ToString();
+                            WithManager([&](GcsPlacementGroupManager& m, PgActions* out) {
+                              m.CommitDone(pg, attempt, node, ok, why, out);
+                              return 0;
+                            });
+                            if (!ok) ArmRetryTimer();
+                          });
+      return;
+    }
+    case PgAction::kCancel: {
+      if (!raylet) return;  // the node is gone, and its bundles with it
+      rpc::CancelBundlesRequest req;
+      req.set_placement_group_id(pg);
+      for (int32_t i : a.indices) req.add_bundle_indices(i);
+      raylet->SendRequest(rpc::CANCEL_BUNDLES, req, [pg, node](const Status& s, rpc::Frame&&) {
+        if (!s.ok() && s.code() != StatusCode::kDisconnected) {
+          LUMOS_LOG(Warning) << "cancelling bundles of placement group " << pg << " on node "
+                             << node.Hex() << " failed: " << s.ToString();
+        }
+      });
+      return;
+    }
+    case PgAction::kReady:
+      return;
+  }
+}
+
+rpc::ConnectionPtr GcsPlacementGroupScheduler::Raylet(const NodeID& node) {
+  auto it = raylets_.find(node);
+  if (it != raylets_.end() && !it->second->closed()) return it->second;
+  auto ep = endpoints_.find(node);
+  if (ep == endpoints_.end()) {
+    for (const auto& n : list_nodes_()) {
+      if (n.node_id() == node.Binary()) endpoints_[node] = n.raylet_endpoint();
+    }
+    ep = endpoints_.find(node);
+    if (ep == endpoints_.end()) return nullptr;
+  }
+  const std::string& endpoint = ep->second;
+  if (endpoint.rfind("unix:", 0) != 0) {
+    LUMOS_LOG(Warning) << "raylet endpoint '" << endpoint << "' is not a unix socket";
+    return nullptr;
+  }
+  auto conn = rpc::Connection::Connect(loop_.io(), endpoint.substr(5), /*timeout_ms=*/0);
+  if (!conn.ok()) {
+    LUMOS_LOG(Warning) << "cannot reach the raylet of node " << node.Hex() << " for placement "
+                       << "groups: " << conn.status().ToString();
+    return nullptr;
+  }
+  rpc::ConnectionPtr c = conn.value();
+  c->set_context(std::make_shared<NodeID>(node));
+  raylets_[node] = c;
+  c->Start(
+      [](const rpc::ConnectionPtr& cc, rpc::Frame&& f) {
+        if (f.header.kind == rpc::FrameKind::kRequest) {
+          cc->SendError(f.header.request_id, f.header.method,
+                        Status::NotImplemented("the GCS serves no fastpath requests"));
+        }
+      },
+      [this](const rpc::ConnectionPtr& cc, const Status&) { OnRayletClosed(cc); });
+  rpc::RegisterClientRequest reg;
+  reg.set_worker_id(WorkerID::FromRandom().Binary());
+  reg.set_is_driver(true);
+  reg.set_pid(getpid());
+  reg.set_runtime("gcs");
+  c->SendRequest(rpc::REGISTER_CLIENT, reg, [node](const Status& s, rpc::Frame&&) {
+    if (!s.ok()) {
+      LUMOS_LOG(Warning) << "the raylet of node " << node.Hex()
+                         << " refused the GCS's registration: " << s.ToString();
+    }
+  });
+  return c;
+}
+
+void GcsPlacementGroupScheduler::OnRayletClosed(const rpc::ConnectionPtr& conn) {
+  auto node = std::static_pointer_cast<NodeID>(conn->context());
+  if (node == nullptr) return;
+  auto it = raylets_.find(*node);
+  if (it != raylets_.end() && it->second == conn) raylets_.erase(it);
+}
+
+}  // namespace lumos::gcs

@@ -1,0 +1,98 @@
+#pragma once
+// GcsPlacementGroupScheduler: the I/O shell around GcsPlacementGroupManager.
+// It carries the manager's actions to raylets over the fastpath
+// (PREPARE_BUNDLES / COMMIT_BUNDLES / CANCEL_BUNDLES, one registered
+// connection per raylet), feeds the replies back, refreshes the manager's
+// node views from the node table, and wakes WaitUntilReady callers.
+//
+// A raylet that cannot be reached fails its prepare/commit (the group is
+// rolled back and retried); pending groups are retried every
+// kRetryPeriodMs and whenever a node registers.
+//
+// Threading: the manager is guarded by mu_; public methods may be called from
+// any thread (gRPC handlers). Actions produced under mu_ are queued and
+// carried out in order on the scheduler's own EventLoop thread, which owns
+// every connection. Lifecycle: construct -> Start() -> Stop() (idempotent).
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "gcs/placement_group_manager.h"
+#include "gcs_service.pb.h"
+#include "rpc/connection.h"
+#include "rpc/event_loop.h"
+
+namespace lumos::gcs {
+
+class GcsPlacementGroupScheduler {
+ public:
+  using NodeLister = std::function<std::vector<rpc::NodeInfo>()>;
+
+  explicit GcsPlacementGroupScheduler(NodeLister list_nodes);
+  ~GcsPlacementGroupScheduler();
+  GcsPlacementGroupScheduler(const GcsPlacementGroupScheduler&) = delete;
+  GcsPlacementGroupScheduler& operator=(const GcsPlacementGroupScheduler&) = delete;
+
+  void Start();
+  void Stop();
+
+  // PlacementGroupInfoGcsService operations; thread safe.
+  Status Create(const rpc::PlacementGroupTableData& pg);
+  Status Remove(const std::string& pg_id);
+  Result<rpc::PlacementGroupTableData> Get(const std::string& pg_id);
+  Result<rpc::PlacementGroupTableData> GetNamed(const std::string& name, const std::string& ns);
+  std::vector<rpc::PlacementGroupTableData> GetAll();
+  /// \brief Blocks up to timeout_ms: true when CREATED; NotFound/Invalid
+  /// when the group is unknown or was removed.
+  Result<bool> WaitUntilReady(const std::string& pg_id, int64_t timeout_ms);
+
+  /// \brief Removes the job's non-detached groups (job id binary); thread safe.
+  void JobFinished(const std::string& job_id);
+
+  // Node table changes; thread safe.
+  void NodeAlive(const NodeID& node);
+  void NodeDead(const NodeID& node);
+
+ private:
+  template <typename Fn>
+  auto WithManager(Fn&& fn);
+  void Kick();
+  void PostSchedule();
+  // Loop thread only.
+  void Drain();
+  void Execute(const PgAction& a);
+  // full: take every node's reported availability (else only new nodes').
+  void RefreshNodesAndSchedule(bool full);
+  void ArmRetryTimer();
+  rpc::ConnectionPtr Raylet(const NodeID& node);
+  void OnRayletClosed(const rpc::ConnectionPtr& conn);
+
+  const NodeLister list_nodes_;
+  rpc::EventLoop loop_;  // destroyed last
+
+  std::mutex mu_;
+  std::condition_variable ready_cv_;  // notified on every kReady
+  GcsPlacementGroupManager manager_;  // guarded by mu_
+  std::deque<PgAction> queue_;        // guarded by mu_
+  bool started_ = false;              // guarded by mu_
+  bool stopped_ = false;              // guarded by mu_
+
+  // Loop thread only.
+  bool stopping_ = false;
+  bool draining_ = false;
+  bool retry_armed_ = false;
+  bool knows_nodes_ = false;
+  std::atomic<bool> schedule_posted_{false};
+  std::unique_ptr<asio::steady_timer> retry_timer_;
+  std::unordered_map<NodeID, rpc::ConnectionPtr> raylets_;
+  std::unordered_map<NodeID, std::string> endpoints_;  // from the node table
+};
+
+}  // namespace lumos::gcs

@@ -1,0 +1,55 @@
+#include "gcs/placement_group_service.h"
+
+#include <algorithm>
+
+#include "gcs/service_util.h"
+
+namespace lumos::gcs {
+
+grpc::Status PlacementGroupInfoService::CreatePlacementGroup(
+    grpc::ServerContext*, const rpc::CreatePlacementGroupRequest* req,
+    rpc::CreatePlacementGroupReply* reply) {
+  rpc::PlacementGroupTableData pg = req->placement_group();
+  if (pg.create_time_ms() == 0) pg.set_create_time_ms(WallClockMs());
+  FillGcsStatus(scheduler_->Create(pg), reply->mutable_status());
+  return grpc::Status::OK;
+}
+
+grpc::Status PlacementGroupInfoService::RemovePlacementGroup(
+    grpc::ServerContext*, const rpc::RemovePlacementGroupRequest* req,
+    rpc::RemovePlacementGroupReply* reply) {
+  FillGcsStatus(scheduler_->Remove(req->placement_group_id()), reply->mutable_status());
+  return grpc::Status::OK;
+}
+
+grpc::Status PlacementGroupInfoService::GetPlacementGroup(grpc::ServerContext*,
+                                                          const rpc::GetPlacementGroupRequest* req,
+                                                          rpc::GetPlacementGroupReply* reply) {
+  auto r = req->placement_group_id().empty()
+               ? scheduler_->GetNamed(req->name(), req->ray_namespace())
+               : scheduler_->Get(req->placement_group_id());
+  if (r.ok()) *reply->mutable_placement_group() = r.MoveValue();
+  FillGcsStatus(r.status(), reply->mutable_status());
+  return grpc::Status::OK;
+}
+
+grpc::Status PlacementGroupInfoService::GetAllPlacementGroup(
+    grpc::ServerContext*, const rpc::GetAllPlacementGroupRequest*,
+    rpc::GetAllPlacementGroupReply* reply) {
+  for (auto& pg : scheduler_->GetAll()) *reply->add_placement_groups() = std::move(pg);
+  FillGcsStatus(Status::OK(), reply->mutable_status());
+  return grpc::Status::OK;
+}
+
+grpc::Status PlacementGroupInfoService::WaitPlacementGroupUntilReady(
+    grpc::ServerContext*, const rpc::WaitPlacementGroupUntilReadyRequest* req,
+    rpc::WaitPlacementGroupUntilReadyReply* reply) {
+  // Bounded so that a handler thread is never parked for long; callers loop.
+  int64_t timeout = std::clamp<int64_t>(req->timeout_ms(), 0, 10000);
+  auto r = scheduler_->WaitUntilReady(req->placement_group_id(), timeout);
+  reply->set_ready(r.ok() && r.value());
+  FillGcsStatus(r.status(), reply->mutable_status());
+  return grpc::Status::OK;
+}
+
+}  // namespace lumos::gcs

@@ -1,0 +1,89 @@
+"""Infeasible requests: fail_on_infeasible makes get raise at once; `lumos
+status` lists pending (and infeasible) placement groups."""
+import time
+
+import pytest
+
+import lumos as ray
+from conftest import env_with_lumos, run_cli
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def reset_fail_on_infeasible():
+    yield
+    # _system_config is process-wide and outlives shutdown(): put it back.
+    ray._raylet.set_system_config("fail_on_infeasible", "0")
+
+
+def test_fail_on_infeasible_raises_at_once(ray_start_fn, reset_fail_on_infeasible):
+    ray_start_fn(num_cpus=1, _system_config={"fail_on_infeasible": True})
+
+    @ray.remote(num_cpus=4)
+    def big():
+        return 1
+
+    start = time.time()
+    with pytest.raises(ray.exceptions.RayError, match=r"infeasible.*'CPU': 4.0.*'CPU': 1.0"):
+        ray.get(big.remote(), timeout=20)
+    assert time.time() - start < 5
+    # Feasible work is unaffected, and the same shape fails again.
+    @ray.remote(num_cpus=1)
+    def small():
+        return 2
+    assert ray.get(small.remote()) == 2
+    with pytest.raises(ray.exceptions.RayError, match="infeasible"):
+        ray.get([big.remote(), big.remote()], timeout=20)
+
+
+def test_infeasible_task_waits_without_the_flag(ray_start_fn):
+    ray_start_fn(num_cpus=1)
+
+    @ray.remote(num_cpus=4)
+    def big():
+        return 1
+    ready, _ = ray.wait([big.remote()], timeout=0.5)
+    assert not ready
+
+
+def test_status_lists_pending_placement_groups(ray_start_fn):
+    ctx = ray_start_fn(num_cpus=1)
+    pg = ray.util.placement_group([{"CPU": 16}], name="too_big")
+    ok = ray.util.placement_group([{"CPU": 1}])
+    assert ok.wait(10)
+
+    @ray.remote(num_cpus=3, resources={"nothing": 1})
+    def never():
+        return 0
+    refs = [never.remote(), never.remote()]
+    time.sleep(0.5)  # let the GCS try the big group and the raylet report the tasks
+    out = run_cli(["status", "--address", ctx["gcs_address"]], env_with_lumos())
+    assert out.returncode == 0, out.stderr
+    assert "Pending infeasible demands: 1" in out.stdout, out.stdout
+    assert "task 'never': {'CPU': 3.0, 'nothing': 1.0}" in out.stdout, out.stdout
+    for r in refs:
+        ray.cancel(r)
+    assert "Placement groups: 1 created, 1 pending" in out.stdout, out.stdout
+    assert "too_big" in out.stdout and "INFEASIBLE" in out.stdout
+    assert "_group_" not in out.stdout.split("Placement groups")[0]
+    ray.util.remove_placement_group(pg)
+    ray.util.remove_placement_group(ok)
+
+
+def test_not_built_options_say_so(ray_start_fn):
+    ray_start_fn(num_cpus=1)
+    from lumos.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    @ray.remote
+    def f():
+        return ray.util.get_current_placement_group()
+    assert ray.util.get_current_placement_group() is None
+    with pytest.raises(ray.exceptions.RayTaskError, match="not built"):
+        ray.get(f.remote())
+    with pytest.raises(ValueError, match="_fail_on_infeasible.*not built"):
+        f.options(_fail_on_infeasible=True)
+    pg = ray.util.placement_group([{"CPU": 1}])
+    with pytest.raises(ValueError, match="capture_child_tasks=True is not built"):
+        f.options(scheduling_strategy=PlacementGroupSchedulingStrategy(pg, 0, True))
+    ray.util.remove_placement_group(pg)
