@@ -7,10 +7,11 @@ Every example calls ray.init()/ray.shutdown() itself, as in the seed; the
 fixture points LUMOS_TMPDIR at a private temp dir so ray.init() with no
 arguments does not touch other sessions.
 
-Left out: actors (a later issue), ray.cancel, num_returns="dynamic",
-placement groups / node affinity / label scheduling, runtime_env pip,
-ray:// client mode, memory_summary and get_object_locations (internal and
-experimental APIs), object_spill_config (its example is in test_spilling.py), and the
+Elsewhere: actors (test_actor_seeds.py), placement groups
+(test_placement_groups.py), spilling with object_spill_config
+(test_spilling.py), memory_summary and get_object_locations
+(test_memory_tools.py), cancel/generators (test_task_lifecycle.py,
+test_streaming.py). Left out: runtime_env pip, ray:// client mode and the
 `ray summary` CLI.
 """
 import os
