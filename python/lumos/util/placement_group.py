@@ -58,7 +58,7 @@ class PlacementGroup:
         bundle is reserved. Use with lumos.get / lumos.wait."""
         return _ready_task.options(
             num_cpus=0, resources={"bundle_group_" + self.id.hex(): BUNDLE_MARKER}, max_retries=0,
-            name="placement_group.ready").remote(self)
+            scheduling_strategy="DEFAULT", name="placement_group.ready").remote(self)
 
     def wait(self, timeout_seconds=30):
         """True once the group is created, False after `timeout_seconds`."""
@@ -207,14 +207,10 @@ def placement_group_table(placement_group=None):
 
 
 def get_current_placement_group():
-    """The placement group the current task or actor runs in: None in the
-    driver. Inside tasks and actors this is not built yet (the task spec does
-    not carry its group), so it raises instead of guessing."""
-    from lumos._private import worker as w
-    if w.global_state().mode == w.SCRIPT_MODE:
-        return None
-    raise RuntimeError("get_current_placement_group() inside a task or actor is not built in lumos yet; pass the "
-                       "PlacementGroup to the task as an argument")
+    """The placement group the current task or actor runs in (its spec
+    carries it), or None: in the driver and outside groups."""
+    from lumos.util.scheduling_strategies import current_group
+    return current_group()
 
 
 def check_bundle_index(pg, index):
