@@ -14,7 +14,7 @@ import cloudpickle
 
 from lumos import exceptions
 from lumos._private import worker as _worker
-from lumos.remote_function import bind_options, resources_of, serialize_args, validate_options
+from lumos.remote_function import bind_options, resources_of, serialize_args, spec_placement, validate_options
 from lumos.util.placement_group import bundle_resources
 from lumos.util import scheduling_strategies as _strategies
 
@@ -86,10 +86,10 @@ def _validate_actor_options(options):
         raise ValueError("concurrency_groups are not built in lumos yet; use max_concurrency")
 
 
-def _placement_in_group(options, placement):
-    """An actor in a placement group needs its placement CPU from the bundle
-    (and none when the bundle has no CPU)."""
-    pg, index = _strategies.placement_of(options)
+def _placement_in_group(group, placement):
+    """An actor in a placement group (`group`: placement_of(options)) needs
+    its placement CPU from the bundle (and none when the bundle has no CPU)."""
+    pg, index, _ = group
     if pg is None or not placement:
         return placement
     bundles = pg.bundle_specs if index < 0 else [pg.bundle_specs[index]]
@@ -176,14 +176,15 @@ class ActorClass:
             "is_async": self._is_async,
         }
         arg_list, kw_names = serialize_args(args, kwargs, "argument of %s.__init__" % self.__name__)
-        held = resources_of(options, default_cpus=0)
+        group = _strategies.placement_of(options)
+        held = resources_of(options, default_cpus=0, placement=group)
         placement = {} if options.get("num_cpus") is not None else {"CPU": 1.0}
-        placement = _placement_in_group(options, placement)
+        placement = _placement_in_group(group, placement)
         _strategies.check_node_strategy(options, "actor %s" % self.__name__)
         created = cw.create_actor(
             handle_state["actor_id"], fid, self._cls.__module__ or "__main__", self.__name__, arg_list,
             kw_names, held, placement, options.get("max_restarts") or 0, max_concurrency, self._is_async,
-            name, namespace, detached, pickle.dumps(handle_state))
+            name, namespace, detached, pickle.dumps(handle_state), spec_placement(group))
         if isinstance(created, dict):
             existing = created
             if options.get("get_if_exists"):

@@ -21,7 +21,7 @@ TASK_OPTIONS = {
 DEFAULT_MAX_RETRIES = 3  # like Ray: a task whose worker dies runs again up to 3 times
 
 # Accepted but not acted on yet (the issue that builds them is open); see docs/ARCHITECTURE.md.
-NOT_BUILT_OPTIONS = {"placement_group_capture_child_tasks", "runtime_env", "_fail_on_infeasible"}
+NOT_BUILT_OPTIONS = {"runtime_env"}
 
 
 def _check_number(name, value, allow_none=True):
@@ -71,6 +71,9 @@ def validate_options(options, allowed=TASK_OPTIONS, what="task"):
         m = options["max_calls"]
         if isinstance(m, bool) or not isinstance(m, int) or m < 0:
             raise ValueError("max_calls must be a non-negative int, got %r" % (m,))
+    _strategies.check_capture(options.get("placement_group_capture_child_tasks"))
+    if not isinstance(options.get("_fail_on_infeasible", False), bool):
+        raise ValueError("_fail_on_infeasible must be True or False, got %r" % (options["_fail_on_infeasible"],))
     for key in NOT_BUILT_OPTIONS:
         if options.get(key) not in (None, {}, -1, False):
             raise ValueError("option %r is not built in lumos yet" % key)
@@ -106,7 +109,9 @@ def streaming_mode(fn, num_returns, options):
     return 1, True, (b if b is not None and b > 0 else 0)
 
 
-def resources_of(options, default_cpus=1):
+def resources_of(options, default_cpus=1, placement=None):
+    """The resources a task (actor) with `options` holds; `placement` is
+    placement_of(options) when the caller has it already."""
     res = {}
     cpus = options.get("num_cpus")
     res["CPU"] = float(default_cpus if cpus is None else cpus)
@@ -119,10 +124,17 @@ def resources_of(options, default_cpus=1):
     if options.get("accelerator_type"):
         res[accelerators.accelerator_resource(options["accelerator_type"])] = accelerators.ACCELERATOR_TYPE_DEMAND
     res = {k: v for k, v in res.items() if v > 0}
-    pg, index = _strategies.placement_of(options)
+    pg, index, _ = placement or _strategies.placement_of(options)
     if pg is not None:
         res = bundle_resources(pg, index, res)  # the bundle's own resources only
     return res
+
+
+def spec_placement(placement):
+    """placement_of(...) as the core worker's spec takes it: (group id bytes,
+    bundle index, capture) or None."""
+    pg, index, capture = placement
+    return None if pg is None else (bytes.fromhex(pg.id.hex()), index, capture)
 
 
 class _BoundOptions:
@@ -241,10 +253,13 @@ class RemoteFunction:
         if isinstance(retry_exceptions, (list, tuple)):
             allowlist = cloudpickle.dumps(tuple(retry_exceptions))
             retry_exceptions = True
+        placement = _strategies.placement_of(options)
         refs = cw.submit_task(fid, self._module, self._qualname, options.get("name") or self._name, arg_list,
-                              kw_names, num_returns, resources_of(options), options.get("max_calls") or 0,
+                              kw_names, num_returns, resources_of(options, placement=placement),
+                              options.get("max_calls") or 0,
                               DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
-                              bool(retry_exceptions), allowlist, dynamic, streaming, backpressure)
+                              bool(retry_exceptions), allowlist, dynamic, streaming, backpressure,
+                              spec_placement(placement), bool(options.get("_fail_on_infeasible")))
         if _worker.RECORD_CALL_SITES:
             _worker.record_call_sites(refs)
         if streaming:

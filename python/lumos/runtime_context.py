@@ -20,6 +20,12 @@ class RuntimeContext:
         actor = _worker.global_state().actor
         return None if actor is None else actor.actor_id.hex()
 
+    def get_placement_group_id(self):
+        """Hex id of the placement group the current task or actor runs in, or None."""
+        from lumos.util.scheduling_strategies import current_group
+        pg = current_group()
+        return None if pg is None else pg.id.hex()
+
     @property
     def job_id(self):
         return self.get_job_id()

@@ -4,6 +4,15 @@ from cpython.exc cimport PyErr_CheckSignals
 _task_executor = None          # python callable, set by lumos._private.worker
 _assign_gpus = None            # lumos._private.accelerators.assign_gpus, imported on first use
 _inline_limit = 100 * 1024     # refreshed from the C++ config at CoreWorker init
+# (group id bytes, bundle index, capture child tasks) of the running task or
+# actor, or None: set from each task's spec before it runs (actor calls keep
+# their actor's). Read by lumos.util.get_current_placement_group().
+_current_placement = None
+
+
+cdef inline void _set_current_placement(bytes pg_id, int bundle_index, c_bool capture):
+    global _current_placement
+    _current_placement = (pg_id, bundle_index, capture) if pg_id else None
 
 
 _interrupt = None   # the exception a signal handler raised during a blocking call
@@ -166,6 +175,9 @@ cdef CStatus _execute_task_cb(const CTaskSpec& spec, const c_vector[shared_ptr[C
                 from lumos._private.accelerators import assign_gpus
                 _assign_gpus = assign_gpus
             _assign_gpus([spec.gpu_ids(i) for i in range(spec.gpu_ids_size())])
+            # Actor calls keep their actor's placement group too.
+            _set_current_placement(_pyb(spec.placement_group_id()), spec.placement_group_bundle_index(),
+                                   spec.placement_group_capture_child_tasks())
         arg_list = [_obj_to_py(args[i]) for i in range(args.size())]
         kwnames = [spec.kwarg_names(i).decode() for i in range(spec.kwarg_names_size())]
         actor = None
@@ -186,6 +198,15 @@ cdef CStatus _execute_task_cb(const CTaskSpec& spec, const c_vector[shared_ptr[C
     except BaseException as e:
         import traceback
         return MakeStatus(15, ("%s\n%s" % (e, traceback.format_exc())).encode("utf-8", "replace"))
+
+
+cdef void _set_placement(CTaskSpec* spec, tuple placement):
+    """placement: (group id bytes, bundle index, capture child tasks) or None."""
+    if placement is None:
+        return
+    spec.set_placement_group_id(placement[0])
+    spec.set_placement_group_bundle_index(placement[1])
+    spec.set_placement_group_capture_child_tasks(placement[2])
 
 
 cdef list _fill_spec_args(CCoreWorker* cw, CTaskSpec* spec, list args, list kwarg_names, bytes address,
@@ -429,9 +450,11 @@ cdef class CoreWorker:
     def submit_task(self, bytes function_id, str module, str function_name, str name, list args,
                     list kwarg_names, int num_returns, dict resources, int max_calls=0, int max_retries=0,
                     c_bool retry_exceptions=False, bytes retry_allowlist=b"", c_bool dynamic=False,
-                    c_bool streaming=False, int64_t backpressure=0):
+                    c_bool streaming=False, int64_t backpressure=0, tuple placement=None,
+                    c_bool fail_on_infeasible=False):
         """args: ObjectRef (passed by reference) or SerializedObject (inline when
-        small, else stored first). Returns the return ObjectRefs."""
+        small, else stored first); placement: (group id bytes, bundle index,
+        capture child tasks) or None. Returns the return ObjectRefs."""
         cdef CCoreWorker* cw = self._get()
         cdef CTaskSpec spec
         cdef c_vector[CObjectID] returns
@@ -448,6 +471,8 @@ cdef class CoreWorker:
         spec.set_dynamic_returns(dynamic)
         spec.set_streaming_returns(streaming)
         spec.set_generator_backpressure_num_objects(backpressure)
+        spec.set_fail_on_infeasible(fail_on_infeasible)
+        _set_placement(&spec, placement)
         for k, v in resources.items():
             deref(spec.mutable_required_resources())[k.encode()] = v
         keep = _fill_spec_args(cw, &spec, args, kwarg_names, self._address, self)
@@ -460,7 +485,7 @@ cdef class CoreWorker:
     def create_actor(self, bytes actor_id, bytes function_id, str module, str class_name, list args,
                      list kwarg_names, dict resources, dict placement_resources, int max_restarts,
                      int max_concurrency, c_bool is_asyncio, str name, str namespace, c_bool detached,
-                     bytes serialized_handle):
+                     bytes serialized_handle, tuple placement=None):
         """Registers the actor with the GCS. Returns the existing actor's info
         dict when `name` is taken in `namespace`, else the ObjectRef every handle
         holds (None for a detached actor): the actor ends when it is freed."""
@@ -489,6 +514,7 @@ cdef class CoreWorker:
         c.set_detached(detached)
         c.set_serialized_handle(serialized_handle)
         c.set_class_name(class_name.encode())
+        _set_placement(&spec, placement)
         keep = _fill_spec_args(cw, &spec, args, kwarg_names, self._address, self)
         with nogil:
             s = cw.CreateActor(move(spec), &existing, &handle_object)
@@ -610,6 +636,12 @@ cdef class CoreWorker:
             v.push_back(l.encode("utf-8", "replace"))
         with nogil:
             cw.ForwardLogs(v, is_err)
+
+
+def current_placement():
+    """(group id bytes, bundle index, capture child tasks) of the running task
+    or actor; None outside placement groups (and in the driver)."""
+    return _current_placement
 
 
 def set_task_executor(fn):

@@ -44,6 +44,17 @@ def pg_remove(GcsClient gcs, str pg_id):
     check_status(s)
 
 
+def pg_remove_many(GcsClient gcs, list pg_ids):
+    """Removes every group in one GCS call (batched asynchronous removals)."""
+    cdef c_vector[c_string] ids
+    for p in pg_ids:
+        ids.push_back(p.encode())
+    cdef CStatus s
+    with nogil:
+        s = gcs.client.get().RemovePlacementGroups(ids)
+    check_status(s)
+
+
 def pg_get(GcsClient gcs, str pg_id, str name="", str namespace=""):
     """The group's table entry as a dict, or None when unknown."""
     cdef CPgView v

@@ -153,3 +153,35 @@ TEST_F(LeaseManagerGpuTest, WorkerDeathReleasesItsGpus) {
 
 }  // namespace
 }  // namespace lumos::raylet
+
+namespace lumos::raylet {
+namespace {
+
+TEST(GpuUnitsOfTest, PlainAndGroupGpuNames) {
+  EXPECT_EQ(LeaseManager::GpuUnitsOf(RS({{"CPU", 1}, {"GPU", 1}})), 10000);
+  // A bundle index names the same amount twice: counted once.
+  EXPECT_EQ(LeaseManager::GpuUnitsOf(RS({{"GPU_group_1_ab12", 0.5}, {"GPU_group_ab12", 0.5}})), 5000);
+  EXPECT_EQ(LeaseManager::GpuUnitsOf(RS({{"GPU_group_ab12", 2}})), 20000);
+  EXPECT_EQ(LeaseManager::GpuUnitsOf(RS({{"CPU_group_ab12", 1}, {"bundle_group_ab12", 0.001}})), 0);
+}
+
+TEST_F(LeaseManagerGpuTest, BundleGpuRequestsGetIds) {
+  Init(4, 2, 3);
+  // A committed bundle {"GPU": 1, "CPU": 1} of group ab12 at index 0.
+  ASSERT_TRUE(lm_->TryReserve(RS({{"CPU", 1}, {"GPU", 1}})));
+  lm_->AddResources(RS({{"CPU_group_0_ab12", 1}, {"CPU_group_ab12", 1}, {"GPU_group_0_ab12", 1},
+                        {"GPU_group_ab12", 1}}));
+  LeaseRequest in_bundle = Req(1, 0, 0);
+  in_bundle.resources = RS({{"CPU_group_0_ab12", 1}, {"CPU_group_ab12", 1}, {"GPU_group_0_ab12", 1},
+                            {"GPU_group_ab12", 1}});
+  lm_->AddRequest(in_bundle);
+  lm_->AddRequest(Req(2, 1, 1));  // the GPU outside the bundle
+  auto g = Grants();
+  ASSERT_EQ(g.size(), 2u);
+  ASSERT_EQ(g[0].gpu_ids.size(), 1u);
+  ASSERT_EQ(g[1].gpu_ids.size(), 1u);
+  EXPECT_NE(g[0].gpu_ids[0], g[1].gpu_ids[0]);
+}
+
+}  // namespace
+}  // namespace lumos::raylet

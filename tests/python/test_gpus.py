@@ -343,6 +343,37 @@ def test_blocked_gpu_task_lends_cpus_not_gpus(gpu_cluster, tmp_path):
     assert other_start >= parent_end - 0.05, (child_start, child_end, parent_end, other_start)
 
 
+def test_gpu_bundle_tasks_and_actors_get_ids(gpu_cluster, tmp_path):
+    from lumos.util.placement_group import placement_group, remove_placement_group
+    from lumos.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+    pg = placement_group([{"GPU": 1, "CPU": 1}, {"GPU": 1, "CPU": 1}])
+    assert pg.wait(30)
+    try:
+        @lumos.remote(num_gpus=1, num_cpus=1)
+        def hold(path):
+            _barrier(path, 2)
+            return lumos.get_gpu_ids(), os.environ.get("CUDA_VISIBLE_DEVICES")
+        # One task per bundle at once: each gets its own GPU id.
+        got = lumos.get([hold.options(scheduling_strategy=PlacementGroupSchedulingStrategy(pg, i)).remote(
+            str(tmp_path)) for i in (0, 1)], timeout=60)
+        assert sorted(ids[0] for ids, _ in got) == [0, 1]
+        assert all(cvd == str(ids[0]) for ids, cvd in got)
+        # Any bundle (index -1), a fraction, and an actor.
+        ids, cvd = lumos.get(_whoami.options(num_gpus=0.5, scheduling_strategy=PlacementGroupSchedulingStrategy(
+            pg, -1)).remote(), timeout=60)[1:]
+        assert len(ids) == 1 and cvd == str(ids[0])
+
+        @lumos.remote(num_gpus=1)
+        class G:
+            def ids(self):
+                return lumos.get_gpu_ids()
+        a = G.options(scheduling_strategy=PlacementGroupSchedulingStrategy(pg, 1)).remote()
+        assert len(lumos.get(a.ids.remote(), timeout=60)) == 1
+        lumos.kill(a)
+    finally:
+        remove_placement_group(pg)
+
+
 # ---------------------------------------------------------------- CUDA_VISIBLE_DEVICES end to end
 
 def test_cuda_visible_devices_maps_ids(fake_nvml, ray_start_fn):

@@ -281,3 +281,28 @@ def test_actor_created_before_its_group_is_ready(pg_cluster, capfd):
     assert "cannot be scheduled" not in capfd.readouterr().err
     ray.kill(a)
     remove_placement_group(pg)
+
+
+def test_asynchronous_removal_is_seen_and_takes_effect(pg_cluster):
+    before = ray.cluster_resources()["CPU"]
+    assert wait_for(lambda: ray.available_resources().get("CPU") == before)  # earlier tests' leftovers
+    pgs = [placement_group([{"CPU": 0.01}]) for _ in range(50)]
+    assert all(pg.wait(30) for pg in pgs)
+    for pg in pgs:
+        remove_placement_group(pg)  # queued; sent in batches
+    # This process sees its own removals at once.
+    table = ray.util.placement_group_table()
+    assert all(table[pg.id.hex()]["state"] == "REMOVED" for pg in pgs)
+    assert wait_for(lambda: ray.available_resources().get("CPU") == before), (before, ray.available_resources())
+
+    # A removal in a task that makes no other call still goes out.
+    pg = placement_group([{"CPU": 1}])
+    assert pg.wait(30)
+
+    @ray.remote(num_cpus=0)
+    def remove_it(group):
+        remove_placement_group(group)
+        return True
+    assert ray.get(remove_it.remote(pg), timeout=30)
+    assert wait_for(lambda: ray.util.placement_group_table(pg)["state"] == "REMOVED")
+    assert wait_for(lambda: ray.available_resources().get("CPU") == before)

@@ -71,19 +71,26 @@ def test_status_lists_pending_placement_groups(ray_start_fn):
     ray.util.remove_placement_group(ok)
 
 
-def test_not_built_options_say_so(ray_start_fn):
+def test_per_task_fail_on_infeasible(ray_start_fn):
     ray_start_fn(num_cpus=1)
-    from lumos.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-    @ray.remote
-    def f():
-        return ray.util.get_current_placement_group()
-    assert ray.util.get_current_placement_group() is None
-    with pytest.raises(ray.exceptions.RayTaskError, match="not built"):
-        ray.get(f.remote())
-    with pytest.raises(ValueError, match="_fail_on_infeasible.*not built"):
-        f.options(_fail_on_infeasible=True)
-    pg = ray.util.placement_group([{"CPU": 1}])
-    with pytest.raises(ValueError, match="capture_child_tasks=True is not built"):
-        f.options(scheduling_strategy=PlacementGroupSchedulingStrategy(pg, 0, True))
-    ray.util.remove_placement_group(pg)
+    @ray.remote(num_cpus=4)
+    def big():
+        return 1
+
+    # The same shape without the option waits; with it, get raises at once.
+    # Both are queued together: they must not share a lease request.
+    waiting = big.remote()
+    start = time.time()
+    with pytest.raises(ray.exceptions.RayError, match=r"infeasible.*'CPU': 4.0.*'CPU': 1.0"):
+        ray.get(big.options(_fail_on_infeasible=True).remote(), timeout=20)
+    assert time.time() - start < 5
+    ready, _ = ray.wait([waiting], timeout=0.5)
+    assert not ready
+    ray.cancel(waiting)
+    with pytest.raises(ray.exceptions.RayError, match="infeasible"):
+        ray.get([big.options(_fail_on_infeasible=True).remote() for _ in range(3)], timeout=20)
+    # Feasible work with the option runs as usual.
+    assert ray.get(big.options(num_cpus=1, _fail_on_infeasible=True).remote(), timeout=20) == 1
+    with pytest.raises(ValueError, match="_fail_on_infeasible must be True or False"):
+        big.options(_fail_on_infeasible="yes")

@@ -238,6 +238,9 @@ def _context():
 
 def shutdown(_exiting_interpreter=False):
     """Disconnects; stops the processes this driver started."""
+    pg_module = sys.modules.get("lumos.util.placement_group")
+    if pg_module is not None:
+        pg_module.flush_removals()  # queued asynchronous removals go out first
     with _state.lock:
         if _state.mode == SCRIPT_MODE and _state.gcs is not None and _state.core_worker is not None:
             try:

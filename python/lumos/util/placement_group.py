@@ -6,8 +6,11 @@ bundle {"CPU": 2} at index i becomes the node resources CPU_group_i_<id> and
 CPU_group_<id>; a task or actor scheduled into the group asks for those
 instead of plain CPU, so it only uses the bundle's resources.
 """
+import atexit
+import logging
 import math
 import os
+import threading
 import time
 
 from lumos import _raylet
@@ -58,7 +61,7 @@ class PlacementGroup:
         bundle is reserved. Use with lumos.get / lumos.wait."""
         return _ready_task.options(
             num_cpus=0, resources={"bundle_group_" + self.id.hex(): BUNDLE_MARKER}, max_retries=0,
-            name="placement_group.ready").remote(self)
+            scheduling_strategy="DEFAULT", name="placement_group.ready").remote(self)
 
     def wait(self, timeout_seconds=30):
         """True once the group is created, False after `timeout_seconds`."""
@@ -88,7 +91,74 @@ class PlacementGroup:
 
 def _gcs():
     _worker.core_worker()  # raises when not connected
+    _removals.flush()  # this process sees its own removals
     return _worker.global_state().gcs
+
+
+class _Removals:
+    """Asynchronous removal (Ray documents remove_placement_group() as
+    asynchronous): remove_placement_group() queues the id and returns; a
+    daemon thread sends everything queued in one GCS call (so a burst of
+    removals costs one round trip, not one each). Every other placement
+    group call of this process, and shutdown/exit, first sends what is
+    queued and waits for it, so the process always sees its own removals."""
+
+    def __init__(self):
+        self._cv = threading.Condition()
+        self._queue = []      # (GcsClient, group id hex)
+        self._busy = False    # the thread is sending a batch
+        self._thread = None
+
+    def add(self, gcs, pg_id):
+        with self._cv:
+            self._queue.append((gcs, pg_id))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="lumos-pg-removal", daemon=True)
+                self._thread.start()
+            self._cv.notify_all()
+
+    def flush(self):
+        if not self._queue and not self._busy:
+            return
+        with self._cv:
+            while self._busy:
+                self._cv.wait()
+            batch, self._queue = self._queue, []
+        self._send(batch)
+
+    def _run(self):
+        while True:
+            with self._cv:
+                while not self._queue:
+                    self._cv.wait()
+                batch, self._queue = self._queue, []
+                self._busy = True
+            try:
+                self._send(batch)
+            finally:
+                with self._cv:
+                    self._busy = False
+                    self._cv.notify_all()
+
+    @staticmethod
+    def _send(batch):
+        by_client = {}
+        for gcs, pg_id in batch:
+            by_client.setdefault(id(gcs), (gcs, []))[1].append(pg_id)
+        for gcs, ids in by_client.values():
+            try:
+                _raylet.pg_remove_many(gcs, ids)
+            except Exception as e:  # e.g. the cluster is gone; nothing to return resources to
+                logging.getLogger(__name__).warning("removing placement group(s) %s failed: %s", ids, e)
+
+
+_removals = _Removals()
+atexit.register(_removals.flush)
+
+
+def flush_removals():
+    """Sends queued removals and waits for them (shutdown calls it)."""
+    _removals.flush()
 
 
 def _gcs_get(pg_id):
@@ -168,10 +238,13 @@ def placement_group(bundles, strategy="PACK", name="", lifetime=None, _max_cpu_f
 
 
 def remove_placement_group(placement_group):
-    """Removes the group; its bundles' resources go back to their nodes."""
+    """Asynchronously removes the group (like Ray): its bundles' resources go
+    back to their nodes shortly after; this process's later placement group
+    calls already see it removed."""
     if not isinstance(placement_group, PlacementGroup):
         raise ValueError("remove_placement_group() needs a PlacementGroup, got %r" % (placement_group,))
-    _raylet.pg_remove(_gcs(), placement_group.id.hex())
+    _worker.core_worker()  # raises when not connected
+    _removals.add(_worker.global_state().gcs, placement_group.id.hex())
 
 
 def get_placement_group(placement_group_name):
@@ -207,14 +280,10 @@ def placement_group_table(placement_group=None):
 
 
 def get_current_placement_group():
-    """The placement group the current task or actor runs in: None in the
-    driver. Inside tasks and actors this is not built yet (the task spec does
-    not carry its group), so it raises instead of guessing."""
-    from lumos._private import worker as w
-    if w.global_state().mode == w.SCRIPT_MODE:
-        return None
-    raise RuntimeError("get_current_placement_group() inside a task or actor is not built in lumos yet; pass the "
-                       "PlacementGroup to the task as an argument")
+    """The placement group the current task or actor runs in (its spec
+    carries it), or None: in the driver and outside groups."""
+    from lumos.util.scheduling_strategies import current_group
+    return current_group()
 
 
 def check_bundle_index(pg, index):

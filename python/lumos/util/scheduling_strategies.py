@@ -3,7 +3,8 @@
 Pass one as `scheduling_strategy=` to `.options()` of a task or actor, or the
 strings "DEFAULT" / "SPREAD". How each is carried out: see to_resources().
 """
-from lumos.util.placement_group import check_bundle_index
+from lumos import _raylet
+from lumos.util.placement_group import PlacementGroup, check_bundle_index
 
 
 class PlacementGroupSchedulingStrategy:
@@ -17,8 +18,8 @@ class PlacementGroupSchedulingStrategy:
         self.placement_group_capture_child_tasks = placement_group_capture_child_tasks
 
     def __repr__(self):
-        return "PlacementGroupSchedulingStrategy(%r, bundle_index=%r)" % (
-            self.placement_group, self.placement_group_bundle_index)
+        return "PlacementGroupSchedulingStrategy(%r, bundle_index=%r, capture_child_tasks=%r)" % (
+            self.placement_group, self.placement_group_bundle_index, self.placement_group_capture_child_tasks)
 
 
 class NodeAffinitySchedulingStrategy:
@@ -113,9 +114,12 @@ def validate(strategy):
             ", ".join(t.__name__ for t in STRATEGY_TYPES), strategy))
     if isinstance(strategy, PlacementGroupSchedulingStrategy):
         check_bundle_index(strategy.placement_group, strategy.placement_group_bundle_index)
-        if strategy.placement_group_capture_child_tasks:
-            raise ValueError("placement_group_capture_child_tasks=True is not built in lumos yet; pass the "
-                             "placement group to child tasks explicitly")
+        check_capture(strategy.placement_group_capture_child_tasks)
+
+
+def check_capture(capture):
+    if capture is not None and not isinstance(capture, bool):
+        raise ValueError("placement_group_capture_child_tasks must be True, False or None, got %r" % (capture,))
 
 
 def _local_node():
@@ -130,16 +134,49 @@ def _node_labels(node_id):
     return {}
 
 
+_current_group = [None]  # the PlacementGroup of the running task (one entry: its bundles are cached)
+
+
+def current_group():
+    """The PlacementGroup the running task or actor is in, or None."""
+    current = _raylet.current_placement()
+    if current is None:
+        return None
+    pg = _current_group[0]
+    if pg is None or pg.id.hex() != current[0].hex():
+        pg = _current_group[0] = PlacementGroup(current[0].hex())
+    return pg
+
+
 def placement_of(options):
-    """(placement group, bundle index) the options ask for, or (None, -1)."""
+    """(placement group, bundle index, capture child tasks) of a task or actor
+    submitted with `options`, or (None, -1, False). Like Ray: an explicit
+    PlacementGroupSchedulingStrategy (or placement_group=) wins; with no
+    strategy at all, a task or actor submitted from inside a group whose
+    task captures child tasks runs in that group (any bundle). The capture
+    flag, unless given, is inherited from the running task."""
     strategy = options.get("scheduling_strategy")
+    capture = options.get("placement_group_capture_child_tasks")
     if isinstance(strategy, PlacementGroupSchedulingStrategy):
-        return strategy.placement_group, strategy.placement_group_bundle_index
-    pg = options.get("placement_group")
-    if pg is not None and pg != "default":
-        index = options.get("placement_group_bundle_index", -1)
-        return pg, -1 if index is None else index
-    return None, -1
+        pg, index = strategy.placement_group, strategy.placement_group_bundle_index
+        if strategy.placement_group_capture_child_tasks is not None:
+            capture = strategy.placement_group_capture_child_tasks
+    else:
+        pg = options.get("placement_group")
+        if pg == "default":
+            pg = None
+        if pg is None and strategy is not None:
+            return None, -1, False  # an explicit strategy ("DEFAULT" too) is never captured
+        index = options.get("placement_group_bundle_index")
+        index = -1 if index is None else index
+    current = _raylet.current_placement()
+    if capture is None:
+        capture = current is not None and current[2]
+    if pg is None:
+        if current is None or not capture:
+            return None, -1, False
+        pg, index = current_group(), -1
+    return pg, index, bool(capture)
 
 
 def check_node_strategy(options, what):

@@ -17,6 +17,8 @@ uint64_t NormalTaskSubmitter::SchedulingClassOf(const rpc::TaskSpec& spec) {
     v = v * 1000003 ^ h(k);
     v = v * 1000003 ^ std::hash<double>()(amount);
   }
+  // Leases that fail on infeasibility must not serve tasks that wait.
+  if (spec.fail_on_infeasible()) v = v * 1000003 ^ 0x9e3779b97f4a7c15ULL;
   return v;
 }
 
@@ -26,6 +28,7 @@ void NormalTaskSubmitter::Submit(rpc::TaskSpec spec) {
   Class& cls = classes_[cls_id];
   if (cls.resources.empty() && cls.queue.empty() && cls.workers.empty()) {
     cls.resources.insert(spec.required_resources().begin(), spec.required_resources().end());
+    cls.fail_on_infeasible = spec.fail_on_infeasible();
   }
   cls.queue.push_back(std::move(spec));
   DispatchLocked(cls_id, cls);
@@ -50,7 +53,7 @@ void NormalTaskSubmitter::DispatchLocked(uint64_t cls_id, Class& cls) {
     req.set_scheduling_class(cls_id);
     req.set_task_name(cls.queue.front().name());
     req.set_job_id(cls.queue.front().job_id());
-    req.set_fail_on_infeasible(Config::Get().fail_on_infeasible() != 0);
+    req.set_fail_on_infeasible(cls.fail_on_infeasible || Config::Get().fail_on_infeasible() != 0);
     raylet_->SendRequest(rpc::REQUEST_WORKER_LEASE, req,
                          [this, cls_id](const Status& s, rpc::Frame&& f) { OnLeaseReply(cls_id, s, f); });
   }

@@ -1,7 +1,8 @@
 #pragma once
 // NormalTaskSubmitter: sends ready tasks (arguments resolved) to leased workers.
 //
-// Tasks are grouped by scheduling class (resources + function). Per class it
+// Tasks are grouped by scheduling class (resources + function + the
+// _fail_on_infeasible option). Per class it
 // asks the local raylet for worker leases while tasks wait, pushes tasks
 // straight to leased workers (up to max_tasks_in_flight_per_worker each),
 // reuses a lease while the class has work and returns it when idle. A lost
@@ -53,6 +54,7 @@ class NormalTaskSubmitter {
     int pending_lease_requests = 0;
     std::vector<std::shared_ptr<Leased>> workers;
     std::map<std::string, double> resources;
+    bool fail_on_infeasible = false;  // the tasks' _fail_on_infeasible option
   };
 
   // REQUIRES: mu_ held. Pushes what it can, requests leases for the rest.

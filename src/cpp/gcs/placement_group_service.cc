@@ -18,7 +18,13 @@ grpc::Status PlacementGroupInfoService::CreatePlacementGroup(
 grpc::Status PlacementGroupInfoService::RemovePlacementGroup(
     grpc::ServerContext*, const rpc::RemovePlacementGroupRequest* req,
     rpc::RemovePlacementGroupReply* reply) {
-  FillGcsStatus(scheduler_->Remove(req->placement_group_id()), reply->mutable_status());
+  const bool batch_only = req->placement_group_id().empty() && req->more_placement_group_ids_size() > 0;
+  Status first = batch_only ? Status::OK() : scheduler_->Remove(req->placement_group_id());
+  for (const auto& id : req->more_placement_group_ids()) {
+    Status s = scheduler_->Remove(id);
+    if (first.ok()) first = s;
+  }
+  FillGcsStatus(first, reply->mutable_status());
   return grpc::Status::OK;
 }
 

@@ -11,7 +11,24 @@ LeaseManager::LeaseManager(ResourceSet total, int max_starting)
       gpus_(static_cast<int>(std::floor(total.Get("GPU")))),
       max_starting_(std::max(1, max_starting)) {}
 
-void LeaseManager::AddRequest(LeaseRequest req) { pending_.push_back(Pending{std::move(req)}); }
+void LeaseManager::AddRequest(LeaseRequest req) {
+  Pending p{std::move(req)};
+  if (gpus_.num_gpus() > 0) p.gpu_units = GpuUnitsOf(p.req.resources);
+  pending_.push_back(std::move(p));
+}
+
+int64_t LeaseManager::GpuUnitsOf(const ResourceSet& resources) {
+  static const std::string kGroupPrefix = "GPU_group_";
+  int64_t units = GpuAllocator::ToUnits(resources.Get("GPU"));
+  for (const auto& [name, amount] : resources.ToMap()) {
+    // GPU_group_<id> (the group-wide name) only: GPU_group_<i>_<id> repeats it.
+    if (name.compare(0, kGroupPrefix.size(), kGroupPrefix) == 0 &&
+        name.find('_', kGroupPrefix.size()) == std::string::npos) {
+      units += GpuAllocator::ToUnits(amount);
+    }
+  }
+  return units;
+}
 
 void LeaseManager::WorkerStarted(const WorkerID& worker) {
   if (starting_ > 0) starting_--;
@@ -149,6 +166,8 @@ bool OnlyGroupResourcesMissing(const ResourceSet& total, const LeaseRequest& req
 
 std::vector<LeaseAction> LeaseManager::Schedule() {
   std::vector<LeaseAction> actions;
+  // Nothing waits: skip copying the resource map (large with placement groups).
+  if (pending_.empty()) return actions;
   int waiting_for_worker = 0;
   // Resources left after this pass's grants and the grants that wait for a
   // starting worker, so that we start only as many workers as can be used.
@@ -159,7 +178,7 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
     const LeaseRequest& req = it->req;
     // GPU instances only matter on a node with GPUs (elsewhere the totals
     // check below already refuses GPU requests); skip the lookups otherwise.
-    int64_t gpu_units = has_gpus ? GpuAllocator::ToUnits(req.resources.Get("GPU")) : 0;
+    int64_t gpu_units = has_gpus ? it->gpu_units : 0;
     if (!total_.Contains(req.resources) || !total_.Contains(req.placement) ||
         !gpus_.Feasible(gpu_units)) {
       bool reject = req.fail_on_infeasible && !OnlyGroupResourcesMissing(total_, req);

@@ -67,6 +67,12 @@ class LeaseManager {
   LeaseManager(ResourceSet total, int max_starting);
 
   void AddRequest(LeaseRequest req);
+  /// \brief GPUs (fixed-point units) a request needs ids for: plain "GPU"
+  /// plus a placement group bundle's GPU, asked as GPU_group_<id> (with or
+  /// without GPU_group_<i>_<id>, which names the same amount). The bundle
+  /// reserved the node's plain GPU amount; its tasks take GPU ids from the
+  /// same allocator as everything else.
+  static int64_t GpuUnitsOf(const ResourceSet& resources);
   /// \brief A new worker registered, or a starting one failed (started=false).
   void WorkerStarted(const WorkerID& worker);
   void WorkerStartFailed();
@@ -120,6 +126,7 @@ class LeaseManager {
   struct Pending {
     LeaseRequest req;
     bool warned = false;
+    int64_t gpu_units = 0;  // GpuUnitsOf(req.resources) on a node with GPUs
   };
   std::deque<Pending> pending_;
   std::deque<WorkerID> idle_;  // most recently used at the back

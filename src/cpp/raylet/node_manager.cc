@@ -36,7 +36,8 @@ NodeManager::NodeManager(asio::io_context& io, NodeManagerOptions options,
               Config::Get().maximum_startup_concurrency() > 0
                   ? static_cast<int>(Config::Get().maximum_startup_concurrency())
                   : std::max(1, static_cast<int>(options_.resources.Get("CPU")))),
-      maintenance_timer_(io) {}
+      maintenance_timer_(io),
+      snapshot_timer_(io) {}
 
 NodeManager::~NodeManager() {
   {
@@ -81,6 +82,7 @@ void NodeManager::Stop(const std::string& reason) {
   if (stopping_) return;
   stopping_ = true;
   maintenance_timer_.cancel();
+  snapshot_timer_.cancel();
   if (server_) server_->Stop();
   pool_.KillAll(1000);
   {
@@ -401,7 +403,7 @@ void NodeManager::ScheduleAndDispatch() {
       }
     }
   }
-  UpdateSnapshot();
+  RequestSnapshot();
   if (again) ScheduleAndDispatch();
 }
 
@@ -464,6 +466,17 @@ void NodeManager::DoMaintenance() {
     idle_since_ms_.erase(wid);
     alive--;
   }
+}
+
+void NodeManager::RequestSnapshot() {
+  if (snapshot_timer_armed_ || stopping_) return;
+  snapshot_timer_armed_ = true;
+  snapshot_timer_.expires_after(std::chrono::milliseconds(2));
+  snapshot_timer_.async_wait([this](asio::error_code ec) {
+    if (ec || stopping_) return;
+    snapshot_timer_armed_ = false;
+    UpdateSnapshot();
+  });
 }
 
 void NodeManager::UpdateSnapshot() {

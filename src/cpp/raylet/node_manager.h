@@ -85,6 +85,11 @@ class NodeManager {
   void ArmMaintenanceTimer();
   void DoMaintenance();
   void UpdateSnapshot();
+  /// \brief UpdateSnapshot() a moment later, once for a burst of changes:
+  /// building the snapshot's maps (hundreds of names with placement groups)
+  /// on every lease and bundle change cost more CPU than the reports, which
+  /// go out at most every 20 ms anyway.
+  void RequestSnapshot();
   void ReporterLoop();
   /// \brief Tells the GCS (from the reporter thread) why a worker exited, so
   /// actors on it die with a precise cause.
@@ -98,6 +103,8 @@ class NodeManager {
   LeaseManager leases_;
   BundleBook bundles_;
   asio::steady_timer maintenance_timer_;
+  asio::steady_timer snapshot_timer_;
+  bool snapshot_timer_armed_ = false;
 
   uint64_t next_client_id_ = 1;
   std::unordered_map<uint64_t, std::shared_ptr<Client>> clients_;

@@ -55,7 +55,7 @@ void NodeManager::HandlePrepareBundles(const std::shared_ptr<Client>& c, const r
     ScheduleAndDispatch();  // tasks waiting for the bundles' resources
     return;
   }
-  UpdateSnapshot();
+  RequestSnapshot();
 }
 
 void NodeManager::HandleCommitBundles(const std::shared_ptr<Client>& c, const rpc::Frame& frame) {

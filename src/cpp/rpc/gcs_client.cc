@@ -361,6 +361,14 @@ Status GcsClient::CreatePlacementGroup(const PlacementGroupTableData& pg) {
                      req, &rep);
 }
 
+Status GcsClient::RemovePlacementGroups(const std::vector<std::string>& pg_ids) {
+  RemovePlacementGroupRequest req;
+  for (const auto& id : pg_ids) req.add_more_placement_group_ids(id);
+  RemovePlacementGroupReply rep;
+  return impl_->Call("RemovePlacementGroup", address_, LUMOS_GCS_METHOD(pg, RemovePlacementGroup),
+                     req, &rep);
+}
+
 Status GcsClient::RemovePlacementGroup(const std::string& pg_id) {
   RemovePlacementGroupRequest req;
   req.set_placement_group_id(pg_id);

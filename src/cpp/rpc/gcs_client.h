@@ -95,6 +95,8 @@ class GcsClient {
   /// \brief Registers the group; the GCS reserves it asynchronously.
   /// AlreadyExists when the name is taken in the namespace.
   Status CreatePlacementGroup(const PlacementGroupTableData& pg);
+  /// \brief Removes every group in one call; the first error, after trying all.
+  Status RemovePlacementGroups(const std::vector<std::string>& pg_ids);
   /// \brief Returns its bundles' resources. NotFound if unknown; twice is OK.
   Status RemovePlacementGroup(const std::string& pg_id);
   /// \brief By id, or (pg_id empty) by name in namespace `ns`. NotFound if unknown.

@@ -157,4 +157,5 @@ cdef extern from "rpc/gcs_client.h" namespace "lumos::rpc" nogil:
         CStatus GetActorInfo(const c_string& actor_id, CActorTableData* out)
         CStatus KillActor(const c_string& actor_id, c_bool no_restart, const c_string& reason)
         CStatus RemovePlacementGroup(const c_string& pg_id)
+        CStatus RemovePlacementGroups(const c_vector[c_string]& pg_ids)
         CStatus WaitPlacementGroupUntilReady(const c_string& pg_id, int64_t timeout_ms, c_bool* ready)
