@@ -94,3 +94,48 @@ def test_per_task_fail_on_infeasible(ray_start_fn):
     assert ray.get(big.options(num_cpus=1, _fail_on_infeasible=True).remote(), timeout=20) == 1
     with pytest.raises(ValueError, match="_fail_on_infeasible must be True or False"):
         big.options(_fail_on_infeasible="yes")
+
+
+def test_node_labels_from_init(ray_start_fn):
+    from lumos.util.scheduling_strategies import In, NotIn, NodeLabelSchedulingStrategy
+    ray_start_fn(num_cpus=1, labels={"zone": "us-east", "disk": "ssd"})
+
+    @ray.remote
+    def where():
+        return ray.get_runtime_context().get_node_id()
+
+    node = ray.get_runtime_context().get_node_id()
+    assert ray.get(where.options(scheduling_strategy=NodeLabelSchedulingStrategy(
+        {"zone": In("us-east", "us-west"), "disk": NotIn("hdd")})).remote()) == node
+    assert ray.get(where.options(scheduling_strategy=NodeLabelSchedulingStrategy(
+        {"ray.io/node_id": In(node)})).remote()) == node
+    with pytest.raises(ValueError, match="no alive node matches.*us-east"):
+        where.options(scheduling_strategy=NodeLabelSchedulingStrategy({"zone": In("eu")})).remote()
+
+
+def test_bad_labels(ray_start_fn):
+    for bad, match in (({"zone": 1}, "string value"), ({"ray.io/x": "y"}, "reserved"), ("zone=a", "dict")):
+        with pytest.raises(ValueError, match=match):
+            ray.init(num_cpus=1, labels=bad)
+    assert not ray.is_initialized()
+
+
+def test_lumos_start_labels(tmp_short):
+    env = env_with_lumos(LUMOS_TMPDIR=tmp_short)
+    r = run_cli(["start", "--head", "--num-cpus", "1", "--temp-dir", tmp_short, "--labels", "not json"], env)
+    assert r.returncode != 0 and "--labels" in r.stderr
+    r = run_cli(["start", "--head", "--num-cpus", "1", "--temp-dir", tmp_short, "--labels", '{"zone": "b"}'], env)
+    assert r.returncode == 0, r.stderr
+    try:
+        code = ("import lumos as ray\n"
+                "from lumos.util.scheduling_strategies import In, NodeLabelSchedulingStrategy\n"
+                "ray.init(address='auto')\n"
+                "f = ray.remote(lambda: 7)\n"
+                "print(ray.get(f.options(scheduling_strategy=NodeLabelSchedulingStrategy("
+                "{'zone': In('b')})).remote()))\n")
+        import subprocess
+        import sys
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0 and out.stdout.strip() == "7", out.stderr
+    finally:
+        run_cli(["stop", "--temp-dir", tmp_short], env)

@@ -14,6 +14,7 @@ import time
 from lumos import _raylet
 from lumos import exceptions
 from lumos._private import accelerators
+from lumos._private import node_labels
 from lumos._private import serialization
 from lumos._private.function_manager import JOB_NS, FunctionExporter
 from lumos._private.node import CURRENT_CLUSTER_FILE, Node, session_root
@@ -28,7 +29,7 @@ WORKER_MODE = "worker"
 IGNORED_INIT_KEYWORDS = {
     "include_dashboard", "dashboard_host", "dashboard_port", "log_to_driver", "logging_level",
     "logging_format", "logging_config", "configure_logging", "local_mode", "runtime_env",
-    "job_config", "_node_ip_address", "_metrics_export_port", "storage", "labels",
+    "job_config", "_node_ip_address", "_metrics_export_port", "storage",
     "enable_resource_isolation", "_plasma_directory", "_enable_object_reconstruction",
     "_redis_password", "_memory", "_driver_object_store_memory", "_tracing_startup_hook",
     "_plasma_store_socket_name", "_raylet_socket_name",
@@ -141,7 +142,7 @@ def _parse_spill_config(config):
 
 def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_store_memory=None,
          namespace=None, ignore_reinit_error=False, _system_config=None, _temp_dir=None,
-         object_spill_config=None, **kwargs):
+         object_spill_config=None, labels=None, **kwargs):
     """Starts a local cluster (address None or "local") or connects to one
     ("auto" or "host:port"), and makes this process a driver."""
     unknown = set(kwargs) - IGNORED_INIT_KEYWORDS
@@ -158,6 +159,7 @@ def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_s
                                "by passing in 'ignore_reinit_error=True' or by calling 'lumos.shutdown()' "
                                "prior to 'lumos.init()'.")
         _validate_resources(num_cpus, num_gpus, resources, object_store_memory)
+        labels = node_labels.validate(labels)
         system_config = dict(_system_config or {})
         # Ray's older spelling of object_spill_config lives in _system_config.
         legacy_spill = system_config.pop("object_spilling_config", None)
@@ -176,12 +178,14 @@ def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_s
                         system_config=system_config, spill_dir=spill_dir).start()
             _state.node = node
             address = node.gcs_address
-        elif any(v is not None for v in (num_cpus, num_gpus, resources, object_store_memory, spill_dir)):
-            raise ValueError("num_cpus, num_gpus, resources, object_store_memory and object_spill_config "
-                             "describe a new "
+        elif any(v is not None for v in (num_cpus, num_gpus, resources, object_store_memory, spill_dir)) or labels:
+            raise ValueError("num_cpus, num_gpus, resources, object_store_memory, object_spill_config and "
+                             "labels describe a new "
                              "cluster; they cannot be given when connecting to %s" % address)
         try:
             _connect_driver(address, namespace)
+            if labels:
+                node_labels.publish(_state.gcs, _state.node_info["NodeID"], labels)
         except BaseException:
             _teardown()
             raise

@@ -20,6 +20,11 @@ def _cmd_start(args):
     resources = json.loads(args.resources) if args.resources else None
     if resources is not None and not isinstance(resources, dict):
         sys.exit("lumos start: --resources must be a JSON object, e.g. '{\"custom\": 2}'")
+    from lumos._private import node_labels
+    try:
+        labels = node_labels.validate(json.loads(args.labels) if args.labels else None)
+    except ValueError as e:  # bad JSON is a ValueError too
+        sys.exit("lumos start: --labels: %s (e.g. --labels '{\"zone\": \"a\"}')" % e)
     try:
         node = Node(head=True, num_cpus=args.num_cpus, num_gpus=args.num_gpus, resources=resources,
                     object_store_memory=args.object_store_memory, temp_dir=args.temp_dir,
@@ -27,6 +32,11 @@ def _cmd_start(args):
     except ValueError as e:  # e.g. num_gpus beyond CUDA_VISIBLE_DEVICES
         sys.exit("lumos start: %s" % e)
     node.start()
+    if labels:
+        from lumos import _raylet
+        gcs = _raylet.GcsClient(node.gcs_address)
+        for info in gcs.get_all_node_info():
+            node_labels.publish(gcs, info["NodeID"], labels)
     node.write_cluster_file()
     print("Started a lumos head node.\n"
           "  GCS address:  %s\n  Session dir:  %s\n\n"
@@ -215,6 +225,7 @@ def main(argv=None):
     p.add_argument("--num-cpus", type=int, default=None)
     p.add_argument("--num-gpus", type=int, default=None)
     p.add_argument("--resources", default=None, help="custom resources as JSON, e.g. '{\"a\": 1}'")
+    p.add_argument("--labels", default=None, help="node labels as JSON, e.g. '{\"zone\": \"a\"}'")
     p.add_argument("--object-store-memory", type=int, default=None)
     p.add_argument("--node-ip-address", default="127.0.0.1")
     p.add_argument("--temp-dir", default=None)

@@ -130,8 +130,9 @@ def _local_node():
 
 
 def _node_labels(node_id):
-    # Nodes carry no labels yet (labels come with multi-node): the empty set.
-    return {}
+    from lumos._private import node_labels
+    from lumos._private import worker as _worker
+    return node_labels.of_node(_worker.global_state().gcs, node_id)
 
 
 _current_group = [None]  # the PlacementGroup of the running task (one entry: its bundles are cached)
