@@ -14,7 +14,8 @@ import cloudpickle
 
 from lumos import exceptions
 from lumos._private import worker as _worker
-from lumos.remote_function import bind_options, resources_of, serialize_args, spec_placement, validate_options
+from lumos.remote_function import (bind_options, resources_of, returns_of_call, serialize_args, spec_placement,
+                                   validate_options)
 from lumos.util.placement_group import bundle_resources
 from lumos.util import scheduling_strategies as _strategies
 
@@ -246,16 +247,7 @@ class ActorHandle:
         refs = cw.submit_actor_task(self._actor_id, method_name, "%s.%s" % (self._state["class_name"], method_name),
                                     arg_list, kw_names, 1 if streaming else num_returns, streaming,
                                     backpressure if backpressure and backpressure > 0 else 0)
-        if _worker.RECORD_CALL_SITES:
-            _worker.record_call_sites(refs)
-        if streaming:
-            from lumos._private.generators import ObjectRefGenerator
-            return ObjectRefGenerator(refs[0], cw)
-        if num_returns == 1:
-            return refs[0]
-        if num_returns == 0:
-            return None
-        return refs
+        return returns_of_call(cw, refs, num_returns, streaming)
 
 
 _SIGNATURES = {}  # (class, method) -> (signature or None, binds self)

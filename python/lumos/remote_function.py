@@ -260,13 +260,19 @@ class RemoteFunction:
                               DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
                               bool(retry_exceptions), allowlist, dynamic, streaming, backpressure,
                               spec_placement(placement), bool(options.get("_fail_on_infeasible")))
-        if _worker.RECORD_CALL_SITES:
-            _worker.record_call_sites(refs)
-        if streaming:
-            from lumos._private.generators import ObjectRefGenerator
-            return ObjectRefGenerator(refs[0], cw)
-        if num_returns == 1:
-            return refs[0]
-        if num_returns == 0:
-            return None
-        return refs
+        return returns_of_call(cw, refs, num_returns, streaming)
+
+
+def returns_of_call(cw, refs, num_returns, streaming):
+    """What `.remote()` returns for the submitted `refs`: one ref, None, a
+    list, or an ObjectRefGenerator for a streaming call."""
+    if _worker.RECORD_CALL_SITES:
+        _worker.record_call_sites(refs)
+    if streaming:
+        from lumos._private.generators import ObjectRefGenerator
+        return ObjectRefGenerator(refs[0], cw)
+    if num_returns == 1:
+        return refs[0]
+    if num_returns == 0:
+        return None
+    return refs
