@@ -646,10 +646,18 @@ void GcsActorScheduler::OnRayletClosed(const rpc::ConnectionPtr& conn) {
   if (stopping_) return;
   unreachable_.insert(id);
   LUMOS_LOG(Info) << "connection to the raylet of node " << id.Hex() << " closed";
-  // The raylet ends the leases of a client that hangs up: our actors there are gone.
-  WithManager([&](GcsActorManager& m, ActorActions* a) {
-    m.NodeDied(id, "node " + id.Hex() + ": the GCS lost its connection to the raylet", a);
-    return 0;
+  // The raylet ends the leases of a client that hangs up: our actors there are
+  // gone. A raylet that stops on purpose unregisters its node with the reason
+  // over gRPC, which may arrive just after this hang-up: give it a moment so
+  // the actors' death cause names it (NodeDied is a no-op the second time).
+  auto timer = std::make_shared<asio::steady_timer>(loop_.io());
+  timer->expires_after(std::chrono::milliseconds(Config::Get().actor_worker_failure_wait_ms()));
+  timer->async_wait([this, id, timer](asio::error_code ec) {
+    if (ec || stopping_) return;
+    WithManager([&](GcsActorManager& m, ActorActions* a) {
+      m.NodeDied(id, "node " + id.Hex() + ": the GCS lost its connection to the raylet", a);
+      return 0;
+    });
   });
 }
 
