@@ -1,6 +1,5 @@
 #include "gcs/actor_scheduler.h"
 
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -8,6 +7,7 @@
 
 #include "common/config.h"
 #include "common/logging.h"
+#include "gcs/raylet_link.h"
 #include "core_worker.pb.h"
 #include "node_manager.pb.h"
 
@@ -385,19 +385,17 @@ const rpc::NodeInfo* GcsActorScheduler::PickNode(const std::vector<rpc::NodeInfo
 }
 
 Result<rpc::ConnectionPtr> GcsActorScheduler::Dial(const std::string& endpoint) {
-  if (endpoint.rfind("unix:", 0) != 0) {
-    return Status::NotImplemented("endpoint '" + endpoint + "' is not a unix socket");
-  }
-  // The peers dialed here listen before they advertise their endpoint, so one
-  // attempt is enough; a failure means the peer is gone.
-  return rpc::Connection::Connect(loop_.io(), endpoint.substr(5), /*timeout_ms=*/0);
+  return DialEndpoint(loop_.io(), endpoint);
 }
 
 rpc::ConnectionPtr GcsActorScheduler::Raylet(const rpc::NodeInfo& node) {
   NodeID id = NodeID::FromBinary(node.node_id());
   auto it = raylets_.find(id);
   if (it != raylets_.end() && !it->second->closed()) return it->second;
-  auto conn = Dial(node.raylet_endpoint());
+  auto conn = ConnectRaylet(
+      loop_.io(), id, node.raylet_endpoint(),
+      [this](const rpc::ConnectionPtr& cc, rpc::Frame&& f) { OnRayletFrame(cc, std::move(f)); },
+      [this](const rpc::ConnectionPtr& cc, const Status&) { OnRayletClosed(cc); });
   if (!conn.ok()) {
     LUMOS_LOG(Warning) << "cannot reach the raylet of node " << id.Hex() << " at "
                        << node.raylet_endpoint() << ": " << conn.status().ToString()
@@ -405,24 +403,8 @@ rpc::ConnectionPtr GcsActorScheduler::Raylet(const rpc::NodeInfo& node) {
     unreachable_.insert(id);
     return nullptr;
   }
-  rpc::ConnectionPtr c = conn.value();
-  c->set_context(std::make_shared<NodeID>(id));
-  raylets_[id] = c;
-  c->Start(
-      [this](const rpc::ConnectionPtr& cc, rpc::Frame&& f) { OnRayletFrame(cc, std::move(f)); },
-      [this](const rpc::ConnectionPtr& cc, const Status&) { OnRayletClosed(cc); });
-  rpc::RegisterClientRequest reg;
-  reg.set_worker_id(WorkerID::FromRandom().Binary());
-  reg.set_is_driver(true);
-  reg.set_pid(getpid());
-  reg.set_runtime("gcs");
-  c->SendRequest(rpc::REGISTER_CLIENT, reg, [id](const Status& s, rpc::Frame&&) {
-    if (!s.ok()) {
-      LUMOS_LOG(Warning) << "the raylet of node " << id.Hex()
-                         << " refused the GCS's registration: " << s.ToString();
-    }
-  });
-  return c;
+  raylets_[id] = conn.value();
+  return conn.value();
 }
 
 void GcsActorScheduler::RequestLease(const rpc::ConnectionPtr& raylet, const NodeID& node,

@@ -1,11 +1,11 @@
 #include "gcs/placement_group_scheduler.h"
 
-#include <unistd.h>
 
 #include <chrono>
 #include <future>
 
 #include "common/logging.h"
+#include "gcs/raylet_link.h"
 #include "node_manager.pb.h"
 
 namespace lumos::gcs {
@@ -317,21 +317,8 @@ rpc::ConnectionPtr GcsPlacementGroupScheduler::Raylet(const NodeID& node) {
     ep = endpoints_.find(node);
     if (ep == endpoints_.end()) return nullptr;
   }
-  const std::string& endpoint = ep->second;
-  if (endpoint.rfind("unix:", 0) != 0) {
-    LUMOS_LOG(Warning) << "raylet endpoint '" << endpoint << "' is not a unix socket";
-    return nullptr;
-  }
-  auto conn = rpc::Connection::Connect(loop_.io(), endpoint.substr(5), /*timeout_ms=*/0);
-  if (!conn.ok()) {
-    LUMOS_LOG(Warning) << "cannot reach the raylet of node " << node.Hex() << " for placement "
-                       << "groups: " << conn.status().ToString();
-    return nullptr;
-  }
-  rpc::ConnectionPtr c = conn.value();
-  c->set_context(std::make_shared<NodeID>(node));
-  raylets_[node] = c;
-  c->Start(
+  auto conn = ConnectRaylet(
+      loop_.io(), node, ep->second,
       [](const rpc::ConnectionPtr& cc, rpc::Frame&& f) {
         if (f.header.kind == rpc::FrameKind::kRequest) {
           cc->SendError(f.header.request_id, f.header.method,
@@ -339,18 +326,13 @@ rpc::ConnectionPtr GcsPlacementGroupScheduler::Raylet(const NodeID& node) {
         }
       },
       [this](const rpc::ConnectionPtr& cc, const Status&) { OnRayletClosed(cc); });
-  rpc::RegisterClientRequest reg;
-  reg.set_worker_id(WorkerID::FromRandom().Binary());
-  reg.set_is_driver(true);
-  reg.set_pid(getpid());
-  reg.set_runtime("gcs");
-  c->SendRequest(rpc::REGISTER_CLIENT, reg, [node](const Status& s, rpc::Frame&&) {
-    if (!s.ok()) {
-      LUMOS_LOG(Warning) << "the raylet of node " << node.Hex()
-                         << " refused the GCS's registration: " << s.ToString();
-    }
-  });
-  return c;
+  if (!conn.ok()) {
+    LUMOS_LOG(Warning) << "cannot reach the raylet of node " << node.Hex() << " for placement "
+                       << "groups: " << conn.status().ToString();
+    return nullptr;
+  }
+  raylets_[node] = conn.value();
+  return conn.value();
 }
 
 void GcsPlacementGroupScheduler::OnRayletClosed(const rpc::ConnectionPtr& conn) {
