@@ -75,6 +75,12 @@ cdef class Replier:
     # (cancel) landing in the caller's Python code cannot make it stale.
     cdef public int64_t num_reported
 
+    @property
+    def finished(self):
+        """True once the reply was sent (or the caller is gone)."""
+        cdef CTaskReplier* rep = self.r.get()
+        return rep == NULL or rep.finished()
+
     def report_item(self, int64_t index, ser):
         """Streaming generators: sends yielded value `index` to the caller (into
         the object store, owned by the caller, when large). Blocks under

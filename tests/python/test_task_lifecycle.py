@@ -166,6 +166,32 @@ def test_keyboard_interrupt_in_task_is_cancelled_error(ray_start):
         ray.get(interrupt.remote(), timeout=20)
 
 
+def test_cancel_while_arguments_load(ray_start, tmp_path):
+    # The cancel lands while the worker unpickles the argument, before the
+    # task's body runs: still a TaskCancelledError, never a system error.
+    marker = str(tmp_path / "loading")
+
+    class SlowToLoad:
+        def __init__(self, path):
+            self.path = path
+
+        def __setstate__(self, state):
+            open(state["path"], "w").close()
+            time.sleep(10e6)
+
+    @ray.remote
+    def body_never_runs(x):
+        return "ran"
+    ref = body_never_runs.remote(SlowToLoad(marker))
+    deadline = time.monotonic() + 20
+    while not os.path.exists(marker):
+        assert time.monotonic() < deadline, "the argument never started loading"
+        time.sleep(0.01)
+    ray.cancel(ref)
+    with pytest.raises(exceptions.TaskCancelledError):
+        ray.get(ref, timeout=20)
+
+
 def test_dynamic_generator(ray_start):
     @ray.remote(num_returns="dynamic")
     def gen(n):

@@ -94,6 +94,13 @@ class TaskExecutor:
         try:
             self._dispatch(function_id, function_name, name, job_id, task_id, args, kwarg_names, num_returns,
                            actor, replier, opts)
+        except KeyboardInterrupt:
+            # A cancel that landed outside the task's body: while its function
+            # or arguments were loaded, or as its reply left. The body's own
+            # handler covers the rest.
+            self.running_task_id = None
+            if not replier.finished:
+                self._finish_cancelled(replier, name, num_returns)
         finally:
             self.running_task_id = None
 
@@ -117,6 +124,11 @@ class TaskExecutor:
         for f in self._forwarders:
             f.flush()
         replier.finish(is_error, results, error_message, retryable, cancelled, num_streamed)
+
+    def _finish_cancelled(self, replier, name, num_returns):
+        msg = "task '%s' was cancelled while it ran" % name
+        self._finish(replier, True, [serialization.SerializedObject(
+            serialization.META_TASK_CANCELLED, msg.encode())] * max(num_returns, 1), cancelled=True)
 
     # ------------------------------------------------------------ plain tasks
     def _prepare(self, name, args, kwarg_names, num_returns):
@@ -167,9 +179,7 @@ class TaskExecutor:
                 serialization.META_WORKER_DIED, msg.encode())] * max(num_returns, 1))
             return
         except KeyboardInterrupt:
-            msg = "task '%s' was cancelled while it ran" % name
-            self._finish(replier, True, [serialization.SerializedObject(
-                serialization.META_TASK_CANCELLED, msg.encode())] * max(num_returns, 1), cancelled=True)
+            self._finish_cancelled(replier, name, num_returns)
             return
         except Exception as e:
             retryable = retry_exceptions and _matches_allowlist(e, allowlist)
