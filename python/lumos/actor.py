@@ -10,9 +10,8 @@ import inspect
 import os
 import pickle
 
-import cloudpickle
-
 from lumos import exceptions
+from lumos._private import code_pickling
 from lumos._private import worker as _worker
 from lumos.remote_function import (bind_options, resources_of, returns_of_call, serialize_args, spec_placement,
                                    validate_options)
@@ -148,7 +147,7 @@ class ActorClass:
         if fid is None:
             if self._pickled is None:
                 try:
-                    self._pickled = cloudpickle.dumps(self._cls, protocol=5)
+                    self._pickled = code_pickling.dumps(self._cls)
                 except Exception as e:
                     raise TypeError("Could not serialize the actor class %s: %s" % (self.__name__, e)) from e
             fid = self._function_ids[key] = _worker.exporter_for(job).export(self._pickled)

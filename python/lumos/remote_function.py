@@ -1,10 +1,9 @@
 """@lumos.remote on a function: RemoteFunction, its .remote() and .options()."""
 import inspect
 
-import cloudpickle
-
 from lumos import _raylet
 from lumos._private import accelerators
+from lumos._private import code_pickling
 from lumos._private import serialization
 from lumos._private import worker as _worker
 from lumos.util.placement_group import bundle_resources, check_bundle_index
@@ -226,7 +225,7 @@ class RemoteFunction:
         if fid is None:
             if self._pickled is None:
                 try:
-                    self._pickled = cloudpickle.dumps(self._function, protocol=5)
+                    self._pickled = code_pickling.dumps(self._function)
                 except Exception as e:
                     raise TypeError("Could not serialize the function %s: %s" % (self._qualname, e)) from e
             fid = _worker.exporter_for(job).export(self._pickled)
@@ -251,7 +250,7 @@ class RemoteFunction:
                              "are retried); drop retry_exceptions for %s" % self._qualname)
         allowlist = b""
         if isinstance(retry_exceptions, (list, tuple)):
-            allowlist = cloudpickle.dumps(tuple(retry_exceptions))
+            allowlist = code_pickling.dumps(tuple(retry_exceptions))
             retry_exceptions = True
         placement = _strategies.placement_of(options)
         refs = cw.submit_task(fid, self._module, self._qualname, options.get("name") or self._name, arg_list,

@@ -101,6 +101,21 @@ def test_traceback_mentions_function_and_line(ray_start):
     assert info.value.traceback_str and "user_function_that_fails" in info.value.traceback_str
 
 
+def test_actor_traceback_names_its_file(ray_start):
+    # Code pickled by value keeps its file name (cloudpickle >= 3.1.2 alone
+    # would say "<dynamic-code>").
+    @ray.remote
+    class Failing:
+        def method(self):
+            raise ValueError("from the actor")
+
+    a = Failing.remote()
+    with pytest.raises(exceptions.RayTaskError) as info:
+        ray.get(a.method.remote())
+    text = str(info.value)
+    assert "test_errors.py" in text and "in method" in text, text
+
+
 def test_error_propagates_through_dependent_task(ray_start):
     failed = raise_value_error.remote()
     dependent = add_one.remote(failed)

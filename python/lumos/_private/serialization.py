@@ -12,10 +12,9 @@ import pickle
 import struct
 import threading
 
-import cloudpickle
-
 from lumos import _raylet
 from lumos import exceptions
+from lumos._private import code_pickling
 
 META_PICKLE = b"P"
 META_PICKLE5 = b"P5"
@@ -107,7 +106,7 @@ def serialize(value, what="value"):
         stack = _local.stack = []
     stack.append(refs)
     try:
-        pickled = cloudpickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+        pickled = code_pickling.dumps(value, buffer_callback=buffers.append)
     except Exception as e:
         raise TypeError(
             "Could not serialize the %s %r of type %s: %s. Only picklable values can be "
@@ -129,11 +128,11 @@ def serialize(value, what="value"):
 def serialize_error(err):
     """Serializes a RayTaskError (or falls back to a message if it won't pickle)."""
     try:
-        return SerializedObject(META_TASK_ERROR, cloudpickle.dumps(err, protocol=5))
+        return SerializedObject(META_TASK_ERROR, code_pickling.dumps(err))
     except Exception:
         fallback = exceptions.RayTaskError(err.function_name, err.traceback_str,
                                            exceptions.RaySystemError(repr(err.cause)), pid=err.pid)
-        return SerializedObject(META_TASK_ERROR, cloudpickle.dumps(fallback, protocol=5))
+        return SerializedObject(META_TASK_ERROR, code_pickling.dumps(fallback))
 
 
 def _short_repr(value):
