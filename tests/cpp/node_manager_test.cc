@@ -388,6 +388,18 @@ TEST_F(NodeManagerTest, BadRegistrationsAreRefused) {
     EXPECT_NE(s.message().find("not a worker"), std::string::npos) << s.message();
   }
   {
+    // Claiming another process's pid: the kernel's peer credentials say who
+    // is really connected.
+    auto c = Connect();
+    rpc::RegisterClientRequest req = DriverRegistration();
+    req.set_is_driver(false);
+    req.set_pid(1);
+    Status s = c->Call(rpc::REGISTER_CLIENT, req, nullptr);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+    EXPECT_NE(s.message().find("comes from pid " + std::to_string(getpid())), std::string::npos)
+        << s.message();
+  }
+  {
     // Registering twice.
     auto c = ConnectDriver();
     Status s = c->Call(rpc::REGISTER_CLIENT, DriverRegistration(), nullptr);

@@ -319,6 +319,13 @@ void Connection::ExpireDeadlines() {
   if (rearm) ArmDeadlineTimer();
 }
 
+pid_t Connection::PeerPid() {
+  struct ucred cred {};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(fd(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -1;
+  return cred.pid;
+}
+
 void Connection::Close(const Status& reason) {
   auto self = shared_from_this();
   asio::dispatch(io_, [self, reason] {

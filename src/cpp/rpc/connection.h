@@ -13,6 +13,8 @@
 //
 // Ownership: shared_ptr; the pending read keeps the connection alive until it
 // is closed. Destruction in a forked child does not touch the socket.
+#include <sys/types.h>
+
 #include <google/protobuf/message.h>
 
 #include <asio.hpp>
@@ -71,6 +73,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Close(const Status& reason = Status::Disconnected("closed locally"));
   bool closed() const { return closed_.load(); }
   int fd() { return socket_.native_handle(); }
+  /// \brief The pid of the process at the other end, from the kernel
+  /// (SO_PEERCRED), or -1 if it cannot be read.
+  pid_t PeerPid();
 
   /// \brief Opaque per-connection slot for the owner (e.g. the worker behind it).
   void set_context(std::shared_ptr<void> ctx) { context_ = std::move(ctx); }
