@@ -227,3 +227,25 @@ def test_wait_on_a_generator_inside_a_task(ray_start):
                 return out
 
     assert ray.get(consume.remote(4), timeout=60) == [0, 1, 2, 3]
+
+
+def test_wait_on_an_actor_method_generator(ray_start, tmp_path):
+    @ray.remote
+    class Source:
+        def items(self, path):
+            yield "first"
+            while not os.path.exists(path):
+                time.sleep(0.01)
+            yield "second"
+
+    go = str(tmp_path / "go")
+    g = Source.remote().items.remote(go)
+    assert ray.wait([g], timeout=20) == ([g], [])
+    assert ray.get(next(g)) == "first"
+    assert ray.wait([g], timeout=0.3) == ([], [g])
+    _touch(go)
+    assert ray.wait([g], timeout=20) == ([g], [])
+    assert ray.get(next(g)) == "second"
+    assert ray.wait([g], timeout=20) == ([g], [])
+    with pytest.raises(StopIteration):
+        next(g)

@@ -152,7 +152,8 @@ void WorkerPool::Reap() {
     OomKillDetector::Verdict oom = OomKillDetector::Verdict::kUnknown;
     if (it != procs_.end()) {
       bool sigkilled = (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) && info.si_status == SIGKILL;
-      oom = oom_.OnExit(pid, sigkilled);
+      // The raylet's own kills need no verdict (and reading the kernel log costs ms).
+      oom = oom_.OnExit(pid, sigkilled && !it->second.killed_by_raylet);
     }
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) != pid) break;
