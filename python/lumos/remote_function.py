@@ -245,9 +245,6 @@ class RemoteFunction:
             num_returns = 1
         max_retries = options.get("max_retries")
         retry_exceptions = options.get("retry_exceptions", False)
-        if streaming and retry_exceptions:
-            raise ValueError("retry_exceptions is not built for streaming generators in lumos yet (worker deaths "
-                             "are retried); drop retry_exceptions for %s" % self._qualname)
         allowlist = b""
         if isinstance(retry_exceptions, (list, tuple)):
             allowlist = code_pickling.dumps(tuple(retry_exceptions))

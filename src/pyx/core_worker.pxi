@@ -439,16 +439,22 @@ cdef class CoreWorker:
         check_status(s)
         return [_obj_to_py(out[i]) for i in range(out.size())]
 
-    def wait(self, list refs, size_t num_returns, timeout_ms):
+    def wait(self, list refs, size_t num_returns, timeout_ms, list is_stream=None):
+        """Ready flag per entry. is_stream[i] true: refs[i] is the return 1 of a
+        streaming generator, which is ready when its next() would not block."""
         cdef CCoreWorker* cw = self._get()
         cdef c_vector[CObjectID] ids
         cdef c_vector[CAddress] owners
+        cdef c_vector[c_bool] streams
         cdef c_vector[c_bool] ready
         cdef int64_t t = timeout_ms
         cdef CStatus s
         self._ids_and_owners(refs, &ids, &owners)
+        if is_stream:
+            for flag in is_stream:
+                streams.push_back(bool(flag))
         with nogil:
-            s = cw.Wait(ids, owners, num_returns, t, &ready)
+            s = cw.Wait(ids, owners, streams, num_returns, t, &ready)
         check_status(s)
         return [bool(ready[i]) for i in range(ready.size())]
 
@@ -601,6 +607,9 @@ cdef class CoreWorker:
         cdef CTaskID tid = CTaskID.FromBinary(task_id)
         with nogil:
             cw.StreamDrop(tid)
+
+    def stream_next_ready(self, bytes task_id):
+        return self._get().StreamNextReady(CTaskID.FromBinary(task_id))
 
     def stream_is_finished(self, bytes task_id):
         return self._get().StreamIsFinished(CTaskID.FromBinary(task_id))

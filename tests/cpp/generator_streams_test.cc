@@ -72,6 +72,25 @@ TEST_F(GeneratorStreamsTest, FailureComesAfterTheReportedItemsOnce) {
   EXPECT_EQ(streams_.Next(task_, &index), Kind::kEnd);
 }
 
+TEST_F(GeneratorStreamsTest, PeekTellsWhatNextWouldGiveWithoutTakingIt) {
+  int64_t index = -1;
+  EXPECT_EQ(streams_.Peek(task_, &index), Kind::kNotReady);
+  EXPECT_EQ(index, 0);
+  streams_.OnItem(task_, 0, nullptr, &now_);
+  EXPECT_EQ(streams_.Peek(task_, &index), Kind::kItem);
+  EXPECT_EQ(streams_.Peek(task_, &index), Kind::kItem);   // nothing taken
+  ASSERT_EQ(streams_.Next(task_, &index), Kind::kItem);
+  EXPECT_EQ(streams_.Peek(task_, &index), Kind::kNotReady);
+  EXPECT_EQ(index, 1);
+  streams_.OnFailed(task_);
+  EXPECT_EQ(streams_.Peek(task_, &index), Kind::kError);
+  EXPECT_EQ(streams_.Peek(task_, &index), Kind::kError);  // the error is still to take
+  EXPECT_EQ(streams_.Next(task_, &index), Kind::kError);
+  EXPECT_EQ(streams_.Peek(task_, &index), Kind::kEnd);
+  TaskID unknown = TaskID::ForJob(JobID::FromInt(4));
+  EXPECT_EQ(streams_.Peek(unknown, &index), Kind::kEnd);
+}
+
 TEST_F(GeneratorStreamsTest, AcksWaitForConsumption) {
   int acked = 0;
   streams_.OnItem(task_, 0, Counting(&acked), &now_);

@@ -102,6 +102,30 @@ TEST_F(MemoryStoreTest, TimeoutReturnsTimedOutWithReadyFlags) {
   EXPECT_LT(MsSince(start), 100);
 }
 
+TEST_F(MemoryStoreTest, WaitAnyCountsAnEntryOnceWhenAnyOfItsIdsExists) {
+  // Entry 0: {a, b}; entry 1: {c}; entry 2: {d, e}.
+  std::vector<ObjectID> ids{NewId(), NewId(), NewId(), NewId(), NewId()};
+  std::vector<size_t> entry_of{0, 0, 1, 2, 2};
+  std::vector<bool> ready;
+  EXPECT_EQ(store_.WaitAny(ids, entry_of, 3, 1, 0, &ready, nullptr).code(), StatusCode::kTimedOut);
+  EXPECT_EQ(ready, std::vector<bool>({false, false, false}));
+  store_.Put(ids[0], RayObject::Inline("a", kMetaPickle));
+  store_.Put(ids[1], RayObject::Inline("b", kMetaPickle));
+  // Both ids of entry 0 exist, but that is one entry: two are not ready.
+  EXPECT_EQ(store_.WaitAny(ids, entry_of, 3, 2, 50, &ready, nullptr).code(), StatusCode::kTimedOut);
+  EXPECT_EQ(ready, std::vector<bool>({true, false, false}));
+  std::thread putter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    store_.Put(ids[4], RayObject::Inline("e", kMetaPickle));
+  });
+  Status s = store_.WaitAny(ids, entry_of, 3, 2, 10000, &ready, nullptr);
+  putter.join();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(ready, std::vector<bool>({true, false, true}));
+  EXPECT_EQ(store_.WaitAny(ids, {0, 0}, 3, 1, 0, &ready, nullptr).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_.WaitAny(ids, {0, 0, 1, 2, 3}, 3, 1, 0, &ready, nullptr).code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(MemoryStoreTest, PutFromAnotherThreadWakesWaiter) {
   std::vector<ObjectID> ids{NewId(), NewId()};
   std::thread putter([&] {

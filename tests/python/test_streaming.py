@@ -260,16 +260,12 @@ def test_backpressure_bad_values(ray_start):
             count.options(_generator_backpressure_num_objects=bad)
     with pytest.raises(ValueError, match="num_returns"):
         count.options(num_returns="stream")
-    with pytest.raises(ValueError, match="retry_exceptions is not built for streaming"):
-        count.options(retry_exceptions=True).remote(1)
 
 
 def test_generator_cannot_be_pickled(ray_start):
     g = count.remote(1)
     with pytest.raises(TypeError, match="cannot be pickled"):
         pickle.dumps(g)
-    with pytest.raises(TypeError, match="not built"):
-        ray.wait([g])
     with pytest.raises(ValueError, match="ObjectRefGenerator"):
         ray.get(g)
     assert list(g)

@@ -47,8 +47,77 @@ def test_worker_crash_message_names_exit_code_and_signal(ray_start):
         os.kill(os.getpid(), signal.SIGKILL)
     with pytest.raises(exceptions.WorkerCrashedError, match="exit code 7"):
         ray.get(die.remote(), timeout=30)
-    with pytest.raises(exceptions.WorkerCrashedError, match="signal 9"):
+    with pytest.raises(exceptions.WorkerCrashedError, match="signal 9") as info:
         ray.get(killed.remote(), timeout=30)
+    # A SIGKILL from a process is never blamed on the OOM killer: with the
+    # kernel log or a cgroup counter readable lumos knows it was not, else it hedges.
+    text = str(info.value)
+    assert "killed by the kernel's OOM killer" not in text
+    assert "not the OOM killer" in text or "often means the kernel's OOM killer" in text
+
+
+def _v1_memory_cgroup():
+    """This process's cgroup v1 memory directory if it can hold a child cgroup, else None."""
+    try:
+        lines = open("/proc/self/cgroup").read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            d = "/sys/fs/cgroup/memory" + path.rstrip("/")
+            return d if os.access(d, os.W_OK) and os.path.exists(d + "/memory.limit_in_bytes") else None
+    return None
+
+
+@pytest.mark.timeout(90)
+def test_oom_killed_worker_is_named(ray_start, tmp_path):
+    """A worker moved into a 64 MiB memory cgroup allocates 512 MiB: the
+    kernel's OOM killer kills it (only it: the limit bounds the test, the
+    machine's memory is never at risk), and the error says so."""
+    parent = _v1_memory_cgroup()
+    if parent is None:
+        pytest.skip("needs a writable cgroup v1 memory controller (root)")
+    box = os.path.join(parent, "lumos_oom_test_%d" % os.getpid())
+    try:
+        os.mkdir(box)
+    except OSError as e:
+        pytest.skip("cannot create a memory cgroup: %s" % e)
+    go = str(tmp_path / "go")
+    try:
+        with open(box + "/memory.limit_in_bytes", "w") as f:
+            f.write(str(64 << 20))
+
+        @ray.remote(max_retries=0)
+        def hog(path):
+            yield os.getpid()
+            while not os.path.exists(path):
+                time.sleep(0.01)
+            blob = bytearray(b"\x01") * (512 << 20)   # touches every page
+            yield len(blob)
+
+        g = hog.remote(go)
+        pid = ray.get(next(g), timeout=30)
+        with open(box + "/cgroup.procs", "w") as f:
+            f.write(str(pid))
+        open(go, "w").close()
+        with pytest.raises(exceptions.WorkerCrashedError) as info:
+            ray.get(next(g), timeout=60)
+        text = str(info.value)
+        assert "signal 9" in text
+        if "often means" in text:
+            pytest.skip("neither the kernel log nor the cgroup's counter was readable: %s" % text)
+        assert "killed by the kernel's OOM killer" in text, text
+    finally:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                os.rmdir(box)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
 
 def test_max_retries_zero_fails_at_once(ray_start, tmp_path):

@@ -31,7 +31,8 @@ class ObjectRefGenerator:
     order. If the task raised, the ref at that point raises the error on get,
     then the iteration ends; if its worker died (and retries ran out) the next
     ref raises WorkerCrashedError. `completed()` is a ref that is ready when the
-    task has finished (get raises if it failed). Dropping the generator frees
+    task has finished (get raises if it failed). `lumos.wait()` takes
+    generators among its refs: one is ready when `next_ready()` is true. Dropping the generator frees
     the items not taken yet. Not picklable (only its caller can consume it).
     """
 
@@ -88,6 +89,11 @@ class ObjectRefGenerator:
     def completed(self):
         """ObjectRef ready when the task has finished; get raises if it failed."""
         return self._head
+
+    def next_ready(self):
+        """True when next() would not block: the next item arrived, or the task
+        ended or failed. `lumos.wait([gen, ...])` waits for the same."""
+        return self._done or self._cw.stream_next_ready(self._task_id)
 
     def is_finished(self):
         """True when every item was taken and the task has ended."""

@@ -158,7 +158,7 @@ class TaskExecutor:
             self._finish(replier, True, errors)
             return
         if streaming:
-            self._finish(replier, *self._stream(replier, name, fn, prepared))
+            self._finish(replier, *self._stream(replier, name, fn, prepared, retry_exceptions, allowlist))
             return
         try:
             result = fn(*prepared[0], **prepared[1])
@@ -269,10 +269,12 @@ class TaskExecutor:
         self._finish(replier, *self._stream(replier, name, bound, prepared))
 
     # ------------------------------------------------------------ streaming generators
-    def _stream(self, replier, name, fn, prepared):
+    def _stream(self, replier, name, fn, prepared, retry_exceptions=False, allowlist=b""):
         """Runs a streaming generator task (sync or async generator function) on
         this thread, reporting each value as it is yielded. An exception becomes
-        the last item (and return 1). Returns the _finish arguments."""
+        the last item (and return 1), unless retry_exceptions covers it: then it
+        is only return 1 with the reply marked retryable (see _stream_failure).
+        Returns the _finish arguments."""
         n = 0
         try:
             result = fn(*prepared[0], **prepared[1])
@@ -295,7 +297,8 @@ class TaskExecutor:
             _close(result)
             return False, [serialization.serialize(None, "stream end")], "", False, False, replier.num_reported
         except BaseException as e:
-            return self._stream_failure(replier, name, e)
+            retryable = retry_exceptions and isinstance(e, Exception) and _matches_allowlist(e, allowlist)
+            return self._stream_failure(replier, name, e, retryable)
         return False, [serialization.serialize(None, "stream end")], "", False, False, replier.num_reported
 
     async def _stream_async(self, replier, name, fn, prepared, backpressure):
@@ -335,8 +338,12 @@ class TaskExecutor:
             return out[0], out[1], out[5]
         return False, [serialization.serialize(None, "stream end")], replier.num_reported
 
-    def _stream_failure(self, replier, name, e):
-        """The generator raised: the error is the next item and return 1."""
+    def _stream_failure(self, replier, name, e, retryable=False):
+        """The generator raised: the error is the next item and return 1. A
+        retryable error is not reported as an item: the owner either runs the
+        task again (whose items at the same indexes would be ignored as
+        duplicates, so an error item there would stick) or, out of retries,
+        ends the stream with return 1 as a failure."""
         cancelled = isinstance(e, KeyboardInterrupt)
         if cancelled:
             err = serialization.SerializedObject(
@@ -350,11 +357,12 @@ class TaskExecutor:
             err = _error_object(_task_error(name, e), name)
         else:
             raise e
-        try:
-            replier.report_item(replier.num_reported, err)
-        except Exception:
-            pass  # the caller is gone: nobody reads the error
-        return True, [err], "%s: %s" % (type(e).__name__, e), False, cancelled, replier.num_reported
+        if not retryable:
+            try:
+                replier.report_item(replier.num_reported, err)
+            except Exception:
+                pass  # the caller is gone: nobody reads the error
+        return True, [err], "%s: %s" % (type(e).__name__, e), retryable, cancelled, replier.num_reported
 
     def _run_call(self, bound, positional, kwargs, name, num_returns, replier):
         try:

@@ -385,26 +385,42 @@ def get(object_refs, *, timeout=None):
 
 
 def wait(object_refs, *, num_returns=1, timeout=None, fetch_local=True):
+    """Ray's wait over ObjectRefs and streaming generators (ObjectRefGenerator):
+    a generator is ready when its next() would not block (its next item
+    arrived, or the task ended or failed); ready generators come back in the
+    ready list as themselves. Every object is local on a single node, so
+    fetch_local=True and False behave alike."""
+    from lumos._private.generators import ObjectRefGenerator
     cw = _require()
-    if isinstance(object_refs, _raylet.ObjectRef) or not isinstance(object_refs, (list, tuple)):
-        raise TypeError("wait() expected a list of ObjectRefs, got %s" % type(object_refs).__name__)
-    refs = list(object_refs)
-    for r in refs:
-        if not isinstance(r, _raylet.ObjectRef):
-            if type(r).__name__ == "ObjectRefGenerator":
-                raise TypeError("wait() on an ObjectRefGenerator is not built in lumos yet; iterate it "
-                                "(next(gen), for/async for) or wait on gen.completed()")
-            raise TypeError("wait() expected a list of ObjectRefs; it holds a %s: %r" % (type(r).__name__, r))
-    if len(set(refs)) != len(refs):
+    if isinstance(object_refs, (_raylet.ObjectRef, ObjectRefGenerator)) or not isinstance(object_refs, (list, tuple)):
+        raise TypeError("wait() expected a list of ObjectRefs or ObjectRefGenerators, got %s"
+                        % type(object_refs).__name__)
+    items = list(object_refs)
+    refs, is_stream = [], []
+    for r in items:
+        if isinstance(r, _raylet.ObjectRef):
+            refs.append(r)
+            is_stream.append(False)
+        elif isinstance(r, ObjectRefGenerator):
+            refs.append(r.completed())
+            is_stream.append(True)
+        else:
+            raise TypeError("wait() expected a list of ObjectRefs or ObjectRefGenerators; it holds a %s: %r"
+                            % (type(r).__name__, r))
+    plain = [r for r, st in zip(refs, is_stream) if not st]
+    gens = [id(r) for r in items if isinstance(r, ObjectRefGenerator)]
+    if len(set(plain)) != len(plain) or len(set(gens)) != len(gens):
         raise ValueError("wait() expected a list of unique ObjectRefs; the list holds duplicates")
     if isinstance(num_returns, bool) or not isinstance(num_returns, int):
         raise TypeError("num_returns must be an int, got %r" % (num_returns,))
     if num_returns <= 0 or num_returns > len(refs):
         raise ValueError("Invalid number of objects to return %d: it must be between 1 and the number of "
                          "refs (%d)" % (num_returns, len(refs)))
-    ready_flags = cw.wait(refs, num_returns, _timeout_ms(timeout))
+    if not isinstance(fetch_local, bool):
+        raise TypeError("fetch_local must be a bool, got %r" % (fetch_local,))
+    ready_flags = cw.wait(refs, num_returns, _timeout_ms(timeout), is_stream if any(is_stream) else None)
     ready, not_ready = [], []
-    for r, ok in zip(refs, ready_flags):
+    for r, ok in zip(items, ready_flags):
         if ok and len(ready) < num_returns:
             ready.append(r)
         else:

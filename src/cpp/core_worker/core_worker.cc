@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/config.h"
@@ -354,8 +355,11 @@ Status CoreWorker::GetOnce(const std::vector<ObjectID>& ids, const std::vector<r
 }
 
 Status CoreWorker::Wait(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners,
-                        size_t num_returns, int64_t timeout_ms, std::vector<bool>* ready) {
-  Status s = WaitForObjects(ids, owners, num_returns, timeout_ms, ready);
+                        const std::vector<bool>& is_stream, size_t num_returns, int64_t timeout_ms,
+                        std::vector<bool>* ready) {
+  bool any_stream = std::find(is_stream.begin(), is_stream.end(), true) != is_stream.end();
+  Status s = any_stream ? WaitWithStreams(ids, owners, is_stream, num_returns, timeout_ms, ready)
+                        : WaitForObjects(ids, owners, num_returns, timeout_ms, ready);
   return s.code() == StatusCode::kTimedOut ? Status::OK() : s;
 }
 

@@ -90,8 +90,13 @@ class CoreWorker {
   /// forever); values from the object store come back pinned, zero-copy.
   Status Get(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners, int64_t timeout_ms,
              std::vector<std::shared_ptr<RayObject>>* out);
-  Status Wait(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners, size_t num_returns,
-              int64_t timeout_ms, std::vector<bool>* ready);
+  /// \brief lumos.wait: until num_returns of the entries are ready or the
+  /// timeout passes (not an error: `ready` says which). Entry i is ids[i], or,
+  /// when is_stream[i] (may be empty: no streams), the streaming generator whose
+  /// return 1 is ids[i]: ready when its next() would not block (the next item
+  /// arrived, or the task ended or failed).
+  Status Wait(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners,
+              const std::vector<bool>& is_stream, size_t num_returns, int64_t timeout_ms, std::vector<bool>* ready);
   void AddLocalRef(const ObjectID& id, const rpc::Address* owner);
   void RemoveLocalRef(const ObjectID& id);
   void MarkEscaped(const ObjectID& id) { refs_.MarkEscaped(id); }
@@ -175,6 +180,9 @@ class CoreWorker {
   void StreamRelease(const TaskID& task, int64_t index);
   /// \brief Caller: the generator was dropped; unconsumed items are freed.
   void StreamDrop(const TaskID& task);
+  /// \brief Caller: true when StreamNext would answer without waiting (an item
+  /// arrived, or the task ended or failed).
+  bool StreamNextReady(const TaskID& task) const;
   bool StreamIsFinished(const TaskID& task) const { return streams_.IsFinished(task); }
   size_t NumStreams() const { return streams_.NumStreams(); }
   /// \brief Executor: sends one item of the streaming task `replier` runs
@@ -201,6 +209,10 @@ class CoreWorker {
   static std::vector<ObjectID> ArgRefsOf(const rpc::TaskSpec& spec);
   /// \brief Asks owners for borrowed objects, then waits until num_required are
   /// local (telling the raylet this worker is blocked while it waits).
+  /// \brief Wait with streaming generators among the entries (core_worker_streaming.cc).
+  Status WaitWithStreams(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners,
+                         const std::vector<bool>& is_stream, size_t num_returns, int64_t timeout_ms,
+                         std::vector<bool>* ready);
   Status WaitForObjects(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners,
                         size_t num_required, int64_t timeout_ms, std::vector<bool>* ready);
   void BeforeReply(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply);

@@ -92,6 +92,44 @@ Status CoreWorker::StreamNext(const TaskID& task, int64_t timeout_ms, int* kind,
   }
 }
 
+Status CoreWorker::WaitWithStreams(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners,
+                                   const std::vector<bool>& is_stream, size_t num_returns, int64_t timeout_ms,
+                                   std::vector<bool>* ready) {
+  // A generator entry waits for its next item or its return 1 (the task's end
+  // or failure), whichever comes first; the memory store counts the entry once.
+  std::vector<ObjectID> wait_ids;
+  std::vector<size_t> entry_of;
+  wait_ids.reserve(ids.size() + 1);
+  entry_of.reserve(ids.size() + 1);
+  for (size_t i = 0; i < ids.size(); i++) {
+    if (i < is_stream.size() && is_stream[i]) {
+      TaskID task = ids[i].Task();
+      int64_t index = 0;
+      auto kind = streams_.Peek(task, &index);
+      if (kind == GeneratorStreams::NextKind::kItem || kind == GeneratorStreams::NextKind::kNotReady) {
+        wait_ids.push_back(ObjectID::FromIndex(task, static_cast<uint32_t>(index + 2)));
+        entry_of.push_back(i);
+      }
+    } else if (i < owners.size() && !memory_store_.Contains(ids[i]) && !refs_.IsOwned(ids[i])) {
+      RequestFromOwner(ids[i], owners[i]);
+    }
+    wait_ids.push_back(ids[i]);
+    entry_of.push_back(i);
+  }
+  Status s = memory_store_.WaitAny(wait_ids, entry_of, ids.size(), num_returns, 0, ready, nullptr);
+  if (s.ok() || timeout_ms == 0) return s;
+  // About to block: a worker lends its CPU back meanwhile.
+  SetBlocked(true);
+  s = memory_store_.WaitAny(wait_ids, entry_of, ids.size(), num_returns, timeout_ms, ready, options_.check_signals);
+  SetBlocked(false);
+  return s;
+}
+
+bool CoreWorker::StreamNextReady(const TaskID& task) const {
+  int64_t index = 0;
+  return streams_.Peek(task, &index) != GeneratorStreams::NextKind::kNotReady;
+}
+
 void CoreWorker::StreamRelease(const TaskID& task, int64_t index) {
   for (auto& ack : streams_.Consumed(task, index)) ack();
   RemoveLocalRef(ObjectID::FromIndex(task, static_cast<uint32_t>(index + 2)));

@@ -51,23 +51,31 @@ void GeneratorStreams::OnFailed(const TaskID& task) {
   MaybeEraseLocked(task);
 }
 
+GeneratorStreams::NextKind GeneratorStreams::KindLocked(const Stream& s) {
+  if (s.consumed < static_cast<int64_t>(s.reported.size()) && s.reported[s.consumed]) return NextKind::kItem;
+  if (s.failed) return s.error_taken ? NextKind::kEnd : NextKind::kError;
+  if (s.total >= 0) return NextKind::kEnd;
+  return NextKind::kNotReady;
+}
+
 GeneratorStreams::NextKind GeneratorStreams::Next(const TaskID& task, int64_t* index) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = streams_.find(task);
   if (it == streams_.end()) return NextKind::kEnd;
   Stream& s = it->second;
   *index = s.consumed;
-  if (s.consumed < static_cast<int64_t>(s.reported.size()) && s.reported[s.consumed]) {
-    s.consumed++;
-    return NextKind::kItem;
-  }
-  if (s.total >= 0 && !s.failed) return NextKind::kEnd;
-  if (s.failed) {
-    if (s.error_taken) return NextKind::kEnd;
-    s.error_taken = true;
-    return NextKind::kError;
-  }
-  return NextKind::kNotReady;
+  NextKind kind = KindLocked(s);
+  if (kind == NextKind::kItem) s.consumed++;
+  if (kind == NextKind::kError) s.error_taken = true;
+  return kind;
+}
+
+GeneratorStreams::NextKind GeneratorStreams::Peek(const TaskID& task, int64_t* index) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = streams_.find(task);
+  if (it == streams_.end()) return NextKind::kEnd;
+  *index = it->second.consumed;
+  return KindLocked(it->second);
 }
 
 std::vector<GeneratorStreams::Ack> GeneratorStreams::Consumed(const TaskID& task, int64_t index) {

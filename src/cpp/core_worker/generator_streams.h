@@ -44,6 +44,9 @@ class GeneratorStreams {
   /// counts as consumed; the caller must ack it with Consumed), kEnd, kError
   /// (once, then kEnd), or kNotReady (wait for item `*index` or the end).
   NextKind Next(const TaskID& task, int64_t* index);
+  /// \brief What Next would return now, without taking anything (lumos.wait
+  /// and next_ready() on a generator). kNotReady: `*index` is the item to wait for.
+  NextKind Peek(const TaskID& task, int64_t* index) const;
   /// \brief The caller took item `index`: returns the acks that may now run.
   std::vector<Ack> Consumed(const TaskID& task, int64_t index);
   /// \brief The caller dropped the generator: returns the reported, unconsumed
@@ -66,6 +69,7 @@ class GeneratorStreams {
     std::multimap<int64_t, Ack> waiting;  // index -> ack sent when consumed
   };
   bool EndedLocked(const Stream& s) const { return s.total >= 0 || s.failed; }
+  static NextKind KindLocked(const Stream& s);
   void MaybeEraseLocked(const TaskID& task);
 
   mutable std::mutex mu_;

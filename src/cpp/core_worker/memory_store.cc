@@ -1,5 +1,6 @@
 #include "core_worker/memory_store.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/config.h"
@@ -47,26 +48,54 @@ void MemoryStore::GetAsync(const ObjectID& id, Callback cb) {
   cb(obj);
 }
 
-size_t MemoryStore::CountReadyLocked(const std::vector<ObjectID>& ids, std::vector<bool>* ready) const {
+size_t MemoryStore::CountReadyLocked(const std::vector<ObjectID>& ids, const std::vector<size_t>* entry_of,
+                                     std::vector<bool>* ready) const {
   size_t n = 0;
+  if (entry_of == nullptr) {
+    for (size_t i = 0; i < ids.size(); i++) {
+      bool r = objects_.count(ids[i]) > 0;
+      (*ready)[i] = r;
+      n += r;
+    }
+    return n;
+  }
+  std::fill(ready->begin(), ready->end(), false);
   for (size_t i = 0; i < ids.size(); i++) {
-    bool r = objects_.count(ids[i]) > 0;
-    (*ready)[i] = r;
-    n += r;
+    size_t e = (*entry_of)[i];
+    if (!(*ready)[e] && objects_.count(ids[i]) > 0) {
+      (*ready)[e] = true;
+      n++;
+    }
   }
   return n;
 }
 
 Status MemoryStore::Wait(const std::vector<ObjectID>& ids, size_t num_required, int64_t timeout_ms,
                          std::vector<bool>* ready, const InterruptCheck& interrupted) {
+  return WaitImpl(ids, nullptr, ids.size(), num_required, timeout_ms, ready, interrupted);
+}
+
+Status MemoryStore::WaitAny(const std::vector<ObjectID>& ids, const std::vector<size_t>& entry_of,
+                            size_t num_entries, size_t num_required, int64_t timeout_ms, std::vector<bool>* ready,
+                            const InterruptCheck& interrupted) {
+  if (entry_of.size() != ids.size()) return Status::InvalidArgument("WaitAny: one entry index per id");
+  for (size_t e : entry_of) {
+    if (e >= num_entries) return Status::InvalidArgument("WaitAny: entry index out of range");
+  }
+  return WaitImpl(ids, &entry_of, num_entries, num_required, timeout_ms, ready, interrupted);
+}
+
+Status MemoryStore::WaitImpl(const std::vector<ObjectID>& ids, const std::vector<size_t>* entry_of,
+                             size_t num_entries, size_t num_required, int64_t timeout_ms, std::vector<bool>* ready,
+                             const InterruptCheck& interrupted) {
   using Clock = std::chrono::steady_clock;
-  ready->assign(ids.size(), false);
+  ready->assign(num_entries, false);
   auto start = Clock::now();
   auto deadline = timeout_ms < 0 ? Clock::time_point::max() : start + std::chrono::milliseconds(timeout_ms);
   uint64_t seen = version_.load(std::memory_order_acquire);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (CountReadyLocked(ids, ready) >= num_required) return Status::OK();
+    if (CountReadyLocked(ids, entry_of, ready) >= num_required) return Status::OK();
   }
   if (timeout_ms == 0) return Status::TimedOut("");
   // Spin briefly: waking a sleeping thread costs ~50 us on this kind of VM.
@@ -76,14 +105,14 @@ Status MemoryStore::Wait(const std::vector<ObjectID>& ids, size_t num_required, 
     if (v != seen) {
       seen = v;
       std::lock_guard<std::mutex> lock(mu_);
-      if (CountReadyLocked(ids, ready) >= num_required) return Status::OK();
+      if (CountReadyLocked(ids, entry_of, ready) >= num_required) return Status::OK();
     }
   }
   std::unique_lock<std::mutex> lock(mu_);
   // Checked every ~100 ms even when Puts of other objects keep waking us.
   auto next_check = Clock::now() + std::chrono::milliseconds(100);
   while (true) {
-    if (CountReadyLocked(ids, ready) >= num_required) return Status::OK();
+    if (CountReadyLocked(ids, entry_of, ready) >= num_required) return Status::OK();
     auto now = Clock::now();
     if (now >= deadline) return Status::TimedOut("");
     cv_.wait_until(lock, std::min(deadline, next_check));

@@ -39,11 +39,23 @@ class MemoryStore {
   /// spin_wait_us before it sleeps.
   Status Wait(const std::vector<ObjectID>& ids, size_t num_required, int64_t timeout_ms,
               std::vector<bool>* ready, const InterruptCheck& interrupted);
+  /// \brief Wait over entries that each stand for one or more ids: ids[i]
+  /// belongs to entry `entry_of[i]` (< num_entries), and an entry is ready when
+  /// any of its ids exists. `ready` has one flag per entry. InvalidArgument for
+  /// a malformed `entry_of`.
+  Status WaitAny(const std::vector<ObjectID>& ids, const std::vector<size_t>& entry_of, size_t num_entries,
+                 size_t num_required, int64_t timeout_ms, std::vector<bool>* ready,
+                 const InterruptCheck& interrupted);
   void Delete(const ObjectID& id);
   size_t size() const;
 
  private:
-  size_t CountReadyLocked(const std::vector<ObjectID>& ids, std::vector<bool>* ready) const;
+  // entry_of == nullptr: every id is its own entry.
+  size_t CountReadyLocked(const std::vector<ObjectID>& ids, const std::vector<size_t>* entry_of,
+                          std::vector<bool>* ready) const;
+  Status WaitImpl(const std::vector<ObjectID>& ids, const std::vector<size_t>* entry_of, size_t num_entries,
+                  size_t num_required, int64_t timeout_ms, std::vector<bool>* ready,
+                  const InterruptCheck& interrupted);
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

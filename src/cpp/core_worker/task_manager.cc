@@ -94,12 +94,15 @@ void TaskManager::CompleteTask(const TaskID& id, const rpc::PushTaskReply& reply
   }
   // Items were reported (and stored) before this reply on the same connection.
   // A task that failed before streaming anything (bad argument, unloadable
-  // function, system error) ends its stream with that error, like a failure.
+  // function, system error) ends its stream with that error, like a failure;
+  // so does a retryable exception out of retries (the executor does not report
+  // those as items: see TaskExecutor._stream_failure).
   if (e.streaming && streams_) {
     bool error_only = reply.num_streamed_items() == 0 && reply.return_objects_size() > 0 &&
                       !reply.return_objects(0).in_plasma() &&
                       reply.return_objects(0).value().metadata().rfind("E", 0) == 0;
-    if (error_only) {
+    bool retryable_error = reply.is_application_error() && reply.is_retryable_error();
+    if (error_only || retryable_error) {
       streams_->OnFailed(id);
     } else {
       streams_->OnFinished(id, reply.num_streamed_items());

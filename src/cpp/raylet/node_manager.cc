@@ -31,7 +31,9 @@ NodeManager::NodeManager(asio::io_context& io, NodeManagerOptions options,
       options_(std::move(options)),
       gcs_(std::move(gcs)),
       pool_(io, options_.worker_pool,
-            [this](pid_t pid, int status, bool registered) { OnWorkerExit(pid, status, registered); }),
+            [this](pid_t pid, int /*status*/, bool registered, const std::string& how) {
+              OnWorkerExit(pid, registered, how);
+            }),
       leases_(options_.resources,
               Config::Get().maximum_startup_concurrency() > 0
                   ? static_cast<int>(Config::Get().maximum_startup_concurrency())
@@ -331,8 +333,7 @@ void NodeManager::OnClose(const rpc::ConnectionPtr& conn, const Status& why) {
   ScheduleAndDispatch();
 }
 
-void NodeManager::OnWorkerExit(pid_t pid, int wait_status, bool registered) {
-  std::string how = WorkerPool::DescribeExit(wait_status);
+void NodeManager::OnWorkerExit(pid_t pid, bool registered, const std::string& how) {
   if (!registered) {
     leases_.WorkerStartFailed();
     if (!stopping_) {

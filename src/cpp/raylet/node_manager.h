@@ -78,7 +78,7 @@ class NodeManager {
   void HandleCommitBundles(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
   void HandleCancelBundles(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
   void RecordExit(const WorkerID& worker, const std::string& how);
-  void OnWorkerExit(pid_t pid, int wait_status, bool registered);
+  void OnWorkerExit(pid_t pid, bool registered, const std::string& how);
   void ScheduleAndDispatch();
   void StartWorkers(int n);
   void KillWorker(const WorkerID& worker, const std::string& reason);

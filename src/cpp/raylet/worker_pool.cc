@@ -5,9 +5,15 @@
 #include <spawn.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <thread>
 
 #include "common/logging.h"
@@ -18,7 +24,8 @@ extern char** environ;
 namespace lumos::raylet {
 
 WorkerPool::WorkerPool(asio::io_context& io, Options options, ExitCallback on_exit)
-    : io_(io), options_(std::move(options)), on_exit_(std::move(on_exit)), sigchld_(io, SIGCHLD) {
+    : io_(io), options_(std::move(options)), on_exit_(std::move(on_exit)), sigchld_(io, SIGCHLD),
+      oom_(options_.oom) {
   WaitForSignal();
 }
 
@@ -63,6 +70,9 @@ Status WorkerPool::StartWorker(pid_t* pid_out) {
     return Status::IOError("cannot start worker '" + options_.worker_argv[0] + "': " + strerror(rc));
   }
   procs_[pid] = Proc{false, rpc::NowMs()};
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);  // the kernel log's clock
+  oom_.Track(pid, static_cast<int64_t>(now.tv_sec) * 1000000 + now.tv_nsec / 1000);
   *pid_out = pid;
   return Status::OK();
 }
@@ -89,7 +99,39 @@ std::vector<pid_t> WorkerPool::OverdueStarts(int64_t deadline_ms) const {
 }
 
 void WorkerPool::Kill(pid_t pid, int sig) {
-  if (procs_.count(pid)) ::kill(pid, sig);
+  auto it = procs_.find(pid);
+  if (it == procs_.end()) return;
+  if (sig == SIGKILL && !it->second.killed_by_raylet) {
+    // Already dying (e.g. the OOM killer got it, and the hang-up of its socket,
+    // closed on the way out, made us kill it)? Then this kill is not what ended it.
+    siginfo_t info{};
+    bool exited = ::waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    if (!exited && !StatSaysExiting(text)) it->second.killed_by_raylet = true;
+  }
+  ::kill(pid, sig);
+}
+
+bool WorkerPool::StatSaysExiting(const std::string& stat) {
+  // "pid (comm) state ppid pgrp session tty_nr tpgid flags ..."; comm may hold
+  // spaces and ')', so count from the last ')'.
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return false;
+  std::istringstream in(stat.substr(close + 1));
+  std::string field;
+  for (int i = 0; i < 7; i++) {
+    if (!(in >> field)) return false;
+  }
+  if (field.empty() || !std::all_of(field.begin(), field.end(), [](unsigned char c) { return std::isdigit(c); })) {
+    return false;
+  }
+  constexpr unsigned long kPfExiting = 0x00000004;  // PF_EXITING, set when do_exit starts
+  try {
+    return (std::stoul(field) & kPfExiting) != 0;
+  } catch (...) {
+    return false;
+  }
 }
 
 void WorkerPool::WaitForSignal() {
@@ -102,14 +144,24 @@ void WorkerPool::WaitForSignal() {
 
 void WorkerPool::Reap() {
   while (true) {
-    int status = 0;
-    pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid <= 0) break;
+    // Look before reaping: the OOM verdict reads the zombie's /proc entry.
+    siginfo_t info{};
+    if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid <= 0) break;
+    pid_t pid = info.si_pid;
     auto it = procs_.find(pid);
+    OomKillDetector::Verdict oom = OomKillDetector::Verdict::kUnknown;
+    if (it != procs_.end()) {
+      bool sigkilled = (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) && info.si_status == SIGKILL;
+      // The raylet's own kills need no verdict (and reading the kernel log costs ms).
+      oom = oom_.OnExit(pid, sigkilled && !it->second.killed_by_raylet);
+    }
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) != pid) break;
     if (it == procs_.end()) continue;
     bool registered = it->second.registered;
+    bool by_raylet = it->second.killed_by_raylet;
     procs_.erase(it);
-    if (on_exit_) on_exit_(pid, status, registered);
+    if (on_exit_) on_exit_(pid, status, registered, DescribeExit(status, oom, by_raylet));
   }
 }
 
@@ -135,12 +187,20 @@ void WorkerPool::KillAll(int64_t grace_ms) {
   procs_.clear();
 }
 
-std::string WorkerPool::DescribeExit(int wait_status) {
+std::string WorkerPool::DescribeExit(int wait_status, OomKillDetector::Verdict oom, bool killed_by_raylet) {
   if (WIFEXITED(wait_status)) return "exit code " + std::to_string(WEXITSTATUS(wait_status));
   if (WIFSIGNALED(wait_status)) {
     int sig = WTERMSIG(wait_status);
-    return "signal " + std::to_string(sig) + " (" + strsignal(sig) + ")" +
-           (sig == SIGKILL ? "; a SIGKILL often means the kernel's OOM killer" : "");
+    std::string out = "signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
+    if (sig != SIGKILL) return out;
+    if (oom == OomKillDetector::Verdict::kOomKilled) {
+      return out + ": killed by the kernel's OOM killer (the node, or the worker's memory cgroup, ran out of "
+                   "memory); use less memory per task or run fewer tasks at once (e.g. more num_cpus or memory= "
+                   "per task)";
+    }
+    if (killed_by_raylet) return out + ", sent by the raylet";
+    if (oom == OomKillDetector::Verdict::kNotOomKilled) return out + ", sent by a process (not the OOM killer)";
+    return out + "; a SIGKILL often means the kernel's OOM killer";
   }
   return "status " + std::to_string(wait_status);
 }

@@ -5,7 +5,9 @@
 //
 // Each worker's stdout/stderr go to <log_dir>/worker-<pid>.{out,err}. Exits are
 // reported through the exit callback on the event loop thread (SIGCHLD via
-// asio::signal_set). Thread safety: event loop thread only.
+// asio::signal_set), with a description that, for a SIGKILL, says whether the
+// kernel's OOM killer sent it (OomKillDetector, consulted before the zombie is
+// reaped). Thread safety: event loop thread only.
 #include <sys/types.h>
 
 #include <asio.hpp>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "raylet/oom_kill_detector.h"
 
 namespace lumos::raylet {
 
@@ -23,8 +26,12 @@ class WorkerPool {
   struct Options {
     std::vector<std::string> worker_argv;  // e.g. python -m lumos._private.workers.default_worker ...
     std::string log_dir;
+    // Where the OOM kill detection looks (see OomKillDetector).
+    OomKillDetector::Options oom;
   };
-  using ExitCallback = std::function<void(pid_t pid, int wait_status, bool registered)>;
+  // `description`: DescribeExit of the status, with the OOM verdict of a SIGKILL.
+  using ExitCallback =
+      std::function<void(pid_t pid, int wait_status, bool registered, const std::string& description)>;
 
   WorkerPool(asio::io_context& io, Options options, ExitCallback on_exit);
   ~WorkerPool();
@@ -39,7 +46,14 @@ class WorkerPool {
   void KillAll(int64_t grace_ms);
   void Kill(pid_t pid, int sig);
   /// \brief Human readable description of a wait status ("exit code 1", "signal 9 (Killed)").
-  static std::string DescribeExit(int wait_status);
+  /// A SIGKILL says who sent it when known: the OOM killer (`oom`), the raylet
+  /// (`killed_by_raylet`), another process; else that it may have been the OOM killer.
+  /// \brief True when a /proc/<pid>/stat text has PF_EXITING in its flags (the
+  /// process is on its way out, whatever killed it).
+  static bool StatSaysExiting(const std::string& stat);
+  static std::string DescribeExit(int wait_status,
+                                  OomKillDetector::Verdict oom = OomKillDetector::Verdict::kUnknown,
+                                  bool killed_by_raylet = false);
 
  private:
   void WaitForSignal();
@@ -52,8 +66,10 @@ class WorkerPool {
   struct Proc {
     bool registered = false;
     int64_t started_ms = 0;
+    bool killed_by_raylet = false;  // SIGKILLed by Kill while it was alive
   };
   std::map<pid_t, Proc> procs_;
+  OomKillDetector oom_;
 };
 
 }  // namespace lumos::raylet

@@ -105,8 +105,9 @@ cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
         CStatus AbortPlasma(const CObjectID& id)
         CStatus Get(const c_vector[CObjectID]& ids, const c_vector[CAddress]& owners, int64_t timeout_ms,
                     c_vector[shared_ptr[CRayObject]]* out)
-        CStatus Wait(const c_vector[CObjectID]& ids, const c_vector[CAddress]& owners, size_t num_returns,
-                     int64_t timeout_ms, c_vector[c_bool]* ready)
+        CStatus Wait(const c_vector[CObjectID]& ids, const c_vector[CAddress]& owners,
+                     const c_vector[c_bool]& is_stream, size_t num_returns, int64_t timeout_ms,
+                     c_vector[c_bool]* ready)
         void AddLocalRef(const CObjectID& id, const CAddress* owner)
         void RemoveLocalRef(const CObjectID& id)
         void MarkEscaped(const CObjectID& id)
@@ -134,6 +135,7 @@ cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
         CStatus StreamNext(const CTaskID& task, int64_t timeout_ms, int* kind, CObjectID* id, int64_t* index)
         void StreamRelease(const CTaskID& task, int64_t index)
         void StreamDrop(const CTaskID& task)
+        c_bool StreamNextReady(const CTaskID& task)
         c_bool StreamIsFinished(const CTaskID& task)
         size_t NumStreams()
         CStatus ReportGeneratorItem(CTaskReplier* replier, int64_t index, CReturnObject item)
