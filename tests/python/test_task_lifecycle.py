@@ -1,8 +1,10 @@
 """Retries, retry_exceptions, cancellation, dynamic generators, asyncio (issue 6 parts)."""
 import asyncio
 import os
+import signal
 import time
 
+import psutil
 import pytest
 
 import lumos as ray
@@ -36,7 +38,6 @@ def test_retries_exhausted_gives_worker_crashed(ray_start, tmp_path):
 
 
 def test_worker_crash_message_names_exit_code_and_signal(ray_start):
-    import signal
 
     @ray.remote(max_retries=0)
     def die():
@@ -84,9 +85,13 @@ def test_oom_killed_worker_is_named(ray_start, tmp_path):
     except OSError as e:
         pytest.skip("cannot create a memory cgroup: %s" % e)
     go = str(tmp_path / "go")
+    pid = None
     try:
         with open(box + "/memory.limit_in_bytes", "w") as f:
             f.write(str(64 << 20))
+        if os.path.exists(box + "/memory.memsw.limit_in_bytes"):   # no escape into swap
+            with open(box + "/memory.memsw.limit_in_bytes", "w") as f:
+                f.write(str(64 << 20))
 
         @ray.remote(max_retries=0)
         def hog(path):
@@ -109,6 +114,8 @@ def test_oom_killed_worker_is_named(ray_start, tmp_path):
             pytest.skip("neither the kernel log nor the cgroup's counter was readable: %s" % text)
         assert "killed by the kernel's OOM killer" in text, text
     finally:
+        if pid is not None and psutil.pid_exists(pid):
+            os.kill(pid, signal.SIGKILL)   # the OOM killer did not: empty the cgroup
         deadline = time.monotonic() + 10
         while True:
             try:
