@@ -193,16 +193,22 @@ def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_s
         return _context()
 
 
-def _connect_driver(address, namespace):
-    gcs = _raylet.GcsClient(address, timeout_s=10.0)
+def wait_for_live_nodes(gcs, address, timeout_s=10.0):
+    """The cluster's live nodes, waiting for a raylet that is still
+    registering (it opens its socket before the GCS lists it)."""
+    deadline = time.monotonic() + timeout_s
     nodes = [n for n in gcs.get_all_node_info() if n["Alive"]]
-    deadline = time.monotonic() + 10
     while not nodes and time.monotonic() < deadline:
         time.sleep(0.01)
         nodes = [n for n in gcs.get_all_node_info() if n["Alive"]]
     if not nodes:
         raise ConnectionError("the cluster at %s has no live node" % address)
-    node = nodes[0]
+    return nodes
+
+
+def _connect_driver(address, namespace):
+    gcs = _raylet.GcsClient(address, timeout_s=10.0)
+    node = wait_for_live_nodes(gcs, address)[0]
     job_id = gcs.next_job_id()
     namespace = namespace or "anonymous_namespace_" + job_id.hex()
     config = {"sys_path": [p for p in sys.path if p and os.path.isdir(p)], "namespace": namespace}

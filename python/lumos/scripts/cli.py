@@ -32,11 +32,18 @@ def _cmd_start(args):
     except ValueError as e:  # e.g. num_gpus beyond CUDA_VISIBLE_DEVICES
         sys.exit("lumos start: %s" % e)
     node.start()
-    if labels:
-        from lumos import _raylet
-        gcs = _raylet.GcsClient(node.gcs_address)
-        for info in gcs.get_all_node_info():
-            node_labels.publish(gcs, info["NodeID"], labels)
+    from lumos import _raylet
+    from lumos._private.worker import wait_for_live_nodes
+    gcs = _raylet.GcsClient(node.gcs_address)
+    try:
+        # Return only once the node is listed, so labels land on it and a
+        # driver or `lumos status` started next sees it.
+        live = wait_for_live_nodes(gcs, node.gcs_address)
+    except ConnectionError as e:
+        node.stop()
+        sys.exit("lumos start: %s; logs: %s" % (e, os.path.join(node.session_dir, "logs")))
+    for info in live if labels else ():
+        node_labels.publish(gcs, info["NodeID"], labels)
     node.write_cluster_file()
     print("Started a lumos head node.\n"
           "  GCS address:  %s\n  Session dir:  %s\n\n"
