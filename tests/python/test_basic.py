@@ -203,11 +203,11 @@ def test_wait_preserves_order(ray_start):
 
 
 def test_parallel_execution(ray_start):
-    """Two 1-second tasks on 2 CPUs finish in well under 2 seconds."""
+    """Two 1.5-second tasks on 2 CPUs finish in well under 3 seconds."""
     ray.get([sleep_then.remote(0.01, i) for i in range(2)])  # warm workers
     t = time.monotonic()
-    ray.get([sleep_then.remote(1, i) for i in range(2)])
-    assert time.monotonic() - t < 1.8
+    ray.get([sleep_then.remote(1.5, i) for i in range(2)])
+    assert time.monotonic() - t < 2.5
 
 
 def test_many_small_tasks(ray_start):
