@@ -296,13 +296,14 @@ def test_dropping_the_generator_frees_items(ray_start):
     first = next(g)
     assert int(ray.get(first)[0]) == 0
     ray.get(g.completed(), timeout=30)   # every item reported, none consumed but the first
-    assert len(_task_objects(cw, task)) == 7   # return 1 + 6 items
-    assert len(_task_objects_in_store(cw, task)) == 6
+    assert len(_task_objects(cw, task)) == 7, cw.reference_table()   # return 1 + 6 items
+    assert len(_task_objects_in_store(cw, task)) == 6, cw.store_stats(include_objects=True)
     del g
-    assert _wait_for(lambda: len(_task_objects(cw, task)) == 1)   # only the item still referenced
+    # only the item still referenced
+    assert _wait_for(lambda: len(_task_objects(cw, task)) == 1), cw.reference_table()
     del first
-    assert _wait_for(lambda: not _task_objects(cw, task))
-    assert _wait_for(lambda: not _task_objects_in_store(cw, task))
+    assert _wait_for(lambda: not _task_objects(cw, task)), cw.reference_table()
+    assert _wait_for(lambda: not _task_objects_in_store(cw, task)), cw.store_stats(include_objects=True)
     assert cw.num_streams() == 0
 
 
