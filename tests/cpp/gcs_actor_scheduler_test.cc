@@ -204,6 +204,7 @@ struct RayletHandle {
     opts.resources = ResourceSet::FromMap(resources).value();
     opts.worker_pool.worker_argv = {"/bin/sleep", "1000"};
     opts.worker_pool.log_dir = dir.path();
+    opts.verify_worker_peer_pid = false;  // this test's process registers for the raylet's children
     socket_path = socket;
     loop = std::make_unique<rpc::EventLoop>();
     nm = std::make_unique<raylet::NodeManager>(loop->io(), opts, std::move(gcs));

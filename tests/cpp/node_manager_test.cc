@@ -183,6 +183,7 @@ class NodeManagerTest : public ::testing::Test {
     opts.num_prestart_workers = 0;
     opts.worker_pool.worker_argv = {"/bin/sleep", "1000"};
     opts.worker_pool.log_dir = dir_.path();
+    opts.verify_worker_peer_pid = verify_worker_peer_pid_;
     socket_path_ = opts.socket_path;
     ASSERT_LT(socket_path_.size(), 100u);
 
@@ -246,6 +247,7 @@ class NodeManagerTest : public ::testing::Test {
   std::unique_ptr<rpc::EventLoop> loop_;
   std::unique_ptr<NodeManager> nm_;
   std::thread loop_thread_;
+  bool verify_worker_peer_pid_ = true;
 };
 
 TEST_F(NodeManagerTest, RegistersWithTheGcs) {
@@ -482,6 +484,8 @@ TEST_F(NodeManagerTest, PendingLeaseStartsAWorkerAndDisconnectDropsIt) {
 // started (the raylet only accepts workers it started).
 class FakeWorkerTest : public NodeManagerTest {
  protected:
+  FakeWorkerTest() { verify_worker_peer_pid_ = false; }  // this process registers for its child
+
   // Driver `driver` asks for a 1-CPU lease; a fake worker registers for the
   // process the raylet starts; returns the lease id granted to the driver.
   uint64_t LeaseThroughFakeWorker(RawClient* driver) {

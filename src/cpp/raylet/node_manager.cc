@@ -169,7 +169,7 @@ void NodeManager::HandleRegister(const std::shared_ptr<Client>& c, const rpc::Fr
   if (!c->is_driver) {
     // The kernel's word, not the claim: only a process this raylet spawned
     // may register as its worker (and so be killed by pid later).
-    if (pid_t peer = c->conn->PeerPid(); peer > 0 && peer != c->pid) {
+    if (pid_t peer = options_.verify_worker_peer_pid ? c->conn->PeerPid() : -1; peer > 0 && peer != c->pid) {
       c->conn->SendError(frame.header.request_id, frame.header.method,
                          Status::InvalidArgument("registration claims pid " + std::to_string(c->pid) +
                                                  " but comes from pid " + std::to_string(peer)));

@@ -42,6 +42,9 @@ struct NodeManagerOptions {
   uint64_t object_store_memory = 0;
   bool is_head = false;
   WorkerPool::Options worker_pool;
+  // A worker registration must come from the pid it claims (SO_PEERCRED).
+  // Off only in tests whose own process plays a worker the raylet spawned.
+  bool verify_worker_peer_pid = true;
 };
 
 class NodeManager {
