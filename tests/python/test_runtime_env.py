@@ -113,12 +113,24 @@ def test_env_vars_job_level_and_per_task_override(ray_start_fn):
     assert lumos.get(getenv.remote("RENV_A", "RENV_B")) == ["job", "job"]
     over = getenv.options(runtime_env={"env_vars": {"RENV_B": "task", "RENV_C": "c"}})
     assert lumos.get(over.remote("RENV_A", "RENV_B", "RENV_C")) == ["job", "task", "c"]
+    # Ray's ${VAR}: expanded against the worker's own environment.
+    expanded = getenv.options(runtime_env={"env_vars": {"RENV_D": "${HOME}/x:${RENV_UNSET_VAR}"}})
+    assert lumos.get(expanded.remote("RENV_D")) == [os.environ.get("HOME", "") + "/x:"]
 
     @lumos.remote(runtime_env={"env_vars": {"RENV_A": "decorated"}})
     def ctx():
         return dict(lumos.get_runtime_context().runtime_env), os.environ["RENV_A"]
     env, a = lumos.get(ctx.remote())
     assert a == "decorated" and env == {"env_vars": {"RENV_A": "decorated", "RENV_B": "job"}}
+
+    @lumos.remote
+    def cmdline():
+        with open("/proc/self/cmdline", "rb") as f:
+            return f.read()
+    # The environment reaches the worker in a session file, not on its command
+    # line (where ps would show secrets passed as env_vars).
+    line = lumos.get(cmdline.remote())
+    assert b"--runtime-env-file=" in line and b"RENV_A" not in line
 
 
 def test_workers_are_not_shared_between_envs(ray_start_fn):

@@ -1,6 +1,9 @@
 #include "raylet/node_manager.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <unistd.h>
@@ -426,11 +429,40 @@ void NodeManager::ScheduleAndDispatch() {
   if (again) ScheduleAndDispatch();
 }
 
+namespace {
+// Writes `content` to `path` (mode 0600) unless it exists; false on failure.
+bool WriteFileOnce(const std::string& dir, const std::string& path, const std::string& content) {
+  if (::access(path.c_str(), R_OK) == 0) return true;
+  std::string parent = dir.substr(0, dir.rfind('/'));
+  ::mkdir(parent.c_str(), 0700);
+  ::mkdir(dir.c_str(), 0700);
+  std::string tmp = path + ".tmp" + std::to_string(getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
+  ::close(fd);
+  return ok && ::rename(tmp.c_str(), path.c_str()) == 0;
+}
+}  // namespace
+
 void NodeManager::StartWorkers(int n, uint64_t env_hash, const std::string& runtime_env) {
   // The worker sets its environment up (python/lumos/_private/runtime_env)
-  // before it registers.
+  // before it registers. The environment goes in a file of the session dir
+  // (0700), not on the command line, where ps would show its env_vars.
   std::vector<std::string> extra;
-  if (env_hash != 0) extra.push_back("--runtime-env=" + runtime_env);
+  if (env_hash != 0) {
+    char hex[17];
+    std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(env_hash));
+    std::string dir = options_.session_dir + "/runtime_resources/envs";
+    std::string path = dir + "/" + hex + ".json";
+    if (WriteFileOnce(dir, path, runtime_env)) {
+      extra.push_back("--runtime-env-file=" + path);
+    } else {
+      LUMOS_LOG(Warning) << "cannot write " << path << " (" << strerror(errno)
+                         << "); passing the runtime_env on the worker's command line";
+      extra.push_back("--runtime-env=" + runtime_env);
+    }
+  }
   for (int i = 0; i < n; i++) {
     pid_t pid;
     Status s = pool_.StartWorker(&pid, extra);

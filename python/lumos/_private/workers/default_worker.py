@@ -15,10 +15,16 @@ def main(argv=None):
     parser.add_argument("--raylet-pid", type=int, default=0)
     # Set by the raylet for a worker of a runtime environment (TaskSpec.runtime_env).
     parser.add_argument("--runtime-env", default=None)
+    parser.add_argument("--runtime-env-file", default=None)
     args = parser.parse_args(argv)
-
     env, env_error = {}, None
-    if args.runtime_env:
+    if args.runtime_env_file:
+        try:
+            with open(args.runtime_env_file) as f:
+                args.runtime_env = f.read()
+        except OSError as e:
+            env_error = "runtime_env setup failed: cannot read %s: %s" % (args.runtime_env_file, e)
+    if args.runtime_env and env_error is None:
         # Before the core worker exists: a pip environment re-executes this
         # process with the venv's python (same pid) and comes back here.
         from lumos._private.runtime_env import worker_setup
