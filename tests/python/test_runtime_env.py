@@ -113,6 +113,8 @@ def test_env_vars_job_level_and_per_task_override(ray_start_fn):
     assert lumos.get(getenv.remote("RENV_A", "RENV_B")) == ["job", "job"]
     over = getenv.options(runtime_env={"env_vars": {"RENV_B": "task", "RENV_C": "c"}})
     assert lumos.get(over.remote("RENV_A", "RENV_B", "RENV_C")) == ["job", "task", "c"]
+    as_object = getenv.options(runtime_env=lumos.runtime_env.RuntimeEnv(env_vars={"RENV_B": "object"}))
+    assert lumos.get(as_object.remote("RENV_A", "RENV_B")) == ["job", "object"]
     # Ray's ${VAR}: expanded against the worker's own environment.
     expanded = getenv.options(runtime_env={"env_vars": {"RENV_D": "${HOME}/x:${RENV_UNSET_VAR}"}})
     assert lumos.get(expanded.remote("RENV_D")) == [os.environ.get("HOME", "") + "/x:"]
