@@ -18,6 +18,7 @@ from lumos._private.worker import (available_resources, cluster_resources, get, 
 from lumos import actor
 from lumos import experimental
 from lumos import util
+from lumos import runtime_env  # lumos.runtime_env.RuntimeEnv, like ray.runtime_env
 from lumos._private import internal_api as _internal_api  # lumos._private.internal_api.memory_summary()
 from lumos.actor import method
 from lumos.runtime_context import get_runtime_context

@@ -12,6 +12,7 @@ import pickle
 
 from lumos import exceptions
 from lumos._private import code_pickling
+from lumos._private import runtime_env as _runtime_env
 from lumos._private import worker as _worker
 from lumos.remote_function import (bind_options, resources_of, returns_of_call, serialize_args, spec_placement,
                                    validate_options)
@@ -181,10 +182,13 @@ class ActorClass:
         placement = {} if options.get("num_cpus") is not None else {"CPU": 1.0}
         placement = _placement_in_group(group, placement)
         _strategies.check_node_strategy(options, "actor %s" % self.__name__)
+        state = _worker.global_state()
+        env = options.get("runtime_env")
+        env = state.runtime_env_json if env is None else _runtime_env.for_call(state, env)
         created = cw.create_actor(
             handle_state["actor_id"], fid, self._cls.__module__ or "__main__", self.__name__, arg_list,
             kw_names, held, placement, options.get("max_restarts") or 0, max_concurrency, self._is_async,
-            name, namespace, detached, pickle.dumps(handle_state), spec_placement(group))
+            name, namespace, detached, pickle.dumps(handle_state), spec_placement(group), env)
         if isinstance(created, dict):
             existing = created
             if options.get("get_if_exists"):

@@ -4,6 +4,8 @@ import inspect
 from lumos import _raylet
 from lumos._private import accelerators
 from lumos._private import code_pickling
+from lumos._private import runtime_env as _runtime_env
+from lumos._private.runtime_env import validation as _env_validation
 from lumos._private import serialization
 from lumos._private import worker as _worker
 from lumos.util.placement_group import bundle_resources, check_bundle_index
@@ -18,9 +20,6 @@ TASK_OPTIONS = {
     "_generator_backpressure_num_objects",
 }
 DEFAULT_MAX_RETRIES = 3  # like Ray: a task whose worker dies runs again up to 3 times
-
-# Accepted but not acted on yet (the issue that builds them is open); see docs/ARCHITECTURE.md.
-NOT_BUILT_OPTIONS = {"runtime_env"}
 
 
 def _check_number(name, value, allow_none=True):
@@ -73,9 +72,8 @@ def validate_options(options, allowed=TASK_OPTIONS, what="task"):
     _strategies.check_capture(options.get("placement_group_capture_child_tasks"))
     if not isinstance(options.get("_fail_on_infeasible", False), bool):
         raise ValueError("_fail_on_infeasible must be True or False, got %r" % (options["_fail_on_infeasible"],))
-    for key in NOT_BUILT_OPTIONS:
-        if options.get(key) not in (None, {}, -1, False):
-            raise ValueError("option %r is not built in lumos yet" % key)
+    if options.get("runtime_env") is not None:
+        _env_validation.validate(options["runtime_env"])
     _strategies.validate(options.get("scheduling_strategy"))
     pg = options.get("placement_group")
     if pg is not None and pg != "default":
@@ -250,12 +248,15 @@ class RemoteFunction:
             allowlist = code_pickling.dumps(tuple(retry_exceptions))
             retry_exceptions = True
         placement = _strategies.placement_of(options)
+        state = _worker._state
+        env = options.get("runtime_env")
+        env = state.runtime_env_json if env is None else _runtime_env.for_call(state, env)
         refs = cw.submit_task(fid, self._module, self._qualname, options.get("name") or self._name, arg_list,
                               kw_names, num_returns, resources_of(options, placement=placement),
                               options.get("max_calls") or 0,
                               DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
                               bool(retry_exceptions), allowlist, dynamic, streaming, backpressure,
-                              spec_placement(placement), bool(options.get("_fail_on_infeasible")))
+                              spec_placement(placement), bool(options.get("_fail_on_infeasible")), env)
         return returns_of_call(cw, refs, num_returns, streaming)
 
 

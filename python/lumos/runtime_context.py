@@ -57,6 +57,21 @@ class RuntimeContext:
         return {"GPU": [str(i) for i in get_gpu_ids()]}
 
     @property
+    def runtime_env(self):
+        """The runtime environment this code runs in (the job's in a driver),
+        as resolved at submission: working_dir and py_modules name their
+        snapshots in the session dir."""
+        import copy
+        from lumos.runtime_env import RuntimeEnv
+        env = dict.__new__(RuntimeEnv)
+        dict.update(env, copy.deepcopy(_worker.global_state().runtime_env))
+        return env
+
+    def get_runtime_env_string(self):
+        """runtime_env as a JSON string ("{}" for the default environment)."""
+        return (_worker.global_state().runtime_env_json or b"{}").decode()
+
+    @property
     def was_current_actor_reconstructed(self):
         return False
 

@@ -463,10 +463,11 @@ cdef class CoreWorker:
                     list kwarg_names, int num_returns, dict resources, int max_calls=0, int max_retries=0,
                     c_bool retry_exceptions=False, bytes retry_allowlist=b"", c_bool dynamic=False,
                     c_bool streaming=False, int64_t backpressure=0, tuple placement=None,
-                    c_bool fail_on_infeasible=False):
+                    c_bool fail_on_infeasible=False, bytes runtime_env=b""):
         """args: ObjectRef (passed by reference) or SerializedObject (inline when
         small, else stored first); placement: (group id bytes, bundle index,
-        capture child tasks) or None. Returns the return ObjectRefs."""
+        capture child tasks) or None; runtime_env: the resolved environment's
+        JSON (b"": the default). Returns the return ObjectRefs."""
         cdef CCoreWorker* cw = self._get()
         cdef CTaskSpec spec
         cdef c_vector[CObjectID] returns
@@ -484,6 +485,8 @@ cdef class CoreWorker:
         spec.set_streaming_returns(streaming)
         spec.set_generator_backpressure_num_objects(backpressure)
         spec.set_fail_on_infeasible(fail_on_infeasible)
+        if runtime_env:
+            spec.set_runtime_env(runtime_env)
         _set_placement(&spec, placement)
         for k, v in resources.items():
             deref(spec.mutable_required_resources())[k.encode()] = v
@@ -497,7 +500,7 @@ cdef class CoreWorker:
     def create_actor(self, bytes actor_id, bytes function_id, str module, str class_name, list args,
                      list kwarg_names, dict resources, dict placement_resources, int max_restarts,
                      int max_concurrency, c_bool is_asyncio, str name, str namespace, c_bool detached,
-                     bytes serialized_handle, tuple placement=None):
+                     bytes serialized_handle, tuple placement=None, bytes runtime_env=b""):
         """Registers the actor with the GCS. Returns the existing actor's info
         dict when `name` is taken in `namespace`, else the ObjectRef every handle
         holds (None for a detached actor): the actor ends when it is freed."""
@@ -526,6 +529,8 @@ cdef class CoreWorker:
         c.set_detached(detached)
         c.set_serialized_handle(serialized_handle)
         c.set_class_name(class_name.encode())
+        if runtime_env:
+            spec.set_runtime_env(runtime_env)
         _set_placement(&spec, placement)
         keep = _fill_spec_args(cw, &spec, args, kwarg_names, self._address, self)
         with nogil:

@@ -11,8 +11,9 @@ Elsewhere: actors (test_actor_seeds.py), placement groups
 (test_placement_groups.py), spilling with object_spill_config
 (test_spilling.py), memory_summary and get_object_locations
 (test_memory_tools.py), cancel/generators (test_task_lifecycle.py,
-test_streaming.py). Left out: runtime_env pip, ray:// client mode and the
-`ray summary` CLI.
+test_streaming.py), runtime_env (test_runtime_env.py; the seed's own
+example with requests==2.26.0 runs here when the package index answers, and
+is skipped otherwise). Left out: ray:// client mode and the `ray summary` CLI.
 """
 import os
 import random
@@ -50,6 +51,36 @@ def test_000_init_examples(seed_env):
     # 示例5：命名空间隔离
     ray.init(namespace="my_namespace")
     assert ray.get_runtime_context().namespace == "my_namespace"
+    ray.shutdown()
+
+
+def _index_reachable(tmp):
+    """pip can fetch requests==2.26.0 (the index answers), within ~30 s."""
+    import subprocess
+    import sys
+    try:
+        return subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
+                               "--timeout", "5", "--retries", "0", "-d", tmp, "requests==2.26.0"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
+@pytest.mark.timeout(180)
+def test_000_init_runtime_env(seed_env, tmp_short):
+    if not _index_reachable(os.path.join(tmp_short, "dl")):
+        pytest.skip("the pip package index is unreachable; runtime_env pip needs it for requests==2.26.0")
+    # 示例4：使用运行时环境
+    ray.init(runtime_env={
+        "pip": ["requests==2.26.0"],
+        "env_vars": {"MY_VAR": "value"}
+    })
+
+    @ray.remote  # lumos test: a task that shows the environment
+    def probe():
+        import requests
+        return requests.__version__, os.environ.get("MY_VAR")
+    assert ray.get(probe.remote(), timeout=150) == ("2.26.0", "value")
     ray.shutdown()
 
 

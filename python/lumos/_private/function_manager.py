@@ -38,8 +38,11 @@ class FunctionExporter:
 class FunctionLoader:
     """Worker side: fetches and unpickles functions, once per (job, function)."""
 
-    def __init__(self, gcs, job_namespaces=None):
+    def __init__(self, gcs, job_namespaces=None, keep_first=()):
         self._gcs = gcs
+        # sys.path entries that stay ahead of the driver's (a runtime_env's
+        # working_dir and py_modules, which Ray puts first).
+        self._keep_first = set(keep_first)
         self._cache = {}
         self._jobs_seen = set()
         self._job_namespaces = job_namespaces if job_namespaces is not None else {}
@@ -52,9 +55,12 @@ class FunctionLoader:
             return
         config = json.loads(raw)
         self._job_namespaces[job_id.hex()] = config.get("namespace", "")
+        at = 0
+        while at < len(sys.path) and sys.path[at] in self._keep_first:
+            at += 1
         for p in reversed(config.get("sys_path", [])):
             if p not in sys.path:
-                sys.path.insert(0, p)
+                sys.path.insert(at, p)
 
     def load(self, job_id, function_id, name):
         key = (job_id, function_id)

@@ -156,6 +156,11 @@ def error_from(metadata, data):
         return err
     if metadata == META_ACTOR_INIT_FAILED:
         cause = pickle.loads(data)
+        if isinstance(cause, exceptions.RuntimeEnvSetupError):
+            err = exceptions.ActorDiedError(
+                "The actor died because its runtime_env could not be set up; every call to it fails.\n%s" % (cause,))
+            err.cause = cause
+            return err
         err = exceptions.ActorDiedError(
             "The actor died because its __init__ raised an exception; every call to it fails.\n%s" % (cause,))
         err.cause = cause

@@ -491,6 +491,24 @@ def _drain_generator(name, gen, num_returns):
     return False, out
 
 
+class EnvSetupFailedExecutor(TaskExecutor):
+    """The executor of a worker whose runtime environment could not be set
+    up: every task and actor creation it is given fails with
+    RuntimeEnvSetupError (the raylet only sends it work of that environment,
+    so this fails exactly the calls that need it, without a hang)."""
+
+    setup_error = "runtime_env setup failed"
+
+    def _dispatch(self, function_id, function_name, name, job_id, task_id, args, kwarg_names, num_returns,
+                  actor, replier, opts):
+        err = exceptions.RuntimeEnvSetupError("%s (task %s)" % (self.setup_error, name))
+        obj = serialization.SerializedObject(serialization.META_TASK_ERROR, pickle.dumps(err))
+        if actor is not None and actor[0] == "create":
+            self._finish(replier, True, [obj], "RuntimeEnvSetupError: %s" % self.setup_error)
+        else:
+            self._finish(replier, True, [obj] * max(num_returns, 1))
+
+
 def _task_error(name, exc):
     tb = exc.__traceback__
     # Drop lumos's own frames so the trace starts at the user's function.

@@ -28,7 +28,7 @@ WORKER_MODE = "worker"
 # there is no dashboard, no separate log monitor, no client server yet.
 IGNORED_INIT_KEYWORDS = {
     "include_dashboard", "dashboard_host", "dashboard_port", "log_to_driver", "logging_level",
-    "logging_format", "logging_config", "configure_logging", "local_mode", "runtime_env",
+    "logging_format", "logging_config", "configure_logging", "local_mode",
     "job_config", "_node_ip_address", "_metrics_export_port", "storage",
     "enable_resource_isolation", "_plasma_directory", "_enable_object_reconstruction",
     "_redis_password", "_memory", "_driver_object_store_memory", "_tracing_startup_hook",
@@ -51,6 +51,11 @@ class _State:
         self.session_dir = None
         self.node_info = None
         self.epoch = 0            # bumped at every connect: per-session caches key on it
+        # This process's runtime environment (resolved; see _private/runtime_env):
+        # the job's in a driver, the one a worker was started for. Calls
+        # without a runtime_env option inherit it.
+        self.runtime_env = {}
+        self.runtime_env_json = b""
 
     @property
     def connected(self):
@@ -142,7 +147,7 @@ def _parse_spill_config(config):
 
 def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_store_memory=None,
          namespace=None, ignore_reinit_error=False, _system_config=None, _temp_dir=None,
-         object_spill_config=None, labels=None, **kwargs):
+         object_spill_config=None, labels=None, runtime_env=None, **kwargs):
     """Starts a local cluster (address None or "local") or connects to one
     ("auto" or "host:port"), and makes this process a driver."""
     unknown = set(kwargs) - IGNORED_INIT_KEYWORDS
@@ -160,6 +165,8 @@ def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_s
                                "prior to 'lumos.init()'.")
         _validate_resources(num_cpus, num_gpus, resources, object_store_memory)
         labels = node_labels.validate(labels)
+        from lumos._private.runtime_env import validation as _env_validation
+        _env_validation.validate(runtime_env)  # bad input fails before anything starts
         system_config = dict(_system_config or {})
         # Ray's older spelling of object_spill_config lives in _system_config.
         legacy_spill = system_config.pop("object_spilling_config", None)
@@ -184,6 +191,9 @@ def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_s
                              "cluster; they cannot be given when connecting to %s" % address)
         try:
             _connect_driver(address, namespace)
+            if runtime_env:
+                from lumos._private import runtime_env as _runtime_env
+                _runtime_env.set_job_env(_state, runtime_env)
             if labels:
                 node_labels.publish(_state.gcs, _state.node_info["NodeID"], labels)
         except BaseException:
@@ -267,6 +277,8 @@ def _teardown():
     _state.gcs = None
     _state.mode = None
     _state.exporters = {}
+    _state.runtime_env = {}
+    _state.runtime_env_json = b""
     if cw is not None:
         cw.shutdown()
     if node is not None:

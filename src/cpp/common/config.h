@@ -17,6 +17,8 @@ namespace lumos {
   X(int64_t, max_tasks_in_flight_per_worker, 1, "Tasks pushed to a leased worker at once.")   \
   X(int64_t, max_pending_lease_requests, 10, "Lease requests in flight per scheduling class.") \
   X(int64_t, worker_register_timeout_ms, 30000, "A started worker must register within this.") \
+  X(int64_t, runtime_env_setup_timeout_ms, 600000,                                              \
+    "A worker started for a runtime_env (pip install) must register within this.")           \
   X(int64_t, idle_worker_killing_time_ms, 1000,                                                \
     "Idle workers beyond the soft limit (num_cpus) exit after this long.")                     \
   X(int64_t, maximum_startup_concurrency, 0, "Workers starting at once (0 = num_cpus).")       \

@@ -19,6 +19,8 @@ uint64_t NormalTaskSubmitter::SchedulingClassOf(const rpc::TaskSpec& spec) {
   }
   // Leases that fail on infeasibility must not serve tasks that wait.
   if (spec.fail_on_infeasible()) v = v * 1000003 ^ 0x9e3779b97f4a7c15ULL;
+  // A worker serves one runtime environment: tasks of different ones never share a lease.
+  if (!spec.runtime_env().empty()) v = v * 1000003 ^ h(spec.runtime_env());
   return v;
 }
 
@@ -29,6 +31,7 @@ void NormalTaskSubmitter::Submit(rpc::TaskSpec spec) {
   if (cls.resources.empty() && cls.queue.empty() && cls.workers.empty()) {
     cls.resources.insert(spec.required_resources().begin(), spec.required_resources().end());
     cls.fail_on_infeasible = spec.fail_on_infeasible();
+    cls.runtime_env = spec.runtime_env();
   }
   cls.queue.push_back(std::move(spec));
   DispatchLocked(cls_id, cls);
@@ -54,6 +57,7 @@ void NormalTaskSubmitter::DispatchLocked(uint64_t cls_id, Class& cls) {
     req.set_task_name(cls.queue.front().name());
     req.set_job_id(cls.queue.front().job_id());
     req.set_fail_on_infeasible(cls.fail_on_infeasible || Config::Get().fail_on_infeasible() != 0);
+    if (!cls.runtime_env.empty()) req.set_runtime_env(cls.runtime_env);
     raylet_->SendRequest(rpc::REQUEST_WORKER_LEASE, req,
                          [this, cls_id](const Status& s, rpc::Frame&& f) { OnLeaseReply(cls_id, s, f); });
   }

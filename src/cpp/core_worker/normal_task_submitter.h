@@ -55,6 +55,7 @@ class NormalTaskSubmitter {
     std::vector<std::shared_ptr<Leased>> workers;
     std::map<std::string, double> resources;
     bool fail_on_infeasible = false;  // the tasks' _fail_on_infeasible option
+    std::string runtime_env;          // the tasks' TaskSpec.runtime_env (part of the class)
   };
 
   // REQUIRES: mu_ held. Pushes what it can, requests leases for the rest.

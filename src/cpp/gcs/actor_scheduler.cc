@@ -415,6 +415,7 @@ void GcsActorScheduler::RequestLease(const rpc::ConnectionPtr& raylet, const Nod
   req.mutable_placement_resources()->insert(p.task.placement_resources().begin(),
                                             p.task.placement_resources().end());
   req.set_is_actor(true);
+  if (!p.task.runtime_env().empty()) req.set_runtime_env(p.task.runtime_env());
   req.set_task_name(ActorName(p.task));
   req.set_job_id(p.task.job_id());
   inflight_[{p.actor_id, p.attempt}] = node;

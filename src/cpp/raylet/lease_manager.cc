@@ -30,13 +30,40 @@ int64_t LeaseManager::GpuUnitsOf(const ResourceSet& resources) {
   return units;
 }
 
-void LeaseManager::WorkerStarted(const WorkerID& worker) {
-  if (starting_ > 0) starting_--;
+void LeaseManager::WorkerStarted(const WorkerID& worker, uint64_t env_hash) {
+  WorkerStartFailed(env_hash);  // no longer starting
+  if (env_hash != 0) env_of_worker_[worker] = env_hash;
   idle_.push_back(worker);
 }
 
-void LeaseManager::WorkerStartFailed() {
+void LeaseManager::WorkerStartFailed(uint64_t env_hash) {
   if (starting_ > 0) starting_--;
+  if (env_hash == 0) return;
+  auto it = starting_of_env_.find(env_hash);
+  if (it != starting_of_env_.end() && --it->second <= 0) starting_of_env_.erase(it);
+}
+
+uint64_t LeaseManager::EnvOfWorker(const WorkerID& worker) const {
+  auto it = env_of_worker_.find(worker);
+  return it == env_of_worker_.end() ? 0 : it->second;
+}
+
+std::optional<WorkerID> LeaseManager::TakeIdleFor(uint64_t env_hash) {
+  if (idle_.empty()) return std::nullopt;
+  if (env_of_worker_.empty()) {  // every worker has the default environment
+    if (env_hash != 0) return std::nullopt;
+    WorkerID w = idle_.back();
+    idle_.pop_back();
+    return w;
+  }
+  for (auto it = idle_.end(); it != idle_.begin();) {
+    --it;
+    if (EnvOfWorker(*it) != env_hash) continue;
+    WorkerID w = *it;
+    idle_.erase(it);
+    return w;
+  }
+  return std::nullopt;
 }
 
 std::optional<LeaseInfo> LeaseManager::ReturnLease(uint64_t lease_id, bool worker_gone) {
@@ -60,6 +87,7 @@ std::optional<LeaseInfo> LeaseManager::ReturnLease(uint64_t lease_id, bool worke
 
 std::optional<LeaseInfo> LeaseManager::WorkerDied(const WorkerID& worker) {
   idle_.erase(std::remove(idle_.begin(), idle_.end(), worker), idle_.end());
+  env_of_worker_.erase(worker);
   auto it = lease_of_worker_.find(worker);
   if (it == lease_of_worker_.end()) return std::nullopt;
   return ReturnLease(it->second, /*worker_gone=*/true);
@@ -168,7 +196,10 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
   std::vector<LeaseAction> actions;
   // Nothing waits: skip copying the resource map (large with placement groups).
   if (pending_.empty()) return actions;
-  int waiting_for_worker = 0;
+  int waiting_for_worker = 0;  // default environment
+  // Non-default environments: requests waiting for a worker, and one of them
+  // (its runtime_env string is what a started worker is given).
+  std::map<uint64_t, std::pair<int, std::string>> waiting_of_env;
   // Resources left after this pass's grants and the grants that wait for a
   // starting worker, so that we start only as many workers as can be used.
   ResourceSet tentative = available_;
@@ -221,13 +252,18 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
     }
     tentative.Subtract(req.resources);
     if (gpu_units > 0) tentative_gpus.Allocate(gpu_units);
-    if (idle_.empty()) {
-      waiting_for_worker++;
+    std::optional<WorkerID> taken = TakeIdleFor(req.env_hash);  // the warmest worker
+    if (!taken) {
+      if (req.env_hash == 0) {
+        waiting_for_worker++;
+      } else {
+        auto& w = waiting_of_env[req.env_hash];
+        if (w.first++ == 0) w.second = req.runtime_env;  // a copy: erasing from pending_ moves requests
+      }
       ++it;
       continue;
     }
-    WorkerID worker = idle_.back();  // the warmest worker
-    idle_.pop_back();
+    WorkerID worker = *taken;
     LeaseInfo info{next_lease_id_++, req.requester, worker, req.resources, false, req.is_actor};
     // Fits: tentative_gpus holds at least the grants made so far in this pass.
     if (gpu_units > 0) info.gpus = gpus_.Allocate(gpu_units).value_or(GpuAllocator::Assignment{});
@@ -243,12 +279,28 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
     actions.push_back(std::move(a));
     it = pending_.erase(it);
   }
-  int to_start = std::min(waiting_for_worker - starting_, max_starting_ - starting_);
+  int starting_env_total = 0;
+  for (const auto& [env, n] : starting_of_env_) starting_env_total += n;
+  int to_start = std::min(waiting_for_worker - (starting_ - starting_env_total), max_starting_ - starting_);
   if (to_start > 0) {
     starting_ += to_start;
     LeaseAction a;
     a.kind = LeaseAction::kStartWorkers;
     a.num_workers = to_start;
+    actions.push_back(std::move(a));
+  }
+  for (const auto& [env, waiting] : waiting_of_env) {
+    auto sit = starting_of_env_.find(env);
+    int already = sit == starting_of_env_.end() ? 0 : sit->second;
+    int n = std::min(waiting.first - already, max_starting_ - starting_);
+    if (n <= 0) continue;
+    starting_ += n;
+    starting_of_env_[env] = already + n;
+    LeaseAction a;
+    a.kind = LeaseAction::kStartWorkers;
+    a.num_workers = n;
+    a.request.env_hash = env;
+    a.request.runtime_env = waiting.second;
     actions.push_back(std::move(a));
   }
   return actions;

@@ -13,6 +13,12 @@
 // holds GPUs gets GPU ids from the GpuAllocator along with the ResourceSet
 // amount; both must fit to grant.
 //
+// Runtime environments: a worker is started for one environment (env_hash,
+// 0 = the default) and is granted only to requests of that environment; when
+// none is idle, kStartWorkers names the environment to start. With no
+// non-default worker alive the default path is the old one (the warmest idle
+// worker, no scan).
+//
 // Thread safety: none; the node manager calls it from its event loop only.
 #include <cstdint>
 #include <deque>
@@ -37,6 +43,8 @@ struct LeaseRequest {
   std::string task_name;
   bool is_actor = false;   // the worker hosts an actor and never returns to the pool
   bool fail_on_infeasible = false;  // reject instead of waiting when infeasible
+  uint64_t env_hash = 0;    // runtime environment (0: default); hash of runtime_env
+  std::string runtime_env;  // serialized environment, passed to workers started for it
 };
 
 struct LeaseAction {
@@ -45,7 +53,7 @@ struct LeaseAction {
   LeaseRequest request;      // kGrant, kInfeasible
   WorkerID worker;           // kGrant
   uint64_t lease_id = 0;     // kGrant
-  int num_workers = 0;       // kStartWorkers
+  int num_workers = 0;       // kStartWorkers (for request.env_hash / request.runtime_env)
   std::string message;       // kInfeasible
   bool reject = false;       // kInfeasible: the request was dropped; answer it with an error
   std::vector<int> gpu_ids;  // kGrant: the GPUs the lease holds (indices of the node's GPUs)
@@ -74,8 +82,8 @@ class LeaseManager {
   /// same allocator as everything else.
   static int64_t GpuUnitsOf(const ResourceSet& resources);
   /// \brief A new worker registered, or a starting one failed (started=false).
-  void WorkerStarted(const WorkerID& worker);
-  void WorkerStartFailed();
+  void WorkerStarted(const WorkerID& worker, uint64_t env_hash = 0);
+  void WorkerStartFailed(uint64_t env_hash = 0);
   void NoteWorkersStarting(int n) { starting_ += n; }
   /// \brief Ends a lease; the worker becomes idle unless `worker_gone`.
   /// Returns the lease, or nullopt if the id is unknown (stale or bogus).
@@ -113,6 +121,8 @@ class LeaseManager {
   /// \brief One line per shape of the pending requests this node can never fit.
   std::vector<std::string> InfeasibleDemands() const;
   std::optional<uint64_t> LeaseOfWorker(const WorkerID& worker) const;
+  /// \brief The runtime environment a live worker was started for (0: default).
+  uint64_t EnvOfWorker(const WorkerID& worker) const;
   /// \brief The live lease with this id, or nullptr (valid until the next call).
   const LeaseInfo* GetLease(uint64_t lease_id) const;
 
@@ -129,7 +139,12 @@ class LeaseManager {
     int64_t gpu_units = 0;  // GpuUnitsOf(req.resources) on a node with GPUs
   };
   std::deque<Pending> pending_;
+  // The warmest idle worker of `env_hash`, removed from idle_; nullopt if none.
+  std::optional<WorkerID> TakeIdleFor(uint64_t env_hash);
+
   std::deque<WorkerID> idle_;  // most recently used at the back
+  std::unordered_map<WorkerID, uint64_t> env_of_worker_;  // non-default workers only
+  std::unordered_map<uint64_t, int> starting_of_env_;     // non-default envs only; counted in starting_ too
   std::map<uint64_t, LeaseInfo> leases_;
   std::unordered_map<WorkerID, uint64_t> lease_of_worker_;
 };

@@ -1,6 +1,9 @@
 #include "raylet/node_manager.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <unistd.h>
@@ -191,7 +194,8 @@ void NodeManager::HandleRegister(const std::shared_ptr<Client>& c, const rpc::Fr
   for (const auto& [k, v] : options_.resources.ToMap()) (*reply.mutable_resources())[k] = v;
   c->conn->SendReply(frame.header.request_id, frame.header.method, reply);
   if (!c->is_driver) {
-    leases_.WorkerStarted(c->worker_id);
+    auto env = env_of_pid_.find(c->pid);
+    leases_.WorkerStarted(c->worker_id, env == env_of_pid_.end() ? 0 : env->second);
     idle_since_ms_[c->worker_id] = rpc::NowMs();
     ScheduleAndDispatch();
   }
@@ -226,6 +230,10 @@ void NodeManager::HandleRequestLease(const std::shared_ptr<Client>& c, const rpc
   lr.scheduling_class = req.scheduling_class();
   lr.task_name = req.task_name();
   lr.fail_on_infeasible = req.fail_on_infeasible();
+  if (!req.runtime_env().empty()) {
+    lr.env_hash = std::hash<std::string>()(req.runtime_env()) | 1;  // never 0, the default's
+    lr.runtime_env = req.runtime_env();
+  }
   leases_.AddRequest(std::move(lr));
   ScheduleAndDispatch();
 }
@@ -334,8 +342,13 @@ void NodeManager::OnClose(const rpc::ConnectionPtr& conn, const Status& why) {
 }
 
 void NodeManager::OnWorkerExit(pid_t pid, bool registered, const std::string& how) {
+  uint64_t env_hash = 0;
+  if (auto env = env_of_pid_.find(pid); env != env_of_pid_.end()) {
+    env_hash = env->second;
+    env_of_pid_.erase(env);
+  }
   if (!registered) {
-    leases_.WorkerStartFailed();
+    leases_.WorkerStartFailed(env_hash);
     if (!stopping_) {
       LUMOS_LOG(Error) << "worker process " << pid << " exited before registering (" << how
                        << "); see " << options_.worker_pool.log_dir << "/worker-*.err";
@@ -389,7 +402,7 @@ void NodeManager::ScheduleAndDispatch() {
         break;
       }
       case LeaseAction::kStartWorkers:
-        StartWorkers(a.num_workers);
+        StartWorkers(a.num_workers, a.request.env_hash, a.request.runtime_env);
         break;
       case LeaseAction::kInfeasible: {
         LUMOS_LOG(Warning) << a.message;
@@ -416,13 +429,48 @@ void NodeManager::ScheduleAndDispatch() {
   if (again) ScheduleAndDispatch();
 }
 
-void NodeManager::StartWorkers(int n) {
+namespace {
+// Writes `content` to `path` (mode 0600) unless it exists; false on failure.
+bool WriteFileOnce(const std::string& dir, const std::string& path, const std::string& content) {
+  if (::access(path.c_str(), R_OK) == 0) return true;
+  std::string parent = dir.substr(0, dir.rfind('/'));
+  ::mkdir(parent.c_str(), 0700);
+  ::mkdir(dir.c_str(), 0700);
+  std::string tmp = path + ".tmp" + std::to_string(getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
+  ::close(fd);
+  return ok && ::rename(tmp.c_str(), path.c_str()) == 0;
+}
+}  // namespace
+
+void NodeManager::StartWorkers(int n, uint64_t env_hash, const std::string& runtime_env) {
+  // The worker sets its environment up (python/lumos/_private/runtime_env)
+  // before it registers. The environment goes in a file of the session dir
+  // (0700), not on the command line, where ps would show its env_vars.
+  std::vector<std::string> extra;
+  if (env_hash != 0) {
+    char hex[17];
+    std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(env_hash));
+    std::string dir = options_.session_dir + "/runtime_resources/envs";
+    std::string path = dir + "/" + hex + ".json";
+    if (WriteFileOnce(dir, path, runtime_env)) {
+      extra.push_back("--runtime-env-file=" + path);
+    } else {
+      LUMOS_LOG(Warning) << "cannot write " << path << " (" << strerror(errno)
+                         << "); passing the runtime_env on the worker's command line";
+      extra.push_back("--runtime-env=" + runtime_env);
+    }
+  }
   for (int i = 0; i < n; i++) {
     pid_t pid;
-    Status s = pool_.StartWorker(&pid);
+    Status s = pool_.StartWorker(&pid, extra);
     if (!s.ok()) {
       LUMOS_LOG(Error) << s.ToString();
-      leases_.WorkerStartFailed();
+      leases_.WorkerStartFailed(env_hash);
+    } else if (env_hash != 0) {
+      env_of_pid_[pid] = env_hash;
     }
   }
 }
@@ -453,8 +501,15 @@ void NodeManager::DoMaintenance() {
     it->second.conn->SendReply(it->second.request_id, rpc::GET_WORKER_EXIT, rpc::GetWorkerExitReply());
     it = exit_queries_.erase(it);
   }
-  // Workers that never registered.
+  // Workers that never registered (those setting up a runtime environment,
+  // e.g. a pip install, get runtime_env_setup_timeout_ms).
+  std::vector<pid_t> setup_overdue;
+  if (!env_of_pid_.empty()) setup_overdue = pool_.OverdueStarts(now - Config::Get().runtime_env_setup_timeout_ms());
   for (pid_t pid : pool_.OverdueStarts(now - Config::Get().worker_register_timeout_ms())) {
+    if (env_of_pid_.count(pid) &&
+        std::find(setup_overdue.begin(), setup_overdue.end(), pid) == setup_overdue.end()) {
+      continue;
+    }
     LUMOS_LOG(Error) << "worker " << pid << " did not register within "
                      << Config::Get().worker_register_timeout_ms() << " ms; killing it";
     pool_.Kill(pid, SIGKILL);

@@ -83,7 +83,7 @@ class NodeManager {
   void RecordExit(const WorkerID& worker, const std::string& how);
   void OnWorkerExit(pid_t pid, bool registered, const std::string& how);
   void ScheduleAndDispatch();
-  void StartWorkers(int n);
+  void StartWorkers(int n, uint64_t env_hash = 0, const std::string& runtime_env = "");
   void KillWorker(const WorkerID& worker, const std::string& reason);
   void ArmMaintenanceTimer();
   void DoMaintenance();
@@ -115,6 +115,8 @@ class NodeManager {
   std::unordered_map<WorkerID, int64_t> idle_since_ms_;
   std::unordered_map<pid_t, WorkerID> worker_of_pid_;
   std::unordered_set<WorkerID> actor_workers_;  // leased for actors: not pooled, not reaped
+  // Started for a runtime environment (not the default), until they exit.
+  std::unordered_map<pid_t, uint64_t> env_of_pid_;
   // Recent worker exits (worker -> how), for task error messages; bounded.
   std::map<WorkerID, std::string> exit_reasons_;
   std::deque<WorkerID> exit_order_;

@@ -34,9 +34,10 @@ WorkerPool::~WorkerPool() {
   sigchld_.cancel(ec);
 }
 
-Status WorkerPool::StartWorker(pid_t* pid_out) {
+Status WorkerPool::StartWorker(pid_t* pid_out, const std::vector<std::string>& extra_args) {
   std::vector<char*> argv;
   for (auto& a : options_.worker_argv) argv.push_back(const_cast<char*>(a.c_str()));
+  for (auto& a : extra_args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
 
   posix_spawn_file_actions_t fa;

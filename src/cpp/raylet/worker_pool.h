@@ -36,7 +36,8 @@ class WorkerPool {
   WorkerPool(asio::io_context& io, Options options, ExitCallback on_exit);
   ~WorkerPool();
 
-  Status StartWorker(pid_t* pid);
+  /// \brief Starts worker_argv plus `extra_args` (e.g. --runtime-env=...).
+  Status StartWorker(pid_t* pid, const std::vector<std::string>& extra_args = {});
   /// \brief Marks a started process registered; false if we did not start it.
   bool MarkRegistered(pid_t pid);
   size_t num_starting() const;

@@ -167,6 +167,7 @@ cdef extern from "common.pb.h" namespace "lumos::rpc" nogil:
         void set_placement_group_capture_child_tasks(c_bool)
         c_bool placement_group_capture_child_tasks()
         void set_fail_on_infeasible(c_bool)
+        void set_runtime_env(const c_string&)
         int gpu_ids_size()
         int gpu_ids(int)
         int kwarg_names_size()

@@ -13,7 +13,22 @@ def main(argv=None):
     parser.add_argument("--node-id", required=True)
     parser.add_argument("--session-dir", required=True)
     parser.add_argument("--raylet-pid", type=int, default=0)
+    # Set by the raylet for a worker of a runtime environment (TaskSpec.runtime_env).
+    parser.add_argument("--runtime-env", default=None)
+    parser.add_argument("--runtime-env-file", default=None)
     args = parser.parse_args(argv)
+    env, env_error = {}, None
+    if args.runtime_env_file:
+        try:
+            with open(args.runtime_env_file) as f:
+                args.runtime_env = f.read()
+        except OSError as e:
+            env_error = "runtime_env setup failed: cannot read %s: %s" % (args.runtime_env_file, e)
+    if args.runtime_env and env_error is None:
+        # Before the core worker exists: a pip environment re-executes this
+        # process with the venv's python (same pid) and comes back here.
+        from lumos._private.runtime_env import worker_setup
+        env, env_error = worker_setup.apply(args.runtime_env, args.session_dir)
 
     from lumos import _raylet
     from lumos._private import worker
@@ -31,6 +46,9 @@ def main(argv=None):
     state.gcs = _raylet.GcsClient(args.gcs_address)
     state.gcs_address = args.gcs_address
     state.session_dir = args.session_dir
+    if args.runtime_env:
+        state.runtime_env = env
+        state.runtime_env_json = args.runtime_env.encode()  # exactly the spec's: children inherit it
 
     out = LineForwarder(cw, sys.stdout, is_err=False)
     err = LineForwarder(cw, sys.stderr, is_err=True)
@@ -39,8 +57,16 @@ def main(argv=None):
         cw.flush_replies()  # earlier calls' replies must leave before the process does
         state.gcs.kill_actor(actor_id, True, why)
 
-    executor = TaskExecutor(FunctionLoader(state.gcs, state.job_namespaces), state, forwarders=(out, err),
-                            request_exit=cw.request_exit, kill_self=kill_self)
+    executor_class = TaskExecutor
+    if env_error is not None:
+        from lumos._private.task_execution import EnvSetupFailedExecutor as executor_class
+        print(env_error, file=sys.__stderr__, flush=True)
+    env_paths = ([env["working_dir"]] if env.get("working_dir") else []) + env.get("py_modules", [])
+    loader = FunctionLoader(state.gcs, state.job_namespaces, keep_first=env_paths)
+    executor = executor_class(loader, state, forwarders=(out, err),
+                              request_exit=cw.request_exit, kill_self=kill_self)
+    if env_error is not None:
+        executor.setup_error = env_error
     _raylet.set_task_executor(executor)
 
     def on_cancel(signum, frame):

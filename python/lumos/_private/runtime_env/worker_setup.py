@@ -1,0 +1,72 @@
+"""Applies a runtime environment inside a worker started for it, before the
+worker imports any user code or registers with the raylet.
+
+Order: env_vars are set first (they reach pip and the re-executed
+interpreter too); a pip environment makes the process exec itself with the
+venv's python (same pid, so the raylet still knows it); then the cwd moves
+to working_dir, and working_dir and py_modules go to the front of sys.path.
+
+Failures do not end the process (the raylet would only start another one
+that fails the same way): `apply` returns the message, and the worker serves
+its tasks by failing each with RuntimeEnvSetupError.
+"""
+import json
+import os
+import re
+import sys
+
+from lumos._private.runtime_env import pip as _pip
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand(value):
+    """Ray's ${VAR} references to the worker's existing environment."""
+    return _VAR.sub(lambda m: os.environ.get(m.group(1), ""), value)
+
+
+def apply(env_json, session_dir, module="lumos._private.workers.default_worker"):
+    """Sets the process up for `env_json`. Returns (env dict, error message or None).
+    May not return: exec's the venv's python for a pip environment."""
+    try:
+        env = json.loads(env_json)
+    except ValueError as e:
+        return {}, "the runtime_env the worker was started with is not valid JSON: %s" % e
+    pip_spec = env.get("pip")
+    # After the exec below the variables are already set (and inherited):
+    # expanding "${PATH}:/x" again would repeat the addition.
+    in_venv = bool(pip_spec) and os.path.realpath(sys.prefix) == os.path.realpath(
+        os.path.join(_pip.venv_dir(pip_spec, session_dir), "venv"))
+    if not in_venv:
+        for k, v in env.get("env_vars", {}).items():
+            os.environ[k] = _expand(v)
+    if pip_spec and not in_venv:
+        timeout = env.get("config", {}).get("setup_timeout_seconds", _pip.DEFAULT_TIMEOUT_S)
+        try:
+            root = _pip.ensure_venv(pip_spec, session_dir, timeout)
+        except _pip.SetupError as e:
+            return env, "runtime_env setup failed: %s" % e
+        except OSError as e:
+            return env, "runtime_env setup failed: cannot prepare the pip environment: %s" % e
+        python = _pip.python_of(root)
+        if os.environ.get("LUMOS_RUNTIME_ENV_EXECED") == root:  # never an exec loop
+            return env, "runtime_env setup failed: %s does not run inside its venv (sys.prefix=%s)" % (
+                python, sys.prefix)
+        os.environ["LUMOS_RUNTIME_ENV_EXECED"] = root
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(python, [python, "-m", module] + sys.argv[1:])
+    front = []
+    wd = env.get("working_dir")
+    if wd:
+        try:
+            os.chdir(wd)
+        except OSError as e:
+            return env, "runtime_env setup failed: cannot enter working_dir %s: %s" % (wd, e)
+        front.append(wd)
+    front.extend(env.get("py_modules", []))
+    for p in front:
+        if not os.path.isdir(p):
+            return env, "runtime_env setup failed: %s is gone (the session's runtime_resources were removed?)" % p
+    sys.path[0:0] = front
+    return env, None
