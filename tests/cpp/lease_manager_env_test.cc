@@ -5,11 +5,10 @@
 #include <vector>
 
 #include "raylet/lease_manager.h"
+#include "lease_test_util.h"
 
 namespace lumos::raylet {
 namespace {
-
-ResourceSet RS(const std::map<std::string, double>& m) { return ResourceSet::FromMap(m).value(); }
 
 LeaseRequest Req(uint64_t tag, uint64_t env_hash = 0, const std::string& env = "") {
   LeaseRequest r;
@@ -20,14 +19,6 @@ LeaseRequest Req(uint64_t tag, uint64_t env_hash = 0, const std::string& env = "
   r.env_hash = env_hash;
   r.runtime_env = env;
   return r;
-}
-
-std::vector<LeaseAction> OfKind(const std::vector<LeaseAction>& actions, LeaseAction::Kind kind) {
-  std::vector<LeaseAction> out;
-  for (const auto& a : actions) {
-    if (a.kind == kind) out.push_back(a);
-  }
-  return out;
 }
 
 TEST(LeaseManagerEnvTest, DefaultWorkerIsNotGrantedToAnEnvRequest) {

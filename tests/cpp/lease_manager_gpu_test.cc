@@ -5,11 +5,10 @@
 #include <vector>
 
 #include "raylet/lease_manager.h"
+#include "lease_test_util.h"
 
 namespace lumos::raylet {
 namespace {
-
-ResourceSet RS(const std::map<std::string, double>& m) { return ResourceSet::FromMap(m).value(); }
 
 LeaseRequest Req(uint64_t tag, double cpus, double gpus) {
   LeaseRequest r;
@@ -18,14 +17,6 @@ LeaseRequest Req(uint64_t tag, double cpus, double gpus) {
   r.resources = RS({{"CPU", cpus}, {"GPU", gpus}});
   r.task_name = "g";
   return r;
-}
-
-std::vector<LeaseAction> OfKind(const std::vector<LeaseAction>& actions, LeaseAction::Kind kind) {
-  std::vector<LeaseAction> out;
-  for (const auto& a : actions) {
-    if (a.kind == kind) out.push_back(a);
-  }
-  return out;
 }
 
 class LeaseManagerGpuTest : public ::testing::Test {

@@ -1,5 +1,6 @@
 // LeaseManager: the raylet's pure scheduling state machine, driven by hand.
 #include "raylet/lease_manager.h"
+#include "lease_test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -8,8 +9,6 @@
 namespace lumos::raylet {
 namespace {
 
-ResourceSet RS(const std::map<std::string, double>& m) { return ResourceSet::FromMap(m).value(); }
-
 LeaseRequest Req(uint64_t requester, uint64_t tag, double cpus, const std::string& name = "f") {
   LeaseRequest r;
   r.requester = requester;
@@ -17,14 +16,6 @@ LeaseRequest Req(uint64_t requester, uint64_t tag, double cpus, const std::strin
   if (cpus > 0) r.resources = RS({{"CPU", cpus}});
   r.task_name = name;
   return r;
-}
-
-std::vector<LeaseAction> OfKind(const std::vector<LeaseAction>& actions, LeaseAction::Kind kind) {
-  std::vector<LeaseAction> out;
-  for (const auto& a : actions) {
-    if (a.kind == kind) out.push_back(a);
-  }
-  return out;
 }
 
 class LeaseManagerTest : public ::testing::Test {
