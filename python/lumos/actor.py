@@ -24,7 +24,7 @@ ACTOR_OPTIONS = {
     "max_task_retries", "max_concurrency", "get_if_exists", "max_pending_calls", "scheduling_strategy",
     "runtime_env", "placement_group", "placement_group_bundle_index",
     "placement_group_capture_child_tasks", "accelerator_type", "label_selector", "object_store_memory",
-    "enable_task_events", "_metadata", "concurrency_groups",
+    "enable_task_events", "_metadata", "concurrency_groups", "_fail_on_infeasible",
 }
 METHOD_OPTIONS = {"num_returns", "name", "concurrency_group", "max_task_retries", "retry_exceptions",
                   "enable_task_events", "_generator_backpressure_num_objects"}
@@ -83,6 +83,8 @@ def _validate_actor_options(options):
             raise ValueError("%s must be a non-empty string, got %r" % (key, v))
     if options.get("get_if_exists") and not options.get("name"):
         raise ValueError("get_if_exists=True needs a name= for the actor")
+    if not isinstance(options.get("_fail_on_infeasible", False), bool):
+        raise ValueError("_fail_on_infeasible must be True or False, got %r" % (options["_fail_on_infeasible"],))
     if options.get("concurrency_groups"):
         raise ValueError("concurrency_groups are not built in lumos yet; use max_concurrency")
 
@@ -188,7 +190,8 @@ class ActorClass:
         created = cw.create_actor(
             handle_state["actor_id"], fid, self._cls.__module__ or "__main__", self.__name__, arg_list,
             kw_names, held, placement, options.get("max_restarts") or 0, max_concurrency, self._is_async,
-            name, namespace, detached, pickle.dumps(handle_state), spec_placement(group), env)
+            name, namespace, detached, pickle.dumps(handle_state), spec_placement(group), env,
+            bool(options.get("_fail_on_infeasible")))
         if isinstance(created, dict):
             existing = created
             if options.get("get_if_exists"):

@@ -151,5 +151,10 @@ class RayChannelError(RaySystemError):
     pass
 
 
+class TaskPlacementGroupRemoved(RayError):
+    """The task's placement group was removed: it was killed while running
+    in the group, or could never start there."""
+
+
 __all__ = [name for name, value in list(globals().items())
            if isinstance(value, type) and issubclass(value, BaseException)]

@@ -500,7 +500,8 @@ cdef class CoreWorker:
     def create_actor(self, bytes actor_id, bytes function_id, str module, str class_name, list args,
                      list kwarg_names, dict resources, dict placement_resources, int max_restarts,
                      int max_concurrency, c_bool is_asyncio, str name, str namespace, c_bool detached,
-                     bytes serialized_handle, tuple placement=None, bytes runtime_env=b""):
+                     bytes serialized_handle, tuple placement=None, bytes runtime_env=b"",
+                     c_bool fail_on_infeasible=False):
         """Registers the actor with the GCS. Returns the existing actor's info
         dict when `name` is taken in `namespace`, else the ObjectRef every handle
         holds (None for a detached actor): the actor ends when it is freed."""
@@ -532,6 +533,7 @@ cdef class CoreWorker:
         if runtime_env:
             spec.set_runtime_env(runtime_env)
         _set_placement(&spec, placement)
+        spec.set_fail_on_infeasible(fail_on_infeasible)
         keep = _fill_spec_args(cw, &spec, args, kwarg_names, self._address, self)
         with nogil:
             s = cw.CreateActor(move(spec), &existing, &handle_object)

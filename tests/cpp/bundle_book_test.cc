@@ -133,5 +133,60 @@ TEST(LeaseManagerBundlesTest, InfeasibleDemandsOnePerShape) {
   EXPECT_TRUE(lm.InfeasibleDemands().empty());
 }
 
+TEST(BundleBookTest, GroupOfAResourceName) {
+  EXPECT_EQ(BundleBook::GroupOf("CPU_group_abc"), "abc");
+  EXPECT_EQ(BundleBook::GroupOf("CPU_group_12_abc"), "abc");
+  EXPECT_EQ(BundleBook::GroupOf("my_res_group_0_abc"), "abc");
+  EXPECT_EQ(BundleBook::GroupOf("bundle_group_abc"), "abc");
+  EXPECT_EQ(BundleBook::GroupOf("CPU"), "");
+  EXPECT_EQ(BundleBook::GroupOf("my_custom_res"), "");
+}
+
+TEST(BundleBookTest, RemembersRemovedGroupsBounded) {
+  BundleBook book;
+  EXPECT_FALSE(book.AnyRemoved());
+  EXPECT_EQ(book.RemovedGroupIn({"CPU_group_abc"}), "");
+  book.MarkRemoved("abc");
+  book.MarkRemoved("abc");  // idempotent
+  EXPECT_TRUE(book.WasRemoved("abc"));
+  EXPECT_EQ(book.RemovedGroupIn({"CPU", "bundle_group_0_abc"}), "abc");
+  EXPECT_EQ(book.RemovedGroupIn({"CPU", "CPU_group_def"}), "");
+  for (size_t i = 0; i < BundleBook::kMaxRemembered; i++) book.MarkRemoved("g" + std::to_string(i));
+  EXPECT_FALSE(book.WasRemoved("abc"));  // the oldest is forgotten first
+  EXPECT_TRUE(book.WasRemoved("g0"));
+}
+
+TEST(BundleBookTest, RemovedGroupRequestsAndLeases) {
+  LeaseManager lm(RS({{"CPU", 4}}), 4);
+  lm.AddResources(BundleBook::GroupResources("pg", 0, RS({{"CPU", 2}})));
+  lm.AddResources(BundleBook::GroupResources("other", 0, RS({{"CPU", 1}})));
+  for (int i = 0; i < 3; i++) lm.WorkerStarted(WorkerID::FromRandom());
+  auto req = [](uint64_t tag, std::map<std::string, double> res, std::map<std::string, double> pl = {}) {
+    LeaseRequest r;
+    r.requester = 1;
+    r.reply_tag = tag;
+    r.resources = RS(res);
+    r.placement = RS(pl);
+    return r;
+  };
+  lm.AddRequest(req(1, {{"CPU_group_0_pg", 1}, {"CPU_group_pg", 1}, {"bundle_group_0_pg", 0.001}}));
+  lm.AddRequest(req(2, {{"CPU_group_other", 1}}));
+  lm.AddRequest(req(3, {{"CPU", 1}}));
+  ASSERT_EQ(lm.Schedule().size(), 3u);  // all granted
+  lm.AddRequest(req(4, {{"CPU_group_pg", 8}}));                    // never fits: waits
+  lm.AddRequest(req(5, {{"bundle_group_pg", 0.001}}, {{"CPU_group_pg", 1}}));  // placement only
+  lm.AddRequest(req(6, {{"CPU", 8}}));
+  auto leases = lm.GroupLeases("pg");
+  ASSERT_EQ(leases.size(), 1u);
+  EXPECT_EQ(leases[0].resources.Get("CPU_group_pg"), 1.0);
+  auto dropped = lm.DropGroupRequests("pg");
+  ASSERT_EQ(dropped.size(), 2u);
+  EXPECT_EQ(dropped[0].reply_tag, 4u);
+  EXPECT_EQ(dropped[1].reply_tag, 5u);
+  EXPECT_EQ(lm.num_pending(), 1u);  // the plain request stays
+  EXPECT_TRUE(lm.DropGroupRequests("pg").empty());
+  EXPECT_TRUE(lm.GroupLeases("nope").empty());
+}
+
 }  // namespace
 }  // namespace lumos::raylet

@@ -552,5 +552,53 @@ TEST_F(ActorManagerTest, AnonymousOwnerlessActor) {
   EXPECT_EQ(StateOf(t.actor_creation().actor_id()), State::PENDING_CREATION);
 }
 
+TEST_F(ActorManagerTest, PlacementGroupRemovalKillsItsActorsForGood) {
+  const std::string pg(16, '\x01');  // binary id; the manager is told the hex form
+  const std::string pg_hex = "01010101010101010101010101010101";
+  auto in_group = [&](rpc::TaskSpec t) {
+    t.set_placement_group_id(pg);
+    return t;
+  };
+  ActorLease lease;
+  std::string restartable = MakeAlive(in_group(Creation("", 5)), node_, &lease);
+  std::string detached = MakeAlive(in_group(Creation("d", 0, true)), node_);
+  uint64_t attempt = 0;
+  std::string pending = Register(in_group(Creation()), &attempt);  // waits for its group
+  rpc::TaskSpec other_group = Creation();
+  other_group.set_placement_group_id(std::string(16, '\x02'));
+  std::string elsewhere = MakeAlive(other_group, node_);
+  std::string no_group = MakeAlive(Creation(), node_);
+
+  ActorActions a;
+  m_.PlacementGroupRemoved(pg_hex, &a);
+  for (const auto& id : {restartable, detached, pending}) {
+    EXPECT_EQ(StateOf(id), State::DEAD);  // restarts left do not matter
+    EXPECT_NE(Data(id).death_cause().find("placement group " + pg_hex + " was removed"),
+              std::string::npos)
+        << Data(id).death_cause();
+  }
+  EXPECT_EQ(Count(a, ActorAction::kReleaseLease), 2);  // the raylet kills those workers
+  EXPECT_EQ(Count(a, ActorAction::kSchedule), 0);
+  EXPECT_FALSE(m_.WantsLease(pending, attempt));
+  EXPECT_FALSE(m_.HasWorker(lease.worker_id()));
+  EXPECT_EQ(StateOf(elsewhere), State::ALIVE);
+  EXPECT_EQ(StateOf(no_group), State::ALIVE);
+  EXPECT_EQ(m_.GetNamed("d", "ns").status().code(), StatusCode::kNotFound);
+
+  // The worker's death report that follows changes nothing.
+  a.clear();
+  EXPECT_FALSE(m_.WorkerDied(lease.worker_id(), "killed", &a));
+  EXPECT_EQ(Data(restartable).num_restarts(), 0);
+  // Removing twice is a no-op; an actor created in the removed group dies at once.
+  m_.PlacementGroupRemoved(pg_hex, &a);
+  EXPECT_TRUE(a.empty());
+  rpc::TaskSpec late = in_group(Creation());
+  ASSERT_TRUE(m_.Register(late, nullptr, &a).ok());
+  EXPECT_EQ(Count(a, ActorAction::kSchedule), 0);
+  EXPECT_EQ(StateOf(late.actor_creation().actor_id()), State::DEAD);
+  EXPECT_NE(Data(late.actor_creation().actor_id()).death_cause().find("was removed"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace lumos::gcs

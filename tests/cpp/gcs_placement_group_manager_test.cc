@@ -259,5 +259,71 @@ TEST_F(PgManagerTest, JobFinishedRemovesItsNonDetachedGroups) {
   EXPECT_EQ(State("keep"), PG::PENDING);
 }
 
+TEST_F(PgManagerTest, RemovalTellsEveryKnownNodeAndAsksToKillWork) {
+  ASSERT_TRUE(m.Create(MakePg("pg", {{{"CPU", 1}}})).ok());
+  PgActions a;
+  m.Schedule(&a);
+  auto prep = OfKind(a, PgAction::kPrepare);
+  ASSERT_EQ(prep.size(), 1u);
+  PgActions b;
+  m.PrepareDone("pg", prep[0].attempt, prep[0].node, true, "", &b);
+  ASSERT_EQ(State("pg"), PG::CREATED);
+  PgActions r;
+  ASSERT_TRUE(m.Remove("pg", &r).ok());
+  auto cancels = OfKind(r, PgAction::kCancel);
+  ASSERT_EQ(cancels.size(), 1u);
+  EXPECT_TRUE(cancels[0].removed);  // the raylet kills what runs in the bundles
+  auto removed = OfKind(r, PgAction::kRemoved);
+  ASSERT_EQ(removed.size(), 1u);
+  EXPECT_EQ(removed[0].pg_id, "pg");
+  // The other node holds no bundle of the group but learns of the removal.
+  NodeID other = prep[0].node == n1 ? n2 : n1;
+  EXPECT_EQ(removed[0].nodes, std::vector<NodeID>{other});
+  PgActions again;
+  ASSERT_TRUE(m.Remove("pg", &again).ok());
+  EXPECT_TRUE(OfKind(again, PgAction::kRemoved).empty());
+}
+
+TEST_F(PgManagerTest, PendingGroupRemovalTellsEveryNodeAndDeadNodesAreForgotten) {
+  ASSERT_TRUE(m.Create(MakePg("big", {{{"CPU", 64}}})).ok());
+  PgActions a;
+  m.Schedule(&a);
+  m.NodeDead(n2, &a);
+  PgActions r;
+  ASSERT_TRUE(m.Remove("big", &r).ok());
+  EXPECT_TRUE(OfKind(r, PgAction::kCancel).empty());  // never placed
+  auto removed = OfKind(r, PgAction::kRemoved);
+  ASSERT_EQ(removed.size(), 1u);
+  EXPECT_EQ(removed[0].nodes, std::vector<NodeID>{n1});
+}
+
+TEST_F(PgManagerTest, RollbackCancelsDoNotKillWorkButLateRemovedOnesDo) {
+  ASSERT_TRUE(m.Create(MakePg("pg", {{{"CPU", 3}}, {{"CPU", 3}}})).ok());
+  PgActions a;
+  m.Schedule(&a);
+  auto prep = OfKind(a, PgAction::kPrepare);
+  ASSERT_EQ(prep.size(), 2u);
+  PgActions b;
+  m.PrepareDone("pg", prep[0].attempt, prep[0].node, false, "no room", &b);
+  auto rollback = OfKind(b, PgAction::kCancel);
+  ASSERT_FALSE(rollback.empty());
+  for (const auto& c : rollback) EXPECT_FALSE(c.removed);  // retried later: work stays
+  PgActions late;
+  m.PrepareDone("pg", prep[1].attempt, prep[1].node, true, "", &late);
+  ASSERT_EQ(OfKind(late, PgAction::kCancel).size(), 1u);
+  EXPECT_FALSE(OfKind(late, PgAction::kCancel)[0].removed);
+  // After removal, a late commit=true prepare may have started work: kill it.
+  PgActions c;
+  m.Schedule(&c);
+  auto prep2 = OfKind(c, PgAction::kPrepare);
+  ASSERT_EQ(prep2.size(), 2u);
+  PgActions r;
+  ASSERT_TRUE(m.Remove("pg", &r).ok());
+  PgActions late2;
+  m.PrepareDone("pg", prep2[0].attempt, prep2[0].node, true, "", &late2);
+  ASSERT_EQ(OfKind(late2, PgAction::kCancel).size(), 1u);
+  EXPECT_TRUE(OfKind(late2, PgAction::kCancel)[0].removed);
+}
+
 }  // namespace
 }  // namespace lumos::gcs

@@ -1,11 +1,16 @@
-"""Infeasible requests: fail_on_infeasible makes get raise at once; `lumos
-status` lists pending (and infeasible) placement groups."""
+"""Infeasible requests: fail_on_infeasible makes get raise at once (tasks and
+actors); the driver warns once per shape; `lumos status` lists pending (and
+infeasible) placement groups."""
+import os
+import subprocess
+import sys
+import textwrap
 import time
 
 import pytest
 
 import lumos as ray
-from conftest import env_with_lumos, run_cli
+from conftest import REPO, env_with_lumos, run_cli
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -35,6 +40,89 @@ def test_fail_on_infeasible_raises_at_once(ray_start_fn, reset_fail_on_infeasibl
     assert ray.get(small.remote()) == 2
     with pytest.raises(ray.exceptions.RayError, match="infeasible"):
         ray.get([big.remote(), big.remote()], timeout=20)
+
+
+def test_fail_on_infeasible_fails_actors_at_once(ray_start_fn, reset_fail_on_infeasible):
+    ray_start_fn(num_cpus=1, _system_config={"fail_on_infeasible": True})
+
+    @ray.remote
+    class Big:
+        def ping(self):
+            return "pong"
+
+    start = time.time()
+    big = Big.options(num_cpus=4).remote()
+    with pytest.raises(ray.exceptions.RayActorError,
+                       match=r"actor Big is infeasible: it needs \{CPU: 4\} but the largest node .* has "
+                             r"\{CPU: 1\} in total"):
+        ray.get(big.ping.remote(), timeout=20)
+    assert time.time() - start < 5
+    # A custom resource no node has is infeasible too; feasible actors still run.
+    with pytest.raises(ray.exceptions.ActorDiedError, match=r"needs \{.*gpu_like: 1.*\}.*gpu_like: 0"):
+        ray.get(Big.options(num_cpus=0, resources={"gpu_like": 1}).remote().ping.remote(), timeout=20)
+    assert ray.get(Big.options(num_cpus=1).remote().ping.remote(), timeout=20) == "pong"
+
+
+def test_per_actor_fail_on_infeasible(ray_start_fn):
+    ray_start_fn(num_cpus=1)
+
+    @ray.remote
+    class Big:
+        def ping(self):
+            return "pong"
+
+    waiting = Big.options(num_cpus=4).remote()
+    start = time.time()
+    failing = Big.options(num_cpus=4, _fail_on_infeasible=True).remote()
+    with pytest.raises(ray.exceptions.ActorDiedError, match=r"infeasible.*\{CPU: 4\}.*\{CPU: 1\}"):
+        ray.get(failing.ping.remote(), timeout=20)
+    assert time.time() - start < 5
+    ready, _ = ray.wait([waiting.ping.remote()], timeout=0.5)
+    assert not ready  # without the option it waits
+    ray.kill(waiting)
+    assert ray.get(Big.options(num_cpus=1, _fail_on_infeasible=True).remote().ping.remote(), timeout=20) == "pong"
+    with pytest.raises(ValueError, match="_fail_on_infeasible must be True or False"):
+        Big.options(_fail_on_infeasible=1)
+
+
+WARN_ONCE_DRIVER = textwrap.dedent("""
+    import sys, time
+    import lumos as ray
+
+    ray.init(num_cpus=1, _temp_dir=sys.argv[1])
+
+    @ray.remote(num_cpus=4)
+    def big():
+        return 1
+
+    @ray.remote
+    class Big:
+        def ping(self):
+            return 1
+
+    refs = [big.remote() for _ in range(4)]
+    actors = [Big.options(num_cpus=5).remote() for _ in range(4)]
+    other = Big.options(num_cpus=6).remote()
+    time.sleep(2.5)
+    sys.stderr.write("STDERR-MARK\\n")
+    sys.stderr.flush()
+    ray.shutdown()
+""")
+
+
+@pytest.mark.timeout(40)
+def test_driver_warns_once_per_shape(tmp_short):
+    script = os.path.join(tmp_short, "warn_once.py")
+    with open(script, "w") as fh:
+        fh.write(WARN_ONCE_DRIVER)
+    p = subprocess.run([sys.executable, script, os.path.join(tmp_short, "r")], capture_output=True, text=True,
+                       timeout=35, env=env_with_lumos(), cwd=REPO)
+    assert p.returncode == 0, p.stderr[-3000:]
+    err = p.stderr.split("STDERR-MARK")[0]
+    task_lines = [l for l in err.splitlines() if "task 'big' asks for" in l]
+    actor5 = [l for l in err.splitlines() if "actor Big cannot be scheduled: it needs {CPU: 5}" in l]
+    actor6 = [l for l in err.splitlines() if "actor Big cannot be scheduled: it needs {CPU: 6}" in l]
+    assert (len(task_lines), len(actor5), len(actor6)) == (1, 1, 1), err[-3000:]
 
 
 def test_infeasible_task_waits_without_the_flag(ray_start_fn):

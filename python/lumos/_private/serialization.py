@@ -26,6 +26,7 @@ META_SYSTEM_ERROR = b"ES"
 META_ACTOR_DIED = b"EA"
 META_TASK_CANCELLED = b"EC"
 META_ACTOR_INIT_FAILED = b"EAI"
+META_PLACEMENT_GROUP_REMOVED = b"EP"
 
 _ALIGN = 64
 _FAST_TYPES = (int, float, bool, type(None), str, bytes)
@@ -172,6 +173,8 @@ def error_from(metadata, data):
         return exceptions.TaskCancelledError(msg)
     if metadata == META_WORKER_DIED:
         return exceptions.WorkerCrashedError(msg)
+    if metadata == META_PLACEMENT_GROUP_REMOVED:
+        return exceptions.TaskPlacementGroupRemoved(msg)
     if metadata == META_RECONSTRUCTION_FAILED:
         return exceptions.ObjectReconstructionFailedError(msg)
     if metadata == META_OBJECT_LOST:

@@ -76,6 +76,13 @@ std::map<std::string, double> ResourceSet::ToMap() const {
   return m;
 }
 
+std::vector<std::string> ResourceSet::Names() const {
+  std::vector<std::string> out;
+  out.reserve(amounts_.size());
+  for (const auto& [name, amount] : amounts_) out.push_back(name);
+  return out;
+}
+
 std::string ResourceSet::ToString() const {
   std::ostringstream os;
   os << "{";

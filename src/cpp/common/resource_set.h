@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -26,6 +27,8 @@ class ResourceSet {
   /// \brief Subtracts; quantities may go negative (oversubscription after unblock).
   void Subtract(const ResourceSet& other);
   std::map<std::string, double> ToMap() const;
+  /// \brief The names with a non-zero amount, sorted.
+  std::vector<std::string> Names() const;
   std::string ToString() const;  // {"CPU": 1.0, ...}
   bool operator==(const ResourceSet& o) const { return amounts_ == o.amounts_; }
 

@@ -452,6 +452,9 @@ std::vector<ObjectID> CoreWorker::SubmitActorTask(const std::string& actor_id, r
 
 Status CoreWorker::CreateActor(rpc::TaskSpec spec, rpc::ActorTableData* existing, ObjectID* handle_object) {
   TaskID task = FillCallerFields(&spec);
+  // The GCS schedules actors: it reads the flag from the spec, since the
+  // driver's _system_config may not have reached a cluster it joined.
+  if (Config::Get().fail_on_infeasible() != 0) spec.set_fail_on_infeasible(true);
   const bool detached = spec.actor_creation().detached();
   // The creation task runs whenever the GCS places the actor, maybe again
   // after a restart: its argument refs stay held while the actor can run.
@@ -495,14 +498,18 @@ void CoreWorker::HandleActorUpdate(const rpc::Frame& frame) {
   if (!data.ParseFromString(frame.payload)) return;
   if (data.state() == rpc::ActorTableData::PENDING_CREATION && !data.death_cause().empty() &&
       data.owner().worker_id() == worker_id_.Binary()) {
-    std::lock_guard<std::mutex> lock(warned_mu_);
-    std::string& last = pending_warnings_[data.actor_id()];
-    if (last != data.death_cause()) {
-      last = data.death_cause();
-      ForwardLogs({"lumos: Warning: " + data.death_cause()}, true);
-    }
+    WarnOnce(data.death_cause());
   }
   actor_submitter_->OnActorUpdate(data);
+}
+
+void CoreWorker::WarnOnce(const std::string& message) {
+  {
+    std::lock_guard<std::mutex> lock(warned_mu_);
+    if (warned_.size() >= 4096) warned_.clear();  // bounded; a repeat after that is harmless
+    if (!warned_.insert(message).second) return;
+  }
+  ForwardLogs({"lumos: Warning: " + message}, true);
 }
 
 void CoreWorker::ResolveDependencies(rpc::TaskSpec spec, std::function<void(rpc::TaskSpec)> on_ready) {
@@ -578,7 +585,7 @@ void CoreWorker::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
       return;
     case rpc::LEASE_INFEASIBLE: {
       rpc::LeaseInfeasibleNotice n;
-      if (n.ParseFromString(frame.payload)) ForwardLogs({"lumos: Warning: " + n.message()}, true);
+      if (n.ParseFromString(frame.payload)) WarnOnce(n.message());
       return;
     }
     case rpc::EXIT_WORKER:

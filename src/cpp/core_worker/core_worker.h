@@ -19,6 +19,8 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/id.h"
@@ -273,8 +275,12 @@ class CoreWorker {
   };
   std::mutex actor_scopes_mu_;
   std::unordered_map<ObjectID, ActorScope> actor_scopes_;  // GUARDED_BY(actor_scopes_mu_)
+  // Prints "lumos: Warning: <message>" unless this process printed the same
+  // message before: the infeasible warnings of tasks (LEASE_INFEASIBLE) and of
+  // pending actors then show once per name and shape, not once per request.
+  void WarnOnce(const std::string& message);
   std::mutex warned_mu_;
-  std::unordered_map<std::string, std::string> pending_warnings_;  // actor -> last warning shown
+  std::unordered_set<std::string> warned_;  // GUARDED_BY(warned_mu_); bounded
 
   // Identity of the running task (worker) or the driver's pseudo task.
   mutable std::mutex task_mu_;

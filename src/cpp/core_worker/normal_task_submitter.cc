@@ -32,6 +32,7 @@ void NormalTaskSubmitter::Submit(rpc::TaskSpec spec) {
     cls.resources.insert(spec.required_resources().begin(), spec.required_resources().end());
     cls.fail_on_infeasible = spec.fail_on_infeasible();
     cls.runtime_env = spec.runtime_env();
+    for (const auto& [k, v] : cls.resources) cls.in_group |= k.find("_group_") != std::string::npos;
   }
   cls.queue.push_back(std::move(spec));
   DispatchLocked(cls_id, cls);
@@ -102,18 +103,20 @@ void NormalTaskSubmitter::OnLeaseReply(uint64_t cls_id, const Status& s, const r
   } else if (!s.ok() && s.code() != StatusCode::kDisconnected) {
     LUMOS_LOG(Warning) << "worker lease request failed: " << s.ToString();
   }
-  std::vector<TaskID> infeasible;  // fail_on_infeasible: every queued task of the class fails
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    Class& cls = classes_[cls_id];
-    if (!w && reply.infeasible()) {
+  // Refused for good (fail_on_infeasible, or its placement group was
+  // removed): every queued task of the class fails the same way.
+  const bool refused = !w && (reply.infeasible() || reply.placement_group_removed());
+  std::vector<TaskID> doomed;
+  if (refused) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      Class& cls = classes_[cls_id];
       cls.pending_lease_requests--;
-      for (const auto& spec : cls.queue) infeasible.push_back(TaskID::FromBinary(spec.task_id()));
+      for (const auto& spec : cls.queue) doomed.push_back(TaskID::FromBinary(spec.task_id()));
       cls.queue.clear();
     }
-  }
-  if (!infeasible.empty() || (!w && reply.infeasible())) {
-    for (const auto& task : infeasible) tasks_->FailTask(task, kMetaSystemError, reply.rejected_reason());
+    const char* meta = reply.placement_group_removed() ? kMetaPlacementGroupRemoved : kMetaSystemError;
+    for (const auto& task : doomed) tasks_->FailTask(task, meta, reply.rejected_reason());
     return;
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -144,27 +147,14 @@ void NormalTaskSubmitter::OnTaskReply(uint64_t cls_id, const std::shared_ptr<Lea
     }
   } else if (tasks_->IsCancelled(task)) {
     tasks_->FailTask(task, kMetaTaskCancelled, "task '" + name + "' was cancelled (its worker was killed)");
-  } else if (tasks_->RetryTask(task, &retry)) {
-    resubmit = true;  // the worker died: run it again elsewhere
   } else {
-    // Ask the raylet how the worker ended (exit code, signal) for the message.
-    std::string why = s.ok() ? "unparsable reply" : s.message();
-    rpc::GetWorkerExitRequest q;
-    q.set_worker_id(w->address.worker_id());
-    TaskManager* tasks = tasks_;
-    raylet_->SendRequest(
-        rpc::GET_WORKER_EXIT, q,
-        [tasks, task, name, why](const Status& qs, rpc::Frame&& f) {
-          rpc::GetWorkerExitReply r;
-          std::string how = qs.ok() && r.ParseFromString(f.payload) && !r.description().empty()
-                                ? "the worker process exited with " + r.description()
-                                : "the worker disconnected: " + why;
-          tasks->FailTask(task, kMetaWorkerDied,
-                          "The worker running task '" + name + "' died before it finished (" + how +
-                              "), and the task has no retries left (max_retries). Its logs are under the "
-                              "session's logs/ directory.");
-        },
-        2000);
+    bool in_group;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      in_group = classes_[cls_id].in_group;
+    }
+    resubmit = OnWorkerLost(in_group, task, name, w->address, s.ok() ? "unparsable reply" : s.message(),
+                            &retry);
   }
   std::lock_guard<std::mutex> lock(mu_);
   running_.erase(task);
@@ -189,6 +179,45 @@ void NormalTaskSubmitter::OnTaskReply(uint64_t cls_id, const std::shared_ptr<Lea
     return;
   }
   DispatchLocked(cls_id, cls);
+}
+
+bool NormalTaskSubmitter::OnWorkerLost(bool in_group, const TaskID& task, const std::string& name,
+                                       const rpc::Address& worker, const std::string& why,
+                                       rpc::TaskSpec* retry) {
+  // Outside placement groups a retry goes out at once (no round trip).
+  if (!in_group && tasks_->RetryTask(task, retry)) return true;
+  // Ask the raylet how the worker ended (exit code, signal; or killed
+  // because the group was removed) for the decision and the message.
+  rpc::GetWorkerExitRequest q;
+  q.set_worker_id(worker.worker_id());
+  TaskManager* tasks = tasks_;
+  raylet_->SendRequest(
+      rpc::GET_WORKER_EXIT, q,
+      [this, tasks, task, name, why, in_group](const Status& qs, rpc::Frame&& f) {
+        rpc::GetWorkerExitReply r;
+        bool known = qs.ok() && r.ParseFromString(f.payload);
+        if (known && r.placement_group_removed()) {
+          tasks->FailTask(task, kMetaPlacementGroupRemoved,
+                          "Task '" + name + "' was " + r.description() +
+                              " while it ran; it is not retried, since the group's resources no "
+                              "longer exist.");
+          return;
+        }
+        rpc::TaskSpec again;
+        if (in_group && tasks->RetryTask(task, &again)) {
+          Submit(std::move(again));
+          return;
+        }
+        std::string how = known && !r.description().empty()
+                              ? "the worker process exited with " + r.description()
+                              : "the worker disconnected: " + why;
+        tasks->FailTask(task, kMetaWorkerDied,
+                        "The worker running task '" + name + "' died before it finished (" + how +
+                            "), and the task has no retries left (max_retries). Its logs are under the "
+                            "session's logs/ directory.");
+      },
+      2000);
+  return false;
 }
 
 bool NormalTaskSubmitter::CancelQueued(const TaskID& task) {

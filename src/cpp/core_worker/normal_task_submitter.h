@@ -6,7 +6,10 @@
 // asks the local raylet for worker leases while tasks wait, pushes tasks
 // straight to leased workers (up to max_tasks_in_flight_per_worker each),
 // reuses a lease while the class has work and returns it when idle. A lost
-// worker fails its in-flight tasks with a WorkerCrashedError object.
+// worker fails its in-flight tasks with a WorkerCrashedError object (or
+// retries them); a worker the raylet killed because the task's placement group
+// was removed, or a lease refused for that reason, fails them with a
+// TaskPlacementGroupRemoved error object.
 //
 // Thread safety: thread safe; completions run on the event loop thread.
 #include <deque>
@@ -56,6 +59,7 @@ class NormalTaskSubmitter {
     std::map<std::string, double> resources;
     bool fail_on_infeasible = false;  // the tasks' _fail_on_infeasible option
     std::string runtime_env;          // the tasks' TaskSpec.runtime_env (part of the class)
+    bool in_group = false;            // asks for placement group resources
   };
 
   // REQUIRES: mu_ held. Pushes what it can, requests leases for the rest.
@@ -65,6 +69,12 @@ class NormalTaskSubmitter {
   void OnTaskReply(uint64_t cls_id, const std::shared_ptr<Leased>& w, const TaskID& task,
                    const std::string& name, const Status& s, const rpc::Frame& frame);
   void ReturnLeaseLocked(Class& cls, const std::shared_ptr<Leased>& w, bool disconnect);
+  // The worker running `task` died. A task in a placement group first asks
+  // the raylet whether it killed the worker because the group was removed
+  // (then the task fails instead of being retried into the removed group).
+  // Returns the spec to resubmit now, if any. REQUIRES: mu_ not held.
+  bool OnWorkerLost(bool in_group, const TaskID& task, const std::string& name,
+                    const rpc::Address& worker, const std::string& why, rpc::TaskSpec* retry);
 
   rpc::ConnectionPtr raylet_;
   ConnectionPool* pool_;

@@ -21,6 +21,7 @@ inline constexpr const char* kMetaObjectLost = "EL";     // utf-8 message
 inline constexpr const char* kMetaReconstructionFailed = "ER";  // utf-8 message
 inline constexpr const char* kMetaSystemError = "ES";    // utf-8 message
 inline constexpr const char* kMetaTaskCancelled = "EC";  // utf-8 message
+inline constexpr const char* kMetaPlacementGroupRemoved = "EP";  // utf-8 message
 
 /// \brief Read-only bytes. Subclasses own or pin their memory.
 class Buffer {

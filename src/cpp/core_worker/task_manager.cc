@@ -25,6 +25,7 @@ const char* ErrorTypeOf(const std::string& meta) {
   if (meta == kMetaTaskCancelled) return "TASK_CANCELLED";
   if (meta == kMetaObjectLost) return "OBJECT_LOST";
   if (meta == kMetaSystemError) return "LOCAL_RAYLET_DIED";
+  if (meta == kMetaPlacementGroupRemoved) return "TASK_PLACEMENT_GROUP_REMOVED";
   if (meta.rfind("EA", 0) == 0) return "ACTOR_DIED";
   return "TASK_EXECUTION_EXCEPTION";
 }

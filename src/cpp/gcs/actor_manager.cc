@@ -15,6 +15,11 @@ std::string Hex(const std::string& bin) {
   }
   return out;
 }
+
+std::string RemovedGroupCause(const std::string& pg_hex) {
+  return "its placement group " + pg_hex +
+         " was removed (remove_placement_group or the end of the job that created it)";
+}
 }  // namespace
 
 GcsActorManager::Entry* GcsActorManager::Find(const std::string& actor_id) {
@@ -82,6 +87,14 @@ Status GcsActorManager::Register(const rpc::TaskSpec& task, rpc::ActorTableData*
     ActorAction watch{ActorAction::kWatch};
     watch.endpoint = owner_endpoint;
     actions->push_back(std::move(watch));
+  }
+  if (!task.placement_group_id().empty()) {
+    std::string pg = Hex(task.placement_group_id());
+    if (removed_groups_.count(pg)) {
+      MarkDead(id, &e, RemovedGroupCause(pg), actions);
+      return Status::OK();
+    }
+    by_group_[pg].insert(id);
   }
   Schedule(id, &e, actions);
   return Status::OK();
@@ -254,6 +267,19 @@ void GcsActorManager::NodeDied(const NodeID& node, const std::string& detail,
   }
 }
 
+void GcsActorManager::PlacementGroupRemoved(const std::string& pg_hex, ActorActions* actions) {
+  if (!removed_groups_.insert(pg_hex).second) return;
+  auto it = by_group_.find(pg_hex);
+  if (it == by_group_.end()) return;
+  std::set<std::string> in_group = std::move(it->second);
+  by_group_.erase(it);
+  for (const auto& id : in_group) {
+    Entry* e = Find(id);
+    if (e == nullptr || e->data.state() == rpc::ActorTableData::DEAD) continue;
+    MarkDead(id, e, RemovedGroupCause(pg_hex), actions);  // never restarted: the group is gone
+  }
+}
+
 std::optional<ActorLease> GcsActorManager::LeaseOf(const std::string& actor_id) const {
   const Entry* e = Find(actor_id);
   if (e == nullptr) return std::nullopt;
@@ -321,6 +347,13 @@ void GcsActorManager::MarkDead(const std::string& actor_id, Entry* e, const std:
   e->data.set_state(rpc::ActorTableData::DEAD);
   e->data.set_death_cause(cause);
   e->data.clear_address();
+  if (!e->creation_task.placement_group_id().empty()) {
+    auto git = by_group_.find(Hex(e->creation_task.placement_group_id()));
+    if (git != by_group_.end()) {
+      git->second.erase(actor_id);
+      if (git->second.empty()) by_group_.erase(git);
+    }
+  }
   e->creation_task.Clear();  // never scheduled again; its args may be large
   const rpc::ActorTableData& d = e->data;
   if (!d.name().empty()) {

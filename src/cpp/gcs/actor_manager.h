@@ -133,6 +133,11 @@ class GcsActorManager {
   /// \brief Actors with a lease on the node restart, or die with cause "its
   /// node died (<detail>)".
   void NodeDied(const NodeID& node, const std::string& detail, ActorActions* actions);
+  /// \brief Placement group `pg_hex` was removed: every non-DEAD actor created
+  /// in it (TaskSpec.placement_group_id) dies for good, detached or not, with
+  /// cause "its placement group <hex> was removed" (its lease is released, so
+  /// the raylet kills its worker); actors registered in it later die at once.
+  void PlacementGroupRemoved(const std::string& pg_hex, ActorActions* actions);
 
   /// \brief True when `worker` hosts (or is being leased for) a non-DEAD actor.
   bool HasWorker(const WorkerID& worker) const { return by_worker_.count(worker) > 0; }
@@ -173,6 +178,8 @@ class GcsActorManager {
   std::unordered_map<WorkerID, std::string> by_worker_;              // leased worker -> actor
   std::unordered_map<NodeID, std::set<std::string>> by_node_;        // lease's node -> actors
   std::unordered_map<std::string, std::set<std::string>> subs_of_;   // endpoint -> actors
+  std::unordered_map<std::string, std::set<std::string>> by_group_;  // pg hex -> non-DEAD actors
+  std::set<std::string> removed_groups_;                             // pg hex
 };
 
 }  // namespace lumos::gcs

@@ -209,6 +209,13 @@ void GcsActorScheduler::ReportWorkerFailure(const WorkerID& worker, const NodeID
   });
 }
 
+void GcsActorScheduler::PlacementGroupRemoved(const std::string& pg_hex) {
+  WithManager([&](GcsActorManager& m, ActorActions* a) {
+    m.PlacementGroupRemoved(pg_hex, a);
+    return 0;
+  });
+}
+
 void GcsActorScheduler::NodeAlive(const NodeID& node) {
   loop_.Post([this, node] {
     if (stopping_) return;
@@ -301,7 +308,15 @@ void GcsActorScheduler::SchedulePending() {
     });
     if (!wanted) continue;
     std::string warning;
-    const rpc::NodeInfo* node = PickNode(nodes, p.task, &warning);
+    bool infeasible = false;
+    const rpc::NodeInfo* node = PickNode(nodes, p.task, &warning, &infeasible);
+    if (node == nullptr && infeasible && p.task.fail_on_infeasible()) {
+      WithManager([&](GcsActorManager& m, ActorActions* a) {
+        m.SchedulingFailed(p.actor_id, p.attempt, warning, a);
+        return 0;
+      });
+      continue;
+    }
     if (node == nullptr) {
       WithManager([&](GcsActorManager& m, ActorActions* a) {
         m.SetSchedulingWarning(p.actor_id, p.attempt, warning, a);
@@ -324,7 +339,7 @@ void GcsActorScheduler::SchedulePending() {
 
 const rpc::NodeInfo* GcsActorScheduler::PickNode(const std::vector<rpc::NodeInfo>& nodes,
                                                  const rpc::TaskSpec& task,
-                                                 std::string* warning) const {
+                                                 std::string* warning, bool* infeasible) const {
   std::map<std::string, double> demand = Demand(task);
   const rpc::NodeInfo* best = nullptr;
   bool best_has_room = false;
@@ -374,7 +389,16 @@ const rpc::NodeInfo* GcsActorScheduler::PickNode(const std::vector<rpc::NodeInfo
     if (some_fit) {
       *warning = what + " and the nodes that could fit it are unreachable; it stays pending "
                         "until a node with enough resources joins";
+    } else if (task.fail_on_infeasible()) {
+      *infeasible = true;
+      *warning = "the actor " + ActorName(task) + " is infeasible: it needs " +
+                 FormatResources(demand, nullptr) + " but the largest node (" +
+                 ShortHex(largest->node_id()) + "...) has " +
+                 FormatResources(demand, &largest->total_resources()) +
+                 " in total (fail_on_infeasible is set, so it fails instead of waiting; lower "
+                 "the request with .options(num_cpus=..., resources=...))";
     } else {
+      *infeasible = true;
       *warning = what + " but the largest node (" + ShortHex(largest->node_id()) + "...) has " +
                  FormatResources(demand, &largest->total_resources()) +
                  " in total; it stays pending until a node with enough resources joins the "
@@ -416,6 +440,7 @@ void GcsActorScheduler::RequestLease(const rpc::ConnectionPtr& raylet, const Nod
                                             p.task.placement_resources().end());
   req.set_is_actor(true);
   if (!p.task.runtime_env().empty()) req.set_runtime_env(p.task.runtime_env());
+  req.set_fail_on_infeasible(p.task.fail_on_infeasible());
   req.set_task_name(ActorName(p.task));
   req.set_job_id(p.task.job_id());
   inflight_[{p.actor_id, p.attempt}] = node;

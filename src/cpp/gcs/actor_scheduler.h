@@ -6,7 +6,8 @@
 // Creating an actor: pick an ALIVE node (from the node table) whose total
 // resources fit the creation task's required ∪ placement resources (if none
 // does, the actor stays pending with a warning in death_cause, retried when
-// nodes register); connect to its raylet (one connection per raylet,
+// nodes register; or, with TaskSpec.fail_on_infeasible, dies at once naming
+// the request and the largest node); connect to its raylet (one connection per raylet,
 // registered once as a driver-like client) and REQUEST_WORKER_LEASE with
 // is_actor=true; connect to the leased worker and PUSH_TASK the creation
 // task. An application error means __init__ raised (the actor dies with the
@@ -77,6 +78,10 @@ class GcsActorScheduler {
   void ReportWorkerFailure(const WorkerID& worker, const NodeID& node,
                            const std::string& description);
 
+  /// \brief Placement group `pg_hex` was removed: its actors die (see
+  /// GcsActorManager::PlacementGroupRemoved); thread safe, returns at once.
+  void PlacementGroupRemoved(const std::string& pg_hex);
+
   // Node table changes (from NodeInfoService); thread safe.
   void NodeAlive(const NodeID& node);
   void NodeDead(const NodeID& node, const std::string& reason);
@@ -104,9 +109,10 @@ class GcsActorScheduler {
   void Execute(ActorAction& action);
   void SchedulePending();
   void ArmRetryTimer(int64_t delay_ms);
-  // The node to create `task` on, or nullptr with `*warning` set.
+  // The node to create `task` on, or nullptr with `*warning` set;
+  // `*infeasible` says no alive node's totals can ever fit it.
   const rpc::NodeInfo* PickNode(const std::vector<rpc::NodeInfo>& nodes, const rpc::TaskSpec& task,
-                                std::string* warning) const;
+                                std::string* warning, bool* infeasible) const;
   rpc::ConnectionPtr Raylet(const rpc::NodeInfo& node);
   void RequestLease(const rpc::ConnectionPtr& raylet, const NodeID& node, PendingCreation p);
   void OnLeaseReply(const NodeID& node, PendingCreation p, const Status& status,

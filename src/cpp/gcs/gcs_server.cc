@@ -41,6 +41,10 @@ GcsServer::GcsServer(GcsServerOptions options)
   pg_scheduler_ = std::make_unique<GcsPlacementGroupScheduler>(
       [svc = node_service_.get()] { return svc->GetAllNodes(); });
   pg_service_ = std::make_unique<PlacementGroupInfoService>(pg_scheduler_.get());
+  // Like Ray, removing a group kills the actors created in it.
+  pg_scheduler_->SetRemovedListener([sched = actor_scheduler_.get()](const std::string& pg) {
+    sched->PlacementGroupRemoved(pg);
+  });
   // A finished job's non-detached placement groups are removed.
   job_service_->SetFinishedListener(
       [pgs = pg_scheduler_.get()](const JobID& job) { pgs->JobFinished(job.Binary()); });

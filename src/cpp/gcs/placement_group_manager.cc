@@ -70,7 +70,14 @@ Status GcsPlacementGroupManager::Remove(const std::string& pg_id, PgActions* act
   if (it == groups_.end()) return Status::NotFound("placement group " + pg_id + " does not exist");
   Entry& e = it->second;
   if (e.data.state() == PG::REMOVED) return Status::OK();
-  CancelAll(e, actions);
+  PgAction removed;
+  removed.kind = PgAction::kRemoved;
+  removed.pg_id = pg_id;
+  for (const NodeID& node : nodes_) {
+    if (!e.placement.count(node)) removed.nodes.push_back(node);
+  }
+  actions->push_back(std::move(removed));
+  CancelAll(e, /*removed=*/true, actions);
   e.data.set_state(PG::REMOVED);
   e.data.clear_pending_reason();
   e.data.set_infeasible(false);
@@ -118,6 +125,7 @@ void GcsPlacementGroupManager::JobFinished(const std::string& job_id, PgActions*
 void GcsPlacementGroupManager::NodeAlive(const NodeID& node, const ResourceSet& total,
                                          const ResourceSet& available) {
   scheduler_.UpsertNode(node, total, available);
+  nodes_.insert(node);
 }
 
 void GcsPlacementGroupManager::NodeResources(const NodeID& node, const ResourceSet& available) {
@@ -126,6 +134,7 @@ void GcsPlacementGroupManager::NodeResources(const NodeID& node, const ResourceS
 
 void GcsPlacementGroupManager::NodeDead(const NodeID& node, PgActions* actions) {
   scheduler_.RemoveNode(node);
+  nodes_.erase(node);
   for (auto& [id, e] : groups_) {
     if (!IsLive(e.data) || !e.placement.count(node)) continue;
     e.prepared.erase(node);
@@ -201,6 +210,8 @@ void GcsPlacementGroupManager::PrepareDone(const std::string& pg_id, uint64_t at
       a.attempt = attempt;
       a.node = node;
       for (const auto& b : it->second.data.bundles()) a.indices.push_back(b.index());
+      // A commit=true prepare may have let work start there already.
+      a.removed = !IsLive(it->second.data);
       actions->push_back(std::move(a));
     }
     return;
@@ -257,7 +268,7 @@ void GcsPlacementGroupManager::CommitDone(const std::string& pg_id, uint64_t att
   actions->push_back(std::move(a));
 }
 
-void GcsPlacementGroupManager::CancelAll(Entry& e, PgActions* actions) {
+void GcsPlacementGroupManager::CancelAll(Entry& e, bool removed, PgActions* actions) {
   for (const auto& [node, indices] : e.placement) {
     PgAction a;
     a.kind = PgAction::kCancel;
@@ -265,6 +276,7 @@ void GcsPlacementGroupManager::CancelAll(Entry& e, PgActions* actions) {
     a.attempt = e.attempt;
     a.node = node;
     a.indices = indices;
+    a.removed = removed;
     actions->push_back(std::move(a));
   }
   ReleaseAllocations(e);
@@ -283,7 +295,7 @@ void GcsPlacementGroupManager::ReleaseAllocations(Entry& e) {
 }
 
 void GcsPlacementGroupManager::Abort(Entry& e, const std::string& why, PgActions* actions) {
-  CancelAll(e, actions);
+  CancelAll(e, /*removed=*/false, actions);
   e.data.set_state(PG::PENDING);
   e.data.set_pending_reason(why + "; retrying");
   const std::string& id = e.data.placement_group_id();

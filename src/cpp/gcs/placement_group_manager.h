@@ -15,7 +15,11 @@
 //   of the attempt (cancel is idempotent on the raylet), back to PENDING
 //   (retried at the next Schedule()). A late successful prepare of an
 //   abandoned attempt is cancelled too.
-//   Remove(): kCancel for every node that may hold bundles, REMOVED (final).
+//   Remove(): kCancel with removed=true for every node that may hold bundles
+//   (the raylet also kills the work running on them), one kRemoved naming
+//   the other known nodes (they learn of the removal so that they refuse
+//   lease requests for the group), REMOVED (final). A late successful
+//   prepare of a removed group is cancelled with removed=true.
 //   A node that dies with bundles of a group: the rest are cancelled and the
 //   group goes to RESCHEDULING, placed again like PENDING.
 // Infeasible groups (no node set can ever hold them) stay pending with
@@ -40,14 +44,16 @@
 namespace lumos::gcs {
 
 struct PgAction {
-  enum Kind { kPrepare, kCommit, kCancel, kReady };
+  enum Kind { kPrepare, kCommit, kCancel, kReady, kRemoved };
   Kind kind = kPrepare;
   std::string pg_id;
   uint64_t attempt = 0;
   NodeID node;                        // kPrepare, kCommit, kCancel
   std::vector<rpc::Bundle> bundles;   // kPrepare: the bundles for `node`
   bool commit = false;                // kPrepare: one node holds the group; commit at once
-  std::vector<int32_t> indices;       // kCommit, kCancel
+  std::vector<int32_t> indices;       // kCommit, kCancel (kCancel: empty = all on the node)
+  bool removed = false;               // kCancel: the group is removed for good (kill its work)
+  std::vector<NodeID> nodes;          // kRemoved: known nodes without bundles of the group
 };
 using PgActions = std::vector<PgAction>;
 
@@ -97,10 +103,11 @@ class GcsPlacementGroupManager {
     std::vector<scheduling::ResourceRequest> requests;  // per bundle
   };
   void Abort(Entry& e, const std::string& why, PgActions* actions);
-  void CancelAll(Entry& e, PgActions* actions);
+  void CancelAll(Entry& e, bool removed, PgActions* actions);
   void ReleaseAllocations(Entry& e);
 
   scheduling::ClusterScheduler scheduler_;
+  std::set<NodeID> nodes_;  // alive nodes the manager was told about
   std::unordered_map<std::string, Entry> groups_;
   std::vector<std::string> order_;  // creation order, pending groups only
   std::map<std::pair<std::string, std::string>, std::string> named_;  // (ns, name) -> id

@@ -66,6 +66,12 @@ auto GcsPlacementGroupScheduler::WithManager(Fn&& fn) {
       ready = true;
       continue;
     }
+    if (a.kind == PgAction::kRemoved) {
+      // Before the cancels are queued: actors in the group are marked dead
+      // (with this cause) before any raylet kills their workers.
+      if (on_removed_) on_removed_(a.pg_id);
+      if (a.nodes.empty()) continue;
+    }
     any = true;
     queue_.push_back(std::move(a));
   }
@@ -232,6 +238,14 @@ void GcsPlacementGroupScheduler::Drain() {
 }
 
 void GcsPlacementGroupScheduler::Execute(const PgAction& a) {
+  if (a.kind == PgAction::kRemoved) {
+    // The news only (no bundles there): lease requests for the group fail.
+    for (const NodeID& n : a.nodes) {
+      if (rpc::ConnectionPtr r = Raylet(n)) SendCancel(r, a, n);
+    }
+    return;
+  }
+  if (a.kind == PgAction::kReady) return;
   rpc::ConnectionPtr raylet = Raylet(a.node);
   std::string pg = a.pg_id;
   uint64_t attempt = a.attempt;
@@ -288,22 +302,31 @@ void GcsPlacementGroupScheduler::Execute(const PgAction& a) {
                           });
       return;
     }
-    case PgAction::kCancel: {
+    case PgAction::kCancel:
       if (!raylet) return;  // the node is gone, and its bundles with it
-      rpc::CancelBundlesRequest req;
-      req.set_placement_group_id(pg);
-      for (int32_t i : a.indices) req.add_bundle_indices(i);
-      raylet->SendRequest(rpc::CANCEL_BUNDLES, req, [pg, node](const Status& s, rpc::Frame&&) {
-        if (!s.ok() && s.code() != StatusCode::kDisconnected) {
-          LUMOS_LOG(Warning) << "cancelling bundles of placement group " << pg << " on node "
-                             << node.Hex() << " failed: " << s.ToString();
-        }
-      });
+      SendCancel(raylet, a, node);
       return;
-    }
+    case PgAction::kRemoved:
     case PgAction::kReady:
-      return;
+      return;  // handled above
   }
+}
+
+void GcsPlacementGroupScheduler::SendCancel(const rpc::ConnectionPtr& raylet, const PgAction& a,
+                                            const NodeID& node) {
+  rpc::CancelBundlesRequest req;
+  req.set_placement_group_id(a.pg_id);
+  req.set_removed(a.removed || a.kind == PgAction::kRemoved);
+  if (a.kind == PgAction::kCancel) {
+    for (int32_t i : a.indices) req.add_bundle_indices(i);
+  }
+  std::string pg = a.pg_id;
+  raylet->SendRequest(rpc::CANCEL_BUNDLES, req, [pg, node](const Status& s, rpc::Frame&&) {
+    if (!s.ok() && s.code() != StatusCode::kDisconnected) {
+      LUMOS_LOG(Warning) << "cancelling bundles of placement group " << pg << " on node "
+                         << node.Hex() << " failed: " << s.ToString();
+    }
+  });
 }
 
 rpc::ConnectionPtr GcsPlacementGroupScheduler::Raylet(const NodeID& node) {

@@ -34,12 +34,18 @@ namespace lumos::gcs {
 class GcsPlacementGroupScheduler {
  public:
   using NodeLister = std::function<std::vector<rpc::NodeInfo>()>;
+  using RemovedListener = std::function<void(const std::string& pg_id)>;
 
   explicit GcsPlacementGroupScheduler(NodeLister list_nodes);
   ~GcsPlacementGroupScheduler();
   GcsPlacementGroupScheduler(const GcsPlacementGroupScheduler&) = delete;
   GcsPlacementGroupScheduler& operator=(const GcsPlacementGroupScheduler&) = delete;
 
+  /// \brief `fn(pg_id)` runs once per removed group (hex id), before any
+  /// raylet hears of the removal (so the GCS's actors in the group die of it
+  /// before their workers are killed). It runs under the scheduler's lock:
+  /// it must not call back into the scheduler. REQUIRES: before Start().
+  void SetRemovedListener(RemovedListener fn) { on_removed_ = std::move(fn); }
   void Start();
   void Stop();
 
@@ -68,6 +74,7 @@ class GcsPlacementGroupScheduler {
   // Loop thread only.
   void Drain();
   void Execute(const PgAction& a);
+  void SendCancel(const rpc::ConnectionPtr& raylet, const PgAction& a, const NodeID& node);
   // full: take every node's reported availability (else only new nodes').
   void RefreshNodesAndSchedule(bool full);
   void ArmRetryTimer();
@@ -75,6 +82,7 @@ class GcsPlacementGroupScheduler {
   void OnRayletClosed(const rpc::ConnectionPtr& conn);
 
   const NodeLister list_nodes_;
+  RemovedListener on_removed_;
   rpc::EventLoop loop_;  // destroyed last
 
   std::mutex mu_;

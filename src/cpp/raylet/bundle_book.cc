@@ -21,6 +21,31 @@ bool BundleBook::IsGroupResource(const std::string& name) {
   return name.find("_group_") != std::string::npos;
 }
 
+std::string BundleBook::GroupOf(const std::string& name) {
+  if (!IsGroupResource(name)) return "";
+  size_t last = name.rfind('_');
+  // "<res>_group_<pg>" or "<res>_group_<i>_<pg>": the id follows the last '_'.
+  return last == std::string::npos ? "" : name.substr(last + 1);
+}
+
+void BundleBook::MarkRemoved(const std::string& pg) {
+  if (!removed_.insert(pg).second) return;
+  removed_order_.push_back(pg);
+  if (removed_order_.size() > kMaxRemembered) {
+    removed_.erase(removed_order_.front());
+    removed_order_.pop_front();
+  }
+}
+
+std::string BundleBook::RemovedGroupIn(const std::vector<std::string>& names) const {
+  if (removed_.empty()) return "";
+  for (const auto& name : names) {
+    std::string pg = GroupOf(name);
+    if (!pg.empty() && removed_.count(pg)) return pg;
+  }
+  return "";
+}
+
 void BundleBook::AddPrepared(const std::string& pg, int32_t index, const ResourceSet& original) {
   entries_[{pg, index}] = Entry{original, false};
 }

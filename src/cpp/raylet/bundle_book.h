@@ -10,11 +10,16 @@
 // (kBundleMarker each) that tasks use to land in a bundle without asking for
 // anything else.
 //
+// It also remembers the groups removed for good (the last kMaxRemembered), so
+// that lease requests naming one are refused instead of waiting forever.
+//
 // Thread safety: none (the node manager's loop thread only).
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -25,6 +30,7 @@ namespace lumos::raylet {
 class BundleBook {
  public:
   static constexpr double kBundleMarker = 1000;
+  static constexpr size_t kMaxRemembered = 16384;
 
   struct Entry {
     ResourceSet original;  // what the bundle took from the node
@@ -36,6 +42,9 @@ class BundleBook {
                                     const ResourceSet& original);
   /// \brief True when `name` is a placement group resource (CPU_group_...).
   static bool IsGroupResource(const std::string& name);
+  /// \brief The group id a placement group resource names ("CPU_group_1_<pg>"
+  /// and "bundle_group_<pg>" -> "<pg>"); empty for any other name.
+  static std::string GroupOf(const std::string& name);
 
   bool Has(const std::string& pg, int32_t index) const {
     return entries_.count({pg, index}) > 0;
@@ -50,8 +59,18 @@ class BundleBook {
   std::vector<int32_t> IndicesOf(const std::string& pg) const;
   size_t size() const { return entries_.size(); }
 
+  /// \brief Records that `pg` was removed for good; the oldest record is
+  /// forgotten beyond kMaxRemembered. Idempotent.
+  void MarkRemoved(const std::string& pg);
+  bool WasRemoved(const std::string& pg) const { return removed_.count(pg) > 0; }
+  bool AnyRemoved() const { return !removed_.empty(); }
+  /// \brief The first removed group that a resource in `names` belongs to, or empty.
+  std::string RemovedGroupIn(const std::vector<std::string>& names) const;
+
  private:
   std::map<std::pair<std::string, int32_t>, Entry> entries_;
+  std::unordered_set<std::string> removed_;
+  std::deque<std::string> removed_order_;  // oldest first
 };
 
 }  // namespace lumos::raylet

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "raylet/bundle_book.h"
+
 namespace lumos::raylet {
 
 LeaseManager::LeaseManager(ResourceSet total, int max_starting)
@@ -131,6 +133,36 @@ std::vector<LeaseInfo> LeaseManager::RequesterGone(uint64_t requester) {
     if (info.requester == requester) held.push_back(info);
   }
   return held;
+}
+
+namespace {
+bool NamesGroup(const ResourceSet& rs, const std::string& pg) {
+  for (const auto& name : rs.Names()) {
+    if (BundleBook::GroupOf(name) == pg) return true;
+  }
+  return false;
+}
+}  // namespace
+
+std::vector<LeaseRequest> LeaseManager::DropGroupRequests(const std::string& pg) {
+  std::vector<LeaseRequest> dropped;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (NamesGroup(it->req.resources, pg) || NamesGroup(it->req.placement, pg)) {
+      dropped.push_back(std::move(it->req));
+      it = pending_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return dropped;
+}
+
+std::vector<LeaseInfo> LeaseManager::GroupLeases(const std::string& pg) const {
+  std::vector<LeaseInfo> out;
+  for (const auto& [id, info] : leases_) {
+    if (NamesGroup(info.resources, pg)) out.push_back(info);
+  }
+  return out;
 }
 
 std::optional<uint64_t> LeaseManager::LeaseOfWorker(const WorkerID& worker) const {

@@ -96,6 +96,11 @@ class LeaseManager {
   void WorkerUnblocked(const WorkerID& worker);
   /// \brief Drops the requester's pending requests; returns the leases it holds.
   std::vector<LeaseInfo> RequesterGone(uint64_t requester);
+  /// \brief A placement group was removed: drops and returns the pending
+  /// requests that ask for (or must be placed on) a resource of group `pg`.
+  std::vector<LeaseRequest> DropGroupRequests(const std::string& pg);
+  /// \brief The live leases that hold a resource of group `pg`.
+  std::vector<LeaseInfo> GroupLeases(const std::string& pg) const;
 
   // Placement group bundles (see BundleBook): set resources aside, give them
   // back, and add/remove the resources committed bundles turn into.

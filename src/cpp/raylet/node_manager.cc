@@ -234,6 +234,15 @@ void NodeManager::HandleRequestLease(const std::shared_ptr<Client>& c, const rpc
     lr.env_hash = std::hash<std::string>()(req.runtime_env()) | 1;  // never 0, the default's
     lr.runtime_env = req.runtime_env();
   }
+  if (bundles_.AnyRemoved()) {
+    std::vector<std::string> names = lr.resources.Names();
+    for (auto& n : lr.placement.Names()) names.push_back(std::move(n));
+    std::string pg = bundles_.RemovedGroupIn(names);
+    if (!pg.empty()) {
+      RejectForRemovedGroup(lr, pg);  // it would wait forever for the group's resources
+      return;
+    }
+  }
   leases_.AddRequest(std::move(lr));
   ScheduleAndDispatch();
 }
@@ -297,7 +306,10 @@ void NodeManager::HandleGetWorkerExit(const std::shared_ptr<Client>& c, const rp
                               [&](const auto& entry) { return entry.second == wid; });
   if (it != exit_reasons_.end() || !unreaped) {
     rpc::GetWorkerExitReply reply;
-    if (it != exit_reasons_.end()) reply.set_description(it->second);
+    if (it != exit_reasons_.end()) {
+      reply.set_description(it->second.how);
+      reply.set_placement_group_removed(it->second.placement_group_removed);
+    }
     c->conn->SendReply(frame.header.request_id, frame.header.method, reply);
     return;
   }
@@ -305,8 +317,9 @@ void NodeManager::HandleGetWorkerExit(const std::shared_ptr<Client>& c, const rp
   exit_queries_.emplace(wid, ExitQuery{c->conn, frame.header.request_id, rpc::NowMs() + 1000});
 }
 
-void NodeManager::RecordExit(const WorkerID& worker, const std::string& how) {
-  exit_reasons_[worker] = how;
+void NodeManager::RecordExit(const WorkerID& worker, const std::string& how,
+                             bool placement_group_removed) {
+  exit_reasons_[worker] = ExitRecord{how, placement_group_removed};
   exit_order_.push_back(worker);
   if (exit_order_.size() > 1024) {
     exit_reasons_.erase(exit_order_.front());
@@ -316,6 +329,7 @@ void NodeManager::RecordExit(const WorkerID& worker, const std::string& how) {
   for (auto it = range.first; it != range.second; ++it) {
     rpc::GetWorkerExitReply reply;
     reply.set_description(how);
+    reply.set_placement_group_removed(placement_group_removed);
     it->second.conn->SendReply(it->second.request_id, rpc::GET_WORKER_EXIT, reply);
   }
   exit_queries_.erase(range.first, range.second);
@@ -359,14 +373,22 @@ void NodeManager::OnWorkerExit(pid_t pid, bool registered, const std::string& ho
       WorkerID wid = it->second;
       worker_of_pid_.erase(it);
       actor_workers_.erase(wid);
-      QueueWorkerFailure(wid, how);
-      RecordExit(wid, how);
+      std::string desc = how;
+      bool pg_removed = false;
+      auto kit = kill_reasons_.find(wid);
+      if (kit != kill_reasons_.end()) {
+        desc = "killed because " + kit->second;  // by our SIGKILL
+        pg_removed = true;  // the only reason recorded so far
+        kill_reasons_.erase(kit);
+      }
+      QueueWorkerFailure(wid, desc);
+      RecordExit(wid, desc, pg_removed);
       if (workers_.count(wid)) {
         leases_.WorkerDied(wid);
         auto c = workers_[wid];
         workers_.erase(wid);
         idle_since_ms_.erase(wid);
-        c->conn->Close(Status::WorkerDied("worker exited: " + how));
+        c->conn->Close(Status::WorkerDied("worker exited: " + desc));
       }
     }
     if (!stopping_) LUMOS_LOG(Debug) << "worker " << pid << " exited: " << how;

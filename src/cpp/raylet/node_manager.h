@@ -80,7 +80,12 @@ class NodeManager {
   void HandlePrepareBundles(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
   void HandleCommitBundles(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
   void HandleCancelBundles(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
-  void RecordExit(const WorkerID& worker, const std::string& how);
+  /// \brief Group `pg` was removed for good: refuses its queued lease
+  /// requests and kills the workers leased with its resources.
+  void EvictRemovedGroup(const std::string& pg);
+  /// \brief Refuses a lease request because it names removed group `pg`.
+  void RejectForRemovedGroup(const LeaseRequest& req, const std::string& pg);
+  void RecordExit(const WorkerID& worker, const std::string& how, bool placement_group_removed);
   void OnWorkerExit(pid_t pid, bool registered, const std::string& how);
   void ScheduleAndDispatch();
   void StartWorkers(int n, uint64_t env_hash = 0, const std::string& runtime_env = "");
@@ -117,8 +122,14 @@ class NodeManager {
   std::unordered_set<WorkerID> actor_workers_;  // leased for actors: not pooled, not reaped
   // Started for a runtime environment (not the default), until they exit.
   std::unordered_map<pid_t, uint64_t> env_of_pid_;
-  // Recent worker exits (worker -> how), for task error messages; bounded.
-  std::map<WorkerID, std::string> exit_reasons_;
+  // Recent worker exits, for task error messages; bounded.
+  struct ExitRecord {
+    std::string how;
+    bool placement_group_removed = false;  // killed because its group was removed
+  };
+  std::map<WorkerID, ExitRecord> exit_reasons_;
+  // Workers killed on purpose, not yet reaped: why (prefixed to their exit).
+  std::unordered_map<WorkerID, std::string> kill_reasons_;
   std::deque<WorkerID> exit_order_;
   struct ExitQuery {
     rpc::ConnectionPtr conn;

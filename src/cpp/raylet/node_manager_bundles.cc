@@ -88,8 +88,35 @@ void NodeManager::HandleCancelBundles(const std::shared_ptr<Client>& c, const rp
     if (e->committed) leases_.RemoveResources(BundleBook::GroupResources(pg, index, e->original));
     leases_.Unreserve(e->original);
   }
+  if (req.removed()) EvictRemovedGroup(pg);
   c->conn->SendReply(frame.header.request_id, frame.header.method, rpc::CancelBundlesReply());
   ScheduleAndDispatch();
+}
+
+void NodeManager::EvictRemovedGroup(const std::string& pg) {
+  bundles_.MarkRemoved(pg);
+  for (const auto& req : leases_.DropGroupRequests(pg)) RejectForRemovedGroup(req, pg);
+  // Like Ray: work running on a removed group's resources is killed, since
+  // those resources no longer exist. The lease ends now (its resources come
+  // back to zero); the exit record tells the owner not to retry the task.
+  for (const auto& lease : leases_.GroupLeases(pg)) {
+    leases_.ReturnLease(lease.lease_id, /*worker_gone=*/true);
+    if (!workers_.count(lease.worker)) continue;
+    kill_reasons_[lease.worker] = "its placement group " + pg + " was removed";
+    KillWorker(lease.worker, "its placement group was removed");
+  }
+}
+
+void NodeManager::RejectForRemovedGroup(const LeaseRequest& req, const std::string& pg) {
+  auto cit = clients_.find(req.requester);
+  if (cit == clients_.end()) return;
+  rpc::RequestWorkerLeaseReply reply;
+  reply.set_placement_group_removed(true);
+  reply.set_rejected_reason(std::string(req.is_actor ? "actor '" : "task '") + req.task_name +
+                            "' cannot run: its placement group " + pg +
+                            " was removed (remove_placement_group or the end of its job), so its "
+                            "bundles' resources no longer exist");
+  cit->second->conn->SendReply(req.reply_tag, rpc::REQUEST_WORKER_LEASE, reply);
 }
 
 }  // namespace lumos::raylet
