@@ -74,12 +74,16 @@ def read_pid(path, timeout=20):
 
 def test_actor_in_removed_group_dies(cluster4):
     pg = placement_group([{"CPU": 1}, {"CPU": 1}])
-    assert pg.wait(30)
+    other = placement_group([{"CPU": 1}])
+    assert pg.wait(30) and other.wait(30)
     doomed = Worker.options(scheduling_strategy=in_group(pg, 0), max_restarts=3).remote()
+    # Like Ray, a detached actor in the group dies too: its resources are gone.
     detached = Worker.options(scheduling_strategy=in_group(pg, 1), lifetime="detached",
                               name="pg_detached").remote()
     outside = Worker.options(num_cpus=0).remote()
-    pids = ray.get([doomed.pid.remote(), detached.pid.remote(), outside.pid.remote()], timeout=30)
+    kept = Worker.options(scheduling_strategy=in_group(other), lifetime="detached", name="pg_kept").remote()
+    pids = ray.get([doomed.pid.remote(), detached.pid.remote(), outside.pid.remote(), kept.pid.remote()],
+                   timeout=30)
     remove_placement_group(pg)
     assert wait_for(lambda: gone(pids[0]) and gone(pids[1]), 10), "the group's actor workers still run"
     # Calls fail with the cause (even with restarts left: the group is gone).
@@ -87,9 +91,11 @@ def test_actor_in_removed_group_dies(cluster4):
         with pytest.raises(ray.exceptions.ActorDiedError, match="placement group %s was removed" % pg.id.hex()):
             ray.get(actor.pid.remote(), timeout=20)
     assert isinstance(ray.exceptions.ActorDiedError("x"), ray.exceptions.RayActorError)
-    # The actor outside the group is untouched.
-    assert ray.get(outside.pid.remote(), timeout=10) == pids[2]
+    # Actors outside the group (none, or another one) are untouched.
+    assert ray.get([outside.pid.remote(), kept.pid.remote()], timeout=10) == pids[2:]
     ray.kill(outside)
+    ray.kill(kept)
+    remove_placement_group(other)
 
 
 def test_running_task_is_killed_not_retried(cluster4, tmp_path):
