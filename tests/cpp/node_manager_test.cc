@@ -480,6 +480,61 @@ TEST_F(NodeManagerTest, PendingLeaseStartsAWorkerAndDisconnectDropsIt) {
   EXPECT_TRUE(WaitFor([&] { return Stats(observer.get()).num_pending_leases() == 0; }));
 }
 
+TEST_F(NodeManagerTest, RemovedGroupRefusesItsQueuedAndLaterLeaseRequests) {
+  auto gcs = ConnectDriver();  // plays the GCS's placement group scheduler
+  rpc::PrepareBundlesRequest prep;
+  prep.set_placement_group_id("pg1");
+  prep.set_commit(true);
+  auto* b = prep.add_bundles();
+  b->set_index(0);
+  (*b->mutable_unit_resources())["CPU"] = 1;
+  rpc::PrepareBundlesReply prep_reply;
+  ASSERT_TRUE(gcs->Call(rpc::PREPARE_BUNDLES, prep, &prep_reply).ok());
+  ASSERT_TRUE(prep_reply.success()) << prep_reply.message();
+
+  auto c = ConnectDriver();
+  rpc::RequestWorkerLeaseRequest req;
+  (*req.mutable_resources())["CPU_group_0_pg1"] = 1;
+  (*req.mutable_resources())["CPU_group_pg1"] = 1;
+  req.set_task_name("in_group");
+  uint64_t queued = c->SendFrame(rpc::REQUEST_WORKER_LEASE, req.SerializeAsString());
+  rpc::RequestWorkerLeaseRequest other;
+  (*other.mutable_resources())["CPU_group_pg2"] = 1;  // another group: not committed yet, waits
+  other.set_task_name("other_group");
+  c->SendFrame(rpc::REQUEST_WORKER_LEASE, other.SerializeAsString());
+  auto observer = ConnectDriver();
+  ASSERT_TRUE(WaitFor([&] { return Stats(observer.get()).num_pending_leases() == 2; }));
+
+  rpc::CancelBundlesRequest cancel;
+  cancel.set_placement_group_id("pg1");
+  cancel.set_removed(true);
+  rpc::CancelBundlesReply cancel_reply;
+  ASSERT_TRUE(gcs->Call(rpc::CANCEL_BUNDLES, cancel, &cancel_reply).ok());
+  rpc::Frame f;
+  ASSERT_TRUE(c->ReadFrame(&f).ok());
+  EXPECT_EQ(f.header.request_id, queued);
+  rpc::RequestWorkerLeaseReply reply;
+  ASSERT_TRUE(reply.ParseFromString(f.payload));
+  EXPECT_TRUE(reply.placement_group_removed());
+  EXPECT_EQ(reply.lease_id(), 0u);
+  EXPECT_NE(reply.rejected_reason().find("task 'in_group'"), std::string::npos) << reply.rejected_reason();
+  EXPECT_NE(reply.rejected_reason().find("placement group pg1 was removed"), std::string::npos);
+  EXPECT_EQ(Stats(observer.get()).num_pending_leases(), 1);  // the other group's request waits on
+  EXPECT_EQ(Stats(observer.get()).available_resources().at("CPU"), 2);
+
+  // A request naming the removed group later is refused at once, and so is
+  // an actor that only needs to be placed in it.
+  rpc::RequestWorkerLeaseRequest late;
+  (*late.mutable_resources())["bundle_group_pg1"] = 0.001;
+  (*late.mutable_placement_resources())["CPU_group_pg1"] = 1;
+  late.set_is_actor(true);
+  late.set_task_name("Late");
+  rpc::RequestWorkerLeaseReply late_reply;
+  ASSERT_TRUE(c->Call(rpc::REQUEST_WORKER_LEASE, late, &late_reply).ok());
+  EXPECT_TRUE(late_reply.placement_group_removed());
+  EXPECT_NE(late_reply.rejected_reason().find("actor 'Late'"), std::string::npos);
+}
+
 // Plays a worker: registers with the pid of a /bin/sleep process the raylet
 // started (the raylet only accepts workers it started).
 class FakeWorkerTest : public NodeManagerTest {

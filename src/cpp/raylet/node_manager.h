@@ -128,7 +128,7 @@ class NodeManager {
     bool placement_group_removed = false;  // killed because its group was removed
   };
   std::map<WorkerID, ExitRecord> exit_reasons_;
-  // Workers killed on purpose, not yet reaped: why (prefixed to their exit).
+  // Workers killed on purpose, not yet reaped: why (their recorded exit says so).
   std::unordered_map<WorkerID, std::string> kill_reasons_;
   std::deque<WorkerID> exit_order_;
   struct ExitQuery {
