@@ -97,6 +97,26 @@ def start_cluster(**kwargs):
     return ctx, tmp
 
 
+def module_cluster(**kwargs):
+    """Body of a module-scoped fixture with a cluster of its own (stopping
+    any cluster still up first): `yield from module_cluster(num_cpus=4)`."""
+    if lumos.is_initialized():
+        lumos.shutdown()
+    ctx, tmp = start_cluster(**kwargs)
+    yield ctx
+    stop_cluster(tmp)
+
+
+def wait_until(pred, timeout=20.0, interval=0.02):
+    """Polls `pred` until it is true or `timeout` passes; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(interval)
+    return pred()
+
+
 class _Shared:
     """The module's shared cluster; a function-scoped cluster pauses it."""
     ctx = None

@@ -18,6 +18,7 @@ import lumos as ray
 from lumos._private.node import free_port
 
 from conftest import REPO, describe, env_with_lumos, processes_under, run_cli, wait_gone
+from conftest import wait_until as _wait_for
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -72,14 +73,6 @@ def test_sockets_path_short(ray_start):
 
 
 # ---------------------------------------------------------------- resources, nodes
-
-def _wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def test_cluster_resources(ray_start):

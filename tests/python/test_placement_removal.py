@@ -13,26 +13,14 @@ import lumos as ray
 from lumos.util.placement_group import placement_group, remove_placement_group
 from lumos.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
+from conftest import module_cluster, wait_until as wait_for
+
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture(scope="module")
 def cluster4():
-    from conftest import start_cluster, stop_cluster
-    if ray.is_initialized():
-        ray.shutdown()
-    ctx, tmp = start_cluster(num_cpus=4)
-    yield ctx
-    stop_cluster(tmp)
-
-
-def wait_for(pred, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
+    yield from module_cluster(num_cpus=4)
 
 
 def gone(pid):

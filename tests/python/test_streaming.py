@@ -13,16 +13,9 @@ import lumos as ray
 from lumos import exceptions
 from lumos._private import worker as _worker
 
+from conftest import wait_until as _wait_for
+
 pytestmark = pytest.mark.timeout(90)
-
-
-def _wait_for(pred, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @ray.remote
