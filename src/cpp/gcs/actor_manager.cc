@@ -90,7 +90,7 @@ Status GcsActorManager::Register(const rpc::TaskSpec& task, rpc::ActorTableData*
   }
   if (!task.placement_group_id().empty()) {
     std::string pg = Hex(task.placement_group_id());
-    if (removed_groups_.count(pg)) {
+    if (removed_groups_.Contains(pg)) {
       MarkDead(id, &e, RemovedGroupCause(pg), actions);
       return Status::OK();
     }
@@ -268,7 +268,7 @@ void GcsActorManager::NodeDied(const NodeID& node, const std::string& detail,
 }
 
 void GcsActorManager::PlacementGroupRemoved(const std::string& pg_hex, ActorActions* actions) {
-  if (!removed_groups_.insert(pg_hex).second) return;
+  if (!removed_groups_.Insert(pg_hex)) return;
   auto it = by_group_.find(pg_hex);
   if (it == by_group_.end()) return;
   std::set<std::string> in_group = std::move(it->second);

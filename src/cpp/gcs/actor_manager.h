@@ -42,6 +42,7 @@
 
 #include "common.pb.h"
 #include "common/id.h"
+#include "common/recent_set.h"
 #include "common/status.h"
 
 namespace lumos::gcs {
@@ -179,7 +180,7 @@ class GcsActorManager {
   std::unordered_map<NodeID, std::set<std::string>> by_node_;        // lease's node -> actors
   std::unordered_map<std::string, std::set<std::string>> subs_of_;   // endpoint -> actors
   std::unordered_map<std::string, std::set<std::string>> by_group_;  // pg hex -> non-DEAD actors
-  std::set<std::string> removed_groups_;                             // pg hex
+  RecentSet removed_groups_{16384};                                  // pg hex, the latest removals
 };
 
 }  // namespace lumos::gcs

@@ -28,20 +28,13 @@ std::string BundleBook::GroupOf(const std::string& name) {
   return last == std::string::npos ? "" : name.substr(last + 1);
 }
 
-void BundleBook::MarkRemoved(const std::string& pg) {
-  if (!removed_.insert(pg).second) return;
-  removed_order_.push_back(pg);
-  if (removed_order_.size() > kMaxRemembered) {
-    removed_.erase(removed_order_.front());
-    removed_order_.pop_front();
-  }
-}
+void BundleBook::MarkRemoved(const std::string& pg) { removed_.Insert(pg); }
 
 std::string BundleBook::RemovedGroupIn(const std::vector<std::string>& names) const {
   if (removed_.empty()) return "";
   for (const auto& name : names) {
     std::string pg = GroupOf(name);
-    if (!pg.empty() && removed_.count(pg)) return pg;
+    if (!pg.empty() && removed_.Contains(pg)) return pg;
   }
   return "";
 }

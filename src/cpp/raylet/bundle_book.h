@@ -15,14 +15,13 @@
 //
 // Thread safety: none (the node manager's loop thread only).
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <optional>
 #include <string>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "common/recent_set.h"
 #include "common/resource_set.h"
 
 namespace lumos::raylet {
@@ -62,15 +61,14 @@ class BundleBook {
   /// \brief Records that `pg` was removed for good; the oldest record is
   /// forgotten beyond kMaxRemembered. Idempotent.
   void MarkRemoved(const std::string& pg);
-  bool WasRemoved(const std::string& pg) const { return removed_.count(pg) > 0; }
+  bool WasRemoved(const std::string& pg) const { return removed_.Contains(pg); }
   bool AnyRemoved() const { return !removed_.empty(); }
   /// \brief The first removed group that a resource in `names` belongs to, or empty.
   std::string RemovedGroupIn(const std::vector<std::string>& names) const;
 
  private:
   std::map<std::pair<std::string, int32_t>, Entry> entries_;
-  std::unordered_set<std::string> removed_;
-  std::deque<std::string> removed_order_;  // oldest first
+  RecentSet removed_{kMaxRemembered};
 };
 
 }  // namespace lumos::raylet
