@@ -67,7 +67,8 @@ def _validate_actor_options(options):
     task_like = {k: v for k, v in options.items() if k in ("num_cpus", "num_gpus", "resources", "memory",
                                                             "scheduling_strategy", "runtime_env",
                                                             "placement_group", "placement_group_bundle_index",
-                                                            "placement_group_capture_child_tasks", "accelerator_type")}
+                                                            "placement_group_capture_child_tasks", "accelerator_type",
+                                                            "_fail_on_infeasible")}
     validate_options(task_like)
     if options.get("lifetime") not in (None, "detached", "non_detached"):
         raise ValueError("lifetime must be None, 'non_detached' or 'detached', got %r" % (options["lifetime"],))
@@ -83,8 +84,6 @@ def _validate_actor_options(options):
             raise ValueError("%s must be a non-empty string, got %r" % (key, v))
     if options.get("get_if_exists") and not options.get("name"):
         raise ValueError("get_if_exists=True needs a name= for the actor")
-    if not isinstance(options.get("_fail_on_infeasible", False), bool):
-        raise ValueError("_fail_on_infeasible must be True or False, got %r" % (options["_fail_on_infeasible"],))
     if options.get("concurrency_groups"):
         raise ValueError("concurrency_groups are not built in lumos yet; use max_concurrency")
 
@@ -184,9 +183,7 @@ class ActorClass:
         placement = {} if options.get("num_cpus") is not None else {"CPU": 1.0}
         placement = _placement_in_group(group, placement)
         _strategies.check_node_strategy(options, "actor %s" % self.__name__)
-        state = _worker.global_state()
-        env = options.get("runtime_env")
-        env = state.runtime_env_json if env is None else _runtime_env.for_call(state, env)
+        env = _runtime_env.spec_env(_worker.global_state(), options.get("runtime_env"))
         created = cw.create_actor(
             handle_state["actor_id"], fid, self._cls.__module__ or "__main__", self.__name__, arg_list,
             kw_names, held, placement, options.get("max_restarts") or 0, max_concurrency, self._is_async,

@@ -248,9 +248,7 @@ class RemoteFunction:
             allowlist = code_pickling.dumps(tuple(retry_exceptions))
             retry_exceptions = True
         placement = _strategies.placement_of(options)
-        state = _worker._state
-        env = options.get("runtime_env")
-        env = state.runtime_env_json if env is None else _runtime_env.for_call(state, env)
+        env = _runtime_env.spec_env(_worker._state, options.get("runtime_env"))
         refs = cw.submit_task(fid, self._module, self._qualname, options.get("name") or self._name, arg_list,
                               kw_names, num_returns, resources_of(options, placement=placement),
                               options.get("max_calls") or 0,

@@ -33,12 +33,14 @@ int64_t LeaseManager::GpuUnitsOf(const ResourceSet& resources) {
 }
 
 void LeaseManager::WorkerStarted(const WorkerID& worker, uint64_t env_hash) {
-  WorkerStartFailed(env_hash);  // no longer starting
+  DoneStarting(env_hash);
   if (env_hash != 0) env_of_worker_[worker] = env_hash;
   idle_.push_back(worker);
 }
 
-void LeaseManager::WorkerStartFailed(uint64_t env_hash) {
+void LeaseManager::WorkerStartFailed(uint64_t env_hash) { DoneStarting(env_hash); }
+
+void LeaseManager::DoneStarting(uint64_t env_hash) {
   if (starting_ > 0) starting_--;
   if (env_hash == 0) return;
   auto it = starting_of_env_.find(env_hash);

@@ -81,7 +81,7 @@ class LeaseManager {
   /// reserved the node's plain GPU amount; its tasks take GPU ids from the
   /// same allocator as everything else.
   static int64_t GpuUnitsOf(const ResourceSet& resources);
-  /// \brief A new worker registered, or a starting one failed (started=false).
+  /// \brief A new worker registered, or a starting one failed.
   void WorkerStarted(const WorkerID& worker, uint64_t env_hash = 0);
   void WorkerStartFailed(uint64_t env_hash = 0);
   void NoteWorkersStarting(int n) { starting_ += n; }
@@ -132,6 +132,8 @@ class LeaseManager {
   const LeaseInfo* GetLease(uint64_t lease_id) const;
 
  private:
+  // One fewer worker (of environment `env_hash`) is starting.
+  void DoneStarting(uint64_t env_hash);
   ResourceSet total_;
   ResourceSet available_;
   GpuAllocator gpus_;

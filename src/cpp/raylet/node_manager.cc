@@ -375,11 +375,11 @@ void NodeManager::OnWorkerExit(pid_t pid, bool registered, const std::string& ho
       actor_workers_.erase(wid);
       std::string desc = how;
       bool pg_removed = false;
-      auto kit = kill_reasons_.find(wid);
-      if (kit != kill_reasons_.end()) {
-        desc = "killed because " + kit->second;  // by our SIGKILL
-        pg_removed = true;  // the only reason recorded so far
-        kill_reasons_.erase(kit);
+      auto kit = killed_for_removed_group_.find(wid);
+      if (kit != killed_for_removed_group_.end()) {  // by our SIGKILL
+        desc = "killed because its placement group " + kit->second + " was removed";
+        pg_removed = true;
+        killed_for_removed_group_.erase(kit);
       }
       QueueWorkerFailure(wid, desc);
       RecordExit(wid, desc, pg_removed);

@@ -128,8 +128,9 @@ class NodeManager {
     bool placement_group_removed = false;  // killed because its group was removed
   };
   std::map<WorkerID, ExitRecord> exit_reasons_;
-  // Workers killed on purpose, not yet reaped: why (their recorded exit says so).
-  std::unordered_map<WorkerID, std::string> kill_reasons_;
+  // Workers killed because their placement group was removed, not yet
+  // reaped -> the group's hex id (their recorded exit says so).
+  std::unordered_map<WorkerID, std::string> killed_for_removed_group_;
   std::deque<WorkerID> exit_order_;
   struct ExitQuery {
     rpc::ConnectionPtr conn;

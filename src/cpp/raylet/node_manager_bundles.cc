@@ -102,7 +102,7 @@ void NodeManager::EvictRemovedGroup(const std::string& pg) {
   for (const auto& lease : leases_.GroupLeases(pg)) {
     leases_.ReturnLease(lease.lease_id, /*worker_gone=*/true);
     if (!workers_.count(lease.worker)) continue;
-    kill_reasons_[lease.worker] = "its placement group " + pg + " was removed";
+    killed_for_removed_group_[lease.worker] = pg;
     KillWorker(lease.worker, "its placement group was removed");
   }
 }

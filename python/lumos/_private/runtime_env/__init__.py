@@ -48,6 +48,12 @@ def _option_key(option):
     return json.dumps(option, sort_keys=True, default=repr)
 
 
+def spec_env(state, option):
+    """TaskSpec.runtime_env of a task or actor submitted by a process whose
+    state is `state`, with the runtime_env option `option` (None: inherit)."""
+    return state.runtime_env_json if option is None else for_call(state, option)
+
+
 def for_call(state, option):
     """TaskSpec.runtime_env for a call whose runtime_env option is `option`
     (not None), made by a process whose state is `state`."""
