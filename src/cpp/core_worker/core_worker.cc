@@ -296,11 +296,22 @@ Status CoreWorker::WaitForObjects(const std::vector<ObjectID>& ids, const std::v
       RequestFromOwner(ids[i], owners[i]);
     }
   }
-  Status s = memory_store_.Wait(ids, num_required, 0, ready, nullptr);
+  return WaitLendingCpu(ids, nullptr, ids.size(), num_required, timeout_ms, ready);
+}
+
+Status CoreWorker::WaitLendingCpu(const std::vector<ObjectID>& ids, const std::vector<size_t>* entry_of,
+                                  size_t num_entries, size_t num_required, int64_t timeout_ms,
+                                  std::vector<bool>* ready) {
+  auto wait = [&](int64_t timeout, const MemoryStore::InterruptCheck& interrupted) {
+    return entry_of == nullptr
+               ? memory_store_.Wait(ids, num_required, timeout, ready, interrupted)
+               : memory_store_.WaitAny(ids, *entry_of, num_entries, num_required, timeout, ready, interrupted);
+  };
+  Status s = wait(0, nullptr);
   if (s.ok() || timeout_ms == 0) return s;
   // About to block: a worker lends its CPU back meanwhile.
   SetBlocked(true);
-  s = memory_store_.Wait(ids, num_required, timeout_ms, ready, options_.check_signals);
+  s = wait(timeout_ms, options_.check_signals);
   SetBlocked(false);
   return s;
 }

@@ -209,14 +209,19 @@ class CoreWorker {
   void PrepareSpec(rpc::TaskSpec* spec, std::vector<ObjectID>* returns);
   /// \brief The refs a spec's arguments hold (top-level refs and refs nested in inline values).
   static std::vector<ObjectID> ArgRefsOf(const rpc::TaskSpec& spec);
-  /// \brief Asks owners for borrowed objects, then waits until num_required are
-  /// local (telling the raylet this worker is blocked while it waits).
   /// \brief Wait with streaming generators among the entries (core_worker_streaming.cc).
   Status WaitWithStreams(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners,
                          const std::vector<bool>& is_stream, size_t num_returns, int64_t timeout_ms,
                          std::vector<bool>* ready);
+  /// \brief Asks owners for borrowed objects, then waits until num_required are
+  /// local (telling the raylet this worker is blocked while it waits).
   Status WaitForObjects(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners,
                         size_t num_required, int64_t timeout_ms, std::vector<bool>* ready);
+  /// \brief The memory store wait both use: a non-blocking check first, then,
+  /// if it must block, the blocking wait with this worker's CPU lent back.
+  /// `entry_of` (or null: one entry per id) maps ids onto `num_entries` entries.
+  Status WaitLendingCpu(const std::vector<ObjectID>& ids, const std::vector<size_t>* entry_of,
+                        size_t num_entries, size_t num_required, int64_t timeout_ms, std::vector<bool>* ready);
   void BeforeReply(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply);
   // Borrower protocol (core_worker_borrowers.cc).
   /// \brief Executor: registers the caller as a borrower of the refs nested in

@@ -116,13 +116,7 @@ Status CoreWorker::WaitWithStreams(const std::vector<ObjectID>& ids, const std::
     wait_ids.push_back(ids[i]);
     entry_of.push_back(i);
   }
-  Status s = memory_store_.WaitAny(wait_ids, entry_of, ids.size(), num_returns, 0, ready, nullptr);
-  if (s.ok() || timeout_ms == 0) return s;
-  // About to block: a worker lends its CPU back meanwhile.
-  SetBlocked(true);
-  s = memory_store_.WaitAny(wait_ids, entry_of, ids.size(), num_returns, timeout_ms, ready, options_.check_signals);
-  SetBlocked(false);
-  return s;
+  return WaitLendingCpu(wait_ids, &entry_of, ids.size(), num_returns, timeout_ms, ready);
 }
 
 bool CoreWorker::StreamNextReady(const TaskID& task) const {
