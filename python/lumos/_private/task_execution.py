@@ -75,6 +75,9 @@ class TaskExecutor:
         self._kill_self = kill_self
         self._loop = None  # for `async def` remote functions
         self.running_task_id = None  # task on the main thread (cancel target)
+        # A cancel that arrived after the core worker took its task off the
+        # queue but before __call__ began (set from the signal handler).
+        self.cancel_before_start = None
         self._async_calls = {}       # task id -> asyncio task (async actors)
         self._async_lock = threading.Lock()
 
@@ -90,8 +93,11 @@ class TaskExecutor:
 
     def __call__(self, function_id, module, function_name, name, job_id, task_id, args, kwarg_names,
                  num_returns, actor, replier, opts=(False, b"", False, b"", False, 0)):
-        self.running_task_id = task_id
         try:
+            self.running_task_id = task_id
+            if self.cancel_before_start == task_id:
+                self.cancel_before_start = None
+                raise KeyboardInterrupt("cancelled before it started")
             self._dispatch(function_id, function_name, name, job_id, task_id, args, kwarg_names, num_returns,
                            actor, replier, opts)
         except KeyboardInterrupt:

@@ -77,6 +77,7 @@ def main(argv=None):
             return
         if target == executor.running_task_id:
             raise KeyboardInterrupt("task cancelled")
+        executor.cancel_before_start = target  # its __call__ has not begun yet
     signal.signal(signal.SIGUSR1, on_cancel)
     try:
         cw.run_task_loop()
