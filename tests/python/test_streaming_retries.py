@@ -1,7 +1,8 @@
 """Retries of streaming generator tasks: a worker death mid-stream
-(max_retries) and an application exception mid-stream (retry_exceptions) run
-the task again; items the caller already has are not repeated and iteration
-goes on with the rest. Out of retries, the error ends the stream."""
+(max_retries) runs the task again; items the caller already has are not
+repeated and iteration goes on with the rest. Out of retries, the error ends
+the stream. retry_exceptions is refused for streaming tasks (a retried
+attempt could lose an unread item; see the ValueError)."""
 import os
 import signal
 import time
@@ -35,59 +36,6 @@ def raises_in_first_runs(path, fail_runs, fail_at, n, exc_name="ValueError"):
         yield (i, run)
 
 
-def test_retry_exceptions_reruns_and_skips_items_already_received(ray_start, tmp_path):
-    marker = str(tmp_path / "runs")
-    g = raises_in_first_runs.options(retry_exceptions=True, max_retries=1).remote(marker, 1, 3, 5)
-    got = [ray.get(r, timeout=30) for r in g]
-    # Items 0-2 come from the first run, 3-4 from the retry; none twice, no error item.
-    assert got == [(0, 0), (1, 0), (2, 0), (3, 1), (4, 1)]
-    assert _runs(marker) == 2
-    assert ray.get(g.completed()) is None
-
-
-def test_retry_exceptions_while_the_caller_consumes(ray_start, tmp_path):
-    """Items taken before the failure stay taken; the retry's copies are dropped."""
-    marker = str(tmp_path / "runs")
-    g = raises_in_first_runs.options(retry_exceptions=True, max_retries=2).remote(marker, 2, 2, 4)
-    assert ray.get(next(g), timeout=30) == (0, 0)
-    assert ray.get(next(g), timeout=30) == (1, 0)
-    rest = [ray.get(r, timeout=30) for r in g]
-    assert rest == [(2, 2), (3, 2)]
-    assert _runs(marker) == 3
-
-
-def test_retry_exceptions_exhausted_ends_with_the_error(ray_start, tmp_path):
-    marker = str(tmp_path / "runs")
-    g = raises_in_first_runs.options(retry_exceptions=True, max_retries=2).remote(marker, 99, 2, 5)
-    assert ray.get(next(g), timeout=30) == (0, 0)
-    assert ray.get(next(g), timeout=30) == (1, 0)
-    err = next(g)
-    with pytest.raises(ValueError, match="run 2 fails at 2"):   # the last attempt's error
-        ray.get(err)
-    with pytest.raises(StopIteration):
-        next(g)
-    with pytest.raises(exceptions.RayTaskError):
-        ray.get(g.completed())
-    assert _runs(marker) == 3   # first run + 2 retries
-
-
-def test_retry_exceptions_allowlist(ray_start, tmp_path):
-    # Not in the allowlist: no retry, the error is the item after those yielded.
-    marker = str(tmp_path / "no")
-    g = raises_in_first_runs.options(retry_exceptions=[KeyError], max_retries=3).remote(marker, 1, 1, 3)
-    assert ray.get(next(g), timeout=30) == (0, 0)
-    with pytest.raises(ValueError):
-        ray.get(next(g), timeout=30)
-    with pytest.raises(StopIteration):
-        next(g)
-    assert _runs(marker) == 1
-    # In the allowlist: retried.
-    marker = str(tmp_path / "yes")
-    g = raises_in_first_runs.options(retry_exceptions=[KeyError], max_retries=3).remote(marker, 1, 1, 3, "KeyError")
-    assert [ray.get(r, timeout=30) for r in g] == [(0, 0), (1, 1), (2, 1)]
-    assert _runs(marker) == 2
-
-
 def test_without_retry_exceptions_the_error_is_not_retried(ray_start, tmp_path):
     marker = str(tmp_path / "runs")
     g = raises_in_first_runs.options(max_retries=3).remote(marker, 1, 1, 3)
@@ -95,28 +43,6 @@ def test_without_retry_exceptions_the_error_is_not_retried(ray_start, tmp_path):
     with pytest.raises(ValueError):
         ray.get(next(g), timeout=30)
     assert _runs(marker) == 1
-
-
-def test_retry_exceptions_async_generator(ray_start, tmp_path):
-    @ray.remote(retry_exceptions=True, max_retries=1)
-    async def agen(path):
-        run = _next_run(path)
-        for i in range(4):
-            if i == 2 and run == 0:
-                raise RuntimeError("async failure")
-            yield (i, run)
-
-    marker = str(tmp_path / "runs")
-    assert [ray.get(r, timeout=30) for r in agen.remote(marker)] == [(0, 0), (1, 0), (2, 1), (3, 1)]
-
-
-def test_retry_exceptions_with_backpressure(ray_start, tmp_path):
-    marker = str(tmp_path / "runs")
-    g = raises_in_first_runs.options(retry_exceptions=True, max_retries=1,
-                                     _generator_backpressure_num_objects=1).remote(marker, 1, 3, 6)
-    got = [ray.get(r, timeout=30) for r in g]
-    assert [i for i, _ in got] == list(range(6))
-    assert [run for _, run in got] == [0, 0, 0, 1, 1, 1]
 
 
 @ray.remote
@@ -171,3 +97,8 @@ def test_sigkill_mid_stream_is_retried_and_continues(ray_start, tmp_path):
     assert ray.get(next(g), timeout=30) == (0, 0)
     os.kill(pid, signal.SIGKILL)
     assert [ray.get(r, timeout=30) for r in g] == [(1, 1), (2, 1)]
+
+
+def test_retry_exceptions_on_a_streaming_task_is_refused(ray_start, tmp_path):
+    with pytest.raises(ValueError, match="retry_exceptions is not supported for streaming"):
+        raises_in_first_runs.options(retry_exceptions=True, max_retries=1).remote(str(tmp_path / "r"), 1, 1, 3)
