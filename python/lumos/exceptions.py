@@ -156,5 +156,92 @@ class TaskPlacementGroupRemoved(RayError):
     in the group, or could never start there."""
 
 
+class ActorPlacementGroupRemoved(RayError):
+    """The actor's placement group was removed (its calls fail)."""
+
+
+class ActorUnavailableError(RayActorError):
+    """The actor cannot be reached for now (e.g. it is restarting) but may
+    come back; the call may or may not have run."""
+
+
+class ActorUnschedulableError(RayError):
+    """The actor can never be placed (e.g. a hard node affinity to a node
+    that is not alive)."""
+
+
+class TaskUnschedulableError(RayError):
+    """The task can never be placed (e.g. a hard node affinity to a node that
+    is not alive)."""
+
+
+class ActorAlreadyExistsError(RayError, ValueError):
+    """An actor with this name already lives in the namespace. Also a
+    ValueError, which is what older code catches."""
+
+
+class ActorHandleNotFoundError(RayError, ValueError):
+    """The actor handle is not known to this process (e.g. it belongs to an
+    earlier session)."""
+
+
+class AsyncioActorExit(RayError):
+    """Raised inside an async actor by exit_actor(): the actor ends on purpose."""
+
+
+class LocalRayletDiedError(RayError):
+    """The raylet of this node died, taking the task with it."""
+
+
+class ObjectFetchTimedOutError(ObjectLostError):
+    """No copy of the object could be fetched in time."""
+
+
+class ReferenceCountingAssertionError(ObjectLostError, AssertionError):
+    """The object was freed while a reference to it was still held (a bug)."""
+
+
+class ObjectRefStreamEndOfStreamError(RayError):
+    """A streaming generator has no item at the index asked for: the stream
+    ended before it. `next()` turns this into StopIteration."""
+
+
+class OutOfDiskError(RayError):
+    """The object could not be stored: the store is full and so is the disk
+    it spills to."""
+
+
+class RpcError(RayError):
+    """A call between lumos processes failed; `rpc_code` is the transport's
+    code when known."""
+
+    def __init__(self, message, rpc_code=None):
+        super().__init__(message)
+        self.message = message
+        self.rpc_code = rpc_code
+
+    def __reduce__(self):
+        return (RpcError, (self.message, self.rpc_code))
+
+
+class UnserializableException(RayError):
+    """A task raised an exception that could not be unpickled where it was
+    fetched; carries the original exception's text and traceback."""
+
+    def __init__(self, original_stack_trace):
+        super().__init__(original_stack_trace)
+        self.original_stack_trace = original_stack_trace
+
+    def __str__(self):
+        return ("The task's exception could not be deserialized here (register a custom serializer for its "
+                "class, or raise a picklable exception). The original exception:\n%s"
+                % self.original_stack_trace)
+
+
+class AuthenticationError(RayError):
+    """A connection to the cluster was refused: its token is missing or does
+    not match the cluster's."""
+
+
 __all__ = [name for name, value in list(globals().items())
            if isinstance(value, type) and issubclass(value, BaseException)]
