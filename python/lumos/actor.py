@@ -14,20 +14,14 @@ from lumos import exceptions
 from lumos._private import code_pickling
 from lumos._private import runtime_env as _runtime_env
 from lumos._private import worker as _worker
-from lumos.remote_function import (bind_options, resources_of, returns_of_call, serialize_args, spec_placement,
-                                   validate_options)
-from lumos.util.placement_group import bundle_resources
-from lumos.util import scheduling_strategies as _strategies
+from lumos._private import options as _options
+from lumos._private import scheduling as _scheduling
+from lumos._private.placement import bundle_resources
+from lumos.remote_function import bind_options, returns_of_call, serialize_args
 
-ACTOR_OPTIONS = {
-    "name", "namespace", "lifetime", "num_cpus", "num_gpus", "resources", "memory", "max_restarts",
-    "max_task_retries", "max_concurrency", "get_if_exists", "max_pending_calls", "scheduling_strategy",
-    "runtime_env", "placement_group", "placement_group_bundle_index",
-    "placement_group_capture_child_tasks", "accelerator_type", "label_selector", "object_store_memory",
-    "enable_task_events", "_metadata", "concurrency_groups", "_fail_on_infeasible",
-}
-METHOD_OPTIONS = {"num_returns", "name", "concurrency_group", "max_task_retries", "retry_exceptions",
-                  "enable_task_events", "_generator_backpressure_num_objects"}
+# The option names each kind takes (the table: lumos._private.options).
+ACTOR_OPTIONS = _options.ACTOR_OPTIONS
+METHOD_OPTIONS = _options.METHOD_OPTIONS
 
 
 class ActorExit(BaseException):
@@ -45,9 +39,7 @@ def exit_actor():
 
 def method(*args, **kwargs):
     """@lumos.method(num_returns=N) on an actor method."""
-    for k in kwargs:
-        if k not in METHOD_OPTIONS:
-            raise ValueError("Invalid option %r for @lumos.method; valid: %s" % (k, ", ".join(sorted(METHOD_OPTIONS))))
+    _options.validate(kwargs, _options.METHOD, "Invalid option %r for @lumos.method; valid: %s")
 
     def decorate(fn):
         fn.__lumos_method_options__ = dict(kwargs)
@@ -60,32 +52,7 @@ def method(*args, **kwargs):
 
 
 def _validate_actor_options(options):
-    for key in options:
-        if key not in ACTOR_OPTIONS:
-            raise ValueError("Invalid option keyword %r for an actor. Valid ones are: %s" % (
-                key, ", ".join(sorted(ACTOR_OPTIONS))))
-    task_like = {k: v for k, v in options.items() if k in ("num_cpus", "num_gpus", "resources", "memory",
-                                                            "scheduling_strategy", "runtime_env",
-                                                            "placement_group", "placement_group_bundle_index",
-                                                            "placement_group_capture_child_tasks", "accelerator_type",
-                                                            "_fail_on_infeasible")}
-    validate_options(task_like)
-    if options.get("lifetime") not in (None, "detached", "non_detached"):
-        raise ValueError("lifetime must be None, 'non_detached' or 'detached', got %r" % (options["lifetime"],))
-    for key, low in (("max_restarts", -1), ("max_task_retries", -1), ("max_concurrency", 1),
-                     ("max_pending_calls", -1)):
-        if key in options and options[key] is not None:
-            v = options[key]
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                raise ValueError("%s must be an int >= %d, got %r" % (key, low, v))
-    for key in ("name", "namespace"):
-        v = options.get(key)
-        if v is not None and (not isinstance(v, str) or (key == "name" and not v)):
-            raise ValueError("%s must be a non-empty string, got %r" % (key, v))
-    if options.get("get_if_exists") and not options.get("name"):
-        raise ValueError("get_if_exists=True needs a name= for the actor")
-    if options.get("concurrency_groups"):
-        raise ValueError("concurrency_groups are not built in lumos yet; use max_concurrency")
+    _options.validate(options, _options.ACTOR)
 
 
 def _placement_in_group(group, placement):
@@ -178,16 +145,16 @@ class ActorClass:
             "is_async": self._is_async,
         }
         arg_list, kw_names = serialize_args(args, kwargs, "argument of %s.__init__" % self.__name__)
-        group = _strategies.placement_of(options)
-        held = resources_of(options, default_cpus=0, placement=group)
+        group = _scheduling.placement_of(options)
+        held = _options.resources_of(options, default_cpus=0, placement=group, what="actor %s" % self.__name__)
         placement = {} if options.get("num_cpus") is not None else {"CPU": 1.0}
         placement = _placement_in_group(group, placement)
-        _strategies.check_node_strategy(options, "actor %s" % self.__name__)
+        _scheduling.check_node_strategy(options, "actor %s" % self.__name__)
         env = _runtime_env.spec_env(_worker.global_state(), options.get("runtime_env"))
         created = cw.create_actor(
             handle_state["actor_id"], fid, self._cls.__module__ or "__main__", self.__name__, arg_list,
             kw_names, held, placement, options.get("max_restarts") or 0, max_concurrency, self._is_async,
-            name, namespace, detached, pickle.dumps(handle_state), spec_placement(group), env,
+            name, namespace, detached, pickle.dumps(handle_state), _options.spec_placement(group), env,
             bool(options.get("_fail_on_infeasible")))
         if isinstance(created, dict):
             existing = created
@@ -295,17 +262,9 @@ class ActorMethod:
         return self._handle._call(self._name, args, kwargs, self._num_returns, self._backpressure)
 
     def options(self, **options):
-        for k in options:
-            if k not in METHOD_OPTIONS:
-                raise ValueError("Invalid option %r for an actor method; valid: %s" % (
-                    k, ", ".join(sorted(METHOD_OPTIONS))))
+        _options.validate(options, _options.METHOD)
         n = options.get("num_returns", self._num_returns)
-        if n != "streaming" and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
-            raise ValueError("num_returns must be a non-negative int or 'streaming', got %r" % (n,))
         b = options.get("_generator_backpressure_num_objects", self._backpressure)
-        if b is not None and (isinstance(b, bool) or not isinstance(b, int) or b < -1):
-            raise ValueError("_generator_backpressure_num_objects must be a positive int (or -1/None: no "
-                             "limit), got %r" % (b,))
         return ActorMethod(self._handle, self._name, self._meta, n, b or 0)
 
 

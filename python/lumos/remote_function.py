@@ -2,96 +2,17 @@
 import inspect
 
 from lumos import _raylet
-from lumos._private import accelerators
 from lumos._private import code_pickling
+from lumos._private import options as _options
 from lumos._private import runtime_env as _runtime_env
-from lumos._private.runtime_env import validation as _env_validation
+from lumos._private import scheduling as _scheduling
 from lumos._private import serialization
 from lumos._private import worker as _worker
-from lumos.util.placement_group import bundle_resources, check_bundle_index
-from lumos.util import scheduling_strategies as _strategies
-
-# Options a task accepts; values are validated in _validate_options.
-TASK_OPTIONS = {
-    "num_cpus", "num_gpus", "resources", "num_returns", "max_calls", "name", "max_retries",
-    "retry_exceptions", "memory", "accelerator_type", "scheduling_strategy", "runtime_env",
-    "placement_group", "placement_group_bundle_index", "placement_group_capture_child_tasks",
-    "label_selector", "_metadata", "enable_task_events", "object_store_memory", "_fail_on_infeasible",
-    "_generator_backpressure_num_objects",
-}
-DEFAULT_MAX_RETRIES = 3  # like Ray: a task whose worker dies runs again up to 3 times
 
 
-def _check_number(name, value, allow_none=True):
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError("%s must be a number, got %r" % (name, value))
-    if value < 0:
-        raise ValueError("%s must be non-negative, got %r" % (name, value))
-    accelerators.check_amount(name, value)  # at most 4 decimals (the raylet's fixed point)
-
-
-def validate_options(options, allowed=TASK_OPTIONS, what="task"):
-    for key in options:
-        if key not in allowed:
-            raise ValueError("Invalid option keyword %r for a %s. Valid ones are: %s" % (
-                key, what, ", ".join(sorted(allowed))))
-    for key in ("num_cpus", "num_gpus", "memory", "object_store_memory"):
-        if key in options:
-            _check_number(key, options[key])
-    accelerators.check_gpu_request(options.get("num_gpus"))
-    accelerators.check_accelerator_type(options.get("accelerator_type"))
-    if options.get("resources") is not None:
-        res = options["resources"]
-        if not isinstance(res, dict):
-            raise ValueError("resources must be a dict of name -> amount, got %r" % (res,))
-        for k, v in res.items():
-            if k in ("CPU", "GPU"):
-                raise ValueError("Use the 'num_cpus' and 'num_gpus' keyword instead of resources[%r]" % k)
-            _check_number("resources[%r]" % k, v, allow_none=False)
-    if "num_returns" in options:
-        n = options["num_returns"]
-        if n not in ("dynamic", "streaming", None) and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
-            raise ValueError("num_returns must be a non-negative int, 'streaming' or 'dynamic', got %r" % (n,))
-    validate_backpressure(options)
-    if options.get("max_retries") is not None:
-        m = options["max_retries"]
-        if isinstance(m, bool) or not isinstance(m, int) or m < -1:
-            raise ValueError("max_retries must be an int >= -1 (-1: retry forever), got %r" % (m,))
-    if "retry_exceptions" in options:
-        r = options["retry_exceptions"]
-        if not isinstance(r, bool):
-            if not isinstance(r, (list, tuple)) or not all(
-                    isinstance(c, type) and issubclass(c, BaseException) for c in r):
-                raise ValueError("retry_exceptions must be a bool or a list of exception classes, got %r" % (r,))
-    if "max_calls" in options:
-        m = options["max_calls"]
-        if isinstance(m, bool) or not isinstance(m, int) or m < 0:
-            raise ValueError("max_calls must be a non-negative int, got %r" % (m,))
-    _strategies.check_capture(options.get("placement_group_capture_child_tasks"))
-    if not isinstance(options.get("_fail_on_infeasible", False), bool):
-        raise ValueError("_fail_on_infeasible must be True or False, got %r" % (options["_fail_on_infeasible"],))
-    if options.get("runtime_env") is not None:
-        _env_validation.validate(options["runtime_env"])
-    _strategies.validate(options.get("scheduling_strategy"))
-    pg = options.get("placement_group")
-    if pg is not None and pg != "default":
-        if options.get("scheduling_strategy") not in (None, "DEFAULT"):
-            raise ValueError("placement_group= cannot be combined with scheduling_strategy=%r"
-                             % (options["scheduling_strategy"],))
-        index = options.get("placement_group_bundle_index")
-        check_bundle_index(pg, -1 if index is None else index)
-    elif options.get("placement_group_bundle_index") not in (None, -1):
-        raise ValueError("placement_group_bundle_index=%r needs placement_group=" % (
-            options["placement_group_bundle_index"],))
-
-
-def validate_backpressure(options):
-    b = options.get("_generator_backpressure_num_objects")
-    if b is not None and (isinstance(b, bool) or not isinstance(b, int) or b < -1):
-        raise ValueError("_generator_backpressure_num_objects must be a positive int (or -1/None: no limit), "
-                         "got %r" % (b,))
+def validate_options(options):
+    """The task options check (the table in lumos._private.options)."""
+    _options.validate(options, _options.TASK)
 
 
 def streaming_mode(fn, num_returns, options):
@@ -104,34 +25,6 @@ def streaming_mode(fn, num_returns, options):
         return num_returns, False, 0
     b = options.get("_generator_backpressure_num_objects")
     return 1, True, (b if b is not None and b > 0 else 0)
-
-
-def resources_of(options, default_cpus=1, placement=None):
-    """The resources a task (actor) with `options` holds; `placement` is
-    placement_of(options) when the caller has it already."""
-    res = {}
-    cpus = options.get("num_cpus")
-    res["CPU"] = float(default_cpus if cpus is None else cpus)
-    if options.get("num_gpus"):
-        res["GPU"] = float(options["num_gpus"])
-    if options.get("memory"):
-        res["memory"] = float(options["memory"])
-    for k, v in (options.get("resources") or {}).items():
-        res[k] = float(v)
-    if options.get("accelerator_type"):
-        res[accelerators.accelerator_resource(options["accelerator_type"])] = accelerators.ACCELERATOR_TYPE_DEMAND
-    res = {k: v for k, v in res.items() if v > 0}
-    pg, index, _ = placement or _strategies.placement_of(options)
-    if pg is not None:
-        res = bundle_resources(pg, index, res)  # the bundle's own resources only
-    return res
-
-
-def spec_placement(placement):
-    """placement_of(...) as the core worker's spec takes it: (group id bytes,
-    bundle index, capture) or None."""
-    pg, index, capture = placement
-    return None if pg is None else (bytes.fromhex(pg.id.hex()), index, capture)
 
 
 class _BoundOptions:
@@ -235,7 +128,7 @@ class RemoteFunction:
         self._check_signature(args, kwargs)
         job = _worker.current_job_id()
         fid = self._function_id(cw, job)
-        _strategies.check_node_strategy(options, "task %s" % self._qualname)
+        _scheduling.check_node_strategy(options, "task %s" % self._qualname)
         arg_list, kw_names = serialize_args(args, kwargs, "argument of %s" % self._qualname)
         num_returns, streaming, backpressure = streaming_mode(self._function, options.get("num_returns"), options)
         dynamic = num_returns == "dynamic"
@@ -252,14 +145,15 @@ class RemoteFunction:
         if isinstance(retry_exceptions, (list, tuple)):
             allowlist = code_pickling.dumps(tuple(retry_exceptions))
             retry_exceptions = True
-        placement = _strategies.placement_of(options)
+        placement = _scheduling.placement_of(options)
         env = _runtime_env.spec_env(_worker._state, options.get("runtime_env"))
         refs = cw.submit_task(fid, self._module, self._qualname, options.get("name") or self._name, arg_list,
-                              kw_names, num_returns, resources_of(options, placement=placement),
+                              kw_names, num_returns,
+                              _options.resources_of(options, placement=placement, what="task %s" % self._qualname),
                               options.get("max_calls") or 0,
-                              DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
+                              _options.DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
                               bool(retry_exceptions), allowlist, dynamic, streaming, backpressure,
-                              spec_placement(placement), bool(options.get("_fail_on_infeasible")), env)
+                              _options.spec_placement(placement), bool(options.get("_fail_on_infeasible")), env)
         return returns_of_call(cw, refs, num_returns, streaming)
 
 

@@ -137,10 +137,8 @@ def assign_gpus(ids):
 def get_gpu_ids():
     """The GPUs of the running task or actor, as CUDA names them in this
     process's parent environment: ints, or strings for UUID entries. Empty in
-    the driver (lumos does not assign GPUs to it)."""
-    from lumos._private import worker as _worker
-    if _worker.global_state().mode != _worker.WORKER_MODE:
-        return []
+    the driver (lumos does not assign GPUs to it: only a worker's executor
+    calls assign_gpus)."""
     out = []
     for i in _assigned:
         entry = _device_entry(i)

@@ -258,7 +258,7 @@ def _context():
 
 def shutdown(_exiting_interpreter=False):
     """Disconnects; stops the processes this driver started."""
-    pg_module = sys.modules.get("lumos.util.placement_group")
+    pg_module = sys.modules.get("lumos._private.placement")
     if pg_module is not None:
         pg_module.flush_removals()  # queued asynchronous removals go out first
     with _state.lock:

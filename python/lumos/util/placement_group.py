@@ -1,182 +1,22 @@
 """Placement groups (Ray's ray.util.placement_group).
 
 A group reserves bundles of resources atomically (the GCS prepares every
-bundle on its raylet, then commits them all, or rolls back). A committed
-bundle {"CPU": 2} at index i becomes the node resources CPU_group_i_<id> and
-CPU_group_<id>; a task or actor scheduled into the group asks for those
-instead of plain CPU, so it only uses the bundle's resources.
+bundle on its raylet, then commits them all, or rolls back). This module
+creates, finds, lists and removes groups; the handle (PlacementGroup) and how
+a task uses a bundle live in lumos._private.placement.
 """
-import atexit
-import logging
 import math
 import os
-import threading
-import time
 
 from lumos import _raylet
 from lumos._private import worker as _worker
+from lumos._private.placement import (  # noqa: F401  (the handle and bundle helpers live there)
+    BUNDLE_MARKER, PlacementGroup, _gcs, bundle_resources, check_bundle_index, current_group, flush_removals,
+    _removals)
+from lumos._private.ids import PlacementGroupID  # noqa: F401
 
 STRATEGIES = {"PACK": 0, "SPREAD": 1, "STRICT_PACK": 2, "STRICT_SPREAD": 3}
 _UNIT = 10000  # resource amounts are multiples of 1/_UNIT
-BUNDLE_MARKER = 0.001  # of the bundle_group_* resource a task in a bundle takes
-
-
-class PlacementGroupID:
-    def __init__(self, hex_id):
-        self._hex = hex_id
-
-    def hex(self):
-        return self._hex
-
-    def __eq__(self, other):
-        return isinstance(other, PlacementGroupID) and other._hex == self._hex
-
-    def __hash__(self):
-        return hash(self._hex)
-
-    def __repr__(self):
-        return "PlacementGroupID(%s)" % self._hex
-
-
-class PlacementGroup:
-    """A handle to a placement group (picklable: pass it to tasks)."""
-
-    def __init__(self, id_hex, bundle_specs=None):
-        self.id = PlacementGroupID(id_hex)
-        self._bundles = bundle_specs
-
-    @property
-    def bundle_specs(self):
-        if self._bundles is None:
-            info = _gcs_get(self.id.hex())
-            self._bundles = info["bundles"] if info else []
-        return [dict(b) for b in self._bundles]
-
-    @property
-    def bundle_count(self):
-        return len(self.bundle_specs)
-
-    def ready(self):
-        """An ObjectRef that becomes ready (value: this group) once every
-        bundle is reserved. Use with lumos.get / lumos.wait."""
-        return _ready_task.options(
-            num_cpus=0, resources={"bundle_group_" + self.id.hex(): BUNDLE_MARKER}, max_retries=0,
-            scheduling_strategy="DEFAULT", name="placement_group.ready").remote(self)
-
-    def wait(self, timeout_seconds=30):
-        """True once the group is created, False after `timeout_seconds`."""
-        if isinstance(timeout_seconds, bool) or not isinstance(timeout_seconds, (int, float)) or timeout_seconds < 0:
-            raise ValueError("timeout_seconds must be a non-negative number, got %r" % (timeout_seconds,))
-        deadline = time.monotonic() + timeout_seconds
-        gcs = _gcs()
-        while True:
-            left_ms = int(max(0.0, deadline - time.monotonic()) * 1000)
-            if _raylet.pg_wait(gcs, self.id.hex(), min(left_ms, 5000)):
-                return True
-            if left_ms <= 5000:
-                return False
-
-    def __eq__(self, other):
-        return isinstance(other, PlacementGroup) and other.id == self.id
-
-    def __hash__(self):
-        return hash(self.id)
-
-    def __repr__(self):
-        return "PlacementGroup(%s)" % self.id.hex()
-
-    def __reduce__(self):
-        return (PlacementGroup, (self.id.hex(), self._bundles))
-
-
-def _gcs():
-    _worker.core_worker()  # raises when not connected
-    _removals.flush()  # this process sees its own removals
-    return _worker.global_state().gcs
-
-
-class _Removals:
-    """Asynchronous removal (Ray documents remove_placement_group() as
-    asynchronous): remove_placement_group() queues the id and returns; a
-    daemon thread sends everything queued in one GCS call (so a burst of
-    removals costs one round trip, not one each). Every other placement
-    group call of this process, and shutdown/exit, first sends what is
-    queued and waits for it, so the process always sees its own removals."""
-
-    def __init__(self):
-        self._cv = threading.Condition()
-        self._queue = []      # (GcsClient, group id hex)
-        self._busy = False    # the thread is sending a batch
-        self._thread = None
-
-    def add(self, gcs, pg_id):
-        with self._cv:
-            self._queue.append((gcs, pg_id))
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="lumos-pg-removal", daemon=True)
-                self._thread.start()
-            self._cv.notify_all()
-
-    def flush(self):
-        if not self._queue and not self._busy:
-            return
-        with self._cv:
-            while self._busy:
-                self._cv.wait()
-            batch, self._queue = self._queue, []
-        self._send(batch)
-
-    def _run(self):
-        while True:
-            with self._cv:
-                while not self._queue:
-                    self._cv.wait()
-                batch, self._queue = self._queue, []
-                self._busy = True
-            try:
-                self._send(batch)
-            finally:
-                with self._cv:
-                    self._busy = False
-                    self._cv.notify_all()
-
-    @staticmethod
-    def _send(batch):
-        by_client = {}
-        for gcs, pg_id in batch:
-            by_client.setdefault(id(gcs), (gcs, []))[1].append(pg_id)
-        for gcs, ids in by_client.values():
-            try:
-                _raylet.pg_remove_many(gcs, ids)
-            except Exception as e:  # e.g. the cluster is gone; nothing to return resources to
-                logging.getLogger(__name__).warning("removing placement group(s) %s failed: %s", ids, e)
-
-
-_removals = _Removals()
-atexit.register(_removals.flush)
-
-
-def flush_removals():
-    """Sends queued removals and waits for them (shutdown calls it)."""
-    _removals.flush()
-
-
-def _gcs_get(pg_id):
-    return _raylet.pg_get(_gcs(), pg_id)
-
-
-def _ready_task_fn(pg):
-    return pg
-
-
-_ready_task = None
-
-
-def _init_ready_task():
-    global _ready_task
-    if _ready_task is None:
-        from lumos.remote_function import RemoteFunction
-        _ready_task = RemoteFunction(_ready_task_fn, {})
 
 
 def _check_amount(where, name, amount):
@@ -227,7 +67,6 @@ def placement_group(bundles, strategy="PACK", name="", lifetime=None, _max_cpu_f
                      ("bundle_label_selector", bundle_label_selector)):
         if val is not None:
             raise ValueError("placement_group(%s=...) is not built in lumos yet" % opt)
-    _init_ready_task()
     gcs = _gcs()
     pg_id = os.urandom(16).hex()
     job = _worker.current_job_id()
@@ -282,29 +121,4 @@ def placement_group_table(placement_group=None):
 def get_current_placement_group():
     """The placement group the current task or actor runs in (its spec
     carries it), or None: in the driver and outside groups."""
-    from lumos.util.scheduling_strategies import current_group
     return current_group()
-
-
-def check_bundle_index(pg, index):
-    if not isinstance(pg, PlacementGroup):
-        raise ValueError("placement_group must be a PlacementGroup (from lumos.util.placement_group()), got %r"
-                         % (pg,))
-    if isinstance(index, bool) or not isinstance(index, int):
-        raise ValueError("placement_group_bundle_index must be an int, got %r" % (index,))
-    count = pg.bundle_count
-    if index < -1 or index >= count:
-        raise ValueError("placement_group_bundle_index %d is out of range: the group has %d bundle(s), so valid "
-                         "indexes are -1 (any) and 0..%d" % (index, count, count - 1))
-
-
-def bundle_resources(pg, index, resources):
-    """`resources` renamed to the bundle's own resources, plus the bundle marker."""
-    suffix = ("_group_%d_" % index if index >= 0 else "_group_") + pg.id.hex()
-    out = {}
-    for k, v in resources.items():
-        out[k + suffix] = v
-        if index >= 0:
-            out[k + "_group_" + pg.id.hex()] = v
-    out["bundle" + suffix] = BUNDLE_MARKER
-    return out
