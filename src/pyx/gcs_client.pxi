@@ -1,11 +1,20 @@
+def _unix_part(str endpoint):
+    """The Unix socket path of a fastpath endpoint ("unix:/p;tcp:ip:port")."""
+    for part in endpoint.split(";"):
+        if part.startswith("unix:"):
+            return part[5:]
+    return ""
+
+
 cdef dict _node_to_dict(const CNodeInfo& info):
     cdef CNodeView v = ViewNode(info)
     return {
         "NodeID": CNodeID.FromBinary(v.node_id).Hex().decode(),
         "Alive": v.alive,
         "NodeManagerAddress": v.node_ip.decode(),
-        "RayletSocketName": v.raylet_endpoint.decode(),
-        "ObjectStoreSocketName": v.store_endpoint.decode(),
+        "RayletSocketName": _unix_part(v.raylet_endpoint.decode()),
+        "RayletEndpoint": v.raylet_endpoint.decode(),
+        "ObjectStoreSocketName": _unix_part(v.store_endpoint.decode()),
         "Resources": {k.decode(): val for k, val in v.total},
         "AvailableResources": {k.decode(): val for k, val in v.available},
         "IsHead": v.is_head,

@@ -17,6 +17,7 @@ import time
 
 from lumos import exceptions
 from lumos._private import accelerators
+from lumos._private import auth
 
 DEFAULT_ROOT = "/tmp/lumos"
 CURRENT_CLUSTER_FILE = "lumos_current_cluster"
@@ -65,8 +66,17 @@ class Node:
 
     def __init__(self, head=True, gcs_address=None, num_cpus=None, num_gpus=None, resources=None,
                  object_store_memory=None, temp_dir=None, gcs_port=0, system_config=None,
-                 detached=False, node_ip="127.0.0.1", spill_dir=None):
+                 detached=False, node_ip="127.0.0.1", spill_dir=None, auth_token=None, raylet_port=0,
+                 object_manager_port=0, labels=None):
         self.head = head
+        # Head: the given token or a new one; other nodes must be given the head's.
+        self.auth_token = auth_token or (auth.generate() if head else None)
+        if self.auth_token is None:
+            raise ConnectionError("joining a cluster needs its token: set LUMOS_AUTH_TOKEN or pass "
+                                  "--auth-token-file (the head wrote it to <session_dir>/auth_token)")
+        self.raylet_port = raylet_port
+        self.object_manager_port = object_manager_port
+        self.labels = dict(labels or {})
         self.node_ip = node_ip
         self.num_cpus = os.cpu_count() if num_cpus is None else num_cpus
         self.num_gpus, self.accelerator_type = accelerators.node_gpus(num_gpus)
@@ -142,13 +152,15 @@ class Node:
 
     def start(self):
         self._make_session_dir()
+        token_file = auth.write(self.session_dir, self.auth_token)
         lifeline = [] if self.detached else ["--lifeline-pid=%d" % os.getpid()]
         bins = bin_dir()
         if self.head:
             port = self.gcs_port or free_port(self.node_ip)
             self.gcs_address = "%s:%d" % (self.node_ip, port)
             self._spawn("gcs_server", [os.path.join(bins, "gcs_server"), "--host=" + self.node_ip,
-                                       "--port=%d" % port, "--session-dir=" + self.session_dir] + lifeline)
+                                       "--port=%d" % port, "--session-dir=" + self.session_dir,
+                                       "--auth-token-file=" + token_file] + lifeline)
         resources = ",".join("%s=%r" % (k, v) for k, v in self.resource_list().items())
         self._spawn("raylet", [
             os.path.join(bins, "raylet"), "--session-dir=" + self.session_dir,
@@ -156,7 +168,10 @@ class Node:
             "--object-store-memory=%d" % self.object_store_memory,
             "--raylet-socket=" + self.raylet_socket, "--store-socket=" + self.store_socket,
             "--python=" + sys.executable, "--num-prestart-workers=%d" % int(self.num_cpus),
-            "--node-ip=" + self.node_ip] + (["--head"] if self.head else [])
+            "--node-ip=" + self.node_ip, "--auth-token-file=" + token_file,
+            "--port=%d" % self.raylet_port, "--object-manager-port=%d" % self.object_manager_port]
+            + (["--labels=" + "\n".join("%s=%s" % kv for kv in self.labels.items())] if self.labels else [])
+            + (["--head"] if self.head else [])
             + (["--spill-dir=" + self.spill_dir] if self.spill_dir else []) + lifeline)
         self._wait_ready()
         return self
@@ -187,7 +202,8 @@ class Node:
 
     def write_cluster_file(self):
         with open(os.path.join(self.root, CURRENT_CLUSTER_FILE), "w") as f:
-            json.dump({"gcs_address": self.gcs_address, "session_dir": self.session_dir}, f)
+            json.dump({"gcs_address": self.gcs_address, "session_dir": self.session_dir,
+                       "node_ip": self.node_ip}, f)
 
     # ---------------------------------------------------------------- stop
     def stop(self, grace_s=2.0):

@@ -68,4 +68,19 @@ Result<std::map<std::string, double>> ParseResourceList(const std::string& s) {
   return out;
 }
 
+Result<std::map<std::string, std::string>> ParseStringMap(const std::string& s) {
+  std::map<std::string, std::string> out;
+  std::stringstream ss(s);
+  std::string line;
+  while (std::getline(ss, line, '\n')) {
+    if (line.empty()) continue;
+    auto eq = line.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Status::InvalidArgument("bad entry '" + line + "', expected key=value");
+    }
+    out[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return out;
+}
+
 }  // namespace lumos

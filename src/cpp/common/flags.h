@@ -26,5 +26,8 @@ class Flags {
 
 /// \brief Parses "CPU=2,GPU=1,custom=0.5" into a map; fails on malformed parts.
 Result<std::map<std::string, double>> ParseResourceList(const std::string& s);
+/// \brief Parses "key=value" lines (newline separated; values may hold any
+/// other character) into a map, e.g. node labels.
+Result<std::map<std::string, std::string>> ParseStringMap(const std::string& s);
 
 }  // namespace lumos

@@ -7,7 +7,7 @@ std::string Status::ToString() const {
                                  "AlreadyExists", "TimedOut",      "IOError",      "OutOfMemory",
                                  "Disconnected", "Invalid",        "NotImplemented", "WorkerDied",
                                  "ObjectLost",  "Interrupted",     "PythonError",  "Unknown",
-                                 "NotInitialized"};
+                                 "NotInitialized", "Unauthenticated"};
   int c = code_int();
   std::string name = (c >= 0 && c < static_cast<int>(sizeof(kNames) / sizeof(kNames[0])))
                          ? kNames[c] : "Code" + std::to_string(c);

@@ -26,6 +26,7 @@ enum class StatusCode : int {
   kPythonError = 14,      // a Python exception is set; re-raise it unchanged
   kUnknown = 15,
   kNotInitialized = 16,   // RaySystemError-ish: not connected
+  kUnauthenticated = 17,  // wrong or missing cluster token (AuthenticationError)
 };
 
 /// \brief Outcome of an operation: OK, or a code with a human message.
@@ -53,6 +54,7 @@ class Status {
   LUMOS_STATUS_CTOR(PythonError)
   LUMOS_STATUS_CTOR(Unknown)
   LUMOS_STATUS_CTOR(NotInitialized)
+  LUMOS_STATUS_CTOR(Unauthenticated)
 #undef LUMOS_STATUS_CTOR
 
   bool ok() const { return code_ == StatusCode::kOK; }

@@ -1,13 +1,17 @@
 #include "core_worker/connection_pool.h"
 
+#include "rpc/dial.h"
+#include "rpc/endpoint.h"
+
 namespace lumos::core {
 
 Result<std::string> UnixPathOf(const std::string& endpoint) {
-  if (endpoint.rfind("unix:", 0) != 0) {
-    return Status::NotImplemented("endpoint '" + endpoint + "' is not a unix socket; only single-node "
-                                  "clusters are supported so far");
+  auto ep = rpc::ParseEndpoint(endpoint);
+  if (!ep.ok()) return ep.status();
+  if (ep.value().unix_path.empty()) {
+    return Status::InvalidArgument("endpoint '" + endpoint + "' has no unix socket (it is on another host)");
   }
-  return endpoint.substr(5);
+  return ep.value().unix_path;
 }
 
 Result<rpc::ConnectionPtr> ConnectionPool::Get(const std::string& endpoint) {
@@ -16,9 +20,7 @@ Result<rpc::ConnectionPtr> ConnectionPool::Get(const std::string& endpoint) {
     auto it = conns_.find(endpoint);
     if (it != conns_.end() && !it->second->closed()) return it->second;
   }
-  auto path = UnixPathOf(endpoint);
-  if (!path.ok()) return path.status();
-  auto conn = rpc::Connection::Connect(io_, path.value(), 2000);
+  auto conn = rpc::Dial(io_, endpoint, 2000);
   if (!conn.ok()) return conn.status();
   rpc::ConnectionPtr c = conn.value();
   {

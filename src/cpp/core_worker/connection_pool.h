@@ -1,5 +1,5 @@
 #pragma once
-// ConnectionPool: one fastpath connection per peer endpoint ("unix:/path"),
+// ConnectionPool: one fastpath connection per peer endpoint (rpc/endpoint.h),
 // opened on first use and forgotten when it closes. Frames the peer sends
 // (one-way messages, requests) go to the shared handler.
 // Thread safety: thread safe.
@@ -53,7 +53,7 @@ Status CallSync(const rpc::ConnectionPtr& conn, uint16_t method, const google::p
   return fut.get();
 }
 
-/// \brief "unix:/p" -> "/p"; anything else is an error (TCP comes with multi-node).
+/// \brief The Unix socket path of an endpoint ("unix:/p[;tcp:..]" -> "/p"); an error without one.
 Result<std::string> UnixPathOf(const std::string& endpoint);
 
 }  // namespace lumos::core

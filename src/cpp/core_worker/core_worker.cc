@@ -11,6 +11,8 @@
 #include "common/process_util.h"
 #include "core_worker/plasma_buffer.h"
 #include "node_manager.pb.h"
+#include "rpc/cluster_identity.h"
+#include "rpc/endpoint.h"
 
 namespace lumos::core {
 
@@ -25,6 +27,9 @@ Result<std::unique_ptr<CoreWorker>> CoreWorker::Create(CoreWorkerOptions options
   if (!options.is_driver && !TieLifetimeToParent(options.raylet_pid, SIGKILL)) {
     return Status::Disconnected("the raylet that started this worker is gone");
   }
+  if (options.node_ip.empty()) options.node_ip = rpc::LocalNodeIp();
+  rpc::SetLocalNodeIp(options.node_ip);
+  if (!options.auth_token.empty()) rpc::SetClusterToken(options.auth_token);
   std::unique_ptr<CoreWorker> cw(new CoreWorker(std::move(options)));
   LUMOS_RETURN_NOT_OK(cw->Connect());
   return cw;
@@ -36,6 +41,10 @@ Status CoreWorker::Connect() {
   std::string sock = options_.session_dir + "/sockets/w-" + worker_id_.Hex().substr(0, 12);
   server_ = std::make_unique<rpc::FastpathServer>(loop_->io(), sock, on_frame, nullptr);
   LUMOS_RETURN_NOT_OK(server_->Listen());
+  // Peers on other hosts reach this process over TCP (tasks, actor calls, borrowers).
+  int tcp_port = 0;
+  LUMOS_RETURN_NOT_OK(server_->ListenTcp(options_.node_ip, 0, &tcp_port));
+  const std::string endpoint = rpc::FormatEndpoint(sock, options_.node_ip, tcp_port);
   pool_ = std::make_unique<ConnectionPool>(loop_->io(), on_frame);
   pool_->SetPeerClosedHandler([this](const std::string& endpoint) { OnPeerGone(endpoint); });
   loop_->Start("lumos_io");
@@ -60,7 +69,7 @@ Status CoreWorker::Connect() {
   reg.set_is_driver(options_.is_driver);
   reg.set_pid(getpid());
   reg.set_job_id(job_id_.Binary());
-  reg.set_endpoint("unix:" + sock);
+  reg.set_endpoint(endpoint);
   reg.set_runtime("python");
   rpc::RegisterClientReply reply;
   LUMOS_RETURN_NOT_OK(CallSync(raylet_, rpc::REGISTER_CLIENT, reg, &reply, 10000));
@@ -68,7 +77,7 @@ Status CoreWorker::Connect() {
   node_resources_.insert(reply.resources().begin(), reply.resources().end());
   address_.set_node_id(node_id_.Binary());
   address_.set_worker_id(worker_id_.Binary());
-  address_.set_endpoint("unix:" + sock);
+  address_.set_endpoint(endpoint);
   refs_.SetSelf(worker_id_.Binary(), address_.endpoint());
 
   std::string store_socket = options_.store_socket;
@@ -163,7 +172,7 @@ Status CoreWorker::SealPlasma(const ObjectID& id, bool owned, const std::vector<
     std::vector<ObjectID> inner;
     for (const auto& r : nested) inner.push_back(ObjectID::FromBinary(r.object_id()));
     refs_.AddOwnedObject(id, inner, true);
-    auto obj = RayObject::InPlasma();
+    auto obj = RayObject::InPlasma(node_id_.Binary());
     obj->nested_refs = nested;
     memory_store_.Put(id, obj);
   }
@@ -201,7 +210,14 @@ void CoreWorker::FreeObjects(const std::vector<DeletedObject>& deleted) {
     refs_.RemoveSubmittedTaskRefs(scope.creation_arg_refs, &args);
     if (!args.empty()) FreeObjects(args);
   }
+  std::vector<ObjectID> remote_ids;
+  std::vector<std::string> remote_primaries;
   for (const auto& d : deleted) {
+    if (d.owned && d.in_plasma) {
+      auto obj = memory_store_.GetIfExists(d.id);
+      remote_ids.push_back(d.id);
+      remote_primaries.push_back(obj && obj->node_id != node_id_.Binary() ? obj->node_id : "");
+    }
     memory_store_.Delete(d.id);
     if (d.owned && d.in_plasma) {
       plasma.push_back(d.id);
@@ -214,6 +230,7 @@ void CoreWorker::FreeObjects(const std::vector<DeletedObject>& deleted) {
     if (d.registrations > 0) has_registrations = true;
   }
   if (has_registrations && !shut_down_) SendRemoveBorrowers(deleted);
+  if (!remote_ids.empty() && !shut_down_) FreeRemoteCopies(remote_ids, remote_primaries);
   if (!plasma.empty() && !shut_down_) {
     Status s = store_->Delete(plasma);
     if (!s.ok()) LUMOS_LOG(Debug) << "object store delete failed: " << s.ToString();
@@ -252,7 +269,7 @@ void CoreWorker::RequestFromOwner(const ObjectID& id, const rpc::Address& owner)
       return;
     }
     if (reply.in_plasma()) {
-      memory_store_.Put(id, RayObject::InPlasma());
+      memory_store_.Put(id, RayObject::InPlasma(reply.node_id()));
     } else {
       memory_store_.Put(id, RayObject::FromInline(reply.value()));
     }
@@ -358,9 +375,18 @@ Status CoreWorker::GetOnce(const std::vector<ObjectID>& ids, const std::vector<r
     out->push_back(std::move(obj));
   }
   if (!plasma_ids.empty()) {
+    LUMOS_RETURN_NOT_OK(PullRemoteObjects(ids, owners, timeout_ms, out));
+    // Pulled copies are local now; failed pulls became error objects.
+    std::vector<ObjectID> local_ids;
+    std::vector<size_t> local_pos;
+    for (size_t j = 0; j < plasma_pos.size(); j++) {
+      if (!(*out)[plasma_pos[j]]->in_plasma) continue;
+      local_ids.push_back(plasma_ids[j]);
+      local_pos.push_back(plasma_pos[j]);
+    }
     std::vector<std::shared_ptr<RayObject>> fetched;
-    LUMOS_RETURN_NOT_OK(FetchFromPlasma(plasma_ids, &fetched));
-    for (size_t j = 0; j < plasma_pos.size(); j++) (*out)[plasma_pos[j]] = fetched[j];
+    if (!local_ids.empty()) LUMOS_RETURN_NOT_OK(FetchFromPlasma(local_ids, &fetched));
+    for (size_t j = 0; j < local_pos.size(); j++) (*out)[local_pos[j]] = fetched[j];
   }
   return Status::OK();
 }
@@ -413,11 +439,10 @@ std::vector<ObjectID> CoreWorker::SubmitTask(rpc::TaskSpec spec) {
   PrepareSpec(&spec, &returns);
   ResolveDependencies(std::move(spec), [this](rpc::TaskSpec ready) {
     TaskID id = TaskID::FromBinary(ready.task_id());
-    if (tasks_->IsCancelled(id)) {
+    if (!tasks_->StartIfNotCancelled(id)) {  // cancelled while its arguments were pending
       tasks_->FailTask(id, kMetaTaskCancelled, "task '" + ready.name() + "' was cancelled before it ran");
       return;
     }
-    tasks_->SetState(id, TaskState::kPendingNodeAssignment);
     submitter_->Submit(std::move(ready));
   });
   return returns;
@@ -426,6 +451,18 @@ std::vector<ObjectID> CoreWorker::SubmitTask(rpc::TaskSpec spec) {
 Status CoreWorker::CancelTask(const ObjectID& ref, bool force, bool recursive) {
   TaskID task = ref.Task();
   if (!tasks_->IsPending(task)) return Status::OK();  // finished (or not ours): nothing to do
+  const bool actor_call = actor_submitter_->IsActorCall(task);
+  if (force && actor_call) {
+    return Status::InvalidArgument(
+        "force=True is not supported for actor calls (queued, running, sync or async); cancel without force, "
+        "or end the actor with lumos.kill()");
+  }
+  if (!actor_call && tasks_->CancelIfResolving(task)) {
+    // Still waiting for an argument: fail it now; when the argument arrives
+    // the resolved spec is dropped (StartIfNotCancelled).
+    tasks_->FailTask(task, kMetaTaskCancelled, "the task was cancelled while it waited for its arguments");
+    return Status::OK();
+  }
   bool is_actor_call = false;
   if (actor_submitter_->CancelQueued(task, &is_actor_call)) {
     tasks_->MarkCancelled(task);
@@ -620,6 +657,9 @@ void CoreWorker::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
     case rpc::GET_REFERENCE_TABLE:
       HandleGetReferenceTable(conn, frame);
       return;
+    case rpc::ADD_OBJECT_LOCATION:
+      HandleAddObjectLocation(frame);
+      return;
     default:
       // Never drop the connection: the GCS watches the owner through it.
       LUMOS_LOG(Warning) << "ignoring unexpected fastpath method " << frame.header.method;
@@ -649,7 +689,7 @@ void CoreWorker::HandleGetObjectStatus(const rpc::ConnectionPtr& conn, const rpc
     reply.set_status(rpc::GetObjectStatusReply::READY);
     if (obj->in_plasma) {
       reply.set_in_plasma(true);
-      reply.set_node_id(node);
+      reply.set_node_id(obj->node_id.empty() ? node : obj->node_id);
     } else {
       auto* v = reply.mutable_value();
       v->set_data(reinterpret_cast<const char*>(obj->data->data()), obj->data->size());

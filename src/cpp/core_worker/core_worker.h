@@ -55,6 +55,11 @@ struct CoreWorkerOptions {
   std::string store_socket;
   std::string gcs_address;
   std::string session_dir;
+  // IP of this node: the TCP listener binds it and peers on it are reached
+  // over Unix sockets (rpc/dial.h). Empty: rpc::LocalNodeIp().
+  std::string node_ip;
+  // The cluster token presented to TCP peers (empty: keep what is set).
+  std::string auth_token;
   JobID job_id;          // drivers: allocated by the caller through the GCS
   pid_t raylet_pid = 0;  // workers: exit when the raylet dies
   TaskExecutor executor;
@@ -127,6 +132,13 @@ class CoreWorker {
   /// node (this one included), asked through the raylet's client list; workers
   /// that do not answer within the timeout are left out.
   Status CollectReferenceTables(int64_t timeout_ms, std::vector<std::string>* out);
+
+  /// \brief Nodes (NodeID binary) known to hold a copy of each object in an
+  /// object store, and its size (-1 unknown); inline objects report none.
+  void ObjectLocations(const std::vector<ObjectID>& ids, std::vector<std::vector<std::string>>* nodes,
+                       std::vector<int64_t>* sizes);
+  /// \brief Priority of the pulls this thread's gets make (0 get, 1 wait, 2 task args).
+  static void SetPullPriority(int priority);
 
   // --- tasks ---
   /// \brief Fills ids and caller fields, registers returns, resolves arguments
@@ -251,6 +263,18 @@ class CoreWorker {
   Status GetOnce(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners, int64_t timeout_ms,
                  std::vector<std::shared_ptr<RayObject>>* out);
   Status FetchFromPlasma(const std::vector<ObjectID>& ids, std::vector<std::shared_ptr<RayObject>>* out);
+  // Objects on other nodes (core_worker_transfer.cc).
+  /// \brief Has the local raylet pull the entries of `objs` (parallel to
+  /// `ids`) that live in another node's store; those that fail become error
+  /// objects naming why. Tells the owners where the new copies are.
+  Status PullRemoteObjects(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners,
+                           int64_t timeout_ms, std::vector<std::shared_ptr<RayObject>>* objs);
+  void HandleAddObjectLocation(const rpc::Frame& frame);
+  /// \brief Owner: records a copy of `id` on `node` (NodeID binary).
+  void AddObjectCopy(const ObjectID& id, const std::string& node);
+  /// \brief Owner: asks the local raylet to free the copies on other nodes of
+  /// freed objects (`primary_nodes` parallel to `ids`, "" = local).
+  void FreeRemoteCopies(const std::vector<ObjectID>& ids, const std::vector<std::string>& primary_nodes);
   void SetBlocked(bool blocked);
   void ExecuteTask(const rpc::ConnectionPtr& conn, const rpc::Frame& frame);
 
@@ -293,6 +317,10 @@ class CoreWorker {
   std::atomic<uint32_t> put_index_{0};
   rpc::ConnectionPtr log_sink_;  // caller of the current/last task
   std::atomic<bool> blocked_{false};
+
+  // Owner: copies of owned objects pulled to other nodes (NodeID binaries).
+  std::mutex copies_mu_;
+  std::unordered_map<ObjectID, std::vector<std::string>> copies_;  // GUARDED_BY(copies_mu_)
 
   // Borrowed objects requested from their owners (GUARDED_BY(owner_mu_)).
   std::mutex owner_mu_;

@@ -101,7 +101,9 @@ void CoreWorker::ExecuteTask(const rpc::ConnectionPtr& conn, const rpc::Frame& f
   if (!ref_ids.empty()) {
     for (size_t j = 0; j < ref_ids.size(); j++) refs_.AddLocalRef(ref_ids[j], &ref_owners[j]);
     std::vector<std::shared_ptr<RayObject>> fetched;
+    SetPullPriority(2);  // task arguments wait behind gets and waits
     s = Get(ref_ids, ref_owners, -1, &fetched);
+    SetPullPriority(0);
     if (s.ok()) {
       for (size_t j = 0; j < ref_pos.size(); j++) args[ref_pos[j]] = fetched[j];
     }
@@ -121,6 +123,10 @@ void CoreWorker::ExecuteTask(const rpc::ConnectionPtr& conn, const rpc::Frame& f
 }
 
 void CoreWorker::BeforeReply(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply) {
+  // Returns in the object store are in this node's: the owner may be elsewhere.
+  for (auto& ret : *reply->mutable_return_objects()) {
+    if (ret.in_plasma()) ret.set_node_id(node_id_.Binary());
+  }
   PreregisterCaller(spec, reply);
   if (spec.max_calls() > 0) {
     std::lock_guard<std::mutex> lock(task_mu_);

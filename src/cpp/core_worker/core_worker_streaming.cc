@@ -37,7 +37,7 @@ void CoreWorker::HandleGeneratorItem(const rpc::ConnectionPtr& conn, const rpc::
   if (result == GeneratorStreams::ItemResult::kNew) tasks_->SetState(task, TaskState::kRunning);
   std::shared_ptr<RayObject> obj;
   if (item.in_plasma()) {
-    obj = RayObject::InPlasma();
+    obj = RayObject::InPlasma(item.node_id());
     obj->nested_refs.assign(item.nested_refs().begin(), item.nested_refs().end());
   } else {
     obj = RayObject::FromInline(item.value());
@@ -144,6 +144,7 @@ Status CoreWorker::ReportGeneratorItem(TaskReplier* replier, int64_t index, rpc:
   // Refs inside the item: register the caller as their borrower before it can
   // see the item, exactly as for a task's returns.
   rpc::PushTaskReply as_reply;
+  if (item.in_plasma()) item.set_node_id(node_id_.Binary());
   *as_reply.add_return_objects() = std::move(item);
   PreregisterCaller(spec, &as_reply);
   *req.mutable_item() = std::move(*as_reply.mutable_return_objects(0));

@@ -21,6 +21,8 @@ uint64_t NormalTaskSubmitter::SchedulingClassOf(const rpc::TaskSpec& spec) {
   if (spec.fail_on_infeasible()) v = v * 1000003 ^ 0x9e3779b97f4a7c15ULL;
   // A worker serves one runtime environment: tasks of different ones never share a lease.
   if (!spec.runtime_env().empty()) v = v * 1000003 ^ h(spec.runtime_env());
+  // Tasks placed differently (SPREAD, a node) never share a lease request.
+  if (spec.has_scheduling_strategy()) v = v * 1000003 ^ h(spec.scheduling_strategy().SerializeAsString());
   return v;
 }
 
@@ -32,6 +34,7 @@ void NormalTaskSubmitter::Submit(rpc::TaskSpec spec) {
     cls.resources.insert(spec.required_resources().begin(), spec.required_resources().end());
     cls.fail_on_infeasible = spec.fail_on_infeasible();
     cls.runtime_env = spec.runtime_env();
+    cls.strategy = spec.scheduling_strategy();
     for (const auto& [k, v] : cls.resources) cls.in_group |= k.find("_group_") != std::string::npos;
   }
   cls.queue.push_back(std::move(spec));
@@ -52,16 +55,26 @@ void NormalTaskSubmitter::DispatchLocked(uint64_t cls_id, Class& cls) {
                                    Config::Get().max_pending_lease_requests());
   while (cls.pending_lease_requests < want) {
     cls.pending_lease_requests++;
-    rpc::RequestWorkerLeaseRequest req;
-    for (const auto& [k, v] : cls.resources) (*req.mutable_resources())[k] = v;
-    req.set_scheduling_class(cls_id);
+    RequestLeaseLocked(cls_id, cls, raylet_, false);
+  }
+}
+
+void NormalTaskSubmitter::RequestLeaseLocked(uint64_t cls_id, const Class& cls, const rpc::ConnectionPtr& raylet,
+                                             bool grant_or_reject) {
+  rpc::RequestWorkerLeaseRequest req;
+  for (const auto& [k, v] : cls.resources) (*req.mutable_resources())[k] = v;
+  req.set_scheduling_class(cls_id);
+  if (!cls.queue.empty()) {
     req.set_task_name(cls.queue.front().name());
     req.set_job_id(cls.queue.front().job_id());
-    req.set_fail_on_infeasible(cls.fail_on_infeasible || Config::Get().fail_on_infeasible() != 0);
-    if (!cls.runtime_env.empty()) req.set_runtime_env(cls.runtime_env);
-    raylet_->SendRequest(rpc::REQUEST_WORKER_LEASE, req,
-                         [this, cls_id](const Status& s, rpc::Frame&& f) { OnLeaseReply(cls_id, s, f); });
   }
+  req.set_fail_on_infeasible(cls.fail_on_infeasible || Config::Get().fail_on_infeasible() != 0);
+  if (!cls.runtime_env.empty()) req.set_runtime_env(cls.runtime_env);
+  *req.mutable_scheduling_strategy() = cls.strategy;
+  req.set_grant_or_reject(grant_or_reject);
+  raylet->SendRequest(rpc::REQUEST_WORKER_LEASE, req, [this, cls_id, raylet](const Status& s, rpc::Frame&& f) {
+    OnLeaseReply(cls_id, raylet, s, f);
+  });
 }
 
 void NormalTaskSubmitter::PushLocked(uint64_t cls_id, const std::shared_ptr<Leased>& w, rpc::TaskSpec spec) {
@@ -82,14 +95,29 @@ void NormalTaskSubmitter::PushLocked(uint64_t cls_id, const std::shared_ptr<Leas
                        });
 }
 
-void NormalTaskSubmitter::OnLeaseReply(uint64_t cls_id, const Status& s, const rpc::Frame& frame) {
+void NormalTaskSubmitter::OnLeaseReply(uint64_t cls_id, const rpc::ConnectionPtr& raylet, const Status& s,
+                                       const rpc::Frame& frame) {
   rpc::RequestWorkerLeaseReply reply;
   std::shared_ptr<Leased> w;
-  if (s.ok() && reply.ParseFromString(frame.payload) && reply.rejected_reason().empty()) {
+  const bool parsed = s.ok() && reply.ParseFromString(frame.payload);
+  if (parsed && !reply.retry_at_raylet().empty()) {
+    // Spillback: that node should run it. Ask its raylet, which grants or queues.
+    auto conn = pool_->Get(reply.retry_at_raylet());
+    std::lock_guard<std::mutex> lock(mu_);
+    Class& cls = classes_[cls_id];
+    if (!conn.ok()) {
+      LUMOS_LOG(Warning) << "cannot reach the raylet of node " << NodeID::FromBinary(reply.retry_at_node_id()).Hex()
+                         << " (" << conn.status().message() << "); asking the local raylet again";
+    }
+    RequestLeaseLocked(cls_id, cls, conn.ok() ? conn.value() : raylet_, true);
+    return;
+  }
+  if (parsed && reply.rejected_reason().empty()) {
     auto conn = pool_->Get(reply.worker_address().endpoint());
     if (conn.ok()) {
       w = std::make_shared<Leased>();
       w->lease_id = reply.lease_id();
+      w->raylet = raylet;
       w->address = reply.worker_address();
       w->gpu_ids.assign(reply.gpu_ids().begin(), reply.gpu_ids().end());
       w->conn = conn.value();
@@ -98,7 +126,7 @@ void NormalTaskSubmitter::OnLeaseReply(uint64_t cls_id, const Status& s, const r
       rpc::ReturnWorkerRequest ret;
       ret.set_lease_id(reply.lease_id());
       ret.set_disconnect_worker(true);
-      raylet_->SendOneway(rpc::RETURN_WORKER, ret);
+      raylet->SendOneway(rpc::RETURN_WORKER, ret);
     }
   } else if (!s.ok() && s.code() != StatusCode::kDisconnected) {
     LUMOS_LOG(Warning) << "worker lease request failed: " << s.ToString();
@@ -153,7 +181,7 @@ void NormalTaskSubmitter::OnTaskReply(uint64_t cls_id, const std::shared_ptr<Lea
       std::lock_guard<std::mutex> lock(mu_);
       in_group = classes_[cls_id].in_group;
     }
-    resubmit = OnWorkerLost(in_group, task, name, w->address, s.ok() ? "unparsable reply" : s.message(),
+    resubmit = OnWorkerLost(in_group, task, name, w->raylet, w->address, s.ok() ? "unparsable reply" : s.message(),
                             &retry);
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -182,7 +210,7 @@ void NormalTaskSubmitter::OnTaskReply(uint64_t cls_id, const std::shared_ptr<Lea
 }
 
 bool NormalTaskSubmitter::OnWorkerLost(bool in_group, const TaskID& task, const std::string& name,
-                                       const rpc::Address& worker, const std::string& why,
+                                       const rpc::ConnectionPtr& raylet, const rpc::Address& worker, const std::string& why,
                                        rpc::TaskSpec* retry) {
   // Outside placement groups a retry goes out at once (no round trip).
   if (!in_group && tasks_->RetryTask(task, retry)) return true;
@@ -191,7 +219,7 @@ bool NormalTaskSubmitter::OnWorkerLost(bool in_group, const TaskID& task, const 
   rpc::GetWorkerExitRequest q;
   q.set_worker_id(worker.worker_id());
   TaskManager* tasks = tasks_;
-  raylet_->SendRequest(
+  (raylet ? raylet : raylet_)->SendRequest(
       rpc::GET_WORKER_EXIT, q,
       [this, tasks, task, name, why, in_group](const Status& qs, rpc::Frame&& f) {
         rpc::GetWorkerExitReply r;
@@ -242,7 +270,7 @@ bool NormalTaskSubmitter::CancelRunning(const TaskID& task, bool force, bool rec
     rpc::ReturnWorkerRequest ret;
     ret.set_lease_id(w->lease_id);
     ret.set_disconnect_worker(true);
-    raylet_->SendOneway(rpc::RETURN_WORKER, ret);
+    w->raylet->SendOneway(rpc::RETURN_WORKER, ret);
     w->dead = true;
   } else {
     rpc::CancelTaskRequest req;
@@ -257,7 +285,7 @@ void NormalTaskSubmitter::ReturnLeaseLocked(Class& cls, const std::shared_ptr<Le
   rpc::ReturnWorkerRequest ret;
   ret.set_lease_id(w->lease_id);
   ret.set_disconnect_worker(disconnect);
-  raylet_->SendOneway(rpc::RETURN_WORKER, ret);
+  w->raylet->SendOneway(rpc::RETURN_WORKER, ret);
   cls.workers.erase(std::remove(cls.workers.begin(), cls.workers.end(), w), cls.workers.end());
 }
 

@@ -2,8 +2,9 @@
 // NormalTaskSubmitter: sends ready tasks (arguments resolved) to leased workers.
 //
 // Tasks are grouped by scheduling class (resources + function + the
-// _fail_on_infeasible option). Per class it
-// asks the local raylet for worker leases while tasks wait, pushes tasks
+// _fail_on_infeasible option + runtime env + scheduling strategy). Per class
+// it asks the local raylet for worker leases while tasks wait (a raylet may
+// answer "ask that node's raylet instead": spillback, followed once), pushes tasks
 // straight to leased workers (up to max_tasks_in_flight_per_worker each),
 // reuses a lease while the class has work and returns it when idle. A lost
 // worker fails its in-flight tasks with a WorkerCrashedError object (or
@@ -45,6 +46,7 @@ class NormalTaskSubmitter {
  private:
   struct Leased {
     uint64_t lease_id = 0;
+    rpc::ConnectionPtr raylet;  // the raylet that granted the lease (maybe another node's)
     rpc::Address address;
     rpc::ConnectionPtr conn;
     int in_flight = 0;
@@ -60,12 +62,16 @@ class NormalTaskSubmitter {
     bool fail_on_infeasible = false;  // the tasks' _fail_on_infeasible option
     std::string runtime_env;          // the tasks' TaskSpec.runtime_env (part of the class)
     bool in_group = false;            // asks for placement group resources
+    rpc::SchedulingStrategy strategy; // the tasks' scheduling strategy
   };
 
   // REQUIRES: mu_ held. Pushes what it can, requests leases for the rest.
   void DispatchLocked(uint64_t cls_id, Class& cls);
   void PushLocked(uint64_t cls_id, const std::shared_ptr<Leased>& w, rpc::TaskSpec spec);
-  void OnLeaseReply(uint64_t cls_id, const Status& s, const rpc::Frame& frame);
+  void OnLeaseReply(uint64_t cls_id, const rpc::ConnectionPtr& raylet, const Status& s, const rpc::Frame& frame);
+  // REQUIRES: mu_ held. A lease request for the class, sent to `raylet`.
+  void RequestLeaseLocked(uint64_t cls_id, const Class& cls, const rpc::ConnectionPtr& raylet,
+                          bool grant_or_reject);
   void OnTaskReply(uint64_t cls_id, const std::shared_ptr<Leased>& w, const TaskID& task,
                    const std::string& name, const Status& s, const rpc::Frame& frame);
   void ReturnLeaseLocked(Class& cls, const std::shared_ptr<Leased>& w, bool disconnect);
@@ -73,7 +79,7 @@ class NormalTaskSubmitter {
   // the raylet whether it killed the worker because the group was removed
   // (then the task fails instead of being retried into the removed group).
   // Returns the spec to resubmit now, if any. REQUIRES: mu_ not held.
-  bool OnWorkerLost(bool in_group, const TaskID& task, const std::string& name,
+  bool OnWorkerLost(bool in_group, const TaskID& task, const std::string& name, const rpc::ConnectionPtr& raylet,
                     const rpc::Address& worker, const std::string& why, rpc::TaskSpec* retry);
 
   rpc::ConnectionPtr raylet_;

@@ -48,7 +48,9 @@ struct RayObject {
   std::shared_ptr<Buffer> data;  // null when in_plasma and not fetched yet
   std::string metadata;
   std::vector<rpc::ObjectReference> nested_refs;
-  bool in_plasma = false;  // value lives in the object store (this node for now)
+  bool in_plasma = false;  // value lives in an object store ...
+  std::string node_id;     // ... of this node (NodeID binary; empty: the local node)
+  int64_t size = -1;       // bytes, when known (task returns)
 
   bool IsError() const { return !metadata.empty() && metadata[0] == 'E'; }
   static std::shared_ptr<RayObject> Inline(std::string data, std::string metadata) {
@@ -57,9 +59,10 @@ struct RayObject {
     o->metadata = std::move(metadata);
     return o;
   }
-  static std::shared_ptr<RayObject> InPlasma() {
+  static std::shared_ptr<RayObject> InPlasma(std::string node_id = "") {
     auto o = std::make_shared<RayObject>();
     o->in_plasma = true;
+    o->node_id = std::move(node_id);
     return o;
   }
   static std::shared_ptr<RayObject> FromInline(const rpc::InlineObject& v) {

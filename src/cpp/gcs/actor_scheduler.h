@@ -30,7 +30,7 @@
 // see versions in increasing order.
 //
 // Lifecycle: construct -> Start() -> Stop() (idempotent; also run by the
-// destructor). Endpoints must be "unix:<path>" (anything else is reported as
+// destructor). Endpoints are rpc/endpoint.h strings (a failed dial is reported as
 // unreachable).
 #include <cstdint>
 #include <deque>

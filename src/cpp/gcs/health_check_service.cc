@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "gcs/grpc_auth.h"
 #include "gcs/service_util.h"
 
 // The build may define the project's version; this is the fallback.
@@ -16,8 +17,9 @@ namespace lumos::gcs {
 HealthCheckService::HealthCheckService(std::string session_dir)
     : session_dir_(std::move(session_dir)), pid_(static_cast<int>(getpid())) {}
 
-grpc::Status HealthCheckService::CheckAlive(grpc::ServerContext*, const rpc::CheckAliveRequest*,
+grpc::Status HealthCheckService::CheckAlive(grpc::ServerContext* context, const rpc::CheckAliveRequest*,
                                             rpc::CheckAliveReply* reply) {
+  LUMOS_GCS_CHECK_AUTH(context);
   reply->set_version(LUMOS_VERSION);
   reply->set_pid(pid_);
   reply->set_session_dir(session_dir_);

@@ -3,13 +3,15 @@
 #include <utility>
 #include <vector>
 
+#include "gcs/grpc_auth.h"
 #include "common/logging.h"
 #include "gcs/service_util.h"
 
 namespace lumos::gcs {
 
-grpc::Status JobInfoService::GetNextJobId(grpc::ServerContext*, const rpc::GetNextJobIdRequest*,
+grpc::Status JobInfoService::GetNextJobId(grpc::ServerContext* context, const rpc::GetNextJobIdRequest*,
                                           rpc::GetNextJobIdReply* reply) {
+  LUMOS_GCS_CHECK_AUTH(context);
   JobID id;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -20,8 +22,9 @@ grpc::Status JobInfoService::GetNextJobId(grpc::ServerContext*, const rpc::GetNe
   return grpc::Status::OK;
 }
 
-grpc::Status JobInfoService::AddJob(grpc::ServerContext*, const rpc::AddJobRequest* req,
+grpc::Status JobInfoService::AddJob(grpc::ServerContext* context, const rpc::AddJobRequest* req,
                                     rpc::AddJobReply* reply) {
+  LUMOS_GCS_CHECK_AUTH(context);
   Status s;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -35,9 +38,10 @@ grpc::Status JobInfoService::AddJob(grpc::ServerContext*, const rpc::AddJobReque
   return grpc::Status::OK;
 }
 
-grpc::Status JobInfoService::MarkJobFinished(grpc::ServerContext*,
+grpc::Status JobInfoService::MarkJobFinished(grpc::ServerContext* context,
                                              const rpc::MarkJobFinishedRequest* req,
                                              rpc::MarkJobFinishedReply* reply) {
+  LUMOS_GCS_CHECK_AUTH(context);
   JobID id = JobID::FromBinary(req->job_id());
   Status s;
   {
@@ -52,8 +56,9 @@ grpc::Status JobInfoService::MarkJobFinished(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status JobInfoService::GetAllJobInfo(grpc::ServerContext*, const rpc::GetAllJobInfoRequest*,
+grpc::Status JobInfoService::GetAllJobInfo(grpc::ServerContext* context, const rpc::GetAllJobInfoRequest*,
                                            rpc::GetAllJobInfoReply* reply) {
+  LUMOS_GCS_CHECK_AUTH(context);
   std::vector<rpc::JobInfo> jobs;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -4,12 +4,14 @@
 #include <utility>
 #include <vector>
 
+#include "gcs/grpc_auth.h"
 #include "gcs/service_util.h"
 
 namespace lumos::gcs {
 
-grpc::Status InternalKVService::KVGet(grpc::ServerContext*, const rpc::KVGetRequest* req,
+grpc::Status InternalKVService::KVGet(grpc::ServerContext* context, const rpc::KVGetRequest* req,
                                       rpc::KVGetReply* reply) {
+  LUMOS_GCS_CHECK_AUTH(context);
   std::string value;
   bool found;
   {
@@ -22,8 +24,9 @@ grpc::Status InternalKVService::KVGet(grpc::ServerContext*, const rpc::KVGetRequ
   return grpc::Status::OK;
 }
 
-grpc::Status InternalKVService::KVPut(grpc::ServerContext*, const rpc::KVPutRequest* req,
+grpc::Status InternalKVService::KVPut(grpc::ServerContext* context, const rpc::KVPutRequest* req,
                                       rpc::KVPutReply* reply) {
+  LUMOS_GCS_CHECK_AUTH(context);
   bool added;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -34,8 +37,9 @@ grpc::Status InternalKVService::KVPut(grpc::ServerContext*, const rpc::KVPutRequ
   return grpc::Status::OK;
 }
 
-grpc::Status InternalKVService::KVDel(grpc::ServerContext*, const rpc::KVDelRequest* req,
+grpc::Status InternalKVService::KVDel(grpc::ServerContext* context, const rpc::KVDelRequest* req,
                                       rpc::KVDelReply* reply) {
+  LUMOS_GCS_CHECK_AUTH(context);
   int64_t deleted;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -46,8 +50,9 @@ grpc::Status InternalKVService::KVDel(grpc::ServerContext*, const rpc::KVDelRequ
   return grpc::Status::OK;
 }
 
-grpc::Status InternalKVService::KVExists(grpc::ServerContext*, const rpc::KVExistsRequest* req,
+grpc::Status InternalKVService::KVExists(grpc::ServerContext* context, const rpc::KVExistsRequest* req,
                                          rpc::KVExistsReply* reply) {
+  LUMOS_GCS_CHECK_AUTH(context);
   bool exists;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -58,8 +63,9 @@ grpc::Status InternalKVService::KVExists(grpc::ServerContext*, const rpc::KVExis
   return grpc::Status::OK;
 }
 
-grpc::Status InternalKVService::KVKeys(grpc::ServerContext*, const rpc::KVKeysRequest* req,
+grpc::Status InternalKVService::KVKeys(grpc::ServerContext* context, const rpc::KVKeysRequest* req,
                                        rpc::KVKeysReply* reply) {
+  LUMOS_GCS_CHECK_AUTH(context);
   std::vector<std::string> keys;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -20,13 +20,14 @@
 #include "common/logging.h"
 #include "common/process_util.h"
 #include "gcs/gcs_server.h"
+#include "rpc/cluster_identity.h"
 
 namespace {
 
-constexpr const char* kKnownFlags = "host,port,port-file,session-dir,lifeline-pid";
+constexpr const char* kKnownFlags = "host,port,port-file,session-dir,lifeline-pid,auth-token-file";
 constexpr const char* kUsage =
     "usage: gcs_server [--host=127.0.0.1] [--port=0] [--port-file=PATH] "
-    "[--session-dir=DIR] [--lifeline-pid=PID]\n";
+    "[--session-dir=DIR] [--lifeline-pid=PID] [--auth-token-file=PATH]\n";
 
 // Writes `content` to `path` atomically (temporary file + rename).
 bool WriteFileAtomically(const std::string& path, const std::string& content) {
@@ -66,8 +67,14 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  if (lumos::Status ts = lumos::rpc::LoadClusterToken(flags.GetString("auth-token-file", "")); !ts.ok()) {
+    std::fprintf(stderr, "gcs_server: %s\n", ts.message().c_str());
+    return 2;
+  }
   lumos::gcs::GcsServerOptions options;
   options.host = flags.GetString("host", options.host);
+  // Peers on this IP are dialed over their Unix sockets, others over TCP.
+  lumos::rpc::SetLocalNodeIp(options.host);
   const int64_t port = flags.GetInt("port", 0);
   if (port < 0 || port > 65535) {
     std::fprintf(stderr, "gcs_server: bad --port '%s' (0..65535)\n",

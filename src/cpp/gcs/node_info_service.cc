@@ -4,14 +4,16 @@
 #include <string>
 #include <utility>
 
+#include "gcs/grpc_auth.h"
 #include "common/logging.h"
 #include "gcs/service_util.h"
 
 namespace lumos::gcs {
 
-grpc::Status NodeInfoService::RegisterNode(grpc::ServerContext*,
+grpc::Status NodeInfoService::RegisterNode(grpc::ServerContext* context,
                                            const rpc::RegisterNodeRequest* req,
                                            rpc::RegisterNodeReply* reply) {
+  LUMOS_GCS_CHECK_AUTH(context);
   Status s;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -30,9 +32,10 @@ grpc::Status NodeInfoService::RegisterNode(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status NodeInfoService::UnregisterNode(grpc::ServerContext*,
+grpc::Status NodeInfoService::UnregisterNode(grpc::ServerContext* context,
                                              const rpc::UnregisterNodeRequest* req,
                                              rpc::UnregisterNodeReply* reply) {
+  LUMOS_GCS_CHECK_AUTH(context);
   NodeID id = NodeID::FromBinary(req->node_id());
   Status s;
   {
@@ -47,9 +50,10 @@ grpc::Status NodeInfoService::UnregisterNode(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status NodeInfoService::GetAllNodeInfo(grpc::ServerContext*,
+grpc::Status NodeInfoService::GetAllNodeInfo(grpc::ServerContext* context,
                                              const rpc::GetAllNodeInfoRequest*,
                                              rpc::GetAllNodeInfoReply* reply) {
+  LUMOS_GCS_CHECK_AUTH(context);
   std::vector<rpc::NodeInfo> nodes;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -60,9 +64,10 @@ grpc::Status NodeInfoService::GetAllNodeInfo(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status NodeInfoService::ReportResources(grpc::ServerContext*,
+grpc::Status NodeInfoService::ReportResources(grpc::ServerContext* context,
                                               const rpc::ReportResourcesRequest* req,
                                               rpc::ReportResourcesReply* reply) {
+  LUMOS_GCS_CHECK_AUTH(context);
   std::map<std::string, double> available(req->available_resources().begin(),
                                           req->available_resources().end());
   std::map<std::string, double> total(req->total_resources().begin(),

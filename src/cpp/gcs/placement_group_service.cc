@@ -2,13 +2,15 @@
 
 #include <algorithm>
 
+#include "gcs/grpc_auth.h"
 #include "gcs/service_util.h"
 
 namespace lumos::gcs {
 
 grpc::Status PlacementGroupInfoService::CreatePlacementGroup(
-    grpc::ServerContext*, const rpc::CreatePlacementGroupRequest* req,
+    grpc::ServerContext* context, const rpc::CreatePlacementGroupRequest* req,
     rpc::CreatePlacementGroupReply* reply) {
+  LUMOS_GCS_CHECK_AUTH(context);
   rpc::PlacementGroupTableData pg = req->placement_group();
   if (pg.create_time_ms() == 0) pg.set_create_time_ms(WallClockMs());
   FillGcsStatus(scheduler_->Create(pg), reply->mutable_status());
@@ -16,8 +18,9 @@ grpc::Status PlacementGroupInfoService::CreatePlacementGroup(
 }
 
 grpc::Status PlacementGroupInfoService::RemovePlacementGroup(
-    grpc::ServerContext*, const rpc::RemovePlacementGroupRequest* req,
+    grpc::ServerContext* context, const rpc::RemovePlacementGroupRequest* req,
     rpc::RemovePlacementGroupReply* reply) {
+  LUMOS_GCS_CHECK_AUTH(context);
   const bool batch_only = req->placement_group_id().empty() && req->more_placement_group_ids_size() > 0;
   Status first = batch_only ? Status::OK() : scheduler_->Remove(req->placement_group_id());
   for (const auto& id : req->more_placement_group_ids()) {
@@ -28,9 +31,10 @@ grpc::Status PlacementGroupInfoService::RemovePlacementGroup(
   return grpc::Status::OK;
 }
 
-grpc::Status PlacementGroupInfoService::GetPlacementGroup(grpc::ServerContext*,
+grpc::Status PlacementGroupInfoService::GetPlacementGroup(grpc::ServerContext* context,
                                                           const rpc::GetPlacementGroupRequest* req,
                                                           rpc::GetPlacementGroupReply* reply) {
+  LUMOS_GCS_CHECK_AUTH(context);
   auto r = req->placement_group_id().empty()
                ? scheduler_->GetNamed(req->name(), req->ray_namespace())
                : scheduler_->Get(req->placement_group_id());
@@ -40,16 +44,18 @@ grpc::Status PlacementGroupInfoService::GetPlacementGroup(grpc::ServerContext*,
 }
 
 grpc::Status PlacementGroupInfoService::GetAllPlacementGroup(
-    grpc::ServerContext*, const rpc::GetAllPlacementGroupRequest*,
+    grpc::ServerContext* context, const rpc::GetAllPlacementGroupRequest*,
     rpc::GetAllPlacementGroupReply* reply) {
+  LUMOS_GCS_CHECK_AUTH(context);
   for (auto& pg : scheduler_->GetAll()) *reply->add_placement_groups() = std::move(pg);
   FillGcsStatus(Status::OK(), reply->mutable_status());
   return grpc::Status::OK;
 }
 
 grpc::Status PlacementGroupInfoService::WaitPlacementGroupUntilReady(
-    grpc::ServerContext*, const rpc::WaitPlacementGroupUntilReadyRequest* req,
+    grpc::ServerContext* context, const rpc::WaitPlacementGroupUntilReadyRequest* req,
     rpc::WaitPlacementGroupUntilReadyReply* reply) {
+  LUMOS_GCS_CHECK_AUTH(context);
   // Bounded so that a handler thread is never parked for long; callers loop.
   int64_t timeout = std::clamp<int64_t>(req->timeout_ms(), 0, 10000);
   auto r = scheduler_->WaitUntilReady(req->placement_group_id(), timeout);

@@ -5,15 +5,13 @@
 #include <memory>
 
 #include "common/logging.h"
+#include "rpc/dial.h"
 #include "node_manager.pb.h"
 
 namespace lumos::gcs {
 
 Result<rpc::ConnectionPtr> DialEndpoint(asio::io_context& io, const std::string& endpoint) {
-  if (endpoint.rfind("unix:", 0) != 0) {
-    return Status::NotImplemented("endpoint '" + endpoint + "' is not a unix socket");
-  }
-  return rpc::Connection::Connect(io, endpoint.substr(5), /*timeout_ms=*/0);
+  return rpc::Dial(io, endpoint, /*timeout_ms=*/0);
 }
 
 Result<rpc::ConnectionPtr> ConnectRaylet(asio::io_context& io, const NodeID& node, const std::string& endpoint,

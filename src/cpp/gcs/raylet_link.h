@@ -11,7 +11,7 @@
 
 namespace lumos::gcs {
 
-/// \brief Dials `endpoint` ("unix:/path") once: the peers the GCS dials listen
+/// \brief Dials `endpoint` (unix and/or tcp, see rpc/endpoint.h) once: the peers the GCS dials listen
 /// before they advertise their endpoint, so a failure means the peer is gone.
 Result<rpc::ConnectionPtr> DialEndpoint(asio::io_context& io, const std::string& endpoint);
 

@@ -100,13 +100,14 @@ void StoreClient::UnmapFile(const ObjectID& id) {
 }
 
 Status StoreClient::Create(const ObjectID& id, uint64_t data_size, uint64_t metadata_size,
-                           const WorkerID& owner, uint8_t** data) {
+                           const WorkerID& owner, uint8_t** data, bool secondary) {
   LUMOS_RETURN_NOT_OK(CheckConnected());
   rpc::StoreCreateRequest req;
   req.set_object_id(id.Binary());
   req.set_data_size(data_size);
   req.set_metadata_size(metadata_size);
   req.set_owner_id(owner.Binary());
+  req.set_secondary(secondary);
   rpc::StoreCreateReply reply;
   LUMOS_RETURN_NOT_OK(rpc_.Call(rpc::STORE_CREATE, req, &reply));
   if (!reply.file_path().empty()) {

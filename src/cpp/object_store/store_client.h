@@ -67,7 +67,7 @@ class StoreClient {
   /// by `owner` and sets *data to its writable bytes (metadata at
   /// *data + data_size). Nobody else sees it until Seal.
   Status Create(const ObjectID& id, uint64_t data_size, uint64_t metadata_size,
-                const WorkerID& owner, uint8_t** data);
+                const WorkerID& owner, uint8_t** data, bool secondary = false);
   /// \brief Makes the object immutable and visible to Get.
   Status Seal(const ObjectID& id);
   /// \brief Drops an object this client created and has not sealed.

@@ -396,12 +396,13 @@ Status StoreServer::HandleCreate(const ConnectionPtr& conn, Session* s, const Fr
     return Status::InvalidArgument("object " + id.Hex() + ": size overflows");
   }
   const uint64_t size = req.data_size() + req.metadata_size();
+  const bool primary = !req.secondary();
   Result<uint64_t> offset =
-      table_.Create(id, req.data_size(), req.metadata_size(), owner, s->client_id);
+      table_.Create(id, req.data_size(), req.metadata_size(), owner, s->client_id, primary);
   rpc::StoreCreateReply reply;
   if (!offset.ok() && offset.status().code() == StatusCode::kOutOfMemory) {
     Status room = MakeRoom(size);
-    if (room.ok()) offset = table_.Create(id, req.data_size(), req.metadata_size(), owner, s->client_id);
+    if (room.ok()) offset = table_.Create(id, req.data_size(), req.metadata_size(), owner, s->client_id, primary);
     if (!offset.ok() && offset.status().code() == StatusCode::kOutOfMemory) {
       std::string why = room.ok() ? offset.status().message() : room.message();
       if (!spill_.enabled) {

@@ -11,6 +11,7 @@
 #include "common/process_util.h"
 #include "object_store/store_server.h"
 #include "raylet/node_manager.h"
+#include "rpc/cluster_identity.h"
 #include "rpc/event_loop.h"
 #include "rpc/gcs_client.h"
 
@@ -19,7 +20,8 @@ using namespace lumos;
 namespace {
 constexpr const char* kKnownFlags =
     "node-id,node-ip,session-dir,gcs-address,resources,object-store-memory,raylet-socket,"
-    "store-socket,python,num-prestart-workers,lifeline-pid,head,log-dir,spill-dir";
+    "store-socket,python,num-prestart-workers,lifeline-pid,head,log-dir,spill-dir,auth-token-file,port,"
+    "object-manager-port,labels";
 
 int Fail(const Status& s) {
   std::cerr << "raylet: " << s.ToString() << std::endl;
@@ -39,6 +41,8 @@ int main(int argc, char** argv) {
   for (const char* required : {"session-dir", "gcs-address", "raylet-socket", "store-socket", "python"}) {
     if (!flags.Has(required)) return Fail(Status::InvalidArgument(std::string("--") + required + " is required"));
   }
+  if (Status s = rpc::LoadClusterToken(flags.GetString("auth-token-file", "")); !s.ok()) return Fail(s);
+  rpc::SetLocalNodeIp(flags.GetString("node-ip", "127.0.0.1"));
   auto resources_map = ParseResourceList(flags.GetString("resources", ""));
   if (!resources_map.ok()) return Fail(resources_map.status());
   auto resources = ResourceSet::FromMap(resources_map.value());
@@ -70,6 +74,14 @@ int main(int argc, char** argv) {
   opts.node_ip = flags.GetString("node-ip", "127.0.0.1");
   opts.socket_path = flags.GetString("raylet-socket");
   opts.store_endpoint = "unix:" + store_socket;
+  opts.store_socket = store_socket;
+  opts.port = static_cast<int>(flags.GetInt("port", 0));
+  opts.object_manager_port = static_cast<int>(flags.GetInt("object-manager-port", 0));
+  if (flags.Has("labels")) {
+    auto labels = ParseStringMap(flags.GetString("labels"));
+    if (!labels.ok()) return Fail(labels.status());
+    opts.labels = labels.MoveValue();
+  }
   opts.session_dir = session_dir;
   opts.resources = resources.value();
   opts.num_prestart_workers = static_cast<int>(flags.GetInt("num-prestart-workers", 0));
@@ -80,7 +92,8 @@ int main(int argc, char** argv) {
       flags.GetString("python"), "-m", "lumos._private.workers.default_worker",
       "--raylet-socket=" + opts.socket_path, "--store-socket=" + store_socket,
       "--gcs-address=" + flags.GetString("gcs-address"), "--node-id=" + node_id.Hex(),
-      "--session-dir=" + session_dir, "--raylet-pid=" + std::to_string(getpid())};
+      "--session-dir=" + session_dir, "--raylet-pid=" + std::to_string(getpid()),
+      "--node-ip=" + opts.node_ip};
 
   rpc::EventLoop main_loop;
   raylet::NodeManager node_manager(main_loop.io(), opts, gcs);

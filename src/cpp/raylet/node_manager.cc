@@ -13,6 +13,8 @@
 #include "common.pb.h"
 #include "core_worker.pb.h"
 #include "node_manager.pb.h"
+#include "rpc/cluster_identity.h"
+#include "rpc/endpoint.h"
 
 namespace lumos::raylet {
 
@@ -42,9 +44,11 @@ NodeManager::NodeManager(asio::io_context& io, NodeManagerOptions options,
                   ? static_cast<int>(Config::Get().maximum_startup_concurrency())
                   : std::max(1, static_cast<int>(options_.resources.Get("CPU")))),
       maintenance_timer_(io),
-      snapshot_timer_(io) {}
+      snapshot_timer_(io),
+      cluster_(options_.node_id) {}
 
 NodeManager::~NodeManager() {
+  StopCluster();
   {
     std::lock_guard<std::mutex> lock(snapshot_mu_);
     reporter_stop_ = true;
@@ -59,6 +63,10 @@ Status NodeManager::Start() {
       [this](const rpc::ConnectionPtr& c, rpc::Frame&& f) { OnFrame(c, std::move(f)); },
       [this](const rpc::ConnectionPtr& c, const Status& s) { OnClose(c, s); });
   LUMOS_RETURN_NOT_OK(server_->Listen());
+  int tcp_port = 0;
+  LUMOS_RETURN_NOT_OK(server_->ListenTcp(options_.node_ip, options_.port, &tcp_port));
+  int om_port = 0;
+  LUMOS_RETURN_NOT_OK(StartCluster(&om_port));
   if (options_.num_prestart_workers > 0) {
     leases_.NoteWorkersStarting(options_.num_prestart_workers);
     StartWorkers(options_.num_prestart_workers);
@@ -66,7 +74,10 @@ Status NodeManager::Start() {
   rpc::NodeInfo info;
   info.set_node_id(options_.node_id.Binary());
   info.set_node_ip(options_.node_ip);
-  info.set_raylet_endpoint("unix:" + options_.socket_path);
+  info.set_raylet_endpoint(rpc::FormatEndpoint(options_.socket_path, options_.node_ip, tcp_port));
+  info.set_object_manager_port(om_port);
+  info.set_version(rpc::kLumosVersion);
+  for (const auto& [k, v] : options_.labels) (*info.mutable_labels())[k] = v;
   info.set_store_endpoint(options_.store_endpoint);
   for (const auto& [k, v] : options_.resources.ToMap()) {
     (*info.mutable_total_resources())[k] = v;
@@ -89,6 +100,7 @@ void NodeManager::Stop(const std::string& reason) {
   maintenance_timer_.cancel();
   snapshot_timer_.cancel();
   if (server_) server_->Stop();
+  StopCluster();
   pool_.KillAll(1000);
   {
     std::lock_guard<std::mutex> lock(snapshot_mu_);
@@ -110,7 +122,11 @@ void NodeManager::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
   }
   auto c = std::static_pointer_cast<Client>(conn->context());
   uint16_t m = frame.header.method;
-  if (m != rpc::REGISTER_CLIENT && !c->registered) {
+  // Peers on other nodes (owners asking for leases, raylets) do not register:
+  // the TCP handshake already proved they belong to the cluster.
+  const bool anonymous_ok = m == rpc::REQUEST_WORKER_LEASE || m == rpc::RETURN_WORKER ||
+                            m == rpc::GET_WORKER_EXIT || m == rpc::GET_NODE_STATS;
+  if (m != rpc::REGISTER_CLIENT && !c->registered && !anonymous_ok) {
     LUMOS_LOG(Warning) << "dropping a connection that sent method " << m << " before registering";
     conn->Close(Status::Invalid("not registered"));
     return;
@@ -150,6 +166,12 @@ void NodeManager::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
       break;
     case rpc::CANCEL_BUNDLES:
       HandleCancelBundles(c, frame);
+      break;
+    case rpc::PULL_OBJECTS:
+      HandlePullObjects(c, frame);
+      break;
+    case rpc::FREE_REMOTE_OBJECTS:
+      HandleFreeRemoteObjects(frame);
       break;
     default:
       LUMOS_LOG(Warning) << "unknown raylet method " << m << "; dropping the connection";
@@ -191,6 +213,7 @@ void NodeManager::HandleRegister(const std::shared_ptr<Client>& c, const rpc::Fr
   rpc::RegisterClientReply reply;
   reply.set_node_id(options_.node_id.Binary());
   reply.set_store_endpoint(options_.store_endpoint);
+  reply.set_node_ip(options_.node_ip);
   for (const auto& [k, v] : options_.resources.ToMap()) (*reply.mutable_resources())[k] = v;
   c->conn->SendReply(frame.header.request_id, frame.header.method, reply);
   if (!c->is_driver) {
@@ -220,6 +243,17 @@ void NodeManager::HandleRequestLease(const std::shared_ptr<Client>& c, const rpc
       !why.empty()) {
     c->conn->SendError(frame.header.request_id, frame.header.method, Status::InvalidArgument(why));
     return;
+  }
+  if (!req.grant_or_reject() && !raylet_endpoints_.empty()) {
+    NodeID target;
+    std::string endpoint = ChooseRemoteNode(req, rs.value(), placement.value(), &target);
+    if (!endpoint.empty()) {
+      rpc::RequestWorkerLeaseReply reply;
+      reply.set_retry_at_raylet(endpoint);
+      reply.set_retry_at_node_id(target.Binary());
+      c->conn->SendReply(frame.header.request_id, frame.header.method, reply);
+      return;
+    }
   }
   LeaseRequest lr;
   lr.placement = placement.MoveValue();

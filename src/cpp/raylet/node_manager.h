@@ -24,6 +24,9 @@
 #include "common/resource_set.h"
 #include "raylet/bundle_book.h"
 #include "raylet/lease_manager.h"
+#include "node_manager.pb.h"
+#include "raylet/object_manager.h"
+#include "scheduling/cluster_scheduler.h"
 #include "raylet/worker_pool.h"
 #include "rpc/connection.h"
 #include "rpc/gcs_client.h"
@@ -36,6 +39,10 @@ struct NodeManagerOptions {
   std::string node_ip = "127.0.0.1";
   std::string socket_path;
   std::string store_endpoint;  // "unix:<path>"
+  std::string store_socket;    // for the object manager's store client
+  int port = 0;                // raylet TCP port (0: any free one)
+  int object_manager_port = 0; // object transfer TCP port (0: any free one)
+  std::map<std::string, std::string> labels;
   std::string session_dir;
   ResourceSet resources;
   int num_prestart_workers = 0;
@@ -76,6 +83,19 @@ class NodeManager {
   void HandleReturnWorker(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
   void HandleNodeStats(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
   void HandleGetWorkerExit(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
+  // Multi-node (node_manager_cluster.cc).
+  /// \brief Starts the object manager and the cluster view poller.
+  Status StartCluster(int* object_manager_port);
+  void StopCluster();
+  /// \brief Loop thread: the GCS's node table, polled by ClusterViewLoop.
+  void OnClusterView(std::vector<rpc::NodeInfo> nodes);
+  void ClusterViewLoop();
+  /// \brief For a lease request that may run elsewhere: the endpoint of a
+  /// better node's raylet (spillback), or "" to queue it here.
+  std::string ChooseRemoteNode(const rpc::RequestWorkerLeaseRequest& req, const ResourceSet& rs,
+                               const ResourceSet& placement, NodeID* node);
+  void HandlePullObjects(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
+  void HandleFreeRemoteObjects(const rpc::Frame& frame);
   // Placement group bundles (node_manager_bundles.cc).
   void HandlePrepareBundles(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
   void HandleCommitBundles(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
@@ -149,6 +169,15 @@ class NodeManager {
   bool reporter_stop_ = false;                        // GUARDED_BY(snapshot_mu_)
   std::vector<std::pair<WorkerID, std::string>> worker_failures_;  // GUARDED_BY(snapshot_mu_)
   std::thread reporter_;
+
+  // Multi-node state (loop thread only, except the poller's stop flag).
+  std::unique_ptr<ObjectManager> object_manager_;
+  scheduling::ClusterScheduler cluster_;
+  std::unordered_map<NodeID, std::string> raylet_endpoints_;  // alive remote nodes
+  std::thread cluster_view_thread_;
+  std::mutex cluster_view_mu_;
+  std::condition_variable cluster_view_cv_;
+  bool cluster_view_stop_ = false;  // GUARDED_BY(cluster_view_mu_)
 };
 
 }  // namespace lumos::raylet

@@ -1,5 +1,7 @@
 #include "rpc/connection.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,6 +12,8 @@
 #include "common/config.h"
 #include "common/logging.h"
 #include "common.pb.h"
+#include "rpc/cluster_identity.h"
+#include "rpc/handshake.h"
 
 namespace lumos::rpc {
 
@@ -51,15 +55,44 @@ Result<ConnectionPtr> Connection::Connect(asio::io_context& io, const std::strin
   int64_t deadline = NowMs() + timeout_ms;
   asio::error_code ec;
   while (true) {
-    Socket sock(io);
+    asio::local::stream_protocol::socket sock(io);
     sock.connect(asio::local::stream_protocol::endpoint(path), ec);
-    if (!ec) return Create(io, std::move(sock));
+    if (!ec) return Create(io, Socket(std::move(sock)));
     if (NowMs() >= deadline) {
       return Status::IOError("could not connect to " + path + " within " +
                              std::to_string(timeout_ms) + " ms: " + ec.message());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
+}
+
+void Connection::RequireAuth() {
+  awaiting_auth_ = true;
+  decoder_.set_max_payload(4096);
+}
+
+void Connection::HandleAuth(Frame&& frame) {
+  AuthRequest req;
+  Status s = (frame.header.method != AUTHENTICATE || frame.header.kind != FrameKind::kRequest ||
+              !req.ParseFromString(frame.payload))
+                 ? Status::Unauthenticated("the first frame of a TCP connection must be AUTHENTICATE")
+                 : CheckAuth(req);
+  if (!s.ok()) {
+    static std::atomic<uint64_t> refused{0};
+    uint64_t n = ++refused;
+    if (n <= 10 || n % 1000 == 0) {
+      LUMOS_LOG(Warning) << "refused a TCP connection from " << PeerAddress() << (n > 10 ? " (" + std::to_string(n) + " so far)" : "")
+                         << ": " << s.message();
+    }
+    SendError(frame.header.request_id, AUTHENTICATE, s);
+    Close(s);
+    return;
+  }
+  awaiting_auth_ = false;
+  decoder_.set_max_payload(Config::Get().max_frame_bytes());
+  AuthReply ok;
+  ok.set_version(kLumosVersion);
+  SendReply(frame.header.request_id, AUTHENTICATE, ok);
 }
 
 void Connection::Start(FrameHandler on_frame, CloseHandler on_close) {
@@ -99,6 +132,10 @@ void Connection::OnBytes(size_t n) {
 }
 
 void Connection::Dispatch(Frame&& frame) {
+  if (awaiting_auth_) {
+    HandleAuth(std::move(frame));
+    return;
+  }
   if (frame.header.kind == FrameKind::kReply) {
     ReplyCallback cb;
     {
@@ -317,6 +354,24 @@ void Connection::ExpireDeadlines() {
   for (auto& cb : expired) cb(Status::TimedOut("fastpath request timed out"), Frame{});
   for (auto& cb : failed) cb(Status::Disconnected("connection closed"), Frame{});
   if (rearm) ArmDeadlineTimer();
+}
+
+std::string Connection::PeerAddress() {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (::getpeername(fd(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "(unknown peer)";
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (ss.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    ::inet_ntop(AF_INET, &a->sin_addr, buf, sizeof(buf));
+    return std::string(buf) + ":" + std::to_string(ntohs(a->sin_port));
+  }
+  if (ss.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    ::inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof(buf));
+    return "[" + std::string(buf) + "]:" + std::to_string(ntohs(a->sin6_port));
+  }
+  return "unix socket (pid " + std::to_string(PeerPid()) + ")";
 }
 
 pid_t Connection::PeerPid() {

@@ -1,5 +1,8 @@
 #pragma once
-// One fastpath connection (Unix-domain stream socket) driven by an asio loop.
+// One fastpath connection (a Unix-domain or TCP stream socket) driven by an
+// asio loop. A connection accepted on a TCP listener must authenticate first
+// (RequireAuth): its first frame is AUTHENTICATE with the cluster token
+// (rpc/handshake.h); anything else, or a wrong token, closes it.
 //
 // Reads happen on the loop thread: requests and one-way frames go to the
 // handler given to Start(); replies complete the callback of the matching
@@ -39,7 +42,7 @@ using ReplyCallback = std::function<void(const Status&, Frame&&)>;
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  using Socket = asio::local::stream_protocol::socket;
+  using Socket = asio::generic::stream_protocol::socket;
 
   static ConnectionPtr Create(asio::io_context& io, Socket socket);
   /// \brief Connects to a Unix socket path, retrying until `timeout_ms` passes
@@ -48,6 +51,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                        int64_t timeout_ms);
   ~Connection();
 
+  /// \brief Server side of a TCP connection: the first frame must be a valid
+  /// AUTHENTICATE (frames before it are limited to a few KiB). Call before Start.
+  void RequireAuth();
   /// \brief Starts reading. Call once, after the handlers are ready.
   void Start(FrameHandler on_frame, CloseHandler on_close);
 
@@ -76,6 +82,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// \brief The pid of the process at the other end, from the kernel
   /// (SO_PEERCRED), or -1 if it cannot be read.
   pid_t PeerPid();
+  /// \brief "IP:port" of a TCP peer, or a description of a Unix one (for logs).
+  std::string PeerAddress();
 
   /// \brief Opaque per-connection slot for the owner (e.g. the worker behind it).
   void set_context(std::shared_ptr<void> ctx) { context_ = std::move(ctx); }
@@ -91,6 +99,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void ReadMore();
   void OnBytes(size_t n);
   void Dispatch(Frame&& frame);
+  void HandleAuth(Frame&& frame);
   void ArmDeadlineTimer();
   void ExpireDeadlines();
 
@@ -102,6 +111,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   FrameDecoder decoder_;
   std::vector<char> read_buf_;
   std::atomic<bool> closed_{false};
+  bool awaiting_auth_ = false;  // loop thread only
 
   std::mutex write_mu_;
   std::deque<std::string> write_queue_;  // GUARDED_BY(write_mu_)

@@ -48,6 +48,8 @@ class FrameDecoder {
   Status Feed(const char* data, size_t len);
   bool HasFrame() const { return !frames_.empty(); }
   Frame Next();
+  /// \brief Changes the largest payload accepted for headers decoded from now on.
+  void set_max_payload(uint64_t max_payload) { max_payload_ = max_payload; }
   /// \brief Bytes still needed to finish the current frame (a read-size hint).
   size_t Wanted() const;
 

@@ -1,5 +1,7 @@
 #include "rpc/gcs_client.h"
 
+#include "rpc/cluster_identity.h"
+
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
@@ -39,6 +41,10 @@ Status FromGrpc(const grpc::Status& s, const char* method, const std::string& ad
                                     " a lumos GCS?)");
     case grpc::StatusCode::INVALID_ARGUMENT:
       return Status::InvalidArgument(what + ": " + s.error_message());
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return Status::Unauthenticated("the GCS at " + address + " refused " + method + ": " + s.error_message());
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return Status::InvalidArgument("the GCS at " + address + " refused " + method + ": " + s.error_message());
     case grpc::StatusCode::CANCELLED:
       return Status::Disconnected(what + " was cancelled: " + s.error_message());
     default:
@@ -46,6 +52,12 @@ Status FromGrpc(const grpc::Status& s, const char* method, const std::string& ad
                              std::to_string(static_cast<int>(s.error_code())) + ": " +
                              s.error_message());
   }
+}
+
+// The cluster token and version every GCS handler checks (gcs/grpc_auth.h).
+void AddAuthMetadata(grpc::ClientContext* ctx) {
+  ctx->AddMetadata("authorization", "Bearer " + ClusterToken());
+  ctx->AddMetadata("lumos-version", kLumosVersion);
 }
 
 // The GcsStatus carried by a reply as a lumos Status.
@@ -76,6 +88,7 @@ struct GcsClient::Impl {
               Reply* reply) {
     const int64_t timeout_ms = Config::Get().gcs_rpc_timeout_ms();
     grpc::ClientContext ctx;
+    AddAuthMetadata(&ctx);
     ctx.set_deadline(DeadlineIn(timeout_ms));
     grpc::Status s = method(&ctx, request, reply);
     if (!s.ok()) return FromGrpc(s, name, address, timeout_ms);
@@ -109,6 +122,7 @@ Status GcsClient::Connect(int64_t timeout_ms) {
         std::chrono::duration_cast<std::chrono::milliseconds>(give_up - Clock::now()).count();
     if (left_ms <= 0) break;
     grpc::ClientContext ctx;
+    AddAuthMetadata(&ctx);
     // Wait through connection failures while the GCS starts, but re-ask at
     // least every second so one slow attempt cannot eat the whole budget.
     ctx.set_wait_for_ready(true);

@@ -14,12 +14,14 @@ FastpathServer::FastpathServer(asio::io_context& io, std::string path, FrameHand
       on_frame_(std::move(on_frame)),
       on_close_(std::move(on_close)),
       acceptor_(io),
+      tcp_acceptor_(io),
       creator_pid_(getpid()) {}
 
 FastpathServer::~FastpathServer() {
   if (getpid() != creator_pid_) {
     asio::error_code ec;
     acceptor_.release(ec);
+    tcp_acceptor_.release(ec);
     return;
   }
   Stop();
@@ -43,7 +45,7 @@ Status FastpathServer::Listen() {
 }
 
 void FastpathServer::Accept() {
-  acceptor_.async_accept([this](asio::error_code ec, Connection::Socket socket) {
+  acceptor_.async_accept([this](asio::error_code ec, asio::local::stream_protocol::socket socket) {
     if (ec) {
       if (ec != asio::error::operation_aborted) {
         LUMOS_LOG(Warning) << "accept on " << path_ << " failed: " << ec.message();
@@ -51,15 +53,51 @@ void FastpathServer::Accept() {
       }
       return;
     }
-    auto conn = Connection::Create(io_, std::move(socket));
+    auto conn = Connection::Create(io_, Connection::Socket(std::move(socket)));
     conn->Start(on_frame_, on_close_);
     Accept();
   });
 }
 
-void FastpathServer::Stop() {
-  if (!acceptor_.is_open()) return;
+Status FastpathServer::ListenTcp(const std::string& host, int port, int* bound_port) {
   asio::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) return Status::InvalidArgument("'" + host + "' is not an IP address to listen on");
+  asio::ip::tcp::endpoint ep(addr, static_cast<unsigned short>(port));
+  tcp_acceptor_.open(ep.protocol(), ec);
+  if (!ec) tcp_acceptor_.bind(ep, ec);
+  if (!ec) tcp_acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::IOError("cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message() +
+                           (ec == asio::error::address_in_use ? " (the port is taken; pick another)" : ""));
+  }
+  *bound_port = tcp_acceptor_.local_endpoint().port();
+  AcceptTcp();
+  return Status::OK();
+}
+
+void FastpathServer::AcceptTcp() {
+  tcp_acceptor_.async_accept([this](asio::error_code ec, asio::ip::tcp::socket socket) {
+    if (ec) {
+      if (ec != asio::error::operation_aborted) {
+        LUMOS_LOG(Warning) << "TCP accept for " << path_ << " failed: " << ec.message();
+        AcceptTcp();
+      }
+      return;
+    }
+    asio::error_code ignored;
+    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    auto conn = Connection::Create(io_, Connection::Socket(std::move(socket)));
+    conn->RequireAuth();
+    conn->Start(on_frame_, on_close_);
+    AcceptTcp();
+  });
+}
+
+void FastpathServer::Stop() {
+  asio::error_code ec;
+  if (tcp_acceptor_.is_open()) tcp_acceptor_.close(ec);
+  if (!acceptor_.is_open()) return;
   acceptor_.close(ec);
   ::unlink(path_.c_str());
 }

@@ -278,6 +278,16 @@ Decision ClusterScheduler::Schedule(const ResourceRequest& req,
   return NotPlaced(req);
 }
 
+std::vector<NodeID> ClusterScheduler::FeasibleNodes(const ResourceRequest& req) const {
+  std::vector<NodeID> out;
+  auto local = index_.find(local_);
+  if (local != index_.end() && Fits(nodes_[local->second].total, req)) out.push_back(local_);
+  for (const auto& n : nodes_) {
+    if (n.id != local_ && Fits(n.total, req)) out.push_back(n.id);
+  }
+  return out;
+}
+
 BundleDecision ClusterScheduler::ScheduleBundles(const std::vector<ResourceRequest>& bundles,
                                                  BundleStrategy strategy) {
   BundleDecision out;

@@ -62,6 +62,11 @@ cdef extern from "common/config.h" namespace "lumos" nogil:
         int64_t max_direct_call_object_size()
         c_bool Set(const c_string&, const c_string&)
 
+cdef extern from "rpc/cluster_identity.h" namespace "lumos::rpc" nogil:
+    void SetClusterToken(c_string token)
+    void SetLocalNodeIp(c_string ip)
+    const c_string& LocalNodeIp()
+
 cdef extern from "common/process_util.h" namespace "lumos" nogil:
     c_bool TieLifetimeToParent(int expected_parent, int sig)
 
@@ -107,6 +112,7 @@ cdef extern from "common.pb.h" namespace "lumos::rpc" nogil:
         void set_is_asyncio(c_bool)
         c_bool is_asyncio()
         void set_name(const c_string&)
+        const c_string& name()
         void set_ray_namespace(const c_string&)
         void set_detached(c_bool)
         void set_serialized_handle(const c_string&)

@@ -13,6 +13,7 @@ def main(argv=None):
     parser.add_argument("--node-id", required=True)
     parser.add_argument("--session-dir", required=True)
     parser.add_argument("--raylet-pid", type=int, default=0)
+    parser.add_argument("--node-ip", default="127.0.0.1")
     # Set by the raylet for a worker of a runtime environment (TaskSpec.runtime_env).
     parser.add_argument("--runtime-env", default=None)
     parser.add_argument("--runtime-env-file", default=None)
@@ -37,6 +38,8 @@ def main(argv=None):
     from lumos._private.task_execution import TaskExecutor
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the driver
+    from lumos._private import auth
+    _raylet.set_cluster_identity(auth.require(session_dir=args.session_dir, what="a worker"), args.node_ip)
     cw = _raylet.CoreWorker(False, args.raylet_socket, args.store_socket, args.gcs_address,
                             args.session_dir, b"", args.raylet_pid)
     state = worker.global_state()
@@ -73,6 +76,8 @@ def main(argv=None):
         # Sent by the core worker on a CANCEL_TASK; act only if that task is
         # still the one running here.
         target = cw.take_cancel_target()
+        if target:
+            executor.mark_cancelled(target)   # get_runtime_context().is_canceled()
         if not target or executor.cancel_async(target):
             return
         if target == executor.running_task_id:

@@ -1,0 +1,192 @@
+// NodeManager, multi-node part: the object manager, the view of the other
+// nodes (polled from the GCS), spillback of lease requests to better nodes,
+// and the PULL_OBJECTS / FREE_REMOTE_OBJECTS requests of local core workers.
+#include <chrono>
+
+#include "common/config.h"
+#include "common/logging.h"
+#include "node_manager.pb.h"
+#include "raylet/node_manager.h"
+
+namespace lumos::raylet {
+namespace {
+
+constexpr int64_t kClusterViewPeriodMs = 100;
+
+scheduling::SchedulingStrategy ToStrategy(const rpc::SchedulingStrategy& s) {
+  scheduling::SchedulingStrategy out;
+  auto labels = [](const auto& in, std::vector<scheduling::LabelExpression>* dst) {
+    for (const auto& m : in) {
+      scheduling::LabelExpression e;
+      e.key = m.key();
+      e.op = static_cast<scheduling::LabelExpression::Op>(m.op());
+      e.values.assign(m.values().begin(), m.values().end());
+      dst->push_back(std::move(e));
+    }
+  };
+  switch (s.kind()) {
+    case rpc::SchedulingStrategy::SPREAD:
+      out.kind = scheduling::SchedulingStrategy::kSpread;
+      break;
+    case rpc::SchedulingStrategy::NODE_AFFINITY:
+      out.kind = scheduling::SchedulingStrategy::kNodeAffinity;
+      if (s.node_id().size() == NodeID::kSize) out.affinity_node = NodeID::FromBinary(s.node_id());
+      out.soft = s.soft();
+      break;
+    case rpc::SchedulingStrategy::NODE_LABEL:
+      out.kind = scheduling::SchedulingStrategy::kNodeLabel;
+      labels(s.hard(), &out.hard_labels);
+      labels(s.soft_labels(), &out.soft_labels);
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+}  // namespace
+
+Status NodeManager::StartCluster(int* object_manager_port) {
+  ObjectManager::Options om;
+  om.node_id = options_.node_id;
+  om.node_ip = options_.node_ip;
+  om.port = options_.object_manager_port;
+  om.store_socket = options_.store_socket;
+  object_manager_ = std::make_unique<ObjectManager>(om);
+  LUMOS_RETURN_NOT_OK(object_manager_->Start(object_manager_port));
+  cluster_view_thread_ = std::thread([this] { ClusterViewLoop(); });
+  return Status::OK();
+}
+
+void NodeManager::StopCluster() {
+  {
+    std::lock_guard<std::mutex> lock(cluster_view_mu_);
+    cluster_view_stop_ = true;
+  }
+  cluster_view_cv_.notify_all();
+  if (cluster_view_thread_.joinable()) cluster_view_thread_.join();
+  if (object_manager_) object_manager_->Stop();
+}
+
+void NodeManager::ClusterViewLoop() {
+  std::unique_lock<std::mutex> lock(cluster_view_mu_);
+  while (!cluster_view_stop_) {
+    lock.unlock();
+    std::vector<rpc::NodeInfo> nodes;
+    Status s = gcs_->GetAllNodeInfo(&nodes);
+    if (s.ok()) {
+      asio::post(io_, [this, nodes = std::move(nodes)]() mutable { OnClusterView(std::move(nodes)); });
+    }
+    lock.lock();
+    cluster_view_cv_.wait_for(lock, std::chrono::milliseconds(kClusterViewPeriodMs),
+                              [this] { return cluster_view_stop_; });
+  }
+}
+
+void NodeManager::OnClusterView(std::vector<rpc::NodeInfo> nodes) {
+  if (stopping_) return;
+  std::unordered_map<NodeID, std::string> alive;
+  for (const auto& n : nodes) {
+    if (n.node_id().size() != NodeID::kSize || n.state() != rpc::NodeInfo::ALIVE) continue;
+    NodeID id = NodeID::FromBinary(n.node_id());
+    std::map<std::string, double> total(n.total_resources().begin(), n.total_resources().end());
+    std::map<std::string, double> avail(n.available_resources().begin(), n.available_resources().end());
+    std::map<std::string, std::string> labels(n.labels().begin(), n.labels().end());
+    labels["ray.io/node_id"] = id.Hex();
+    if (id == options_.node_id) {
+      cluster_.UpsertNode(id, leases_.total(), leases_.available(), labels);
+      continue;
+    }
+    auto t = ResourceSet::FromMap(total);
+    auto a = ResourceSet::FromMap(avail);
+    if (!t.ok() || !a.ok()) continue;
+    cluster_.UpsertNode(id, t.value(), a.value(), labels);
+    alive[id] = n.raylet_endpoint();
+    if (n.object_manager_port() > 0) object_manager_->SetNodeAddress(id, n.node_ip(), n.object_manager_port());
+  }
+  for (const auto& [id, ep] : raylet_endpoints_) {
+    if (!alive.count(id)) {
+      cluster_.RemoveNode(id);
+      object_manager_->RemoveNode(id);
+    }
+  }
+  raylet_endpoints_ = std::move(alive);
+}
+
+std::string NodeManager::ChooseRemoteNode(const rpc::RequestWorkerLeaseRequest& req, const ResourceSet& rs,
+                                          const ResourceSet& placement, NodeID* node) {
+  std::map<std::string, double> demand = rs.ToMap();
+  for (const auto& [k, v] : placement.ToMap()) demand[k] = std::max(demand[k], v);
+  auto demand_set = ResourceSet::FromMap(demand);
+  if (!demand_set.ok()) return "";
+  // This node's own view is exact; the others' are at most ~100 ms old.
+  cluster_.UpsertNode(options_.node_id, leases_.total(), leases_.available(), [&] {
+    std::map<std::string, std::string> labels = options_.labels;
+    labels["ray.io/node_id"] = options_.node_id.Hex();
+    return labels;
+  }());
+  scheduling::ResourceRequest request = cluster_.MakeRequest(demand_set.value());
+  scheduling::SchedulingStrategy strategy = ToStrategy(req.scheduling_strategy());
+  scheduling::Decision d = cluster_.Schedule(request, strategy);
+  NodeID target;
+  if (d.kind == scheduling::Decision::kNode) {
+    target = d.node;
+  } else if (d.kind == scheduling::Decision::kWait) {
+    // Nothing free now: wait here if this node can ever run it, else on one that can.
+    std::vector<NodeID> feasible = cluster_.FeasibleNodes(request);
+    if (strategy.kind == scheduling::SchedulingStrategy::kNodeAffinity && !strategy.soft) {
+      target = strategy.affinity_node;
+    } else if (!feasible.empty()) {
+      target = feasible.front();
+    }
+  }
+  if (target.IsNil() || target == options_.node_id) return "";
+  auto it = raylet_endpoints_.find(target);
+  if (it == raylet_endpoints_.end()) return "";
+  // Count it against the view so a burst does not all go to one node.
+  cluster_.Allocate(target, request);
+  *node = target;
+  return it->second;
+}
+
+void NodeManager::HandlePullObjects(const std::shared_ptr<Client>& c, const rpc::Frame& frame) {
+  rpc::PullObjectsRequest req;
+  if (!req.ParseFromString(frame.payload) || req.object_ids_size() != req.node_ids_size()) {
+    c->conn->SendError(frame.header.request_id, frame.header.method, Status::InvalidArgument("bad PULL_OBJECTS"));
+    return;
+  }
+  std::vector<ObjectID> ids;
+  std::vector<NodeID> nodes;
+  std::vector<uint64_t> sizes;
+  for (int i = 0; i < req.object_ids_size(); i++) {
+    if (req.object_ids(i).size() != ObjectID::kSize || req.node_ids(i).size() != NodeID::kSize) {
+      c->conn->SendError(frame.header.request_id, frame.header.method, Status::InvalidArgument("bad id in PULL_OBJECTS"));
+      return;
+    }
+    ids.push_back(ObjectID::FromBinary(req.object_ids(i)));
+    nodes.push_back(NodeID::FromBinary(req.node_ids(i)));
+    sizes.push_back(i < req.sizes_size() ? req.sizes(i) : 0);
+  }
+  auto conn = c->conn;
+  uint64_t rid = frame.header.request_id;
+  object_manager_->Pull(ids, nodes, sizes, req.priority(), [conn, rid](std::vector<std::string> errors) {
+    rpc::PullObjectsReply reply;
+    for (auto& e : errors) reply.add_errors(std::move(e));
+    conn->SendReply(rid, rpc::PULL_OBJECTS, reply);
+  });
+}
+
+void NodeManager::HandleFreeRemoteObjects(const rpc::Frame& frame) {
+  rpc::FreeRemoteObjectsRequest req;
+  if (!req.ParseFromString(frame.payload)) return;
+  std::vector<ObjectID> ids;
+  std::vector<NodeID> nodes;
+  for (int i = 0; i < req.object_ids_size() && i < req.node_ids_size(); i++) {
+    if (req.object_ids(i).size() != ObjectID::kSize || req.node_ids(i).size() != NodeID::kSize) continue;
+    ids.push_back(ObjectID::FromBinary(req.object_ids(i)));
+    nodes.push_back(NodeID::FromBinary(req.node_ids(i)));
+  }
+  object_manager_->FreeRemote(ids, nodes);
+}
+
+}  // namespace lumos::raylet
