@@ -22,7 +22,13 @@ bool ActorTaskSubmitter::AddActor(const std::string& actor_id, int max_task_retr
   std::lock_guard<std::mutex> lock(mu_);
   auto [it, inserted] = actors_.try_emplace(actor_id);
   if (inserted) it->second.data.set_actor_id(actor_id);
-  it->second.max_task_retries = std::max(it->second.max_task_retries, max_task_retries);
+  // The most retries any handle asked for wins; -1 (retry without limit) beats every count.
+  int& have = it->second.max_task_retries;
+  if (max_task_retries < 0) {
+    have = -1;
+  } else if (have >= 0 && max_task_retries > have) {
+    have = max_task_retries;
+  }
   return inserted;
 }
 
@@ -197,6 +203,20 @@ void ActorTaskSubmitter::Apply(const rpc::ActorTableData& data, bool local) {
     }
   }
   if (kill) on_out_of_scope_(data.actor_id());
+}
+
+bool ActorTaskSubmitter::IsActorCall(const TaskID& task) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string id = task.Binary();
+  for (const auto& [actor, a] : actors_) {
+    for (const auto& [seq, call] : a.queue) {
+      if (call.spec.task_id() == id) return true;
+    }
+    for (const auto& [seq, call] : a.in_flight) {
+      if (call.spec.task_id() == id) return true;
+    }
+  }
+  return false;
 }
 
 bool ActorTaskSubmitter::CancelQueued(const TaskID& task, bool* is_actor_call) {

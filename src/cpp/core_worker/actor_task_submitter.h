@@ -32,7 +32,10 @@ class ActorTaskSubmitter {
       : pool_(pool), tasks_(tasks), on_out_of_scope_(std::move(on_out_of_scope)) {}
 
   /// \brief Registers a known actor (idempotent). Returns true the first time.
+  /// The largest max_task_retries of all handles is kept; -1 (no limit) wins.
   bool AddActor(const std::string& actor_id, int max_task_retries);
+  /// \brief True when `task` is an actor call still queued or in flight here.
+  bool IsActorCall(const TaskID& task) const;
   /// \brief Queues a call (unresolved); returns its sequence number.
   uint64_t Enqueue(const std::string& actor_id, const rpc::TaskSpec& spec);
   /// \brief The call's arguments are ready: it may be sent.

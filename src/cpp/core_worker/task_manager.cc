@@ -205,6 +205,22 @@ bool TaskManager::IsCancelled(const TaskID& id) const {
   return it != pending_.end() && it->second.cancelled;
 }
 
+bool TaskManager::CancelIfResolving(const TaskID& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pending_.find(id);
+  if (it == pending_.end() || it->second.state != TaskState::kPendingArgsAvail) return false;
+  it->second.cancelled = true;
+  return true;
+}
+
+bool TaskManager::StartIfNotCancelled(const TaskID& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pending_.find(id);
+  if (it == pending_.end() || it->second.cancelled) return false;
+  it->second.state = TaskState::kPendingNodeAssignment;
+  return true;
+}
+
 std::vector<TaskID> TaskManager::PendingTaskIds() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<TaskID> out;

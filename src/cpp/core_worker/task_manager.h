@@ -73,6 +73,13 @@ class TaskManager {
   /// \brief Marks a pending task cancelled (never retried). False if unknown.
   bool MarkCancelled(const TaskID& id);
   bool IsCancelled(const TaskID& id) const;
+  /// \brief Marks the task cancelled if it still waits for its arguments
+  /// (PENDING_ARGS_AVAIL); true then, and the caller fails it at once.
+  bool CancelIfResolving(const TaskID& id);
+  /// \brief Arguments resolved: moves the task on to PENDING_NODE_ASSIGNMENT
+  /// unless it was cancelled or already failed meanwhile (false: drop it).
+  /// Atomic with CancelIfResolving, so a task is either cancelled or sent.
+  bool StartIfNotCancelled(const TaskID& id);
   /// \brief Pending tasks submitted by this worker (for recursive cancel).
   std::vector<TaskID> PendingTaskIds() const;
   /// \brief Fails every pending task (e.g. the raylet connection was lost).
