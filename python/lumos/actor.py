@@ -30,10 +30,14 @@ class ActorExit(BaseException):
 
 def exit_actor():
     """Ends the current actor once the running call returns; later calls raise
-    ActorDiedError. Only valid inside an actor."""
+    ActorDiedError. Only valid inside an actor. In an async actor it raises
+    AsyncioActorExit (an Exception, as in Ray); elsewhere ActorExit, which
+    `except Exception` does not catch."""
     state = _worker.global_state()
     if getattr(state, "actor", None) is None:
         raise TypeError("exit_actor() called outside an actor; it can only be called from an actor method")
+    if getattr(state.actor, "loop", None) is not None:
+        raise exceptions.AsyncioActorExit("exit_actor() called in an async actor")
     raise ActorExit()
 
 
@@ -155,14 +159,14 @@ class ActorClass:
             handle_state["actor_id"], fid, self._cls.__module__ or "__main__", self.__name__, arg_list,
             kw_names, held, placement, options.get("max_restarts") or 0, max_concurrency, self._is_async,
             name, namespace, detached, pickle.dumps(handle_state), _options.spec_placement(group), env,
-            bool(options.get("_fail_on_infeasible")))
+            bool(options.get("_fail_on_infeasible")), _scheduling.strategy_of(options))
         if isinstance(created, dict):
             existing = created
             if options.get("get_if_exists"):
                 return _handle_from_info(existing)
-            raise ValueError("The name %r (namespace=%r) is already taken by another actor. Use a different "
-                             "name, or get the existing one with lumos.get_actor(%r, namespace=%r)." % (
-                                 name, namespace, name, namespace))
+            raise exceptions.ActorAlreadyExistsError(
+                "The name %r (namespace=%r) is already taken by another actor. Use a different name, or get "
+                "the existing one with lumos.get_actor(%r, namespace=%r)." % (name, namespace, name, namespace))
         handle = ActorHandle(handle_state, scope_ref=created, cls=self._cls)
         cw.add_actor_handle(handle_state["actor_id"], handle_state["max_task_retries"], True)
         return handle

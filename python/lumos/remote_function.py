@@ -1,7 +1,9 @@
 """@lumos.remote on a function: RemoteFunction, its .remote() and .options()."""
 import inspect
+import pickle
 
 from lumos import _raylet
+from lumos import exceptions
 from lumos._private import code_pickling
 from lumos._private import options as _options
 from lumos._private import runtime_env as _runtime_env
@@ -128,7 +130,10 @@ class RemoteFunction:
         self._check_signature(args, kwargs)
         job = _worker.current_job_id()
         fid = self._function_id(cw, job)
-        _scheduling.check_node_strategy(options, "task %s" % self._qualname)
+        try:
+            _scheduling.check_node_strategy(options, "task %s" % self._qualname)
+        except exceptions.TaskUnschedulableError as e:
+            return _unschedulable_returns(cw, e, self._function, options)
         arg_list, kw_names = serialize_args(args, kwargs, "argument of %s" % self._qualname)
         num_returns, streaming, backpressure = streaming_mode(self._function, options.get("num_returns"), options)
         dynamic = num_returns == "dynamic"
@@ -153,8 +158,22 @@ class RemoteFunction:
                               options.get("max_calls") or 0,
                               _options.DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
                               bool(retry_exceptions), allowlist, dynamic, streaming, backpressure,
-                              _options.spec_placement(placement), bool(options.get("_fail_on_infeasible")), env)
+                              _options.spec_placement(placement), bool(options.get("_fail_on_infeasible")), env,
+                              _scheduling.strategy_of(options))
         return returns_of_call(cw, refs, num_returns, streaming)
+
+
+def _unschedulable_returns(cw, error, function, options):
+    """What `.remote()` returns for a task that can never be placed: like
+    Ray, refs whose get raises TaskUnschedulableError (a streaming generator
+    has no task to stream from: it raises at once)."""
+    num_returns, streaming, _ = streaming_mode(function, options.get("num_returns"), options)
+    if streaming:
+        raise error
+    n = 1 if num_returns == "dynamic" else num_returns
+    data = serialization.SerializedObject(serialization.META_TASK_ERROR, pickle.dumps(error))
+    refs = [cw.put(data) for _ in range(max(n, 1))]
+    return returns_of_call(cw, refs, 1 if num_returns == "dynamic" else num_returns, False)
 
 
 def returns_of_call(cw, refs, num_returns, streaming):

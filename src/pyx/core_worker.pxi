@@ -193,9 +193,13 @@ cdef CStatus _execute_task_cb(const CTaskSpec& spec, const c_vector[shared_ptr[C
                      _pyb(c.serialized_handle()), c.class_name().decode())
         elif spec.has_actor_task():
             actor = ("call", _pyb(spec.actor_task().actor_id()), 0, False, b"", "")
+        # (resources, placement group hex, attempt, actor name): for the runtime context.
+        tinfo = ({k.decode(): v for k, v in RequiredResourcesOf(spec)} if not spec.has_actor_task() else {},
+                 _pyb(spec.placement_group_id()).hex(), spec.attempt_number(),
+                 spec.actor_creation().name().decode() if spec.has_actor_creation() else "")
         opts = (spec.retry_exceptions(), _pyb(spec.retry_exception_allowlist()), spec.dynamic_returns(),
                 _pyb(spec.caller().SerializeAsString()), spec.streaming_returns(),
-                spec.generator_backpressure_num_objects())
+                spec.generator_backpressure_num_objects(), tinfo)
         _task_executor(
             _pyb(spec.function().function_id()), spec.function().module_name().decode(),
             spec.function().function_name().decode(), spec.name().decode(), _pyb(spec.job_id()),

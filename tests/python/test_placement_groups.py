@@ -170,8 +170,10 @@ def test_spread_affinity_and_labels_on_one_node(pg_cluster):
     assert ray.get(where.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote()) == node
     unknown = "ab" * 16
     assert ray.get(where.options(scheduling_strategy=NodeAffinitySchedulingStrategy(unknown, soft=True)).remote()) == node
-    with pytest.raises(ValueError, match="not in the cluster.*soft=True"):
-        where.options(scheduling_strategy=NodeAffinitySchedulingStrategy(unknown, soft=False)).remote()
+    # Like Ray: the task is unschedulable, which get() reports.
+    ref = where.options(scheduling_strategy=NodeAffinitySchedulingStrategy(unknown, soft=False)).remote()
+    with pytest.raises(ray.exceptions.TaskUnschedulableError, match="not in the cluster.*soft=True"):
+        ray.get(ref)
     assert ray.get(where.options(scheduling_strategy=NodeLabelSchedulingStrategy(
         {"gpu": DoesNotExist()}, soft={"zone": In("a")})).remote()) == node
     with pytest.raises(ValueError, match="no alive node matches"):

@@ -127,12 +127,18 @@ def serialize(value, what="value"):
 
 
 def serialize_error(err):
-    """Serializes a RayTaskError (or falls back to a message if it won't pickle)."""
+    """Serializes a RayTaskError. A cause that will not pickle, or whose
+    pickle will not load (e.g. an exception class whose __init__ needs other
+    arguments than its args), is replaced by UnserializableException carrying
+    the original's text and traceback, as Ray does."""
     try:
-        return SerializedObject(META_TASK_ERROR, code_pickling.dumps(err))
-    except Exception:
+        data = code_pickling.dumps(err)
+        pickle.loads(data)   # errors are rare: checking the round trip here is cheap
+        return SerializedObject(META_TASK_ERROR, data)
+    except Exception as e:
+        original = "%s\n(%s: %s)" % ((err.traceback_str or repr(err.cause)).rstrip(), type(e).__name__, e)
         fallback = exceptions.RayTaskError(err.function_name, err.traceback_str,
-                                           exceptions.RaySystemError(repr(err.cause)), pid=err.pid)
+                                           exceptions.UnserializableException(original), pid=err.pid)
         return SerializedObject(META_TASK_ERROR, code_pickling.dumps(fallback))
 
 
@@ -151,7 +157,12 @@ def is_error(metadata):
 def error_from(metadata, data):
     """The exception an error object stands for (not raised)."""
     if metadata == META_TASK_ERROR:
-        err = pickle.loads(data)
+        try:
+            err = pickle.loads(data)
+        except Exception as e:
+            # E.g. the exception's class cannot be imported here.
+            return exceptions.UnserializableException(
+                "(the task's exception could not be loaded in this process: %s: %s)" % (type(e).__name__, e))
         if isinstance(err, exceptions.RayTaskError):
             return err.as_instanceof_cause()
         return err

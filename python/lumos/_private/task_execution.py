@@ -11,11 +11,13 @@ import asyncio
 import inspect
 import os
 import pickle
+import sys
 import threading
 import traceback
 
 from lumos import exceptions
 from lumos._private import serialization
+from lumos._private import task_context
 from lumos.actor import ActorExit
 
 _SKIP_FRAMES_FROM = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,11 +26,16 @@ _SKIP_FRAMES_FROM = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 class ActorRuntime:
     """The actor instance hosted by this worker and how its calls run."""
 
-    def __init__(self, instance, actor_id, class_name, max_concurrency, is_asyncio, serialized_handle):
+    def __init__(self, instance, actor_id, class_name, max_concurrency, is_asyncio, serialized_handle,
+                 module="", resources=None, actor_name=""):
         self.instance = instance
         self.actor_id = actor_id
         self.class_name = class_name
         self.serialized_handle = serialized_handle
+        self.module = module            # for get_task_function_name: module.Class.method
+        self.resources = resources or {}  # what the actor holds (get_assigned_resources)
+        self.actor_name = actor_name    # "" when unnamed
+        self.reconstructed = None       # asked of the GCS on first use (num_restarts > 0)
         self.pool = None
         self.loop = None
         self.semaphore = None
@@ -80,6 +87,23 @@ class TaskExecutor:
         self.cancel_before_start = None
         self._async_calls = {}       # task id -> asyncio task (async actors)
         self._async_lock = threading.Lock()
+        self._contexts = {}          # task id -> TaskContext of the calls running now
+
+    def mark_cancelled(self, task_id):
+        """Records a cancel request for a running call (its is_canceled())."""
+        ctx = self._contexts.get(task_id)
+        if ctx is not None:
+            ctx.cancelled = True
+
+    def _in_context(self, ctx, fn, *args):
+        """Runs fn(*args) with `ctx` as the current task context."""
+        token = task_context.enter(ctx)
+        self._contexts[ctx.binary_id] = ctx
+        try:
+            return fn(*args)
+        finally:
+            self._contexts.pop(ctx.binary_id, None)
+            task_context.leave(token)
 
     def cancel_async(self, task_id):
         """Cancels a running call of an async actor; False if none matches."""
@@ -98,8 +122,14 @@ class TaskExecutor:
             if self.cancel_before_start == task_id:
                 self.cancel_before_start = None
                 raise KeyboardInterrupt("cancelled before it started")
-            self._dispatch(function_id, function_name, name, job_id, task_id, args, kwarg_names, num_returns,
-                           actor, replier, opts)
+            if actor is not None and actor[0] == "call":
+                # The call's context is set where it runs (main thread, pool or loop).
+                self._dispatch(function_id, function_name, name, job_id, task_id, args, kwarg_names,
+                               num_returns, actor, replier, opts)
+            else:
+                self._in_context(_spec_context(task_id, name, module, function_name, opts, actor),
+                                 self._dispatch, function_id, function_name, name, job_id, task_id, args,
+                                 kwarg_names, num_returns, actor, replier, opts)
         except KeyboardInterrupt:
             # A cancel that landed outside the task's body: while its function
             # or arguments were loaded, or as its reply left. The body's own
@@ -120,7 +150,8 @@ class TaskExecutor:
         if actor is None:
             self._run_task(function_id, name, job_id, task_id, args, kwarg_names, num_returns, replier, opts)
         elif actor[0] == "create":
-            is_error, results, message = self._create_actor(function_id, name, job_id, args, kwarg_names, actor)
+            is_error, results, message = self._create_actor(function_id, name, job_id, args, kwarg_names, actor,
+                                                            opts)
             self._finish(replier, is_error, results, message)
         else:
             self._call_actor(function_name, name, task_id, args, kwarg_names, num_returns, replier, opts)
@@ -195,9 +226,11 @@ class TaskExecutor:
         self._finish(replier, *_results(name, result, num_returns))
 
     # ------------------------------------------------------------ actors
-    def _create_actor(self, function_id, name, job_id, args, kwarg_names, actor):
-        """(is_error, results, one-line error message) of running __init__."""
+    def _create_actor(self, function_id, name, job_id, args, kwarg_names, actor, opts):
+        """(is_error, results, one-line error message) of running __init__
+        (an `async def __init__` of an async actor runs on the actor's loop)."""
         _, actor_id, max_concurrency, is_asyncio, serialized_handle, class_name = actor
+        ctx = task_context.current()
 
         def failed(e):
             return True, [_error_object(_task_error(name, e), name)], "%s: %s" % (type(e).__name__, e)
@@ -208,12 +241,28 @@ class TaskExecutor:
         prepared, errors = self._prepare(name, args, kwarg_names, 1)
         if prepared is None:
             return True, errors, "an argument of %s could not be fetched" % name
+        async_init = is_asyncio and inspect.iscoroutinefunction(getattr(cls, "__init__", None))
         try:
-            instance = cls(*prepared[0], **prepared[1])
+            instance = cls.__new__(cls) if async_init else cls(*prepared[0], **prepared[1])
         except Exception as e:
             return failed(e)
-        self._state.actor = ActorRuntime(instance, actor_id, class_name, max(1, max_concurrency), is_asyncio,
-                                         serialized_handle)
+        runtime = ActorRuntime(instance, actor_id, class_name, max(1, max_concurrency), is_asyncio,
+                               serialized_handle, module=getattr(cls, "__module__", "") or "",
+                               resources=ctx.resources if ctx is not None else {},
+                               actor_name=_tinfo(opts)[3])
+        if async_init:
+            async def run_init():
+                token = task_context.enter(ctx)
+                try:
+                    await instance.__init__(*prepared[0], **prepared[1])
+                finally:
+                    task_context.leave(token)
+            try:
+                asyncio.run_coroutine_threadsafe(run_init(), runtime.loop).result()
+            except Exception as e:
+                runtime.loop.call_soon_threadsafe(runtime.loop.stop)
+                return failed(e)
+        self._state.actor = runtime
         return False, [], ""
 
     def _call_actor(self, method_name, name, task_id, args, kwarg_names, num_returns, replier, opts):
@@ -233,10 +282,14 @@ class TaskExecutor:
             self._finish(replier, True, [_error_object(_task_error(name, e), name)] * max(num_returns, 1))
             return
         positional, kwargs = prepared
+        ctx = task_context.TaskContext(task_id, name, "%s.%s.%s" % (runtime.module, runtime.class_name, method_name),
+                                       runtime.resources)
         if runtime.loop is not None:
             async def run_async():
                 with self._async_lock:
                     self._async_calls[task_id] = asyncio.current_task()
+                task_context.enter(ctx)   # this asyncio task's own context
+                self._contexts[task_id] = ctx
                 async with runtime.semaphore:
                     try:
                         if opts[4]:
@@ -247,29 +300,35 @@ class TaskExecutor:
                         if inspect.isawaitable(result):
                             result = await result
                         outcome = _results(name, result, num_returns)
-                    except ActorExit:
+                    except (ActorExit, exceptions.AsyncioActorExit):
                         self._exit_actor(replier, name, num_returns)
                         return
+                    except SystemExit as e:
+                        _exit_unexpectedly(name, e)
                     except asyncio.CancelledError:
-                        msg = "actor call %s was cancelled while it ran" % name
-                        outcome = True, [serialization.SerializedObject(
-                            serialization.META_TASK_CANCELLED, msg.encode())] * max(num_returns, 1)
+                        # Like Ray: both a RayTaskError and a TaskCancelledError.
+                        err = exceptions.TaskCancelledError("actor call %s was cancelled while it ran" % name)
+                        self._finish(replier, True, [_error_object(_task_error(name, err), name)]
+                                     * max(num_returns, 1), cancelled=True)
+                        return
                     except Exception as e:
                         outcome = True, [_error_object(_task_error(name, e), name)] * max(num_returns, 1)
                     finally:
                         with self._async_lock:
                             self._async_calls.pop(task_id, None)
+                        self._contexts.pop(task_id, None)
                 self._finish(replier, *outcome)
             asyncio.run_coroutine_threadsafe(run_async(), runtime.loop)
         elif opts[4]:
             if runtime.pool is not None:
-                runtime.pool.submit(self._stream_call, replier, name, bound, prepared)
+                runtime.pool.submit(self._in_context, ctx, self._stream_call, replier, name, bound, prepared)
             else:
-                self._stream_call(replier, name, bound, prepared)
+                self._in_context(ctx, self._stream_call, replier, name, bound, prepared)
         elif runtime.pool is not None:
-            runtime.pool.submit(self._run_call, bound, positional, kwargs, name, num_returns, replier)
+            runtime.pool.submit(self._in_context, ctx, self._run_call, bound, positional, kwargs, name, num_returns,
+                                replier)
         else:
-            self._run_call(bound, positional, kwargs, name, num_returns, replier)
+            self._in_context(ctx, self._run_call, bound, positional, kwargs, name, num_returns, replier)
 
     def _stream_call(self, replier, name, bound, prepared):
         self._finish(replier, *self._stream(replier, name, bound, prepared))
@@ -377,8 +436,7 @@ class TaskExecutor:
             self._exit_actor(replier, name, num_returns)
             return
         except SystemExit as e:
-            self._exit_actor(replier, name, num_returns, "the actor called sys.exit(%s)" % (e.code,))
-            return
+            _exit_unexpectedly(name, e)
         except Exception as e:
             self._finish(replier, True, [_error_object(_task_error(name, e), name)] * max(num_returns, 1))
             return
@@ -397,6 +455,31 @@ class TaskExecutor:
                 pass
         if self._request_exit:
             self._request_exit(why)
+
+
+def _exit_unexpectedly(name, exc):
+    """sys.exit() in an actor method: like Ray, the actor's process ends as
+    if it had crashed (only exit_actor() is an intentional exit), so the GCS
+    restarts the actor under max_restarts and callers retry the call under
+    max_task_retries. The call gets no reply; replies of calls that finished
+    before it are flushed first. Exits with the code sys.exit() was given
+    (a non-int code is printed and gives 1, as Python does)."""
+    code = exc.code
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    print("lumos: actor call %s called sys.exit(%s); the actor process exits (restarted if it has "
+          "max_restarts left)" % (name, exc.code), file=sys.stderr, flush=True)
+    try:
+        from lumos._private import worker as _worker
+        cw = _worker.global_state().core_worker
+        if cw is not None:
+            cw.flush_replies()
+    except Exception:
+        pass
+    os._exit(code)
 
 
 class _CallerGone(Exception):
@@ -515,14 +598,38 @@ class EnvSetupFailedExecutor(TaskExecutor):
             self._finish(replier, True, [obj] * max(num_returns, 1))
 
 
+def _tinfo(opts):
+    """(resources, placement group hex, attempt number, actor name) of the
+    running spec, passed by the Cython callback as opts[6]."""
+    return opts[6] if len(opts) > 6 else ({}, "", 0, "")
+
+
+def _spec_context(task_id, name, module, function_name, opts, actor):
+    """The TaskContext of a plain task or an actor's creation task."""
+    resources, pg_hex = _tinfo(opts)[:2]
+    full = "%s.%s%s" % (module, function_name, ".__init__" if actor is not None else "")
+    return task_context.TaskContext(task_id, name, full, task_context.original_resources(resources, pg_hex))
+
+
 def _task_error(name, exc):
+    """The RayTaskError a task that raised `exc` stores. When `exc` is itself
+    a task error (the task got a failed task's result), its original cause is
+    kept, so the driver's `except ValueError` still catches it after any number
+    of nested gets (as in Ray); the inner task's traceback follows this one's."""
     tb = exc.__traceback__
     # Drop lumos's own frames so the trace starts at the user's function.
     frames = traceback.extract_tb(tb)
     keep = [f for f in frames if not f.filename.startswith(_SKIP_FRAMES_FROM)]
-    text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(keep)) + \
-        "".join(traceback.format_exception_only(type(exc), exc))
-    return exceptions.RayTaskError(name, text, exc, proctitle="lumos::%s()" % name, pid=os.getpid())
+    cause = exc
+    if isinstance(exc, exceptions.RayTaskError) and exc.cause is not None:
+        cause = exc.cause
+        head = "%s: a task it waited for failed:\n" % type(exc).__name__
+        inner = "\n".join("  " + line for line in (exc.traceback_str or "").rstrip().split("\n"))
+        text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(keep)) + head + inner
+    else:
+        text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(keep)) + \
+            "".join(traceback.format_exception_only(type(exc), exc))
+    return exceptions.RayTaskError(name, text, cause, proctitle="lumos::%s()" % name, pid=os.getpid())
 
 
 def _error_object(err, name):

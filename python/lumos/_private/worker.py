@@ -414,6 +414,8 @@ def wait(object_refs, *, num_returns=1, timeout=None, fetch_local=True):
         raise TypeError("wait() expected a list of ObjectRefs or ObjectRefGenerators, got %s"
                         % type(object_refs).__name__)
     items = list(object_refs)
+    if not items:
+        return [], []   # like Ray: nothing to wait for (num_returns is not checked)
     refs, is_stream = [], []
     for r in items:
         if isinstance(r, _raylet.ObjectRef):

@@ -144,7 +144,47 @@ def _gcs_address(args):
         sys.exit("lumos status: no running cluster found (%s missing); pass --address host:port" % path)
 
 
+def format_memory(num_bytes):
+    """Bytes as `ray status` prints them: 0B, 512.00KiB, 16.51GiB."""
+    for suffix, unit in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if num_bytes >= unit:
+            return "%.2f%s" % (num_bytes / unit, suffix)
+    return "%dB" % int(num_bytes)
+
+
+def format_usage(name, used, total, pg_used=0.0, pg_reserved=0.0):
+    """One `ray status` usage line: " 0.0/1.0 CPU", " 0B/16.51GiB memory"."""
+    if name in ("memory", "object_store_memory"):
+        line = " %s/%s %s" % (format_memory(used), format_memory(total), name)
+    else:
+        line = " %r/%r %s" % (round(float(used), 4), round(float(total), 4), name)
+    if pg_reserved > 0:
+        if name in ("memory", "object_store_memory"):
+            line += " (%s used of %s reserved in placement groups)" % (format_memory(pg_used),
+                                                                        format_memory(pg_reserved))
+        else:
+            line += " (%r used of %r reserved in placement groups)" % (round(float(pg_used), 4),
+                                                                       round(float(pg_reserved), 4))
+    return line
+
+
+def _group_totals(totals, avail):
+    """{resource: (used, reserved)} inside placement groups, from the
+    group-wide "<name>_group_<id>" resources the raylet makes for bundles."""
+    import re
+    out = {}
+    for k, total in totals.items():
+        m = re.match(r"^(.+)_group_([0-9a-f]+)$", k)
+        if not m or m.group(1) == "bundle":
+            continue
+        used, reserved = out.get(m.group(1), (0.0, 0.0))
+        out[m.group(1)] = (used + total - avail.get(k, 0.0), reserved + total)
+    return out
+
+
 def _cmd_status(args):
+    """Prints the cluster the way `ray status` does (people and scripts read
+    its "Usage:" lines), plus lumos's infeasible demands and placement groups."""
     import grpc
     from lumos._proto import gcs_service_pb2 as pb
     from lumos._proto import gcs_service_pb2_grpc as pb_grpc
@@ -155,32 +195,45 @@ def _cmd_status(args):
             pb.GetAllNodeInfoRequest(), timeout=5).nodes
     except grpc.RpcError as e:
         sys.exit("lumos status: cannot reach the GCS at %s: %s" % (address, e.code().name))
+    rule = "-" * 63
     print("======== lumos cluster status (GCS %s) ========" % address)
     alive = [n for n in nodes if n.state == pb.NodeInfo.ALIVE]
     dead = [n for n in nodes if n.state != pb.NodeInfo.ALIVE]
-    print("Nodes: %d alive, %d dead" % (len(alive), len(dead)))
+    print("Node status")
+    print(rule)
+    print("Active:")
     totals, avail = {}, {}
     for n in alive:
-        print("  %s %s%s (raylet pid %d)" % (n.node_id.hex(), n.node_ip, " head" if n.is_head else "", n.raylet_pid))
+        print(" 1 node_%s (%s%s, raylet pid %d)" % (n.node_id.hex(), n.node_ip, ", head" if n.is_head else "",
+                                                   n.raylet_pid))
         for k, v in n.total_resources.items():
             totals[k] = totals.get(k, 0) + v
         for k, v in n.available_resources.items():
             avail[k] = avail.get(k, 0) + v
+    if not alive:
+        print(" (no active nodes)")
+    print("Recent failures:")
     for n in dead:
-        print("  %s DEAD: %s" % (n.node_id.hex(), n.death_reason))
-    print("Resources (used / total):")
+        print(" node_%s: %s" % (n.node_id.hex(), n.death_reason))
+    if not dead:
+        print(" (no failures)")
+    print("")
+    print("Resources")
+    print(rule)
+    print("Usage:")
+    groups = _group_totals(totals, avail)
     for k in sorted(totals):
-        if k.startswith("node:") or "_group_" in k:  # placement group bundles: listed below
+        if k.startswith("node:") or "_group_" in k:  # placement group bundles: counted in their resource
             continue
-        used = totals[k] - avail.get(k, 0)
-        if k in ("memory", "object_store_memory"):
-            print("  %.2f GiB / %.2f GiB %s" % (used / 2**30, totals[k] / 2**30, k))
-        else:
-            print("  %g / %g %s" % (used, totals[k], k))
+        pg_used, pg_reserved = groups.get(k, (0.0, 0.0))
+        print(format_usage(k, totals[k] - avail.get(k, 0), totals[k], pg_used, pg_reserved))
+    print("")
+    print("Demands:")
     demands = [(n.node_id.hex(), d) for n in alive for d in n.infeasible_demands]
-    print("Pending infeasible demands: %d" % len(demands))
     for node, d in demands:
-        print("  %s (node %s... cannot fit it)" % (d, node[:12]))
+        print(" %s: infeasible (node %s... cannot fit it)" % (d, node[:12]))
+    if not demands:
+        print(" (no resource demands)")
     _print_placement_groups(pb, pb_grpc, channel)
 
 

@@ -2,7 +2,8 @@ from libc.stdint cimport uint64_t
 from libcpp cimport bool as c_bool
 from libcpp.string cimport string as c_string
 from libcpp.map cimport map as c_map
-from includes.common cimport CStatus, CNodeInfo
+from libcpp.vector cimport vector as c_vector
+from includes.common cimport CStatus, CNodeInfo, CTaskSpec
 
 cdef extern from "pyx_helpers.h" namespace "lumos::pyx" nogil:
     cdef cppclass CNodeView "lumos::pyx::NodeView":
@@ -13,6 +14,9 @@ cdef extern from "pyx_helpers.h" namespace "lumos::pyx" nogil:
         uint64_t object_store_memory
     CNodeView ViewNode(const CNodeInfo&)
     CStatus MakeStatus(int code, const c_string& msg)
+    c_map[c_string, double] RequiredResourcesOf(const CTaskSpec&)
+    void SetSchedulingStrategy(CTaskSpec* spec, int kind, const c_string& node_id, c_bool soft,
+                               const c_vector[c_string]& hard, const c_vector[c_string]& soft_labels)
 from libcpp.memory cimport unique_ptr
 from includes.core_worker cimport CCoreWorker, CCoreWorkerOptions
 cdef extern from "pyx_helpers.h" namespace "lumos::pyx" nogil:
