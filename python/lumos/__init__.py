@@ -24,6 +24,12 @@ from lumos.actor import method
 from lumos.runtime_context import get_runtime_context
 from lumos._private.accelerators import get_gpu_ids
 from lumos._private.generators import DynamicObjectRefGenerator, ObjectRefGenerator
+from lumos._private.ids import ActorID, JobID, NodeID, PlacementGroupID, TaskID, WorkerID
+from lumos._private.logging_config import LoggingConfig
+from lumos import cloudpickle  # lumos.cloudpickle, like ray.cloudpickle
+from lumos import job_config  # lumos.job_config.JobConfig, like ray.job_config
+
+ObjectID = ObjectRef  # Ray's older name
 
 __version__ = "0.1.0"
 
@@ -72,5 +78,7 @@ def cancel(object_ref, *, force=False, recursive=True):
 
 
 __all__ = ["actor", "experimental", "util", "DynamicObjectRefGenerator", "ObjectRefGenerator", "init", "shutdown", "is_initialized", "remote", "get", "put", "wait", "ObjectRef",
+           "ObjectID", "JobID", "TaskID", "ActorID", "NodeID", "WorkerID", "PlacementGroupID", "LoggingConfig",
+           "cloudpickle", "job_config",
            "cluster_resources", "available_resources", "nodes", "get_runtime_context", "method",
            "exceptions", "get_actor", "kill", "cancel", "get_gpu_ids"]

@@ -3,7 +3,11 @@
 # area lives in its own .pxi, declared in includes/*.pxd.
 include "common.pxi"        # check_status: Status codes -> lumos.exceptions
 include "buffers.pxi"       # PlasmaBuffer (read-only shm view), WritableBuffer
+include "unique_ids.pxi"    # JobID, TaskID, ActorID, NodeID, WorkerID, PlacementGroupID
 include "object_ref.pxi"    # ObjectRef: id + owner, counted by the core worker
 include "gcs_client.pxi"    # GcsClient: node table, jobs, KV (gRPC)
 include "placement_group.pxi"  # placement group calls to the GCS
 include "core_worker.pxi"   # CoreWorker: put/get/wait/submit/run tasks
+
+# Ray programs import the generator types from ray._raylet as well as from ray.
+from lumos._private.generators import DynamicObjectRefGenerator, ObjectRefGenerator  # noqa: E402

@@ -34,6 +34,32 @@ cdef class ObjectRef:
         if _cw != NULL and self._epoch == _epoch:
             _cw.RemoveLocalRef(CObjectID.FromBinary(self._id))
 
+    @classmethod
+    def from_binary(cls, id_bytes):
+        """A ref to the object with this binary id (its owner unknown here)."""
+        return cls(id_bytes)
+
+    @classmethod
+    def from_hex(cls, hex_id):
+        try:
+            raw = bytes.fromhex(hex_id.decode() if isinstance(hex_id, bytes) else hex_id)
+        except (TypeError, ValueError):
+            raise ValueError("ObjectRef.from_hex() needs a hex string of 40 characters, got %r" % (hex_id,)) from None
+        return cls(raw)
+
+    @classmethod
+    def nil(cls):
+        """The nil ref (all-zero id); it refers to no object and is not counted."""
+        cdef ObjectRef r = ObjectRef.__new__(ObjectRef)
+        r._id = b"\0" * 20
+        r._owner = b""
+        r._epoch = -1
+        return r
+
+    @classmethod
+    def size(cls):
+        return 20
+
     def binary(self):
         return _pyb(self._id)
 
@@ -48,7 +74,7 @@ cdef class ObjectRef:
         return self._owner
 
     def is_nil(self):
-        return self._id == b"\0" * 20
+        return _pyb(self._id) == b"\0" * 20
 
     def __eq__(self, other):
         return isinstance(other, ObjectRef) and (<ObjectRef>other)._id == self._id
@@ -79,29 +105,8 @@ cdef class ObjectRef:
         return _ref_future(self)
 
 
-class TaskID:
-    """A task's id (16 bytes): `hex()`, `binary()`, comparable and hashable."""
-    __slots__ = ("_b",)
-
-    def __init__(self, bytes b):
-        if len(b) != 16:
-            raise ValueError("a TaskID has 16 bytes, got %d" % len(b))
-        self._b = b
-
-    def binary(self):
-        return self._b
-
-    def hex(self):
-        return self._b.hex()
-
-    def __eq__(self, other):
-        return isinstance(other, TaskID) and other._b == self._b
-
-    def __hash__(self):
-        return hash(self._b)
-
-    def __repr__(self):
-        return "TaskID(%s)" % self._b.hex()
+# Ray's older name for ObjectRef.
+ObjectID = ObjectRef
 
 
 def _object_ref_from_pickle(bytes id, bytes owner):

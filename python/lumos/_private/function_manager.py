@@ -7,6 +7,8 @@ import threading
 
 import cloudpickle
 
+from lumos._private import logging_config
+
 FUNCTION_NS = b"fun"
 JOB_NS = b"job"
 
@@ -55,6 +57,8 @@ class FunctionLoader:
             return
         config = json.loads(raw)
         self._job_namespaces[job_id.hex()] = config.get("namespace", "")
+        if config.get("logging_config"):  # init(logging_config=...) of the job's driver
+            logging_config.apply(config["logging_config"])
         at = 0
         while at < len(sys.path) and sys.path[at] in self._keep_first:
             at += 1

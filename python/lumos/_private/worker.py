@@ -14,6 +14,7 @@ import time
 from lumos import _raylet
 from lumos import exceptions
 from lumos._private import accelerators
+from lumos._private import job_setup
 from lumos._private import node_labels
 from lumos._private import serialization
 from lumos._private.function_manager import JOB_NS, FunctionExporter
@@ -28,8 +29,7 @@ WORKER_MODE = "worker"
 # there is no dashboard, no separate log monitor, no client server yet.
 IGNORED_INIT_KEYWORDS = {
     "include_dashboard", "dashboard_host", "dashboard_port", "log_to_driver", "logging_level",
-    "logging_format", "logging_config", "configure_logging", "local_mode",
-    "job_config", "_node_ip_address", "_metrics_export_port", "storage",
+    "logging_format", "configure_logging", "local_mode", "_node_ip_address", "_metrics_export_port", "storage",
     "enable_resource_isolation", "_plasma_directory", "_enable_object_reconstruction",
     "_redis_password", "_memory", "_driver_object_store_memory", "_tracing_startup_hook",
     "_plasma_store_socket_name", "_raylet_socket_name",
@@ -147,7 +147,7 @@ def _parse_spill_config(config):
 
 def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_store_memory=None,
          namespace=None, ignore_reinit_error=False, _system_config=None, _temp_dir=None,
-         object_spill_config=None, labels=None, runtime_env=None, **kwargs):
+         object_spill_config=None, labels=None, runtime_env=None, job_config=None, logging_config=None, **kwargs):
     """Starts a local cluster (address None or "local") or connects to one
     ("auto" or "host:port"), and makes this process a driver."""
     unknown = set(kwargs) - IGNORED_INIT_KEYWORDS
@@ -177,6 +177,7 @@ def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_s
                 raise ValueError("unknown or invalid _system_config entry %r=%r" % (k, v))
         if address is None:
             address = os.environ.get("LUMOS_ADDRESS") or os.environ.get("RAY_ADDRESS") or None
+        runtime_env, namespace, job_extra = job_setup.resolve(job_config, logging_config, runtime_env, namespace)
         if address == "auto":
             address = _find_auto_address(_temp_dir)
         if address in (None, "local"):
@@ -208,6 +209,7 @@ def wait_for_live_nodes(gcs, address, timeout_s=10.0):
     registering (it opens its socket before the GCS lists it)."""
     deadline = time.monotonic() + timeout_s
     nodes = [n for n in gcs.get_all_node_info() if n["Alive"]]
+            job_setup.publish(_state.gcs, bytes.fromhex(_state.core_worker.job_id), job_extra)
     while not nodes and time.monotonic() < deadline:
         time.sleep(0.01)
         nodes = [n for n in gcs.get_all_node_info() if n["Alive"]]

@@ -1,6 +1,7 @@
 """lumos.experimental: get_object_locations (Ray's experimental API)."""
 from lumos import _raylet
 from lumos._private import worker as _worker
+from lumos.experimental import internal_kv  # noqa: F401  (Ray's ray.experimental.internal_kv)
 
 __all__ = ["get_object_locations"]
 

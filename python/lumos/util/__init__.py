@@ -60,3 +60,8 @@ from lumos.util.placement_group import (  # noqa: E402,F401
     PlacementGroup, get_current_placement_group, get_placement_group, placement_group, placement_group_table,
     remove_placement_group)
 from lumos.util import scheduling_strategies  # noqa: E402,F401
+from lumos.util import accelerators  # noqa: E402,F401
+from lumos.util import metrics  # noqa: E402,F401
+from lumos.util.actor_pool import ActorPool  # noqa: E402,F401
+from lumos.util.helpers import as_completed, map_unordered  # noqa: E402,F401
+from lumos.util.serialization import deregister_serializer, register_serializer  # noqa: E402,F401

@@ -8,12 +8,13 @@ was wrong and the fix. It touches no files except a pip requirements file
 the parent's, except env_vars, which are merged key by key.
 """
 import os
+import re
 import types
 
-BUILT_FIELDS = ("env_vars", "working_dir", "py_modules", "pip", "excludes", "config")
+BUILT_FIELDS = ("env_vars", "working_dir", "py_modules", "pip", "excludes", "config", "worker_process_setup_hook")
 # Ray fields lumos knows of but has not built: a clear error, never a silent ignore.
 NOT_BUILT_FIELDS = ("conda", "container", "image_uri", "uv", "java_jars", "nsight", "rocprof_sys",
-                    "worker_process_setup_hook", "mpi", "_inject_current_ray")
+                    "mpi", "_inject_current_ray")
 _PIP_KEYS = ("packages", "pip_install_options", "pip_check", "pip_version")
 _CONFIG_KEYS = ("setup_timeout_seconds", "eager_install")
 
@@ -175,5 +176,24 @@ def _config(value):
     return out
 
 
+_HOOK_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+
+
+def _setup_hook(value):
+    """A callable (exported through the GCS when the env is resolved) or the
+    import path "module.function" of one; the worker calls it once, before
+    its first task."""
+    if callable(value):
+        return value
+    if isinstance(value, str) and (_HOOK_PATH.match(value) or value.startswith(SETUP_HOOK_EXPORTED)):
+        return value
+    raise TypeError("runtime_env['worker_process_setup_hook'] must be a callable or an import path such as "
+                    "'mypackage.setup.configure', got %s %r" % (type(value).__name__, value))
+
+
+# Prefix of a hook exported to the GCS KV (namespace SETUP_HOOK_NS, key: what follows).
+SETUP_HOOK_EXPORTED = "gcs-kv:"
+SETUP_HOOK_NS = b"setup_hook"
+
 _VALIDATORS = {"env_vars": _env_vars, "working_dir": _working_dir, "py_modules": _py_modules, "pip": _pip,
-               "excludes": _excludes, "config": _config}
+               "excludes": _excludes, "config": _config, "worker_process_setup_hook": _setup_hook}

@@ -70,3 +70,30 @@ def apply(env_json, session_dir, module="lumos._private.workers.default_worker")
             return env, "runtime_env setup failed: %s is gone (the session's runtime_resources were removed?)" % p
     sys.path[0:0] = front
     return env, None
+
+
+def run_setup_hook(hook, gcs):
+    """Runs runtime_env['worker_process_setup_hook'] (an import path, or a
+    callable exported to the GCS KV) once, in a connected worker before its
+    first task. Returns None, or the error message (with the traceback)
+    every task of this worker then fails with."""
+    import importlib
+    import traceback
+    from lumos._private.runtime_env import validation
+    try:
+        if hook.startswith(validation.SETUP_HOOK_EXPORTED):
+            pickled = gcs.kv_get(validation.SETUP_HOOK_NS, hook[len(validation.SETUP_HOOK_EXPORTED):])
+            if pickled is None:
+                return "runtime_env setup failed: the worker_process_setup_hook was not found in the GCS"
+            import pickle
+            paths, pickled = pickle.loads(pickled)
+            sys.path.extend(p for p in paths if p not in sys.path)  # behind working_dir/py_modules
+            fn = pickle.loads(pickled)
+        else:
+            module, _, name = hook.rpartition(".")
+            fn = getattr(importlib.import_module(module), name)
+        fn()
+    except BaseException:
+        return "runtime_env setup failed: worker_process_setup_hook %s raised:\n%s" % (
+            hook, traceback.format_exc())
+    return None

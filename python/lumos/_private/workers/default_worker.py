@@ -60,6 +60,10 @@ def main(argv=None):
         cw.flush_replies()  # earlier calls' replies must leave before the process does
         state.gcs.kill_actor(actor_id, True, why)
 
+    if env_error is None and env.get("worker_process_setup_hook"):
+        # runtime_env's hook: once per worker, connected, before any task.
+        from lumos._private.runtime_env import worker_setup
+        env_error = worker_setup.run_setup_hook(env["worker_process_setup_hook"], state.gcs)
     executor_class = TaskExecutor
     if env_error is not None:
         from lumos._private.task_execution import EnvSetupFailedExecutor as executor_class
