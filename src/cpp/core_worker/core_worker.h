@@ -247,6 +247,8 @@ class CoreWorker {
   void HandleGetReferenceTable(const rpc::ConnectionPtr& conn, const rpc::Frame& frame);
   /// \brief Keeps a connection to a borrower so its death drops its registrations.
   void WatchBorrower(const std::string& endpoint);
+  /// \brief The process at `endpoint` is gone: drops its borrower registrations and marks the
+  /// objects we borrowed from it lost (OwnerDiedError), cached copies included.
   void OnPeerGone(const std::string& endpoint);
   /// \brief Tells owners that this process dropped its registrations.
   void SendRemoveBorrowers(const std::vector<DeletedObject>& deleted);

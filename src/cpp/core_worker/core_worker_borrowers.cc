@@ -154,6 +154,15 @@ void CoreWorker::OnPeerGone(const std::string& endpoint) {
   std::vector<DeletedObject> deleted;
   refs_.RemoveBorrowerEverywhere(endpoint, &deleted);
   if (!deleted.empty()) FreeObjects(deleted);
+  // Objects we borrowed from it died with it, as in Ray: a get raises
+  // OwnerDiedError even when a copy of the value is still cached here (the
+  // "owner ... died" wording is what Python maps to OwnerDiedError).
+  for (const ObjectID& id : refs_.BorrowedFrom(endpoint)) {
+    memory_store_.Put(id, RayObject::Inline("object " + id.Hex() + " is lost: its owner (at " + endpoint +
+                                                ") died; objects live only as long as the process that "
+                                                "created them (ray.put or .remote())",
+                                            kMetaObjectLost));
+  }
 }
 
 void CoreWorker::SendRemoveBorrowers(const std::vector<DeletedObject>& deleted) {

@@ -189,6 +189,15 @@ bool ReferenceCounter::IsOwned(const ObjectID& id) const {
   return it != refs_.end() && it->second.owned;
 }
 
+std::vector<ObjectID> ReferenceCounter::BorrowedFrom(const std::string& owner_endpoint) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<ObjectID> out;
+  for (const auto& [id, r] : refs_) {
+    if (!r.owned && r.owner.endpoint() == owner_endpoint) out.push_back(id);
+  }
+  return out;
+}
+
 bool ReferenceCounter::Has(const ObjectID& id) const {
   std::lock_guard<std::mutex> lock(mu_);
   return refs_.count(id) > 0;

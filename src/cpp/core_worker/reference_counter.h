@@ -103,6 +103,8 @@ class ReferenceCounter {
   void RemoveBorrowerEverywhere(const std::string& endpoint, std::vector<DeletedObject>* deleted);
   /// \brief Registrations this process holds at the owner of a borrowed ref.
   int64_t RegistrationsHeld(const ObjectID& id) const;
+  /// \brief The borrowed refs whose owner is the process at `owner_endpoint`.
+  std::vector<ObjectID> BorrowedFrom(const std::string& owner_endpoint) const;
 
   bool IsOwned(const ObjectID& id) const;
   bool Has(const ObjectID& id) const;
