@@ -204,8 +204,10 @@ class Queue:
         return items
 
     def shutdown(self, force=False, grace_period_s=5):
-        """Ends the queue's actor (its items are lost). Without force, calls
-        already sent get up to `grace_period_s` seconds to finish first."""
+        """Ends the queue's actor (its items are lost). Without force, it
+        first waits up to `grace_period_s` seconds for the actor to answer a
+        call sent after every earlier one (so those have been taken up; a
+        get still blocked in the actor then fails with ActorDiedError)."""
         actor, self.actor = self.actor, None
         if actor is None:
             return
