@@ -215,3 +215,15 @@ def test_map_unordered_backpressure(cluster):
         list(map_unordered(lambda x: x, [1]))
     with pytest.raises(ValueError, match="backpressure_size"):
         list(map_unordered(sleep_then, [1], backpressure_size=0))
+
+
+def test_pool_calls_with_several_returns(cluster):
+    @ray.remote
+    class Pair:
+        @ray.method(num_returns=2)
+        def split(self, v):
+            return v, -v
+
+    pool = ActorPool([Pair.remote(), Pair.remote()])
+    assert list(pool.map(lambda a, v: a.split.remote(v), [1, 2])) == [[1, -1], [2, -2]]
+    assert sorted(pool.map_unordered(lambda a, v: a.split.remote(v), [3, 4])) == [[3, -3], [4, -4]]
