@@ -1,0 +1,361 @@
+"""Semantics where lumos used to differ from Ray 2.60 (issue 11): nested
+exception types, cancel, OwnerDiedError, wait() validation, actor retries
+and exits, async __init__, unschedulable tasks, the exception classes and
+`lumos status`."""
+import asyncio
+import os
+import pickle
+import re
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import lumos as ray
+from lumos import exceptions
+from lumos.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from conftest import module_cluster, run_cli
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    yield from module_cluster(num_cpus=4)
+
+
+# ---------------------------------------------------------------- exceptions
+
+def test_nested_exception_keeps_its_type(cluster):
+    @ray.remote
+    def inner():
+        raise KeyError("deep")
+
+    @ray.remote
+    def middle():
+        return ray.get(inner.remote())
+
+    @ray.remote
+    def outer():
+        return ray.get(middle.remote())
+
+    with pytest.raises(KeyError) as info:
+        ray.get(outer.remote())
+    err = info.value
+    assert isinstance(err, exceptions.RayTaskError)
+    assert type(err.cause) is KeyError and err.cause.args == ("deep",)
+    # Every level's traceback is kept, the innermost last.
+    text = str(err)
+    assert text.index("outer") < text.index("middle") < text.index("inner")
+
+
+class NeedsTwoArgs(Exception):
+    def __init__(self, a, b):
+        super().__init__("%s-%s" % (a, b))   # its pickle cannot be loaded again
+
+
+def test_unpicklable_exception_becomes_unserializable_exception(cluster):
+    @ray.remote
+    def raises():
+        raise NeedsTwoArgs(1, 2)
+
+    with pytest.raises(exceptions.UnserializableException) as info:
+        ray.get(raises.remote())
+    assert isinstance(info.value, exceptions.RayTaskError)
+    assert "NeedsTwoArgs: 1-2" in str(info.value)
+
+
+def test_exception_classes_have_rays_bases():
+    e = exceptions
+    assert issubclass(e.ActorUnavailableError, e.RayActorError)
+    assert issubclass(e.ActorAlreadyExistsError, e.RayError) and issubclass(e.ActorAlreadyExistsError, ValueError)
+    assert issubclass(e.ObjectFetchTimedOutError, e.ObjectLostError)
+    assert issubclass(e.ReferenceCountingAssertionError, e.ObjectLostError)
+    assert issubclass(e.ReferenceCountingAssertionError, AssertionError)
+    for name in ("ActorUnschedulableError", "TaskUnschedulableError", "ActorPlacementGroupRemoved",
+                 "AsyncioActorExit", "LocalRayletDiedError", "ObjectRefStreamEndOfStreamError", "OutOfDiskError",
+                 "RpcError", "UnserializableException", "AuthenticationError", "ActorHandleNotFoundError"):
+        assert issubclass(getattr(e, name), e.RayError), name
+        assert name in e.__all__
+    err = pickle.loads(pickle.dumps(e.RpcError("no route", rpc_code=14)))
+    assert err.rpc_code == 14 and str(err) == "no route"
+
+
+def test_duplicate_actor_name_raises_actor_already_exists(cluster):
+    @ray.remote
+    class Named:
+        def ping(self):
+            return 1
+
+    a = Named.options(name="compat-dup").remote()
+    assert ray.get(a.ping.remote()) == 1
+    with pytest.raises(exceptions.ActorAlreadyExistsError, match="compat-dup"):
+        Named.options(name="compat-dup").remote()
+    with pytest.raises(ValueError):   # what older code catches
+        Named.options(name="compat-dup").remote()
+    ray.kill(a)
+
+
+def test_hard_affinity_to_missing_node_is_unschedulable(cluster):
+    @ray.remote
+    def f():
+        return 1
+
+    strategy = NodeAffinitySchedulingStrategy("cd" * 16, soft=False)
+    ref = f.options(scheduling_strategy=strategy).remote()   # like Ray: no error yet
+    with pytest.raises(exceptions.TaskUnschedulableError, match="not in the cluster"):
+        ray.get(ref, timeout=10)
+    a, b = f.options(scheduling_strategy=strategy, num_returns=2).remote()
+    for r in (a, b):
+        with pytest.raises(exceptions.TaskUnschedulableError):
+            ray.get(r, timeout=10)
+
+    @ray.remote
+    class A:
+        pass
+    with pytest.raises(exceptions.ActorUnschedulableError, match="not in the cluster"):
+        A.options(scheduling_strategy=strategy).remote()
+
+
+# ---------------------------------------------------------------- cancel
+
+def test_cancel_task_waiting_for_an_argument(cluster):
+    @ray.remote
+    def slow(t):
+        time.sleep(t)
+        return t
+
+    @ray.remote
+    def consume(x):
+        return x + 1
+
+    dep = slow.remote(1.5)
+    waiting = consume.remote(dep)
+    ray.cancel(waiting)
+    start = time.time()
+    with pytest.raises(exceptions.TaskCancelledError):
+        ray.get(waiting, timeout=10)
+    assert time.time() - start < 1.0   # at once, not when the argument arrives
+    assert ray.get(dep, timeout=20) == 1.5   # the argument arriving later harms nothing
+    time.sleep(0.2)
+    assert ray.get(consume.remote(dep)) == 2.5
+    from lumos.util.state import list_tasks
+    rows = [t for t in list_tasks() if t.task_id == waiting.task_id().hex()]
+    assert [(t.state, t.error_type) for t in rows] == [("FAILED", "TASK_CANCELLED")]
+
+
+def test_force_cancel_of_any_actor_call_is_value_error(cluster):
+    @ray.remote
+    class Sync:
+        def run(self, t):
+            time.sleep(t)
+            return "ran"
+
+    @ray.remote
+    class Async:
+        async def run(self, t):
+            await asyncio.sleep(t)
+            return "ran"
+
+    for cls in (Sync, Async):
+        a = cls.remote()
+        running, queued = a.run.remote(0.5), a.run.remote(0.1)
+        for ref in (running, queued):
+            with pytest.raises(ValueError, match="force=True is not supported for actor calls"):
+                ray.cancel(ref, force=True)
+        assert ray.get([running, queued], timeout=30) == ["ran", "ran"]   # nothing was cancelled
+        ray.kill(a)
+
+
+def test_cancelled_async_actor_call_is_task_error_and_cancelled(cluster):
+    @ray.remote
+    class Sleeper:
+        async def nap(self):
+            await asyncio.sleep(60)
+
+        async def ping(self):
+            return "pong"
+
+    s = Sleeper.remote()
+    assert ray.get(s.ping.remote()) == "pong"
+    ref = s.nap.remote()
+    time.sleep(0.3)
+    ray.cancel(ref)
+    with pytest.raises(exceptions.RayTaskError) as info:
+        ray.get(ref, timeout=20)
+    assert isinstance(info.value, exceptions.TaskCancelledError)
+    assert ray.get(s.ping.remote()) == "pong"   # the actor lives on
+    ray.kill(s)
+
+
+# ---------------------------------------------------------------- objects
+
+def test_owner_died_even_with_a_cached_copy(cluster):
+    @ray.remote
+    class Owner:
+        def make(self, big):
+            return [ray.put(np.ones(200_000) if big else "small")]
+
+    for big in (False, True):
+        owner = Owner.remote()
+        [inner] = ray.get(owner.make.remote(big))
+        ray.get(inner)   # a copy is now cached in this process / the local store
+        ray.kill(owner)
+        deadline = time.time() + 20
+        while True:
+            try:
+                ray.get(inner, timeout=10)
+            except exceptions.OwnerDiedError:
+                break
+            assert time.time() < deadline, "get kept returning the cached value after the owner died"
+            time.sleep(0.05)
+
+
+def test_wait_validation(cluster):
+    x = ray.put(1)
+    assert ray.wait([]) == ([], [])
+    assert ray.wait([], num_returns=3, timeout=0) == ([], [])
+    with pytest.raises(ValueError, match="unique"):
+        ray.wait([x, x])
+    with pytest.raises(ValueError):
+        ray.wait([x], num_returns=2)
+    with pytest.raises(ValueError):
+        ray.wait([x], num_returns=0)
+    with pytest.raises(TypeError):
+        ray.wait(x)
+    with pytest.raises(TypeError):
+        ray.wait([x, 1])
+    with pytest.raises(TypeError):
+        ray.wait("not a list")
+    assert ray.wait([x]) == ([x], [])
+
+
+# ---------------------------------------------------------------- actors
+
+def test_max_task_retries_minus_one_retries_a_call_whose_process_died(cluster):
+    @ray.remote(max_restarts=-1, max_task_retries=-1)
+    class Victim:
+        def pid(self):
+            return os.getpid()
+
+        def slow(self, t):
+            time.sleep(t)
+            return "finished"
+
+    v = Victim.remote()
+    for _ in range(2):   # twice: -1 is not a count that runs out
+        pid = ray.get(v.pid.remote(), timeout=30)
+        ref = v.slow.remote(2)
+        time.sleep(0.5)
+        os.kill(pid, 9)
+        assert ray.get(ref, timeout=60) == "finished"
+    ray.kill(v)
+
+
+def test_sys_exit_in_method_restarts_and_retries(cluster, tmp_path):
+    @ray.remote(max_restarts=1, max_task_retries=1)
+    class Quitter:
+        def pid(self):
+            return os.getpid()
+
+        def quit_once(self, marker):
+            if not os.path.exists(marker):
+                open(marker, "w").close()
+                sys.exit(3)
+            return ray.get_runtime_context().was_current_actor_reconstructed
+
+    q = Quitter.remote()
+    pid = ray.get(q.pid.remote())
+    # The first attempt exits the process; the call runs again on the restarted actor.
+    assert ray.get(q.quit_once.remote(str(tmp_path / "marker")), timeout=60) is True
+    assert ray.get(q.pid.remote()) != pid
+    ray.kill(q)
+
+
+def test_exit_actor_stays_intentional(cluster):
+    @ray.remote(max_restarts=2)
+    class Leaver:
+        def leave(self):
+            ray.actor.exit_actor()
+
+        def ping(self):
+            return 1
+
+    @ray.remote(max_restarts=2)
+    class AsyncLeaver:
+        async def leave(self):
+            try:
+                ray.actor.exit_actor()
+            except exceptions.AsyncioActorExit:
+                raise   # in an async actor exit_actor() raises AsyncioActorExit, as in Ray
+
+        async def ping(self):
+            return 1
+
+    for cls in (Leaver, AsyncLeaver):
+        a = cls.remote()
+        assert ray.get(a.ping.remote()) == 1
+        with pytest.raises(exceptions.RayActorError):
+            ray.get(a.leave.remote(), timeout=20)
+        with pytest.raises(exceptions.RayActorError):   # not restarted despite max_restarts
+            ray.get(a.ping.remote(), timeout=20)
+
+
+def test_async_init(cluster):
+    @ray.remote
+    class AsyncInit:
+        async def __init__(self, value):
+            await asyncio.sleep(0.01)
+            self.loop = asyncio.get_running_loop()
+            self.value = value
+
+        async def get(self):
+            return self.value, asyncio.get_running_loop() is self.loop
+
+    a = AsyncInit.remote(42)
+    assert ray.get(a.get.remote(), timeout=20) == (42, True)   # __init__ ran on the actor's loop
+
+    @ray.remote
+    class AsyncInitFails:
+        async def __init__(self):
+            raise ValueError("bad init")
+
+        async def get(self):
+            return 1
+
+    b = AsyncInitFails.remote()
+    with pytest.raises(exceptions.ActorDiedError, match="bad init"):
+        ray.get(b.get.remote(), timeout=20)
+    ray.kill(a)
+
+
+# ---------------------------------------------------------------- lumos status
+
+def test_status_prints_usage_like_ray_status(cluster):
+    from lumos.scripts.cli import format_memory, format_usage
+    assert format_memory(0) == "0B"
+    assert format_memory(512) == "512B"
+    assert format_memory(17727463424) == "16.51GiB"
+    assert format_memory(3 * 2**20) == "3.00MiB"
+    assert format_usage("CPU", 0, 1) == " 0.0/1.0 CPU"
+    assert format_usage("CPU", 0.5, 4) == " 0.5/4.0 CPU"
+    assert format_usage("memory", 0, 17727463424) == " 0B/16.51GiB memory"
+    assert format_usage("CPU", 2, 4, 1, 2) == " 2.0/4.0 CPU (1.0 used of 2.0 reserved in placement groups)"
+
+    env = dict(os.environ)
+    env.setdefault("LUMOS_AUTH_TOKEN", _cluster_token(cluster["session_dir"]))
+    out = run_cli(["status", "--address", cluster["gcs_address"]], env)
+    assert out.returncode == 0, out.stderr
+    usage = out.stdout.split("Usage:")[1].split("Demands:")[0]
+    assert re.search(r"^ \d+\.\d+/4\.0 CPU$", usage, re.M), out.stdout
+    assert re.search(r"^ \S+B/\d+\.\d\dGiB memory$", usage, re.M), out.stdout
+    assert re.search(r"^ \S+B/\S+B object_store_memory$", usage, re.M), out.stdout
+
+
+def _cluster_token(session_dir):
+    """The token the CLI presents to the GCS (the session's auth_token file), or ""."""
+    try:
+        with open(os.path.join(session_dir, "auth_token")) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
