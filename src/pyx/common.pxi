@@ -31,6 +31,7 @@ _STATUS_EXCEPTIONS = {
     13: KeyboardInterrupt,
     15: _exc.RaySystemError,
     16: _exc.RaySystemError,
+    17: getattr(_exc, "AuthenticationError", _exc.RaySystemError),
 }
 
 cdef int check_status(const CStatus& status) except -1:

@@ -219,6 +219,16 @@ cdef void _set_placement(CTaskSpec* spec, tuple placement):
     spec.set_placement_group_capture_child_tasks(placement[2])
 
 
+cdef void _set_strategy(CTaskSpec* spec, tuple strategy):
+    """strategy: (kind, node id bytes, soft, [hard label exprs], [soft label exprs]) or None
+    (see lumos._private.scheduling.strategy_of)."""
+    if strategy is None:
+        return
+    cdef c_vector[c_string] hard = [e.encode() for e in strategy[3]]
+    cdef c_vector[c_string] soft = [e.encode() for e in strategy[4]]
+    SetSchedulingStrategy(spec, strategy[0], strategy[1], strategy[2], hard, soft)
+
+
 cdef list _fill_spec_args(CCoreWorker* cw, CTaskSpec* spec, list args, list kwarg_names, bytes address,
                           CoreWorker owner):
     """Fills the spec's arguments. Returns the refs of arguments it put into the
@@ -467,7 +477,7 @@ cdef class CoreWorker:
                     list kwarg_names, int num_returns, dict resources, int max_calls=0, int max_retries=0,
                     c_bool retry_exceptions=False, bytes retry_allowlist=b"", c_bool dynamic=False,
                     c_bool streaming=False, int64_t backpressure=0, tuple placement=None,
-                    c_bool fail_on_infeasible=False, bytes runtime_env=b""):
+                    c_bool fail_on_infeasible=False, bytes runtime_env=b"", tuple strategy=None):
         """args: ObjectRef (passed by reference) or SerializedObject (inline when
         small, else stored first); placement: (group id bytes, bundle index,
         capture child tasks) or None; runtime_env: the resolved environment's
@@ -492,6 +502,7 @@ cdef class CoreWorker:
         if runtime_env:
             spec.set_runtime_env(runtime_env)
         _set_placement(&spec, placement)
+        _set_strategy(&spec, strategy)
         for k, v in resources.items():
             deref(spec.mutable_required_resources())[k.encode()] = v
         keep = _fill_spec_args(cw, &spec, args, kwarg_names, self._address, self)
@@ -505,7 +516,7 @@ cdef class CoreWorker:
                      list kwarg_names, dict resources, dict placement_resources, int max_restarts,
                      int max_concurrency, c_bool is_asyncio, str name, str namespace, c_bool detached,
                      bytes serialized_handle, tuple placement=None, bytes runtime_env=b"",
-                     c_bool fail_on_infeasible=False):
+                     c_bool fail_on_infeasible=False, tuple strategy=None):
         """Registers the actor with the GCS. Returns the existing actor's info
         dict when `name` is taken in `namespace`, else the ObjectRef every handle
         holds (None for a detached actor): the actor ends when it is freed."""
@@ -537,6 +548,7 @@ cdef class CoreWorker:
         if runtime_env:
             spec.set_runtime_env(runtime_env)
         _set_placement(&spec, placement)
+        _set_strategy(&spec, strategy)
         spec.set_fail_on_infeasible(fail_on_infeasible)
         keep = _fill_spec_args(cw, &spec, args, kwarg_names, self._address, self)
         with nogil:
@@ -678,6 +690,14 @@ def set_task_executor(fn):
 def set_system_config(str name, str value):
     """Sets a C++ config knob in this process; False when the name is unknown."""
     return CConfig.Get().Set(name.encode(), value.encode())
+
+
+def set_cluster_identity(str token, str node_ip):
+    """Sets, for every connection this process makes from now on, the cluster
+    token presented to TCP peers and the IP of the node it runs on (peers on
+    that IP are reached over Unix sockets)."""
+    SetClusterToken(token.encode())
+    SetLocalNodeIp(node_ip.encode())
 
 
 def tie_lifetime_to_parent(int parent_pid, int sig):

@@ -41,6 +41,31 @@ inline std::map<std::string, double> RequiredResourcesOf(const rpc::TaskSpec& sp
   return std::map<std::string, double>(spec.required_resources().begin(), spec.required_resources().end());
 }
 
+/// \brief Fills TaskSpec.scheduling_strategy. kind: SchedulingStrategy.Kind;
+/// each label expression is "key\x1fop\x1fvalue1\x1fvalue2..." (op: LabelMatch.Op).
+inline void SetSchedulingStrategy(rpc::TaskSpec* spec, int kind, const std::string& node_id, bool soft,
+                                  const std::vector<std::string>& hard, const std::vector<std::string>& soft_labels) {
+  auto* s = spec->mutable_scheduling_strategy();
+  s->set_kind(static_cast<rpc::SchedulingStrategy::Kind>(kind));
+  s->set_node_id(node_id);
+  s->set_soft(soft);
+  auto fill = [](const std::string& enc, rpc::LabelMatch* m) {
+    std::vector<std::string> parts;
+    size_t start = 0;
+    while (true) {
+      size_t sep = enc.find('\x1f', start);
+      parts.push_back(enc.substr(start, sep == std::string::npos ? std::string::npos : sep - start));
+      if (sep == std::string::npos) break;
+      start = sep + 1;
+    }
+    m->set_key(parts[0]);
+    if (parts.size() > 1) m->set_op(static_cast<rpc::LabelMatch::Op>(std::atoi(parts[1].c_str())));
+    for (size_t i = 2; i < parts.size(); i++) m->add_values(parts[i]);
+  };
+  for (const auto& h : hard) fill(h, s->add_hard());
+  for (const auto& h : soft_labels) fill(h, s->add_soft_labels());
+}
+
 inline Status MakeStatus(int code, const std::string& msg) {
   return Status(static_cast<StatusCode>(code), msg);
 }

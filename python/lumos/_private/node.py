@@ -74,6 +74,7 @@ class Node:
         if self.auth_token is None:
             raise ConnectionError("joining a cluster needs its token: set LUMOS_AUTH_TOKEN or pass "
                                   "--auth-token-file (the head wrote it to <session_dir>/auth_token)")
+        self.node_id = os.urandom(16).hex()
         self.raylet_port = raylet_port
         self.object_manager_port = object_manager_port
         self.labels = dict(labels or {})
@@ -163,7 +164,7 @@ class Node:
                                        "--auth-token-file=" + token_file] + lifeline)
         resources = ",".join("%s=%r" % (k, v) for k, v in self.resource_list().items())
         self._spawn("raylet", [
-            os.path.join(bins, "raylet"), "--session-dir=" + self.session_dir,
+            os.path.join(bins, "raylet"), "--session-dir=" + self.session_dir, "--node-id=" + self.node_id,
             "--gcs-address=" + self.gcs_address, "--resources=" + resources,
             "--object-store-memory=%d" % self.object_store_memory,
             "--raylet-socket=" + self.raylet_socket, "--store-socket=" + self.store_socket,

@@ -190,12 +190,30 @@ def check_node_strategy(options, what):
                 "%s (use soft=True to fall back to another node)" % (
                     what, strategy.node_id, "dead" if node is not None else "not in the cluster",
                     [k for k, n in nodes.items() if n["Alive"]]))
-        if node is not None and node["Alive"] and strategy.node_id != _local_node() and not strategy.soft:
-            raise ValueError("%s: NodeAffinitySchedulingStrategy to another node needs multi-node scheduling, "
-                             "which is not built in lumos yet" % what)
-    elif isinstance(strategy, NodeLabelSchedulingStrategy):
-        labels = _node_labels(_local_node())
-        failed = [(k, op) for k, op in strategy.hard.items() if not op.matches(labels.get(k))]
-        if failed:
-            raise ValueError("%s has NodeLabelSchedulingStrategy(hard=%r) but no alive node matches %s (node "
-                             "labels: %r)" % (what, strategy.hard, failed, labels))
+    elif isinstance(strategy, NodeLabelSchedulingStrategy) and strategy.hard:
+        alive = [n["NodeID"] for n in _worker.global_state().gcs.get_all_node_info() if n["Alive"]]
+        by_node = {n: _node_labels(n) for n in alive}
+        if not any(all(op.matches(labels.get(k)) for k, op in strategy.hard.items()) for labels in by_node.values()):
+            raise ValueError("%s has NodeLabelSchedulingStrategy(hard=%r) but no alive node matches it (node "
+                             "labels: %r)" % (what, strategy.hard, by_node))
+
+
+_LABEL_OPS = {"In": 0, "NotIn": 1, "Exists": 2, "DoesNotExist": 3}
+
+
+def _encode_labels(exprs):
+    return ["\x1f".join([k, str(_LABEL_OPS[type(op).__name__])] + list(op.values)) for k, op in exprs.items()]
+
+
+def strategy_of(options):
+    """The scheduling strategy as the core worker's spec takes it: (kind,
+    node id bytes, soft, [hard label expressions], [soft ones]) or None for
+    DEFAULT (placement groups are expressed by their bundle resources)."""
+    strategy = options.get("scheduling_strategy")
+    if strategy == "SPREAD":
+        return (1, b"", False, [], [])
+    if isinstance(strategy, NodeAffinitySchedulingStrategy):
+        return (2, bytes.fromhex(strategy.node_id), bool(strategy.soft), [], [])
+    if isinstance(strategy, NodeLabelSchedulingStrategy):
+        return (3, b"", False, _encode_labels(strategy.hard), _encode_labels(strategy.soft))
+    return None

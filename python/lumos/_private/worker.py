@@ -51,6 +51,9 @@ class _State:
         self.session_dir = None
         self.node_info = None
         self.epoch = 0            # bumped at every connect: per-session caches key on it
+        # (token, node ip, session dir) of the node the next init(address=)
+        # attaches to, set by cluster_utils.Cluster.connect.
+        self.attach_hint = None
         # This process's runtime environment (resolved; see _private/runtime_env):
         # the job's in a driver, the one a worker was started for. Calls
         # without a runtime_env option inherit it.
@@ -105,6 +108,15 @@ def _validate_resources(num_cpus, num_gpus, resources, object_store_memory):
             accelerators.check_amount("resources[%r]" % k, v)
     if object_store_memory is not None and (not isinstance(object_store_memory, int) or object_store_memory < 1 << 20):
         raise ValueError("object_store_memory must be an int of at least 1 MiB, got %r" % (object_store_memory,))
+
+
+def _read_cluster_file(temp_dir):
+    """What `lumos start` recorded on this host (gcs_address, session_dir, node_ip), or {}."""
+    try:
+        with open(os.path.join(session_root(temp_dir), CURRENT_CLUSTER_FILE)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
 
 
 def _find_auto_address(temp_dir):
@@ -165,6 +177,7 @@ def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_s
                                "prior to 'lumos.init()'.")
         _validate_resources(num_cpus, num_gpus, resources, object_store_memory)
         labels = node_labels.validate(labels)
+        runtime_env, namespace, job_extra = job_setup.resolve(job_config, logging_config, runtime_env, namespace)
         from lumos._private.runtime_env import validation as _env_validation
         _env_validation.validate(runtime_env)  # bad input fails before anything starts
         system_config = dict(_system_config or {})
@@ -177,13 +190,12 @@ def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_s
                 raise ValueError("unknown or invalid _system_config entry %r=%r" % (k, v))
         if address is None:
             address = os.environ.get("LUMOS_ADDRESS") or os.environ.get("RAY_ADDRESS") or None
-        runtime_env, namespace, job_extra = job_setup.resolve(job_config, logging_config, runtime_env, namespace)
         if address == "auto":
             address = _find_auto_address(_temp_dir)
         if address in (None, "local"):
             node = Node(head=True, num_cpus=num_cpus, num_gpus=num_gpus, resources=resources,
                         object_store_memory=object_store_memory, temp_dir=_temp_dir,
-                        system_config=system_config, spill_dir=spill_dir).start()
+                        system_config=system_config, spill_dir=spill_dir, labels=labels).start()
             _state.node = node
             address = node.gcs_address
         elif any(v is not None for v in (num_cpus, num_gpus, resources, object_store_memory, spill_dir)) or labels:
@@ -191,12 +203,13 @@ def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_s
                              "labels describe a new "
                              "cluster; they cannot be given when connecting to %s" % address)
         try:
-            _connect_driver(address, namespace)
+            _connect_driver(address, namespace, _temp_dir)
             if runtime_env:
                 from lumos._private import runtime_env as _runtime_env
                 _runtime_env.set_job_env(_state, runtime_env)
             if labels:
                 node_labels.publish(_state.gcs, _state.node_info["NodeID"], labels)
+            job_setup.publish(_state.gcs, bytes.fromhex(_state.core_worker.job_id), job_extra)
         except BaseException:
             _teardown()
             raise
@@ -209,7 +222,6 @@ def wait_for_live_nodes(gcs, address, timeout_s=10.0):
     registering (it opens its socket before the GCS lists it)."""
     deadline = time.monotonic() + timeout_s
     nodes = [n for n in gcs.get_all_node_info() if n["Alive"]]
-            job_setup.publish(_state.gcs, bytes.fromhex(_state.core_worker.job_id), job_extra)
     while not nodes and time.monotonic() < deadline:
         time.sleep(0.01)
         nodes = [n for n in gcs.get_all_node_info() if n["Alive"]]
@@ -218,16 +230,52 @@ def wait_for_live_nodes(gcs, address, timeout_s=10.0):
     return nodes
 
 
-def _connect_driver(address, namespace):
+def _check_address(address):
+    from lumos._private.addresses import split_host_port
+    split_host_port(address, what="the cluster address")
+
+
+def _local_node_identity(address, temp_dir):
+    """(token, node ip, session dir or None) for a driver attaching to the
+    cluster at `address` from this host."""
+    from lumos._private import auth
+    if _state.node is not None:  # we started it
+        return _state.node.auth_token, _state.node.node_ip, _state.node.session_dir
+    if _state.attach_hint is not None:
+        return _state.attach_hint
+    recorded = _read_cluster_file(temp_dir)
+    session = recorded.get("session_dir") if recorded.get("gcs_address") == address else None
+    token = auth.require(session_dir=session, what="connecting to %s" % address)
+    node_ip = recorded.get("node_ip") if session else None
+    return token, node_ip or address.rsplit(":", 1)[0].strip("[]"), session
+
+
+def _pick_local_node(nodes, node_ip, session_dir, address):
+    """The live node of this host the driver attaches to (its raylet's socket)."""
+    for n in nodes:
+        if session_dir and n["SessionDir"] == session_dir:
+            return n
+    for n in nodes:
+        if n["NodeManagerAddress"] == node_ip and n["RayletSocketName"] and os.path.exists(n["RayletSocketName"]):
+            return n
+    raise ConnectionError(
+        "no node of the cluster at %s runs on this machine (IP %s); start one here with "
+        "`lumos start --address=%s` first (client mode, lumos://, is not built yet)" % (address, node_ip, address))
+
+
+def _connect_driver(address, namespace, temp_dir=None):
+    _check_address(address)
+    token, node_ip, session_dir = _local_node_identity(address, temp_dir)
+    _raylet.set_cluster_identity(token, node_ip)
     gcs = _raylet.GcsClient(address, timeout_s=10.0)
-    node = wait_for_live_nodes(gcs, address)[0]
+    node = _pick_local_node(wait_for_live_nodes(gcs, address), node_ip, session_dir, address)
     job_id = gcs.next_job_id()
     namespace = namespace or "anonymous_namespace_" + job_id.hex()
     config = {"sys_path": [p for p in sys.path if p and os.path.isdir(p)], "namespace": namespace}
     gcs.kv_put(JOB_NS, job_id, json.dumps(config).encode())
     gcs.add_job(job_id, os.getpid(), namespace, json.dumps(config), " ".join(sys.argv))
-    raylet_socket = node["RayletSocketName"].split(":", 1)[1]
-    store_socket = node["ObjectStoreSocketName"].split(":", 1)[1]
+    raylet_socket = node["RayletSocketName"]
+    store_socket = node["ObjectStoreSocketName"]
     cw = _raylet.CoreWorker(True, raylet_socket, store_socket, address, node["SessionDir"], job_id)
     _state.core_worker = cw
     _state.epoch += 1

@@ -14,9 +14,29 @@ import time
 
 
 def _cmd_start(args):
+    from lumos._private import addresses, auth
     from lumos._private.node import Node
-    if not args.head:
-        sys.exit("lumos start: only --head is supported so far (multi-node clusters come later)")
+    if args.head == bool(args.address):
+        sys.exit("lumos start: give either --head (start a new cluster) or --address=HEAD_IP:PORT (join one)")
+    try:
+        token = auth.resolve(token_file=args.auth_token_file)
+    except (OSError, ValueError) as e:
+        sys.exit("lumos start: --auth-token-file: %s" % e)
+    node_ip = args.node_ip_address
+    if args.address:
+        try:
+            host, port = addresses.split_host_port(args.address, what="--address")
+        except ValueError as e:
+            sys.exit("lumos start: %s" % e)
+        if token is None:
+            sys.exit("lumos start: joining %s needs the cluster's token: set LUMOS_AUTH_TOKEN or pass "
+                     "--auth-token-file (the head wrote it to <session_dir>/auth_token)" % args.address)
+        try:
+            addresses.check_reachable(host, port, timeout_s=5.0)
+        except ConnectionError as e:
+            sys.exit("lumos start: %s" % e)
+        if node_ip is None:
+            node_ip = addresses.local_ip_towards(host)
     resources = json.loads(args.resources) if args.resources else None
     if resources is not None and not isinstance(resources, dict):
         sys.exit("lumos start: --resources must be a JSON object, e.g. '{\"custom\": 2}'")
@@ -26,14 +46,20 @@ def _cmd_start(args):
     except ValueError as e:  # bad JSON is a ValueError too
         sys.exit("lumos start: --labels: %s (e.g. --labels '{\"zone\": \"a\"}')" % e)
     try:
-        node = Node(head=True, num_cpus=args.num_cpus, num_gpus=args.num_gpus, resources=resources,
-                    object_store_memory=args.object_store_memory, temp_dir=args.temp_dir,
-                    gcs_port=args.port, detached=not args.block, node_ip=args.node_ip_address)
+        node = Node(head=args.head, gcs_address=args.address, num_cpus=args.num_cpus, num_gpus=args.num_gpus,
+                    resources=resources, object_store_memory=args.object_store_memory, temp_dir=args.temp_dir,
+                    gcs_port=args.port, detached=not args.block, node_ip=node_ip or "127.0.0.1",
+                    auth_token=token, labels=labels, raylet_port=args.node_manager_port,
+                    object_manager_port=args.object_manager_port)
     except ValueError as e:  # e.g. num_gpus beyond CUDA_VISIBLE_DEVICES
         sys.exit("lumos start: %s" % e)
-    node.start()
+    try:
+        node.start()
+    except Exception as e:  # noqa: BLE001 - start-up failures carry the process's own message
+        sys.exit("lumos start: %s" % e)
     from lumos import _raylet
     from lumos._private.worker import wait_for_live_nodes
+    _raylet.set_cluster_identity(node.auth_token, node.node_ip)
     gcs = _raylet.GcsClient(node.gcs_address)
     try:
         # Return only once the node is listed, so labels land on it and a
@@ -45,12 +71,17 @@ def _cmd_start(args):
     for info in live if labels else ():
         node_labels.publish(gcs, info["NodeID"], labels)
     node.write_cluster_file()
-    print("Started a lumos head node.\n"
-          "  GCS address:  %s\n  Session dir:  %s\n\n"
-          "To connect from Python on this machine:\n"
-          "    import lumos\n    lumos.init(address='auto')   # or address='%s'\n\n"
-          "To see the cluster: lumos status\nTo stop it:         lumos stop"
-          % (node.gcs_address, node.session_dir, node.gcs_address))
+    if not args.head:
+        print("Joined the lumos cluster at %s as node %s (IP %s).\n  Session dir:  %s\n\n"
+              "To stop this node: lumos stop" % (args.address, node.node_id, node.node_ip, node.session_dir))
+        sys.stdout.flush()
+    else:
+        print("Started a lumos head node.\n"
+              "  GCS address:  %s\n  Session dir:  %s\n\n"
+              "To connect from Python on this machine:\n"
+              "    import lumos\n    lumos.init(address='auto')   # or address='%s'\n\n"
+              "To see the cluster: lumos status\nTo stop it:         lumos stop"
+              % (node.gcs_address, node.session_dir, node.gcs_address))
     sys.stdout.flush()
     if args.block:
         stop = {"now": False}
@@ -182,6 +213,31 @@ def _group_totals(totals, avail):
     return out
 
 
+def _authenticated_channel(grpc, address, args):
+    """A grpcio channel to the GCS whose calls carry the cluster token."""
+    from lumos._private import auth
+    from lumos._private.node import CURRENT_CLUSTER_FILE, session_root
+    session = None
+    try:
+        with open(os.path.join(session_root(getattr(args, "temp_dir", None)), CURRENT_CLUSTER_FILE)) as f:
+            session = json.load(f).get("session_dir")
+    except (OSError, ValueError):
+        pass
+    try:
+        token = auth.require(session_dir=session, what="the GCS at %s" % address)
+    except ConnectionError as e:
+        sys.exit("lumos: %s" % e)
+    metadata = auth.grpc_metadata(token)
+
+    class _Auth(grpc.UnaryUnaryClientInterceptor):
+        def intercept_unary_unary(self, continuation, details, request):
+            md = list(details.metadata or []) + list(metadata)
+            details = details._replace(metadata=md) if hasattr(details, "_replace") else details
+            return continuation(details, request)
+
+    return grpc.intercept_channel(grpc.insecure_channel(address), _Auth())
+
+
 def _cmd_status(args):
     """Prints the cluster the way `ray status` does (people and scripts read
     its "Usage:" lines), plus lumos's infeasible demands and placement groups."""
@@ -189,7 +245,7 @@ def _cmd_status(args):
     from lumos._proto import gcs_service_pb2 as pb
     from lumos._proto import gcs_service_pb2_grpc as pb_grpc
     address = _gcs_address(args)
-    channel = grpc.insecure_channel(address)
+    channel = _authenticated_channel(grpc, address, args)
     try:
         nodes = pb_grpc.NodeInfoGcsServiceStub(channel).GetAllNodeInfo(
             pb.GetAllNodeInfoRequest(), timeout=5).nodes
@@ -281,13 +337,20 @@ def main(argv=None):
 
     p = sub.add_parser("start", help="start the processes of a node")
     p.add_argument("--head", action="store_true", help="start a head node (GCS + raylet)")
+    p.add_argument("--address", default=None, help="join the cluster whose GCS is at HEAD_IP:PORT")
     p.add_argument("--port", type=int, default=0, help="GCS port (default: a free port)")
+    p.add_argument("--auth-token-file", default=None,
+                   help="file holding the cluster token (default: $LUMOS_AUTH_TOKEN; a head makes a new one)")
+    p.add_argument("--node-manager-port", type=int, default=0, help="raylet TCP port (default: a free port)")
+    p.add_argument("--object-manager-port", type=int, default=0,
+                   help="object transfer TCP port (default: a free port)")
     p.add_argument("--num-cpus", type=int, default=None)
     p.add_argument("--num-gpus", type=int, default=None)
     p.add_argument("--resources", default=None, help="custom resources as JSON, e.g. '{\"a\": 1}'")
     p.add_argument("--labels", default=None, help="node labels as JSON, e.g. '{\"zone\": \"a\"}'")
     p.add_argument("--object-store-memory", type=int, default=None)
-    p.add_argument("--node-ip-address", default="127.0.0.1")
+    p.add_argument("--node-ip-address", default=None,
+                   help="IP this node listens on (default: 127.0.0.1 for a head, the IP facing the head otherwise)")
     p.add_argument("--temp-dir", default=None)
     p.add_argument("--block", action="store_true", help="stay in the foreground; Ctrl-C stops the node")
     p.set_defaults(fn=_cmd_start)

@@ -124,7 +124,8 @@ void TaskManager::CompleteTask(const TaskID& id, const rpc::PushTaskReply& reply
     std::shared_ptr<RayObject> obj;
     if (ret.in_plasma()) {
       refs_->SetInPlasma(oid);
-      obj = RayObject::InPlasma();
+      obj = RayObject::InPlasma(ret.node_id());
+      obj->size = ret.size();
       obj->nested_refs.assign(ret.nested_refs().begin(), ret.nested_refs().end());
     } else {
       obj = RayObject::FromInline(ret.value());

@@ -15,6 +15,45 @@ namespace lumos::gcs {
 
 namespace {
 
+// The actor's SchedulingStrategy as a filter and a preference over nodes.
+bool LabelMatches(const rpc::LabelMatch& m, const rpc::NodeInfo& n) {
+  auto labels = n.labels();
+  labels["ray.io/node_id"] = NodeID::FromBinary(n.node_id()).Hex();
+  auto it = labels.find(m.key());
+  bool present = it != labels.end();
+  bool listed = present && std::find(m.values().begin(), m.values().end(), it->second) != m.values().end();
+  switch (m.op()) {
+    case rpc::LabelMatch::IN: return listed;
+    case rpc::LabelMatch::NOT_IN: return !listed;
+    case rpc::LabelMatch::EXISTS: return present;
+    case rpc::LabelMatch::DOES_NOT_EXIST: return !present;
+    default: return false;
+  }
+}
+
+// False when a hard constraint of `s` excludes the node.
+bool StrategyAllows(const rpc::SchedulingStrategy& s, const rpc::NodeInfo& n) {
+  if (s.kind() == rpc::SchedulingStrategy::NODE_AFFINITY && !s.soft()) return n.node_id() == s.node_id();
+  if (s.kind() == rpc::SchedulingStrategy::NODE_LABEL) {
+    for (const auto& m : s.hard()) {
+      if (!LabelMatches(m, n)) return false;
+    }
+  }
+  return true;
+}
+
+// True when the node is what a soft constraint of `s` asks for.
+bool StrategyPrefers(const rpc::SchedulingStrategy& s, const rpc::NodeInfo& n) {
+  if (s.kind() == rpc::SchedulingStrategy::NODE_AFFINITY) return n.node_id() == s.node_id();
+  if (s.kind() == rpc::SchedulingStrategy::NODE_LABEL) {
+    for (const auto& m : s.soft_labels()) {
+      if (!LabelMatches(m, n)) return false;
+    }
+  }
+  return true;
+}
+
+
 // How often pending actors are re-tried while no node takes them.
 constexpr int64_t kRetryPeriodMs = 1000;
 // After a raylet connection fails, how soon its pending leases are re-tried.
@@ -341,9 +380,13 @@ const rpc::NodeInfo* GcsActorScheduler::PickNode(const std::vector<rpc::NodeInfo
                                                  const rpc::TaskSpec& task,
                                                  std::string* warning, bool* infeasible) const {
   std::map<std::string, double> demand = Demand(task);
+  const rpc::SchedulingStrategy& strategy = task.scheduling_strategy();
+  const bool spread = strategy.kind() == rpc::SchedulingStrategy::SPREAD;
   const rpc::NodeInfo* best = nullptr;
   bool best_has_room = false;
+  bool best_preferred = false;
   double best_cpu = -1;
+  std::vector<const rpc::NodeInfo*> spread_candidates;
   const rpc::NodeInfo* largest = nullptr;
   size_t alive = 0;
   for (const auto& n : nodes) {
@@ -354,21 +397,35 @@ const rpc::NodeInfo* GcsActorScheduler::PickNode(const std::vector<rpc::NodeInfo
       return it == x.total_resources().end() ? 0.0 : it->second;
     };
     if (largest == nullptr || cpu_of(n) > cpu_of(*largest)) largest = &n;
-    if (unreachable_.count(NodeID::FromBinary(n.node_id())) || !Fits(demand, n.total_resources())) {
+    if (unreachable_.count(NodeID::FromBinary(n.node_id())) || !Fits(demand, n.total_resources()) ||
+        !StrategyAllows(strategy, n)) {
       continue;
     }
-    // Prefer a node with room now; then the one with the most free CPU.
+    // Prefer a node with room now, then one a soft constraint asks for,
+    // then the one with the most free CPU (which spreads actors out).
     bool has_room = Fits(demand, n.available_resources());
+    bool preferred = StrategyPrefers(strategy, n);
     auto it = n.available_resources().find("CPU");
     double cpu = it == n.available_resources().end() ? 0 : it->second;
+    if (spread && has_room) spread_candidates.push_back(&n);
     if (best == nullptr || (has_room && !best_has_room) ||
-        (has_room == best_has_room && cpu > best_cpu)) {
+        (has_room == best_has_room && preferred && !best_preferred) ||
+        (has_room == best_has_room && preferred == best_preferred && cpu > best_cpu)) {
       best = &n;
       best_has_room = has_room;
+      best_preferred = preferred;
       best_cpu = cpu;
     }
   }
+  if (spread && !spread_candidates.empty()) return spread_candidates[spread_next_++ % spread_candidates.size()];
   if (best != nullptr) return best;
+  if (strategy.kind() == rpc::SchedulingStrategy::NODE_AFFINITY && !strategy.soft()) {
+    *infeasible = true;
+    *warning = "the actor " + ActorName(task) + " cannot be scheduled: its NodeAffinitySchedulingStrategy "
+               "(soft=False) names node " + NodeID::FromBinary(strategy.node_id()).Hex() +
+               ", which is not alive or cannot fit " + FormatResources(demand, nullptr);
+    return nullptr;
+  }
   for (const auto& [name, amount] : demand) {
     if (name.find("_group_") != std::string::npos) {
       // Placement group bundle resources appear when the group is created:

@@ -113,6 +113,7 @@ class GcsActorScheduler {
   // `*infeasible` says no alive node's totals can ever fit it.
   const rpc::NodeInfo* PickNode(const std::vector<rpc::NodeInfo>& nodes, const rpc::TaskSpec& task,
                                 std::string* warning, bool* infeasible) const;
+  mutable size_t spread_next_ = 0;  // SPREAD: round-robin position over the nodes
   rpc::ConnectionPtr Raylet(const rpc::NodeInfo& node);
   void RequestLease(const rpc::ConnectionPtr& raylet, const NodeID& node, PendingCreation p);
   void OnLeaseReply(const NodeID& node, PendingCreation p, const Status& status,

@@ -159,6 +159,19 @@ std::vector<LeaseRequest> LeaseManager::DropGroupRequests(const std::string& pg)
   return dropped;
 }
 
+std::vector<LeaseRequest> LeaseManager::TakeRequestsIf(const std::function<bool(const LeaseRequest&)>& pred) {
+  std::vector<LeaseRequest> taken;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (pred(it->req)) {
+      taken.push_back(std::move(it->req));
+      it = pending_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return taken;
+}
+
 std::vector<LeaseInfo> LeaseManager::GroupLeases(const std::string& pg) const {
   std::vector<LeaseInfo> out;
   for (const auto& [id, info] : leases_) {

@@ -22,6 +22,7 @@
 // Thread safety: none; the node manager calls it from its event loop only.
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -45,6 +46,10 @@ struct LeaseRequest {
   bool fail_on_infeasible = false;  // reject instead of waiting when infeasible
   uint64_t env_hash = 0;    // runtime environment (0: default); hash of runtime_env
   std::string runtime_env;  // serialized environment, passed to workers started for it
+  // Multi-node: the serialized rpc::SchedulingStrategy, and whether another
+  // raylet sent the requester here (then it never moves again).
+  std::string strategy;
+  bool grant_or_reject = false;
 };
 
 struct LeaseAction {
@@ -99,6 +104,9 @@ class LeaseManager {
   /// \brief A placement group was removed: drops and returns the pending
   /// requests that ask for (or must be placed on) a resource of group `pg`.
   std::vector<LeaseRequest> DropGroupRequests(const std::string& pg);
+  /// \brief Removes and returns the pending requests `pred` selects (e.g.
+  /// those another node should run).
+  std::vector<LeaseRequest> TakeRequestsIf(const std::function<bool(const LeaseRequest&)>& pred);
   /// \brief The live leases that hold a resource of group `pg`.
   std::vector<LeaseInfo> GroupLeases(const std::string& pg) const;
 

@@ -88,6 +88,11 @@ Status NodeManager::Start() {
   info.set_is_head(options_.is_head);
   info.set_object_store_memory(options_.object_store_memory);
   LUMOS_RETURN_NOT_OK(gcs_->RegisterNode(info));
+  {
+    // The other nodes are known before the first lease request is served.
+    std::vector<rpc::NodeInfo> nodes;
+    if (gcs_->GetAllNodeInfo(&nodes).ok()) OnClusterView(std::move(nodes));
+  }
   UpdateSnapshot();
   reporter_ = std::thread([this] { ReporterLoop(); });
   ArmMaintenanceTimer();
@@ -224,7 +229,7 @@ void NodeManager::HandleRegister(const std::shared_ptr<Client>& c, const rpc::Fr
   }
 }
 
-void NodeManager::HandleRequestLease(const std::shared_ptr<Client>& c, const rpc::Frame& frame) {
+void NodeManager::HandleRequestLease(const std::shared_ptr<Client>& c, const rpc::Frame& frame, bool after_view) {
   rpc::RequestWorkerLeaseRequest req;
   if (!Parse(c->conn, frame, &req)) return;
   std::map<std::string, double> m(req.resources().begin(), req.resources().end());
@@ -244,18 +249,31 @@ void NodeManager::HandleRequestLease(const std::shared_ptr<Client>& c, const rpc
     c->conn->SendError(frame.header.request_id, frame.header.method, Status::InvalidArgument(why));
     return;
   }
-  if (!req.grant_or_reject() && !raylet_endpoints_.empty()) {
+  // Actor leases are placed by the GCS on purpose: never moved.
+  const bool alone = raylet_endpoints_.empty();
+  const bool fits_here = leases_.total().Contains(rs.value()) && leases_.total().Contains(placement.value());
+  if (alone && !fits_here && !after_view && !req.grant_or_reject() && !req.is_actor()) {
+    // A node that joined in the last ~100 ms may fit it: decide on the next view.
+    held_for_view_.emplace_back(c->id, frame);
+    return;
+  }
+  if (!alone && !req.grant_or_reject() && !req.is_actor()) {
     NodeID target;
-    std::string endpoint = ChooseRemoteNode(req, rs.value(), placement.value(), &target);
+    bool feasible_somewhere = true;
+    std::string endpoint = ChooseRemoteNode(req.scheduling_strategy(), rs.value(), placement.value(), &target,
+                                            &feasible_somewhere);
     if (!endpoint.empty()) {
-      rpc::RequestWorkerLeaseReply reply;
-      reply.set_retry_at_raylet(endpoint);
-      reply.set_retry_at_node_id(target.Binary());
-      c->conn->SendReply(frame.header.request_id, frame.header.method, reply);
+      ReplySpillback(c->id, frame.header.request_id, endpoint, target);
+      return;
+    }
+    if (!feasible_somewhere && !after_view) {
+      held_for_view_.emplace_back(c->id, frame);
       return;
     }
   }
   LeaseRequest lr;
+  lr.strategy = req.scheduling_strategy().SerializeAsString();
+  lr.grant_or_reject = req.grant_or_reject() || req.is_actor();
   lr.placement = placement.MoveValue();
   lr.is_actor = req.is_actor();
   lr.requester = c->id;

@@ -79,7 +79,8 @@ class NodeManager {
   void OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame);
   void OnClose(const rpc::ConnectionPtr& conn, const Status& why);
   void HandleRegister(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
-  void HandleRequestLease(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
+  /// \brief `after_view`: the request was held for a fresher cluster view.
+  void HandleRequestLease(const std::shared_ptr<Client>& c, const rpc::Frame& frame, bool after_view = false);
   void HandleReturnWorker(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
   void HandleNodeStats(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
   void HandleGetWorkerExit(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
@@ -92,8 +93,15 @@ class NodeManager {
   void ClusterViewLoop();
   /// \brief For a lease request that may run elsewhere: the endpoint of a
   /// better node's raylet (spillback), or "" to queue it here.
-  std::string ChooseRemoteNode(const rpc::RequestWorkerLeaseRequest& req, const ResourceSet& rs,
-                               const ResourceSet& placement, NodeID* node);
+  /// *feasible (optional): false when no known node's totals fit.
+  std::string ChooseRemoteNode(const rpc::SchedulingStrategy& strategy, const ResourceSet& rs,
+                               const ResourceSet& placement, NodeID* node, bool* feasible = nullptr);
+  /// \brief Loop thread, after a new cluster view: queued requests that
+  /// another node can run now (or that only another node can ever run) are
+  /// answered with spillback.
+  void SpillQueuedRequests();
+  /// \brief Answers a lease request with "ask the raylet at `endpoint`".
+  void ReplySpillback(uint64_t requester, uint64_t reply_tag, const std::string& endpoint, const NodeID& node);
   void HandlePullObjects(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
   void HandleFreeRemoteObjects(const rpc::Frame& frame);
   // Placement group bundles (node_manager_bundles.cc).
@@ -174,6 +182,10 @@ class NodeManager {
   std::unique_ptr<ObjectManager> object_manager_;
   scheduling::ClusterScheduler cluster_;
   std::unordered_map<NodeID, std::string> raylet_endpoints_;  // alive remote nodes
+  bool have_cluster_view_ = false;  // the first GCS node table arrived
+  // Requests no known node can fit, held until the next view (a node that
+  // just joined may fit them) instead of being reported infeasible at once.
+  std::vector<std::pair<uint64_t, rpc::Frame>> held_for_view_;
   std::thread cluster_view_thread_;
   std::mutex cluster_view_mu_;
   std::condition_variable cluster_view_cv_;

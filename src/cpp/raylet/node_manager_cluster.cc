@@ -111,10 +111,48 @@ void NodeManager::OnClusterView(std::vector<rpc::NodeInfo> nodes) {
     }
   }
   raylet_endpoints_ = std::move(alive);
+  have_cluster_view_ = true;
+  if (!raylet_endpoints_.empty()) SpillQueuedRequests();
+  auto held = std::move(held_for_view_);
+  held_for_view_.clear();
+  for (auto& [client, frame] : held) {
+    auto it = clients_.find(client);
+    if (it != clients_.end()) HandleRequestLease(it->second, frame, /*after_view=*/true);
+  }
 }
 
-std::string NodeManager::ChooseRemoteNode(const rpc::RequestWorkerLeaseRequest& req, const ResourceSet& rs,
-                                          const ResourceSet& placement, NodeID* node) {
+void NodeManager::ReplySpillback(uint64_t requester, uint64_t reply_tag, const std::string& endpoint,
+                                 const NodeID& node) {
+  auto it = clients_.find(requester);
+  if (it == clients_.end()) return;
+  rpc::RequestWorkerLeaseReply reply;
+  reply.set_retry_at_raylet(endpoint);
+  reply.set_retry_at_node_id(node.Binary());
+  it->second->conn->SendReply(reply_tag, rpc::REQUEST_WORKER_LEASE, reply);
+}
+
+void NodeManager::SpillQueuedRequests() {
+  // Chosen while scanning (the choice counts against the view, so a queue
+  // of requests spreads over the nodes with room instead of all going to one).
+  std::vector<std::pair<std::string, NodeID>> targets;
+  auto movable = leases_.TakeRequestsIf([&](const LeaseRequest& r) {
+    if (r.grant_or_reject) return false;
+    rpc::SchedulingStrategy strategy;
+    strategy.ParseFromString(r.strategy);
+    NodeID target;
+    std::string endpoint = ChooseRemoteNode(strategy, r.resources, r.placement, &target);
+    if (endpoint.empty()) return false;
+    targets.emplace_back(std::move(endpoint), target);
+    return true;
+  });
+  for (size_t i = 0; i < movable.size(); i++) {
+    ReplySpillback(movable[i].requester, movable[i].reply_tag, targets[i].first, targets[i].second);
+  }
+  if (!movable.empty()) ScheduleAndDispatch();
+}
+
+std::string NodeManager::ChooseRemoteNode(const rpc::SchedulingStrategy& wanted, const ResourceSet& rs,
+                                          const ResourceSet& placement, NodeID* node, bool* feasible) {
   std::map<std::string, double> demand = rs.ToMap();
   for (const auto& [k, v] : placement.ToMap()) demand[k] = std::max(demand[k], v);
   auto demand_set = ResourceSet::FromMap(demand);
@@ -126,8 +164,9 @@ std::string NodeManager::ChooseRemoteNode(const rpc::RequestWorkerLeaseRequest& 
     return labels;
   }());
   scheduling::ResourceRequest request = cluster_.MakeRequest(demand_set.value());
-  scheduling::SchedulingStrategy strategy = ToStrategy(req.scheduling_strategy());
+  scheduling::SchedulingStrategy strategy = ToStrategy(wanted);
   scheduling::Decision d = cluster_.Schedule(request, strategy);
+  if (feasible) *feasible = d.kind != scheduling::Decision::kInfeasible;
   NodeID target;
   if (d.kind == scheduling::Decision::kNode) {
     target = d.node;

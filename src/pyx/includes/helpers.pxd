@@ -2,6 +2,7 @@ from libc.stdint cimport uint64_t
 from libcpp cimport bool as c_bool
 from libcpp.string cimport string as c_string
 from libcpp.map cimport map as c_map
+from libcpp.vector cimport vector as c_vector
 from includes.common cimport CStatus, CNodeInfo, CTaskSpec
 
 cdef extern from "pyx_helpers.h" namespace "lumos::pyx" nogil:
@@ -14,6 +15,8 @@ cdef extern from "pyx_helpers.h" namespace "lumos::pyx" nogil:
     CNodeView ViewNode(const CNodeInfo&)
     CStatus MakeStatus(int code, const c_string& msg)
     c_map[c_string, double] RequiredResourcesOf(const CTaskSpec&)
+    void SetSchedulingStrategy(CTaskSpec* spec, int kind, const c_string& node_id, c_bool soft,
+                               const c_vector[c_string]& hard, const c_vector[c_string]& soft_labels)
 from libcpp.memory cimport unique_ptr
 from includes.core_worker cimport CCoreWorker, CCoreWorkerOptions
 cdef extern from "pyx_helpers.h" namespace "lumos::pyx" nogil:
