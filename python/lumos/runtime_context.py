@@ -2,8 +2,8 @@
 
 Return types follow Ray 2.60: the get_* methods return hex strings (None
 where Ray returns None, e.g. get_task_id() in a driver); the older
-properties (job_id, node_id, task_id, actor_id, current_placement_group_id)
-return id objects. Task-level answers (name, function name, resources,
+properties task_id, actor_id and current_placement_group_id return id
+objects, while job_id and node_id stay hex strings (the seeds slice them). Task-level answers (name, function name, resources,
 is_canceled) come from the TaskContext the executor sets for each call, so
 concurrent calls of a threaded or async actor each see their own.
 """
@@ -50,15 +50,16 @@ class RuntimeContext:
         pg = current_group()
         return None if pg is None else pg.id.hex()
 
+    # job_id and node_id stay hex strings (Ray's deprecated properties give
+    # id objects): the seeds slice them (`node_id[:8]`), which an id object
+    # does not allow. See docs/ARCHITECTURE.md.
     @property
     def job_id(self):
-        from lumos._private.ids import JobID
-        return JobID.from_hex(self.get_job_id())
+        return self.get_job_id()
 
     @property
     def node_id(self):
-        from lumos._private.ids import NodeID
-        return NodeID.from_hex(self.get_node_id())
+        return self.get_node_id()
 
     @property
     def task_id(self):

@@ -142,7 +142,7 @@ def test_runtime_context_in_driver(ray_start):
     assert ctx.get_task_id() is None
     assert ctx.get_worker_id()
     assert ctx.get_actor_id() is None
-    assert ctx.job_id.hex() == ctx.get_job_id()  # the property is a JobID, as in Ray
+    assert ctx.job_id == ctx.get_job_id()
 
 
 def test_runtime_context_in_task(ray_start):

@@ -30,8 +30,9 @@ def test_driver_answers(cluster):
     assert rc.get_placement_group_id() is None
     assert rc.current_placement_group_id == PlacementGroupID.nil()
     assert rc.should_capture_child_tasks_in_placement_group is False
-    assert isinstance(rc.job_id, JobID) and rc.job_id.hex() == rc.get_job_id()
-    assert isinstance(rc.node_id, NodeID) and rc.node_id.hex() == rc.get_node_id()
+    # Hex strings (the seeds slice node_id), unlike Ray's id objects: see ARCHITECTURE.md.
+    assert rc.job_id == rc.get_job_id() and rc.node_id == rc.get_node_id()
+    assert JobID.from_hex(rc.job_id).hex() == rc.job_id and NodeID.from_hex(rc.node_id).hex() == rc.node_id
     session_dir = cluster["session_dir"]
     assert rc.get_session_name() == os.path.basename(session_dir)
     assert rc.get_session_name().startswith("session_")
