@@ -360,6 +360,23 @@ cdef class CoreWorker:
                 out[(<ObjectRef>r)._id] = n
         return out
 
+    def object_locations(self, list refs):
+        """{ref binary: ([node hex, ...], size or -1)} of the refs this process
+        knows to live in object stores (the owner knows every copy)."""
+        cdef CCoreWorker* cw = self._get()
+        cdef c_vector[CObjectID] ids
+        cdef c_vector[c_vector[c_string]] nodes
+        cdef c_vector[int64_t] sizes
+        for r in refs:
+            ids.push_back(CObjectID.FromBinary((<ObjectRef>r)._id))
+        with nogil:
+            cw.ObjectLocations(ids, &nodes, &sizes)
+        out = {}
+        for i in range(ids.size()):
+            if nodes[i].size():
+                out[(<ObjectRef>refs[i])._id] = ([bytes(n).hex() for n in nodes[i]], sizes[i])
+        return out
+
     def set_call_site(self, ObjectRef ref, str site):
         self._get().reference_counter().SetCallSite(CObjectID.FromBinary(ref._id), site.encode())
 

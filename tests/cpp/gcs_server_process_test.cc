@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "rpc/cluster_identity.h"
 #include "rpc/gcs_client.h"
 
 extern char** environ;
@@ -62,8 +63,13 @@ TEST(GcsServerProcessTest, PortFileAnswerAndCleanSigterm) {
   ASSERT_NE(mkdtemp(dir_template), nullptr);
   const std::string dir = dir_template;
   const std::string port_file = dir + "/gcs_port";
+  const std::string token_file = dir + "/auth_token";
+  {
+    std::ofstream out(token_file);
+    out << "process-test-token\n";
+  }
   pid_t pid = Spawn({GCS_SERVER_BIN, "--port=0", "--port-file=" + port_file, "--session-dir=" + dir,
-                     "--lifeline-pid=" + std::to_string(getpid())});
+                     "--lifeline-pid=" + std::to_string(getpid()), "--auth-token-file=" + token_file});
   ASSERT_GT(pid, 0);
 
   std::string port;
@@ -74,6 +80,15 @@ TEST(GcsServerProcessTest, PortFileAnswerAndCleanSigterm) {
   ASSERT_FALSE(port.empty()) << "gcs_server wrote no port file";
   ASSERT_GT(std::stoi(port), 0);
 
+  {
+    // Every call needs the cluster token: a wrong one is refused, naming the fix.
+    rpc::SetClusterToken("wrong-token");
+    rpc::GcsClient intruder("127.0.0.1:" + port);
+    Status s = intruder.Connect(5000);
+    EXPECT_EQ(s.code(), StatusCode::kUnauthenticated) << s.ToString();
+    EXPECT_NE(s.message().find("LUMOS_AUTH_TOKEN"), std::string::npos) << s.message();
+  }
+  rpc::SetClusterToken("process-test-token");
   rpc::GcsClient client("127.0.0.1:" + port);
   ASSERT_TRUE(client.Connect(5000).ok());
   bool added = false;
@@ -89,7 +104,18 @@ TEST(GcsServerProcessTest, PortFileAnswerAndCleanSigterm) {
   ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
   EXPECT_EQ(WEXITSTATUS(status), 0);
   std::remove(port_file.c_str());
+  std::remove(token_file.c_str());
   rmdir(dir.c_str());
+}
+
+TEST(GcsServerProcessTest, RefusesToStartWithoutAToken) {
+  unsetenv("LUMOS_AUTH_TOKEN");
+  pid_t pid = Spawn({GCS_SERVER_BIN, "--port=0", "--lifeline-pid=" + std::to_string(getpid())});
+  ASSERT_GT(pid, 0);
+  int status = WaitExit(pid, 5000);
+  if (status == -1) kill(pid, SIGKILL), waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
 }
 
 TEST(GcsServerProcessTest, ExitsAtOnceWhenLifelineParentIsGone) {

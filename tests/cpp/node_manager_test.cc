@@ -255,7 +255,9 @@ TEST_F(NodeManagerTest, RegistersWithTheGcs) {
   ASSERT_TRUE(gcs_->GetAllNodeInfo(&nodes).ok());
   ASSERT_EQ(nodes.size(), 1u);
   EXPECT_EQ(nodes[0].node_id(), node_id_.Binary());
-  EXPECT_EQ(nodes[0].raylet_endpoint(), "unix:" + socket_path_);
+  // Its Unix socket for this host, its TCP port on the node IP for others.
+  EXPECT_EQ(nodes[0].raylet_endpoint().rfind("unix:" + socket_path_ + ";tcp:127.0.0.1:", 0), 0u)
+      << nodes[0].raylet_endpoint();
   EXPECT_EQ(nodes[0].total_resources().at("CPU"), 2);
   EXPECT_EQ(nodes[0].state(), rpc::NodeInfo::ALIVE);
 }

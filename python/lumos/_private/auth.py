@@ -50,8 +50,42 @@ def resolve(token_file=None, session_dir=None):
     return None
 
 
-def require(token_file=None, session_dir=None, what="connecting to the cluster"):
+GCS_ADDRESS_FILE = "gcs_address"
+NODE_IP_FILE = "node_ip"
+
+
+def node_ip_of(session_dir):
+    try:
+        with open(os.path.join(session_dir, NODE_IP_FILE)) as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
+
+
+def sessions_of(address, root):
+    """Session dirs under `root` (newest first) of nodes of the cluster whose
+    GCS is at `address` (each node records it in its session's gcs_address)."""
+    import glob
+    out = []
+    for d in glob.glob(os.path.join(root, "session_*")):
+        try:
+            with open(os.path.join(d, GCS_ADDRESS_FILE)) as f:
+                if f.read().strip() == address:
+                    out.append(d)
+        except OSError:
+            continue
+    return sorted(out, key=lambda d: os.path.getmtime(d), reverse=True)
+
+
+def require(token_file=None, session_dir=None, what="connecting to the cluster", address=None, root=None):
+    """Like resolve(); with `address` and `root`, also looks for a session of
+    that cluster on this host. ConnectionError naming the fix when none."""
     token = resolve(token_file, session_dir)
+    if token is None and address and root:
+        for d in sessions_of(address, root):
+            token = resolve(session_dir=d)
+            if token:
+                break
     if token is None:
         raise ConnectionError(
             "no cluster token for %s: set LUMOS_AUTH_TOKEN or pass --auth-token-file with the token "

@@ -174,6 +174,10 @@ class Node:
             + (["--labels=" + "\n".join("%s=%s" % kv for kv in self.labels.items())] if self.labels else [])
             + (["--head"] if self.head else [])
             + (["--spill-dir=" + self.spill_dir] if self.spill_dir else []) + lifeline)
+        with open(os.path.join(self.session_dir, auth.GCS_ADDRESS_FILE), "w") as f:
+            f.write(self.gcs_address)
+        with open(os.path.join(self.session_dir, auth.NODE_IP_FILE), "w") as f:
+            f.write(self.node_ip)
         self._wait_ready()
         return self
 

@@ -245,8 +245,11 @@ def _local_node_identity(address, temp_dir):
         return _state.attach_hint
     recorded = _read_cluster_file(temp_dir)
     session = recorded.get("session_dir") if recorded.get("gcs_address") == address else None
+    if session is None:
+        found = auth.sessions_of(address, session_root(temp_dir))
+        session = found[0] if found else None
     token = auth.require(session_dir=session, what="connecting to %s" % address)
-    node_ip = recorded.get("node_ip") if session else None
+    node_ip = auth.node_ip_of(session) if session else None
     return token, node_ip or address.rsplit(":", 1)[0].strip("[]"), session
 
 

@@ -224,7 +224,8 @@ def _authenticated_channel(grpc, address, args):
     except (OSError, ValueError):
         pass
     try:
-        token = auth.require(session_dir=session, what="the GCS at %s" % address)
+        token = auth.require(session_dir=session, what="the GCS at %s" % address, address=address,
+                             root=session_root(getattr(args, "temp_dir", None)))
     except ConnectionError as e:
         sys.exit("lumos: %s" % e)
     metadata = auth.grpc_metadata(token)

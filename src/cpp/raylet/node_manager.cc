@@ -127,10 +127,11 @@ void NodeManager::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
   }
   auto c = std::static_pointer_cast<Client>(conn->context());
   uint16_t m = frame.header.method;
-  // Peers on other nodes (owners asking for leases, raylets) do not register:
-  // the TCP handshake already proved they belong to the cluster.
-  const bool anonymous_ok = m == rpc::REQUEST_WORKER_LEASE || m == rpc::RETURN_WORKER ||
-                            m == rpc::GET_WORKER_EXIT || m == rpc::GET_NODE_STATS;
+  // Owners on other nodes do not register here: the TCP handshake already
+  // proved they belong to the cluster. Local clients must register first.
+  const bool anonymous_ok = conn->authenticated() &&
+                            (m == rpc::REQUEST_WORKER_LEASE || m == rpc::RETURN_WORKER ||
+                             m == rpc::GET_WORKER_EXIT || m == rpc::GET_NODE_STATS);
   if (m != rpc::REGISTER_CLIENT && !c->registered && !anonymous_ok) {
     LUMOS_LOG(Warning) << "dropping a connection that sent method " << m << " before registering";
     conn->Close(Status::Invalid("not registered"));

@@ -47,15 +47,15 @@ scheduling::SchedulingStrategy ToStrategy(const rpc::SchedulingStrategy& s) {
 }  // namespace
 
 Status NodeManager::StartCluster(int* object_manager_port) {
+  cluster_view_thread_ = std::thread([this] { ClusterViewLoop(); });
+  if (options_.store_socket.empty()) return Status::OK();  // unit tests: no store, no transfers
   ObjectManager::Options om;
   om.node_id = options_.node_id;
   om.node_ip = options_.node_ip;
   om.port = options_.object_manager_port;
   om.store_socket = options_.store_socket;
   object_manager_ = std::make_unique<ObjectManager>(om);
-  LUMOS_RETURN_NOT_OK(object_manager_->Start(object_manager_port));
-  cluster_view_thread_ = std::thread([this] { ClusterViewLoop(); });
-  return Status::OK();
+  return object_manager_->Start(object_manager_port);
 }
 
 void NodeManager::StopCluster() {
@@ -102,12 +102,12 @@ void NodeManager::OnClusterView(std::vector<rpc::NodeInfo> nodes) {
     if (!t.ok() || !a.ok()) continue;
     cluster_.UpsertNode(id, t.value(), a.value(), labels);
     alive[id] = n.raylet_endpoint();
-    if (n.object_manager_port() > 0) object_manager_->SetNodeAddress(id, n.node_ip(), n.object_manager_port());
+    if (object_manager_ && n.object_manager_port() > 0) object_manager_->SetNodeAddress(id, n.node_ip(), n.object_manager_port());
   }
   for (const auto& [id, ep] : raylet_endpoints_) {
     if (!alive.count(id)) {
       cluster_.RemoveNode(id);
-      object_manager_->RemoveNode(id);
+      if (object_manager_) object_manager_->RemoveNode(id);
     }
   }
   raylet_endpoints_ = std::move(alive);
@@ -208,6 +208,10 @@ void NodeManager::HandlePullObjects(const std::shared_ptr<Client>& c, const rpc:
   }
   auto conn = c->conn;
   uint64_t rid = frame.header.request_id;
+  if (!object_manager_) {
+    conn->SendError(rid, frame.header.method, Status::NotImplemented("this raylet runs without an object store"));
+    return;
+  }
   object_manager_->Pull(ids, nodes, sizes, req.priority(), [conn, rid](std::vector<std::string> errors) {
     rpc::PullObjectsReply reply;
     for (auto& e : errors) reply.add_errors(std::move(e));
@@ -225,7 +229,7 @@ void NodeManager::HandleFreeRemoteObjects(const rpc::Frame& frame) {
     ids.push_back(ObjectID::FromBinary(req.object_ids(i)));
     nodes.push_back(NodeID::FromBinary(req.node_ids(i)));
   }
-  object_manager_->FreeRemote(ids, nodes);
+  if (object_manager_) object_manager_->FreeRemote(ids, nodes);
 }
 
 }  // namespace lumos::raylet

@@ -89,6 +89,7 @@ void Connection::HandleAuth(Frame&& frame) {
     return;
   }
   awaiting_auth_ = false;
+  authenticated_ = true;
   decoder_.set_max_payload(Config::Get().max_frame_bytes());
   AuthReply ok;
   ok.set_version(kLumosVersion);

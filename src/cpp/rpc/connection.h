@@ -78,6 +78,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void Close(const Status& reason = Status::Disconnected("closed locally"));
   bool closed() const { return closed_.load(); }
+  /// \brief True once a TCP peer passed AUTHENTICATE (false on Unix sockets).
+  bool authenticated() const { return authenticated_.load(); }
   int fd() { return socket_.native_handle(); }
   /// \brief The pid of the process at the other end, from the kernel
   /// (SO_PEERCRED), or -1 if it cannot be read.
@@ -112,6 +114,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<char> read_buf_;
   std::atomic<bool> closed_{false};
   bool awaiting_auth_ = false;  // loop thread only
+  std::atomic<bool> authenticated_{false};
 
   std::mutex write_mu_;
   std::deque<std::string> write_queue_;  // GUARDED_BY(write_mu_)

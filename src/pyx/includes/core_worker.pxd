@@ -116,6 +116,8 @@ cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
         @staticmethod
         c_bool HasPendingRegistrations()
         int64_t InlineSize(const CObjectID& id)
+        void ObjectLocations(const c_vector[CObjectID]& ids, c_vector[c_vector[c_string]]* nodes,
+                             c_vector[int64_t]* sizes)
         CStatus CollectReferenceTables(int64_t timeout_ms, c_vector[c_string]* out)
         CReferenceCounter& reference_counter()
         CStoreClient* store_client()
