@@ -160,6 +160,11 @@ class ActorPlacementGroupRemoved(RayError):
     """The actor's placement group was removed (its calls fail)."""
 
 
+class ActorDiedInRemovedGroupError(ActorDiedError, ActorPlacementGroupRemoved):
+    """A call to an actor that was killed because its placement group was
+    removed: both ActorDiedError and ActorPlacementGroupRemoved."""
+
+
 class ActorUnavailableError(RayActorError):
     """The actor cannot be reached for now (e.g. it is restarting) but may
     come back; the call may or may not have run."""

@@ -252,6 +252,39 @@ def test_max_task_retries_minus_one_retries_a_call_whose_process_died(cluster):
     ray.kill(v)
 
 
+def test_call_running_when_a_restartable_actor_died_is_unavailable(cluster):
+    @ray.remote(max_restarts=1)
+    class Fragile:
+        def pid(self):
+            return os.getpid()
+
+        def slow(self):
+            time.sleep(30)
+
+    f = Fragile.remote()
+    pid = ray.get(f.pid.remote())
+    ref = f.slow.remote()
+    time.sleep(0.5)
+    os.kill(pid, 9)
+    # Like Ray: the actor may come back (it restarts), the call may or may not have run.
+    with pytest.raises(exceptions.ActorUnavailableError, match="restarting"):
+        ray.get(ref, timeout=30)
+    assert ray.get(f.pid.remote(), timeout=30) != pid
+    ray.kill(f)
+
+
+def test_error_objects_map_to_rays_classes():
+    from lumos._private import serialization as ser
+    owner_freed = ser.error_from(ser.META_OBJECT_LOST, b"object ab is lost: its owner has already freed it")
+    assert isinstance(owner_freed, exceptions.ReferenceCountingAssertionError)
+    raylet_gone = ser.error_from(ser.META_SYSTEM_ERROR, b"the local raylet is gone (connection reset)")
+    assert isinstance(raylet_gone, exceptions.LocalRayletDiedError)
+    group_removed = ser.error_from(ser.META_ACTOR_DIED, b"The actor A died: its placement group 0f was removed")
+    assert isinstance(group_removed, exceptions.ActorPlacementGroupRemoved)
+    assert isinstance(group_removed, exceptions.ActorDiedError)
+    assert isinstance(ser.error_from(ser.META_ACTOR_UNAVAILABLE, b"restarting"), exceptions.ActorUnavailableError)
+
+
 def test_sys_exit_in_method_restarts_and_retries(cluster, tmp_path):
     @ray.remote(max_restarts=1, max_task_retries=1)
     class Quitter:

@@ -26,6 +26,7 @@ META_SYSTEM_ERROR = b"ES"
 META_ACTOR_DIED = b"EA"
 META_TASK_CANCELLED = b"EC"
 META_ACTOR_INIT_FAILED = b"EAI"
+META_ACTOR_UNAVAILABLE = b"EAU"
 META_PLACEMENT_GROUP_REMOVED = b"EP"
 
 _ALIGN = 64
@@ -179,7 +180,11 @@ def error_from(metadata, data):
         return err
     msg = bytes(data).decode("utf-8", "replace")
     if metadata == META_ACTOR_DIED:
+        if "its placement group" in msg and "was removed" in msg:
+            return exceptions.ActorDiedInRemovedGroupError(msg)
         return exceptions.ActorDiedError(msg)
+    if metadata == META_ACTOR_UNAVAILABLE:
+        return exceptions.ActorUnavailableError(msg)
     if metadata == META_TASK_CANCELLED:
         return exceptions.TaskCancelledError(msg)
     if metadata == META_WORKER_DIED:
@@ -191,7 +196,13 @@ def error_from(metadata, data):
     if metadata == META_OBJECT_LOST:
         if "owner" in msg and ("died" in msg or "cannot be reached" in msg):
             return exceptions.OwnerDiedError(msg)
+        if "its owner has already freed it" in msg:
+            # The owner freed it while this process still held a ref: Ray's
+            # reference-counting assertion.
+            return exceptions.ReferenceCountingAssertionError(msg)
         return exceptions.ObjectLostError(msg)
+    if msg.startswith("the local raylet is gone"):
+        return exceptions.LocalRayletDiedError(msg)
     return exceptions.RaySystemError(msg)
 
 

@@ -158,6 +158,7 @@ void ActorTaskSubmitter::Apply(const rpc::ActorTableData& data, bool local) {
   bool init_failed = false;
   std::string init_error;
   bool kill = false;
+  std::vector<std::pair<TaskID, std::string>> unavailable;  // in flight when it began restarting
   {
     std::lock_guard<std::mutex> lock(mu_);
     Actor& a = actors_[data.actor_id()];
@@ -176,9 +177,11 @@ void ActorTaskSubmitter::Apply(const rpc::ActorTableData& data, bool local) {
             if (it->second.retries_left > 0) it->second.retries_left--;
             a.queue.insert(a.in_flight.extract(it++));
           } else {
-            failed.emplace_back(TaskID::FromBinary(it->second.spec.task_id()),
-                                DeathMessage(data) + " (the call was running when the actor's process "
-                                "died; set max_task_retries to retry such calls)");
+            unavailable.emplace_back(TaskID::FromBinary(it->second.spec.task_id()),
+                                     "The actor " + data.class_name() + " is unavailable: it is restarting (" +
+                                     (data.death_cause().empty() ? "its process died" : data.death_cause()) +
+                                     ") and the call was running when its process died, so it may or may "
+                                     "not have run; set max_task_retries to retry such calls");
             it = a.in_flight.erase(it);
           }
         }
@@ -202,6 +205,7 @@ void ActorTaskSubmitter::Apply(const rpc::ActorTableData& data, bool local) {
       tasks_->FailTask(task, kMetaActorDied, why);
     }
   }
+  for (const auto& [task, why] : unavailable) tasks_->FailTask(task, kMetaActorUnavailable, why);
   if (kill) on_out_of_scope_(data.actor_id());
 }
 

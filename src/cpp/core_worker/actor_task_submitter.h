@@ -7,7 +7,7 @@
 // the actor's core worker, in sequence order, once their arguments are
 // resolved and the actor is ALIVE. When the actor restarts, calls that were in
 // flight are re-sent if they have retries left (max_task_retries), else they
-// fail; when it is DEAD every pending and later call fails with the cause.
+// fail as unavailable (kMetaActorUnavailable); when it is DEAD every pending and later call fails with the cause.
 //
 // Thread safety: thread safe. Completions run on the event loop thread.
 #include <functional>
@@ -98,5 +98,9 @@ class ActorTaskSubmitter {
 inline constexpr const char* kMetaActorDied = "EA";
 /// \brief Error metadata whose data is the pickled error __init__ raised.
 inline constexpr const char* kMetaActorInitFailed = "EAI";
+/// \brief Error metadata for a call that was running when its actor's process
+/// died and the actor is restarting (ActorUnavailableError, as in Ray: the
+/// actor may come back; the call may or may not have run).
+inline constexpr const char* kMetaActorUnavailable = "EAU";
 
 }  // namespace lumos::core
