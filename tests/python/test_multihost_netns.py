@@ -542,7 +542,7 @@ def _run_driver(nodes, key, source, cfg, tmp_dir, marker):
         r = _in_ns(ns, [sys.executable, path, json.dumps(cfg)], env, timeout=100)
     except subprocess.TimeoutExpired as e:
         nodes.remember()
-        pytest.fail("driver in %s did not finish in 100 s\nstdout: %s\nstderr: %s\n%s" % (
+        pytest.fail("driver in %s did not finish in time\nstdout: %s\nstderr: %s\n%s" % (
             ns, e.stdout, e.stderr, nodes.all_logs()))
     took = time.monotonic() - t0
     nodes.remember()
@@ -641,7 +641,7 @@ def test_cluster_across_network_namespaces(lumos_nodes):
     after = _eth0_bytes(hosts)
     result = json.loads(payload)
     # a worker's output on b reaches the driver on h, its prefix naming b's IP (Ray: "(say pid=N, ip=IP)")
-    said = [ln for ln in (r.stdout + r.stderr).splitlines() if "hello-from-node-b" in ln and "say.remote" not in ln]
+    said = [ln for ln in (r.stdout + r.stderr).splitlines() if "hello-from-node-b" in ln]
     if not said:
         result["failures"].append("the line printed by a task on b never reached the driver on h")
     elif not any(ips["b"] in ln for ln in said):
@@ -661,6 +661,7 @@ def test_cluster_across_network_namespaces(lumos_nodes):
             "a tx": (moved["a"][1], 50 * MiB), "a rx": (moved["a"][0], 28 * MiB)}
     short = {k: v for k, v in want.items() if v[0] < v[1]}
     assert not short, "less data crossed the veths than the objects moved: %s (all: %s)" % (short, moved)
+
     # a second driver, by address from a's host, attaches to node a
     cfg["node_of"] = result["node_of"]
     _, _, timings["driver_a"] = _run_driver(nodes, "a", DRIVER_A, cfg, nodes.dirs["a"], "DRIVER-A-OK")
