@@ -243,10 +243,28 @@ class UnserializableException(RayError):
                 % self.original_stack_trace)
 
 
+class _OutOfDiskStoreFull(OutOfDiskError, ObjectStoreFullError):
+    """A put the store could not take because spilling hit a full disk:
+    OutOfDiskError as in Ray, and still the ObjectStoreFullError lumos
+    raised before."""
+
+
+_DISK_FULL = ("No space left on device", "Disk quota exceeded")
+
+
+def store_full_error(message):
+    """The error for a put the object store refused with `message`:
+    OutOfDiskError when spilling failed on a full disk, else
+    ObjectStoreFullError."""
+    if any(m in message for m in _DISK_FULL):
+        return _OutOfDiskStoreFull(message)
+    return ObjectStoreFullError(message)
+
+
 class AuthenticationError(RayError):
     """A connection to the cluster was refused: its token is missing or does
     not match the cluster's."""
 
 
 __all__ = [name for name, value in list(globals().items())
-           if isinstance(value, type) and issubclass(value, BaseException)]
+           if isinstance(value, type) and issubclass(value, BaseException) and not name.startswith("_")]

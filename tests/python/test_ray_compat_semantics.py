@@ -230,6 +230,29 @@ def test_wait_validation(cluster):
     assert ray.wait([x]) == ([x], [])
 
 
+def test_put_on_a_full_spill_disk_is_out_of_disk(ray_start_fn):
+    """A 4 MiB tmpfs as the spill directory (root only; skipped elsewhere)."""
+    import subprocess
+    import tempfile
+    mnt = tempfile.mkdtemp(prefix="ltdisk", dir="/tmp")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt], capture_output=True).returncode:
+        os.rmdir(mnt)
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        mb = 1 << 20
+        ray_start_fn(num_cpus=1, object_store_memory=100 * mb,
+                     object_spill_config={"type": "filesystem", "params": {"directory_path": mnt}})
+        keep = [ray.put(np.full(40 * mb, i, dtype=np.uint8)) for i in range(2)]
+        with pytest.raises(exceptions.OutOfDiskError, match="No space left on device"):
+            ray.put(np.zeros(40 * mb, dtype=np.uint8))   # needs a 40 MiB spill: the disk has 4
+        assert [ray.get(r)[0] for r in keep] == [0, 1]
+        del keep
+        ray.shutdown()
+    finally:
+        subprocess.run(["umount", "-l", mnt], capture_output=True)
+        os.rmdir(mnt)
+
+
 # ---------------------------------------------------------------- actors
 
 def test_max_task_retries_minus_one_retries_a_call_whose_process_died(cluster):
@@ -283,6 +306,10 @@ def test_error_objects_map_to_rays_classes():
     assert isinstance(group_removed, exceptions.ActorPlacementGroupRemoved)
     assert isinstance(group_removed, exceptions.ActorDiedError)
     assert isinstance(ser.error_from(ser.META_ACTOR_UNAVAILABLE, b"restarting"), exceptions.ActorUnavailableError)
+    disk = exceptions.store_full_error("cannot spill x: write failed: No space left on device")
+    assert isinstance(disk, exceptions.OutOfDiskError) and isinstance(disk, exceptions.ObjectStoreFullError)
+    full = exceptions.store_full_error("the object store cannot hold 5 bytes")
+    assert type(full) is exceptions.ObjectStoreFullError
 
 
 def test_sys_exit_in_method_restarts_and_retries(cluster, tmp_path):

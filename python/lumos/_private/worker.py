@@ -402,7 +402,10 @@ def put(value, *, _owner=None):
                         "want to do this, you can wrap the ObjectRef in a list and call 'put' on it.")
     if _owner is not None:
         raise ValueError("_owner= is not supported by lumos yet")
-    ref = cw.put(serialization.serialize(value, "value passed to put()"))
+    try:
+        ref = cw.put(serialization.serialize(value, "value passed to put()"))
+    except exceptions.ObjectStoreFullError as e:
+        raise exceptions.store_full_error(str(e)) from None   # OutOfDiskError when the spill disk is full
     if RECORD_CALL_SITES:
         record_call_sites([ref])
     return ref
