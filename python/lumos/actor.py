@@ -185,6 +185,7 @@ class ActorHandle:
         self._actor_id = state["actor_id"]
         self._scope_ref = scope_ref
         self._cls = cls
+        self._epoch = _worker.global_state().epoch   # the session (init) it belongs to
 
     def __getattr__(self, name):
         if name.startswith("__") or name.startswith("_"):
@@ -206,8 +207,18 @@ class ActorHandle:
     def __hash__(self):
         return hash(self._actor_id)
 
+    def _check_session(self):
+        """A handle kept across shutdown()/init() names an actor of the old
+        cluster: calls to it could never be answered."""
+        if self._epoch != _worker.global_state().epoch:
+            raise exceptions.ActorHandleNotFoundError(
+                "the handle of actor %s (%s) belongs to an earlier lumos session (before shutdown()/init()); "
+                "its actor is gone with that cluster. Create the actor again, or look it up with "
+                "lumos.get_actor()" % (self._state["class_name"], self._actor_id.hex()))
+
     def _call(self, method_name, args, kwargs, num_returns, backpressure=0):
         cw = _worker.core_worker()
+        self._check_session()
         limit = self._state.get("max_pending_calls", -1)
         if limit is not None and limit > 0 and cw.actor_num_pending(self._actor_id) >= limit:
             raise exceptions.PendingCallsLimitExceeded(
@@ -304,4 +315,6 @@ def get_actor(name, namespace=None):
 def kill(actor, *, no_restart=True):
     if not isinstance(actor, ActorHandle):
         raise ValueError("lumos.kill() only supports actors (for tasks use lumos.cancel()); got %r" % (actor,))
-    _worker.core_worker().kill_actor(actor._actor_id, bool(no_restart), "killed by lumos.kill()")
+    cw = _worker.core_worker()
+    actor._check_session()
+    cw.kill_actor(actor._actor_id, bool(no_restart), "killed by lumos.kill()")

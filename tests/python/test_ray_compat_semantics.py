@@ -16,12 +16,14 @@ import lumos as ray
 from lumos import exceptions
 from lumos.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from conftest import module_cluster, run_cli
+from conftest import run_cli
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    yield from module_cluster(num_cpus=4)
+@pytest.fixture
+def cluster(ray_start):
+    """The module's shared 2-CPU cluster (restarted after tests that need
+    their own, which ray_start_fn pauses it for)."""
+    return ray_start
 
 
 # ---------------------------------------------------------------- exceptions
@@ -94,6 +96,25 @@ def test_duplicate_actor_name_raises_actor_already_exists(cluster):
     with pytest.raises(ValueError):   # what older code catches
         Named.options(name="compat-dup").remote()
     ray.kill(a)
+
+
+def test_handle_from_an_earlier_session_is_not_found(ray_start_fn):
+    ray_start_fn(num_cpus=1)
+
+    @ray.remote
+    class Old:
+        def ping(self):
+            return 1
+
+    a = Old.remote()
+    assert ray.get(a.ping.remote()) == 1
+    ray_start_fn(num_cpus=1)   # shutdown() and a new cluster
+    with pytest.raises(exceptions.ActorHandleNotFoundError, match="earlier lumos session"):
+        a.ping.remote()
+    with pytest.raises(ValueError, match="earlier lumos session"):   # also a ValueError
+        ray.kill(a)
+    b = Old.remote()   # a handle of this session works
+    assert ray.get(b.ping.remote()) == 1
 
 
 def test_hard_affinity_to_missing_node_is_unschedulable(cluster):
@@ -407,7 +428,7 @@ def test_status_prints_usage_like_ray_status(cluster):
     out = run_cli(["status", "--address", cluster["gcs_address"]], env)
     assert out.returncode == 0, out.stderr
     usage = out.stdout.split("Usage:")[1].split("Demands:")[0]
-    assert re.search(r"^ \d+\.\d+/4\.0 CPU$", usage, re.M), out.stdout
+    assert re.search(r"^ \d+\.\d+/2\.0 CPU$", usage, re.M), out.stdout
     assert re.search(r"^ \S+B/\d+\.\d\dGiB memory$", usage, re.M), out.stdout
     assert re.search(r"^ \S+B/\S+B object_store_memory$", usage, re.M), out.stdout
 
