@@ -209,6 +209,51 @@ def test_cancelled_async_actor_call_is_task_error_and_cancelled(cluster):
     ray.kill(s)
 
 
+def test_cancelled_async_call_that_swallows_the_cancel_is_still_cancelled(cluster):
+    # Ray's documented example: the coroutine catches CancelledError, yet get raises.
+    @ray.remote
+    class Swallower:
+        def __init__(self):
+            self.saw = False
+
+        async def f(self):
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                self.saw = True
+            return "returned normally"
+
+        async def saw_cancel(self):
+            return self.saw
+
+    a = Swallower.remote()
+    ref = a.f.remote()
+    time.sleep(0.5)
+    ray.cancel(ref)
+    with pytest.raises(exceptions.TaskCancelledError):
+        ray.get(ref, timeout=20)
+    assert ray.get(a.saw_cancel.remote()) is True
+
+    @ray.remote(max_concurrency=1)
+    class Busy:
+        async def hold(self):
+            await asyncio.sleep(2)
+            return "held"
+
+        async def queued(self):
+            return "ran"
+
+    b = Busy.remote()
+    first = b.hold.remote()
+    time.sleep(0.3)
+    waiting = b.queued.remote()   # waits for the actor's only slot
+    time.sleep(0.3)
+    ray.cancel(waiting)
+    with pytest.raises(exceptions.TaskCancelledError):
+        ray.get(waiting, timeout=20)
+    assert ray.get(first, timeout=20) == "held"
+
+
 # ---------------------------------------------------------------- objects
 
 def test_owner_died_even_with_a_cached_copy(cluster):

@@ -290,8 +290,8 @@ class TaskExecutor:
                     self._async_calls[task_id] = asyncio.current_task()
                 task_context.enter(ctx)   # this asyncio task's own context
                 self._contexts[task_id] = ctx
-                async with runtime.semaphore:
-                    try:
+                try:
+                    async with runtime.semaphore:   # a cancel may land while waiting here, too
                         if opts[4]:
                             outcome = await self._stream_async(replier, name, bound, (positional, kwargs), opts[5])
                             self._finish(replier, *outcome[:2], num_streamed=outcome[2])
@@ -300,23 +300,27 @@ class TaskExecutor:
                         if inspect.isawaitable(result):
                             result = await result
                         outcome = _results(name, result, num_returns)
-                    except (ActorExit, exceptions.AsyncioActorExit):
-                        self._exit_actor(replier, name, num_returns)
-                        return
-                    except SystemExit as e:
-                        _exit_unexpectedly(name, e)
-                    except asyncio.CancelledError:
-                        # Like Ray: both a RayTaskError and a TaskCancelledError.
-                        err = exceptions.TaskCancelledError("actor call %s was cancelled while it ran" % name)
-                        self._finish(replier, True, [_error_object(_task_error(name, err), name)]
-                                     * max(num_returns, 1), cancelled=True)
-                        return
-                    except Exception as e:
-                        outcome = True, [_error_object(_task_error(name, e), name)] * max(num_returns, 1)
-                    finally:
-                        with self._async_lock:
-                            self._async_calls.pop(task_id, None)
-                        self._contexts.pop(task_id, None)
+                    if ctx.cancelled:
+                        # The coroutine swallowed the CancelledError: like Ray,
+                        # the caller still sees the call as cancelled.
+                        raise asyncio.CancelledError()
+                except (ActorExit, exceptions.AsyncioActorExit):
+                    self._exit_actor(replier, name, num_returns)
+                    return
+                except SystemExit as e:
+                    _exit_unexpectedly(name, e)
+                except asyncio.CancelledError:
+                    # Like Ray: both a RayTaskError and a TaskCancelledError.
+                    err = exceptions.TaskCancelledError("actor call %s was cancelled while it ran" % name)
+                    self._finish(replier, True, [_error_object(_task_error(name, err), name)]
+                                 * max(num_returns, 1), cancelled=True)
+                    return
+                except Exception as e:
+                    outcome = True, [_error_object(_task_error(name, e), name)] * max(num_returns, 1)
+                finally:
+                    with self._async_lock:
+                        self._async_calls.pop(task_id, None)
+                    self._contexts.pop(task_id, None)
                 self._finish(replier, *outcome)
             asyncio.run_coroutine_threadsafe(run_async(), runtime.loop)
         elif opts[4]:
