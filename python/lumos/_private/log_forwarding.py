@@ -1,6 +1,7 @@
 """Worker stdout/stderr: each line is sent to the caller of the running task
-(ending at the driver's terminal) prefixed "(name pid=N) ", and also kept in
-the worker's own log file."""
+(ending at the driver's terminal) prefixed "(name pid=N) ", or, on a node
+with a non-loopback IP (a cluster of several hosts), "(name pid=N, ip=IP) "
+like Ray; and also kept in the worker's own log file."""
 import os
 import threading
 
@@ -8,7 +9,7 @@ import threading
 class LineForwarder:
     """A text stream that forwards whole lines through the core worker."""
 
-    def __init__(self, core_worker, original, is_err):
+    def __init__(self, core_worker, original, is_err, node_ip=None):
         self._cw = core_worker
         self._original = original
         self._is_err = is_err
@@ -16,14 +17,17 @@ class LineForwarder:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._name = None
-        self.prefix = "(worker pid=%d) " % self._pid
+        self._where = "pid=%d" % self._pid
+        if node_ip and not node_ip.startswith("127."):
+            self._where += ", ip=%s" % node_ip
+        self.prefix = "(worker %s) " % self._where
         self.encoding = getattr(original, "encoding", "utf-8")
         self.errors = getattr(original, "errors", "strict")
 
     def set_task_name(self, name):
         if name != self._name:
             self._name = name
-            self.prefix = "(%s pid=%d) " % (name, self._pid)
+            self.prefix = "(%s %s) " % (name, self._where)
 
     def write(self, s):
         if not isinstance(s, str):

@@ -54,6 +54,7 @@ class _State:
         # (token, node ip, session dir) of the node the next init(address=)
         # attaches to, set by cluster_utils.Cluster.connect.
         self.attach_hint = None
+        self.node_ip = None       # worker: the IP of its node (drivers read node_info)
         # This process's runtime environment (resolved; see _private/runtime_env):
         # the job's in a driver, the one a worker was started for. Calls
         # without a runtime_env option inherit it.

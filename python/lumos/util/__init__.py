@@ -7,8 +7,10 @@ from lumos._private import worker as _worker
 
 def get_node_ip_address():
     """The IP address lumos uses for this node (127.0.0.1 on a local cluster)."""
-    info = _worker.global_state().node_info
-    return info["NodeManagerAddress"] if info else "127.0.0.1"
+    state = _worker.global_state()
+    if state.node_info:
+        return state.node_info["NodeManagerAddress"]
+    return state.node_ip or "127.0.0.1"
 
 
 def list_named_actors(all_namespaces=False):

@@ -93,7 +93,7 @@ Status CoreWorker::Connect() {
   tasks_ = std::make_unique<TaskManager>(
       &memory_store_, &refs_, [this](const std::vector<DeletedObject>& d) { FreeObjects(d); }, &lineage_,
       &streams_);
-  submitter_ = std::make_unique<NormalTaskSubmitter>(raylet_, pool_.get(), tasks_.get());
+  submitter_ = std::make_unique<NormalTaskSubmitter>(raylet_, pool_.get(), tasks_.get(), address_);
   std::weak_ptr<rpc::GcsClient> weak_gcs = gcs_;
   actor_submitter_ = std::make_unique<ActorTaskSubmitter>(
       pool_.get(), tasks_.get(), [weak_gcs](const std::string& actor_id) {

@@ -1,5 +1,7 @@
 #include "core_worker/normal_task_submitter.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <functional>
 
@@ -108,6 +110,21 @@ void NormalTaskSubmitter::OnLeaseReply(uint64_t cls_id, const rpc::ConnectionPtr
     if (!conn.ok()) {
       LUMOS_LOG(Warning) << "cannot reach the raylet of node " << NodeID::FromBinary(reply.retry_at_node_id()).Hex()
                          << " (" << conn.status().message() << "); asking the local raylet again";
+    } else if (registered_raylets_.insert(conn.value()).second) {
+      for (auto it = registered_raylets_.begin(); it != registered_raylets_.end();) {
+        it = (*it)->closed() ? registered_raylets_.erase(it) : std::next(it);
+      }
+      // First use of that raylet: register as a remote owner (ordered before the lease request).
+      rpc::RegisterClientRequest reg;
+      reg.set_worker_id(self_.worker_id());
+      reg.set_is_driver(true);
+      reg.set_remote_owner(true);
+      reg.set_pid(getpid());
+      reg.set_endpoint(self_.endpoint());
+      reg.set_runtime("python");
+      conn.value()->SendRequest(rpc::REGISTER_CLIENT, reg, [](const Status& s, rpc::Frame&&) {
+        if (!s.ok()) LUMOS_LOG(Warning) << "registration at another node's raylet failed: " << s.ToString();
+      });
     }
     RequestLeaseLocked(cls_id, cls, conn.ok() ? conn.value() : raylet_, true);
     return;

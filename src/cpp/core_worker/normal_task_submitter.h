@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -29,8 +30,9 @@ namespace lumos::core {
 
 class NormalTaskSubmitter {
  public:
-  NormalTaskSubmitter(rpc::ConnectionPtr raylet, ConnectionPool* pool, TaskManager* tasks)
-      : raylet_(std::move(raylet)), pool_(pool), tasks_(tasks) {}
+  NormalTaskSubmitter(rpc::ConnectionPtr raylet, ConnectionPool* pool, TaskManager* tasks,
+                      rpc::Address self = rpc::Address())
+      : raylet_(std::move(raylet)), pool_(pool), tasks_(tasks), self_(std::move(self)) {}
 
   void Submit(rpc::TaskSpec spec);
   /// \brief Removes a task that has not been pushed yet; false if not queued.
@@ -84,6 +86,8 @@ class NormalTaskSubmitter {
 
   rpc::ConnectionPtr raylet_;
   ConnectionPool* pool_;
+  rpc::Address self_;  // this core worker, for registrations at other nodes' raylets
+  std::set<rpc::ConnectionPtr> registered_raylets_;  // GUARDED_BY(mu_): other nodes' raylets we registered at
   TaskManager* tasks_;
   mutable std::mutex mu_;
   std::unordered_map<uint64_t, Class> classes_;

@@ -195,7 +195,8 @@ void NodeManager::HandleRegister(const std::shared_ptr<Client>& c, const rpc::Fr
   }
   c->worker_id = WorkerID::FromBinary(req.worker_id());
   c->pid = req.pid();
-  c->is_driver = req.is_driver();
+  c->is_driver = req.is_driver() || req.remote_owner();
+  c->remote_owner = req.remote_owner();
   c->endpoint = req.endpoint();
   if (!c->is_driver) {
     // The kernel's word, not the claim: only a process this raylet spawned
@@ -340,7 +341,7 @@ void NodeManager::HandleNodeStats(const std::shared_ptr<Client>& c, const rpc::F
   reply.set_num_idle_workers(static_cast<int>(leases_.num_idle()));
   reply.set_num_pending_leases(static_cast<int>(leases_.num_pending()));
   for (const auto& [id, client] : clients_) {
-    if (!client->registered) continue;
+    if (!client->registered || client->remote_owner) continue;
     auto* info = reply.add_clients();
     info->set_worker_id(client->worker_id.Binary());
     info->set_pid(client->pid);

@@ -70,6 +70,7 @@ class NodeManager {
     uint64_t id = 0;
     bool registered = false;
     bool is_driver = false;
+    bool remote_owner = false;  // a core worker of another node, here for leases
     WorkerID worker_id;
     pid_t pid = 0;
     std::string endpoint;

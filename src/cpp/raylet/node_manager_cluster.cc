@@ -172,12 +172,8 @@ std::string NodeManager::ChooseRemoteNode(const rpc::SchedulingStrategy& wanted,
     target = d.node;
   } else if (d.kind == scheduling::Decision::kWait) {
     // Nothing free now: wait here if this node can ever run it, else on one that can.
-    std::vector<NodeID> feasible = cluster_.FeasibleNodes(request);
-    if (strategy.kind == scheduling::SchedulingStrategy::kNodeAffinity && !strategy.soft) {
-      target = strategy.affinity_node;
-    } else if (!feasible.empty()) {
-      target = feasible.front();
-    }
+    std::vector<NodeID> feasible = cluster_.FeasibleNodes(request, strategy);
+    if (!feasible.empty()) target = feasible.front();
   }
   if (target.IsNil() || target == options_.node_id) return "";
   auto it = raylet_endpoints_.find(target);

@@ -278,12 +278,23 @@ Decision ClusterScheduler::Schedule(const ResourceRequest& req,
   return NotPlaced(req);
 }
 
-std::vector<NodeID> ClusterScheduler::FeasibleNodes(const ResourceRequest& req) const {
+std::vector<NodeID> ClusterScheduler::FeasibleNodes(const ResourceRequest& req,
+                                                    const SchedulingStrategy& strategy) const {
+  auto allowed = [&](const Node& n) {
+    if (!Fits(n.total, req)) return false;
+    if (strategy.kind == SchedulingStrategy::kNodeAffinity && !strategy.soft) return n.id == strategy.affinity_node;
+    if (strategy.kind == SchedulingStrategy::kNodeLabel) {
+      for (const auto& e : strategy.hard_labels) {
+        if (!e.Matches(n.labels)) return false;
+      }
+    }
+    return true;
+  };
   std::vector<NodeID> out;
   auto local = index_.find(local_);
-  if (local != index_.end() && Fits(nodes_[local->second].total, req)) out.push_back(local_);
+  if (local != index_.end() && allowed(nodes_[local->second])) out.push_back(local_);
   for (const auto& n : nodes_) {
-    if (n.id != local_ && Fits(n.total, req)) out.push_back(n.id);
+    if (n.id != local_ && allowed(n)) out.push_back(n.id);
   }
   return out;
 }

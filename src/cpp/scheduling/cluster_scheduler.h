@@ -105,9 +105,9 @@ class ClusterScheduler {
   bool Allocate(const NodeID& node, const ResourceRequest& req);
   void Free(const NodeID& node, const ResourceRequest& req);
 
-  /// \brief Nodes whose totals fit `req` (could run it once idle), the
-  /// local node first.
-  std::vector<NodeID> FeasibleNodes(const ResourceRequest& req) const;
+  /// \brief Nodes whose totals fit `req` (could run it once idle) and that
+  /// the strategy's hard constraints allow, the local node first.
+  std::vector<NodeID> FeasibleNodes(const ResourceRequest& req, const SchedulingStrategy& strategy) const;
   /// \brief The node's availability as a ResourceSet (empty if unknown).
   ResourceSet Available(const NodeID& node) const;
   /// \brief "{'CPU': 4.0, ...}" of the node with the most CPU, for messages.

@@ -48,13 +48,14 @@ def main(argv=None):
     state.mode = worker.WORKER_MODE
     state.gcs = _raylet.GcsClient(args.gcs_address)
     state.gcs_address = args.gcs_address
+    state.node_ip = args.node_ip
     state.session_dir = args.session_dir
     if args.runtime_env:
         state.runtime_env = env
         state.runtime_env_json = args.runtime_env.encode()  # exactly the spec's: children inherit it
 
-    out = LineForwarder(cw, sys.stdout, is_err=False)
-    err = LineForwarder(cw, sys.stderr, is_err=True)
+    out = LineForwarder(cw, sys.stdout, is_err=False, node_ip=args.node_ip)
+    err = LineForwarder(cw, sys.stderr, is_err=True, node_ip=args.node_ip)
     sys.stdout, sys.stderr = out, err
     def kill_self(actor_id, why):
         cw.flush_replies()  # earlier calls' replies must leave before the process does
