@@ -146,7 +146,9 @@ def test_status_lists_pending_placement_groups(ray_start_fn):
         return 0
     refs = [never.remote(), never.remote()]
     time.sleep(0.5)  # let the GCS try the big group and the raylet report the tasks
-    out = run_cli(["status", "--address", ctx["gcs_address"]], env_with_lumos())
+    # LUMOS_TMPDIR: where the CLI finds this cluster's session (and its token).
+    out = run_cli(["status", "--address", ctx["gcs_address"]],
+                  env_with_lumos(LUMOS_TMPDIR=os.path.dirname(ctx["session_dir"])))
     assert out.returncode == 0, out.stderr
     demands = out.stdout.split("Demands:")[1].split("Placement groups")[0]
     assert demands.count("infeasible") == 1, out.stdout   # one line per shape
