@@ -293,6 +293,8 @@ def test_wait_validation(cluster):
         ray.wait([x, 1])
     with pytest.raises(TypeError):
         ray.wait("not a list")
+    with pytest.raises(TypeError, match="list"):
+        ray.wait((x,))   # Ray takes a list only
     assert ray.wait([x]) == ([x], [])
 
 

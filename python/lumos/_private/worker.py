@@ -467,9 +467,10 @@ def wait(object_refs, *, num_returns=1, timeout=None, fetch_local=True):
     fetch_local=True and False behave alike."""
     from lumos._private.generators import ObjectRefGenerator
     cw = _require()
-    if isinstance(object_refs, (_raylet.ObjectRef, ObjectRefGenerator)) or not isinstance(object_refs, (list, tuple)):
-        raise TypeError("wait() expected a list of ObjectRefs or ObjectRefGenerators, got %s"
-                        % type(object_refs).__name__)
+    if not isinstance(object_refs, list):   # like Ray: a list only (a tuple too is a TypeError)
+        raise TypeError("wait() expected a list of ObjectRefs or ObjectRefGenerators, got a %s%s"
+                        % (type(object_refs).__name__,
+                           "; pass list(...)" if isinstance(object_refs, (tuple, set)) else ""))
     items = list(object_refs)
     if not items:
         return [], []   # like Ray: nothing to wait for (num_returns is not checked)
