@@ -153,7 +153,13 @@ class ActorClass:
         held = _options.resources_of(options, default_cpus=0, placement=group, what="actor %s" % self.__name__)
         placement = {} if options.get("num_cpus") is not None else {"CPU": 1.0}
         placement = _placement_in_group(group, placement)
-        _scheduling.check_node_strategy(options, "actor %s" % self.__name__)
+        try:
+            _scheduling.check_node_strategy(options, "actor %s" % self.__name__)
+        except exceptions.ActorUnschedulableError as e:
+            # Like Ray: a handle whose calls raise the error on get (the
+            # actor is never registered, so it holds no name).
+            handle_state["unschedulable"] = str(e)
+            return ActorHandle(handle_state, cls=self._cls)
         env = _runtime_env.spec_env(_worker.global_state(), options.get("runtime_env"))
         created = cw.create_actor(
             handle_state["actor_id"], fid, self._cls.__module__ or "__main__", self.__name__, arg_list,
@@ -219,6 +225,8 @@ class ActorHandle:
     def _call(self, method_name, args, kwargs, num_returns, backpressure=0):
         cw = _worker.core_worker()
         self._check_session()
+        if self._state.get("unschedulable"):
+            return _unschedulable_call(cw, self._state, num_returns)
         limit = self._state.get("max_pending_calls", -1)
         if limit is not None and limit > 0 and cw.actor_num_pending(self._actor_id) >= limit:
             raise exceptions.PendingCallsLimitExceeded(
@@ -233,6 +241,18 @@ class ActorHandle:
                                     arg_list, kw_names, 1 if streaming else num_returns, streaming,
                                     backpressure if backpressure and backpressure > 0 else 0)
         return returns_of_call(cw, refs, num_returns, streaming)
+
+
+def _unschedulable_call(cw, state, num_returns):
+    """The refs a call to an actor that can never be placed returns: each
+    raises ActorUnschedulableError on get (a streaming call raises at once)."""
+    error = exceptions.ActorUnschedulableError(state["unschedulable"])
+    if num_returns == "streaming":
+        raise error
+    from lumos._private import serialization
+    data = serialization.SerializedObject(serialization.META_TASK_ERROR, pickle.dumps(error))
+    refs = [cw.put(data) for _ in range(max(num_returns, 1))]
+    return returns_of_call(cw, refs, num_returns, False)
 
 
 _SIGNATURES = {}  # (class, method) -> (signature or None, binds self)
@@ -286,7 +306,7 @@ class ActorMethod:
 def _rebuild_handle(state, scope_ref=None):
     handle = ActorHandle(state, scope_ref=scope_ref)
     cw = _worker.global_state().core_worker
-    if cw is not None:
+    if cw is not None and not state.get("unschedulable"):
         cw.add_actor_handle(state["actor_id"], state.get("max_task_retries", 0), False)
     return handle
 
@@ -317,4 +337,6 @@ def kill(actor, *, no_restart=True):
         raise ValueError("lumos.kill() only supports actors (for tasks use lumos.cancel()); got %r" % (actor,))
     cw = _worker.core_worker()
     actor._check_session()
+    if actor._state.get("unschedulable"):
+        return   # never registered: nothing runs
     cw.kill_actor(actor._actor_id, bool(no_restart), "killed by lumos.kill()")

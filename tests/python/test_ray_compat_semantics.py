@@ -133,9 +133,13 @@ def test_hard_affinity_to_missing_node_is_unschedulable(cluster):
 
     @ray.remote
     class A:
-        pass
+        def ping(self):
+            return 1
+
+    a = A.options(scheduling_strategy=strategy).remote()   # like Ray: a handle, no error yet
     with pytest.raises(exceptions.ActorUnschedulableError, match="not in the cluster"):
-        A.options(scheduling_strategy=strategy).remote()
+        ray.get(a.ping.remote(), timeout=10)
+    ray.kill(a)   # nothing to kill, no error
 
 
 # ---------------------------------------------------------------- cancel

@@ -181,8 +181,8 @@ def check_node_strategy(options, what):
         nodes = {n["NodeID"]: n for n in _worker.global_state().gcs.get_all_node_info()}
         node = nodes.get(strategy.node_id)
         if (node is None or not node["Alive"]) and not strategy.soft:
-            # Like Ray: tasks fail on get (the caller turns this into error
-            # refs); lumos refuses an actor at .remote().
+            # Like Ray: the task's (or actor method call's) get raises it;
+            # the caller turns this into error refs.
             unschedulable = (exceptions.ActorUnschedulableError if what.startswith("actor")
                              else exceptions.TaskUnschedulableError)
             raise unschedulable(
