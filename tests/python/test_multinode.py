@@ -175,11 +175,10 @@ def test_strict_spread_bundles_land_on_distinct_nodes(cluster):
                        for i in range(3)])
     assert sorted(nodes) == sorted(cluster.nodes_by_name.values())
     remove_placement_group(pg)
-    with pytest.raises(Exception):
-        impossible = placement_group([{"CPU": 1}] * 4, strategy="STRICT_SPREAD")
-        assert not impossible.wait(2)
-        remove_placement_group(impossible)
-        raise RuntimeError("four bundles cannot be on distinct nodes of three")
+    impossible = placement_group([{"CPU": 1}] * 4, strategy="STRICT_SPREAD")  # three nodes only
+    assert not impossible.wait(1)
+    assert "STRICT_SPREAD" in lumos.util.placement_group_table(impossible)["stats"]["pending_reason"]
+    remove_placement_group(impossible)
 
 
 def test_worker_output_reaches_the_driver_from_any_node(cluster, capfd):
