@@ -25,6 +25,21 @@ cdef dict _node_to_dict(const CNodeInfo& info):
     }
 
 
+cdef int _check_gcs(const CStatus& status) except -1:
+    """check_status for calls of a connected GcsClient: a call that fails on
+    the way (GCS unavailable, timed out, I/O error) raises RpcError, as Ray's
+    GcsClient does, with gRPC's code when known (14 UNAVAILABLE, 4
+    DEADLINE_EXCEEDED); other failures map like any status."""
+    if status.ok():
+        return 0
+    code = status.code_int()
+    if code in (5, 6, 8):
+        message = status.message().decode("utf-8", "replace")
+        rpc_code = 4 if code == 5 else (14 if "unavailable" in message else None)
+        raise _exc.RpcError(message, rpc_code=rpc_code)
+    return check_status(status)
+
+
 cdef class GcsClient:
     """Synchronous client of the GCS (gRPC); usable before a core worker exists."""
     cdef unique_ptr[CGcsClient] client
@@ -44,7 +59,7 @@ cdef class GcsClient:
         cdef CStatus s
         with nogil:
             s = self.client.get().GetAllNodeInfo(&nodes)
-        check_status(s)
+        _check_gcs(s)
         return [_node_to_dict(nodes[i]) for i in range(nodes.size())]
 
     def next_job_id(self):
@@ -52,7 +67,7 @@ cdef class GcsClient:
         cdef CStatus s
         with nogil:
             s = self.client.get().GetNextJobId(&job)
-        check_status(s)
+        _check_gcs(s)
         return _pyb(job.Binary())
 
     def add_job(self, bytes job_id, int driver_pid, str namespace, str config_json, str entrypoint):
@@ -68,14 +83,14 @@ cdef class GcsClient:
         cdef CStatus s
         with nogil:
             s = self.client.get().AddJob(info)
-        check_status(s)
+        _check_gcs(s)
 
     def mark_job_finished(self, bytes job_id):
         cdef CStatus s
         cdef CJobID j = CJobID.FromBinary(job_id)
         with nogil:
             s = self.client.get().MarkJobFinished(j)
-        check_status(s)
+        _check_gcs(s)
 
     def kv_get(self, ns, key):
         cdef c_string value
@@ -84,7 +99,7 @@ cdef class GcsClient:
         cdef CStatus s
         with nogil:
             s = self.client.get().KVGet(cns, ckey, &value, &found)
-        check_status(s)
+        _check_gcs(s)
         return _pyb(value) if found else None
 
     def kv_put(self, ns, key, bytes value, c_bool overwrite=True):
@@ -93,7 +108,7 @@ cdef class GcsClient:
         cdef CStatus s
         with nogil:
             s = self.client.get().KVPut(cns, ckey, cval, overwrite, &added)
-        check_status(s)
+        _check_gcs(s)
         return added
 
     def kv_del(self, ns, key, c_bool by_prefix=False):
@@ -102,7 +117,7 @@ cdef class GcsClient:
         cdef CStatus s
         with nogil:
             s = self.client.get().KVDel(cns, ckey, by_prefix, &n)
-        check_status(s)
+        _check_gcs(s)
         return n
 
     def kv_keys(self, ns, prefix):
@@ -111,7 +126,7 @@ cdef class GcsClient:
         cdef CStatus s
         with nogil:
             s = self.client.get().KVKeys(cns, cp, &keys)
-        check_status(s)
+        _check_gcs(s)
         return [_pyb(k) for k in keys]
 
     def get_named_actor(self, str name, str namespace):
@@ -123,7 +138,7 @@ cdef class GcsClient:
             s = self.client.get().GetNamedActorInfo(n, ns, &d)
         if s.code_int() == 3:
             return None
-        check_status(s)
+        _check_gcs(s)
         return _actor_data_to_dict(d)
 
     def get_actor_info(self, bytes actor_id):
@@ -134,7 +149,7 @@ cdef class GcsClient:
             s = self.client.get().GetActorInfo(aid, &d)
         if s.code_int() == 3:
             return None
-        check_status(s)
+        _check_gcs(s)
         return _actor_data_to_dict(d)
 
     def list_named_actors(self, str namespace, c_bool all_namespaces):
@@ -143,7 +158,7 @@ cdef class GcsClient:
         cdef CStatus s
         with nogil:
             s = self.client.get().ListNamedActors(ns, all_namespaces, &out)
-        check_status(s)
+        _check_gcs(s)
         return [_actor_data_to_dict(out[i]) for i in range(out.size())]
 
     def kill_actor(self, bytes actor_id, c_bool no_restart, str reason):
@@ -151,4 +166,4 @@ cdef class GcsClient:
         cdef CStatus s
         with nogil:
             s = self.client.get().KillActor(aid, no_restart, why)
-        check_status(s)
+        _check_gcs(s)

@@ -83,6 +83,20 @@ def test_exception_classes_have_rays_bases():
     assert err.rpc_code == 14 and str(err) == "no route"
 
 
+def test_gcs_call_after_the_gcs_died_is_rpc_error(ray_start_fn):
+    from lumos import _raylet
+    from lumos._private import worker as _worker
+    ctx = ray_start_fn(num_cpus=1)
+    gcs = _raylet.GcsClient(ctx["gcs_address"], timeout_s=10)
+    assert gcs.kv_get("compat", "missing") is None
+    proc = _worker.global_state().node.procs["gcs_server"]   # this test's own GCS
+    proc.kill()
+    proc.wait(timeout=10)
+    with pytest.raises(exceptions.RpcError) as info:
+        gcs.kv_get("compat", "missing")
+    assert info.value.rpc_code in (14, 4, None) and ctx["gcs_address"] in str(info.value)
+
+
 def test_duplicate_actor_name_raises_actor_already_exists(cluster):
     @ray.remote
     class Named:

@@ -36,6 +36,7 @@ class ActorRuntime:
         self.resources = resources or {}  # what the actor holds (get_assigned_resources)
         self.actor_name = actor_name    # "" when unnamed
         self.reconstructed = None       # asked of the GCS on first use (num_restarts > 0)
+        self.exited = None              # why, once exit_actor() began: later calls are refused
         self.pool = None
         self.loop = None
         self.semaphore = None
@@ -272,6 +273,12 @@ class TaskExecutor:
             replier.finish(True, [serialization.SerializedObject(serialization.META_SYSTEM_ERROR, msg.encode())]
                            * max(num_returns, 1))
             return
+        if runtime.exited is not None:
+            # Sent before the caller heard the actor is gone: it never runs.
+            msg = "The actor %s exited: %s." % (runtime.class_name, runtime.exited)
+            self._finish(replier, True, [serialization.SerializedObject(serialization.META_ACTOR_DIED,
+                                                                        msg.encode())] * max(num_returns, 1))
+            return
         prepared, errors = self._prepare(name, args, kwarg_names, num_returns)
         if prepared is None:
             self._finish(replier, True, errors)
@@ -449,6 +456,8 @@ class TaskExecutor:
     def _exit_actor(self, replier, name, num_returns, why="the actor called exit_actor()"):
         """Graceful exit: answer this call, tell the GCS (no restart), then leave."""
         runtime = self._state.actor
+        if runtime is not None:
+            runtime.exited = why
         msg = "The actor %s exited: %s." % (runtime.class_name if runtime else "", why)
         self._finish(replier, True, [serialization.SerializedObject(serialization.META_ACTOR_DIED, msg.encode())]
                      * max(num_returns, 1))
