@@ -386,6 +386,9 @@ def test_error_objects_map_to_rays_classes():
     from lumos._private import serialization as ser
     owner_freed = ser.error_from(ser.META_OBJECT_LOST, b"object ab is lost: its owner has already freed it")
     assert isinstance(owner_freed, exceptions.ReferenceCountingAssertionError)
+    fetch = ser.error_from(ser.META_OBJECT_LOST, b"fetching object ab from node cd failed: timed out while "
+                                                   b"reading a frame")
+    assert isinstance(fetch, exceptions.ObjectFetchTimedOutError)
     raylet_gone = ser.error_from(ser.META_SYSTEM_ERROR, b"the local raylet is gone (connection reset)")
     assert isinstance(raylet_gone, exceptions.LocalRayletDiedError)
     group_removed = ser.error_from(ser.META_ACTOR_DIED, b"The actor A died: its placement group 0f was removed")

@@ -196,6 +196,9 @@ def error_from(metadata, data):
     if metadata == META_OBJECT_LOST:
         if "owner" in msg and ("died" in msg or "cannot be reached" in msg):
             return exceptions.OwnerDiedError(msg)
+        if "fetch" in msg and "timed out" in msg:
+            # The object manager gave up on a node that did not answer in time.
+            return exceptions.ObjectFetchTimedOutError(msg)
         if "its owner has already freed it" in msg:
             # The owner freed it while this process still held a ref: Ray's
             # reference-counting assertion.
