@@ -23,7 +23,9 @@ namespace lumos {
     "Idle workers beyond the soft limit (num_cpus) exit after this long.")                     \
   X(int64_t, maximum_startup_concurrency, 0, "Workers starting at once (0 = num_cpus).")       \
   X(int64_t, resource_report_period_ms, 250, "How often a raylet reports resources to the GCS.") \
-  X(int64_t, node_death_timeout_ms, 10000, "The GCS marks a silent node dead after this.")     \
+  X(int64_t, node_death_timeout_ms, 3000,                                                     \
+    "The GCS marks a node dead after this long without a report (the health-check budget: "   \
+    "raylets report every resource_report_period_ms from a thread of their own).")            \
   X(int64_t, gcs_rpc_timeout_ms, 10000, "Deadline of a GCS gRPC call.")                        \
   X(int64_t, actor_worker_failure_wait_ms, 500,                                                \
     "After an actor's worker hangs up, how long the GCS waits for the raylet's exit report.") \
@@ -34,6 +36,14 @@ namespace lumos {
     "1: a full object store spills objects to disk (and keeps objects bigger than it in "      \
     "files); 0: a put that does not fit raises ObjectStoreFullError.")                           \
   X(int64_t, task_state_history_size, 10000, "Finished task attempts an owner remembers for list_tasks().") \
+  X(int64_t, task_events_enabled, 1,                                                          \
+    "1: core workers report task state transitions to the GCS (list_tasks, lumos timeline); "  \
+    "0: they report nothing.")                                                                 \
+  X(int64_t, task_events_report_interval_ms, 100, "How often a core worker sends its task events.") \
+  X(int64_t, task_events_max_buffer_size, 100000,                                              \
+    "Task events a core worker holds while the GCS cannot take them (older ones are dropped).") \
+  X(int64_t, task_events_max_num_task_in_gcs, 100000,                                          \
+    "Task attempts the GCS keeps (the oldest finished ones go first).")                        \
   X(int64_t, fail_on_infeasible, 0,                                                            \
     "1: a task no node can ever fit fails at once (get raises) instead of staying pending.")
 

@@ -93,6 +93,13 @@ Status CoreWorker::Connect() {
   tasks_ = std::make_unique<TaskManager>(
       &memory_store_, &refs_, [this](const std::vector<DeletedObject>& d) { FreeObjects(d); }, &lineage_,
       &streams_);
+  {
+    std::shared_ptr<rpc::GcsClient> gcs = gcs_;
+    task_events_ = std::make_unique<TaskEventBuffer>(
+        [gcs](const rpc::AddTaskEventsRequest& req, int64_t timeout_ms) { return gcs->AddTaskEvents(req, timeout_ms); },
+        node_id_.Binary(), worker_id_.Binary(), static_cast<int32_t>(getpid()));
+    tasks_->SetEventBuffer(task_events_.get());
+  }
   submitter_ = std::make_unique<NormalTaskSubmitter>(raylet_, pool_.get(), tasks_.get(), address_);
   std::weak_ptr<rpc::GcsClient> weak_gcs = gcs_;
   actor_submitter_ = std::make_unique<ActorTaskSubmitter>(
@@ -113,6 +120,7 @@ CoreWorker::~CoreWorker() { Shutdown(); }
 
 void CoreWorker::Shutdown() {
   if (shut_down_.exchange(true)) return;
+  if (task_events_) task_events_->Stop();  // the last events, while the GCS is still there
   if (submitter_) submitter_->ReturnAllLeases();
   if (raylet_) {
     raylet_->SendOneway(rpc::DISCONNECT_CLIENT, rpc::DisconnectClientRequest());

@@ -32,6 +32,7 @@
 #include "core_worker/memory_store.h"
 #include "core_worker/normal_task_submitter.h"
 #include "core_worker/reference_counter.h"
+#include "core_worker/task_event_buffer.h"
 #include "core_worker/task_manager.h"
 #include "core_worker/task_replier.h"
 #include "object_store/store_client.h"
@@ -296,6 +297,7 @@ class CoreWorker {
   ReferenceCounter refs_;
   GeneratorStreams streams_;
   LineageCache lineage_;
+  std::unique_ptr<TaskEventBuffer> task_events_;  // before tasks_: outlives it
   std::unique_ptr<TaskManager> tasks_;
   std::unique_ptr<NormalTaskSubmitter> submitter_;
   std::unique_ptr<ActorTaskSubmitter> actor_submitter_;

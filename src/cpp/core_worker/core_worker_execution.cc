@@ -75,6 +75,7 @@ void CoreWorker::ExecuteTask(const rpc::ConnectionPtr& conn, const rpc::Frame& f
       conn, rid, std::move(*req.mutable_task()),
       [this](const rpc::TaskSpec& spec, rpc::PushTaskReply* reply) { BeforeReply(spec, reply); });
   const rpc::TaskSpec& spec = replier->spec();
+  if (task_events_) task_events_->RecordExecutionStart(spec);
   // Items of a streaming generator must reach the caller as they are made,
   // not when the batch of corked replies is written.
   if (spec.streaming_returns()) FlushReplies();
@@ -123,6 +124,7 @@ void CoreWorker::ExecuteTask(const rpc::ConnectionPtr& conn, const rpc::Frame& f
 }
 
 void CoreWorker::BeforeReply(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply) {
+  if (task_events_) task_events_->RecordExecutionEnd(spec);
   // Returns in the object store are in this node's: the owner may be elsewhere.
   for (auto& ret : *reply->mutable_return_objects()) {
     if (ret.in_plasma()) ret.set_node_id(node_id_.Binary());

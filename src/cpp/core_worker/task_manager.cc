@@ -44,6 +44,7 @@ void TaskManager::AddPendingTask(const rpc::TaskSpec& spec, std::vector<ObjectID
   e.name = spec.name();
   if (e.retries_left != 0) e.spec = spec;  // only what may run again is kept
   TaskID id = TaskID::FromBinary(spec.task_id());
+  if (events_) events_->RecordState(id, e.attempt, rpc::PENDING_ARGS_AVAIL, &spec);
   if (e.streaming && streams_) streams_->Create(id);
   pending_[id] = std::move(e);
 }
@@ -52,12 +53,27 @@ void TaskManager::SetState(const TaskID& id, TaskState state) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = pending_.find(id);
   if (it == pending_.end()) return;
+  TaskState before = it->second.state;
   // A late inference (e.g. RUNNING) must not undo a later step of the same attempt.
-  if (state == TaskState::kRunning || it->second.state != TaskState::kRunning) it->second.state = state;
+  if (state == TaskState::kRunning || before != TaskState::kRunning) it->second.state = state;
+  if (events_ == nullptr || before == it->second.state) return;
+  // The owner only infers RUNNING (the executor reports it): for the GCS, it
+  // means the task was pushed.
+  if (state == TaskState::kSubmittedToWorker ||
+      (state == TaskState::kRunning && before != TaskState::kSubmittedToWorker)) {
+    events_->RecordState(id, it->second.attempt, rpc::SUBMITTED_TO_WORKER);
+  } else if (state == TaskState::kPendingNodeAssignment) {
+    events_->RecordState(id, it->second.attempt, rpc::PENDING_NODE_ASSIGNMENT);
+  }
 }
 
-void TaskManager::RecordFinished(const TaskID& id, const Entry& e, TaskState state, std::string error_type) {
+void TaskManager::RecordFinished(const TaskID& id, const Entry& e, TaskState state, std::string error_type,
+                                 const std::string& error_message) {
   // Caller holds mu_.
+  if (events_) {
+    events_->RecordState(id, e.attempt, state == TaskState::kFinished ? rpc::FINISHED : rpc::FAILED, nullptr,
+                         error_type, error_message.substr(0, 1000));
+  }
   size_t cap = static_cast<size_t>(std::max<int64_t>(0, Config::Get().task_state_history_size()));
   if (cap == 0) return;
   while (finished_.size() >= cap) finished_.pop_front();
@@ -159,7 +175,9 @@ void TaskManager::FailTask(const TaskID& id, const std::string& error_meta, cons
   if (!Take(id, &e)) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    RecordFinished(id, e, TaskState::kFailed, ErrorTypeOf(error_meta));
+    // The message of an error object may be a pickled exception: only plain text is kept.
+    bool text = error_meta != kMetaTaskError && error_meta != "EAI";  // EAI: kMetaActorInitFailed
+    RecordFinished(id, e, TaskState::kFailed, ErrorTypeOf(error_meta), text ? message : "");
   }
   if (e.streaming && streams_) streams_->OnFailed(id);
   for (int i = 0; i < e.num_returns; i++) {
@@ -189,6 +207,7 @@ bool TaskManager::RetryTask(const TaskID& id, rpc::TaskSpec* spec, const char* e
   it->second.state = TaskState::kPendingNodeAssignment;
   it->second.spec.set_attempt_number(it->second.spec.attempt_number() + 1);
   *spec = it->second.spec;
+  if (events_) events_->RecordState(id, it->second.attempt, rpc::PENDING_NODE_ASSIGNMENT, &it->second.spec);
   return true;
 }
 
@@ -219,6 +238,7 @@ bool TaskManager::StartIfNotCancelled(const TaskID& id) {
   auto it = pending_.find(id);
   if (it == pending_.end() || it->second.cancelled) return false;
   it->second.state = TaskState::kPendingNodeAssignment;
+  if (events_) events_->RecordState(id, it->second.attempt, rpc::PENDING_NODE_ASSIGNMENT);
   return true;
 }
 

@@ -11,6 +11,8 @@
 // one enum per pending task, set by the submitters as the task moves on, and a
 // bounded ring of finished attempts (task_state_history_size). A retry ends
 // the current attempt (FAILED) and starts the next one (attempt_number + 1).
+// Each state change also goes to the TaskEventBuffer (when set), for the GCS;
+// RUNNING is left to the executor, which knows when the task really starts.
 // Streaming generator tasks report their end or failure to GeneratorStreams.
 //
 // Thread safety: thread safe.
@@ -25,6 +27,7 @@
 #include "core_worker/lineage_cache.h"
 #include "core_worker/memory_store.h"
 #include "core_worker/reference_counter.h"
+#include "core_worker/task_event_buffer.h"
 
 namespace lumos::core {
 
@@ -56,6 +59,9 @@ class TaskManager {
               GeneratorStreams* streams = nullptr)
       : store_(store), refs_(refs), on_free_(std::move(on_free)), lineage_(lineage), streams_(streams) {}
 
+  /// \brief State changes are also recorded in `events` (not owned; set
+  /// before the first task).
+  void SetEventBuffer(TaskEventBuffer* events) { events_ = events; }
   /// \brief Registers a submitted task; `arg_refs` are the ids it holds until done.
   void AddPendingTask(const rpc::TaskSpec& spec, std::vector<ObjectID> arg_refs);
   void CompleteTask(const TaskID& id, const rpc::PushTaskReply& reply);
@@ -101,13 +107,15 @@ class TaskManager {
     std::string name;
   };
   bool Take(const TaskID& id, Entry* out);
-  void RecordFinished(const TaskID& id, const Entry& e, TaskState state, std::string error_type);
+  void RecordFinished(const TaskID& id, const Entry& e, TaskState state, std::string error_type,
+                      const std::string& error_message = "");
 
   MemoryStore* store_;
   ReferenceCounter* refs_;
   FreeCallback on_free_;
   LineageCache* lineage_;
   GeneratorStreams* streams_;
+  TaskEventBuffer* events_ = nullptr;
   mutable std::mutex mu_;
   std::unordered_map<TaskID, Entry> pending_;
   std::deque<TaskStateRecord> finished_;  // GUARDED_BY(mu_), bounded

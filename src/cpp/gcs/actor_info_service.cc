@@ -54,6 +54,14 @@ grpc::Status ActorInfoService::ListNamedActors(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status ActorInfoService::GetAllActorInfo(grpc::ServerContext* context, const rpc::GetAllActorInfoRequest*,
+                                               rpc::GetAllActorInfoReply* reply) {
+  LUMOS_GCS_CHECK_AUTH(context);
+  for (auto& a : scheduler_->GetAllActors()) *reply->add_actors() = std::move(a);
+  FillGcsStatus(Status::OK(), reply->mutable_status());
+  return grpc::Status::OK;
+}
+
 grpc::Status ActorInfoService::KillActor(grpc::ServerContext* context, const rpc::KillActorRequest* req,
                                          rpc::KillActorReply* reply) {
   LUMOS_GCS_CHECK_AUTH(context);

@@ -23,6 +23,8 @@ class ActorInfoService final : public rpc::ActorInfoGcsService::Service {
                                  rpc::GetNamedActorInfoReply* reply) override;
   grpc::Status ListNamedActors(grpc::ServerContext* ctx, const rpc::ListNamedActorsRequest* req,
                                rpc::ListNamedActorsReply* reply) override;
+  grpc::Status GetAllActorInfo(grpc::ServerContext* ctx, const rpc::GetAllActorInfoRequest* req,
+                               rpc::GetAllActorInfoReply* reply) override;
   grpc::Status KillActor(grpc::ServerContext* ctx, const rpc::KillActorRequest* req,
                          rpc::KillActorReply* reply) override;
   grpc::Status SubscribeActor(grpc::ServerContext* ctx, const rpc::SubscribeActorRequest* req,

@@ -126,6 +126,13 @@ std::vector<rpc::ActorTableData> GcsActorManager::ListNamed(const std::string& n
   return out;
 }
 
+std::vector<rpc::ActorTableData> GcsActorManager::ListAll() const {
+  std::vector<rpc::ActorTableData> out;
+  out.reserve(actors_.size());
+  for (const auto& [id, e] : actors_) out.push_back(e.data);
+  return out;
+}
+
 Status GcsActorManager::Subscribe(const std::string& actor_id, const std::string& endpoint,
                                   rpc::ActorTableData* current, ActorActions* actions) {
   Entry* e = Find(actor_id);

@@ -211,6 +211,11 @@ std::vector<rpc::ActorTableData> GcsActorScheduler::ListNamedActors(const std::s
   return manager_.ListNamed(ns, all_namespaces);
 }
 
+std::vector<rpc::ActorTableData> GcsActorScheduler::GetAllActors() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return manager_.ListAll();
+}
+
 Status GcsActorScheduler::KillActor(const std::string& actor_id, bool no_restart,
                                     const std::string& reason) {
   return WithManager([&](GcsActorManager& m, ActorActions* a) {

@@ -72,6 +72,7 @@ class GcsActorScheduler {
   Result<rpc::ActorTableData> GetActor(const std::string& actor_id);
   Result<rpc::ActorTableData> GetNamedActor(const std::string& name, const std::string& ns);
   std::vector<rpc::ActorTableData> ListNamedActors(const std::string& ns, bool all_namespaces);
+  std::vector<rpc::ActorTableData> GetAllActors();
   Status KillActor(const std::string& actor_id, bool no_restart, const std::string& reason);
   Status SubscribeActor(const std::string& actor_id, const rpc::Address& subscriber,
                         rpc::ActorTableData* current);

@@ -80,13 +80,14 @@ struct GcsClient::Impl {
   std::unique_ptr<HealthCheckGcsService::Stub> health;
   std::unique_ptr<ActorInfoGcsService::Stub> actor;
   std::unique_ptr<PlacementGroupInfoGcsService::Stub> pg;
+  std::unique_ptr<TaskEventGcsService::Stub> task_events;
 
   // Runs one unary call with the configured deadline and folds both the
   // transport status and the reply's GcsStatus into one Status.
   template <typename Request, typename Reply, typename Method>
   Status Call(const char* name, const std::string& address, Method method, const Request& request,
-              Reply* reply) {
-    const int64_t timeout_ms = Config::Get().gcs_rpc_timeout_ms();
+              Reply* reply, int64_t deadline_ms = 0) {
+    const int64_t timeout_ms = deadline_ms > 0 ? deadline_ms : Config::Get().gcs_rpc_timeout_ms();
     grpc::ClientContext ctx;
     AddAuthMetadata(&ctx);
     ctx.set_deadline(DeadlineIn(timeout_ms));
@@ -110,6 +111,7 @@ GcsClient::GcsClient(std::string address) : address_(std::move(address)), impl_(
   impl_->health = HealthCheckGcsService::NewStub(impl_->channel);
   impl_->actor = ActorInfoGcsService::NewStub(impl_->channel);
   impl_->pg = PlacementGroupInfoGcsService::NewStub(impl_->channel);
+  impl_->task_events = TaskEventGcsService::NewStub(impl_->channel);
 }
 
 GcsClient::~GcsClient() = default;
@@ -423,6 +425,16 @@ Status GcsClient::WaitPlacementGroupUntilReady(const std::string& pg_id, int64_t
                                   LUMOS_GCS_METHOD(pg, WaitPlacementGroupUntilReady), req, &rep));
   *ready = rep.ready();
   return Status::OK();
+}
+
+Status GcsClient::AddTaskEvents(const AddTaskEventsRequest& events, int64_t timeout_ms) {
+  AddTaskEventsReply rep;
+  return impl_->Call("AddTaskEvents", address_, LUMOS_GCS_METHOD(task_events, AddTaskEvents), events, &rep,
+                     timeout_ms);
+}
+
+Status GcsClient::GetTaskEvents(const GetTaskEventsRequest& request, GetTaskEventsReply* reply) {
+  return impl_->Call("GetTaskEvents", address_, LUMOS_GCS_METHOD(task_events, GetTaskEvents), request, reply);
 }
 
 #undef LUMOS_GCS_METHOD

@@ -107,6 +107,14 @@ class GcsClient {
   /// be created. Invalid if it was removed.
   Status WaitPlacementGroupUntilReady(const std::string& pg_id, int64_t timeout_ms, bool* ready);
 
+  // Task events (gcs/task_event_manager.h).
+  /// \brief Core worker -> GCS: one batch of task state transitions, within
+  /// `timeout_ms` (0: gcs_rpc_timeout_ms).
+  Status AddTaskEvents(const AddTaskEventsRequest& events, int64_t timeout_ms = 0);
+  /// \brief The task attempts matching the request's filters (InvalidArgument
+  /// naming the valid keys for an unknown one).
+  Status GetTaskEvents(const GetTaskEventsRequest& request, GetTaskEventsReply* reply);
+
  private:
   struct Impl;
   const std::string address_;

@@ -1,0 +1,187 @@
+#include "core_worker/task_event_buffer.h"
+
+#include <chrono>
+#include <unordered_map>
+
+#include "common/config.h"
+#include "common/logging.h"
+
+namespace lumos::core {
+
+namespace {
+std::string TaskTypeOf(const rpc::TaskSpec& spec) {
+  if (spec.has_actor_creation()) return "ACTOR_CREATION_TASK";
+  if (spec.has_actor_task()) return "ACTOR_TASK";
+  return "NORMAL_TASK";
+}
+
+std::string HexOf(const std::string& bin) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bin) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+}  // namespace
+
+TaskEventBuffer::TaskEventBuffer(Sender sender, std::string node_id, std::string worker_id, int32_t pid)
+    : sender_(std::move(sender)),
+      enabled_(sender_ != nullptr && Config::Get().task_events_enabled() != 0),
+      node_id_(std::move(node_id)),
+      worker_id_(std::move(worker_id)),
+      pid_(pid),
+      max_events_(static_cast<size_t>(std::max<int64_t>(1, Config::Get().task_events_max_buffer_size()))) {}
+
+TaskEventBuffer::~TaskEventBuffer() { Stop(); }
+
+int64_t TaskEventBuffer::NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void TaskEventBuffer::DescribeTask(const rpc::TaskSpec& spec, rpc::TaskInfo* info) {
+  info->set_name(spec.name());
+  info->set_func_or_class_name(spec.function().function_name());
+  info->set_job_id(spec.job_id());
+  info->set_type(TaskTypeOf(spec));
+  if (spec.has_actor_creation()) info->set_actor_id(spec.actor_creation().actor_id());
+  if (spec.has_actor_task()) info->set_actor_id(spec.actor_task().actor_id());
+  info->set_parent_task_id(spec.parent_task_id());
+  info->mutable_required_resources()->insert(spec.required_resources().begin(), spec.required_resources().end());
+  if (!spec.placement_group_id().empty()) info->set_placement_group_id(HexOf(spec.placement_group_id()));
+}
+
+void TaskEventBuffer::RecordState(const TaskID& task, int32_t attempt, rpc::TaskStatus state,
+                                  const rpc::TaskSpec* spec, const std::string& error_type,
+                                  const std::string& error_message) {
+  if (!enabled_) return;
+  Event ev{task, attempt, Kind::kState, state, NowUs(), nullptr, error_type, error_message};
+  if (spec != nullptr) {
+    ev.info = std::make_shared<rpc::TaskInfo>();
+    DescribeTask(*spec, ev.info.get());
+  }
+  Push(std::move(ev));
+}
+
+void TaskEventBuffer::RecordExecutionStart(const rpc::TaskSpec& spec) {
+  if (!enabled_) return;
+  Event ev{TaskID::FromBinary(spec.task_id()), spec.attempt_number(), Kind::kStart, rpc::RUNNING, NowUs(),
+           nullptr, "", ""};
+  if (spec.has_actor_creation()) {  // its owner is the GCS, which reports nothing
+    ev.info = std::make_shared<rpc::TaskInfo>();
+    DescribeTask(spec, ev.info.get());
+  }
+  Push(std::move(ev));
+}
+
+void TaskEventBuffer::RecordExecutionEnd(const rpc::TaskSpec& spec) {
+  if (!enabled_) return;
+  rpc::TaskStatus done = rpc::TASK_STATUS_NIL;
+  if (spec.has_actor_creation()) done = rpc::FINISHED;  // no owner reports it
+  Push(Event{TaskID::FromBinary(spec.task_id()), spec.attempt_number(), Kind::kEnd, done, NowUs(), nullptr, "",
+             ""});
+}
+
+void TaskEventBuffer::Push(Event ev) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    if (events_.size() >= max_events_) {
+      dropped_++;
+      dropped_total_++;
+      return;
+    }
+    events_.push_back(std::move(ev));
+    if (!started_) {
+      started_ = true;
+      thread_ = std::thread([this] { Run(); });  // Run waits for mu_
+    }
+  }
+}
+
+void TaskEventBuffer::Run() {
+  const auto period = std::chrono::milliseconds(std::max<int64_t>(1, Config::Get().task_events_report_interval_ms()));
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, period, [this] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    Flush(kPeriodicTimeoutMs);
+    lock.lock();
+  }
+}
+
+void TaskEventBuffer::Flush(int64_t timeout_ms) {
+  std::lock_guard<std::mutex> send_lock(send_mu_);
+  std::vector<Event> batch;
+  int64_t dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    batch.swap(events_);
+    dropped = dropped_;
+    dropped_ = 0;
+  }
+  if (batch.empty() && dropped == 0) return;
+  rpc::AddTaskEventsRequest req;
+  req.set_num_dropped_at_source(dropped);
+  // One message per attempt: (task, attempt) -> index in req.events.
+  std::unordered_map<TaskID, std::vector<std::pair<int32_t, int>>> index;
+  index.reserve(batch.size());
+  for (auto& ev : batch) {
+    auto& slots = index[ev.task];
+    rpc::TaskEventData* out = nullptr;
+    for (const auto& [attempt, i] : slots) {
+      if (attempt == ev.attempt) out = req.mutable_events(i);
+    }
+    if (out == nullptr) {
+      slots.emplace_back(ev.attempt, req.events_size());
+      out = req.add_events();
+      out->set_task_id(ev.task.Binary());
+      out->set_attempt_number(ev.attempt);
+    }
+    if (ev.info) *out->mutable_info() = std::move(*ev.info);
+    if (ev.state != rpc::TASK_STATUS_NIL) {
+      auto* st = out->add_states();
+      st->set_state(ev.state);
+      st->set_time_us(ev.time_us);
+    }
+    if (ev.kind != Kind::kState) {
+      out->set_node_id(node_id_);
+      out->set_worker_id(worker_id_);
+      out->set_worker_pid(pid_);
+      if (ev.kind == Kind::kStart) out->set_start_time_us(ev.time_us);
+      if (ev.kind == Kind::kEnd) out->set_end_time_us(ev.time_us);
+    }
+    if (!ev.error_type.empty()) out->set_error_type(ev.error_type);
+    if (!ev.error_message.empty()) out->set_error_message(ev.error_message);
+  }
+  Status s = sender_(req, timeout_ms);
+  if (!s.ok()) {
+    LUMOS_LOG(Debug) << "dropped " << req.events_size() << " task events: " << s.ToString();
+    std::lock_guard<std::mutex> lock(mu_);
+    dropped_ += static_cast<int64_t>(batch.size()) + dropped;  // reported with the next batch
+    dropped_total_ += static_cast<int64_t>(batch.size());
+  }
+}
+
+void TaskEventBuffer::Stop() {
+  bool join;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    join = started_;
+  }
+  cv_.notify_all();
+  if (join && thread_.joinable()) thread_.join();
+  if (enabled_) Flush(kFinalTimeoutMs);
+}
+
+int64_t TaskEventBuffer::num_dropped() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return dropped_total_;
+}
+
+}  // namespace lumos::core

@@ -1,0 +1,100 @@
+#pragma once
+// TaskEventBuffer: a core worker's outbox of task events for the GCS
+// (gcs/task_event_manager.h). Owners record their tasks' state changes (with
+// the task's description at the first state of an attempt), executors record
+// when a task's code starts and ends; a background thread sends what
+// accumulated every task_events_report_interval_ms as one AddTaskEvents call,
+// merging the events of one attempt into one message.
+//
+// Cost on the hot path: one mutex, one clock read and one vector append per
+// event; the protobuf work and the gRPC call happen on the flush thread
+// (started at the first event). At most task_events_max_buffer_size events
+// wait; more are dropped and counted (the GCS reports the count), as are
+// batches the GCS could not take.
+//
+// Disabled (task_events_enabled=0, or no sender): every Record* returns at once.
+//
+// Thread safety: thread safe. Stop() flushes once more and joins the thread;
+// after it, events are ignored.
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/id.h"
+#include "common/status.h"
+#include "core_worker.pb.h"
+#include "gcs_service.pb.h"
+
+namespace lumos::core {
+
+class TaskEventBuffer {
+ public:
+  /// Sends one batch (the GCS client's AddTaskEvents); may block.
+  using Sender = std::function<Status(const rpc::AddTaskEventsRequest&, int64_t timeout_ms)>;
+  /// `sender` null: disabled. `node_id`/`worker_id` (binary) and `pid` identify
+  /// this process in executor events.
+  TaskEventBuffer(Sender sender, std::string node_id, std::string worker_id, int32_t pid);
+  ~TaskEventBuffer();
+  TaskEventBuffer(const TaskEventBuffer&) = delete;
+  TaskEventBuffer& operator=(const TaskEventBuffer&) = delete;
+
+  bool enabled() const { return enabled_; }
+  /// \brief Owner: the attempt entered `state`; `spec` (optional) describes the
+  /// task and is sent with the first state of an attempt.
+  void RecordState(const TaskID& task, int32_t attempt, rpc::TaskStatus state, const rpc::TaskSpec* spec = nullptr,
+                   const std::string& error_type = "", const std::string& error_message = "");
+  /// \brief Executor: the task's code starts (RUNNING) or ended, now.
+  /// `spec` is described too when no owner reports it (actor creation).
+  void RecordExecutionStart(const rpc::TaskSpec& spec);
+  void RecordExecutionEnd(const rpc::TaskSpec& spec);
+  /// \brief Sends what is buffered now (blocking up to `timeout_ms`); used by Stop and tests.
+  void Flush(int64_t timeout_ms = kPeriodicTimeoutMs);
+  /// A batch waits this long for the GCS; the last one (at exit) less, so a
+  /// process whose GCS is gone still exits promptly.
+  static constexpr int64_t kPeriodicTimeoutMs = 2000, kFinalTimeoutMs = 500;
+  /// \brief Final flush, then the thread ends. Idempotent.
+  void Stop();
+  /// \brief Events dropped so far (buffer full or a failed send).
+  int64_t num_dropped() const;
+
+  /// \brief The description the GCS keeps of a task (name, function, type, ...).
+  static void DescribeTask(const rpc::TaskSpec& spec, rpc::TaskInfo* info);
+
+ private:
+  enum class Kind : uint8_t { kState, kStart, kEnd };
+  struct Event {
+    TaskID task;
+    int32_t attempt;
+    Kind kind;
+    rpc::TaskStatus state;
+    int64_t time_us;
+    std::shared_ptr<rpc::TaskInfo> info;
+    std::string error_type;
+    std::string error_message;
+  };
+  void Push(Event ev);
+  void Run();
+  static int64_t NowUs();
+
+  const Sender sender_;
+  const bool enabled_;
+  const std::string node_id_, worker_id_;
+  const int32_t pid_;
+  const size_t max_events_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Event> events_;      // GUARDED_BY(mu_)
+  int64_t dropped_ = 0;            // GUARDED_BY(mu_): not yet reported
+  int64_t dropped_total_ = 0;      // GUARDED_BY(mu_)
+  bool stopping_ = false;          // GUARDED_BY(mu_)
+  bool started_ = false;           // GUARDED_BY(mu_)
+  std::thread thread_;
+  std::mutex send_mu_;             // one batch on the wire at a time
+};
+
+}  // namespace lumos::core

@@ -1,0 +1,86 @@
+#pragma once
+// GcsTaskEventManager: the GCS's table of task attempts, built from the task
+// events that owners and executors report in batches (AddTaskEvents), read by
+// the state API (`lumos list tasks`, `lumos timeline`) through Query.
+//
+// One entry per (task id, attempt number). Reports about an attempt merge:
+// the first time each state was entered is kept, and the attempt's state is
+// the furthest one it reached (PENDING_ARGS_AVAIL < PENDING_NODE_ASSIGNMENT <
+// SUBMITTED_TO_WORKER < RUNNING < FINISHED | FAILED), so reports that arrive
+// out of order (executor before owner) give the same answer.
+//
+// Bound: at most `max_attempts` entries. When a new attempt would exceed it,
+// the attempt that finished (FINISHED or FAILED) longest ago is dropped; if
+// none has finished, the oldest entry. Drops are counted (num_dropped), as
+// are the events reporters dropped at the source.
+//
+// Query applies the filters to every entry, then the limit: `total` is exact
+// and `truncated` says whether the limit cut the answer.
+//
+// Pure state, no I/O, no clock: times come in the events. Not thread safe
+// (the gRPC shell, TaskEventService, holds a lock around every call).
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "gcs_service.pb.h"
+
+namespace lumos::gcs {
+
+class GcsTaskEventManager {
+ public:
+  explicit GcsTaskEventManager(int64_t max_attempts) : max_attempts_(max_attempts < 1 ? 1 : max_attempts) {}
+
+  /// \brief Merges one batch. `now_us` stamps attempts heard of for the first time.
+  void AddEvents(const rpc::AddTaskEventsRequest& request, int64_t now_us);
+
+  /// \brief Entries matching every filter (oldest first), at most `limit`
+  /// (0 = all) of them, with the exact number that matched. InvalidArgument
+  /// (naming the valid keys, or the valid predicates) for a bad filter; then
+  /// `reply` is left empty.
+  Status Query(const std::vector<rpc::StateFilter>& filters, int64_t limit, rpc::GetTaskEventsReply* reply) const;
+
+  /// \brief Keys Query can filter on, in `lumos list tasks` column order.
+  static const std::vector<std::string>& FilterKeys();
+
+  size_t num_attempts() const { return attempts_.size(); }
+  int64_t num_dropped() const { return num_dropped_ + num_dropped_at_source_; }
+
+ private:
+  struct Attempt {
+    std::string task_id;
+    int32_t attempt_number = 0;
+    rpc::TaskInfo info;
+    int64_t state_us[7] = {0, 0, 0, 0, 0, 0, 0};  // indexed by rpc::TaskStatus
+    std::string node_id, worker_id;
+    int32_t worker_pid = 0;
+    int64_t start_us = 0, end_us = 0, creation_us = 0;
+    std::string error_type, error_message;
+    uint64_t seq = 0;  // insertion number: tells live order_ entries from stale ones
+    rpc::TaskStatus State() const;
+    bool Finished() const { return state_us[rpc::FINISHED] != 0 || state_us[rpc::FAILED] != 0; }
+  };
+  static std::string KeyOf(const std::string& task_id, int32_t attempt);
+  /// \brief The attempt's field `key` as `lumos list tasks` shows it; false if unknown key.
+  static bool FieldOf(const Attempt& a, const std::string& key, std::string* out);
+  void Merge(const rpc::TaskEventData& ev, int64_t now_us);
+  void EvictIfNeeded();
+  void CompactOrder();
+  static void Fill(const Attempt& a, rpc::TaskEventData* out);
+
+  const int64_t max_attempts_;
+  uint64_t next_seq_ = 1;
+  std::unordered_map<std::string, Attempt> attempts_;
+  // (key, seq) in insertion order; entries whose seq no longer matches are stale.
+  std::deque<std::pair<std::string, uint64_t>> order_;
+  // (key, seq) of attempts in the order they finished (eviction candidates first).
+  std::deque<std::pair<std::string, uint64_t>> finished_;
+  int64_t num_dropped_ = 0;
+  int64_t num_dropped_at_source_ = 0;
+};
+
+}  // namespace lumos::gcs

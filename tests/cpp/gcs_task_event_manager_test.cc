@@ -1,0 +1,190 @@
+// GcsTaskEventManager: merging reports of one attempt, retries, the bound
+// (oldest finished dropped first, counted), filters before the limit.
+#include "gcs/task_event_manager.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace lumos::gcs {
+namespace {
+
+std::string TaskId(int i) {
+  std::string id(24, '\0');
+  for (int b = 0; b < 4; b++) id[b] = static_cast<char>((i >> (8 * b)) & 0xff);
+  return id;
+}
+
+rpc::TaskEventData Event(int task, int attempt, rpc::TaskStatus state, int64_t t, const std::string& name = "") {
+  rpc::TaskEventData ev;
+  ev.set_task_id(TaskId(task));
+  ev.set_attempt_number(attempt);
+  auto* st = ev.add_states();
+  st->set_state(state);
+  st->set_time_us(t);
+  if (!name.empty()) {
+    ev.mutable_info()->set_name(name);
+    ev.mutable_info()->set_func_or_class_name(name);
+    ev.mutable_info()->set_type("NORMAL_TASK");
+  }
+  return ev;
+}
+
+void Add(GcsTaskEventManager* m, const rpc::TaskEventData& ev) {
+  rpc::AddTaskEventsRequest req;
+  *req.add_events() = ev;
+  m->AddEvents(req, 1);
+}
+
+rpc::StateFilter Filter(const std::string& key, const std::string& pred, const std::string& value) {
+  rpc::StateFilter f;
+  f.set_key(key);
+  f.set_predicate(pred);
+  f.set_value(value);
+  return f;
+}
+
+rpc::GetTaskEventsReply Query(const GcsTaskEventManager& m, std::vector<rpc::StateFilter> filters, int64_t limit = 0) {
+  rpc::GetTaskEventsReply reply;
+  EXPECT_TRUE(m.Query(filters, limit, &reply).ok());
+  return reply;
+}
+
+TEST(GcsTaskEventManagerTest, ReportsOfOneAttemptMergeInAnyOrder) {
+  GcsTaskEventManager m(100);
+  // The executor's RUNNING arrives before the owner's earlier states.
+  rpc::TaskEventData exec = Event(1, 0, rpc::RUNNING, 30);
+  exec.set_start_time_us(30);
+  exec.set_worker_pid(77);
+  exec.set_node_id(std::string(16, '\x01'));
+  Add(&m, exec);
+  Add(&m, Event(1, 0, rpc::PENDING_ARGS_AVAIL, 10, "f"));
+  Add(&m, Event(1, 0, rpc::SUBMITTED_TO_WORKER, 20));
+  auto r = Query(m, {});
+  ASSERT_EQ(r.events_size(), 1);
+  EXPECT_EQ(r.events(0).state(), rpc::RUNNING);
+  EXPECT_EQ(r.events(0).info().name(), "f");
+  EXPECT_EQ(r.events(0).worker_pid(), 77);
+  EXPECT_EQ(r.events(0).states_size(), 3);
+  rpc::TaskEventData end;
+  end.set_task_id(TaskId(1));
+  end.set_end_time_us(45);
+  Add(&m, end);
+  Add(&m, Event(1, 0, rpc::FINISHED, 50));
+  r = Query(m, {});
+  EXPECT_EQ(r.events(0).state(), rpc::FINISHED);
+  EXPECT_EQ(r.events(0).start_time_us(), 30);
+  EXPECT_EQ(r.events(0).end_time_us(), 45);
+}
+
+TEST(GcsTaskEventManagerTest, RetryIsANewAttemptThatInheritsTheDescription) {
+  GcsTaskEventManager m(100);
+  Add(&m, Event(1, 0, rpc::PENDING_ARGS_AVAIL, 10, "flaky"));
+  rpc::TaskEventData failed = Event(1, 0, rpc::FAILED, 20);
+  failed.set_error_type("WORKER_DIED");
+  Add(&m, failed);
+  Add(&m, Event(1, 1, rpc::PENDING_NODE_ASSIGNMENT, 30));
+  auto r = Query(m, {});
+  ASSERT_EQ(r.events_size(), 2);
+  EXPECT_EQ(r.events(0).state(), rpc::FAILED);
+  EXPECT_EQ(r.events(0).error_type(), "WORKER_DIED");
+  EXPECT_EQ(r.events(1).attempt_number(), 1);
+  EXPECT_EQ(r.events(1).state(), rpc::PENDING_NODE_ASSIGNMENT);
+  EXPECT_EQ(r.events(1).info().name(), "flaky");
+  EXPECT_EQ(Query(m, {Filter("attempt_number", "=", "1")}).total(), 1);
+}
+
+TEST(GcsTaskEventManagerTest, BoundDropsOldestFinishedFirstAndCounts) {
+  GcsTaskEventManager m(3);
+  Add(&m, Event(1, 0, rpc::RUNNING, 1, "running"));
+  Add(&m, Event(2, 0, rpc::FINISHED, 2, "done_first"));
+  Add(&m, Event(3, 0, rpc::FINISHED, 3, "done_second"));
+  Add(&m, Event(4, 0, rpc::PENDING_ARGS_AVAIL, 4, "new"));
+  auto r = Query(m, {});
+  ASSERT_EQ(r.events_size(), 3);
+  EXPECT_EQ(r.events(0).info().name(), "running");  // older, but not finished: kept
+  EXPECT_EQ(r.events(1).info().name(), "done_second");
+  EXPECT_EQ(r.events(2).info().name(), "new");
+  EXPECT_EQ(r.num_dropped(), 1);
+  // With nothing finished, the oldest goes.
+  Add(&m, Event(3, 0, rpc::FINISHED, 5));  // already finished: no change
+  Add(&m, Event(5, 0, rpc::RUNNING, 6, "a"));
+  Add(&m, Event(6, 0, rpc::RUNNING, 7, "b"));
+  r = Query(m, {});
+  ASSERT_EQ(r.events_size(), 3);
+  EXPECT_EQ(r.events(0).info().name(), "new");
+  EXPECT_EQ(r.num_dropped(), 3);
+  EXPECT_EQ(m.num_attempts(), 3u);
+}
+
+TEST(GcsTaskEventManagerTest, DropsAtTheSourceAreCounted) {
+  GcsTaskEventManager m(10);
+  rpc::AddTaskEventsRequest req;
+  req.set_num_dropped_at_source(5);
+  m.AddEvents(req, 1);
+  EXPECT_EQ(Query(m, {}).num_dropped(), 5);
+}
+
+TEST(GcsTaskEventManagerTest, FiltersBeforeLimitWithExactTotal) {
+  GcsTaskEventManager m(1000);
+  for (int i = 0; i < 500; i++) Add(&m, Event(i, 0, i % 50 == 0 ? rpc::RUNNING : rpc::FINISHED, i + 1, "f"));
+  auto r = Query(m, {Filter("state", "=", "running")}, 3);
+  EXPECT_EQ(r.total(), 10);
+  EXPECT_EQ(r.events_size(), 3);
+  EXPECT_TRUE(r.truncated());
+  r = Query(m, {Filter("state", "!=", "FINISHED"), Filter("name", "=", "F")}, 100);
+  EXPECT_EQ(r.total(), 10);
+  EXPECT_FALSE(r.truncated());
+  r = Query(m, {Filter("task_id", "=", "0a000000000000000000000000000000000000000000000")});
+  EXPECT_EQ(r.total(), 0);
+  std::string hex10 = "0a" + std::string(46, '0');
+  EXPECT_EQ(Query(m, {Filter("task_id", "=", hex10)}).total(), 1);
+  EXPECT_EQ(Query(m, {Filter("task_id", "=", "0A" + std::string(46, '0'))}).total(), 1);
+}
+
+TEST(GcsTaskEventManagerTest, BadFiltersNameTheValidKeys) {
+  GcsTaskEventManager m(10);
+  rpc::GetTaskEventsReply reply;
+  Status s = m.Query({Filter("colour", "=", "x")}, 0, &reply);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("colour"), std::string::npos);
+  EXPECT_NE(s.message().find("func_or_class_name"), std::string::npos);
+  s = m.Query({Filter("state", ">", "x")}, 0, &reply);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("'='"), std::string::npos);
+}
+
+// The case: 100k finished tasks plus 10 running, in a GCS bounded at
+// 100k: a filter on RUNNING finds exactly those 10 (Ray truncates first and finds none).
+TEST(GcsTaskEventManagerTest, HundredThousandFinishedPlusTenRunning) {
+  GcsTaskEventManager m(100000);
+  rpc::AddTaskEventsRequest batch;
+  for (int i = 0; i < 100000; i++) {
+    *batch.add_events() = Event(i, 0, rpc::FINISHED, i + 1, "done");
+    if (batch.events_size() == 1000) {
+      m.AddEvents(batch, 1);
+      batch.Clear();
+    }
+  }
+  for (int i = 0; i < 10; i++) *batch.add_events() = Event(200000 + i, 0, rpc::RUNNING, 1, "busy");
+  m.AddEvents(batch, 1);
+  EXPECT_EQ(m.num_attempts(), 100000u);
+  auto r = Query(m, {Filter("state", "=", "RUNNING")}, 100);
+  EXPECT_EQ(r.total(), 10);
+  ASSERT_EQ(r.events_size(), 10);
+  for (const auto& e : r.events()) EXPECT_EQ(e.info().name(), "busy");
+  EXPECT_EQ(r.num_dropped(), 10);  // ten finished ones made room
+  r = Query(m, {Filter("state", "=", "FINISHED")}, 100);
+  EXPECT_EQ(r.total(), 99990);
+  EXPECT_TRUE(r.truncated());
+}
+
+TEST(GcsTaskEventManagerTest, FilterKeysListStateAndIds) {
+  const auto& keys = GcsTaskEventManager::FilterKeys();
+  for (const char* k : {"task_id", "state", "name", "job_id", "node_id", "worker_id", "actor_id", "error_type"}) {
+    EXPECT_NE(std::find(keys.begin(), keys.end(), k), keys.end()) << k;
+  }
+}
+
+}  // namespace
+}  // namespace lumos::gcs

@@ -1,0 +1,129 @@
+// TaskEventBuffer: events of one attempt merged into one message per batch,
+// executor identity filled in, periodic flush, bound and failed sends counted.
+#include "core_worker/task_event_buffer.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "common/config.h"
+
+namespace lumos::core {
+namespace {
+
+// No periodic flush during a test unless it asks for one.
+class TaskEventBufferTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Config::Get().set_task_events_report_interval_ms(1000000); }
+  void TearDown() override { Config::Get().set_task_events_report_interval_ms(100); }
+};
+
+struct Sink {
+  std::mutex mu;
+  std::vector<rpc::AddTaskEventsRequest> batches;
+  bool fail = false;
+  TaskEventBuffer::Sender sender() {
+    return [this](const rpc::AddTaskEventsRequest& r, int64_t) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (fail) return Status::Disconnected("gcs gone");
+      batches.push_back(r);
+      return Status::OK();
+    };
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mu);
+    return batches.size();
+  }
+};
+
+rpc::TaskSpec Spec(const TaskID& id, int attempt) {
+  rpc::TaskSpec spec;
+  spec.set_task_id(id.Binary());
+  spec.set_attempt_number(attempt);
+  spec.set_name("f");
+  spec.mutable_function()->set_function_name("mod.f");
+  return spec;
+}
+
+TEST_F(TaskEventBufferTest, MergesOneAttemptPerMessage) {
+  Sink sink;
+  TaskEventBuffer buf(sink.sender(), "node", "worker", 42);
+  TaskID id = TaskID::ForJob(JobID::FromInt(1));
+  rpc::TaskSpec spec = Spec(id, 0);
+  buf.RecordState(id, 0, rpc::PENDING_ARGS_AVAIL, &spec);
+  buf.RecordState(id, 0, rpc::SUBMITTED_TO_WORKER);
+  buf.RecordExecutionStart(spec);
+  buf.RecordExecutionEnd(spec);
+  buf.RecordState(id, 0, rpc::FAILED, nullptr, "WORKER_DIED", "gone");
+  buf.RecordState(id, 1, rpc::PENDING_NODE_ASSIGNMENT, &spec);
+  buf.Flush();
+  ASSERT_EQ(sink.size(), 1u);
+  const auto& req = sink.batches[0];
+  ASSERT_EQ(req.events_size(), 2);
+  const auto& first = req.events(0);
+  EXPECT_EQ(first.attempt_number(), 0);
+  EXPECT_EQ(first.info().name(), "f");
+  EXPECT_EQ(first.info().func_or_class_name(), "mod.f");
+  EXPECT_EQ(first.info().type(), "NORMAL_TASK");
+  EXPECT_EQ(first.states_size(), 4);  // args, submitted, running, failed
+  EXPECT_EQ(first.worker_pid(), 42);
+  EXPECT_EQ(first.node_id(), "node");
+  EXPECT_GT(first.start_time_us(), 0);
+  EXPECT_GE(first.end_time_us(), first.start_time_us());
+  EXPECT_EQ(first.error_type(), "WORKER_DIED");
+  EXPECT_EQ(req.events(1).attempt_number(), 1);
+  buf.Stop();
+}
+
+TEST_F(TaskEventBufferTest, FlushesPeriodicallyAndAtStop) {
+  Sink sink;
+  Config::Get().set_task_events_report_interval_ms(20);
+  TaskEventBuffer buf(sink.sender(), "n", "w", 1);
+  TaskID id = TaskID::ForJob(JobID::FromInt(1));
+  buf.RecordState(id, 0, rpc::PENDING_ARGS_AVAIL);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (sink.size() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(sink.size(), 1u);
+  Config::Get().set_task_events_report_interval_ms(1000000);
+  buf.RecordState(id, 0, rpc::FINISHED);
+  buf.Stop();
+  EXPECT_EQ(sink.size(), 2u);
+  buf.RecordState(id, 0, rpc::FINISHED);  // after Stop: ignored
+  buf.Flush();
+  EXPECT_EQ(sink.size(), 2u);
+}
+
+TEST_F(TaskEventBufferTest, FailedSendsAndOverflowAreCountedAndReported) {
+  Sink sink;
+  Config::Get().set_task_events_max_buffer_size(2);
+  TaskEventBuffer buf(sink.sender(), "n", "w", 1);
+  Config::Get().set_task_events_max_buffer_size(100000);
+  TaskID id = TaskID::ForJob(JobID::FromInt(1));
+  for (int i = 0; i < 5; i++) buf.RecordState(id, 0, rpc::PENDING_ARGS_AVAIL);
+  EXPECT_EQ(buf.num_dropped(), 3);
+  sink.fail = true;
+  buf.Flush();
+  EXPECT_EQ(buf.num_dropped(), 5);
+  sink.fail = false;
+  buf.Flush();
+  ASSERT_EQ(sink.size(), 1u);
+  EXPECT_EQ(sink.batches[0].num_dropped_at_source(), 5);
+  buf.Stop();
+}
+
+TEST_F(TaskEventBufferTest, DisabledRecordsNothing) {
+  Sink sink;
+  Config::Get().set_task_events_enabled(0);
+  TaskEventBuffer buf(sink.sender(), "n", "w", 1);
+  Config::Get().set_task_events_enabled(1);
+  EXPECT_FALSE(buf.enabled());
+  buf.RecordState(TaskID::ForJob(JobID::FromInt(1)), 0, rpc::PENDING_ARGS_AVAIL);
+  buf.Stop();
+  EXPECT_EQ(sink.size(), 0u);
+}
+
+}  // namespace
+}  // namespace lumos::core
