@@ -399,7 +399,8 @@ TEST_F(ActorTaskSubmitterTest, RestartFailsInFlightCallWithoutRetries) {
   a->Shutdown();
   submitter_->OnActorUpdate(Update(State::RESTARTING, 2, nullptr, 0, "crashed"));
   ASSERT_TRUE(HasResult(c));
-  EXPECT_EQ(Result(c)->metadata, kMetaActorDied);
+  // Like Ray: the actor restarts, so the call fails as unavailable, not dead.
+  EXPECT_EQ(Result(c)->metadata, kMetaActorUnavailable);
   EXPECT_NE(Str(Result(c)).find("crashed"), std::string::npos) << Str(Result(c));
   EXPECT_EQ(submitter_->NumPending(actor_), 0);
 

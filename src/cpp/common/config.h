@@ -23,7 +23,9 @@ namespace lumos {
     "Idle workers beyond the soft limit (num_cpus) exit after this long.")                     \
   X(int64_t, maximum_startup_concurrency, 0, "Workers starting at once (0 = num_cpus).")       \
   X(int64_t, resource_report_period_ms, 250, "How often a raylet reports resources to the GCS.") \
-  X(int64_t, node_death_timeout_ms, 10000, "The GCS marks a silent node dead after this.")     \
+  X(int64_t, node_death_timeout_ms, 3000,                                                     \
+    "The GCS marks a node dead after this long without a report (the health-check budget: "   \
+    "raylets report every resource_report_period_ms from a thread of their own).")            \
   X(int64_t, gcs_rpc_timeout_ms, 10000, "Deadline of a GCS gRPC call.")                        \
   X(int64_t, actor_worker_failure_wait_ms, 500,                                                \
     "After an actor's worker hangs up, how long the GCS waits for the raylet's exit report.") \

@@ -14,13 +14,13 @@ Result<std::string> UnixPathOf(const std::string& endpoint) {
   return ep.value().unix_path;
 }
 
-Result<rpc::ConnectionPtr> ConnectionPool::Get(const std::string& endpoint) {
+Result<rpc::ConnectionPtr> ConnectionPool::Get(const std::string& endpoint, int64_t timeout_ms) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = conns_.find(endpoint);
     if (it != conns_.end() && !it->second->closed()) return it->second;
   }
-  auto conn = rpc::Dial(io_, endpoint, 2000);
+  auto conn = rpc::Dial(io_, endpoint, timeout_ms);
   if (!conn.ok()) return conn.status();
   rpc::ConnectionPtr c = conn.value();
   {

@@ -18,8 +18,9 @@ namespace lumos::core {
 class ConnectionPool {
  public:
   ConnectionPool(asio::io_context& io, rpc::FrameHandler on_frame) : io_(io), on_frame_(std::move(on_frame)) {}
-  /// \brief The open connection to `endpoint`, connecting if needed.
-  Result<rpc::ConnectionPtr> Get(const std::string& endpoint);
+  /// \brief The open connection to `endpoint`, connecting if needed
+  /// (refused connects are retried for `timeout_ms`: the peer may be starting).
+  Result<rpc::ConnectionPtr> Get(const std::string& endpoint, int64_t timeout_ms = 2000);
   /// \brief Called (on the loop thread) when a pool connection closes because
   /// the peer went away; not for CloseAll.
   void SetPeerClosedHandler(std::function<void(const std::string& endpoint)> fn);

@@ -104,7 +104,9 @@ void NormalTaskSubmitter::OnLeaseReply(uint64_t cls_id, const rpc::ConnectionPtr
   const bool parsed = s.ok() && reply.ParseFromString(frame.payload);
   if (parsed && !reply.retry_at_raylet().empty()) {
     // Spillback: that node should run it. Ask its raylet, which grants or queues.
-    auto conn = pool_->Get(reply.retry_at_raylet());
+    // A raylet that was alive in the sender's view: it listens already, so a
+    // refusal means it just died; fall back to the local raylet quickly.
+    auto conn = pool_->Get(reply.retry_at_raylet(), 200);
     std::lock_guard<std::mutex> lock(mu_);
     Class& cls = classes_[cls_id];
     if (!conn.ok()) {

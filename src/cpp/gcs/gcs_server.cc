@@ -12,6 +12,7 @@
 #include "gcs/actor_info_service.h"
 #include "gcs/actor_scheduler.h"
 #include "gcs/placement_group_service.h"
+#include "gcs/raylet_watcher.h"
 #include "gcs/health_check_service.h"
 #include "gcs/job_info_service.h"
 #include "gcs/kv_service.h"
@@ -50,13 +51,18 @@ GcsServer::GcsServer(GcsServerOptions options)
   // A finished job's non-detached placement groups are removed.
   job_service_->SetFinishedListener(
       [pgs = pg_scheduler_.get()](const JobID& job) { pgs->JobFinished(job.Binary()); });
+  watcher_ = std::make_unique<RayletWatcher>(
+      [svc = node_service_.get()] { return svc->GetAllNodes(); },
+      [svc = node_service_.get()](const NodeID& id, const std::string& reason) { svc->MarkDead(id, reason); });
   node_service_->SetListeners(
-      [sched = actor_scheduler_.get(), pgs = pg_scheduler_.get()](const NodeID& id) {
+      [sched = actor_scheduler_.get(), pgs = pg_scheduler_.get(), w = watcher_.get()](const NodeID& id) {
         sched->NodeAlive(id);
         pgs->NodeAlive(id);
+        w->NodeAlive(id);
       },
-      [sched = actor_scheduler_.get(), pgs = pg_scheduler_.get()](const NodeID& id,
-                                                                  const std::string& reason) {
+      [sched = actor_scheduler_.get(), pgs = pg_scheduler_.get(), w = watcher_.get()](const NodeID& id,
+                                                                                     const std::string& reason) {
+        w->NodeDead(id);
         sched->NodeDead(id, reason);
         pgs->NodeDead(id);
       });
@@ -97,6 +103,7 @@ Status GcsServer::Start() {
   port_ = bound_port;
   actor_scheduler_->Start();
   pg_scheduler_->Start();
+  watcher_->Start();
   LUMOS_LOG(Info) << "GCS listening on " << address() << " (node_death_timeout_ms="
                   << Config::Get().node_death_timeout_ms() << ")";
   deadline_thread_ = std::thread([this] { DeadlineLoop(); });
@@ -132,6 +139,7 @@ void GcsServer::Shutdown() {
     LUMOS_LOG(Info) << "GCS on " << address() << " stopped";
   }
   // After the gRPC server: no handler can reach the scheduler any more.
+  if (watcher_ != nullptr) watcher_->Stop();
   if (actor_scheduler_ != nullptr) actor_scheduler_->Stop();
   if (pg_scheduler_ != nullptr) pg_scheduler_->Stop();
 }

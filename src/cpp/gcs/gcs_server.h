@@ -38,6 +38,7 @@ class GcsActorScheduler;
 class GcsPlacementGroupScheduler;
 class PlacementGroupInfoService;
 class TaskEventService;
+class RayletWatcher;
 
 struct GcsServerOptions {
   /// Address to listen on.
@@ -48,7 +49,7 @@ struct GcsServerOptions {
   std::string session_dir;
   /// How often silent nodes are checked (the timeout itself comes from
   /// Config::Get().node_death_timeout_ms()).
-  int64_t deadline_check_period_ms = 1000;
+  int64_t deadline_check_period_ms = 250;
 };
 
 class GcsServer {
@@ -84,6 +85,8 @@ class GcsServer {
   std::unique_ptr<GcsPlacementGroupScheduler> pg_scheduler_;
   std::unique_ptr<PlacementGroupInfoService> pg_service_;
   std::unique_ptr<TaskEventService> task_event_service_;
+  // Marks a node dead at once when its raylet's process is gone.
+  std::unique_ptr<RayletWatcher> watcher_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 

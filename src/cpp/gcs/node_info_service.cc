@@ -105,6 +105,18 @@ std::vector<NodeID> NodeInfoService::CheckDeadlines(int64_t now_ms, int64_t time
   return died;
 }
 
+bool NodeInfoService::MarkDead(const NodeID& node, const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto info = manager_.GetNode(node);
+    if (!info.ok() || info.value().state() != rpc::NodeInfo::ALIVE) return false;
+    if (!manager_.UnregisterNode(node, reason).ok()) return false;
+  }
+  LUMOS_LOG(Warning) << "node " << node.Hex() << " marked dead: " << reason;
+  if (on_dead_) on_dead_(node, reason);
+  return true;
+}
+
 std::vector<rpc::NodeInfo> NodeInfoService::GetAllNodes() {
   std::lock_guard<std::mutex> lock(mu_);
   return manager_.GetAllNodes();

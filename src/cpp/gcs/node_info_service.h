@@ -34,6 +34,10 @@ class NodeInfoService final : public rpc::NodeInfoGcsService::Service {
   /// them). Returns the ids that died in this call.
   std::vector<NodeID> CheckDeadlines(int64_t now_ms, int64_t timeout_ms);
 
+  /// \brief Marks an alive node DEAD with `reason` and tells the listeners;
+  /// false (nothing done) when it is unknown or already dead. Thread safe.
+  bool MarkDead(const NodeID& node, const std::string& reason);
+
   /// \brief Every node ever registered (thread safe snapshot).
   std::vector<rpc::NodeInfo> GetAllNodes();
 

@@ -1,0 +1,103 @@
+"""A node whose raylet is killed (SIGKILL): the GCS knows at once (the
+raylet's connection drops and it refuses a new one), its running tasks run
+again elsewhere, its actors restart elsewhere or die naming the node, its
+objects are lost naming the node (or rebuilt), objects its workers owned
+raise OwnerDiedError, and nothing hangs."""
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+import lumos
+from lumos.cluster_utils import Cluster
+from lumos.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from conftest import short_tmpdir, wait_until
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def doomed(no_cluster):
+    tmp = short_tmpdir()
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "temp_dir": tmp})
+    node = c.add_node(num_cpus=2, resources={"doomed": 10}, temp_dir=tmp)
+    c.connect()
+    yield c, node
+    c.shutdown()
+
+
+def _kill_raylet(node):
+    os.kill(node._node.procs["raylet"].pid, signal.SIGKILL)
+
+
+def _alive(node_id):
+    return any(n["NodeID"] == node_id and n["Alive"] for n in lumos.nodes())
+
+
+def test_a_killed_raylet_is_dead_at_once_and_its_work_moves(doomed):
+    cluster, node = doomed
+    soft_there = NodeAffinitySchedulingStrategy(node.node_id, soft=True)
+
+    @lumos.remote(max_retries=3)
+    def slow():
+        time.sleep(1.5)
+        return lumos.get_runtime_context().get_node_id()
+
+    @lumos.remote(max_restarts=1, max_task_retries=-1)
+    class Survivor:
+        def where(self):
+            return lumos.get_runtime_context().get_node_id()
+
+    @lumos.remote(max_restarts=0)
+    class Mortal:
+        def where(self):
+            return lumos.get_runtime_context().get_node_id()
+
+    survivor = Survivor.options(num_cpus=0, scheduling_strategy=soft_there).remote()
+    mortal = Mortal.options(num_cpus=0, resources={"doomed": 1}).remote()
+    assert lumos.get([survivor.where.remote(), mortal.where.remote()]) == [node.node_id] * 2
+    tasks = [slow.options(scheduling_strategy=soft_there).remote() for _ in range(2)]
+    time.sleep(0.5)  # running on the doomed node
+
+    t0 = time.monotonic()
+    _kill_raylet(node)
+    assert wait_until(lambda: not _alive(node.node_id), 10)
+    detected = time.monotonic() - t0
+    reason = [n["DeathReason"] for n in lumos.nodes() if n["NodeID"] == node.node_id][0]
+    assert "raylet" in reason
+    assert detected < 5, "death seen after %.1f s (%s)" % (detected, reason)  # 2 s by design; margin for load
+
+    assert lumos.get(tasks, timeout=30) == [cluster.head_node.node_id] * 2   # retried on the head
+    assert lumos.get(survivor.where.remote(), timeout=30) == cluster.head_node.node_id  # restarted
+    with pytest.raises(lumos.exceptions.ActorDiedError) as e:
+        lumos.get(mortal.where.remote(), timeout=30)
+    assert node.node_id in str(e.value) and "node" in str(e.value)
+
+
+def test_objects_and_owners_on_a_killed_node(doomed):
+    cluster, node = doomed
+    there = {"resources": {"doomed": 1}}
+
+    @lumos.remote(max_retries=0, **there)
+    def make():
+        return np.ones(400_000)
+
+    @lumos.remote(**there)
+    class Owner:
+        def make_owned(self):
+            return [lumos.put(np.arange(300_000))]
+
+    lost = make.remote()
+    owner = Owner.remote()
+    [owned] = lumos.get(owner.make_owned.remote())
+    lumos.wait([lost])
+    _kill_raylet(node)
+    assert wait_until(lambda: not _alive(node.node_id), 10)
+    with pytest.raises(lumos.exceptions.ObjectLostError) as e:
+        lumos.get(lost, timeout=30)
+    assert node.node_id in str(e.value)
+    with pytest.raises(lumos.exceptions.OwnerDiedError):
+        lumos.get(owned, timeout=30)
