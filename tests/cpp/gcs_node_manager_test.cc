@@ -126,6 +126,21 @@ TEST(GcsNodeManagerTest, CheckDeadlinesKillsOnlySilentNodes) {
   EXPECT_TRUE(dead);
 }
 
+TEST(GcsNodeManagerTest, NobodyDiesWhenNoNodeWasHeard) {
+  // Every node silent at once: the GCS stalled (or one node hiccupped), not the cluster.
+  GcsNodeManager m;
+  NodeID a = NodeID::FromRandom(), b = NodeID::FromRandom();
+  ASSERT_TRUE(m.RegisterNode(MakeNode(a), 0).ok());
+  ASSERT_TRUE(m.RegisterNode(MakeNode(b), 0).ok());
+  EXPECT_TRUE(m.CheckDeadlines(60000, 3000).empty());
+  bool dead = false;
+  ASSERT_TRUE(m.ReportResources(b, {}, 60000, &dead).ok());
+  EXPECT_FALSE(dead);
+  auto died = m.CheckDeadlines(60100, 3000);  // b was heard: a's silence counts now
+  ASSERT_EQ(died.size(), 1u);
+  EXPECT_EQ(died[0], a);
+}
+
 TEST(GcsNodeManagerTest, GetAllKeepsRegistrationOrder) {
   GcsNodeManager m;
   std::vector<NodeID> ids;

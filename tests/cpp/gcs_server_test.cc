@@ -94,15 +94,19 @@ TEST_F(GcsServerTest, RegisterReportUnregisterNode) {
 TEST_F(GcsServerTest, SilentNodeIsMarkedDead) {
   const int64_t old_timeout = Config::Get().node_death_timeout_ms();
   Config::Get().set_node_death_timeout_ms(200);
-  NodeID id = NodeID::FromRandom();
+  NodeID id = NodeID::FromRandom(), chatty = NodeID::FromRandom();
   ASSERT_TRUE(client_->RegisterNode(MakeNode(id)).ok());
+  ASSERT_TRUE(client_->RegisterNode(MakeNode(chatty)).ok());
   std::vector<rpc::NodeInfo> nodes;
   auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   do {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    bool chatty_dead = false;
+    ASSERT_TRUE(client_->ReportResources(chatty, {}, &chatty_dead).ok());  // another node is heard
     ASSERT_TRUE(client_->GetAllNodeInfo(&nodes).ok());
   } while (nodes[0].state() == rpc::NodeInfo::ALIVE && std::chrono::steady_clock::now() < give_up);
   Config::Get().set_node_death_timeout_ms(old_timeout);
+  EXPECT_EQ(nodes[1].state(), rpc::NodeInfo::ALIVE);
   EXPECT_EQ(nodes[0].state(), rpc::NodeInfo::DEAD);
   EXPECT_NE(nodes[0].death_reason().find("no resource report"), std::string::npos);
   bool dead = false;

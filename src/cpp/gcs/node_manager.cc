@@ -96,16 +96,15 @@ Status GcsNodeManager::ReportResources(const NodeID& node_id,
 
 std::vector<NodeID> GcsNodeManager::CheckDeadlines(int64_t now_ms, int64_t timeout_ms) {
   std::vector<NodeID> died;
-  // When several nodes are alive and none reported within the timeout, the
-  // GCS itself was stalled (its report handlers did not run): nobody is
-  // declared dead for it.
-  size_t alive = 0, fresh = 0;
+  // Silence is only believed when some other node was heard in time: when
+  // none was, the GCS itself was stalled (its report handlers did not run),
+  // or the cluster has one node, whose death would end the cluster for a
+  // hiccup. A raylet that really died is seen at once anyway (RayletWatcher).
+  size_t fresh = 0;
   for (const auto& node : nodes_) {
-    if (node.state() != rpc::NodeInfo::ALIVE) continue;
-    alive++;
-    fresh += now_ms - node.last_report_ms() <= timeout_ms;
+    fresh += node.state() == rpc::NodeInfo::ALIVE && now_ms - node.last_report_ms() <= timeout_ms;
   }
-  if (alive >= 2 && fresh == 0) return died;
+  if (fresh == 0) return died;
   for (auto& node : nodes_) {
     if (node.state() != rpc::NodeInfo::ALIVE) continue;
     int64_t silent_ms = now_ms - node.last_report_ms();

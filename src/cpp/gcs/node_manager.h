@@ -58,8 +58,8 @@ class GcsNodeManager {
 
   /// \brief Marks DEAD every alive node whose last report is more than
   /// `timeout_ms` older than `now_ms`; the reason says how long it was silent.
-  /// Returns the ids that died in this call. When two or more nodes are alive
-  /// and none reported in time, the GCS was stalled, not the nodes: none dies.
+  /// Returns the ids that died in this call. When no alive node reported in
+  /// time (a stalled GCS, or a one-node cluster), none dies.
   std::vector<NodeID> CheckDeadlines(int64_t now_ms, int64_t timeout_ms);
 
   /// \brief Number of nodes currently ALIVE.
