@@ -77,8 +77,16 @@ def cancel(object_ref, *, force=False, recursive=True):
     _w.core_worker().cancel_task(object_ref, bool(force), bool(recursive))
 
 
+def timeline(filename=None):
+    """Chrome trace of the cluster's task attempts (one complete event per
+    attempt, µs start/duration, node as pid, worker as tid): written to
+    `filename` (its absolute path is returned), or returned as a list."""
+    from lumos.util.state.timeline import timeline as _timeline
+    return _timeline(filename)
+
+
 __all__ = ["actor", "experimental", "util", "DynamicObjectRefGenerator", "ObjectRefGenerator", "init", "shutdown", "is_initialized", "remote", "get", "put", "wait", "ObjectRef",
            "ObjectID", "JobID", "TaskID", "ActorID", "NodeID", "WorkerID", "PlacementGroupID", "LoggingConfig",
            "cloudpickle", "job_config",
            "cluster_resources", "available_resources", "nodes", "get_runtime_context", "method",
-           "exceptions", "get_actor", "kill", "cancel", "get_gpu_ids"]
+           "exceptions", "get_actor", "kill", "cancel", "get_gpu_ids", "timeline"]

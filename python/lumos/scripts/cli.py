@@ -374,6 +374,9 @@ def main(argv=None):
     p.add_argument("--num-entries", type=int, default=None, help="show at most this many references")
     p.set_defaults(fn=_cmd_memory)
 
+    from lumos.scripts import state_cli
+    state_cli.add_parsers(sub)  # list, get, summary, timeline
+
     p = sub.add_parser("microbenchmark", help="the same workloads as `ray microbenchmark`")
     p.add_argument("--filter", default=None, help="run only benchmarks whose name contains this")
     p.set_defaults(fn=_cmd_microbenchmark)

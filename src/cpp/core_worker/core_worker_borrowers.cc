@@ -204,6 +204,8 @@ rpc::ReferenceTableReply CoreWorker::ReferenceTable() {
     e->set_call_site(info.call_site);
     if (auto obj = memory_store_.GetIfExists(info.id); obj && !obj->in_plasma && obj->data) {
       e->set_size(static_cast<int64_t>(obj->data->size()));
+    } else if (obj && obj->in_plasma && obj->size > 0) {
+      e->set_size(obj->size);  // a task return in the object store (its size came with the reply)
     }
   }
   return reply;
