@@ -46,6 +46,10 @@ def test_a_killed_raylet_is_dead_at_once_and_its_work_moves(doomed):
         time.sleep(1.5)
         return lumos.get_runtime_context().get_node_id()
 
+    @lumos.remote(max_retries=0, resources={"doomed": 1})
+    def once():
+        time.sleep(30)
+
     @lumos.remote(max_restarts=1, max_task_retries=-1)
     class Survivor:
         def where(self):
@@ -59,7 +63,8 @@ def test_a_killed_raylet_is_dead_at_once_and_its_work_moves(doomed):
     survivor = Survivor.options(num_cpus=0, scheduling_strategy=soft_there).remote()
     mortal = Mortal.options(num_cpus=0, resources={"doomed": 1}).remote()
     assert lumos.get([survivor.where.remote(), mortal.where.remote()]) == [node.node_id] * 2
-    tasks = [slow.options(scheduling_strategy=soft_there).remote() for _ in range(2)]
+    tasks = [slow.options(scheduling_strategy=soft_there).remote()]
+    no_retry = once.remote()  # both fit the doomed node's 2 CPUs: both run there
     time.sleep(0.5)  # running on the doomed node
 
     t0 = time.monotonic()
@@ -70,7 +75,10 @@ def test_a_killed_raylet_is_dead_at_once_and_its_work_moves(doomed):
     assert "raylet" in reason
     assert detected < 5, "death seen after %.1f s (%s)" % (detected, reason)  # 2 s by design; margin for load
 
-    assert lumos.get(tasks, timeout=30) == [cluster.head_node.node_id] * 2   # retried on the head
+    assert lumos.get(tasks, timeout=30) == [cluster.head_node.node_id]   # retried on the head
+    with pytest.raises(lumos.exceptions.NodeDiedError) as e:
+        lumos.get(no_retry, timeout=30)
+    assert node.node_id in str(e.value)
     assert lumos.get(survivor.where.remote(), timeout=30) == cluster.head_node.node_id  # restarted
     with pytest.raises(lumos.exceptions.ActorDiedError) as e:
         lumos.get(mortal.where.remote(), timeout=30)

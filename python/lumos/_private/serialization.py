@@ -28,6 +28,7 @@ META_TASK_CANCELLED = b"EC"
 META_ACTOR_INIT_FAILED = b"EAI"
 META_ACTOR_UNAVAILABLE = b"EAU"
 META_PLACEMENT_GROUP_REMOVED = b"EP"
+META_NODE_DIED = b"EN"
 
 _ALIGN = 64
 _FAST_TYPES = (int, float, bool, type(None), str, bytes)
@@ -189,6 +190,8 @@ def error_from(metadata, data):
         return exceptions.TaskCancelledError(msg)
     if metadata == META_WORKER_DIED:
         return exceptions.WorkerCrashedError(msg)
+    if metadata == META_NODE_DIED:
+        return exceptions.NodeDiedError(msg)
     if metadata == META_PLACEMENT_GROUP_REMOVED:
         return exceptions.TaskPlacementGroupRemoved(msg)
     if metadata == META_RECONSTRUCTION_FAILED:

@@ -169,7 +169,12 @@ void NormalTaskSubmitter::OnLeaseReply(uint64_t cls_id, const rpc::ConnectionPtr
   std::lock_guard<std::mutex> lock(mu_);
   Class& cls = classes_[cls_id];
   cls.pending_lease_requests--;
-  if (!w) return;
+  if (!w) {
+    // Another node's raylet went away before granting: ask again here
+    // (the local raylet's own loss is handled by the core worker).
+    if (raylet != raylet_ && !raylet_->closed()) DispatchLocked(cls_id, cls);
+    return;
+  }
   cls.workers.push_back(w);
   if (cls.queue.empty()) {
     ReturnLeaseLocked(cls, w, false);
@@ -238,9 +243,11 @@ bool NormalTaskSubmitter::OnWorkerLost(bool in_group, const TaskID& task, const 
   rpc::GetWorkerExitRequest q;
   q.set_worker_id(worker.worker_id());
   TaskManager* tasks = tasks_;
+  const bool remote = raylet && raylet != raylet_;
+  const std::string node_hex = NodeID::FromBinary(worker.node_id()).Hex();
   (raylet ? raylet : raylet_)->SendRequest(
       rpc::GET_WORKER_EXIT, q,
-      [this, tasks, task, name, why, in_group](const Status& qs, rpc::Frame&& f) {
+      [this, tasks, task, name, why, in_group, remote, node_hex](const Status& qs, rpc::Frame&& f) {
         rpc::GetWorkerExitReply r;
         bool known = qs.ok() && r.ParseFromString(f.payload);
         if (known && r.placement_group_removed()) {
@@ -253,6 +260,13 @@ bool NormalTaskSubmitter::OnWorkerLost(bool in_group, const TaskID& task, const 
         rpc::TaskSpec again;
         if (in_group && tasks->RetryTask(task, &again)) {
           Submit(std::move(again));
+          return;
+        }
+        if (remote && !qs.ok()) {
+          // Neither the worker nor its raylet answers: the node went away.
+          tasks->FailTask(task, kMetaNodeDied,
+                          "Task '" + name + "' failed because the node running it died (node " + node_hex +
+                              ": " + why + "), and the task has no retries left (max_retries).");
           return;
         }
         std::string how = known && !r.description().empty()

@@ -22,6 +22,7 @@ inline constexpr const char* kMetaReconstructionFailed = "ER";  // utf-8 message
 inline constexpr const char* kMetaSystemError = "ES";    // utf-8 message
 inline constexpr const char* kMetaTaskCancelled = "EC";  // utf-8 message
 inline constexpr const char* kMetaPlacementGroupRemoved = "EP";  // utf-8 message
+inline constexpr const char* kMetaNodeDied = "EN";       // utf-8 message (NodeDiedError)
 
 /// \brief Read-only bytes. Subclasses own or pin their memory.
 class Buffer {
