@@ -110,7 +110,7 @@ void NormalTaskSubmitter::OnLeaseReply(uint64_t cls_id, const rpc::ConnectionPtr
     std::lock_guard<std::mutex> lock(mu_);
     Class& cls = classes_[cls_id];
     if (!conn.ok()) {
-      LUMOS_LOG(Warning) << "cannot reach the raylet of node " << NodeID::FromBinary(reply.retry_at_node_id()).Hex()
+      LUMOS_LOG(Debug) << "cannot reach the raylet of node " << NodeID::FromBinary(reply.retry_at_node_id()).Hex()
                          << " (" << conn.status().message() << "); asking the local raylet again";
     } else if (registered_raylets_.insert(conn.value()).second) {
       for (auto it = registered_raylets_.begin(); it != registered_raylets_.end();) {
