@@ -109,3 +109,40 @@ def test_objects_and_owners_on_a_killed_node(doomed):
     assert node.node_id in str(e.value)
     with pytest.raises(lumos.exceptions.OwnerDiedError):
         lumos.get(owned, timeout=30)
+
+
+def test_a_saturated_node_is_never_declared_dead(no_cluster):
+    """Every CPU of a node busy and its store spilling for 12 s (60 s in the
+    issue; shortened for the suite): the raylet reports from a thread of its
+    own, so the GCS never counts it as silent."""
+    tmp = short_tmpdir()
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "temp_dir": tmp})
+    busy = c.add_node(num_cpus=2, resources={"busy": 4}, object_store_memory=64 << 20, temp_dir=tmp)
+    c.connect()
+    try:
+        @lumos.remote(resources={"busy": 1})
+        def burn(seconds):
+            end = time.time() + seconds
+            x = 0
+            while time.time() < end:
+                x += 1
+            return x
+
+        @lumos.remote(resources={"busy": 1}, num_cpus=0)
+        def spill(seconds):
+            end = time.time() + seconds
+            refs = []
+            while time.time() < end:
+                refs.append(lumos.put(np.ones(2_000_000)))  # 16 MB each into a 64 MB store: spills
+                refs = refs[-8:]
+            return len(refs)
+
+        work = [burn.remote(12), burn.remote(12), spill.remote(12)]
+        deadline = time.monotonic() + 12
+        while time.monotonic() < deadline:
+            assert _alive(busy.node_id), [n["DeathReason"] for n in lumos.nodes()]
+            time.sleep(0.25)
+        lumos.get(work, timeout=60)
+        assert _alive(busy.node_id)
+    finally:
+        c.shutdown()
