@@ -146,3 +146,30 @@ def test_a_saturated_node_is_never_declared_dead(no_cluster):
         assert _alive(busy.node_id)
     finally:
         c.shutdown()
+
+
+def test_a_group_reschedules_only_the_bundle_it_lost(no_cluster):
+    from lumos.util.placement_group import placement_group, placement_group_table
+    tmp = short_tmpdir()
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "temp_dir": tmp})
+    extra = [c.add_node(num_cpus=1, temp_dir=tmp) for _ in range(2)]
+    c.connect()
+    try:
+        pg = placement_group([{"CPU": 1}, {"CPU": 1}], strategy="STRICT_SPREAD")
+        assert pg.wait(20)
+        before = placement_group_table(pg)["bundles_to_node_id"]
+        victim = next(n for n in extra if n.node_id in before.values())
+        lost = [i for i, node in before.items() if node == victim.node_id]
+        _kill_raylet(victim)
+
+        def moved():
+            t = placement_group_table(pg)
+            return t["state"] == "CREATED" and victim.node_id not in t["bundles_to_node_id"].values()
+        assert wait_until(moved, 20)
+        after = placement_group_table(pg)["bundles_to_node_id"]
+        for i in before:
+            if i not in lost:
+                assert after[i] == before[i]  # the surviving bundle stayed where it was
+        assert len(set(after.values())) == 2  # still strictly spread
+    finally:
+        c.shutdown()
