@@ -145,19 +145,25 @@ TEST(EndpointTest, BadEndpointsNameTheProblem) {
   EXPECT_NE(s.message().find("HOST:PORT"), std::string::npos);
 }
 
+// The server side of `fd` as a Connection that requires AUTHENTICATE; counts delivered frames.
+ConnectionPtr ServeWithAuth(EventLoop& loop, int fd, std::atomic<int>* frames) {
+  Connection::Socket s(loop.io());
+  asio::error_code ec;
+  s.assign(asio::generic::stream_protocol(AF_UNIX, 0), ::dup(fd), ec);
+  EXPECT_FALSE(ec);
+  auto conn = Connection::Create(loop.io(), std::move(s));
+  conn->RequireAuth();
+  conn->Start([frames](const ConnectionPtr&, Frame&&) { (*frames)++; }, nullptr);
+  return conn;
+}
+
 TEST(AuthConnectionTest, UnauthenticatedFramesNeverReachTheHandler) {
   SetClusterToken("t");
   EventLoop loop;
   loop.Start("test");
   Pair p;
   std::atomic<int> frames{0};
-  Connection::Socket s(loop.io());
-  asio::error_code ec;
-  s.assign(asio::generic::stream_protocol(AF_UNIX, 0), ::dup(p.server), ec);
-  ASSERT_FALSE(ec);
-  auto conn = Connection::Create(loop.io(), std::move(s));
-  conn->RequireAuth();
-  conn->Start([&](const ConnectionPtr&, Frame&&) { frames++; }, nullptr);
+  auto conn = ServeWithAuth(loop, p.server, &frames);
   ASSERT_TRUE(WriteFrame(p.client, FrameKind::kRequest, PUSH_TASK, 1, 0, "x", NowMs() + 2000).ok());
   Frame reply;
   ASSERT_TRUE(ReadFrame(p.client, 4096, NowMs() + 2000, &reply).ok());
@@ -175,12 +181,7 @@ TEST(AuthConnectionTest, AuthenticatedConnectionDeliversFrames) {
   loop.Start("test");
   Pair p;
   std::atomic<int> frames{0};
-  Connection::Socket s(loop.io());
-  asio::error_code ec;
-  s.assign(asio::generic::stream_protocol(AF_UNIX, 0), ::dup(p.server), ec);
-  auto conn = Connection::Create(loop.io(), std::move(s));
-  conn->RequireAuth();
-  conn->Start([&](const ConnectionPtr&, Frame&&) { frames++; }, nullptr);
+  auto conn = ServeWithAuth(loop, p.server, &frames);
   ASSERT_TRUE(ClientHandshake(p.client, "peer", 2000).ok());
   ASSERT_TRUE(WriteFrame(p.client, FrameKind::kOneway, FORWARD_LOGS, 0, 0, "", NowMs() + 2000).ok());
   for (int i = 0; i < 200 && frames.load() == 0; i++) std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -71,13 +71,7 @@ Status ReadFrame(int fd, uint64_t max_payload, int64_t deadline_ms, Frame* out) 
 
 Status WriteFrame(int fd, FrameKind kind, uint16_t method, uint64_t request_id, uint8_t flags,
                   const std::string& payload, int64_t deadline_ms) {
-  FrameHeader h;
-  h.method = method;
-  h.kind = kind;
-  h.flags = flags;
-  h.request_id = request_id;
-  h.payload_len = static_cast<uint32_t>(payload.size());
-  return WriteAll(fd, EncodeFrame(h, payload), deadline_ms);
+  return WriteAll(fd, EncodeFrame(kind, method, request_id, flags, payload), deadline_ms);
 }
 
 Status WriteErrorFrame(int fd, uint16_t method, uint64_t request_id, const Status& status, int64_t deadline_ms) {

@@ -180,13 +180,7 @@ void Connection::SendRequest(uint16_t method, const google::protobuf::Message& m
 
 void Connection::SendFrame(FrameKind kind, uint16_t method, uint64_t request_id, uint8_t flags,
                            const std::string& payload) {
-  FrameHeader h;
-  h.method = method;
-  h.kind = kind;
-  h.flags = flags;
-  h.request_id = request_id;
-  h.payload_len = static_cast<uint32_t>(payload.size());
-  Write(EncodeFrame(h, payload));
+  Write(EncodeFrame(kind, method, request_id, flags, payload));
 }
 
 void Connection::SendReply(uint64_t request_id, uint16_t method, const google::protobuf::Message& msg) {

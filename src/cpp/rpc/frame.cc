@@ -54,6 +54,17 @@ std::string EncodeFrame(const FrameHeader& h, const std::string& payload) {
   return out;
 }
 
+std::string EncodeFrame(FrameKind kind, uint16_t method, uint64_t request_id, uint8_t flags,
+                        const std::string& payload) {
+  FrameHeader h;
+  h.method = method;
+  h.kind = kind;
+  h.flags = flags;
+  h.request_id = request_id;
+  h.payload_len = static_cast<uint32_t>(payload.size());
+  return EncodeFrame(h, payload);
+}
+
 Status FrameDecoder::Feed(const char* data, size_t len) {
   if (!error_.ok()) return error_;
   while (len > 0) {

@@ -39,6 +39,9 @@ void EncodeHeader(const FrameHeader& h, uint8_t out[kFrameHeaderSize]);
 Status DecodeHeader(const uint8_t in[kFrameHeaderSize], uint64_t max_payload, FrameHeader* out);
 /// \brief Header + payload as one contiguous string, ready to write.
 std::string EncodeFrame(const FrameHeader& h, const std::string& payload);
+/// \brief The same, with the header built from its fields (payload_len from `payload`).
+std::string EncodeFrame(FrameKind kind, uint16_t method, uint64_t request_id, uint8_t flags,
+                        const std::string& payload);
 
 /// \brief Incremental decoder. Not thread safe.
 class FrameDecoder {

@@ -23,13 +23,7 @@ Status ReadFrame(int fd, int64_t deadline_ms, Frame* out) {
 }
 
 std::string Encode(FrameKind kind, uint8_t flags, const std::string& payload) {
-  FrameHeader h;
-  h.method = AUTHENTICATE;
-  h.kind = kind;
-  h.flags = flags;
-  h.request_id = 1;
-  h.payload_len = static_cast<uint32_t>(payload.size());
-  return EncodeFrame(h, payload);
+  return EncodeFrame(kind, AUTHENTICATE, /*request_id=*/1, flags, payload);
 }
 
 }  // namespace
