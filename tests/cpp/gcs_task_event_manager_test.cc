@@ -117,6 +117,20 @@ TEST(GcsTaskEventManagerTest, BoundDropsOldestFinishedFirstAndCounts) {
   EXPECT_EQ(m.num_attempts(), 3u);
 }
 
+TEST(GcsTaskEventManagerTest, LateReportsOfADroppedAttemptAreIgnored) {
+  GcsTaskEventManager m(2);
+  Add(&m, Event(1, 0, rpc::FINISHED, 1, "a"));  // the owner's report comes first
+  Add(&m, Event(2, 0, rpc::FINISHED, 2, "b"));
+  Add(&m, Event(3, 0, rpc::FINISHED, 3, "c"));  // drops task 1
+  rpc::TaskEventData exec = Event(1, 0, rpc::RUNNING, 1);  // then its executor's
+  exec.set_end_time_us(5);
+  Add(&m, exec);
+  auto r = Query(m, {});
+  ASSERT_EQ(r.events_size(), 2);
+  EXPECT_EQ(Query(m, {Filter("state", "=", "RUNNING")}).total(), 0);
+  EXPECT_EQ(r.num_dropped(), 1);
+}
+
 TEST(GcsTaskEventManagerTest, DropsAtTheSourceAreCounted) {
   GcsTaskEventManager m(10);
   rpc::AddTaskEventsRequest req;

@@ -84,6 +84,7 @@ void GcsTaskEventManager::AddEvents(const rpc::AddTaskEventsRequest& request, in
 
 void GcsTaskEventManager::Merge(const rpc::TaskEventData& ev, int64_t now_us) {
   std::string key = KeyOf(ev.task_id(), ev.attempt_number());
+  if (!evicted_.empty() && evicted_.count(key) > 0) return;  // late news of a dropped attempt
   auto [it, added] = attempts_.try_emplace(key);
   Attempt& a = it->second;
   if (added) {
@@ -125,6 +126,7 @@ void GcsTaskEventManager::EvictIfNeeded() {
       auto it = attempts_.find(key);
       if (it != attempts_.end() && it->second.seq == seq) {
         attempts_.erase(it);
+        Forget(std::move(key));
         dropped = true;
       }
     }
@@ -134,6 +136,7 @@ void GcsTaskEventManager::EvictIfNeeded() {
       auto it = attempts_.find(key);
       if (it != attempts_.end() && it->second.seq == seq) {
         attempts_.erase(it);
+        Forget(std::move(key));
         dropped = true;
       }
     }
@@ -141,6 +144,14 @@ void GcsTaskEventManager::EvictIfNeeded() {
     num_dropped_++;
   }
   CompactOrder();
+}
+
+void GcsTaskEventManager::Forget(std::string key) {
+  if (evicted_.insert(key).second) evicted_order_.push_back(std::move(key));
+  while (static_cast<int64_t>(evicted_order_.size()) > max_attempts_) {
+    evicted_.erase(evicted_order_.front());
+    evicted_order_.pop_front();
+  }
 }
 
 void GcsTaskEventManager::CompactOrder() {

@@ -12,7 +12,10 @@
 // Bound: at most `max_attempts` entries. When a new attempt would exceed it,
 // the attempt that finished (FINISHED or FAILED) longest ago is dropped; if
 // none has finished, the oldest entry. Drops are counted (num_dropped), as
-// are the events reporters dropped at the source.
+// are the events reporters dropped at the source. The keys of the last
+// `max_attempts` dropped attempts are remembered, and late reports about
+// them (an executor's batch after the owner's FINISHED) are ignored instead
+// of bringing back a half-known attempt.
 //
 // Query applies the filters to every entry, then the limit: `total` is exact
 // and `truncated` says whether the limit cut the answer.
@@ -23,6 +26,7 @@
 #include <deque>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -69,6 +73,7 @@ class GcsTaskEventManager {
   static bool FieldOf(const Attempt& a, const std::string& key, std::string* out);
   void Merge(const rpc::TaskEventData& ev, int64_t now_us);
   void EvictIfNeeded();
+  void Forget(std::string key);
   void CompactOrder();
   static void Fill(const Attempt& a, rpc::TaskEventData* out);
 
@@ -79,6 +84,8 @@ class GcsTaskEventManager {
   std::deque<std::pair<std::string, uint64_t>> order_;
   // (key, seq) of attempts in the order they finished (eviction candidates first).
   std::deque<std::pair<std::string, uint64_t>> finished_;
+  std::unordered_set<std::string> evicted_;  // bounded by evicted_order_
+  std::deque<std::string> evicted_order_;
   int64_t num_dropped_ = 0;
   int64_t num_dropped_at_source_ = 0;
 };
