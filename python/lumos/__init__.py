@@ -8,8 +8,17 @@
         return x * x
 
     ray.get([f.remote(i) for i in range(4)])
+
+Typed (py.typed): @remote on `def f(x: int) -> str` gives a
+RemoteFunction[[int], str] whose .remote(...) is an ObjectRef[str]; get()
+of it is a str. See "Types" in docs/ARCHITECTURE.md.
 """
+from __future__ import annotations
+
 import inspect as _inspect
+from collections.abc import Callable as _Callable, Coroutine as _Coroutine
+from typing import TYPE_CHECKING as _TYPE_CHECKING, Any as _Any, ParamSpec as _ParamSpec, \
+    Protocol as _Protocol, TypeVar as _TypeVar, overload as _overload
 
 from lumos import exceptions
 from lumos._raylet import ObjectRef
@@ -33,13 +42,44 @@ ObjectID = ObjectRef  # Ray's older name
 
 __version__ = "0.1.0"
 
+if _TYPE_CHECKING:
+    from lumos.actor import ActorClass, ActorHandle
+    from lumos.remote_function import RemoteFunction
 
-def remote(*args, **kwargs):
+_T = _TypeVar("_T")
+_R = _TypeVar("_R")
+_P = _ParamSpec("_P")
+
+
+class _RemoteDecorator(_Protocol):
+    """What `@lumos.remote(num_cpus=...)` returns, for type checkers."""
+    @_overload
+    def __call__(self, target: type[_T], /) -> ActorClass[_T]: ...  # type: ignore[overload-overlap]  # a class is callable too
+    @_overload
+    def __call__(self, target: _Callable[_P, _Coroutine[_Any, _Any, _R]], /) -> RemoteFunction[_P, _R]: ...
+    @_overload
+    def __call__(self, target: _Callable[_P, _R], /) -> RemoteFunction[_P, _R]: ...
+
+
+# The overloads map what @remote decorates to its remote type: a class to
+# ActorClass[T], an async function to the type it returns when awaited, a
+# function to RemoteFunction[P, R].
+@_overload
+def remote(target: type[_T], /) -> ActorClass[_T]: ...  # type: ignore[overload-overlap]  # first match wins
+@_overload
+def remote(target: _Callable[_P, _Coroutine[_Any, _Any, _R]], /) -> RemoteFunction[_P, _R]: ...
+@_overload
+def remote(target: _Callable[_P, _R], /) -> RemoteFunction[_P, _R]: ...
+@_overload
+def remote(**options: _Any) -> _RemoteDecorator: ...
+
+
+def remote(*args: _Any, **kwargs: _Any) -> _Any:
     """Makes a function a remote function (task) — `@lumos.remote` or
     `@lumos.remote(num_cpus=..., num_returns=...)`."""
     from lumos.remote_function import RemoteFunction
 
-    def make(target, options):
+    def make(target: _Any, options: dict[str, _Any]) -> _Any:
         if _inspect.isclass(target):
             return actor.make_actor(target, options)
         if not callable(target):
@@ -53,19 +93,19 @@ def remote(*args, **kwargs):
     return lambda target: make(target, kwargs)
 
 
-def get_actor(name, namespace=None):
+def get_actor(name: str, namespace: str | None = None) -> ActorHandle[_Any]:
     """The handle of the live actor named `name` (ValueError when there is none)."""
     from lumos.actor import get_actor as _get_actor
     return _get_actor(name, namespace)
 
 
-def kill(actor, *, no_restart=True):
+def kill(actor: ActorHandle[_Any], *, no_restart: bool = True) -> None:
     """Kills an actor at once (pending calls fail with ActorDiedError)."""
     from lumos.actor import kill as _kill
     return _kill(actor, no_restart=no_restart)
 
 
-def cancel(object_ref, *, force=False, recursive=True):
+def cancel(object_ref: ObjectRef[_Any] | ObjectRefGenerator, *, force: bool = False, recursive: bool = True) -> None:
     """Cancels the task that makes `object_ref`: a queued task never runs, a
     running one gets KeyboardInterrupt (force=True kills its worker); getting
     the ref then raises TaskCancelledError. A finished task is left alone."""
@@ -77,7 +117,7 @@ def cancel(object_ref, *, force=False, recursive=True):
     _w.core_worker().cancel_task(object_ref, bool(force), bool(recursive))
 
 
-def timeline(filename=None):
+def timeline(filename: str | None = None) -> _Any:
     """Chrome trace of the cluster's task attempts (one complete event per
     attempt, µs start/duration, node as pid, worker as tid): written to
     `filename` (its absolute path is returned), or returned as a list."""

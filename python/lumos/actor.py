@@ -5,10 +5,20 @@ method calls go straight from the caller's core worker to the actor's, in the
 order they were made. The owner (creator) process counts its live handles: when
 the last one goes and the handle never left the process, a non-detached actor
 is killed once its pending calls finish.
+
+Types: ActorClass[T] for `@lumos.remote class T`, whose .remote() gives an
+ActorHandle[T]; `handle.m` is an ActorMethod[P, R] whose .remote() gives an
+ObjectRef[R]. Mapping T's methods to handle attributes needs lumos.mypy_plugin
+(without it `handle.m` is ActorMethod[..., Any]). See "Types" in
+docs/ARCHITECTURE.md.
 """
+from __future__ import annotations
+
 import inspect
 import os
 import pickle
+from collections.abc import Callable
+from typing import Any, Generic, NoReturn, ParamSpec, TypeVar, overload
 
 from lumos import exceptions
 from lumos._private import code_pickling
@@ -17,7 +27,13 @@ from lumos._private import worker as _worker
 from lumos._private import options as _options
 from lumos._private import scheduling as _scheduling
 from lumos._private.placement import bundle_resources
-from lumos.remote_function import bind_options, returns_of_call, serialize_args
+from lumos._raylet import ObjectRef
+from lumos.remote_function import _BoundOptions, bind_options, returns_of_call, serialize_args
+
+T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 
 # The option names each kind takes (the table: lumos._private.options).
 ACTOR_OPTIONS = _options.ACTOR_OPTIONS
@@ -28,7 +44,7 @@ class ActorExit(BaseException):
     """Raised by exit_actor() inside an actor method; ends the actor gracefully."""
 
 
-def exit_actor():
+def exit_actor() -> NoReturn:
     """Ends the current actor once the running call returns; later calls raise
     ActorDiedError. Only valid inside an actor. In an async actor it raises
     AsyncioActorExit (an Exception, as in Ray); elsewhere ActorExit, which
@@ -41,12 +57,18 @@ def exit_actor():
     raise ActorExit()
 
 
-def method(*args, **kwargs):
+@overload
+def method(fn: F, /) -> F: ...
+@overload
+def method(**kwargs: Any) -> Callable[[F], F]: ...
+
+
+def method(*args: Any, **kwargs: Any) -> Any:
     """@lumos.method(num_returns=N) on an actor method."""
     _options.validate(kwargs, _options.METHOD, "Invalid option %r for @lumos.method; valid: %s")
 
-    def decorate(fn):
-        fn.__lumos_method_options__ = dict(kwargs)
+    def decorate(fn: F) -> F:
+        fn.__lumos_method_options__ = dict(kwargs)  # type: ignore[attr-defined]
         return fn
     if len(args) == 1 and callable(args[0]) and not kwargs:
         return decorate(args[0])
@@ -55,11 +77,11 @@ def method(*args, **kwargs):
     return decorate
 
 
-def _validate_actor_options(options):
+def _validate_actor_options(options: dict[str, Any]) -> None:
     _options.validate(options, _options.ACTOR)
 
 
-def _placement_in_group(group, placement):
+def _placement_in_group(group: tuple[Any, int, Any], placement: dict[str, float]) -> Any:
     """An actor in a placement group (`group`: placement_of(options)) needs
     its placement CPU from the bundle (and none when the bundle has no CPU)."""
     pg, index, _ = group
@@ -71,7 +93,7 @@ def _placement_in_group(group, placement):
     return bundle_resources(pg, index, placement)
 
 
-def _method_table(cls):
+def _method_table(cls: type) -> tuple[dict[str, dict[str, Any]], bool]:
     methods = {}
     is_async = False
     for name, fn in inspect.getmembers(cls, predicate=lambda f: inspect.isfunction(f) or inspect.ismethod(f)):
@@ -88,33 +110,33 @@ def _method_table(cls):
     return methods, is_async
 
 
-class ActorClass:
+class ActorClass(Generic[T]):
     """A class whose instances live in their own worker process: call `.remote()`."""
 
-    def __init__(self, cls, options):
+    def __init__(self, cls: type[T], options: dict[str, Any]) -> None:
         _validate_actor_options(options)
         self._cls = cls
         self._options = dict(options)
         self._methods, self._is_async = _method_table(cls)
-        self._pickled = None
-        self._function_ids = {}
+        self._pickled: bytes | None = None
+        self._function_ids: dict[tuple[int, str], bytes] = {}
         self.__name__ = cls.__name__
         self.__doc__ = cls.__doc__
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError("Actors cannot be instantiated directly. Instead of '%s()', use '%s.remote()'." % (
             self.__name__, self.__name__))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<lumos ActorClass %s>" % self.__name__
 
-    def remote(self, *args, **kwargs):
+    def remote(self, *args: Any, **kwargs: Any) -> ActorHandle[T]:
         return self._remote(args, kwargs, self._options)
 
-    def options(self, **options):
+    def options(self, **options: Any) -> _BoundOptions[..., ActorHandle[T]]:
         return bind_options(self, _validate_actor_options, options)
 
-    def _function_id(self, job):
+    def _function_id(self, job: str) -> bytes:
         key = (_worker.global_state().epoch, job)
         fid = self._function_ids.get(key)
         if fid is None:
@@ -126,7 +148,7 @@ class ActorClass:
             fid = self._function_ids[key] = _worker.exporter_for(job).export(self._pickled)
         return fid
 
-    def _remote(self, args, kwargs, options):
+    def _remote(self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]) -> ActorHandle[T]:
         cw = _worker.core_worker()
         init = getattr(self._cls, "__init__", None)
         if init is not None and init is not object.__init__:
@@ -142,7 +164,7 @@ class ActorClass:
         namespace = options.get("namespace") or _worker.current_namespace()
         detached = options.get("lifetime") == "detached"
         max_concurrency = options.get("max_concurrency") or (1000 if self._is_async else 1)
-        handle_state = {
+        handle_state: dict[str, Any] = {
             "actor_id": os.urandom(16), "class_name": self.__name__, "methods": self._methods,
             "max_task_retries": options.get("max_task_retries") or 0,
             "max_pending_calls": options.get("max_pending_calls", -1) if options.get("max_pending_calls") is not None else -1,
@@ -161,7 +183,7 @@ class ActorClass:
             handle_state["unschedulable"] = str(e)
             return ActorHandle(handle_state, cls=self._cls)
         env = _runtime_env.spec_env(_worker.global_state(), options.get("runtime_env"))
-        created = cw.create_actor(
+        created: Any = cw.create_actor(
             handle_state["actor_id"], fid, self._cls.__module__ or "__main__", self.__name__, arg_list,
             kw_names, held, placement, options.get("max_restarts") or 0, max_concurrency, self._is_async,
             name, namespace, detached, pickle.dumps(handle_state), _options.spec_placement(group), env,
@@ -178,7 +200,7 @@ class ActorClass:
         return handle
 
 
-class ActorHandle:
+class ActorHandle(Generic[T]):
     """A reference to an actor: `handle.method.remote(...)` calls it.
 
     A handle to a non-detached actor holds the actor's handle object (an
@@ -186,14 +208,15 @@ class ActorHandle:
     objects carry it, so the owner's reference counter, borrowers included,
     knows when the last handle anywhere is gone and then ends the actor."""
 
-    def __init__(self, state, scope_ref=None, cls=None):
+    def __init__(self, state: dict[str, Any], scope_ref: ObjectRef[Any] | None = None,
+                 cls: type[T] | None = None) -> None:
         self._state = state
         self._actor_id = state["actor_id"]
         self._scope_ref = scope_ref
         self._cls = cls
         self._epoch = _worker.global_state().epoch   # the session (init) it belongs to
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> ActorMethod[..., Any]:
         if name.startswith("__") or name.startswith("_"):
             raise AttributeError(name)
         meta = self._state["methods"].get(name)
@@ -201,19 +224,19 @@ class ActorHandle:
             raise AttributeError("'%s' actor has no method '%s'" % (self._state["class_name"], name))
         return ActorMethod(self, name, meta)
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Callable[..., ActorHandle[Any]], tuple[Any, ...]]:
         return (_rebuild_handle, (self._state, self._scope_ref))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Actor(%s, %s)" % (self._state["class_name"], self._actor_id.hex())
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, ActorHandle) and other._actor_id == self._actor_id
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(self._actor_id)
 
-    def _check_session(self):
+    def _check_session(self) -> None:
         """A handle kept across shutdown()/init() names an actor of the old
         cluster: calls to it could never be answered."""
         if self._epoch != _worker.global_state().epoch:
@@ -222,7 +245,8 @@ class ActorHandle:
                 "its actor is gone with that cluster. Create the actor again, or look it up with "
                 "lumos.get_actor()" % (self._state["class_name"], self._actor_id.hex()))
 
-    def _call(self, method_name, args, kwargs, num_returns, backpressure=0):
+    def _call(self, method_name: str, args: tuple[Any, ...], kwargs: dict[str, Any], num_returns: Any,
+              backpressure: int = 0) -> Any:
         cw = _worker.core_worker()
         self._check_session()
         if self._state.get("unschedulable"):
@@ -243,7 +267,7 @@ class ActorHandle:
         return returns_of_call(cw, refs, num_returns, streaming)
 
 
-def _unschedulable_call(cw, state, num_returns):
+def _unschedulable_call(cw: Any, state: dict[str, Any], num_returns: Any) -> Any:
     """The refs a call to an actor that can never be placed returns: each
     raises ActorUnschedulableError on get (a streaming call raises at once)."""
     error = exceptions.ActorUnschedulableError(state["unschedulable"])
@@ -255,10 +279,11 @@ def _unschedulable_call(cw, state, num_returns):
     return returns_of_call(cw, refs, num_returns, False)
 
 
-_SIGNATURES = {}  # (class, method) -> (signature or None, binds self)
+_SIGNATURES: dict[tuple[type, str], tuple[inspect.Signature | None, bool]] = {}  # (class, method) -> (signature or None, binds self)
 
 
-def _check_method_args(cls, class_name, method_name, args, kwargs):
+def _check_method_args(cls: type, class_name: str, method_name: str, args: tuple[Any, ...],
+                       kwargs: dict[str, Any]) -> None:
     key = (cls, method_name)
     entry = _SIGNATURES.get(key)
     if entry is None:
@@ -281,45 +306,49 @@ def _check_method_args(cls, class_name, method_name, args, kwargs):
         raise TypeError("%s.%s.remote(): %s" % (class_name, method_name, e)) from None
 
 
-class ActorMethod:
-    def __init__(self, handle, name, meta, num_returns=None, backpressure=None):
+class ActorMethod(Generic[P, R]):
+    """`handle.m`: call it with `.remote(...)`. P and R are the method's
+    parameters (without self) and result, for type checkers."""
+
+    def __init__(self, handle: ActorHandle[Any], name: str, meta: dict[str, Any], num_returns: Any = None,
+                 backpressure: int | None = None) -> None:
         self._handle = handle
         self._name = name
         self._num_returns = meta.get("num_returns", 1) if num_returns is None else num_returns
         self._backpressure = meta.get("backpressure", 0) if backpressure is None else backpressure
         self._meta = meta
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError("Actor methods cannot be called directly. Instead of running 'object.%s()', try "
                         "'object.%s.remote()'." % (self._name, self._name))
 
-    def remote(self, *args, **kwargs):
-        return self._handle._call(self._name, args, kwargs, self._num_returns, self._backpressure)
+    def remote(self, *args: P.args, **kwargs: P.kwargs) -> ObjectRef[R]:
+        return self._handle._call(self._name, args, kwargs, self._num_returns, self._backpressure)  # type: ignore[no-any-return]
 
-    def options(self, **options):
+    def options(self, **options: Any) -> ActorMethod[P, R]:
         _options.validate(options, _options.METHOD)
         n = options.get("num_returns", self._num_returns)
         b = options.get("_generator_backpressure_num_objects", self._backpressure)
         return ActorMethod(self._handle, self._name, self._meta, n, b or 0)
 
 
-def _rebuild_handle(state, scope_ref=None):
-    handle = ActorHandle(state, scope_ref=scope_ref)
+def _rebuild_handle(state: dict[str, Any], scope_ref: ObjectRef[Any] | None = None) -> ActorHandle[Any]:
+    handle: ActorHandle[Any] = ActorHandle(state, scope_ref=scope_ref)
     cw = _worker.global_state().core_worker
     if cw is not None and not state.get("unschedulable"):
         cw.add_actor_handle(state["actor_id"], state.get("max_task_retries", 0), False)
     return handle
 
 
-def _handle_from_info(info):
+def _handle_from_info(info: dict[str, Any]) -> ActorHandle[Any]:
     return _rebuild_handle(pickle.loads(info["serialized_handle"]))
 
 
-def make_actor(cls, options):
+def make_actor(cls: type[T], options: dict[str, Any]) -> ActorClass[T]:
     return ActorClass(cls, options)
 
 
-def get_actor(name, namespace=None):
+def get_actor(name: str, namespace: str | None = None) -> ActorHandle[Any]:
     if not isinstance(name, str) or not name:
         raise ValueError("get_actor() needs the actor's name (a non-empty string), got %r" % (name,))
     _worker.core_worker()
@@ -332,7 +361,7 @@ def get_actor(name, namespace=None):
     return _handle_from_info(info)
 
 
-def kill(actor, *, no_restart=True):
+def kill(actor: ActorHandle[Any], *, no_restart: bool = True) -> None:
     if not isinstance(actor, ActorHandle):
         raise ValueError("lumos.kill() only supports actors (for tasks use lumos.cancel()); got %r" % (actor,))
     cw = _worker.core_worker()

@@ -75,7 +75,7 @@ class RayTaskError(RayError):
         return (RayTaskError, (self.function_name, self.traceback_str, self.cause, self.proctitle, self.pid, self.ip))
 
 
-_DUAL_CLASSES = {}
+_DUAL_CLASSES: dict[type, type] = {}  # cause class -> its RayTaskError subclass
 
 
 def _rebuild_dual(function_name, traceback_str, cause, proctitle, pid, ip):

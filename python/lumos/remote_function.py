@@ -1,6 +1,14 @@
-"""@lumos.remote on a function: RemoteFunction, its .remote() and .options()."""
+"""@lumos.remote on a function: RemoteFunction, its .remote() and .options().
+
+RemoteFunction[P, R] carries the function's parameters P and result R for type
+checkers: `.remote(*P) -> ObjectRef[R]`, and `.options(...)` keeps both (see
+"Types" in docs/ARCHITECTURE.md). The annotations cost nothing at run time."""
+from __future__ import annotations
+
 import inspect
 import pickle
+from collections.abc import Callable
+from typing import Any, Generic, Literal, NoReturn, ParamSpec, Protocol, TypeVar
 
 from lumos import _raylet
 from lumos import exceptions
@@ -10,14 +18,30 @@ from lumos._private import runtime_env as _runtime_env
 from lumos._private import scheduling as _scheduling
 from lumos._private import serialization
 from lumos._private import worker as _worker
+from lumos._raylet import ObjectRef
+
+P = ParamSpec("P")
+R = TypeVar("R")
+Out = TypeVar("Out", covariant=True)
 
 
-def validate_options(options):
+class _Submitter(Protocol[Out]):
+    """What .options() binds to: a RemoteFunction or an ActorClass."""
+    _options: dict[str, Any]
+
+    def _remote(self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]) -> Out: ...
+
+    def options(self, **options: Any) -> _BoundOptions[Any, Out]: ...
+
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn: ...
+
+
+def validate_options(options: dict[str, Any]) -> None:
     """The task options check (the table in lumos._private.options)."""
     _options.validate(options, _options.TASK)
 
 
-def streaming_mode(fn, num_returns, options):
+def streaming_mode(fn: Callable[..., Any], num_returns: Any, options: dict[str, Any]) -> tuple[Any, bool, int]:
     """(num_returns for the spec, streaming?, backpressure) for a call. Like Ray
     2.x, a generator function without num_returns streams."""
     if num_returns is None:
@@ -29,26 +53,29 @@ def streaming_mode(fn, num_returns, options):
     return 1, True, (b if b is not None and b > 0 else 0)
 
 
-class _BoundOptions:
-    """What `.options(...)` returns: `.remote()` with the merged options."""
+class _BoundOptions(Generic[P, Out]):
+    """What `.options(...)` returns: `.remote()` with the merged options.
+    P: the call's parameters; Out: what `.remote()` gives (ObjectRef[R] for a
+    function, ActorHandle[T] for an actor class)."""
 
-    def __init__(self, parent, merged):
+    def __init__(self, parent: _Submitter[Out], merged: dict[str, Any]) -> None:
         self._parent = parent
         self._merged = merged
 
-    def remote(self, *args, **kwargs):
+    def remote(self, *args: P.args, **kwargs: P.kwargs) -> Out:
         return self._parent._remote(args, kwargs, self._merged)
 
-    def options(self, **more):
+    def options(self, **more: Any) -> _BoundOptions[P, Out]:
         merged = dict(self._merged)
         merged.update(more)
         return self._parent.options(**merged)
 
-    def __call__(self, *args, **kwargs):
-        return self._parent(*args, **kwargs)
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
+        self._parent(*args, **kwargs)   # raises the parent's TypeError
 
 
-def bind_options(parent, validate, options):
+def bind_options(parent: _Submitter[Any], validate: Callable[[dict[str, Any]], None],
+                 options: dict[str, Any]) -> _BoundOptions[Any, Any]:
     """Validates `options` and merges them over the parent's (only what they name)."""
     validate(options)
     merged = dict(parent._options)
@@ -56,7 +83,7 @@ def bind_options(parent, validate, options):
     return _BoundOptions(parent, merged)
 
 
-def serialize_args(args, kwargs, what):
+def serialize_args(args: tuple[Any, ...], kwargs: dict[str, Any], what: str) -> tuple[list[Any], list[str]]:
     """(arg list, kwarg names): ObjectRefs stay refs, other values are serialized."""
     arg_list = []
     for a in args:
@@ -68,10 +95,10 @@ def serialize_args(args, kwargs, what):
     return arg_list, kw_names
 
 
-class RemoteFunction:
+class RemoteFunction(Generic[P, R]):
     """A function that runs as a task on the cluster: call `.remote()`."""
 
-    def __init__(self, function, options):
+    def __init__(self, function: Callable[P, Any], options: dict[str, Any]) -> None:
         validate_options(options)
         if not callable(function):
             raise TypeError("@lumos.remote needs a function, got %r" % (function,))
@@ -80,27 +107,28 @@ class RemoteFunction:
         self._name = options.get("name") or function.__name__
         self._module = function.__module__ or "__main__"
         self._qualname = getattr(function, "__qualname__", function.__name__)
-        self._signature = None
-        self._pickled = None
-        self._function_ids = {}   # (session epoch, job) -> exported id
+        self._signature: inspect.Signature | Literal[False] | None = None
+        self._pickled: bytes | None = None
+        self._function_ids: dict[tuple[int, str], bytes] = {}   # (session epoch, job) -> exported id
         self.__doc__ = function.__doc__
         self.__name__ = function.__name__
         self.__wrapped__ = function
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError("Remote functions cannot be called directly. Instead of running '%s()', try "
                         "'%s.remote()'." % (self._qualname, self._qualname))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<lumos RemoteFunction %s.%s>" % (self._module, self._qualname)
 
-    def remote(self, *args, **kwargs):
-        return self._remote(args, kwargs, self._options)
+    def remote(self, *args: P.args, **kwargs: P.kwargs) -> ObjectRef[R]:
+        # The declared type is the num_returns=1 case (see "Types" in docs/ARCHITECTURE.md).
+        return self._remote(args, kwargs, self._options)  # type: ignore[no-any-return]
 
-    def options(self, **options):
+    def options(self, **options: Any) -> _BoundOptions[P, ObjectRef[R]]:
         return bind_options(self, validate_options, options)
 
-    def _check_signature(self, args, kwargs):
+    def _check_signature(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         if self._signature is None:
             try:
                 self._signature = inspect.signature(self._function)
@@ -112,7 +140,7 @@ class RemoteFunction:
             except TypeError as e:
                 raise TypeError("%s.remote(): %s" % (self._qualname, e)) from None
 
-    def _function_id(self, cw, job):
+    def _function_id(self, cw: Any, job: str) -> bytes:
         key = (_worker.global_state().epoch, job)
         fid = self._function_ids.get(key)
         if fid is None:
@@ -125,7 +153,7 @@ class RemoteFunction:
             self._function_ids[key] = fid
         return fid
 
-    def _remote(self, args, kwargs, options):
+    def _remote(self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]) -> Any:
         cw = _worker.core_worker()
         self._check_signature(args, kwargs)
         job = _worker.current_job_id()
@@ -163,7 +191,7 @@ class RemoteFunction:
         return returns_of_call(cw, refs, num_returns, streaming)
 
 
-def _unschedulable_returns(cw, error, function, options):
+def _unschedulable_returns(cw: Any, error: Exception, function: Callable[..., Any], options: dict[str, Any]) -> Any:
     """What `.remote()` returns for a task that can never be placed: like
     Ray, refs whose get raises TaskUnschedulableError (a streaming generator
     has no task to stream from: it raises at once)."""
@@ -176,7 +204,7 @@ def _unschedulable_returns(cw, error, function, options):
     return returns_of_call(cw, refs, 1 if num_returns == "dynamic" else num_returns, False)
 
 
-def returns_of_call(cw, refs, num_returns, streaming):
+def returns_of_call(cw: Any, refs: list[ObjectRef[Any]], num_returns: Any, streaming: bool) -> Any:
     """What `.remote()` returns for the submitted `refs`: one ref, None, a
     list, or an ObjectRefGenerator for a streaming call."""
     if _worker.RECORD_CALL_SITES:

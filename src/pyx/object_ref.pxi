@@ -3,6 +3,7 @@
 cdef CCoreWorker* _cw = NULL
 cdef int _epoch = 0
 _ref_recorder = None   # set by serialization to collect refs being pickled
+from types import GenericAlias as _GenericAlias
 
 
 cdef class ObjectRef:
@@ -103,6 +104,11 @@ cdef class ObjectRef:
     def future(self):
         from lumos._private.worker import _ref_future
         return _ref_future(self)
+
+    def __class_getitem__(cls, item):
+        """ObjectRef[int] in annotations evaluated at run time (the type
+        argument is for checkers only; see _raylet.pyi)."""
+        return _GenericAlias(cls, item)
 
 
 # Ray's older name for ObjectRef.

@@ -22,7 +22,7 @@ ACCELERATOR_RESOURCE_PREFIX = "accelerator_type:"
 
 # The node's list, as this process inherited it (before any task changed it).
 _node_visible = os.environ.get(ENV)
-_assigned = []          # ids of the running task (or of the actor hosted here)
+_assigned: list = []    # ids of the running task (or of the actor hosted here)
 _env_value = None       # the CUDA_VISIBLE_DEVICES value this module last set
 
 

@@ -98,7 +98,7 @@ class _Formatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
-_installed = []  # the handler the last apply() added to the root logger
+_installed: list = []  # the handler the last apply() added to the root logger
 
 
 def apply(config):

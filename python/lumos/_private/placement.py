@@ -79,7 +79,7 @@ def _ready_value(pg):
     return pg
 
 
-_ready_function_ids = {}  # (session epoch, job hex) -> exported id of _ready_value
+_ready_function_ids: dict = {}  # (session epoch, job hex) -> exported id of _ready_value
 
 
 def _submit_ready_task(pg):

@@ -559,8 +559,8 @@ def _results(name, result, num_returns):
     except Exception as e:
         return True, [_error_object(_task_error(name, e), name)] * num_returns
     if len(results) != num_returns:
-        e = ValueError("task %s declared num_returns=%d but returned %d values" % (name, num_returns, len(results)))
-        return True, [_error_object(_task_error(name, e), name)] * num_returns
+        wrong = ValueError("task %s declared num_returns=%d but returned %d values" % (name, num_returns, len(results)))
+        return True, [_error_object(_task_error(name, wrong), name)] * num_returns
     return _serialize_all(name, results)
 
 

@@ -10,6 +10,7 @@ import os
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from lumos import _raylet
 from lumos import exceptions
@@ -19,6 +20,9 @@ from lumos._private import node_labels
 from lumos._private import serialization
 from lumos._private.function_manager import JOB_NS, FunctionExporter
 from lumos._private.node import CURRENT_CLUSTER_FILE, Node, session_root
+
+if TYPE_CHECKING:
+    from lumos._private.generators import ObjectRefGenerator
 
 logger = logging.getLogger("lumos")
 
@@ -395,7 +399,11 @@ def record_call_sites(refs):
         cw.set_call_site(r, site)
 
 
-def put(value, *, _owner=None):
+_T = TypeVar("_T")
+_K = TypeVar("_K")
+
+
+def put(value: "_T", *, _owner: None = None) -> "_raylet.ObjectRef[_T]":
     cw = _require()
     if isinstance(value, _raylet.ObjectRef):
         raise TypeError("Calling 'put' on an ObjectRef is not allowed (similarly, returning an ObjectRef "
@@ -420,6 +428,16 @@ def _timeout_ms(timeout):
     if timeout < 0:
         raise ValueError("timeout must be non-negative, got %r" % (timeout,))
     return int(timeout * 1000)
+
+
+# get() types: a ref gives its value, a list of refs a list, a dict of refs a
+# dict with the same keys (docs/ARCHITECTURE.md, "Types").
+@overload
+def get(object_refs: "_raylet.ObjectRef[_T]", *, timeout: "float | None" = None) -> "_T": ...
+@overload
+def get(object_refs: "list[_raylet.ObjectRef[_T]]", *, timeout: "float | None" = None) -> "list[_T]": ...
+@overload
+def get(object_refs: "dict[_K, _raylet.ObjectRef[_T]]", *, timeout: "float | None" = None) -> "dict[_K, _T]": ...
 
 
 def get(object_refs, *, timeout=None):
@@ -459,7 +477,11 @@ def get(object_refs, *, timeout=None):
     return out[0] if single else out
 
 
-def wait(object_refs, *, num_returns=1, timeout=None, fetch_local=True):
+_W = TypeVar("_W", bound="_raylet.ObjectRef[Any] | ObjectRefGenerator")
+
+
+def wait(object_refs: "list[_W]", *, num_returns: int = 1, timeout: "float | None" = None,
+         fetch_local: bool = True) -> "tuple[list[_W], list[_W]]":
     """Ray's wait over ObjectRefs and streaming generators (ObjectRefGenerator):
     a generator is ready when its next() would not block (its next item
     arrived, or the task ended or failed); ready generators come back in the
@@ -474,7 +496,8 @@ def wait(object_refs, *, num_returns=1, timeout=None, fetch_local=True):
     items = list(object_refs)
     if not items:
         return [], []   # like Ray: nothing to wait for (num_returns is not checked)
-    refs, is_stream = [], []
+    refs: list[Any] = []
+    is_stream: list[bool] = []
     for r in items:
         if isinstance(r, _raylet.ObjectRef):
             refs.append(r)
@@ -497,7 +520,8 @@ def wait(object_refs, *, num_returns=1, timeout=None, fetch_local=True):
     if not isinstance(fetch_local, bool):
         raise TypeError("fetch_local must be a bool, got %r" % (fetch_local,))
     ready_flags = cw.wait(refs, num_returns, _timeout_ms(timeout), is_stream if any(is_stream) else None)
-    ready, not_ready = [], []
+    ready: list[Any] = []
+    not_ready: list[Any] = []
     for r, ok in zip(items, ready_flags):
         if ok and len(ready) < num_returns:
             ready.append(r)

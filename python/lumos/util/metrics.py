@@ -25,7 +25,7 @@ import threading
 
 _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _lock = threading.Lock()
-_registry = {}  # name -> _Series
+_registry: dict = {}  # name -> _Series
 
 
 class _Series:
@@ -42,7 +42,7 @@ class _Series:
 
 class Metric:
     """Base of Counter, Gauge and Histogram."""
-    _kind = None
+    _kind: str | None = None
 
     def __init__(self, name, description="", tag_keys=None, _boundaries=None):
         if not isinstance(name, str) or not name:

@@ -22,7 +22,7 @@ import sys
 from lumos._private import code_pickling
 from lumos._private.runtime_env import packaging, validation
 
-_resolved = {}  # (epoch, parent json, option key) -> json bytes
+_resolved: dict = {}  # (epoch, parent json, option key) -> json bytes
 _MAX_CACHED = 1024
 
 

@@ -1,0 +1,1 @@
+../../src/pyx/_raylet.pyi
