@@ -28,7 +28,9 @@ A). Benchmarks, one output line each (name, median, unit, then every sample):
                         (two nodes are added for the broadcast).
   broadcast_<size>_4_nodes  one object made on node A read by one task pinned
                         on each of 4 nodes (A, B and the two added): wall time
-                        from submitting the 4 tasks to having all results.
+                        from submitting the 4 tasks to having all results
+                        (--reps times, a new object each time; the first one
+                        also pays for first-touching the fresh stores).
   join_cli              after the cluster above is shut down: a head started
                         with `<backend> start --head --block`, then
                         `<backend> start --address=127.0.0.1:PORT --block` in a
@@ -497,7 +499,8 @@ def run_backend(args):
         try:
             # first a tiny transfer: worker on B up, connections made
             if "transfer" in args.only or "broadcast" in args.only:
-                _run(results, "warmup", lambda: bench_transfer(Results(quiet=True), a_id, b_id, 1 * MiB, 1, timeout), logs)
+                _run(results, "warmup",
+                     lambda: bench_transfer(Results(quiet=True), a_id, b_id, 1 * MiB, 1, timeout), logs)
             if "transfer" in args.only:
                 for size in sizes:
                     _run(results, "transfer_get_%s" % _size_name(size),
@@ -533,8 +536,9 @@ def run_backend(args):
             cluster.shutdown()
 
     if "join_cli" in args.only:
-        _run(results, "join_cli", lambda: bench_join_cli(results, 1 if quick else args.reps, store // 4 if not quick
-                                                          else store, 30 if quick else 60, args.temp_dir))
+        join_store = store if quick else store // 4
+        _run(results, "join_cli", lambda: bench_join_cli(results, 1 if quick else args.reps, join_store,
+                                                         30 if quick else 60, args.temp_dir))
 
     if args.json:
         print("JSON " + json.dumps({"backend": args.backend, "version": getattr(ray, "__version__", None),
@@ -550,7 +554,8 @@ def compare(args):
     for rnd in range(args.rounds):
         for backend, python in (("lumos", args.lumos_python), ("ray", args.ray_python)):
             cmd = [python, os.path.abspath(__file__), "--backend", backend, "--json", "--only", ",".join(args.only)]
-            cmd += ["--reps", str(args.reps), "--tasks", str(args.tasks), "--get-timeout", str(args.get_timeout)] + (["--quick"] if args.quick else [])
+            cmd += ["--reps", str(args.reps), "--tasks", str(args.tasks), "--get-timeout", str(args.get_timeout)]
+            cmd += ["--quick"] if args.quick else []
             print("== round %d: %s" % (rnd + 1, backend), flush=True)
             summary = None
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
