@@ -458,7 +458,7 @@ def run_backend(args):
     _import_backend(args.backend)
     quick = args.quick
     sizes = [4 * MiB, 8 * MiB] if quick else [GiB // 2, GiB]
-    bcast = 8 * MiB if quick else GiB
+    bcast = 8 * MiB if quick else int(args.broadcast_mib * MiB)
     store = 256 * MiB if quick else 3 * GiB
     reps = 1 if quick else args.reps
     n_tasks = 50 if quick else args.tasks
@@ -619,6 +619,7 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="tiny sizes, one repetition (a smoke test)")
     p.add_argument("--only", default=",".join(ALL), help="comma-separated subset of: " + ",".join(ALL))
     p.add_argument("--reps", type=int, default=3, help="repetitions of each transfer and join")
+    p.add_argument("--broadcast-mib", type=float, default=1024, help="size of the broadcast object (MiB)")
     p.add_argument("--tasks", type=int, default=1000, help="tasks/calls per batch")
     p.add_argument("--get-timeout", type=float, default=120, help="timeout of every get (a hang becomes an error)")
     p.add_argument("--temp-dir", help="root of the clusters' session dirs (default: the backend's)")
