@@ -5,7 +5,7 @@ PIP_FLAGS := --no-build-isolation -q -C build-dir=$(BUILD_DIR) \
   -C cmake.define.LUMOS_BUILD_TESTS=ON -C cmake.define.LUMOS_BUILD_BENCHMARKS=ON \
   -C cmake.build-type=RelWithDebInfo -C build.tool-args=-j2
 
-.PHONY: deps build demo test test-cpp test-python bench clean
+.PHONY: deps build demo test typecheck test-cpp test-python bench clean
 
 deps:
 	@PYTHON=$(PYTHON) scripts/install_deps.sh
@@ -18,7 +18,12 @@ build: deps
 demo: build
 	$(PYTHON) examples/demo.py
 
-test: build test-cpp test-python
+test: build typecheck test-cpp test-python
+
+# mypy (mypy.ini: strict on the public API and tests/typing/examples) with
+# lumos.mypy_plugin; tests/python/test_typing.py checks it reports errors.
+typecheck: deps
+	$(PYTHON) -m mypy --config-file mypy.ini
 
 test-cpp:
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j2 --timeout 120

@@ -18,7 +18,7 @@ import inspect
 import os
 import pickle
 from collections.abc import Callable
-from typing import Any, Generic, NoReturn, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, ParamSpec, TypeVar, overload
 
 from lumos import exceptions
 from lumos._private import code_pickling
@@ -123,9 +123,11 @@ class ActorClass(Generic[T]):
         self.__name__ = cls.__name__
         self.__doc__ = cls.__doc__
 
-    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise TypeError("Actors cannot be instantiated directly. Instead of '%s()', use '%s.remote()'." % (
-            self.__name__, self.__name__))
+    # Hidden from type checkers, so calling it is reported (at run time it raises).
+    if not TYPE_CHECKING:
+        def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
+            raise TypeError("Actors cannot be instantiated directly. Instead of '%s()', use '%s.remote()'." % (
+                self.__name__, self.__name__))
 
     def __repr__(self) -> str:
         return "<lumos ActorClass %s>" % self.__name__
@@ -318,9 +320,11 @@ class ActorMethod(Generic[P, R]):
         self._backpressure = meta.get("backpressure", 0) if backpressure is None else backpressure
         self._meta = meta
 
-    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise TypeError("Actor methods cannot be called directly. Instead of running 'object.%s()', try "
-                        "'object.%s.remote()'." % (self._name, self._name))
+    # Hidden from type checkers, so calling it is reported (at run time it raises).
+    if not TYPE_CHECKING:
+        def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
+            raise TypeError("Actor methods cannot be called directly. Instead of running 'object.%s()', try "
+                            "'object.%s.remote()'." % (self._name, self._name))
 
     def remote(self, *args: P.args, **kwargs: P.kwargs) -> ObjectRef[R]:
         return self._handle._call(self._name, args, kwargs, self._num_returns, self._backpressure)  # type: ignore[no-any-return]

@@ -16,6 +16,10 @@ ActorHandle[T] with a `.remote()` each, so the plugin does it:
   method); `handle.m.remote(...)` is then checked against P and gives an
   ObjectRef[R]. A name T has no method for is an error.
 - `ActorClass[T].remote(...)` is checked against T.__init__.
+- Every `.remote(...)` (functions, .options(), actor classes and methods)
+  takes `x: X | ObjectRef[X]` where the function takes `x: X`: lumos passes
+  the value of a ref given as an argument, so a ref of the wrong type is
+  reported and a ref of the right type is not.
 
 Without the plugin (pyright, or mypy without it) `handle.m` is
 ActorMethod[..., Any]: any arguments, an ObjectRef[Any]. This module is
@@ -31,14 +35,33 @@ from mypy.nodes import ARG_STAR, ARG_STAR2, Argument, FuncDef, TypeInfo, Var
 from mypy.plugin import AttributeContext, ClassDefContext, MethodSigContext, Plugin
 from mypy.plugins.common import add_method_to_class
 from mypy.typevars import fill_typevars
-from mypy.types import (AnyType, CallableType, FunctionLike, Instance, Parameters, Type, TypeOfAny,
-                        get_proper_type)
+from mypy.types import (AnyType, CallableType, FunctionLike, Instance, Parameters, Type,
+                        TypeOfAny, UnionType, get_proper_type)
 
 _REMOTE = "lumos.remote"
 _HANDLE = "lumos.actor.ActorHandle"
 _ACTOR_CLASS = "lumos.actor.ActorClass"
-_ACTOR_CLASS_REMOTE = "lumos.actor.ActorClass.remote"
+_OBJECT_REF = "lumos._raylet.ObjectRef"
 _COROUTINES = ("typing.Coroutine", "collections.abc.Coroutine")
+# The .remote() methods whose parameters also take refs of their types.
+_REMOTE_CALLS = ("lumos.remote_function.RemoteFunction.remote", "lumos.remote_function._BoundOptions.remote",
+                 "lumos.actor.ActorMethod.remote", "lumos.actor.ActorClass.remote")
+
+
+def _or_ref(typ: Type, ref_of: Callable[[Type], Instance]) -> Type:
+    """X | ObjectRef[X] for an argument of type X (Any stays Any)."""
+    if isinstance(get_proper_type(typ), AnyType):
+        return typ
+    return UnionType.make_union([typ, ref_of(typ)])
+
+
+def _checker_ref_of(ctx: MethodSigContext) -> Callable[[Type], Instance]:
+    api = ctx.api
+    assert isinstance(api, TypeChecker)
+
+    def ref_of(t: Type) -> Instance:
+        return api.named_generic_type("lumos.ObjectRef", [t])   # the checker looks names up from the package
+    return ref_of
 
 
 def _actor_class(handle_or_class: Type) -> Instance | None:
@@ -76,25 +99,36 @@ def _actor_method(name: str, ctx: AttributeContext) -> Type:
     return default.copy_modified(args=[params, result])
 
 
-def _actor_class_remote(ctx: MethodSigContext) -> FunctionLike:
-    """ActorClass[T].remote takes T.__init__'s parameters."""
-    target = _actor_class(ctx.type)
-    init = _bound_member(ctx, target, "__init__") if target is not None else None
-    if init is None:
-        return ctx.default_signature
-    return ctx.default_signature.copy_modified(arg_types=init.arg_types, arg_kinds=init.arg_kinds,
-                                               arg_names=init.arg_names)
+def _remote_call(fullname: str, ctx: MethodSigContext) -> FunctionLike:
+    """A .remote() whose arguments may be refs; ActorClass[T].remote also
+    takes T.__init__'s parameters."""
+    sig = ctx.default_signature
+    if fullname == _ACTOR_CLASS + ".remote":
+        target = _actor_class(ctx.type)
+        init = _init_signature(target.type) if target is not None else None
+        if init is not None:
+            sig = sig.copy_modified(arg_types=init.arg_types[1:], arg_kinds=init.arg_kinds[1:],
+                                    arg_names=init.arg_names[1:])
+    ref_of = _checker_ref_of(ctx)
+    return sig.copy_modified(arg_types=[_or_ref(t, ref_of) for t in sig.arg_types])
 
 
-def _init_arguments(info: TypeInfo) -> list[Argument]:
-    """T.__init__'s parameters without self (any arguments when untyped)."""
+def _init_signature(info: TypeInfo) -> CallableType | None:
+    """The declared type of T.__init__, self included (None when untyped)."""
     init = info.get_method("__init__")
     sig = init.type if isinstance(init, FuncDef) else None
-    if not isinstance(sig, CallableType) or info.get("__init__") is None or not sig.arg_types:
+    return sig if isinstance(sig, CallableType) and sig.arg_types else None
+
+
+def _init_arguments(info: TypeInfo, ref_of: Callable[[Type], Instance]) -> list[Argument]:
+    """T.__init__'s parameters without self, each also taking a ref (any
+    arguments when untyped)."""
+    sig = _init_signature(info)
+    if sig is None:
         anything = AnyType(TypeOfAny.unannotated)
         return [Argument(Var("args", anything), anything, None, ARG_STAR),
                 Argument(Var("kwargs", anything), anything, None, ARG_STAR2)]
-    return [Argument(Var(name or "_%d" % i, typ), typ, None, kind)
+    return [Argument(Var(name or "_%d" % i, _or_ref(typ, ref_of)), _or_ref(typ, ref_of), None, kind)
             for i, (name, typ, kind) in enumerate(zip(sig.arg_names[1:], sig.arg_types[1:], sig.arg_kinds[1:]))]
 
 
@@ -104,8 +138,12 @@ def _remote_class(ctx: ClassDefContext) -> bool:
     actor_class = ctx.api.named_type_or_none(_ACTOR_CLASS, [fill_typevars(ctx.cls.info)])
     if handle is None or actor_class is None:
         return False   # lumos.actor not analysed yet: ask mypy to call again
+    if ctx.api.named_type_or_none(_OBJECT_REF, [AnyType(TypeOfAny.special_form)]) is None:
+        return False
     if ctx.cls.info.get("remote") is None:
-        add_method_to_class(ctx.api, ctx.cls, "remote", _init_arguments(ctx.cls.info), handle,
+        def ref_of(t: Type) -> Instance:
+            return ctx.api.named_type(_OBJECT_REF, [t])
+        add_method_to_class(ctx.api, ctx.cls, "remote", _init_arguments(ctx.cls.info, ref_of), handle,
                             is_staticmethod=True)
         anything = AnyType(TypeOfAny.explicit)
         add_method_to_class(ctx.api, ctx.cls, "options", [Argument(Var("options", anything), anything, None,
@@ -124,7 +162,7 @@ class LumosPlugin(Plugin):
         return None
 
     def get_method_signature_hook(self, fullname: str) -> Callable[[MethodSigContext], FunctionLike] | None:
-        return _actor_class_remote if fullname == _ACTOR_CLASS_REMOTE else None
+        return functools.partial(_remote_call, fullname) if fullname in _REMOTE_CALLS else None
 
 
 def plugin(version: str) -> type[Plugin]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import inspect
 import pickle
 from collections.abc import Callable
-from typing import Any, Generic, Literal, NoReturn, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, ParamSpec, Protocol, TypeVar
 
 from lumos import _raylet
 from lumos import exceptions
@@ -32,8 +32,6 @@ class _Submitter(Protocol[Out]):
     def _remote(self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]) -> Out: ...
 
     def options(self, **options: Any) -> _BoundOptions[Any, Out]: ...
-
-    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn: ...
 
 
 def validate_options(options: dict[str, Any]) -> None:
@@ -70,8 +68,10 @@ class _BoundOptions(Generic[P, Out]):
         merged.update(more)
         return self._parent.options(**merged)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
-        self._parent(*args, **kwargs)   # raises the parent's TypeError
+    # Hidden from type checkers, so calling it is reported (at run time it raises).
+    if not TYPE_CHECKING:
+        def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
+            self._parent(*args, **kwargs)   # raises the parent's TypeError
 
 
 def bind_options(parent: _Submitter[Any], validate: Callable[[dict[str, Any]], None],
@@ -114,9 +114,11 @@ class RemoteFunction(Generic[P, R]):
         self.__name__ = function.__name__
         self.__wrapped__ = function
 
-    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise TypeError("Remote functions cannot be called directly. Instead of running '%s()', try "
-                        "'%s.remote()'." % (self._qualname, self._qualname))
+    # Hidden from type checkers, so calling it is reported (at run time it raises).
+    if not TYPE_CHECKING:
+        def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
+            raise TypeError("Remote functions cannot be called directly. Instead of running '%s()', try "
+                            "'%s.remote()'." % (self._qualname, self._qualname))
 
     def __repr__(self) -> str:
         return "<lumos RemoteFunction %s.%s>" % (self._module, self._qualname)
