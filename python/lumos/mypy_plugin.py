@@ -16,6 +16,8 @@ ActorHandle[T] with a `.remote()` each, so the plugin does it:
   method); `handle.m.remote(...)` is then checked against P and gives an
   ObjectRef[R]. A name T has no method for is an error.
 - `ActorClass[T].remote(...)` is checked against T.__init__.
+- `.remote()` of a function or method declared to return a Generator (or
+  AsyncGenerator) gives an ObjectRefGenerator, as it streams by default.
 - Every `.remote(...)` (functions, .options(), actor classes and methods)
   takes `x: X | ObjectRef[X]` where the function takes `x: X`: lumos passes
   the value of a ref given as an argument, so a ref of the wrong type is
@@ -43,6 +45,8 @@ _HANDLE = "lumos.actor.ActorHandle"
 _ACTOR_CLASS = "lumos.actor.ActorClass"
 _OBJECT_REF = "lumos._raylet.ObjectRef"
 _COROUTINES = ("typing.Coroutine", "collections.abc.Coroutine")
+_GENERATORS = ("typing.Generator", "typing.AsyncGenerator", "collections.abc.Generator",
+               "collections.abc.AsyncGenerator")
 # The .remote() methods whose parameters also take refs of their types.
 _REMOTE_CALLS = ("lumos.remote_function.RemoteFunction.remote", "lumos.remote_function._BoundOptions.remote",
                  "lumos.actor.ActorMethod.remote", "lumos.actor.ActorClass.remote")
@@ -110,7 +114,22 @@ def _remote_call(fullname: str, ctx: MethodSigContext) -> FunctionLike:
             sig = sig.copy_modified(arg_types=init.arg_types[1:], arg_kinds=init.arg_kinds[1:],
                                     arg_names=init.arg_names[1:])
     ref_of = _checker_ref_of(ctx)
-    return sig.copy_modified(arg_types=[_or_ref(t, ref_of) for t in sig.arg_types])
+    return sig.copy_modified(arg_types=[_or_ref(t, ref_of) for t in sig.arg_types],
+                             ret_type=_streamed(sig.ret_type, ctx))
+
+
+def _streamed(ret: Type, ctx: MethodSigContext) -> Type:
+    """ObjectRefGenerator for ObjectRef[Generator[...]]: a generator function
+    or method streams its items by default (its declared return type is how
+    the checker tells it is one)."""
+    ref = get_proper_type(ret)
+    if not (isinstance(ref, Instance) and ref.type.fullname == _OBJECT_REF and ref.args):
+        return ret
+    value = get_proper_type(ref.args[0])
+    if isinstance(value, Instance) and value.type.fullname in _GENERATORS:
+        assert isinstance(ctx.api, TypeChecker)
+        return ctx.api.named_type("lumos.ObjectRefGenerator")
+    return ret
 
 
 def _init_signature(info: TypeInfo) -> CallableType | None:

@@ -1,6 +1,8 @@
 """Deliberately wrong programs: test_typing.py runs mypy on this folder and
 expects exactly the errors marked `# E: <text>` on each line (mypy's
 message must contain <text>)."""
+from collections.abc import Generator
+
 import lumos as ray
 from lumos import ObjectRef
 
@@ -13,6 +15,11 @@ def square(x: int) -> int:
 @ray.remote
 def shout(s: str) -> str:
     return s.upper()
+
+
+@ray.remote
+def numbers() -> Generator[int, None, None]:
+    yield 1
 
 
 def needs_int(x: int) -> int:
@@ -31,4 +38,5 @@ def main() -> None:
     r: ObjectRef[int] = ray.put("s")  # E: Argument 1 to "put" has incompatible type "str"; expected "int"
     ray.wait(text)  # E: Argument 1 to "wait" has incompatible type "ObjectRef[str]"
     square(3)  # E: "RemoteFunction[[int], int]" not callable
+    one: ObjectRef[int] = numbers.remote()  # E: Incompatible types in assignment (expression has type "ObjectRefGenerator", variable has type "ObjectRef[int]")
     print(n, ns, r)
