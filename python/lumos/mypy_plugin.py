@@ -1,4 +1,4 @@
-"""mypy plugin: actor handles that know their class's methods.
+"""mypy plugin: the types of remote calls that plain typing cannot express.
 
 Enable it in the mypy config of a program that uses lumos:
 
@@ -23,7 +23,7 @@ ActorHandle[T] with a `.remote()` each, so the plugin does it:
   the value of a ref given as an argument, so a ref of the wrong type is
   reported and a ref of the right type is not.
 
-Without the plugin (pyright, or mypy without it) `handle.m` is
+Without the plugin (mypy without it, or another checker) `handle.m` is
 ActorMethod[..., Any]: any arguments, an ObjectRef[Any]. This module is
 imported by mypy only, never by lumos at run time.
 """
