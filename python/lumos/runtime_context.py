@@ -204,5 +204,5 @@ class RuntimeContext:
         return _rebuild_handle(pickle.loads(actor.serialized_handle))
 
 
-def get_runtime_context():
+def get_runtime_context() -> "RuntimeContext":
     return RuntimeContext()

@@ -67,3 +67,14 @@ def test_typed_example_runs(path):
     env = {k: v for k, v in os.environ.items() if k not in ("LUMOS_ADDRESS", "RAY_ADDRESS")}  # own cluster
     out = subprocess.run([sys.executable, path], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_user_project_strict_with_the_plugin_by_module_name(tmp_path):
+    """What a user writes: `plugins = lumos.mypy_plugin` and `strict`, over a
+    program outside the repository (lumos found as installed)."""
+    program = os.path.join(ROOT, "tests", "typing", "examples", "seed_counter.py")
+    (tmp_path / "app.py").write_text(open(program).read())
+    (tmp_path / "mypy.ini").write_text("[mypy]\nstrict = True\nplugins = lumos.mypy_plugin\n")
+    out = subprocess.run([sys.executable, "-m", "mypy", "app.py"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr

@@ -134,12 +134,12 @@ def assign_gpus(ids):
         _env_value = value
 
 
-def get_gpu_ids():
+def get_gpu_ids() -> "list[int | str]":
     """The GPUs of the running task or actor, as CUDA names them in this
     process's parent environment: ints, or strings for UUID entries. Empty in
     the driver (lumos does not assign GPUs to it: only a worker's executor
     calls assign_gpus)."""
-    out = []
+    out: "list[int | str]" = []
     for i in _assigned:
         entry = _device_entry(i)
         out.append(int(entry) if entry.isdigit() else entry)

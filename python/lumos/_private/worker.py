@@ -93,7 +93,7 @@ class RayContext(dict):
         shutdown()
 
 
-def is_initialized():
+def is_initialized() -> bool:
     return _state.connected
 
 
@@ -162,9 +162,12 @@ def _parse_spill_config(config):
     return os.path.abspath(os.path.expanduser(path))
 
 
-def init(address=None, *, num_cpus=None, num_gpus=None, resources=None, object_store_memory=None,
-         namespace=None, ignore_reinit_error=False, _system_config=None, _temp_dir=None,
-         object_spill_config=None, labels=None, runtime_env=None, job_config=None, logging_config=None, **kwargs):
+def init(address: "str | None" = None, *, num_cpus: "float | None" = None, num_gpus: "float | None" = None,
+         resources: "dict[str, float] | None" = None, object_store_memory: "int | None" = None,
+         namespace: "str | None" = None, ignore_reinit_error: bool = False,
+         _system_config: "dict[str, Any] | None" = None, _temp_dir: "str | None" = None,
+         object_spill_config: Any = None, labels: "dict[str, str] | None" = None, runtime_env: Any = None,
+         job_config: Any = None, logging_config: Any = None, **kwargs: Any) -> "RayContext":
     """Starts a local cluster (address None or "local") or connects to one
     ("auto" or "host:port"), and makes this process a driver."""
     unknown = set(kwargs) - IGNORED_INIT_KEYWORDS
@@ -314,7 +317,7 @@ def _context():
         dashboard_url=None, python_version="%d.%d.%d" % sys.version_info[:3], lumos_version="0.1.0")
 
 
-def shutdown(_exiting_interpreter=False):
+def shutdown(_exiting_interpreter: bool = False) -> None:
     """Disconnects; stops the processes this driver started."""
     pg_module = sys.modules.get("lumos._private.placement")
     if pg_module is not None:
@@ -551,7 +554,7 @@ def _ref_future(ref):
 
 # ---------------------------------------------------------------- cluster info
 
-def nodes():
+def nodes() -> "list[dict[str, Any]]":
     _require()
     out = []
     for n in _state.gcs.get_all_node_info():
@@ -572,9 +575,9 @@ def _sum_node_resources(field):
     return total
 
 
-def cluster_resources():
+def cluster_resources() -> "dict[str, float]":
     return _sum_node_resources("Resources")
 
 
-def available_resources():
+def available_resources() -> "dict[str, float]":
     return _sum_node_resources("AvailableResources")
