@@ -220,13 +220,13 @@ cdef void _set_placement(CTaskSpec* spec, tuple placement):
 
 
 cdef void _set_strategy(CTaskSpec* spec, tuple strategy):
-    """strategy: (kind, node id bytes, soft, [hard label exprs], [soft label exprs]) or None
-    (see lumos._private.scheduling.strategy_of)."""
+    """strategy: (kind, node id bytes, soft, [hard label exprs], [soft label exprs],
+    spill_on_unavailable) or None (see lumos._private.scheduling.strategy_of)."""
     if strategy is None:
         return
     cdef c_vector[c_string] hard = [e.encode() for e in strategy[3]]
     cdef c_vector[c_string] soft = [e.encode() for e in strategy[4]]
-    SetSchedulingStrategy(spec, strategy[0], strategy[1], strategy[2], hard, soft)
+    SetSchedulingStrategy(spec, strategy[0], strategy[1], strategy[2], hard, soft, strategy[5])
 
 
 cdef list _fill_spec_args(CCoreWorker* cw, CTaskSpec* spec, list args, list kwarg_names, bytes address,

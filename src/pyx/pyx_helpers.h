@@ -44,11 +44,13 @@ inline std::map<std::string, double> RequiredResourcesOf(const rpc::TaskSpec& sp
 /// \brief Fills TaskSpec.scheduling_strategy. kind: SchedulingStrategy.Kind;
 /// each label expression is "key\x1fop\x1fvalue1\x1fvalue2..." (op: LabelMatch.Op).
 inline void SetSchedulingStrategy(rpc::TaskSpec* spec, int kind, const std::string& node_id, bool soft,
-                                  const std::vector<std::string>& hard, const std::vector<std::string>& soft_labels) {
+                                  const std::vector<std::string>& hard, const std::vector<std::string>& soft_labels,
+                                  bool spill_on_unavailable) {
   auto* s = spec->mutable_scheduling_strategy();
   s->set_kind(static_cast<rpc::SchedulingStrategy::Kind>(kind));
   s->set_node_id(node_id);
   s->set_soft(soft);
+  s->set_spill_on_unavailable(spill_on_unavailable);
   auto fill = [](const std::string& enc, rpc::LabelMatch* m) {
     std::vector<std::string> parts;
     size_t start = 0;

@@ -92,14 +92,20 @@ TEST_F(ClusterSchedulerTest, NodeAffinityHardAndSoft) {
   Decision d = sched.Schedule(Req({{"CPU", 1}}), aff);
   ASSERT_EQ(d.kind, Decision::kNode);
   EXPECT_EQ(d.node, ids[3]);
-  // Busy: hard waits on its node, soft goes elsewhere.
+  // Busy: hard and soft wait on their node (like Ray); only
+  // spill_on_unavailable goes elsewhere.
   ASSERT_TRUE(sched.Allocate(ids[3], Req({{"CPU", 4}})));
   d = sched.Schedule(Req({{"CPU", 1}}), aff);
   EXPECT_EQ(d.node, ids[3]);
   aff.soft = true;
   d = sched.Schedule(Req({{"CPU", 1}}), aff);
   ASSERT_EQ(d.kind, Decision::kNode);
+  EXPECT_EQ(d.node, ids[3]);
+  aff.spill_on_unavailable = true;
+  d = sched.Schedule(Req({{"CPU", 1}}), aff);
+  ASSERT_EQ(d.kind, Decision::kNode);
   EXPECT_NE(d.node, ids[3]);
+  aff.spill_on_unavailable = false;
   // Unknown node: soft falls back, hard is infeasible with a reason.
   aff.affinity_node = NodeID::FromRandom();
   EXPECT_EQ(sched.Schedule(Req({{"CPU", 1}}), aff).kind, Decision::kNode);

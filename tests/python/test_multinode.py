@@ -220,3 +220,15 @@ def test_freed_objects_leave_every_node(cluster):
     assert on("a") and on("b")
     del ref
     assert wait_until(lambda: not on("a") and not on("b"), 10)
+
+
+def test_infeasible_everywhere_is_explained_with_the_largest_node(cluster, capfd):
+    @lumos.remote(num_cpus=64)
+    def huge():
+        return 1
+    ref = huge.remote()
+    assert lumos.wait([ref], timeout=1.0) == ([], [ref])
+    seen = []
+    assert wait_until(lambda: seen.append(capfd.readouterr().err) or "none of the cluster" in "".join(seen), 10), seen
+    assert "the largest has {'CPU': 2.0}" in "".join(seen)
+    lumos.cancel(ref)

@@ -41,13 +41,17 @@ def test_a_killed_raylet_is_dead_at_once_and_its_work_moves(doomed):
     cluster, node = doomed
     soft_there = NodeAffinitySchedulingStrategy(node.node_id, soft=True)
 
+    marks = short_tmpdir()
+
     @lumos.remote(max_retries=3)
     def slow():
+        open(os.path.join(marks, "slow"), "w").close()
         time.sleep(1.5)
         return lumos.get_runtime_context().get_node_id()
 
     @lumos.remote(max_retries=0, resources={"doomed": 1})
     def once():
+        open(os.path.join(marks, "once"), "w").close()
         time.sleep(30)
 
     @lumos.remote(max_restarts=1, max_task_retries=-1)
@@ -65,7 +69,7 @@ def test_a_killed_raylet_is_dead_at_once_and_its_work_moves(doomed):
     assert lumos.get([survivor.where.remote(), mortal.where.remote()]) == [node.node_id] * 2
     tasks = [slow.options(scheduling_strategy=soft_there).remote()]
     no_retry = once.remote()  # both fit the doomed node's 2 CPUs: both run there
-    time.sleep(0.5)  # running on the doomed node
+    assert wait_until(lambda: sorted(os.listdir(marks)) == ["once", "slow"], 30)  # both started there
 
     t0 = time.monotonic()
     _kill_raylet(node)

@@ -207,13 +207,15 @@ def _encode_labels(exprs):
 
 def strategy_of(options):
     """The scheduling strategy as the core worker's spec takes it: (kind,
-    node id bytes, soft, [hard label expressions], [soft ones]) or None for
-    DEFAULT (placement groups are expressed by their bundle resources)."""
+    node id bytes, soft, [hard label expressions], [soft ones],
+    spill_on_unavailable) or None for DEFAULT (placement groups are
+    expressed by their bundle resources)."""
     strategy = options.get("scheduling_strategy")
     if strategy == "SPREAD":
-        return (1, b"", False, [], [])
+        return (1, b"", False, [], [], False)
     if isinstance(strategy, NodeAffinitySchedulingStrategy):
-        return (2, bytes.fromhex(strategy.node_id), bool(strategy.soft), [], [])
+        return (2, bytes.fromhex(strategy.node_id), bool(strategy.soft), [], [],
+                bool(strategy._spill_on_unavailable))
     if isinstance(strategy, NodeLabelSchedulingStrategy):
-        return (3, b"", False, _encode_labels(strategy.hard), _encode_labels(strategy.soft))
+        return (3, b"", False, _encode_labels(strategy.hard), _encode_labels(strategy.soft), False)
     return None

@@ -32,6 +32,7 @@ scheduling::SchedulingStrategy ToStrategy(const rpc::SchedulingStrategy& s) {
       out.kind = scheduling::SchedulingStrategy::kNodeAffinity;
       if (s.node_id().size() == NodeID::kSize) out.affinity_node = NodeID::FromBinary(s.node_id());
       out.soft = s.soft();
+      out.spill_on_unavailable = s.spill_on_unavailable();
       break;
     case rpc::SchedulingStrategy::NODE_LABEL:
       out.kind = scheduling::SchedulingStrategy::kNodeLabel;
@@ -121,6 +122,20 @@ void NodeManager::OnClusterView(std::vector<rpc::NodeInfo> nodes) {
   }
 }
 
+std::string NodeManager::ClusterWide(const LeaseRequest& req, const std::string& message) {
+  const std::string mine = " but this node has only ";
+  size_t at = message.find(mine);
+  size_t end = message.find(" in total", at == std::string::npos ? 0 : at);
+  if (raylet_endpoints_.empty() || at == std::string::npos || end == std::string::npos) return message;
+  std::map<std::string, double> asked = req.resources.ToMap();
+  for (const auto& [k, v] : req.placement.ToMap()) asked[k] = std::max(asked[k], v);
+  auto set = ResourceSet::FromMap(asked);
+  if (!set.ok()) return message;
+  std::string largest = cluster_.DescribeLargestNode(cluster_.MakeRequest(set.value()));
+  return message.substr(0, at) + " but none of the cluster's " + std::to_string(raylet_endpoints_.size() + 1) +
+         " nodes has that much; the largest has " + largest + message.substr(end);
+}
+
 void NodeManager::ReplySpillback(uint64_t requester, uint64_t reply_tag, const std::string& endpoint,
                                  const NodeID& node) {
   auto it = clients_.find(requester);
@@ -136,11 +151,15 @@ void NodeManager::SpillQueuedRequests() {
   // of requests spreads over the nodes with room instead of all going to one).
   std::vector<std::pair<std::string, NodeID>> targets;
   auto movable = leases_.TakeRequestsIf([&](const LeaseRequest& r) {
-    if (r.grant_or_reject) return false;
+    if (r.is_actor) return false;  // placed by the GCS on purpose
     rpc::SchedulingStrategy strategy;
     strategy.ParseFromString(r.strategy);
     NodeID target;
-    std::string endpoint = ChooseRemoteNode(strategy, r.resources, r.placement, &target);
+    // A request another raylet sent here moves again only to a node with
+    // room now (progress, not ping-pong): e.g. this node is busy for long
+    // while another one fitting it just freed up.
+    std::string endpoint = ChooseRemoteNode(strategy, r.resources, r.placement, &target, nullptr,
+                                            /*only_if_room=*/r.grant_or_reject);
     if (endpoint.empty()) return false;
     targets.emplace_back(std::move(endpoint), target);
     return true;
@@ -152,7 +171,8 @@ void NodeManager::SpillQueuedRequests() {
 }
 
 std::string NodeManager::ChooseRemoteNode(const rpc::SchedulingStrategy& wanted, const ResourceSet& rs,
-                                          const ResourceSet& placement, NodeID* node, bool* feasible) {
+                                          const ResourceSet& placement, NodeID* node, bool* feasible,
+                                          bool only_if_room) {
   std::map<std::string, double> demand = rs.ToMap();
   for (const auto& [k, v] : placement.ToMap()) demand[k] = std::max(demand[k], v);
   auto demand_set = ResourceSet::FromMap(demand);
@@ -170,7 +190,7 @@ std::string NodeManager::ChooseRemoteNode(const rpc::SchedulingStrategy& wanted,
   NodeID target;
   if (d.kind == scheduling::Decision::kNode) {
     target = d.node;
-  } else if (d.kind == scheduling::Decision::kWait) {
+  } else if (d.kind == scheduling::Decision::kWait && !only_if_room) {
     // Nothing free now: wait here if this node can ever run it, else on one that can.
     std::vector<NodeID> feasible = cluster_.FeasibleNodes(request, strategy);
     if (!feasible.empty()) target = feasible.front();

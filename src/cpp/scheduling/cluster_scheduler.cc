@@ -222,14 +222,15 @@ Decision ClusterScheduler::Schedule(const ResourceRequest& req,
       if (usable) {
         const Node& n = nodes_[it->second];
         Decision d;
-        if (Fits(n.available, req) || !strategy.soft) {
-          // Hard affinity waits on its node even when the node is busy.
-          d.kind = Decision::kNode;
-          d.node = n.id;
+        d.kind = Decision::kNode;
+        d.node = n.id;
+        if (Fits(n.available, req) || !strategy.spill_on_unavailable) {
+          // Like Ray: an alive node that can fit the request is waited for,
+          // soft or hard; only _spill_on_unavailable lets a busy one be skipped.
           return d;
         }
         Decision other = Hybrid(req, all);
-        return other.kind == Decision::kNode ? other : d;  // soft: busy node => wait
+        return other.kind == Decision::kNode ? other : d;
       }
       if (strategy.soft) return Hybrid(req, all);
       Decision d;

@@ -19,8 +19,8 @@
 //   ever fit the request, else kInfeasible.
 // * SPREAD: round-robin over the available nodes.
 // * NODE_AFFINITY: the named node; when it is dead, unknown or cannot fit the
-//   request, soft falls back to DEFAULT and hard is kInfeasible. A hard
-//   affinity to a busy node waits there.
+//   request, soft falls back to DEFAULT and hard is kInfeasible. A busy node
+//   is waited for (soft or hard, like Ray) unless spill_on_unavailable.
 // * NODE_LABEL: hard expressions filter the nodes, soft ones are preferred.
 // Bundles (ScheduleBundles): PACK, SPREAD, STRICT_PACK, STRICT_SPREAD over
 // available resources; the decision is all-or-nothing and allocates nothing.
@@ -58,7 +58,8 @@ struct SchedulingStrategy {
   enum Kind { kDefault, kSpread, kNodeAffinity, kNodeLabel };
   Kind kind = kDefault;
   NodeID affinity_node;  // kNodeAffinity
-  bool soft = false;     // kNodeAffinity
+  bool soft = false;     // kNodeAffinity: may run elsewhere when the node is dead or too small
+  bool spill_on_unavailable = false;  // kNodeAffinity: may also run elsewhere while the node is busy
   std::vector<LabelExpression> hard_labels;  // kNodeLabel
   std::vector<LabelExpression> soft_labels;  // kNodeLabel
 };

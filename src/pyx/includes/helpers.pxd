@@ -16,7 +16,8 @@ cdef extern from "pyx_helpers.h" namespace "lumos::pyx" nogil:
     CStatus MakeStatus(int code, const c_string& msg)
     c_map[c_string, double] RequiredResourcesOf(const CTaskSpec&)
     void SetSchedulingStrategy(CTaskSpec* spec, int kind, const c_string& node_id, c_bool soft,
-                               const c_vector[c_string]& hard, const c_vector[c_string]& soft_labels)
+                               const c_vector[c_string]& hard, const c_vector[c_string]& soft_labels,
+                               c_bool spill_on_unavailable)
 from libcpp.memory cimport unique_ptr
 from includes.core_worker cimport CCoreWorker, CCoreWorkerOptions
 cdef extern from "pyx_helpers.h" namespace "lumos::pyx" nogil:
