@@ -4,7 +4,7 @@
 set -euo pipefail
 
 DEB_PKGS=(libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-          libasio-dev libgtest-dev libgmock-dev libbenchmark-dev)
+          libasio-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev)
 PY_PKGS=("grpcio>=1.85" "grpcio-tools>=1.85" "protobuf>=7.35" "cloudpickle>=3.0"
          numpy psutil pytest pytest-timeout "scikit-build-core>=0.10" "cython>=3.0"
          "pybind11>=2.12" ninja "mypy>=1.11")

@@ -37,6 +37,16 @@ class ClusterNode:
     def address(self):
         return self._node.gcs_address
 
+    def kill_gcs_server(self):
+        """Head only: SIGKILLs the gcs_server. Raylets, workers and actors go on;
+        GCS calls wait (up to gcs_reconnect_timeout_s) until restart_gcs_server()."""
+        self._node.kill_gcs_server()
+
+    def restart_gcs_server(self, timeout=30.0):
+        """Head only: starts the gcs_server again on the same port, token and
+        storage (<session_dir>/gcs.db) and waits until it serves."""
+        self._node.restart_gcs_server(timeout)
+
     def all_processes_alive(self):
         return all(p.poll() is None for p in self._node.procs.values())
 

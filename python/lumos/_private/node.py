@@ -47,6 +47,28 @@ def process_start_time(pid):
         return None
 
 
+def wait_for_gcs(address, timeout, proc=None, session_dir=None):
+    """Waits until the GCS at host:port accepts connections (it binds only
+    after loading its storage, so then it serves). Raises RaySystemError when
+    `proc` exits first or the time runs out, naming the log."""
+    host, port = address.rsplit(":", 1)
+    deadline = time.monotonic() + timeout
+    logs = os.path.join(session_dir, "logs", "gcs_server.err") if session_dir else "the gcs_server log"
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise exceptions.RaySystemError("gcs_server exited during start-up (exit code %s); see %s"
+                                            % (proc.returncode, logs))
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=0.5):
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise exceptions.RaySystemError("the GCS at %s did not come up within %.0f s; see %s"
+                                            % (address, timeout, logs))
+        time.sleep(0.01)
+
+
 def total_memory():
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -67,8 +89,15 @@ class Node:
     def __init__(self, head=True, gcs_address=None, num_cpus=None, num_gpus=None, resources=None,
                  object_store_memory=None, temp_dir=None, gcs_port=0, system_config=None,
                  detached=False, node_ip="127.0.0.1", spill_dir=None, auth_token=None, raylet_port=0,
-                 object_manager_port=0, labels=None):
+                 object_manager_port=0, labels=None, gcs_storage=None):
         self.head = head
+        # The GCS tables' SQLite file (head only): None = <session_dir>/gcs.db,
+        # "" = memory only. LUMOS_GCS_STORAGE overrides ("none": memory only).
+        env_storage = os.environ.get("LUMOS_GCS_STORAGE")
+        if env_storage is not None:
+            gcs_storage = "" if env_storage.lower() in ("", "none", "off", "0") else env_storage
+        self.gcs_storage = gcs_storage
+        self._gcs_argv = None
         # Head: the given token or a new one; other nodes must be given the head's.
         self.auth_token = auth_token or (auth.generate() if head else None)
         if self.auth_token is None:
@@ -159,9 +188,13 @@ class Node:
         if self.head:
             port = self.gcs_port or free_port(self.node_ip)
             self.gcs_address = "%s:%d" % (self.node_ip, port)
-            self._spawn("gcs_server", [os.path.join(bins, "gcs_server"), "--host=" + self.node_ip,
-                                       "--port=%d" % port, "--session-dir=" + self.session_dir,
-                                       "--auth-token-file=" + token_file] + lifeline)
+            if self.gcs_storage is None:
+                self.gcs_storage = os.path.join(self.session_dir, "gcs.db")
+            self._gcs_argv = ([os.path.join(bins, "gcs_server"), "--host=" + self.node_ip,
+                               "--port=%d" % port, "--session-dir=" + self.session_dir,
+                               "--auth-token-file=" + token_file]
+                              + (["--gcs-storage=" + self.gcs_storage] if self.gcs_storage else []) + lifeline)
+            self._spawn("gcs_server", self._gcs_argv)
         resources = ",".join("%s=%r" % (k, v) for k, v in self.resource_list().items())
         self._spawn("raylet", [
             os.path.join(bins, "raylet"), "--session-dir=" + self.session_dir, "--node-id=" + self.node_id,
@@ -197,6 +230,26 @@ class Node:
                     "the local node did not start within %.0f s; logs: %s" % (
                         timeout, os.path.join(self.session_dir, "logs")))
             time.sleep(0.002)
+
+    def kill_gcs_server(self):
+        """SIGKILLs this head's gcs_server (tests of a GCS restart)."""
+        proc = self.procs.get("gcs_server")
+        if proc is None:
+            raise ValueError("this node runs no gcs_server (not the head)")
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+    def restart_gcs_server(self, timeout=30.0):
+        """Starts the gcs_server again with the same port, token and storage, and
+        waits until it answers. REQUIRES: the previous one has exited."""
+        if self._gcs_argv is None:
+            raise ValueError("this node runs no gcs_server (not the head)")
+        old = self.procs.get("gcs_server")
+        if old is not None and old.poll() is None:
+            raise RuntimeError("the gcs_server (pid %d) is still running; kill it first" % old.pid)
+        self._spawn("gcs_server", self._gcs_argv)
+        wait_for_gcs(self.gcs_address, timeout, self.procs["gcs_server"], self.session_dir)
 
     def read_log(self, name, tail=2000):
         try:

@@ -27,6 +27,9 @@ namespace lumos {
     "The GCS marks a node dead after this long without a report (the health-check budget: "   \
     "raylets report every resource_report_period_ms from a thread of their own).")            \
   X(int64_t, gcs_rpc_timeout_ms, 10000, "Deadline of a GCS gRPC call.")                        \
+  X(int64_t, gcs_reconnect_timeout_s, 60,                                                        \
+    "How long GCS calls (and raylets) wait for an unreachable GCS to come back before failing "  \
+    "(a raylet then exits).")                                                                    \
   X(int64_t, actor_worker_failure_wait_ms, 500,                                                \
     "After an actor's worker hangs up, how long the GCS waits for the raylet's exit report.") \
   X(int64_t, gcs_connect_timeout_ms, 10000, "How long a client waits for the GCS to answer.")  \

@@ -77,6 +77,7 @@ Status GcsActorManager::Register(const rpc::TaskSpec& task, rpc::ActorTableData*
     if ((*res)[k] < v) (*res)[k] = v;
   }
   if (!spec.name().empty()) named_[{spec.ray_namespace(), spec.name()}] = id;
+  Touch(id);
   const std::string& owner_endpoint = task.caller().endpoint();
   WorkerID owner = WorkerID::FromBinary(task.caller().worker_id());
   if (!spec.detached() && !owner.IsNil()) by_owner_[owner].insert(id);
@@ -140,6 +141,7 @@ Status GcsActorManager::Subscribe(const std::string& actor_id, const std::string
   if (current != nullptr) *current = e->data;
   if (endpoint.empty() || e->data.state() == rpc::ActorTableData::DEAD) return Status::OK();
   if (e->subscribers.insert(endpoint).second) {
+    Touch(actor_id);
     subs_of_[endpoint].insert(actor_id);
     ActorAction watch{ActorAction::kWatch};
     watch.endpoint = endpoint;
@@ -152,7 +154,10 @@ void GcsActorManager::EndpointGone(const std::string& endpoint, ActorActions* ac
   auto sit = subs_of_.find(endpoint);
   if (sit != subs_of_.end()) {
     for (const auto& id : sit->second) {
-      if (Entry* e = Find(id)) e->subscribers.erase(endpoint);
+      if (Entry* e = Find(id)) {
+        e->subscribers.erase(endpoint);
+        Touch(id);
+      }
     }
     subs_of_.erase(sit);
   }
@@ -193,6 +198,7 @@ bool GcsActorManager::LeaseGranted(const std::string& actor_id, uint64_t attempt
   }
   Entry* e = Find(actor_id);
   e->lease = lease;
+  Touch(actor_id);
   by_worker_[lease.worker_id()] = actor_id;
   by_node_[lease.node_id].insert(actor_id);
   return true;
@@ -300,6 +306,7 @@ size_t GcsActorManager::num_subscriptions(const std::string& endpoint) const {
 
 void GcsActorManager::Publish(const std::string& actor_id, Entry* e, ActorActions* actions) {
   e->data.set_version(e->data.version() + 1);
+  Touch(actor_id);
   if (e->subscribers.empty()) return;
   ActorAction pub{ActorAction::kPublish};
   pub.actor_id = actor_id;
@@ -330,6 +337,7 @@ void GcsActorManager::DropLease(const std::string& actor_id, Entry* e, ActorActi
     if (nit->second.empty()) by_node_.erase(nit);
   }
   e->lease.reset();
+  Touch(actor_id);
 }
 
 void GcsActorManager::Fail(const std::string& actor_id, Entry* e, const std::string& cause,

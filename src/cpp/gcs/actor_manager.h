@@ -15,6 +15,14 @@
 //                  (one-way ACTOR_STATE_UPDATE frames)
 //   kWatch         keep a fastpath connection to `endpoint` open; when it
 //                  closes (or cannot be opened), call EndpointGone(endpoint)
+//   kAdoptWorker   (after Restore) the actor is ALIVE on `lease`'s worker:
+//                  connect to it and watch it as if the shell had created it;
+//                  unreachable means WorkerDied
+//
+// Durability: with TrackChanges(true) every actor whose row changed (state,
+// lease, subscribers) is remembered; TakeChanges() hands the rows to write
+// (the shell writes them to GcsStorage), and Restore() rebuilds the table
+// and its indexes from such rows when the GCS starts again.
 //
 // States: PENDING_CREATION -> ALIVE -> (RESTARTING -> ALIVE)* -> DEAD, where
 // any state may go to DEAD. Every change bumps ActorTableData.version (the
@@ -41,6 +49,7 @@
 #include <vector>
 
 #include "common.pb.h"
+#include "gcs_service.pb.h"
 #include "common/id.h"
 #include "common/recent_set.h"
 #include "common/status.h"
@@ -56,12 +65,12 @@ struct ActorLease {
 };
 
 struct ActorAction {
-  enum Kind { kSchedule, kReleaseLease, kPublish, kWatch };
+  enum Kind { kSchedule, kReleaseLease, kPublish, kWatch, kAdoptWorker };
   Kind kind;
   std::string actor_id;             // kSchedule, kReleaseLease, kPublish
   uint64_t attempt = 0;             // kSchedule
   rpc::TaskSpec creation_task;      // kSchedule
-  ActorLease lease;                 // kReleaseLease
+  ActorLease lease;                 // kReleaseLease, kAdoptWorker
   rpc::ActorTableData data;         // kPublish
   std::vector<std::string> endpoints;  // kPublish
   std::string endpoint;             // kWatch
@@ -147,6 +156,18 @@ class GcsActorManager {
   /// \brief The lease the actor holds now, if any.
   std::optional<ActorLease> LeaseOf(const std::string& actor_id) const;
   size_t num_actors() const { return actors_.size(); }
+
+  /// \brief Remember the actors whose stored row changed (off by default).
+  void TrackChanges(bool on) { track_changes_ = on; }
+  /// \brief The rows changed since the last call, by actor id, and forgets them.
+  std::vector<std::pair<std::string, rpc::StoredActor>> TakeChanges();
+  /// \brief Rebuilds the table from stored rows (REQUIRES: an empty table).
+  /// ALIVE actors are adopted (kAdoptWorker), PENDING_CREATION / RESTARTING
+  /// ones scheduled again (a lease they held is released: its creation task
+  /// may not have run), DEAD ones kept for the record; every subscriber and
+  /// owner endpoint is watched again (an owner gone meanwhile kills its
+  /// non-detached actors, as it would have).
+  void Restore(const std::vector<rpc::StoredActor>& rows, ActorActions* actions);
   size_t num_subscriptions(const std::string& endpoint) const;
 
  private:
@@ -172,6 +193,12 @@ class GcsActorManager {
   void MarkDead(const std::string& actor_id, Entry* e, const std::string& cause,
                 ActorActions* actions);
   static bool RestartsLeft(const rpc::ActorTableData& d);
+  void Touch(const std::string& actor_id) {
+    if (track_changes_) changed_.insert(actor_id);
+  }
+
+  bool track_changes_ = false;
+  std::set<std::string> changed_;  // actor ids whose row changed
 
   uint64_t next_attempt_ = 0;
   std::unordered_map<std::string, Entry> actors_;

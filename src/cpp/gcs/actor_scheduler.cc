@@ -167,6 +167,7 @@ auto GcsActorScheduler::WithManager(Fn&& fn) {
   ActorActions actions;
   std::unique_lock<std::mutex> lock(mu_);
   auto result = fn(manager_, &actions);
+  if (storage_ != nullptr) PersistLocked();
   bool any = !actions.empty();
   for (auto& a : actions) queue_.push_back(std::move(a));
   lock.unlock();
@@ -321,6 +322,9 @@ void GcsActorScheduler::Execute(ActorAction& a) {
     case ActorAction::kWatch:
       Endpoint(a.endpoint);
       break;
+    case ActorAction::kAdoptWorker:
+      AdoptWorker(a.actor_id, a.lease);
+      break;
   }
 }
 
@@ -385,7 +389,18 @@ const rpc::NodeInfo* GcsActorScheduler::PickNode(const std::vector<rpc::NodeInfo
                                                  const rpc::TaskSpec& task,
                                                  std::string* warning, bool* infeasible) const {
   std::map<std::string, double> demand = Demand(task);
-  const rpc::SchedulingStrategy& strategy = task.scheduling_strategy();
+  rpc::SchedulingStrategy strategy = task.scheduling_strategy();
+  if (strategy.kind() == rpc::SchedulingStrategy::NODE_AFFINITY && strategy.soft() &&
+      !strategy.spill_on_unavailable()) {
+    // Like Ray: a soft affinity to an alive node that can fit the actor waits
+    // for that node; only a dead or too small node lets it go elsewhere.
+    for (const auto& n : nodes) {
+      if (n.node_id() == strategy.node_id() && n.state() == rpc::NodeInfo::ALIVE &&
+          Fits(demand, n.total_resources())) {
+        strategy.set_soft(false);
+      }
+    }
+  }
   const bool spread = strategy.kind() == rpc::SchedulingStrategy::SPREAD;
   const rpc::NodeInfo* best = nullptr;
   bool best_has_room = false;
@@ -732,8 +747,7 @@ void GcsActorScheduler::OnRayletClosed(const rpc::ConnectionPtr& conn) {
 }
 
 void GcsActorScheduler::ReleaseLease(const ActorLease& lease) {
-  auto it = raylets_.find(lease.node_id);
-  if (it != raylets_.end() && !it->second->closed()) {
+  if (rpc::ConnectionPtr raylet = RayletOf(lease.node_id)) {
     rpc::ReturnWorkerRequest req;
     req.set_lease_id(lease.lease_id);
     req.set_disconnect_worker(true);
@@ -745,7 +759,7 @@ void GcsActorScheduler::ReleaseLease(const ActorLease& lease) {
                            << " failed: " << s.ToString();
       }
     };
-    it->second->SendRequest(rpc::RETURN_WORKER, req, on_reply);
+    raylet->SendRequest(rpc::RETURN_WORKER, req, on_reply);
   }
   // Our connection to the worker is done too (the raylet kills the process).
   auto wit = workers_.find(lease.worker_id());

@@ -29,6 +29,12 @@
 // under mu_ are queued in order and carried out on the loop, so subscribers
 // see versions in increasing order.
 //
+// Durability (actor_scheduler_restore.cc): with SetStorage, every actor row
+// the manager changed is written to GcsStorage under mu_ before the call
+// returns, so the rows on disk change in the order the table did. Restore()
+// (before Start) loads rows back; ALIVE actors' workers are dialed again and
+// watched as before (the raylet kept their leases while the GCS was away).
+//
 // Lifecycle: construct -> Start() -> Stop() (idempotent; also run by the
 // destructor). Endpoints are rpc/endpoint.h strings (a failed dial is reported as
 // unreachable).
@@ -51,6 +57,8 @@
 
 namespace lumos::gcs {
 
+class GcsStorage;
+
 class GcsActorScheduler {
  public:
   /// Returns the node table (all nodes, alive and dead). Must not call back
@@ -61,6 +69,13 @@ class GcsActorScheduler {
   ~GcsActorScheduler();
   GcsActorScheduler(const GcsActorScheduler&) = delete;
   GcsActorScheduler& operator=(const GcsActorScheduler&) = delete;
+
+  /// \brief Writes every changed actor row to `storage` (may be null: in
+  /// memory only). REQUIRES: before Start; `storage` outlives the scheduler.
+  void SetStorage(GcsStorage* storage);
+  /// \brief Rebuilds the actor table from stored rows (see
+  /// GcsActorManager::Restore); the actions run once Start() is called.
+  void Restore(const std::vector<rpc::StoredActor>& rows);
 
   /// \brief Starts the loop thread. REQUIRES: called once.
   void Start();
@@ -128,11 +143,20 @@ class GcsActorScheduler {
   void OnRayletFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame);
   void OnRayletClosed(const rpc::ConnectionPtr& conn);
   void ReleaseLease(const ActorLease& lease);
+  // The connection to the raylet of `node` (dialed when needed), or nullptr.
+  rpc::ConnectionPtr RayletOf(const NodeID& node);
+  // kAdoptWorker: watch the worker of a restored ALIVE actor.
+  void AdoptWorker(const std::string& actor_id, const ActorLease& lease);
+  // WithManager for callers outside actor_scheduler.cc (no result).
+  void Apply(const std::function<void(GcsActorManager&, ActorActions*)>& fn);
+  // Writes the manager's changed rows. REQUIRES: mu_ held.
+  void PersistLocked();
   rpc::ConnectionPtr Endpoint(const std::string& endpoint);
   void OnEndpointClosed(const rpc::ConnectionPtr& conn);
   Result<rpc::ConnectionPtr> Dial(const std::string& endpoint);
 
   const NodeLister list_nodes_;
+  GcsStorage* storage_ = nullptr;  // set before Start; null = in memory only
   // Declared first so that it is destroyed last: everything below may hold
   // objects bound to its io_context.
   rpc::EventLoop loop_;

@@ -11,6 +11,7 @@
 #include "common/logging.h"
 #include "gcs/actor_info_service.h"
 #include "gcs/actor_scheduler.h"
+#include "gcs/gcs_storage.h"
 #include "gcs/placement_group_service.h"
 #include "gcs/raylet_watcher.h"
 #include "gcs/health_check_service.h"
@@ -73,6 +74,7 @@ GcsServer::~GcsServer() { Shutdown(); }
 std::string GcsServer::address() const { return JoinHostPort(options_.host, port_); }
 
 Status GcsServer::Start() {
+  if (!options_.storage_path.empty()) LUMOS_RETURN_NOT_OK(OpenAndRestore());
   std::string listen = JoinHostPort(options_.host, options_.port);
   grpc::ServerBuilder builder;
   int bound_port = 0;
@@ -104,6 +106,7 @@ Status GcsServer::Start() {
   actor_scheduler_->Start();
   pg_scheduler_->Start();
   watcher_->Start();
+  AnnounceRestored();
   LUMOS_LOG(Info) << "GCS listening on " << address() << " (node_death_timeout_ms="
                   << Config::Get().node_death_timeout_ms() << ")";
   deadline_thread_ = std::thread([this] { DeadlineLoop(); });

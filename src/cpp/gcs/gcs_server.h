@@ -3,9 +3,17 @@
 // (its own fastpath event loop thread) and the thread that marks silent nodes
 // dead.
 //
-// Lifecycle: construct -> Start() (binds host:port; port 0 lets the OS pick,
+// Lifecycle: construct -> Start() (opens and loads the storage when
+// `storage_path` is set, then binds host:port; port 0 lets the OS pick,
 // read it back with port()) -> Shutdown() (idempotent; also run by the
-// destructor). Start may fail with IOError when the address cannot be bound.
+// destructor). Start may fail with IOError when the address cannot be bound,
+// and with the storage's error when its file cannot be used.
+//
+// Durability (gcs_server_restore.cc): with a storage path, nodes, jobs (and
+// the job id counter), KV, placement groups and actors are written to one
+// SQLite database as they change, and loaded back before serving, so a GCS
+// killed and started again on the same file and port carries on: raylets
+// keep reporting, actors that stayed alive are watched again.
 //
 // Thread safety: Start and Shutdown must not race each other; port() and
 // address() are safe after Start returns. The services synchronize their own
@@ -20,7 +28,9 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "common/id.h"
 #include "common/status.h"
 
 namespace grpc {
@@ -39,6 +49,7 @@ class GcsPlacementGroupScheduler;
 class PlacementGroupInfoService;
 class TaskEventService;
 class RayletWatcher;
+class GcsStorage;
 
 struct GcsServerOptions {
   /// Address to listen on.
@@ -50,6 +61,8 @@ struct GcsServerOptions {
   /// How often silent nodes are checked (the timeout itself comes from
   /// Config::Get().node_death_timeout_ms()).
   int64_t deadline_check_period_ms = 250;
+  /// SQLite file holding the GCS tables; empty = in memory only.
+  std::string storage_path;
 };
 
 class GcsServer {
@@ -74,8 +87,17 @@ class GcsServer {
 
  private:
   void DeadlineLoop();
+  // Opens the storage, loads every table into the services and hands them
+  // the storage for later writes. Fills restored_alive_ / removed groups.
+  Status OpenAndRestore();
+  // After serving starts: the restored alive nodes are announced as if they
+  // had just registered (schedulers and the raylet watcher dial them).
+  void AnnounceRestored();
 
   const GcsServerOptions options_;
+  std::unique_ptr<GcsStorage> storage_;  // null = in memory only
+  std::vector<NodeID> restored_alive_;
+  std::vector<std::string> restored_removed_groups_;
   std::unique_ptr<NodeInfoService> node_service_;
   std::unique_ptr<JobInfoService> job_service_;
   std::unique_ptr<InternalKVService> kv_service_;

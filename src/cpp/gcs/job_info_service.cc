@@ -9,6 +9,29 @@
 
 namespace lumos::gcs {
 
+Status JobInfoService::Restore(const GcsStorage::Rows& rows, uint32_t next_job_id) {
+  std::vector<rpc::JobInfo> jobs;
+  for (const auto& [key, value] : rows) {
+    rpc::JobInfo job;
+    if (!job.ParseFromString(value)) return Status::Invalid("malformed job row in the GCS storage");
+    jobs.push_back(std::move(job));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  manager_.Restore(jobs, next_job_id);
+  return Status::OK();
+}
+
+void JobInfoService::SaveLocked(const JobID& id) {
+  std::vector<GcsStorage::Op> ops;
+  ops.push_back(GcsStorage::Op{GcsStorage::Table::kMeta, kNextJobIdKey, std::to_string(manager_.next_job_id())});
+  if (!id.IsNil()) {
+    auto job = manager_.GetJob(id);
+    if (job.ok()) ops.push_back(GcsStorage::Op{GcsStorage::Table::kJobs, id.Binary(), job.value().SerializeAsString()});
+  }
+  Status s = storage_->Apply(ops);
+  if (!s.ok()) LUMOS_LOG(Error) << "job table not saved: " << s.ToString();
+}
+
 grpc::Status JobInfoService::GetNextJobId(grpc::ServerContext* context, const rpc::GetNextJobIdRequest*,
                                           rpc::GetNextJobIdReply* reply) {
   LUMOS_GCS_CHECK_AUTH(context);
@@ -16,6 +39,7 @@ grpc::Status JobInfoService::GetNextJobId(grpc::ServerContext* context, const rp
   {
     std::lock_guard<std::mutex> lock(mu_);
     id = manager_.NextJobId();
+    if (storage_ != nullptr) SaveLocked(JobID::Nil());
   }
   reply->set_job_id(id.Binary());
   FillGcsStatus(Status::OK(), reply->mutable_status());
@@ -29,6 +53,7 @@ grpc::Status JobInfoService::AddJob(grpc::ServerContext* context, const rpc::Add
   {
     std::lock_guard<std::mutex> lock(mu_);
     s = manager_.AddJob(req->job(), WallClockMs());
+    if (s.ok() && storage_ != nullptr) SaveLocked(JobID::FromBinary(req->job().job_id()));
   }
   if (s.ok()) {
     LUMOS_LOG(Info) << "job " << JobID::FromBinary(req->job().job_id()).Hex()
@@ -47,6 +72,7 @@ grpc::Status JobInfoService::MarkJobFinished(grpc::ServerContext* context,
   {
     std::lock_guard<std::mutex> lock(mu_);
     s = manager_.MarkJobFinished(id, WallClockMs());
+    if (s.ok() && storage_ != nullptr) SaveLocked(id);
   }
   if (s.ok()) {
     LUMOS_LOG(Info) << "job " << id.Hex() << " finished";

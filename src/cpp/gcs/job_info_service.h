@@ -3,9 +3,12 @@
 //
 // Thread safety: every handler takes mu_. Owns its GcsJobManager. Handlers
 // always return grpc::Status::OK; failures travel in the reply's GcsStatus.
+// With SetStorage, each added or finished job and the next-job-id counter
+// are written to GcsStorage under mu_ before the reply.
 #include <functional>
 #include <mutex>
 
+#include "gcs/gcs_storage.h"
 #include "gcs/job_manager.h"
 #include "gcs_service.grpc.pb.h"
 
@@ -16,6 +19,11 @@ class JobInfoService final : public rpc::JobInfoGcsService::Service {
   /// \brief Called (outside the lock) after a job is marked finished. Set before serving.
   void SetFinishedListener(std::function<void(const JobID&)> fn) { on_finished_ = std::move(fn); }
   JobInfoService() = default;
+  /// \brief Persist to `storage` (null: memory only). REQUIRES: before serving.
+  void SetStorage(GcsStorage* storage) { storage_ = storage; }
+  /// \brief Loads the stored jobs and counter (`next_job_id` 0: none stored).
+  Status Restore(const GcsStorage::Rows& rows, uint32_t next_job_id);
+  static constexpr const char* kNextJobIdKey = "next_job_id";
 
   grpc::Status GetNextJobId(grpc::ServerContext* ctx, const rpc::GetNextJobIdRequest* req,
                             rpc::GetNextJobIdReply* reply) override;
@@ -30,6 +38,9 @@ class JobInfoService final : public rpc::JobInfoGcsService::Service {
   std::function<void(const JobID&)> on_finished_;
   std::mutex mu_;
   GcsJobManager manager_;  // guarded by mu_
+  GcsStorage* storage_ = nullptr;
+  // REQUIRES: mu_ held. Writes the job's row and the counter.
+  void SaveLocked(const JobID& id);
 };
 
 }  // namespace lumos::gcs

@@ -1,5 +1,6 @@
 #include "gcs/job_manager.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -33,6 +34,22 @@ Status GcsJobManager::MarkJobFinished(const JobID& job_id, int64_t now_ms) {
   it->second.set_is_dead(true);
   it->second.set_end_time_ms(now_ms);
   return Status::OK();
+}
+
+Result<rpc::JobInfo> GcsJobManager::GetJob(const JobID& job_id) const {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return Status::NotFound("job " + job_id.Hex() + " is not known to the GCS");
+  return it->second;
+}
+
+void GcsJobManager::Restore(const std::vector<rpc::JobInfo>& jobs, uint32_t next_job_id) {
+  next_job_id_ = std::max<uint32_t>(next_job_id_, next_job_id);
+  for (const auto& job : jobs) {
+    if (job.job_id().size() != JobID::kSize) continue;
+    JobID id = JobID::FromBinary(job.job_id());
+    jobs_[id] = job;
+    if (id.ToInt() >= next_job_id_) next_job_id_ = id.ToInt() + 1;
+  }
 }
 
 std::vector<rpc::JobInfo> GcsJobManager::GetAllJobs() const {

@@ -37,6 +37,14 @@ class GcsJobManager {
   /// twice is OK and keeps the first end time.
   Status MarkJobFinished(const JobID& job_id, int64_t now_ms);
 
+  /// \brief The job's entry, or NotFound.
+  Result<rpc::JobInfo> GetJob(const JobID& job_id) const;
+  /// \brief The id NextJobId hands out next (as an integer).
+  uint32_t next_job_id() const { return next_job_id_; }
+  /// \brief Rebuilds the table from stored jobs and the stored counter
+  /// (the counter ends past every job's id either way). REQUIRES: empty table.
+  void Restore(const std::vector<rpc::JobInfo>& jobs, uint32_t next_job_id);
+
   /// \brief Every job ever added, ordered by job id.
   std::vector<rpc::JobInfo> GetAllJobs() const;
 

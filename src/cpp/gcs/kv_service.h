@@ -4,8 +4,11 @@
 // Thread safety: every handler takes mu_. Owns its GcsKvManager. Handlers
 // always return grpc::Status::OK with an OK GcsStatus: a missing key is
 // reported through `found` / `exists` / counts, never as an error.
+// With SetStorage, every put and delete is also written to GcsStorage (under
+// mu_, before the reply); Restore loads the stored rows back at start.
 #include <mutex>
 
+#include "gcs/gcs_storage.h"
 #include "gcs/kv_manager.h"
 #include "gcs_service.grpc.pb.h"
 
@@ -14,6 +17,12 @@ namespace lumos::gcs {
 class InternalKVService final : public rpc::InternalKVGcsService::Service {
  public:
   InternalKVService() = default;
+  /// \brief Persist to `storage` (null: memory only). REQUIRES: before serving.
+  void SetStorage(GcsStorage* storage) { storage_ = storage; }
+  /// \brief Loads the stored KV rows; the error names a malformed row.
+  Status Restore(const GcsStorage::Rows& rows);
+  /// \brief The storage key of (ns, key): 4-byte big-endian ns length, ns, key.
+  static std::string StorageKey(const std::string& ns, const std::string& key);
 
   grpc::Status KVGet(grpc::ServerContext* ctx, const rpc::KVGetRequest* req,
                      rpc::KVGetReply* reply) override;
@@ -27,8 +36,11 @@ class InternalKVService final : public rpc::InternalKVGcsService::Service {
                       rpc::KVKeysReply* reply) override;
 
  private:
+  void Save(const std::string& ns, const std::string& key, const std::string* value);
+
   std::mutex mu_;
   GcsKvManager manager_;  // guarded by mu_
+  GcsStorage* storage_ = nullptr;
 };
 
 }  // namespace lumos::gcs

@@ -1,7 +1,11 @@
 // gcs_server: the GCS daemon. Started by `lumos.init()` / `lumos start --head`.
 //
 //   gcs_server [--host=127.0.0.1] [--port=0] [--port-file=PATH]
-//              [--session-dir=DIR] [--lifeline-pid=PID]
+//              [--session-dir=DIR] [--lifeline-pid=PID] [--gcs-storage=PATH]
+//
+// --gcs-storage keeps the GCS tables in that SQLite file (created if
+// missing); a GCS started again on the same file and port carries on where
+// the previous one stopped (see gcs_server.h). Without it: memory only.
 //
 // --port=0 lets the OS pick; the chosen port is written to --port-file (write
 // to a temporary file, then rename, so readers never see a partial file).
@@ -24,10 +28,10 @@
 
 namespace {
 
-constexpr const char* kKnownFlags = "host,port,port-file,session-dir,lifeline-pid,auth-token-file";
+constexpr const char* kKnownFlags = "host,port,port-file,session-dir,lifeline-pid,auth-token-file,gcs-storage";
 constexpr const char* kUsage =
     "usage: gcs_server [--host=127.0.0.1] [--port=0] [--port-file=PATH] "
-    "[--session-dir=DIR] [--lifeline-pid=PID] [--auth-token-file=PATH]\n";
+    "[--session-dir=DIR] [--lifeline-pid=PID] [--auth-token-file=PATH] [--gcs-storage=PATH]\n";
 
 // Writes `content` to `path` atomically (temporary file + rename).
 bool WriteFileAtomically(const std::string& path, const std::string& content) {
@@ -83,6 +87,7 @@ int main(int argc, char** argv) {
   }
   options.port = static_cast<int>(port);
   options.session_dir = flags.GetString("session-dir");
+  options.storage_path = flags.GetString("gcs-storage", "");
 
   lumos::gcs::GcsServer server(options);
   s = server.Start();

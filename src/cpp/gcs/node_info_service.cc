@@ -10,6 +10,29 @@
 
 namespace lumos::gcs {
 
+Result<std::vector<NodeID>> NodeInfoService::Restore(const GcsStorage::Rows& rows, int64_t now_ms) {
+  std::vector<rpc::NodeInfo> nodes;
+  std::vector<NodeID> alive;
+  for (const auto& [key, value] : rows) {
+    rpc::NodeInfo node;
+    if (!node.ParseFromString(value)) return Status::Invalid("malformed node row in the GCS storage");
+    if (node.state() == rpc::NodeInfo::ALIVE && node.node_id().size() == NodeID::kSize) {
+      alive.push_back(NodeID::FromBinary(node.node_id()));
+    }
+    nodes.push_back(std::move(node));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  manager_.Restore(nodes, now_ms);
+  return alive;
+}
+
+void NodeInfoService::SaveLocked(const NodeID& id) {
+  auto node = manager_.GetNode(id);
+  if (!node.ok()) return;
+  Status s = storage_->Put(GcsStorage::Table::kNodes, id.Binary(), node.value().SerializeAsString());
+  if (!s.ok()) LUMOS_LOG(Error) << "node table not saved: " << s.ToString();
+}
+
 grpc::Status NodeInfoService::RegisterNode(grpc::ServerContext* context,
                                            const rpc::RegisterNodeRequest* req,
                                            rpc::RegisterNodeReply* reply) {
@@ -18,6 +41,7 @@ grpc::Status NodeInfoService::RegisterNode(grpc::ServerContext* context,
   {
     std::lock_guard<std::mutex> lock(mu_);
     s = manager_.RegisterNode(req->node(), WallClockMs());
+    if (s.ok() && storage_ != nullptr) SaveLocked(NodeID::FromBinary(req->node().node_id()));
   }
   NodeID id = NodeID::FromBinary(req->node().node_id());
   if (s.ok()) {
@@ -41,6 +65,7 @@ grpc::Status NodeInfoService::UnregisterNode(grpc::ServerContext* context,
   {
     std::lock_guard<std::mutex> lock(mu_);
     s = manager_.UnregisterNode(id, req->reason());
+    if (s.ok() && storage_ != nullptr) SaveLocked(id);
   }
   if (s.ok()) {
     LUMOS_LOG(Info) << "node " << id.Hex() << " unregistered: " << req->reason();
@@ -96,7 +121,10 @@ std::vector<NodeID> NodeInfoService::CheckDeadlines(int64_t now_ms, int64_t time
   {
     std::lock_guard<std::mutex> lock(mu_);
     died = manager_.CheckDeadlines(now_ms, timeout_ms);
-    for (const auto& id : died) reasons.push_back(manager_.GetNode(id).value().death_reason());
+    for (const auto& id : died) {
+      reasons.push_back(manager_.GetNode(id).value().death_reason());
+      if (storage_ != nullptr) SaveLocked(id);
+    }
   }
   for (size_t i = 0; i < died.size(); i++) {
     LUMOS_LOG(Warning) << "node " << died[i].Hex() << " marked dead: " << reasons[i];
@@ -111,6 +139,7 @@ bool NodeInfoService::MarkDead(const NodeID& node, const std::string& reason) {
     auto info = manager_.GetNode(node);
     if (!info.ok() || info.value().state() != rpc::NodeInfo::ALIVE) return false;
     if (!manager_.UnregisterNode(node, reason).ok()) return false;
+    if (storage_ != nullptr) SaveLocked(node);
   }
   LUMOS_LOG(Warning) << "node " << node.Hex() << " marked dead: " << reason;
   if (on_dead_) on_dead_(node, reason);

@@ -4,6 +4,8 @@
 // Thread safety: every handler and CheckDeadlines take mu_, so gRPC's sync
 // worker threads and GcsServer's deadline thread may call concurrently. The
 // listeners run on the calling thread, after mu_ is released.
+// With SetStorage, a node's entry is written to GcsStorage when it registers
+// or dies (not on every resource report: those only refresh it).
 // Owns its GcsNodeManager. Handlers always return grpc::Status::OK; failures
 // travel in the reply's GcsStatus (see service_util.h).
 #include <cstdint>
@@ -12,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "gcs/gcs_storage.h"
 #include "gcs/node_manager.h"
 #include "gcs_service.grpc.pb.h"
 
@@ -20,6 +23,11 @@ namespace lumos::gcs {
 class NodeInfoService final : public rpc::NodeInfoGcsService::Service {
  public:
   NodeInfoService() = default;
+  /// \brief Persist to `storage` (null: memory only). REQUIRES: before serving.
+  void SetStorage(GcsStorage* storage) { storage_ = storage; }
+  /// \brief Loads stored nodes (ALIVE ones as just reported) and returns the
+  /// ids of the ALIVE ones; the listeners are not called.
+  Result<std::vector<NodeID>> Restore(const GcsStorage::Rows& rows, int64_t now_ms);
 
   grpc::Status RegisterNode(grpc::ServerContext* ctx, const rpc::RegisterNodeRequest* req,
                             rpc::RegisterNodeReply* reply) override;
@@ -54,6 +62,9 @@ class NodeInfoService final : public rpc::NodeInfoGcsService::Service {
   std::function<void(const NodeID&, const std::string&)> on_dead_;
   std::mutex mu_;
   GcsNodeManager manager_;  // guarded by mu_
+  GcsStorage* storage_ = nullptr;
+  // REQUIRES: mu_ held. Writes the node's current entry.
+  void SaveLocked(const NodeID& id);
 };
 
 }  // namespace lumos::gcs

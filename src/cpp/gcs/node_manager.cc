@@ -118,6 +118,17 @@ std::vector<NodeID> GcsNodeManager::CheckDeadlines(int64_t now_ms, int64_t timeo
   return died;
 }
 
+void GcsNodeManager::Restore(const std::vector<rpc::NodeInfo>& nodes, int64_t now_ms) {
+  for (const auto& node : nodes) {
+    if (node.node_id().size() != NodeID::kSize) continue;
+    NodeID id = NodeID::FromBinary(node.node_id());
+    if (index_.count(id)) continue;
+    index_.emplace(id, nodes_.size());
+    nodes_.push_back(node);
+    if (node.state() == rpc::NodeInfo::ALIVE) nodes_.back().set_last_report_ms(now_ms);
+  }
+}
+
 size_t GcsNodeManager::NumAlive() const {
   size_t n = 0;
   for (const auto& node : nodes_) n += node.state() == rpc::NodeInfo::ALIVE;

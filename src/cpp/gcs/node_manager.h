@@ -62,6 +62,11 @@ class GcsNodeManager {
   /// time (a stalled GCS, or a one-node cluster), none dies.
   std::vector<NodeID> CheckDeadlines(int64_t now_ms, int64_t timeout_ms);
 
+  /// \brief Rebuilds the table from stored entries (REQUIRES: empty).
+  /// ALIVE nodes count as reported at `now_ms`: a raylet that does not report
+  /// again within the death timeout is then marked dead as usual.
+  void Restore(const std::vector<rpc::NodeInfo>& nodes, int64_t now_ms);
+
   /// \brief Number of nodes currently ALIVE.
   size_t NumAlive() const;
 

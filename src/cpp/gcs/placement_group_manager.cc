@@ -62,6 +62,7 @@ Status GcsPlacementGroupManager::Create(const PG& pg) {
   e.data.set_state(PG::PENDING);
   groups_.emplace(id, std::move(e));
   order_.push_back(id);
+  Touch(id);
   return Status::OK();
 }
 
@@ -70,6 +71,7 @@ Status GcsPlacementGroupManager::Remove(const std::string& pg_id, PgActions* act
   if (it == groups_.end()) return Status::NotFound("placement group " + pg_id + " does not exist");
   Entry& e = it->second;
   if (e.data.state() == PG::REMOVED) return Status::OK();
+  Touch(pg_id);
   PgAction removed;
   removed.kind = PgAction::kRemoved;
   removed.pg_id = pg_id;
@@ -227,6 +229,7 @@ void GcsPlacementGroupManager::PrepareDone(const std::string& pg_id, uint64_t at
     e.committed.insert(node);
     e.in_flight = false;
     e.data.set_state(PG::CREATED);
+    Touch(pg_id);
     PgAction ready;
     ready.kind = PgAction::kReady;
     ready.pg_id = pg_id;
@@ -262,6 +265,7 @@ void GcsPlacementGroupManager::CommitDone(const std::string& pg_id, uint64_t att
   if (e.committed.size() < e.placement.size()) return;
   e.in_flight = false;
   e.data.set_state(PG::CREATED);
+  Touch(pg_id);
   PgAction a;
   a.kind = PgAction::kReady;
   a.pg_id = pg_id;
@@ -269,6 +273,7 @@ void GcsPlacementGroupManager::CommitDone(const std::string& pg_id, uint64_t att
 }
 
 void GcsPlacementGroupManager::CancelAll(Entry& e, bool removed, PgActions* actions) {
+  Touch(e.data.placement_group_id());
   for (const auto& [node, indices] : e.placement) {
     PgAction a;
     a.kind = PgAction::kCancel;

@@ -28,6 +28,12 @@
 // Node availability comes from the node table (raylet reports, which include
 // prepared bundles); between reports the manager subtracts what it placed.
 //
+// Durability: with TrackChanges(true) every group whose row changed
+// (created, placed, removed, rescheduled) is remembered for TakeChanges();
+// Restore() rebuilds the table from rows: CREATED groups stay CREATED on
+// their bundles' nodes, REMOVED ones stay removed, the others are PENDING
+// and placed again.
+//
 // Thread safety: none (the shell serialises calls).
 #include <cstdint>
 #include <map>
@@ -91,6 +97,14 @@ class GcsPlacementGroupManager {
                   const std::string& message, PgActions* actions);
 
   size_t num_pending() const;
+
+  /// \brief Remember the groups whose stored row changed (off by default).
+  void TrackChanges(bool on) { track_changes_ = on; }
+  /// \brief The rows changed since the last call, and forgets them.
+  std::vector<rpc::PlacementGroupTableData> TakeChanges();
+  /// \brief Rebuilds the table from stored rows. REQUIRES: an empty table.
+  /// Rows that no longer validate are skipped and named in the result.
+  Status Restore(const std::vector<rpc::PlacementGroupTableData>& rows);
   bool HasPending() const { return num_pending() > 0; }
 
  private:
@@ -105,6 +119,12 @@ class GcsPlacementGroupManager {
   void Abort(Entry& e, const std::string& why, PgActions* actions);
   void CancelAll(Entry& e, bool removed, PgActions* actions);
   void ReleaseAllocations(Entry& e);
+  void Touch(const std::string& id) {
+    if (track_changes_) changed_.insert(id);
+  }
+
+  bool track_changes_ = false;
+  std::set<std::string> changed_;
 
   scheduling::ClusterScheduler scheduler_;
   std::set<NodeID> nodes_;  // alive nodes the manager was told about

@@ -5,6 +5,7 @@
 #include <future>
 
 #include "common/logging.h"
+#include "gcs/gcs_storage.h"
 #include "gcs/raylet_link.h"
 #include "node_manager.pb.h"
 
@@ -55,11 +56,31 @@ void GcsPlacementGroupScheduler::Stop() {
   loop_.Join();
 }
 
+void GcsPlacementGroupScheduler::SetStorage(GcsStorage* storage) {
+  std::lock_guard<std::mutex> lock(mu_);
+  storage_ = storage;
+  manager_.TrackChanges(storage != nullptr);
+}
+
+Status GcsPlacementGroupScheduler::Restore(const std::vector<rpc::PlacementGroupTableData>& rows) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return manager_.Restore(rows);
+}
+
 template <typename Fn>
 auto GcsPlacementGroupScheduler::WithManager(Fn&& fn) {
   PgActions actions;
   std::unique_lock<std::mutex> lock(mu_);
   auto result = fn(manager_, &actions);
+  if (storage_ != nullptr) {
+    std::vector<GcsStorage::Op> ops;
+    for (const auto& row : manager_.TakeChanges()) {
+      ops.push_back(GcsStorage::Op{GcsStorage::Table::kPlacementGroups, row.placement_group_id(),
+                                   row.SerializeAsString()});
+    }
+    Status saved = storage_->Apply(ops);
+    if (!saved.ok()) LUMOS_LOG(Error) << "placement group table not saved: " << saved.ToString();
+  }
   bool any = false, ready = false;
   for (auto& a : actions) {
     if (a.kind == PgAction::kReady) {

@@ -31,6 +31,8 @@
 
 namespace lumos::gcs {
 
+class GcsStorage;
+
 class GcsPlacementGroupScheduler {
  public:
   using NodeLister = std::function<std::vector<rpc::NodeInfo>()>;
@@ -46,6 +48,11 @@ class GcsPlacementGroupScheduler {
   /// before their workers are killed). It runs under the scheduler's lock:
   /// it must not call back into the scheduler. REQUIRES: before Start().
   void SetRemovedListener(RemovedListener fn) { on_removed_ = std::move(fn); }
+  /// \brief Writes every changed group row to `storage` under the lock, in
+  /// the order of the changes (null: in memory only). REQUIRES: before Start.
+  void SetStorage(GcsStorage* storage);
+  /// \brief Rebuilds the table from stored rows (REQUIRES: before Start).
+  Status Restore(const std::vector<rpc::PlacementGroupTableData>& rows);
   void Start();
   void Stop();
 
@@ -83,6 +90,7 @@ class GcsPlacementGroupScheduler {
 
   const NodeLister list_nodes_;
   RemovedListener on_removed_;
+  GcsStorage* storage_ = nullptr;  // set before Start
   rpc::EventLoop loop_;  // destroyed last
 
   std::mutex mu_;

@@ -137,6 +137,13 @@ std::vector<LeaseInfo> LeaseManager::RequesterGone(uint64_t requester) {
   return held;
 }
 
+void LeaseManager::ReassignRequester(uint64_t from, uint64_t to) {
+  RequesterGone(from);  // its queued requests go
+  for (auto& [id, info] : leases_) {
+    if (info.requester == from) info.requester = to;
+  }
+}
+
 namespace {
 bool NamesGroup(const ResourceSet& rs, const std::string& pg) {
   for (const auto& name : rs.Names()) {

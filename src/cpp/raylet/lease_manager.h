@@ -101,6 +101,9 @@ class LeaseManager {
   void WorkerUnblocked(const WorkerID& worker);
   /// \brief Drops the requester's pending requests; returns the leases it holds.
   std::vector<LeaseInfo> RequesterGone(uint64_t requester);
+  /// \brief Drops `from`'s queued requests and hands its leases to `to`
+  /// (which keeps them: their workers go on running).
+  void ReassignRequester(uint64_t from, uint64_t to);
   /// \brief A placement group was removed: drops and returns the pending
   /// requests that ask for (or must be placed on) a resource of group `pg`.
   std::vector<LeaseRequest> DropGroupRequests(const std::string& pg);

@@ -88,6 +88,7 @@ Status NodeManager::Start() {
   info.set_is_head(options_.is_head);
   info.set_object_store_memory(options_.object_store_memory);
   LUMOS_RETURN_NOT_OK(gcs_->RegisterNode(info));
+  registration_ = info;  // registered again if a fresh GCS does not know the node
   {
     // The other nodes are known before the first lease request is served.
     std::vector<rpc::NodeInfo> nodes;
@@ -112,6 +113,7 @@ void NodeManager::Stop(const std::string& reason) {
     reporter_stop_ = true;
   }
   snapshot_cv_.notify_all();
+  gcs_->CancelWaits();  // a report waiting for a restarting GCS ends now
   if (reporter_.joinable()) reporter_.join();
   Status s = gcs_->UnregisterNode(options_.node_id, reason);
   if (!s.ok()) LUMOS_LOG(Info) << "could not unregister from the GCS: " << s.ToString();
@@ -197,6 +199,7 @@ void NodeManager::HandleRegister(const std::shared_ptr<Client>& c, const rpc::Fr
   c->pid = req.pid();
   c->is_driver = req.is_driver() || req.remote_owner();
   c->remote_owner = req.remote_owner();
+  c->is_gcs = req.runtime() == "gcs" && req.is_driver();
   c->endpoint = req.endpoint();
   if (!c->is_driver) {
     // The kernel's word, not the claim: only a process this raylet spawned
@@ -305,7 +308,7 @@ void NodeManager::HandleReturnWorker(const std::shared_ptr<Client>& c, const rpc
   rpc::ReturnWorkerRequest req;
   if (!Parse(c->conn, frame, &req)) return;
   const LeaseInfo* held = leases_.GetLease(req.lease_id());
-  if (held && held->requester != c->id) {
+  if (held && held->requester != c->id && !(c->is_gcs && held->requester == kGcsLeases)) {
     // Not this client's lease: refuse, leaving the lease and its worker alone.
     LUMOS_LOG(Warning) << "client " << c->id << " returned lease " << req.lease_id()
                        << " which it does not hold; ignored";
@@ -400,6 +403,13 @@ void NodeManager::OnClose(const rpc::ConnectionPtr& conn, const Status& why) {
     idle_since_ms_.erase(c->worker_id);
     // A worker that hung up but lives on would hold a process slot forever.
     pool_.Kill(c->pid, SIGKILL);
+  }
+  // The GCS's leases are its actors: they outlive a GCS restart (the new
+  // GCS adopts them, see HandleReturnWorker).
+  if (c->is_gcs) {
+    leases_.ReassignRequester(c->id, kGcsLeases);
+    ScheduleAndDispatch();
+    return;
   }
   // Leases this client held: their workers may be running its orphaned tasks.
   for (const auto& lease : leases_.RequesterGone(c->id)) {
@@ -658,8 +668,27 @@ void NodeManager::ReporterLoop() {
       if (!fs.ok()) LUMOS_LOG(Debug) << "worker failure report failed: " << fs.ToString();
     }
     bool dead = false;
+    const int64_t sent_ms = rpc::NowMs();
     Status s = gcs_->ReportResources(options_.node_id, snapshot, &dead, &total, &infeasible);
-    if (!s.ok()) LUMOS_LOG(Warning) << "resource report to the GCS failed: " << s.ToString();
+    if (s.ok() || s.code() == StatusCode::kNotFound) gcs_failing_since_ms_ = 0;
+    else if (gcs_failing_since_ms_ == 0) gcs_failing_since_ms_ = sent_ms;
+    if (s.code() == StatusCode::kNotFound) {
+      // A GCS started afresh (no storage) does not know this node: join again.
+      LUMOS_LOG(Warning) << "the GCS does not know this node (it restarted); registering again";
+      rpc::NodeInfo info = registration_;
+      for (const auto& [k, v] : snapshot) (*info.mutable_available_resources())[k] = v;
+      Status rs = gcs_->RegisterNode(info);
+      if (!rs.ok()) LUMOS_LOG(Warning) << "registering again failed: " << rs.ToString();
+      std::lock_guard<std::mutex> relock(snapshot_mu_);
+      snapshot_dirty_ = true;  // report the totals again too
+    } else if (!s.ok() && rpc::NowMs() - gcs_failing_since_ms_ >= Config::Get().gcs_reconnect_timeout_s() * 1000) {
+      LUMOS_LOG(Error) << "exiting: the GCS at " << gcs_->address() << " has not answered for "
+                       << (rpc::NowMs() - gcs_failing_since_ms_) / 1000
+                       << " s (gcs_reconnect_timeout_s); last error: " << s.ToString();
+      ::kill(getpid(), SIGTERM);
+    } else if (!s.ok()) {
+      LUMOS_LOG(Warning) << "resource report to the GCS failed: " << s.ToString();
+    }
     if (dead) {
       LUMOS_LOG(Error) << "the GCS considers this node dead; exiting";
       ::kill(getpid(), SIGTERM);

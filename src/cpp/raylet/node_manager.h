@@ -71,6 +71,7 @@ class NodeManager {
     bool registered = false;
     bool is_driver = false;
     bool remote_owner = false;  // a core worker of another node, here for leases
+    bool is_gcs = false;        // the GCS (its leases are actors' and survive it)
     WorkerID worker_id;
     pid_t pid = 0;
     std::string endpoint;
@@ -176,6 +177,11 @@ class NodeManager {
   std::vector<std::string> infeasible_snapshot_;      // GUARDED_BY(snapshot_mu_)
   bool snapshot_dirty_ = true;                        // GUARDED_BY(snapshot_mu_)
   bool reporter_stop_ = false;                        // GUARDED_BY(snapshot_mu_)
+  rpc::NodeInfo registration_;       // what Start registered (set before the reporter starts)
+  int64_t gcs_failing_since_ms_ = 0;  // reporter thread only: 0 = the GCS answers
+  // The requester of leases held by a GCS that hung up (crashed or restarting):
+  // they are its actors' and stay; any GCS connection may return them.
+  static constexpr uint64_t kGcsLeases = ~uint64_t{0};
   std::vector<std::pair<WorkerID, std::string>> worker_failures_;  // GUARDED_BY(snapshot_mu_)
   std::thread reporter_;
 

@@ -9,11 +9,13 @@
 #include <grpcpp/support/channel_arguments.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <thread>
 #include <utility>
 
 #include "common/config.h"
+#include "common/logging.h"
 #include "gcs_service.grpc.pb.h"
 
 namespace lumos::rpc {
@@ -81,19 +83,54 @@ struct GcsClient::Impl {
   std::unique_ptr<ActorInfoGcsService::Stub> actor;
   std::unique_ptr<PlacementGroupInfoGcsService::Stub> pg;
   std::unique_ptr<TaskEventGcsService::Stub> task_events;
+  std::atomic<bool> cancelled{false};  // CancelWaits() was called
+  static constexpr int64_t kWaitSliceMs = 500;
 
   // Runs one unary call with the configured deadline and folds both the
   // transport status and the reply's GcsStatus into one Status.
+  // `wait_for_gcs`: while the GCS cannot be reached (it restarts), the call
+  // is sent again as soon as it is back, for up to gcs_reconnect_timeout_s
+  // in all; the error then says how long it waited. Calls made on the way
+  // out (unregister, job finished, telemetry) pass false and fail at once.
+  // Every GCS call that waits is idempotent or harmless when repeated.
   template <typename Request, typename Reply, typename Method>
   Status Call(const char* name, const std::string& address, Method method, const Request& request,
-              Reply* reply, int64_t deadline_ms = 0) {
+              Reply* reply, int64_t deadline_ms = 0, bool wait_for_gcs = true) {
     const int64_t timeout_ms = deadline_ms > 0 ? deadline_ms : Config::Get().gcs_rpc_timeout_ms();
-    grpc::ClientContext ctx;
-    AddAuthMetadata(&ctx);
-    ctx.set_deadline(DeadlineIn(timeout_ms));
-    grpc::Status s = method(&ctx, request, reply);
-    if (!s.ok()) return FromGrpc(s, name, address, timeout_ms);
-    return FromGcsStatus(reply->status());
+    const int64_t budget_ms = Config::Get().gcs_reconnect_timeout_s() * 1000;
+    const auto give_up = Clock::now() + std::chrono::milliseconds(std::max(timeout_ms, budget_ms));
+    bool warned = false;
+    for (int attempt = 0;; attempt++) {
+      grpc::ClientContext ctx;
+      AddAuthMetadata(&ctx);
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(give_up - Clock::now()).count();
+      // The first attempt fails fast when the GCS is down; later ones wait
+      // for the connection in slices, so CancelWaits() is noticed soon.
+      ctx.set_wait_for_ready(attempt > 0);
+      ctx.set_deadline(DeadlineIn(attempt == 0 ? timeout_ms
+                                               : std::max<int64_t>(1, std::min({timeout_ms, left, kWaitSliceMs}))));
+      grpc::Status s = method(&ctx, request, reply);
+      if (s.ok()) return FromGcsStatus(reply->status());
+      const bool unreachable =
+          s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+          (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+           channel->GetState(false) != GRPC_CHANNEL_READY);
+      if (!wait_for_gcs || !unreachable || Clock::now() >= give_up || cancelled.load()) {
+        if (wait_for_gcs && unreachable) {
+          return Status::Disconnected("the GCS at " + address + " could not be reached for " +
+                                      std::to_string(budget_ms / 1000) + " s (" + name +
+                                      ", gcs_reconnect_timeout_s); restart it with `lumos start --head` on "
+                                      "the head node (same --gcs-storage) or raise the knob");
+        }
+        return FromGrpc(s, name, address, timeout_ms);
+      }
+      if (!warned) {
+        warned = true;
+        LUMOS_LOG(Warning) << "the GCS at " << address << " is unreachable (" << name
+                           << "); waiting up to " << budget_ms / 1000 << " s for it to come back";
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
   }
 };
 
@@ -115,6 +152,8 @@ GcsClient::GcsClient(std::string address) : address_(std::move(address)), impl_(
 }
 
 GcsClient::~GcsClient() = default;
+
+void GcsClient::CancelWaits() { impl_->cancelled.store(true); }
 
 Status GcsClient::Connect(int64_t timeout_ms) {
   const auto give_up = Clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -163,7 +202,8 @@ Status GcsClient::UnregisterNode(const NodeID& node_id, const std::string& reaso
   req.set_node_id(node_id.Binary());
   req.set_reason(reason);
   UnregisterNodeReply rep;
-  return impl_->Call("UnregisterNode", address_, LUMOS_GCS_METHOD(node, UnregisterNode), req, &rep);
+  return impl_->Call("UnregisterNode", address_, LUMOS_GCS_METHOD(node, UnregisterNode), req, &rep, 0,
+                     /*wait_for_gcs=*/false);
 }
 
 Status GcsClient::GetAllNodeInfo(std::vector<NodeInfo>* nodes) {
@@ -219,7 +259,7 @@ Status GcsClient::MarkJobFinished(const JobID& job_id) {
   req.set_job_id(job_id.Binary());
   MarkJobFinishedReply rep;
   return impl_->Call("MarkJobFinished", address_, LUMOS_GCS_METHOD(job, MarkJobFinished), req,
-                     &rep);
+                     &rep, 0, /*wait_for_gcs=*/false);
 }
 
 Status GcsClient::GetAllJobInfo(std::vector<JobInfo>* jobs) {
@@ -365,7 +405,7 @@ Status GcsClient::ReportWorkerFailure(const std::string& worker_id, const std::s
   req.set_description(description);
   ReportWorkerFailureReply rep;
   return impl_->Call("ReportWorkerFailure", address_,
-                     LUMOS_GCS_METHOD(actor, ReportWorkerFailure), req, &rep);
+                     LUMOS_GCS_METHOD(actor, ReportWorkerFailure), req, &rep, 0, /*wait_for_gcs=*/false);
 }
 
 
@@ -430,7 +470,7 @@ Status GcsClient::WaitPlacementGroupUntilReady(const std::string& pg_id, int64_t
 Status GcsClient::AddTaskEvents(const AddTaskEventsRequest& events, int64_t timeout_ms) {
   AddTaskEventsReply rep;
   return impl_->Call("AddTaskEvents", address_, LUMOS_GCS_METHOD(task_events, AddTaskEvents), events, &rep,
-                     timeout_ms);
+                     timeout_ms, /*wait_for_gcs=*/false);
 }
 
 Status GcsClient::GetTaskEvents(const GetTaskEventsRequest& request, GetTaskEventsReply* reply) {

@@ -6,6 +6,11 @@
 // gRPC channel and stubs are thread safe; the client keeps no other mutable
 // state). Each call blocks for at most Config::Get().gcs_rpc_timeout_ms().
 //
+// A GCS that cannot be reached (restarting) is waited for, up to
+// Config::Get().gcs_reconnect_timeout_s() per call, except by the calls made
+// on the way out (UnregisterNode, MarkJobFinished, ReportWorkerFailure,
+// AddTaskEvents), which fail at once.
+//
 // Errors: a GCS that cannot be reached gives Disconnected naming the address;
 // a call past its deadline gives TimedOut; a GCS that refuses a request
 // returns the GcsStatus it sent (e.g. AlreadyExists, NotFound) as a Status.
@@ -38,6 +43,10 @@ class GcsClient {
   Status Connect(int64_t timeout_ms);
 
   const std::string& address() const { return address_; }
+
+  /// \brief Calls stop waiting for an unreachable GCS (within ~0.5 s) and
+  /// fail instead; for a process on its way out. Thread safe.
+  void CancelWaits();
 
   // Node table.
   Status RegisterNode(const NodeInfo& node);
