@@ -134,6 +134,21 @@ TEST_F(ObjectManagerTest, RemoteFreeDeletesTheCopy) {
   EXPECT_FALSE(found);
 }
 
+TEST_F(ObjectManagerTest, SameHostCopiesStraightFromTheOtherStore) {
+  // With the peer's store socket known (a node on this host), no TCP is used.
+  b_->om->SetNodeAddress(a_->id, "127.0.0.1", /*port=*/1, a_->dir.File("store"));
+  const uint64_t size = 3 << 20;
+  ObjectID id = PutOnA(6, size, "META");
+  EXPECT_EQ(PullSync(b_->om.get(), {id}, a_->id)[0], "");
+  std::vector<object_store::StoreClient::ObjectBuffer> bufs;
+  ASSERT_TRUE(b_->client.Get({id}, &bufs).ok());
+  ASSERT_TRUE(bufs[0].found);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(bufs[0].metadata), bufs[0].metadata_size), "META");
+  for (uint64_t k = 0; k < size; k += 4099) ASSERT_EQ(bufs[0].data[k], static_cast<uint8_t>((k * 131 + 6) & 0xff));
+  b_->client.Release(id);
+  EXPECT_NE(PullSync(b_->om.get(), {Id(97)}, a_->id)[0].find("no longer on node"), std::string::npos);
+}
+
 TEST(ObjectManagerFullTest, NoRoomIsAClearError) {
   rpc::SetClusterToken("om-test-token");
   TestNode a(32 << 20, 1 << 20);

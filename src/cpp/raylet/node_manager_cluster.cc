@@ -7,6 +7,7 @@
 #include "common/logging.h"
 #include "node_manager.pb.h"
 #include "raylet/node_manager.h"
+#include "rpc/endpoint.h"
 
 namespace lumos::raylet {
 namespace {
@@ -103,7 +104,11 @@ void NodeManager::OnClusterView(std::vector<rpc::NodeInfo> nodes) {
     if (!t.ok() || !a.ok()) continue;
     cluster_.UpsertNode(id, t.value(), a.value(), labels);
     alive[id] = n.raylet_endpoint();
-    if (object_manager_ && n.object_manager_port() > 0) object_manager_->SetNodeAddress(id, n.node_ip(), n.object_manager_port());
+    if (object_manager_ && n.object_manager_port() > 0) {
+      auto store = rpc::ParseEndpoint(n.store_endpoint());
+      object_manager_->SetNodeAddress(id, n.node_ip(), n.object_manager_port(),
+                                      store.ok() ? store.value().unix_path : "");
+    }
   }
   for (const auto& [id, ep] : raylet_endpoints_) {
     if (!alive.count(id)) {

@@ -111,14 +111,67 @@ void ObjectManager::Stop() {
   }
 }
 
-void ObjectManager::SetNodeAddress(const NodeID& node, const std::string& ip, int port) {
+void ObjectManager::SetNodeAddress(const NodeID& node, const std::string& ip, int port,
+                                   const std::string& store_socket) {
   std::lock_guard<std::mutex> lock(mu_);
-  nodes_[node] = Address{ip, port};
+  nodes_[node] = Address{ip, port, store_socket};
 }
 
 void ObjectManager::RemoveNode(const NodeID& node) {
   std::lock_guard<std::mutex> lock(mu_);
   nodes_.erase(node);
+  peer_stores_.erase(node);
+}
+
+Result<std::shared_ptr<object_store::StoreClient>> ObjectManager::PeerStore(const NodeID& node,
+                                                                         const std::string& socket) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = peer_stores_.find(node);
+    if (it != peer_stores_.end()) return it->second;
+  }
+  auto client = std::make_shared<object_store::StoreClient>();
+  LUMOS_RETURN_NOT_OK(client->Connect(socket, WorkerID::FromRandom(), 2000));
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, added] = peer_stores_.emplace(node, client);
+  return it->second;
+}
+
+Status ObjectManager::CopyFromLocalStore(const ObjectID& id, const NodeID& node, const std::string& store_socket) {
+  auto peer = PeerStore(node, store_socket);
+  if (!peer.ok()) {
+    return Status::ObjectLost("object " + id.Hex() + " cannot be fetched from node " + node.Hex() +
+                              " on this host: " + peer.status().message());
+  }
+  std::vector<object_store::StoreClient::ObjectBuffer> bufs;
+  Status s = peer.value()->Get({id}, &bufs);
+  if (!s.ok() || !bufs[0].found) {
+    if (!s.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      peer_stores_.erase(node);  // its store went away: connect again next time
+    }
+    return Status::ObjectLost("object " + id.Hex() + " is no longer on node " + node.Hex() + " (" +
+                              (s.ok() ? bufs[0].error : s.message()) + ")");
+  }
+  const auto& src = bufs[0];
+  const uint64_t total = src.data_size + src.metadata_size;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.SetSize(id, total);
+  }
+  uint8_t* dst = nullptr;
+  s = store_.Create(id, src.data_size, src.metadata_size, WorkerID::Nil(), &dst, /*secondary=*/true);
+  if (s.ok()) {
+    std::memcpy(dst, src.data, total);  // metadata follows data in both stores
+    s = store_.Seal(id);
+  } else if (s.code() == StatusCode::kAlreadyExists) {
+    s = Status::OK();  // a copy arrived meanwhile
+  } else if (s.code() == StatusCode::kOutOfMemory) {
+    s = Status::OutOfMemory("no room for object " + id.Hex() + " of " + std::to_string(total) +
+                            " bytes fetched from node " + Short(node) + ": " + s.message());
+  }
+  peer.value()->Release(id);
+  return s;
 }
 
 // ----------------------------------------------------------------- serving
@@ -343,6 +396,9 @@ Status ObjectManager::Transfer(const ObjectID& id, const NodeID& node) {
                                 ", which is not alive in the cluster (it left or died)");
     }
     addr = it->second;
+  }
+  if (addr.ip == options_.node_ip && !addr.store_socket.empty()) {
+    return CopyFromLocalStore(id, node, addr.store_socket);
   }
   auto dialed = rpc::DialTcpFd(addr.ip, addr.port, 5000);
   if (!dialed.ok()) {

@@ -12,6 +12,11 @@
 //   threads fetch each from its node in pipelined chunks received straight
 //   into a store buffer created for it (a secondary copy: evicted, never
 //   spilled, under pressure), sealed when complete.
+// * Same host: a node on this host (same IP) is pulled from without TCP:
+//   the object manager connects to that node's store socket as a client,
+//   maps its arena and copies the object straight from one shared-memory
+//   arena into the other (one memcpy; a loopback TCP stream costs two kernel
+//   copies and a wake-up per buffer).
 // * Freeing: FreeRemote() sends OBJECT_FREE to the nodes holding copies.
 //
 // Threads: an accept thread, one per serving connection (at most
@@ -56,8 +61,9 @@ class ObjectManager {
   Status Start(int* bound_port);
   void Stop();
 
-  /// \brief Where node `node`'s object manager listens (from the GCS node table).
-  void SetNodeAddress(const NodeID& node, const std::string& ip, int port);
+  /// \brief Where node `node`'s object manager listens (from the GCS node
+  /// table), and its store's Unix socket (used when it runs on this host).
+  void SetNodeAddress(const NodeID& node, const std::string& ip, int port, const std::string& store_socket = "");
   void RemoveNode(const NodeID& node);
 
   /// \brief Makes ids[i] (held by nodes[i]) local; `sizes` may be 0 (unknown).
@@ -78,6 +84,7 @@ class ObjectManager {
   struct Address {
     std::string ip;
     int port = 0;
+    std::string store_socket;
   };
 
   void AcceptLoop();
@@ -86,6 +93,10 @@ class ObjectManager {
   void FreeLoop();
   /// \brief Fetches one object from `node` into the local store.
   Status Transfer(const ObjectID& id, const NodeID& node);
+  /// \brief Copies one object from the store of a node on this host.
+  Status CopyFromLocalStore(const ObjectID& id, const NodeID& node, const std::string& store_socket);
+  /// \brief A client of that node's store (connected once, kept).
+  Result<std::shared_ptr<object_store::StoreClient>> PeerStore(const NodeID& node, const std::string& socket);
   uint64_t FreeStoreBytes();
 
   Options options_;
@@ -104,6 +115,7 @@ class ObjectManager {
   std::unordered_map<uint64_t, Batch> batches_;         // GUARDED_BY(mu_)
   uint64_t next_batch_ = 1;                             // GUARDED_BY(mu_)
   std::unordered_map<NodeID, Address> nodes_;           // GUARDED_BY(mu_)
+  std::unordered_map<NodeID, std::shared_ptr<object_store::StoreClient>> peer_stores_;  // GUARDED_BY(mu_)
   std::deque<std::pair<NodeID, std::vector<ObjectID>>> frees_;  // GUARDED_BY(mu_)
   int serving_ = 0;                                     // GUARDED_BY(mu_)
   std::vector<int> serving_fds_;                        // GUARDED_BY(mu_)
