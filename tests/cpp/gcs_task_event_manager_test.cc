@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 namespace lumos::gcs {
@@ -19,9 +20,7 @@ rpc::TaskEventData Event(int task, int attempt, rpc::TaskStatus state, int64_t t
   rpc::TaskEventData ev;
   ev.set_task_id(TaskId(task));
   ev.set_attempt_number(attempt);
-  auto* st = ev.add_states();
-  st->set_state(state);
-  st->set_time_us(t);
+  for (int s = 0; s <= state; s++) ev.add_state_times_us(s == state ? t : 0);
   if (!name.empty()) {
     ev.mutable_info()->set_name(name);
     ev.mutable_info()->set_func_or_class_name(name);
@@ -65,7 +64,10 @@ TEST(GcsTaskEventManagerTest, ReportsOfOneAttemptMergeInAnyOrder) {
   EXPECT_EQ(r.events(0).state(), rpc::RUNNING);
   EXPECT_EQ(r.events(0).info().name(), "f");
   EXPECT_EQ(r.events(0).worker_pid(), 77);
-  EXPECT_EQ(r.events(0).states_size(), 3);
+  const auto& times = r.events(0).state_times_us();
+  EXPECT_EQ(std::count_if(times.begin(), times.end(), [](int64_t t) { return t != 0; }), 3);
+  EXPECT_EQ(times.Get(rpc::PENDING_ARGS_AVAIL), 10);
+  EXPECT_EQ(times.Get(rpc::RUNNING), 30);
   rpc::TaskEventData end;
   end.set_task_id(TaskId(1));
   end.set_end_time_us(45);

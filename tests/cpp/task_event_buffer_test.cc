@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -46,16 +47,24 @@ rpc::TaskSpec Spec(const TaskID& id, int attempt) {
   return spec;
 }
 
+const std::string kNode(16, 'n'), kWorker(16, 'w');
+
 TEST_F(TaskEventBufferTest, MergesOneAttemptPerMessage) {
   Sink sink;
-  TaskEventBuffer buf(sink.sender(), "node", "worker", 42);
+  TaskEventBuffer buf(sink.sender(), kNode, kWorker, 42);
   TaskID id = TaskID::ForJob(JobID::FromInt(1));
   rpc::TaskSpec spec = Spec(id, 0);
   buf.RecordState(id, 0, rpc::PENDING_ARGS_AVAIL, &spec);
   buf.RecordState(id, 0, rpc::SUBMITTED_TO_WORKER);
-  buf.RecordExecutionStart(spec);
-  buf.RecordExecutionEnd(spec);
-  buf.RecordState(id, 0, rpc::FAILED, nullptr, "WORKER_DIED", "gone");
+  // Executor and owner share one buffer here; the executor's unsent RUNNING
+  // is dropped at the end, and the owner reports the times from the reply.
+  int64_t start = buf.RecordExecutionStart(spec);
+  rpc::PushTaskReply reply;
+  buf.RecordExecutionEnd(spec, start, &reply);
+  EXPECT_EQ(reply.exec_start_time_us(), start);
+  EXPECT_GE(reply.exec_end_time_us(), start);
+  EXPECT_EQ(reply.executor_pid(), 42);
+  buf.RecordState(id, 0, rpc::FAILED, nullptr, "WORKER_DIED", "gone", &reply);
   buf.RecordState(id, 1, rpc::PENDING_NODE_ASSIGNMENT, &spec);
   buf.Flush();
   ASSERT_EQ(sink.size(), 1u);
@@ -66,13 +75,45 @@ TEST_F(TaskEventBufferTest, MergesOneAttemptPerMessage) {
   EXPECT_EQ(first.info().name(), "f");
   EXPECT_EQ(first.info().func_or_class_name(), "mod.f");
   EXPECT_EQ(first.info().type(), "NORMAL_TASK");
-  EXPECT_EQ(first.states_size(), 4);  // args, submitted, running, failed
+  const auto& times = first.state_times_us();
+  EXPECT_EQ(std::count_if(times.begin(), times.end(), [](int64_t t) { return t != 0; }), 4);  // args, submitted, running, failed
+  EXPECT_EQ(times.Get(rpc::PENDING_NODE_ASSIGNMENT), 0);
   EXPECT_EQ(first.worker_pid(), 42);
-  EXPECT_EQ(first.node_id(), "node");
+  EXPECT_EQ(first.node_id(), kNode);
+  EXPECT_EQ(first.worker_id(), kWorker);
+  EXPECT_EQ(times.Get(rpc::RUNNING), start);
   EXPECT_GT(first.start_time_us(), 0);
   EXPECT_GE(first.end_time_us(), first.start_time_us());
   EXPECT_EQ(first.error_type(), "WORKER_DIED");
   EXPECT_EQ(req.events(1).attempt_number(), 1);
+  buf.Stop();
+}
+
+TEST_F(TaskEventBufferTest, RunningIsSentWhileTheTaskRuns) {
+  Sink sink;
+  TaskEventBuffer buf(sink.sender(), kNode, kWorker, 7);
+  TaskID id = TaskID::ForJob(JobID::FromInt(1));
+  rpc::TaskSpec spec = Spec(id, 0);
+  int64_t start = buf.RecordExecutionStart(spec);
+  buf.Flush();  // the task is still running at the flush
+  ASSERT_EQ(sink.size(), 1u);
+  EXPECT_EQ(sink.batches[0].events(0).state_times_us(rpc::RUNNING), start);
+  EXPECT_EQ(sink.batches[0].events(0).worker_pid(), 7);
+  rpc::PushTaskReply reply;
+  buf.RecordExecutionEnd(spec, start, &reply);
+  buf.Flush();
+  EXPECT_EQ(sink.size(), 1u);  // nothing more from the executor: the owner reports the end
+  // An actor's creation task has no owner to report it: its end is sent from here.
+  rpc::TaskSpec creation = Spec(TaskID::ForJob(JobID::FromInt(1)), 0);
+  creation.mutable_actor_creation()->set_actor_id(std::string(16, 'a'));
+  start = buf.RecordExecutionStart(creation);
+  buf.RecordExecutionEnd(creation, start, &reply);
+  buf.Flush();
+  ASSERT_EQ(sink.size(), 2u);
+  const auto& ev = sink.batches[1].events(0);
+  EXPECT_EQ(ev.info().type(), "ACTOR_CREATION_TASK");
+  EXPECT_NE(ev.state_times_us(rpc::FINISHED), 0);
+  EXPECT_GE(ev.end_time_us(), ev.start_time_us());
   buf.Stop();
 }
 

@@ -71,11 +71,14 @@ void CoreWorker::ExecuteTask(const rpc::ConnectionPtr& conn, const rpc::Frame& f
     conn->SendError(rid, rpc::PUSH_TASK, Status::InvalidArgument("unparsable task"));
     return;
   }
+  const int64_t start_us = task_events_ ? task_events_->RecordExecutionStart(req.task()) : 0;
   auto replier = std::make_shared<TaskReplier>(
       conn, rid, std::move(*req.mutable_task()),
-      [this](const rpc::TaskSpec& spec, rpc::PushTaskReply* reply) { BeforeReply(spec, reply); });
+      [this, start_us](const rpc::TaskSpec& spec, rpc::PushTaskReply* reply) {
+        BeforeReply(spec, reply);
+        if (start_us != 0) task_events_->RecordExecutionEnd(spec, start_us, reply);
+      });
   const rpc::TaskSpec& spec = replier->spec();
-  if (task_events_) task_events_->RecordExecutionStart(spec);
   // Items of a streaming generator must reach the caller as they are made,
   // not when the batch of corked replies is written.
   if (spec.streaming_returns()) FlushReplies();
@@ -124,7 +127,6 @@ void CoreWorker::ExecuteTask(const rpc::ConnectionPtr& conn, const rpc::Frame& f
 }
 
 void CoreWorker::BeforeReply(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply) {
-  if (task_events_) task_events_->RecordExecutionEnd(spec);
   // Returns in the object store are in this node's: the owner may be elsewhere.
   for (auto& ret : *reply->mutable_return_objects()) {
     if (ret.in_plasma()) ret.set_node_id(node_id_.Binary());

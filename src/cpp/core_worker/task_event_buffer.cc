@@ -55,33 +55,63 @@ void TaskEventBuffer::DescribeTask(const rpc::TaskSpec& spec, rpc::TaskInfo* inf
 
 void TaskEventBuffer::RecordState(const TaskID& task, int32_t attempt, rpc::TaskStatus state,
                                   const rpc::TaskSpec* spec, const std::string& error_type,
-                                  const std::string& error_message) {
+                                  const std::string& error_message, const rpc::PushTaskReply* executed) {
   if (!enabled_) return;
-  Event ev{task, attempt, Kind::kState, state, NowUs(), nullptr, error_type, error_message};
+  Event ev{task, attempt, Kind::kState, state, NowUs(), nullptr, error_type, error_message, nullptr};
   if (spec != nullptr) {
     ev.info = std::make_shared<rpc::TaskInfo>();
     DescribeTask(*spec, ev.info.get());
   }
-  Push(std::move(ev));
-}
-
-void TaskEventBuffer::RecordExecutionStart(const rpc::TaskSpec& spec) {
-  if (!enabled_) return;
-  Event ev{TaskID::FromBinary(spec.task_id()), spec.attempt_number(), Kind::kStart, rpc::RUNNING, NowUs(),
-           nullptr, "", ""};
-  if (spec.has_actor_creation()) {  // its owner is the GCS, which reports nothing
-    ev.info = std::make_shared<rpc::TaskInfo>();
-    DescribeTask(spec, ev.info.get());
+  if (executed != nullptr && executed->exec_start_time_us() != 0) {
+    ev.executed = std::make_unique<Executed>();
+    ev.executed->start_us = executed->exec_start_time_us();
+    ev.executed->end_us = executed->exec_end_time_us();
+    ev.executed->pid = executed->executor_pid();
+    if (executed->executor_node_id().size() == NodeID::kSize) {
+      ev.executed->node = NodeID::FromBinary(executed->executor_node_id());
+    }
+    if (executed->executor_worker_id().size() == WorkerID::kSize) {
+      ev.executed->worker = WorkerID::FromBinary(executed->executor_worker_id());
+    }
   }
   Push(std::move(ev));
 }
 
-void TaskEventBuffer::RecordExecutionEnd(const rpc::TaskSpec& spec) {
-  if (!enabled_) return;
-  rpc::TaskStatus done = rpc::TASK_STATUS_NIL;
-  if (spec.has_actor_creation()) done = rpc::FINISHED;  // no owner reports it
-  Push(Event{TaskID::FromBinary(spec.task_id()), spec.attempt_number(), Kind::kEnd, done, NowUs(), nullptr, "",
-             ""});
+int64_t TaskEventBuffer::RecordExecutionStart(const rpc::TaskSpec& spec) {
+  if (!enabled_) return 0;
+  Event ev{TaskID::FromBinary(spec.task_id()), spec.attempt_number(), Kind::kStart, rpc::RUNNING, NowUs(),
+           nullptr, "", "", nullptr};
+  if (spec.has_actor_creation()) {  // its owner is the GCS, which reports nothing
+    ev.info = std::make_shared<rpc::TaskInfo>();
+    DescribeTask(spec, ev.info.get());
+  }
+  int64_t start = ev.time_us;
+  Push(std::move(ev));
+  return start;
+}
+
+void TaskEventBuffer::RecordExecutionEnd(const rpc::TaskSpec& spec, int64_t start_us, rpc::PushTaskReply* reply) {
+  if (!enabled_ || start_us == 0) return;
+  int64_t now = NowUs();
+  reply->set_exec_start_time_us(start_us);
+  reply->set_exec_end_time_us(now);
+  reply->set_executor_pid(pid_);
+  reply->set_executor_node_id(node_id_);
+  reply->set_executor_worker_id(worker_id_);
+  TaskID task = TaskID::FromBinary(spec.task_id());
+  if (spec.has_actor_creation()) {  // no owner reports it
+    Push(Event{task, spec.attempt_number(), Kind::kEnd, rpc::FINISHED, now, nullptr, "", "", nullptr});
+    return;
+  }
+  // The owner reports start and end: an unsent RUNNING of ours is redundant.
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t scanned = 0;
+  for (auto it = events_.rbegin(); it != events_.rend() && scanned < 64; ++it, ++scanned) {
+    if (it->kind == Kind::kStart && it->task == task && it->attempt == spec.attempt_number()) {
+      it->kind = Kind::kDropped;
+      break;
+    }
+  }
 }
 
 void TaskEventBuffer::Push(Event ev) {
@@ -126,26 +156,38 @@ void TaskEventBuffer::Flush(int64_t timeout_ms) {
   if (batch.empty() && dropped == 0) return;
   rpc::AddTaskEventsRequest req;
   req.set_num_dropped_at_source(dropped);
-  // One message per attempt: (task, attempt) -> index in req.events.
-  std::unordered_map<TaskID, std::vector<std::pair<int32_t, int>>> index;
+  // One message per attempt: task -> index in req.events of its latest
+  // attempt's message (a process records an attempt's events in order, and a
+  // retry's after the failed attempt's).
+  std::unordered_map<TaskID, int> index;
   index.reserve(batch.size());
+  req.mutable_events()->Reserve(static_cast<int>(batch.size()));
   for (auto& ev : batch) {
-    auto& slots = index[ev.task];
-    rpc::TaskEventData* out = nullptr;
-    for (const auto& [attempt, i] : slots) {
-      if (attempt == ev.attempt) out = req.mutable_events(i);
-    }
-    if (out == nullptr) {
-      slots.emplace_back(ev.attempt, req.events_size());
+    if (ev.kind == Kind::kDropped) continue;
+    auto [slot, added] = index.try_emplace(ev.task, req.events_size());
+    rpc::TaskEventData* out = added ? nullptr : req.mutable_events(slot->second);
+    if (out == nullptr || out->attempt_number() != ev.attempt) {
+      slot->second = req.events_size();
       out = req.add_events();
       out->set_task_id(ev.task.Binary());
       out->set_attempt_number(ev.attempt);
     }
     if (ev.info) *out->mutable_info() = std::move(*ev.info);
     if (ev.state != rpc::TASK_STATUS_NIL) {
-      auto* st = out->add_states();
-      st->set_state(ev.state);
-      st->set_time_us(ev.time_us);
+      auto* times = out->mutable_state_times_us();
+      while (times->size() <= ev.state) times->Add(0);
+      if (times->Get(ev.state) == 0) times->Set(ev.state, ev.time_us);
+    }
+    if (ev.executed) {
+      const Executed& x = *ev.executed;
+      auto* times = out->mutable_state_times_us();
+      while (times->size() <= rpc::RUNNING) times->Add(0);
+      if (times->Get(rpc::RUNNING) == 0) times->Set(rpc::RUNNING, x.start_us);
+      out->set_start_time_us(x.start_us);
+      out->set_end_time_us(x.end_us);
+      out->set_worker_pid(x.pid);
+      if (!x.node.IsNil()) out->set_node_id(x.node.Binary());
+      if (!x.worker.IsNil()) out->set_worker_id(x.worker.Binary());
     }
     if (ev.kind != Kind::kState) {
       out->set_node_id(node_id_);

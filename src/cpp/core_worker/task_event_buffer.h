@@ -1,10 +1,13 @@
 #pragma once
 // TaskEventBuffer: a core worker's outbox of task events for the GCS
 // (gcs/task_event_manager.h). Owners record their tasks' state changes (with
-// the task's description at the first state of an attempt), executors record
-// when a task's code starts and ends; a background thread sends what
-// accumulated every task_events_report_interval_ms as one AddTaskEvents call,
-// merging the events of one attempt into one message.
+// the task's description at the first state of an attempt); executors record
+// when a task's code starts (RUNNING) and put its start and end times in the
+// reply, which the owner reports with the attempt's end. A background thread
+// sends what accumulated every task_events_report_interval_ms as one
+// AddTaskEvents call, one message per attempt. An executor's RUNNING that is
+// still unsent when the task ends is dropped (the owner's report has it), so
+// a short task costs the executor no message at all.
 //
 // Cost on the hot path: one mutex, one clock read and one vector append per
 // event; the protobuf work and the gRPC call happen on the flush thread
@@ -46,12 +49,18 @@ class TaskEventBuffer {
   bool enabled() const { return enabled_; }
   /// \brief Owner: the attempt entered `state`; `spec` (optional) describes the
   /// task and is sent with the first state of an attempt.
+  /// `executed` (optional): the executor's reply, whose start/end times and
+  /// identity are reported with this state (RUNNING at its start time).
   void RecordState(const TaskID& task, int32_t attempt, rpc::TaskStatus state, const rpc::TaskSpec* spec = nullptr,
-                   const std::string& error_type = "", const std::string& error_message = "");
-  /// \brief Executor: the task's code starts (RUNNING) or ended, now.
-  /// `spec` is described too when no owner reports it (actor creation).
-  void RecordExecutionStart(const rpc::TaskSpec& spec);
-  void RecordExecutionEnd(const rpc::TaskSpec& spec);
+                   const std::string& error_type = "", const std::string& error_message = "",
+                   const rpc::PushTaskReply* executed = nullptr);
+  /// \brief Executor: the task's code starts now (RUNNING). Returns the time
+  /// (µs since the epoch; 0 when disabled) for RecordExecutionEnd.
+  int64_t RecordExecutionStart(const rpc::TaskSpec& spec);
+  /// \brief Executor: the task's code ended now; writes the times and this
+  /// process's identity into `reply` for the owner. An actor creation task
+  /// (whose owner, the GCS, reports nothing) is reported from here instead.
+  void RecordExecutionEnd(const rpc::TaskSpec& spec, int64_t start_us, rpc::PushTaskReply* reply);
   /// \brief Sends what is buffered now (blocking up to `timeout_ms`); used by Stop and tests.
   void Flush(int64_t timeout_ms = kPeriodicTimeoutMs);
   /// A batch waits this long for the GCS; the last one (at exit) less, so a
@@ -66,7 +75,13 @@ class TaskEventBuffer {
   static void DescribeTask(const rpc::TaskSpec& spec, rpc::TaskInfo* info);
 
  private:
-  enum class Kind : uint8_t { kState, kStart, kEnd };
+  enum class Kind : uint8_t { kState, kStart, kEnd, kDropped };
+  struct Executed {  // from the executor's reply
+    int64_t start_us = 0, end_us = 0;
+    int32_t pid = 0;
+    NodeID node;
+    WorkerID worker;
+  };
   struct Event {
     TaskID task;
     int32_t attempt;
@@ -76,6 +91,7 @@ class TaskEventBuffer {
     std::shared_ptr<rpc::TaskInfo> info;
     std::string error_type;
     std::string error_message;
+    std::unique_ptr<Executed> executed;
   };
   void Push(Event ev);
   void Run();

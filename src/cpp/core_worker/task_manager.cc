@@ -68,11 +68,11 @@ void TaskManager::SetState(const TaskID& id, TaskState state) {
 }
 
 void TaskManager::RecordFinished(const TaskID& id, const Entry& e, TaskState state, std::string error_type,
-                                 const std::string& error_message) {
+                                 const std::string& error_message, const rpc::PushTaskReply* executed) {
   // Caller holds mu_.
   if (events_) {
     events_->RecordState(id, e.attempt, state == TaskState::kFinished ? rpc::FINISHED : rpc::FAILED, nullptr,
-                         error_type, error_message.substr(0, 1000));
+                         error_type, error_message.substr(0, 1000), executed);
   }
   size_t cap = static_cast<size_t>(std::max<int64_t>(0, Config::Get().task_state_history_size()));
   if (cap == 0) return;
@@ -104,9 +104,10 @@ void TaskManager::CompleteTask(const TaskID& id, const rpc::PushTaskReply& reply
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!reply.is_application_error()) {
-      RecordFinished(id, e, TaskState::kFinished, "");
+      RecordFinished(id, e, TaskState::kFinished, "", "", &reply);
     } else {
-      RecordFinished(id, e, TaskState::kFailed, reply.was_cancelled() ? "TASK_CANCELLED" : "TASK_EXECUTION_EXCEPTION");
+      RecordFinished(id, e, TaskState::kFailed, reply.was_cancelled() ? "TASK_CANCELLED" : "TASK_EXECUTION_EXCEPTION",
+                     "", &reply);
     }
   }
   // Items were reported (and stored) before this reply on the same connection.

@@ -108,7 +108,7 @@ class TaskManager {
   };
   bool Take(const TaskID& id, Entry* out);
   void RecordFinished(const TaskID& id, const Entry& e, TaskState state, std::string error_type,
-                      const std::string& error_message = "");
+                      const std::string& error_message = "", const rpc::PushTaskReply* executed = nullptr);
 
   MemoryStore* store_;
   ReferenceCounter* refs_;

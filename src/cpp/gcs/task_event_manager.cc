@@ -42,9 +42,10 @@ rpc::TaskStatus GcsTaskEventManager::Attempt::State() const {
   return rpc::TASK_STATUS_NIL;
 }
 
-std::string GcsTaskEventManager::KeyOf(const std::string& task_id, int32_t attempt) {
-  std::string key = task_id;
-  key.append(reinterpret_cast<const char*>(&attempt), sizeof(attempt));
+GcsTaskEventManager::Key GcsTaskEventManager::KeyOf(const std::string& task_id, int32_t attempt) {
+  Key key;
+  key.task_id.Assign(task_id);
+  key.attempt = attempt;
   return key;
 }
 
@@ -56,22 +57,24 @@ const std::vector<std::string>& GcsTaskEventManager::FilterKeys() {
   return kKeys;
 }
 
-bool GcsTaskEventManager::FieldOf(const Attempt& a, const std::string& key, std::string* out) {
-  if (key == "task_id") *out = ToHex(a.task_id);
+bool GcsTaskEventManager::FieldOf(const Key& k, const Attempt& a, const std::string& key, std::string* out) {
+  static const rpc::TaskInfo kNoInfo;
+  const rpc::TaskInfo& info = a.info ? *a.info : kNoInfo;
+  if (key == "task_id") *out = ToHex(k.task_id.str());
   else if (key == "attempt_number") *out = std::to_string(a.attempt_number);
-  else if (key == "name") *out = a.info.name();
+  else if (key == "name") *out = info.name();
   else if (key == "state") *out = rpc::TaskStatus_Name(a.State());
-  else if (key == "job_id") *out = ToHex(a.info.job_id());
-  else if (key == "actor_id") *out = ToHex(a.info.actor_id());
-  else if (key == "type") *out = a.info.type();
-  else if (key == "func_or_class_name") *out = a.info.func_or_class_name();
-  else if (key == "parent_task_id") *out = ToHex(a.info.parent_task_id());
-  else if (key == "node_id") *out = ToHex(a.node_id);
-  else if (key == "worker_id") *out = ToHex(a.worker_id);
+  else if (key == "job_id") *out = ToHex(info.job_id());
+  else if (key == "actor_id") *out = ToHex(a.actor_id.str());
+  else if (key == "type") *out = info.type();
+  else if (key == "func_or_class_name") *out = info.func_or_class_name();
+  else if (key == "parent_task_id") *out = ToHex(a.parent_task_id.str());
+  else if (key == "node_id") *out = ToHex(a.node_id.str());
+  else if (key == "worker_id") *out = ToHex(a.worker_id.str());
   else if (key == "worker_pid") *out = a.worker_pid ? std::to_string(a.worker_pid) : "";
   else if (key == "error_type") *out = a.error_type;
   else if (key == "language") *out = "PYTHON";
-  else if (key == "placement_group_id") *out = a.info.placement_group_id();
+  else if (key == "placement_group_id") *out = info.placement_group_id();
   else return false;
   return true;
 }
@@ -83,38 +86,66 @@ void GcsTaskEventManager::AddEvents(const rpc::AddTaskEventsRequest& request, in
 }
 
 void GcsTaskEventManager::Merge(const rpc::TaskEventData& ev, int64_t now_us) {
-  std::string key = KeyOf(ev.task_id(), ev.attempt_number());
+  if (!Bytes::Fits(ev.task_id()) || !Bytes::Fits(ev.node_id()) || !Bytes::Fits(ev.worker_id())) return;
+  Key key = KeyOf(ev.task_id(), ev.attempt_number());
   if (!evicted_.empty() && evicted_.count(key) > 0) return;  // late news of a dropped attempt
   auto [it, added] = attempts_.try_emplace(key);
   Attempt& a = it->second;
   if (added) {
-    a.task_id = ev.task_id();
     a.attempt_number = ev.attempt_number();
     a.creation_us = now_us;
     a.seq = next_seq_++;
     order_.emplace_back(key, a.seq);
   }
   const bool was_finished = a.Finished();
-  if (ev.has_info()) {
-    // Attempts after the first carry no info from the owner: copy the first's.
-    a.info = ev.info();
+  if (ev.has_info() && Bytes::Fits(ev.info().actor_id()) && Bytes::Fits(ev.info().parent_task_id())) {
+    a.info = Intern(ev.info());
+    a.actor_id.Assign(ev.info().actor_id());
+    a.parent_task_id.Assign(ev.info().parent_task_id());
   } else if (added && ev.attempt_number() > 0) {
+    // A retry whose first report came without a description: the previous attempt's.
     auto prev = attempts_.find(KeyOf(ev.task_id(), ev.attempt_number() - 1));
-    if (prev != attempts_.end()) a.info = prev->second.info;
+    if (prev != attempts_.end()) {
+      a.info = prev->second.info;
+      a.actor_id = prev->second.actor_id;
+      a.parent_task_id = prev->second.parent_task_id;
+    }
   }
-  for (const auto& st : ev.states()) {
-    int s = st.state();
-    if (s <= rpc::TASK_STATUS_NIL || s > rpc::FAILED || st.time_us() <= 0) continue;
-    if (a.state_us[s] == 0 || st.time_us() < a.state_us[s]) a.state_us[s] = st.time_us();
+  const auto& times = ev.state_times_us();
+  for (int s = rpc::PENDING_ARGS_AVAIL; s <= rpc::FAILED && s < times.size(); s++) {
+    int64_t t = times.Get(s);
+    if (t > 0 && (a.state_us[s] == 0 || t < a.state_us[s])) a.state_us[s] = t;
   }
-  if (!ev.node_id().empty()) a.node_id = ev.node_id();
-  if (!ev.worker_id().empty()) a.worker_id = ev.worker_id();
+  if (!ev.node_id().empty()) a.node_id.Assign(ev.node_id());
+  if (!ev.worker_id().empty()) a.worker_id.Assign(ev.worker_id());
   if (ev.worker_pid() != 0) a.worker_pid = ev.worker_pid();
   if (ev.start_time_us() != 0) a.start_us = ev.start_time_us();
   if (ev.end_time_us() != 0) a.end_us = ev.end_time_us();
   if (!ev.error_type().empty()) a.error_type = ev.error_type();
   if (!ev.error_message().empty()) a.error_message = ev.error_message();
   if (!was_finished && a.Finished()) finished_.emplace_back(key, a.seq);
+}
+
+std::shared_ptr<const rpc::TaskInfo> GcsTaskEventManager::Intern(const rpc::TaskInfo& info) {
+  std::string key;
+  key.reserve(info.name().size() + info.func_or_class_name().size() + 64);
+  for (const std::string* part : {&info.name(), &info.func_or_class_name(), &info.type(), &info.job_id(),
+                                  &info.placement_group_id()}) {
+    key += *part;
+    key += '\x1f';
+  }
+  for (const auto& [name, amount] : info.required_resources()) {
+    key += name;
+    key.append(reinterpret_cast<const char*>(&amount), sizeof(amount));
+  }
+  auto it = interned_.find(key);
+  if (it != interned_.end()) return it->second;
+  if (interned_.size() >= kMaxInterned) interned_.clear();
+  auto shared = std::make_shared<rpc::TaskInfo>(info);
+  shared->clear_actor_id();
+  shared->clear_parent_task_id();
+  interned_.emplace(std::move(key), shared);
+  return shared;
 }
 
 void GcsTaskEventManager::EvictIfNeeded() {
@@ -126,7 +157,7 @@ void GcsTaskEventManager::EvictIfNeeded() {
       auto it = attempts_.find(key);
       if (it != attempts_.end() && it->second.seq == seq) {
         attempts_.erase(it);
-        Forget(std::move(key));
+        Forget(key);
         dropped = true;
       }
     }
@@ -136,7 +167,7 @@ void GcsTaskEventManager::EvictIfNeeded() {
       auto it = attempts_.find(key);
       if (it != attempts_.end() && it->second.seq == seq) {
         attempts_.erase(it);
-        Forget(std::move(key));
+        Forget(key);
         dropped = true;
       }
     }
@@ -146,8 +177,8 @@ void GcsTaskEventManager::EvictIfNeeded() {
   CompactOrder();
 }
 
-void GcsTaskEventManager::Forget(std::string key) {
-  if (evicted_.insert(key).second) evicted_order_.push_back(std::move(key));
+void GcsTaskEventManager::Forget(const Key& key) {
+  if (evicted_.insert(key).second) evicted_order_.push_back(key);
   while (static_cast<int64_t>(evicted_order_.size()) > max_attempts_) {
     evicted_.erase(evicted_order_.front());
     evicted_order_.pop_front();
@@ -155,19 +186,19 @@ void GcsTaskEventManager::Forget(std::string key) {
 }
 
 void GcsTaskEventManager::CompactOrder() {
-  auto live = [this](const std::pair<std::string, uint64_t>& e) {
+  auto live = [this](const std::pair<Key, uint64_t>& e) {
     auto it = attempts_.find(e.first);
     return it != attempts_.end() && it->second.seq == e.second;
   };
   if (order_.size() > 2 * attempts_.size() + 1024) {
-    std::deque<std::pair<std::string, uint64_t>> kept;
+    std::deque<std::pair<Key, uint64_t>> kept;
     for (auto& e : order_) {
       if (live(e)) kept.push_back(std::move(e));
     }
     order_.swap(kept);
   }
   if (finished_.size() > 2 * attempts_.size() + 1024) {
-    std::deque<std::pair<std::string, uint64_t>> kept;
+    std::deque<std::pair<Key, uint64_t>> kept;
     for (auto& e : finished_) {
       if (live(e)) kept.push_back(std::move(e));
     }
@@ -175,18 +206,15 @@ void GcsTaskEventManager::CompactOrder() {
   }
 }
 
-void GcsTaskEventManager::Fill(const Attempt& a, rpc::TaskEventData* out) {
-  out->set_task_id(a.task_id);
+void GcsTaskEventManager::Fill(const Key& k, const Attempt& a, rpc::TaskEventData* out) {
+  out->set_task_id(k.task_id.str());
   out->set_attempt_number(a.attempt_number);
-  *out->mutable_info() = a.info;
-  for (int s = rpc::PENDING_ARGS_AVAIL; s <= rpc::FAILED; s++) {
-    if (a.state_us[s] == 0) continue;
-    auto* st = out->add_states();
-    st->set_state(static_cast<rpc::TaskStatus>(s));
-    st->set_time_us(a.state_us[s]);
-  }
-  out->set_node_id(a.node_id);
-  out->set_worker_id(a.worker_id);
+  if (a.info) *out->mutable_info() = *a.info;
+  out->mutable_info()->set_actor_id(a.actor_id.str());
+  out->mutable_info()->set_parent_task_id(a.parent_task_id.str());
+  for (int s = rpc::TASK_STATUS_NIL; s <= rpc::FAILED; s++) out->add_state_times_us(a.state_us[s]);
+  out->set_node_id(a.node_id.str());
+  out->set_worker_id(a.worker_id.str());
   out->set_worker_pid(a.worker_pid);
   out->set_start_time_us(a.start_us);
   out->set_end_time_us(a.end_us);
@@ -215,7 +243,7 @@ Status GcsTaskEventManager::Query(const std::vector<rpc::StateFilter>& filters, 
     const Attempt& a = it->second;
     bool match = true;
     for (const auto& f : filters) {
-      FieldOf(a, f.key(), &field);
+      FieldOf(key, a, f.key(), &field);
       if (EqualsIgnoreCase(field, f.value()) != (f.predicate() == "=")) {
         match = false;
         break;
@@ -223,7 +251,7 @@ Status GcsTaskEventManager::Query(const std::vector<rpc::StateFilter>& filters, 
     }
     if (!match) continue;
     total++;
-    if (limit <= 0 || reply->events_size() < limit) Fill(a, reply->add_events());
+    if (limit <= 0 || reply->events_size() < limit) Fill(key, a, reply->add_events());
   }
   reply->set_total(total);
   reply->set_truncated(total > reply->events_size());

@@ -22,9 +22,14 @@
 //
 // Pure state, no I/O, no clock: times come in the events. Not thread safe
 // (the gRPC shell, TaskEventService, holds a lock around every call).
+#include <array>
 #include <cstdint>
+#include <cstring>
+#include <algorithm>
 #include <deque>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -55,12 +60,41 @@ class GcsTaskEventManager {
   int64_t num_dropped() const { return num_dropped_ + num_dropped_at_source_; }
 
  private:
+  /// Up to 24 id bytes inline (ids here are 16 bytes: a std::string would
+  /// allocate each one); the GCS keeps up to 100k attempts, each touched by
+  /// two reports, so the table avoids heap allocations per key.
+  struct Bytes {
+    std::array<char, 24> data{};
+    uint8_t size = 0;
+    static bool Fits(const std::string& s) { return s.size() <= 24; }
+    void Assign(const std::string& s) {
+      size = static_cast<uint8_t>(std::min<size_t>(s.size(), data.size()));
+      std::memcpy(data.data(), s.data(), size);
+    }
+    std::string str() const { return std::string(data.data(), size); }
+    bool empty() const { return size == 0; }
+  };
+  struct Key {
+    Bytes task_id;
+    int32_t attempt = 0;
+    bool operator==(const Key& o) const {
+      return attempt == o.attempt && task_id.size == o.task_id.size && task_id.data == o.task_id.data;
+    }
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const {
+      return std::hash<std::string_view>()(std::string_view(k.task_id.data.data(), k.task_id.size)) ^
+             (static_cast<size_t>(k.attempt) * 0x9e3779b97f4a7c15ULL);
+    }
+  };
   struct Attempt {
-    std::string task_id;
     int32_t attempt_number = 0;
-    rpc::TaskInfo info;
+    // What many attempts share (name, function, type, job, resources) is
+    // interned; the ids that differ per task are kept inline.
+    std::shared_ptr<const rpc::TaskInfo> info;
+    Bytes actor_id, parent_task_id;
     int64_t state_us[7] = {0, 0, 0, 0, 0, 0, 0};  // indexed by rpc::TaskStatus
-    std::string node_id, worker_id;
+    Bytes node_id, worker_id;
     int32_t worker_pid = 0;
     int64_t start_us = 0, end_us = 0, creation_us = 0;
     std::string error_type, error_message;
@@ -68,24 +102,30 @@ class GcsTaskEventManager {
     rpc::TaskStatus State() const;
     bool Finished() const { return state_us[rpc::FINISHED] != 0 || state_us[rpc::FAILED] != 0; }
   };
-  static std::string KeyOf(const std::string& task_id, int32_t attempt);
+  static Key KeyOf(const std::string& task_id, int32_t attempt);
   /// \brief The attempt's field `key` as `lumos list tasks` shows it; false if unknown key.
-  static bool FieldOf(const Attempt& a, const std::string& key, std::string* out);
+  static bool FieldOf(const Key& k, const Attempt& a, const std::string& key, std::string* out);
   void Merge(const rpc::TaskEventData& ev, int64_t now_us);
+  /// \brief `info` without its per-task ids, shared with equal ones.
+  std::shared_ptr<const rpc::TaskInfo> Intern(const rpc::TaskInfo& info);
   void EvictIfNeeded();
-  void Forget(std::string key);
+  void Forget(const Key& key);
   void CompactOrder();
-  static void Fill(const Attempt& a, rpc::TaskEventData* out);
+  static void Fill(const Key& k, const Attempt& a, rpc::TaskEventData* out);
 
   const int64_t max_attempts_;
   uint64_t next_seq_ = 1;
-  std::unordered_map<std::string, Attempt> attempts_;
+  std::unordered_map<Key, Attempt, KeyHash> attempts_;
   // (key, seq) in insertion order; entries whose seq no longer matches are stale.
-  std::deque<std::pair<std::string, uint64_t>> order_;
+  std::deque<std::pair<Key, uint64_t>> order_;
   // (key, seq) of attempts in the order they finished (eviction candidates first).
-  std::deque<std::pair<std::string, uint64_t>> finished_;
-  std::unordered_set<std::string> evicted_;  // bounded by evicted_order_
-  std::deque<std::string> evicted_order_;
+  std::deque<std::pair<Key, uint64_t>> finished_;
+  std::unordered_set<Key, KeyHash> evicted_;  // bounded by evicted_order_
+  // Interned TaskInfos by their shared fields (cleared when it grows past
+  // kMaxInterned; attempts keep theirs).
+  static constexpr size_t kMaxInterned = 4096;
+  std::unordered_map<std::string, std::shared_ptr<const rpc::TaskInfo>> interned_;
+  std::deque<Key> evicted_order_;
   int64_t num_dropped_ = 0;
   int64_t num_dropped_at_source_ = 0;
 };

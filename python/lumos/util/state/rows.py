@@ -26,8 +26,8 @@ def task_row(pb, ev):
         "node_id": _hex(ev.node_id), "worker_id": _hex(ev.worker_id), "worker_pid": ev.worker_pid or None,
         "error_type": ev.error_type or None, "language": "PYTHON",
         "required_resources": dict(info.required_resources), "placement_group_id": info.placement_group_id or None,
-        "events": [{"state": status(s.state), "created_ms": s.time_us // 1000} for s in ev.states],
-        "creation_time_ms": _ms(ev.states[0].time_us if ev.states else ev.creation_time_us),
+        "events": [{"state": status(s), "created_ms": t // 1000} for s, t in enumerate(ev.state_times_us) if t],
+        "creation_time_ms": _ms(next((t for t in ev.state_times_us if t), ev.creation_time_us)),
         "start_time_ms": _ms(ev.start_time_us), "end_time_ms": _ms(ev.end_time_us),
         "error_message": ev.error_message or None,
         # µs, for the timeline (not a Ray field; dropped unless detail).

@@ -77,7 +77,8 @@ class Gcs:
         self.timeout = 30 if timeout is None else timeout
         self.token = cluster_token(self.address, session)
         self.pb, self._grpc, self._pb_grpc = gcs_service_pb2, grpc, gcs_service_pb2_grpc
-        self._channel = grpc.insecure_channel(self.address)
+        # Answers over 100k task attempts exceed grpcio's default 4 MB limit.
+        self._channel = grpc.insecure_channel(self.address, options=[("grpc.max_receive_message_length", -1)])
         self._metadata = auth.grpc_metadata(self.token)
 
     def close(self):
