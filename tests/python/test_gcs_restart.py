@@ -166,3 +166,50 @@ def test_raylet_exits_when_the_gcs_never_comes_back(no_cluster):
     finally:
         c.shutdown()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_lumos_start_head_restarts_only_a_dead_gcs(no_cluster, monkeypatch):
+    import json
+    from conftest import env_with_lumos, run_cli
+    monkeypatch.delenv("LUMOS_AUTH_TOKEN", raising=False)
+    tmp = short_tmpdir()
+    env = env_with_lumos()
+    r = run_cli(["start", "--head", "--num-cpus", "1", "--temp-dir", tmp], env)
+    assert r.returncode == 0, r.stderr
+    try:
+        with open(os.path.join(tmp, "lumos_current_cluster")) as f:
+            info = json.load(f)
+        session = info["session_dir"]
+        assert os.path.exists(os.path.join(session, "gcs.db"))
+
+        def pid_of(name):
+            with open(os.path.join(session, "pids", name + ".pid")) as f:
+                return int(f.read().split()[0])
+        code = """
+import lumos
+lumos.init(address=%r, namespace="cli", _temp_dir=%r)
+@lumos.remote
+class A:
+    def ping(self):
+        return "pong"
+a = A.options(name="a", lifetime="detached").remote()
+print(lumos.get(a.ping.remote()))
+""" % (info["gcs_address"], tmp)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+        assert out.stdout.strip().endswith("pong"), out.stderr
+        raylet = pid_of("raylet")
+        os.kill(pid_of("gcs_server"), 9)  # started by this test's `lumos start`
+        r = run_cli(["start", "--head", "--temp-dir", tmp], env)
+        assert r.returncode == 0, r.stderr
+        assert "Restarted the GCS" in r.stdout
+        os.kill(raylet, 0)  # the same raylet goes on
+        code = """
+import lumos
+lumos.init(address=%r, namespace="cli", _temp_dir=%r)
+print(lumos.get(lumos.get_actor("a").ping.remote(), timeout=20))
+""" % (info["gcs_address"], tmp)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+        assert out.stdout.strip().endswith("pong"), out.stderr
+    finally:
+        run_cli(["stop", "--temp-dir", tmp], env)
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -195,6 +195,9 @@ class Node:
                                "--auth-token-file=" + token_file]
                               + (["--gcs-storage=" + self.gcs_storage] if self.gcs_storage else []) + lifeline)
             self._spawn("gcs_server", self._gcs_argv)
+            if self.detached:  # `lumos start --head` may start it again (gcs_restart.py)
+                from lumos._private import gcs_restart
+                gcs_restart.record_argv(self.session_dir, self._gcs_argv)
         resources = ",".join("%s=%r" % (k, v) for k, v in self.resource_list().items())
         self._spawn("raylet", [
             os.path.join(bins, "raylet"), "--session-dir=" + self.session_dir, "--node-id=" + self.node_id,

@@ -37,6 +37,17 @@ def _cmd_start(args):
             sys.exit("lumos start: %s" % e)
         if node_ip is None:
             node_ip = addresses.local_ip_towards(host)
+    if args.head:
+        # The recorded cluster lost only its GCS: start it again on its storage.
+        from lumos._private import gcs_restart
+        try:
+            restarted = gcs_restart.restart_if_gcs_died(args.temp_dir)
+        except Exception as e:  # noqa: BLE001 - the GCS's own start-up error
+            sys.exit("lumos start: restarting the GCS failed: %s" % e)
+        if restarted is not None:
+            print("Restarted the GCS of the running lumos cluster at %s (its raylets, workers and actors "
+                  "went on running).\n  Session dir:  %s" % restarted)
+            return
     resources = json.loads(args.resources) if args.resources else None
     if resources is not None and not isinstance(resources, dict):
         sys.exit("lumos start: --resources must be a JSON object, e.g. '{\"custom\": 2}'")
@@ -50,7 +61,7 @@ def _cmd_start(args):
                     resources=resources, object_store_memory=args.object_store_memory, temp_dir=args.temp_dir,
                     gcs_port=args.port, detached=not args.block, node_ip=node_ip or "127.0.0.1",
                     auth_token=token, labels=labels, raylet_port=args.node_manager_port,
-                    object_manager_port=args.object_manager_port)
+                    object_manager_port=args.object_manager_port, gcs_storage=args.gcs_storage)
     except ValueError as e:  # e.g. num_gpus beyond CUDA_VISIBLE_DEVICES
         sys.exit("lumos start: %s" % e)
     try:
@@ -353,6 +364,9 @@ def main(argv=None):
     p.add_argument("--node-ip-address", default=None,
                    help="IP this node listens on (default: 127.0.0.1 for a head, the IP facing the head otherwise)")
     p.add_argument("--temp-dir", default=None)
+    p.add_argument("--gcs-storage", default=None,
+                   help="head: SQLite file for the GCS tables (default <session_dir>/gcs.db; '' keeps them in "
+                        "memory). `lumos start --head` on a head whose GCS died restarts it on that file")
     p.add_argument("--block", action="store_true", help="stay in the foreground; Ctrl-C stops the node")
     p.set_defaults(fn=_cmd_start)
 
