@@ -2,10 +2,6 @@
 
 #include <sqlite3.h>
 
-#include <chrono>
-
-#include "common/logging.h"
-
 namespace lumos::gcs {
 namespace {
 
@@ -44,19 +40,10 @@ Result<std::unique_ptr<GcsStorage>> GcsStorage::Open(const std::string& path) {
   }
   std::unique_ptr<GcsStorage> s(new GcsStorage(path, db));
   LUMOS_RETURN_NOT_OK(s->Init());
-  s->writer_ = std::thread([p = s.get()] { p->WriterLoop(); });
   return s;
 }
 
 GcsStorage::~GcsStorage() {
-  if (writer_.joinable()) {
-    {
-      std::lock_guard<std::mutex> lock(q_mu_);
-      stop_ = true;
-    }
-    q_cv_.notify_all();
-    writer_.join();  // commits what is queued first
-  }
   for (int i = 0; i < static_cast<int>(Table::kNumTables); i++) {
     sqlite3_finalize(put_[i]);
     sqlite3_finalize(del_[i]);
@@ -154,64 +141,18 @@ Status GcsStorage::WriteLocked(const Op& op) {
 }
 
 Status GcsStorage::Put(Table table, const std::string& key, const std::string& value) {
-  return Enqueue({Op{table, key, value}});
+  std::lock_guard<std::mutex> lock(mu_);
+  return WriteLocked(Op{table, key, value});
 }
 
 Status GcsStorage::Delete(Table table, const std::string& key) {
-  return Enqueue({Op{table, key, std::nullopt}});
+  std::lock_guard<std::mutex> lock(mu_);
+  return WriteLocked(Op{table, key, std::nullopt});
 }
 
 Status GcsStorage::Apply(const std::vector<Op>& ops) {
   if (ops.empty()) return Status::OK();
-  return Enqueue(ops);
-}
-
-Status GcsStorage::Enqueue(std::vector<Op> ops) {
-  bool first = false;
-  {
-    std::lock_guard<std::mutex> lock(q_mu_);
-    if (stop_) return Status::IOError("GCS storage " + path_ + " is closed");
-    first = queue_.empty();
-    for (auto& op : ops) queue_.push_back(std::move(op));
-    queued_ += ops.size();
-  }
-  if (first) q_cv_.notify_all();  // later rows join the batch being gathered
-  return Status::OK();
-}
-
-Status GcsStorage::Flush() {
-  std::unique_lock<std::mutex> lock(q_mu_);
-  uint64_t target = queued_;
-  flush_ = true;
-  q_cv_.notify_all();
-  q_cv_.wait(lock, [&] { return committed_ >= target || !writer_.joinable(); });
-  return last_error_;
-}
-
-void GcsStorage::WriterLoop() {
-  std::unique_lock<std::mutex> lock(q_mu_);
-  while (true) {
-    q_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-    if (queue_.empty() && stop_) return;
-    q_cv_.wait_for(lock, std::chrono::milliseconds(kBatchWindowMs), [&] { return stop_ || flush_; });
-    flush_ = false;
-    std::vector<Op> batch;
-    batch.swap(queue_);
-    lock.unlock();
-    Status s;
-    {
-      std::lock_guard<std::mutex> db_lock(mu_);
-      s = CommitLocked(batch);
-    }
-    if (!s.ok()) LUMOS_LOG(Error) << batch.size() << " GCS table changes not saved: " << s.ToString();
-    lock.lock();
-    if (!s.ok()) last_error_ = s;
-    committed_ += batch.size();
-    q_cv_.notify_all();
-  }
-}
-
-Status GcsStorage::CommitLocked(const std::vector<Op>& ops) {
+  std::lock_guard<std::mutex> lock(mu_);
   if (ops.size() == 1) return WriteLocked(ops[0]);
   LUMOS_RETURN_NOT_OK(Exec("BEGIN"));
   for (const auto& op : ops) {
@@ -225,7 +166,6 @@ Status GcsStorage::CommitLocked(const std::vector<Op>& ops) {
 }
 
 Result<GcsStorage::Rows> GcsStorage::LoadAll(Table table) {
-  if (writer_.joinable()) LUMOS_RETURN_NOT_OK(Flush());
   std::lock_guard<std::mutex> lock(mu_);
   std::string sql = std::string("SELECT key, value FROM ") + TableName(table) + " ORDER BY key";
   sqlite3_stmt* st = nullptr;
@@ -248,7 +188,6 @@ Result<GcsStorage::Rows> GcsStorage::LoadAll(Table table) {
 }
 
 Result<std::optional<std::string>> GcsStorage::Get(Table table, const std::string& key) {
-  if (writer_.joinable()) LUMOS_RETURN_NOT_OK(Flush());
   std::lock_guard<std::mutex> lock(mu_);
   std::string sql = std::string("SELECT value FROM ") + TableName(table) + " WHERE key = ?1";
   sqlite3_stmt* st = nullptr;
