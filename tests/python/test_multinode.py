@@ -232,3 +232,23 @@ def test_infeasible_everywhere_is_explained_with_the_largest_node(cluster, capfd
     assert wait_until(lambda: seen.append(capfd.readouterr().err) or "none of the cluster" in "".join(seen), 10), seen
     assert "the largest has {'CPU': 2.0}" in "".join(seen)
     lumos.cancel(ref)
+
+
+def test_a_task_goes_where_its_large_argument_is(cluster):
+    @lumos.remote(resources={"b": 1})
+    def make():
+        return np.ones(4_000_000)  # 32 MB, in node b's store
+
+    @lumos.remote
+    def where(x):
+        return lumos.get_runtime_context().get_node_id()
+    big = make.remote()
+    lumos.wait([big])
+    time.sleep(0.5)  # the head's view of b (polled every 100 ms) shows b idle again
+    # Locality: b has room, so the task runs there instead of pulling 32 MB
+    # (one at a time, and after a fresh view: three at once would not all
+    # fit b's two CPUs).
+    for _ in range(3):
+        assert lumos.get(where.remote(big)) == cluster.nodes_by_name["b"]
+        time.sleep(0.3)
+

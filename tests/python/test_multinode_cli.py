@@ -190,3 +190,22 @@ def test_objects_of_a_node_that_left_are_lost_naming_it_or_rebuilt(two_nodes):
         lumos.get(lost, timeout=30)
     assert side.node_id in str(e.value)
     assert int(lumos.get(rebuilt, timeout=30)[-1]) == 499_999  # re-made by lineage on the head
+
+
+def test_a_spilled_object_is_served_to_another_node(no_cluster):
+    tmp = short_tmpdir()
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "temp_dir": tmp,
+                                                       "object_store_memory": 64 << 20})
+    c.add_node(num_cpus=1, resources={"b": 1}, temp_dir=tmp, object_store_memory=64 << 20)
+    c.connect()
+    try:
+        refs = [lumos.put(np.full(2_000_000, i)) for i in range(6)]  # 6 x 16 MB into 64 MB: spills
+
+        @lumos.remote(resources={"b": 1})
+        def first(x):
+            return int(x[0])
+        assert lumos.get([first.remote(r) for r in refs]) == list(range(6))
+        stats = lumos._private.worker.core_worker().store_stats()
+        assert stats["bytes_spilled_total"] > 0
+    finally:
+        c.shutdown()

@@ -100,7 +100,9 @@ Status CoreWorker::Connect() {
         node_id_.Binary(), worker_id_.Binary(), static_cast<int32_t>(getpid()));
     tasks_->SetEventBuffer(task_events_.get());
   }
-  submitter_ = std::make_unique<NormalTaskSubmitter>(raylet_, pool_.get(), tasks_.get(), address_);
+  submitter_ = std::make_unique<NormalTaskSubmitter>(
+      raylet_, pool_.get(), tasks_.get(), address_,
+      [this](const rpc::TaskSpec& spec) { return LargestArgumentNode(spec); });
   std::weak_ptr<rpc::GcsClient> weak_gcs = gcs_;
   actor_submitter_ = std::make_unique<ActorTaskSubmitter>(
       pool_.get(), tasks_.get(), [weak_gcs](const std::string& actor_id) {

@@ -273,6 +273,9 @@ class CoreWorker {
   Status PullRemoteObjects(const std::vector<ObjectID>& ids, const std::vector<rpc::Address>& owners,
                            int64_t timeout_ms, std::vector<std::shared_ptr<RayObject>>* objs);
   void HandleAddObjectLocation(const rpc::Frame& frame);
+  /// \brief Locality: the node holding the most bytes of the spec's arguments
+  /// that live in object stores (NodeID binary), or "" when none does.
+  std::string LargestArgumentNode(const rpc::TaskSpec& spec) const;
   /// \brief Owner: records a copy of `id` on `node` (NodeID binary).
   void AddObjectCopy(const ObjectID& id, const std::string& node);
   /// \brief Owner: asks the local raylet to free the copies on other nodes of

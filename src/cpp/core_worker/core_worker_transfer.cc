@@ -64,6 +64,25 @@ Status CoreWorker::PullRemoteObjects(const std::vector<ObjectID>& ids, const std
   return Status::OK();
 }
 
+std::string CoreWorker::LargestArgumentNode(const rpc::TaskSpec& spec) const {
+  std::unordered_map<std::string, int64_t> bytes;
+  for (const auto& a : spec.args()) {
+    if (!a.has_ref()) continue;
+    auto obj = memory_store_.GetIfExists(ObjectID::FromBinary(a.ref().object_id()));
+    if (!obj || !obj->in_plasma) continue;
+    bytes[obj->node_id.empty() ? node_id_.Binary() : obj->node_id] += obj->size > 0 ? obj->size : 1;
+  }
+  std::string best;
+  int64_t most = 0;
+  for (const auto& [node, n] : bytes) {
+    if (n > most) {
+      most = n;
+      best = node;
+    }
+  }
+  return best;
+}
+
 void CoreWorker::HandleAddObjectLocation(const rpc::Frame& frame) {
   rpc::AddObjectLocationRequest req;
   if (!req.ParseFromString(frame.payload) || req.object_id().size() != ObjectID::kSize ||

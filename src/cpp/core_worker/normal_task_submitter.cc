@@ -74,6 +74,10 @@ void NormalTaskSubmitter::RequestLeaseLocked(uint64_t cls_id, const Class& cls, 
   if (!cls.runtime_env.empty()) req.set_runtime_env(cls.runtime_env);
   *req.mutable_scheduling_strategy() = cls.strategy;
   req.set_grant_or_reject(grant_or_reject);
+  if (!grant_or_reject && locality_ && !cls.queue.empty()) {
+    std::string node = locality_(cls.queue.front());
+    if (!node.empty() && node != self_.node_id()) req.set_preferred_node_id(node);
+  }
   raylet->SendRequest(rpc::REQUEST_WORKER_LEASE, req, [this, cls_id, raylet](const Status& s, rpc::Frame&& f) {
     OnLeaseReply(cls_id, raylet, s, f);
   });

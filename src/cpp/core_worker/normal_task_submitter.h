@@ -14,6 +14,7 @@
 //
 // Thread safety: thread safe; completions run on the event loop thread.
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,9 +31,13 @@ namespace lumos::core {
 
 class NormalTaskSubmitter {
  public:
+  /// \brief The node (NodeID binary) holding most of a task's argument bytes, or "".
+  using LocalityFn = std::function<std::string(const rpc::TaskSpec&)>;
+
   NormalTaskSubmitter(rpc::ConnectionPtr raylet, ConnectionPool* pool, TaskManager* tasks,
-                      rpc::Address self = rpc::Address())
-      : raylet_(std::move(raylet)), pool_(pool), tasks_(tasks), self_(std::move(self)) {}
+                      rpc::Address self = rpc::Address(), LocalityFn locality = nullptr)
+      : raylet_(std::move(raylet)), pool_(pool), tasks_(tasks), self_(std::move(self)),
+        locality_(std::move(locality)) {}
 
   void Submit(rpc::TaskSpec spec);
   /// \brief Removes a task that has not been pushed yet; false if not queued.
@@ -87,6 +92,7 @@ class NormalTaskSubmitter {
   rpc::ConnectionPtr raylet_;
   ConnectionPool* pool_;
   rpc::Address self_;  // this core worker, for registrations at other nodes' raylets
+  LocalityFn locality_;
   std::set<rpc::ConnectionPtr> registered_raylets_;  // GUARDED_BY(mu_): other nodes' raylets we registered at
   TaskManager* tasks_;
   mutable std::mutex mu_;

@@ -177,7 +177,7 @@ void NodeManager::SpillQueuedRequests() {
 
 std::string NodeManager::ChooseRemoteNode(const rpc::SchedulingStrategy& wanted, const ResourceSet& rs,
                                           const ResourceSet& placement, NodeID* node, bool* feasible,
-                                          bool only_if_room) {
+                                          bool only_if_room, const std::string& preferred_node) {
   std::map<std::string, double> demand = rs.ToMap();
   for (const auto& [k, v] : placement.ToMap()) demand[k] = std::max(demand[k], v);
   auto demand_set = ResourceSet::FromMap(demand);
@@ -192,6 +192,15 @@ std::string NodeManager::ChooseRemoteNode(const rpc::SchedulingStrategy& wanted,
   scheduling::SchedulingStrategy strategy = ToStrategy(wanted);
   scheduling::Decision d = cluster_.Schedule(request, strategy);
   if (feasible) *feasible = d.kind != scheduling::Decision::kInfeasible;
+  if (strategy.kind == scheduling::SchedulingStrategy::kDefault && preferred_node.size() == NodeID::kSize) {
+    // Locality: where the task's large arguments are, if that node has room now.
+    NodeID there = NodeID::FromBinary(preferred_node);
+    if (there != options_.node_id && cluster_.HasNode(there) &&
+        cluster_.Available(there).Contains(demand_set.value())) {
+      d.kind = scheduling::Decision::kNode;
+      d.node = there;
+    }
+  }
   NodeID target;
   if (d.kind == scheduling::Decision::kNode) {
     target = d.node;
