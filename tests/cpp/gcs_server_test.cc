@@ -205,6 +205,7 @@ TEST_F(GcsServerTest, ManyConcurrentClientsAreAllServed) {
 }
 
 TEST_F(GcsServerTest, CallsAfterShutdownAreDisconnected) {
+  Config::Get().set_gcs_reconnect_timeout_s(0);  // no waiting for a GCS to come back
   server_->Shutdown();
   bool found;
   std::string value;
@@ -224,7 +225,24 @@ TEST_F(GcsServerTest, ShutdownWithIdleConnectedClientIsPrompt) {
       << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
 }
 
+TEST(GcsClientTest, CallsWaitForAnUnreachableGcsUpToTheKnob) {
+  Config::Get().set_gcs_reconnect_timeout_s(1);
+  std::string address = "127.0.0.1:" + std::to_string(UnusedPort());
+  rpc::GcsClient client(address);
+  auto start = std::chrono::steady_clock::now();
+  bool exists;
+  Status call = client.KVExists("ns", "k", &exists);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(call.code(), StatusCode::kDisconnected) << call.ToString();
+  EXPECT_NE(call.message().find("gcs_reconnect_timeout_s"), std::string::npos) << call.ToString();
+  EXPECT_NE(call.message().find(address), std::string::npos) << call.ToString();
+  EXPECT_GE(took, std::chrono::milliseconds(900));
+  EXPECT_LT(took, std::chrono::seconds(5));
+  Config::Get().set_gcs_reconnect_timeout_s(0);
+}
+
 TEST(GcsClientTest, ConnectToDeadPortTimesOutWithClearError) {
+  Config::Get().set_gcs_reconnect_timeout_s(0);
   std::string address = "127.0.0.1:" + std::to_string(UnusedPort());
   rpc::GcsClient client(address);
   auto start = std::chrono::steady_clock::now();

@@ -98,7 +98,7 @@ struct GcsClient::Impl {
               Reply* reply, int64_t deadline_ms = 0, bool wait_for_gcs = true) {
     const int64_t timeout_ms = deadline_ms > 0 ? deadline_ms : Config::Get().gcs_rpc_timeout_ms();
     const int64_t budget_ms = Config::Get().gcs_reconnect_timeout_s() * 1000;
-    const auto give_up = Clock::now() + std::chrono::milliseconds(std::max(timeout_ms, budget_ms));
+    const auto give_up = Clock::now() + std::chrono::milliseconds(budget_ms);  // 0: one attempt
     bool warned = false;
     for (int attempt = 0;; attempt++) {
       grpc::ClientContext ctx;
@@ -116,7 +116,7 @@ struct GcsClient::Impl {
           (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
            channel->GetState(false) != GRPC_CHANNEL_READY);
       if (!wait_for_gcs || !unreachable || Clock::now() >= give_up || cancelled.load()) {
-        if (wait_for_gcs && unreachable) {
+        if (wait_for_gcs && unreachable && budget_ms > 0) {
           return Status::Disconnected("the GCS at " + address + " could not be reached for " +
                                       std::to_string(budget_ms / 1000) + " s (" + name +
                                       ", gcs_reconnect_timeout_s); restart it with `lumos start --head` on "
