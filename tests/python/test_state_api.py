@@ -254,7 +254,12 @@ def test_unreachable_gcs_is_a_clear_error(ray_start, monkeypatch):
 
 
 def test_task_events_off(ray_start_fn):
-    ray_start_fn(num_cpus=1, _system_config={"task_events_enabled": 0})
-    ray.get(echo.remote(1))
-    time.sleep(0.4)
-    assert state.list_tasks(limit=None).total == 0
+    from lumos import _raylet
+    try:
+        ray_start_fn(num_cpus=1, _system_config={"task_events_enabled": 0})
+        ray.get(echo.remote(1))
+        time.sleep(0.4)
+        assert state.list_tasks(limit=None).total == 0
+    finally:
+        # _system_config knobs stay set in this process after shutdown.
+        _raylet.set_system_config("task_events_enabled", "1")
