@@ -100,6 +100,17 @@ TEST_F(GcsStorageTest, CorruptFileIsAClearError) {
   EXPECT_EQ(content, std::string(8192, 'x'));  // never silently reset
 }
 
+TEST_F(GcsStorageTest, ASecondOpenerIsRefusedWhileTheFirstHoldsTheFile) {
+  auto first = GcsStorage::Open(path_);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto second = GcsStorage::Open(path_);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("is in use by another process"), std::string::npos)
+      << second.status().message();
+  first.value().reset();  // released: the next GCS may open it
+  EXPECT_TRUE(GcsStorage::Open(path_).ok());
+}
+
 TEST_F(GcsStorageTest, MissingDirectoryIsAClearError) {
   auto s = GcsStorage::Open(dir_ + "/no/such/dir/gcs.db");
   ASSERT_FALSE(s.ok());

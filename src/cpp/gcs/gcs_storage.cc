@@ -65,10 +65,18 @@ Status GcsStorage::Exec(const char* sql) {
 
 Status GcsStorage::Init() {
   std::lock_guard<std::mutex> lock(mu_);
-  sqlite3_busy_timeout(db_, 5000);
+  // One GCS per file: the first access takes an exclusive lock, held until
+  // the process ends (the kernel drops it on SIGKILL), so a second gcs_server
+  // on the same storage is refused; it also keeps the WAL index in memory
+  // and saves the per-transaction locking.
+  LUMOS_RETURN_NOT_OK(Exec("PRAGMA locking_mode=EXCLUSIVE"));
   // The first statement reads the header: a file that is not a database
   // (or is corrupt) fails here.
   Status s = Exec("PRAGMA journal_mode=WAL");
+  if (!s.ok() && s.message().find("locked") != std::string::npos) {
+    return Status::IOError("the GCS storage " + path_ + " is in use by another process (a gcs_server still "
+                           "running on it?); stop it first or pass another --gcs-storage");
+  }
   if (!s.ok()) {
     return Status::IOError("the GCS storage " + path_ + " is not a usable lumos GCS database (" +
                            s.message() + ")" + kFixHint);
