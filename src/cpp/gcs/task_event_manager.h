@@ -42,7 +42,9 @@ namespace lumos::gcs {
 
 class GcsTaskEventManager {
  public:
-  explicit GcsTaskEventManager(int64_t max_attempts) : max_attempts_(max_attempts < 1 ? 1 : max_attempts) {}
+  explicit GcsTaskEventManager(int64_t max_attempts) : max_attempts_(max_attempts < 1 ? 1 : max_attempts) {
+    attempts_.reserve(static_cast<size_t>(std::min<int64_t>(max_attempts_, 1 << 17)));  // no rehash at the bound
+  }
 
   /// \brief Merges one batch. `now_us` stamps attempts heard of for the first time.
   void AddEvents(const rpc::AddTaskEventsRequest& request, int64_t now_us);
