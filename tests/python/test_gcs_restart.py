@@ -161,7 +161,7 @@ def test_raylet_exits_when_the_gcs_never_comes_back(no_cluster):
         raylet = c.head_node._node.procs["raylet"]
         c.head_node.kill_gcs_server()
         raylet.wait(timeout=30)
-        log = c.head_node._node.read_log("raylet", tail=4000)
+        log = c.head_node._node.read_log("raylet", tail=200000)
         assert "has not answered for" in log and c.head_node.address in log, log
     finally:
         c.shutdown()

@@ -116,12 +116,19 @@ Status GcsPlacementGroupScheduler::Create(const rpc::PlacementGroupTableData& pg
   return s;
 }
 
-Status GcsPlacementGroupScheduler::Remove(const std::string& pg_id) {
+Status GcsPlacementGroupScheduler::Remove(const std::string& pg_id) { return Remove(std::vector<std::string>{pg_id}); }
+
+Status GcsPlacementGroupScheduler::Remove(const std::vector<std::string>& pg_ids) {
   bool pending = false;
+  // One manager call for the whole batch: one storage commit.
   Status s = WithManager([&](GcsPlacementGroupManager& m, PgActions* a) {
-    Status st = m.Remove(pg_id, a);
+    Status first;
+    for (const auto& id : pg_ids) {
+      Status st = m.Remove(id, a);
+      if (first.ok()) first = st;
+    }
     pending = m.HasPending();
-    return st;
+    return first;
   });
   // Freed resources may let a pending group in.
   if (s.ok() && pending) PostSchedule();

@@ -59,6 +59,9 @@ class GcsPlacementGroupScheduler {
   // PlacementGroupInfoGcsService operations; thread safe.
   Status Create(const rpc::PlacementGroupTableData& pg);
   Status Remove(const std::string& pg_id);
+  /// \brief Removes every group of `pg_ids` (one lock, one storage commit);
+  /// the first error, the others are still removed.
+  Status Remove(const std::vector<std::string>& pg_ids);
   Result<rpc::PlacementGroupTableData> Get(const std::string& pg_id);
   Result<rpc::PlacementGroupTableData> GetNamed(const std::string& name, const std::string& ns);
   std::vector<rpc::PlacementGroupTableData> GetAll();

@@ -22,11 +22,10 @@ grpc::Status PlacementGroupInfoService::RemovePlacementGroup(
     rpc::RemovePlacementGroupReply* reply) {
   LUMOS_GCS_CHECK_AUTH(context);
   const bool batch_only = req->placement_group_id().empty() && req->more_placement_group_ids_size() > 0;
-  Status first = batch_only ? Status::OK() : scheduler_->Remove(req->placement_group_id());
-  for (const auto& id : req->more_placement_group_ids()) {
-    Status s = scheduler_->Remove(id);
-    if (first.ok()) first = s;
-  }
+  std::vector<std::string> ids;
+  if (!batch_only) ids.push_back(req->placement_group_id());
+  ids.insert(ids.end(), req->more_placement_group_ids().begin(), req->more_placement_group_ids().end());
+  Status first = scheduler_->Remove(ids);
   FillGcsStatus(first, reply->mutable_status());
   return grpc::Status::OK;
 }
