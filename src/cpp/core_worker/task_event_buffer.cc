@@ -53,15 +53,41 @@ void TaskEventBuffer::DescribeTask(const rpc::TaskSpec& spec, rpc::TaskInfo* inf
   if (!spec.placement_group_id().empty()) info->set_placement_group_id(HexOf(spec.placement_group_id()));
 }
 
+std::shared_ptr<rpc::TaskInfo> TaskEventBuffer::SharedDescription(const rpc::TaskSpec& spec) {
+  // Consecutive tasks submitted by one thread usually share every described
+  // field (an actor's calls, a loop over one function): they share one
+  // immutable description instead of building a proto per task.
+  thread_local std::shared_ptr<rpc::TaskInfo> last;
+  const std::string& actor = spec.has_actor_task() ? spec.actor_task().actor_id()
+                             : spec.has_actor_creation() ? spec.actor_creation().actor_id()
+                                                          : spec.job_id();  // any non-actor marker
+  if (last && last->name() == spec.name() && last->func_or_class_name() == spec.function().function_name() &&
+      last->job_id() == spec.job_id() && last->parent_task_id() == spec.parent_task_id() &&
+      last->type() == TaskTypeOf(spec) && (last->actor_id().empty() ? actor == spec.job_id() : last->actor_id() == actor) &&
+      spec.placement_group_id().empty() && last->placement_group_id().empty() &&
+      static_cast<size_t>(last->required_resources().size()) == static_cast<size_t>(spec.required_resources().size())) {
+    bool same = true;
+    for (const auto& [k, v] : spec.required_resources()) {
+      auto it = last->required_resources().find(k);
+      if (it == last->required_resources().end() || it->second != v) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return last;
+  }
+  auto info = std::make_shared<rpc::TaskInfo>();
+  DescribeTask(spec, info.get());
+  last = info;
+  return info;
+}
+
 void TaskEventBuffer::RecordState(const TaskID& task, int32_t attempt, rpc::TaskStatus state,
                                   const rpc::TaskSpec* spec, const std::string& error_type,
                                   const std::string& error_message, const rpc::PushTaskReply* executed) {
   if (!enabled_) return;
   Event ev{task, attempt, Kind::kState, state, NowUs(), nullptr, error_type, error_message, nullptr};
-  if (spec != nullptr) {
-    ev.info = std::make_shared<rpc::TaskInfo>();
-    DescribeTask(*spec, ev.info.get());
-  }
+  if (spec != nullptr) ev.info = SharedDescription(*spec);
   if (executed != nullptr && executed->exec_start_time_us() != 0) {
     ev.executed = std::make_unique<Executed>();
     ev.executed->start_us = executed->exec_start_time_us();
@@ -173,7 +199,7 @@ void TaskEventBuffer::Flush(int64_t timeout_ms) {
       out->set_task_id(ev.task.Binary());
       out->set_attempt_number(ev.attempt);
     }
-    if (ev.info) *out->mutable_info() = std::move(*ev.info);
+    if (ev.info) *out->mutable_info() = *ev.info;  // shared between tasks: copied
     if (ev.state != rpc::TASK_STATUS_NIL) {
       auto* times = out->mutable_state_times_us();
       while (times->size() <= ev.state) times->Add(0);

@@ -73,6 +73,9 @@ class TaskEventBuffer {
 
   /// \brief The description the GCS keeps of a task (name, function, type, ...).
   static void DescribeTask(const rpc::TaskSpec& spec, rpc::TaskInfo* info);
+  /// \brief DescribeTask, reusing this thread's previous description when
+  /// every described field is the same (immutable once shared).
+  static std::shared_ptr<rpc::TaskInfo> SharedDescription(const rpc::TaskSpec& spec);
 
  private:
   enum class Kind : uint8_t { kState, kStart, kEnd, kDropped };
