@@ -233,8 +233,10 @@ def test_cancelled_async_call_that_swallows_the_cancel_is_still_cancelled(cluste
     class Swallower:
         def __init__(self):
             self.saw = False
+            self.started = False
 
         async def f(self):
+            self.started = True
             try:
                 await asyncio.sleep(60)
             except asyncio.CancelledError:
@@ -244,9 +246,14 @@ def test_cancelled_async_call_that_swallows_the_cancel_is_still_cancelled(cluste
         async def saw_cancel(self):
             return self.saw
 
+        async def is_started(self):
+            return self.started
+
     a = Swallower.remote()
     ref = a.f.remote()
-    time.sleep(0.5)
+    deadline = time.monotonic() + 30  # cancel it while it runs, not while it is queued
+    while not ray.get(a.is_started.remote()) and time.monotonic() < deadline:
+        time.sleep(0.02)
     ray.cancel(ref)
     with pytest.raises(exceptions.TaskCancelledError):
         ray.get(ref, timeout=20)
