@@ -325,6 +325,9 @@ class CoreWorker {
   rpc::ConnectionPtr log_sink_;  // caller of the current/last task
   std::atomic<bool> blocked_{false};
 
+  // Makes a reported stream item visible to StreamNext only once it is fully
+  // set up (owned, held by the stream, in the memory store).
+  std::mutex stream_items_mu_;
   // Owner: copies of owned objects pulled to other nodes (NodeID binaries).
   std::mutex copies_mu_;
   std::unordered_map<ObjectID, std::vector<std::string>> copies_;  // GUARDED_BY(copies_mu_)

@@ -27,10 +27,15 @@ void CoreWorker::HandleGeneratorItem(const rpc::ConnectionPtr& conn, const rpc::
   std::vector<GeneratorStreams::Ack> now;
   ObjectID oid = ObjectID::FromIndex(task, static_cast<uint32_t>(req.index() + 2));
   const rpc::ReturnObject& item = req.item();
+  // StreamNext must not hand the item out before it is owned, held and in
+  // the memory store: the caller's ref and release would otherwise race the
+  // set-up below and free the item under its new ref.
+  std::unique_lock<std::mutex> visible(stream_items_mu_);
   auto result = streams_.OnItem(task, req.index(), std::move(ack), &now);
   if (result == GeneratorStreams::ItemResult::kDuplicate) {
     // Already held from an earlier attempt. (Borrower registrations the retry
     // made for refs inside it stay: they pin, never free early.)
+    visible.unlock();
     for (auto& a : now) a();
     return;
   }
@@ -61,6 +66,7 @@ void CoreWorker::HandleGeneratorItem(const rpc::ConnectionPtr& conn, const rpc::
     // it, the store copy the executor made for us and the refs inside it.
     refs_.RemoveLocalRef(oid, &freed);
   }
+  visible.unlock();
   if (!freed.empty()) FreeObjects(freed);
   for (auto& a : now) a();
 }
@@ -68,7 +74,12 @@ void CoreWorker::HandleGeneratorItem(const rpc::ConnectionPtr& conn, const rpc::
 Status CoreWorker::StreamNext(const TaskID& task, int64_t timeout_ms, int* kind, ObjectID* id, int64_t* out_index) {
   while (true) {
     int64_t index = 0;
-    switch (streams_.Next(task, &index)) {
+    GeneratorStreams::NextKind next;
+    {
+      std::lock_guard<std::mutex> visible(stream_items_mu_);  // see HandleGeneratorItem
+      next = streams_.Next(task, &index);
+    }
+    switch (next) {
       case GeneratorStreams::NextKind::kItem:
         *kind = kStreamItem;
         *out_index = index;
