@@ -11,12 +11,7 @@ import subprocess
 
 from lumos._private import node as node_mod
 
-ARGV_FILE = "gcs_argv.json"
-
-
-def record_argv(session_dir, argv):
-    with open(os.path.join(session_dir, ARGV_FILE), "w") as f:
-        json.dump(argv, f)
+ARGV_FILE = node_mod.GCS_ARGV_FILE
 
 
 def _recorded_alive(session_dir, name):

@@ -21,6 +21,7 @@ from lumos._private import auth
 
 DEFAULT_ROOT = "/tmp/lumos"
 CURRENT_CLUSTER_FILE = "lumos_current_cluster"
+GCS_ARGV_FILE = "gcs_argv.json"  # a detached head's gcs_server argv, for restarting only it
 
 
 def session_root(temp_dir=None):
@@ -196,8 +197,8 @@ class Node:
                               + (["--gcs-storage=" + self.gcs_storage] if self.gcs_storage else []) + lifeline)
             self._spawn("gcs_server", self._gcs_argv)
             if self.detached:  # `lumos start --head` may start it again (gcs_restart.py)
-                from lumos._private import gcs_restart
-                gcs_restart.record_argv(self.session_dir, self._gcs_argv)
+                with open(os.path.join(self.session_dir, GCS_ARGV_FILE), "w") as f:
+                    json.dump(self._gcs_argv, f)
         resources = ",".join("%s=%r" % (k, v) for k, v in self.resource_list().items())
         self._spawn("raylet", [
             os.path.join(bins, "raylet"), "--session-dir=" + self.session_dir, "--node-id=" + self.node_id,
