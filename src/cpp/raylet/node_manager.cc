@@ -266,7 +266,7 @@ void NodeManager::HandleRequestLease(const std::shared_ptr<Client>& c, const rpc
     NodeID target;
     bool feasible_somewhere = true;
     std::string endpoint = ChooseRemoteNode(req.scheduling_strategy(), rs.value(), placement.value(), &target,
-                                            &feasible_somewhere);
+                                            &feasible_somewhere, false, req.preferred_node_id());
     if (!endpoint.empty()) {
       ReplySpillback(c->id, frame.header.request_id, endpoint, target);
       return;
@@ -491,6 +491,7 @@ void NodeManager::ScheduleAndDispatch() {
         StartWorkers(a.num_workers, a.request.env_hash, a.request.runtime_env);
         break;
       case LeaseAction::kInfeasible: {
+        a.message = ClusterWide(a.request, a.message);
         LUMOS_LOG(Warning) << a.message;
         auto cit = clients_.find(a.request.requester);
         if (a.reject) {

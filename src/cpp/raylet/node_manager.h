@@ -96,12 +96,18 @@ class NodeManager {
   /// \brief For a lease request that may run elsewhere: the endpoint of a
   /// better node's raylet (spillback), or "" to queue it here.
   /// *feasible (optional): false when no known node's totals fit.
+  /// `only_if_room`: answer only with a node that has room now (never one
+  /// merely able to fit it once idle).
   std::string ChooseRemoteNode(const rpc::SchedulingStrategy& strategy, const ResourceSet& rs,
-                               const ResourceSet& placement, NodeID* node, bool* feasible = nullptr);
+                               const ResourceSet& placement, NodeID* node, bool* feasible = nullptr,
+                               bool only_if_room = false, const std::string& preferred_node = "");
   /// \brief Loop thread, after a new cluster view: queued requests that
   /// another node can run now (or that only another node can ever run) are
   /// answered with spillback.
   void SpillQueuedRequests();
+  /// \brief In a cluster of several nodes, an infeasibility message names
+  /// the cluster's largest node instead of this one.
+  std::string ClusterWide(const LeaseRequest& req, const std::string& message);
   /// \brief Answers a lease request with "ask the raylet at `endpoint`".
   void ReplySpillback(uint64_t requester, uint64_t reply_tag, const std::string& endpoint, const NodeID& node);
   void HandlePullObjects(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
