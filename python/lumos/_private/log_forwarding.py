@@ -60,6 +60,8 @@ class LineForwarder:
             pass
 
     def isatty(self):
+        # Never a terminal: lines travel to the driver (and the worker's log
+        # file), so libraries must not emit terminal control codes here.
         return False
 
     def fileno(self):

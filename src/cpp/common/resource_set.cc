@@ -54,6 +54,13 @@ bool ResourceSet::Contains(const ResourceSet& need) const {
   return true;
 }
 
+void ResourceSet::RaiseTo(const ResourceSet& other) {
+  for (const auto& [name, amount] : other.amounts_) {
+    int64_t& mine = amounts_[name];
+    if (mine < amount) mine = amount;
+  }
+}
+
 void ResourceSet::Add(const ResourceSet& other) {
   for (const auto& [name, v] : other.amounts_) {
     int64_t& mine = amounts_[name];

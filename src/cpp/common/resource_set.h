@@ -24,6 +24,10 @@ class ResourceSet {
   /// \brief True if every quantity of `need` is available here.
   bool Contains(const ResourceSet& need) const;
   void Add(const ResourceSet& other);
+  /// \brief Raises each amount to at least `other`'s (e.g. what a lease needs
+  /// to be placed: its held resources and its placement resources, whichever
+  /// is larger per name).
+  void RaiseTo(const ResourceSet& other);
   /// \brief Subtracts; quantities may go negative (oversubscription after unblock).
   void Subtract(const ResourceSet& other);
   std::map<std::string, double> ToMap() const;

@@ -8,6 +8,7 @@
 #include "common/config.h"
 #include "common/logging.h"
 #include "gcs/raylet_link.h"
+#include "scheduling/strategy_proto.h"
 #include "core_worker.pb.h"
 #include "node_manager.pb.h"
 
@@ -15,44 +16,19 @@ namespace lumos::gcs {
 
 namespace {
 
-// The actor's SchedulingStrategy as a filter and a preference over nodes.
-bool LabelMatches(const rpc::LabelMatch& m, const rpc::NodeInfo& n) {
-  auto labels = n.labels();
-  labels["ray.io/node_id"] = NodeID::FromBinary(n.node_id()).Hex();
-  auto it = labels.find(m.key());
-  bool present = it != labels.end();
-  bool listed = present && std::find(m.values().begin(), m.values().end(), it->second) != m.values().end();
-  switch (m.op()) {
-    case rpc::LabelMatch::IN: return listed;
-    case rpc::LabelMatch::NOT_IN: return !listed;
-    case rpc::LabelMatch::EXISTS: return present;
-    case rpc::LabelMatch::DOES_NOT_EXIST: return !present;
-    default: return false;
-  }
+// The actor's SchedulingStrategy as a filter (hard constraints) and a
+// preference (soft ones) over the GCS's node table.
+bool StrategyAllows(const scheduling::SchedulingStrategy& s, const rpc::NodeInfo& n) {
+  if (s.kind == scheduling::SchedulingStrategy::kNodeAffinity && !s.soft) return n.node_id() == s.affinity_node.Binary();
+  return s.kind != scheduling::SchedulingStrategy::kNodeLabel ||
+         scheduling::AllMatch(s.hard_labels, scheduling::NodeLabels(NodeID::FromBinary(n.node_id()), n.labels()));
 }
 
-// False when a hard constraint of `s` excludes the node.
-bool StrategyAllows(const rpc::SchedulingStrategy& s, const rpc::NodeInfo& n) {
-  if (s.kind() == rpc::SchedulingStrategy::NODE_AFFINITY && !s.soft()) return n.node_id() == s.node_id();
-  if (s.kind() == rpc::SchedulingStrategy::NODE_LABEL) {
-    for (const auto& m : s.hard()) {
-      if (!LabelMatches(m, n)) return false;
-    }
-  }
-  return true;
+bool StrategyPrefers(const scheduling::SchedulingStrategy& s, const rpc::NodeInfo& n) {
+  if (s.kind == scheduling::SchedulingStrategy::kNodeAffinity) return n.node_id() == s.affinity_node.Binary();
+  return s.kind != scheduling::SchedulingStrategy::kNodeLabel ||
+         scheduling::AllMatch(s.soft_labels, scheduling::NodeLabels(NodeID::FromBinary(n.node_id()), n.labels()));
 }
-
-// True when the node is what a soft constraint of `s` asks for.
-bool StrategyPrefers(const rpc::SchedulingStrategy& s, const rpc::NodeInfo& n) {
-  if (s.kind() == rpc::SchedulingStrategy::NODE_AFFINITY) return n.node_id() == s.node_id();
-  if (s.kind() == rpc::SchedulingStrategy::NODE_LABEL) {
-    for (const auto& m : s.soft_labels()) {
-      if (!LabelMatches(m, n)) return false;
-    }
-  }
-  return true;
-}
-
 
 // How often pending actors are re-tried while no node takes them.
 constexpr int64_t kRetryPeriodMs = 1000;
@@ -389,19 +365,19 @@ const rpc::NodeInfo* GcsActorScheduler::PickNode(const std::vector<rpc::NodeInfo
                                                  const rpc::TaskSpec& task,
                                                  std::string* warning, bool* infeasible) const {
   std::map<std::string, double> demand = Demand(task);
-  rpc::SchedulingStrategy strategy = task.scheduling_strategy();
-  if (strategy.kind() == rpc::SchedulingStrategy::NODE_AFFINITY && strategy.soft() &&
-      !strategy.spill_on_unavailable()) {
+  scheduling::SchedulingStrategy strategy = scheduling::FromProto(task.scheduling_strategy());
+  if (strategy.kind == scheduling::SchedulingStrategy::kNodeAffinity && strategy.soft &&
+      !strategy.spill_on_unavailable) {
     // Like Ray: a soft affinity to an alive node that can fit the actor waits
     // for that node; only a dead or too small node lets it go elsewhere.
     for (const auto& n : nodes) {
-      if (n.node_id() == strategy.node_id() && n.state() == rpc::NodeInfo::ALIVE &&
+      if (n.node_id() == strategy.affinity_node.Binary() && n.state() == rpc::NodeInfo::ALIVE &&
           Fits(demand, n.total_resources())) {
-        strategy.set_soft(false);
+        strategy.soft = false;
       }
     }
   }
-  const bool spread = strategy.kind() == rpc::SchedulingStrategy::SPREAD;
+  const bool spread = strategy.kind == scheduling::SchedulingStrategy::kSpread;
   const rpc::NodeInfo* best = nullptr;
   bool best_has_room = false;
   bool best_preferred = false;
@@ -439,10 +415,10 @@ const rpc::NodeInfo* GcsActorScheduler::PickNode(const std::vector<rpc::NodeInfo
   }
   if (spread && !spread_candidates.empty()) return spread_candidates[spread_next_++ % spread_candidates.size()];
   if (best != nullptr) return best;
-  if (strategy.kind() == rpc::SchedulingStrategy::NODE_AFFINITY && !strategy.soft()) {
+  if (strategy.kind == scheduling::SchedulingStrategy::kNodeAffinity && !strategy.soft) {
     *infeasible = true;
     *warning = "the actor " + ActorName(task) + " cannot be scheduled: its NodeAffinitySchedulingStrategy "
-               "(soft=False) names node " + NodeID::FromBinary(strategy.node_id()).Hex() +
+               "(soft=False) names node " + strategy.affinity_node.Hex() +
                ", which is not alive or cannot fit " + FormatResources(demand, nullptr);
     return nullptr;
   }

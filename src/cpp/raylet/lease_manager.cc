@@ -203,9 +203,7 @@ std::vector<std::string> LeaseManager::InfeasibleDemands() const {
   for (const auto& p : pending_) {
     if (!p.warned) continue;  // only infeasible requests are warned about
     ResourceSet asked = p.req.resources;
-    for (const auto& [name, amount] : p.req.placement.ToMap()) {
-      if (asked.Get(name) < amount) asked.Set(name, amount);
-    }
+    asked.RaiseTo(p.req.placement);
     count[std::string(p.req.is_actor ? "actor '" : "task '") + p.req.task_name + "': " +
           asked.ToString()]++;
   }
@@ -274,9 +272,7 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
         a.request = req;
         ResourceSet have;  // the node's totals of just the resources asked for
         ResourceSet asked = req.resources;
-        for (const auto& [name, amount] : req.placement.ToMap()) {
-          if (asked.Get(name) < amount) asked.Set(name, amount);
-        }
+        asked.RaiseTo(req.placement);
         for (const auto& [name, amount] : asked.ToMap()) have.Set(name, total_.Get(name));
         a.message = std::string(req.is_actor ? "actor '" : "task '") + req.task_name + "' asks for " +
                     asked.ToString() +

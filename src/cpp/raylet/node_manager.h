@@ -195,7 +195,7 @@ class NodeManager {
   std::unique_ptr<ObjectManager> object_manager_;
   scheduling::ClusterScheduler cluster_;
   std::unordered_map<NodeID, std::string> raylet_endpoints_;  // alive remote nodes
-  bool have_cluster_view_ = false;  // the first GCS node table arrived
+  std::map<std::string, std::string> local_labels_;           // this node's, from the view
   // Requests no known node can fit, held until the next view (a node that
   // just joined may fit them) instead of being reported infeasible at once.
   std::vector<std::pair<uint64_t, rpc::Frame>> held_for_view_;

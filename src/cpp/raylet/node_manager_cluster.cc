@@ -8,43 +8,12 @@
 #include "node_manager.pb.h"
 #include "raylet/node_manager.h"
 #include "rpc/endpoint.h"
+#include "scheduling/strategy_proto.h"
 
 namespace lumos::raylet {
 namespace {
 
 constexpr int64_t kClusterViewPeriodMs = 100;
-
-scheduling::SchedulingStrategy ToStrategy(const rpc::SchedulingStrategy& s) {
-  scheduling::SchedulingStrategy out;
-  auto labels = [](const auto& in, std::vector<scheduling::LabelExpression>* dst) {
-    for (const auto& m : in) {
-      scheduling::LabelExpression e;
-      e.key = m.key();
-      e.op = static_cast<scheduling::LabelExpression::Op>(m.op());
-      e.values.assign(m.values().begin(), m.values().end());
-      dst->push_back(std::move(e));
-    }
-  };
-  switch (s.kind()) {
-    case rpc::SchedulingStrategy::SPREAD:
-      out.kind = scheduling::SchedulingStrategy::kSpread;
-      break;
-    case rpc::SchedulingStrategy::NODE_AFFINITY:
-      out.kind = scheduling::SchedulingStrategy::kNodeAffinity;
-      if (s.node_id().size() == NodeID::kSize) out.affinity_node = NodeID::FromBinary(s.node_id());
-      out.soft = s.soft();
-      out.spill_on_unavailable = s.spill_on_unavailable();
-      break;
-    case rpc::SchedulingStrategy::NODE_LABEL:
-      out.kind = scheduling::SchedulingStrategy::kNodeLabel;
-      labels(s.hard(), &out.hard_labels);
-      labels(s.soft_labels(), &out.soft_labels);
-      break;
-    default:
-      break;
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -93,10 +62,10 @@ void NodeManager::OnClusterView(std::vector<rpc::NodeInfo> nodes) {
     NodeID id = NodeID::FromBinary(n.node_id());
     std::map<std::string, double> total(n.total_resources().begin(), n.total_resources().end());
     std::map<std::string, double> avail(n.available_resources().begin(), n.available_resources().end());
-    std::map<std::string, std::string> labels(n.labels().begin(), n.labels().end());
-    labels["ray.io/node_id"] = id.Hex();
+    std::map<std::string, std::string> labels = scheduling::NodeLabels(id, n.labels());
     if (id == options_.node_id) {
-      cluster_.UpsertNode(id, leases_.total(), leases_.available(), labels);
+      local_labels_ = std::move(labels);
+      cluster_.UpsertNode(id, leases_.total(), leases_.available(), local_labels_);
       continue;
     }
     auto t = ResourceSet::FromMap(total);
@@ -117,7 +86,6 @@ void NodeManager::OnClusterView(std::vector<rpc::NodeInfo> nodes) {
     }
   }
   raylet_endpoints_ = std::move(alive);
-  have_cluster_view_ = true;
   if (!raylet_endpoints_.empty()) SpillQueuedRequests();
   auto held = std::move(held_for_view_);
   held_for_view_.clear();
@@ -132,11 +100,9 @@ std::string NodeManager::ClusterWide(const LeaseRequest& req, const std::string&
   size_t at = message.find(mine);
   size_t end = message.find(" in total", at == std::string::npos ? 0 : at);
   if (raylet_endpoints_.empty() || at == std::string::npos || end == std::string::npos) return message;
-  std::map<std::string, double> asked = req.resources.ToMap();
-  for (const auto& [k, v] : req.placement.ToMap()) asked[k] = std::max(asked[k], v);
-  auto set = ResourceSet::FromMap(asked);
-  if (!set.ok()) return message;
-  std::string largest = cluster_.DescribeLargestNode(cluster_.MakeRequest(set.value()));
+  ResourceSet asked = req.resources;
+  asked.RaiseTo(req.placement);
+  std::string largest = cluster_.DescribeLargestNode(cluster_.MakeRequest(asked));
   return message.substr(0, at) + " but none of the cluster's " + std::to_string(raylet_endpoints_.size() + 1) +
          " nodes has that much; the largest has " + largest + message.substr(end);
 }
@@ -178,25 +144,20 @@ void NodeManager::SpillQueuedRequests() {
 std::string NodeManager::ChooseRemoteNode(const rpc::SchedulingStrategy& wanted, const ResourceSet& rs,
                                           const ResourceSet& placement, NodeID* node, bool* feasible,
                                           bool only_if_room, const std::string& preferred_node) {
-  std::map<std::string, double> demand = rs.ToMap();
-  for (const auto& [k, v] : placement.ToMap()) demand[k] = std::max(demand[k], v);
-  auto demand_set = ResourceSet::FromMap(demand);
-  if (!demand_set.ok()) return "";
-  // This node's own view is exact; the others' are at most ~100 ms old.
-  cluster_.UpsertNode(options_.node_id, leases_.total(), leases_.available(), [&] {
-    std::map<std::string, std::string> labels = options_.labels;
-    labels["ray.io/node_id"] = options_.node_id.Hex();
-    return labels;
-  }());
-  scheduling::ResourceRequest request = cluster_.MakeRequest(demand_set.value());
-  scheduling::SchedulingStrategy strategy = ToStrategy(wanted);
+  ResourceSet demand = rs;
+  demand.RaiseTo(placement);
+  // This node's own entry is exact (bundles change its totals); the others'
+  // are at most ~100 ms old.
+  cluster_.UpsertNode(options_.node_id, leases_.total(), leases_.available(), local_labels_);
+  scheduling::ResourceRequest request = cluster_.MakeRequest(demand);
+  scheduling::SchedulingStrategy strategy = scheduling::FromProto(wanted);
   scheduling::Decision d = cluster_.Schedule(request, strategy);
   if (feasible) *feasible = d.kind != scheduling::Decision::kInfeasible;
   if (strategy.kind == scheduling::SchedulingStrategy::kDefault && preferred_node.size() == NodeID::kSize) {
     // Locality: where the task's large arguments are, if that node has room now.
     NodeID there = NodeID::FromBinary(preferred_node);
     if (there != options_.node_id && cluster_.HasNode(there) &&
-        cluster_.Available(there).Contains(demand_set.value())) {
+        cluster_.Available(there).Contains(demand)) {
       d.kind = scheduling::Decision::kNode;
       d.node = there;
     }
