@@ -154,23 +154,36 @@ Status ObjectManager::CopyFromLocalStore(const ObjectID& id, const NodeID& node,
                               (s.ok() ? bufs[0].error : s.message()) + ")");
   }
   const auto& src = bufs[0];
-  const uint64_t total = src.data_size + src.metadata_size;
+  uint8_t* dst = nullptr;
+  s = CreateCopy(id, node, src.data_size, src.metadata_size, &dst);
+  if (s.ok() && dst != nullptr) {
+    std::memcpy(dst, src.data, src.data_size + src.metadata_size);  // metadata follows data in both stores
+    s = store_.Seal(id);
+  }
+  peer.value()->Release(id);
+  return s;
+}
+
+Status ObjectManager::CreateCopy(const ObjectID& id, const NodeID& node, uint64_t data_size, uint64_t metadata_size,
+                                 uint8_t** dst) {
+  const uint64_t total = data_size + metadata_size;
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.SetSize(id, total);
   }
-  uint8_t* dst = nullptr;
-  s = store_.Create(id, src.data_size, src.metadata_size, WorkerID::Nil(), &dst, /*secondary=*/true);
-  if (s.ok()) {
-    std::memcpy(dst, src.data, total);  // metadata follows data in both stores
-    s = store_.Seal(id);
-  } else if (s.code() == StatusCode::kAlreadyExists) {
-    s = Status::OK();  // a copy arrived meanwhile
-  } else if (s.code() == StatusCode::kOutOfMemory) {
-    s = Status::OutOfMemory("no room for object " + id.Hex() + " of " + std::to_string(total) +
-                            " bytes fetched from node " + Short(node) + ": " + s.message());
+  *dst = nullptr;
+  Status s = store_.Create(id, data_size, metadata_size, WorkerID::Nil(), dst, /*secondary=*/true);
+  if (s.code() == StatusCode::kAlreadyExists) {
+    *dst = nullptr;
+    return Status::OK();  // a copy arrived meanwhile: nothing to write
   }
-  peer.value()->Release(id);
+  if (s.code() == StatusCode::kOutOfMemory) {
+    return Status::OutOfMemory("no room for object " + id.Hex() + " of " + std::to_string(total) +
+                               " bytes fetched from node " + Short(node) + ": " + s.message());
+  }
+  if (!s.ok()) {
+    return Status(s.code(), "cannot store object " + id.Hex() + " fetched from node " + Short(node) + ": " + s.message());
+  }
   return s;
 }
 
@@ -424,23 +437,11 @@ Status ObjectManager::Transfer(const ObjectID& id, const NodeID& node) {
     return Status::ObjectLost("object " + id.Hex() + " is no longer on node " + node.Hex() + " (" + info.error() + ")");
   }
   const uint64_t total = info.data_size() + info.metadata_size();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    queue_.SetSize(id, total);
-  }
   uint8_t* dst = nullptr;
-  s = store_.Create(id, info.data_size(), info.metadata_size(), WorkerID::Nil(), &dst, /*secondary=*/true);
-  if (s.code() == StatusCode::kAlreadyExists) {
+  s = CreateCopy(id, node, info.data_size(), info.metadata_size(), &dst);
+  if (!s.ok() || dst == nullptr) {
     ::close(fd);
-    return Status::OK();  // a copy arrived meanwhile
-  }
-  if (!s.ok()) {
-    ::close(fd);
-    if (s.code() == StatusCode::kOutOfMemory) {
-      return Status::OutOfMemory("no room for object " + id.Hex() + " of " + std::to_string(total) +
-                                 " bytes fetched from node " + Short(node) + ": " + s.message());
-    }
-    return Status(s.code(), "cannot store object " + id.Hex() + " fetched from node " + Short(node) + ": " + s.message());
+    return s;
   }
   // Pipelined: every chunk request goes out first, then the replies stream in.
   const uint64_t chunk = std::max<uint64_t>(1, options_.chunk_bytes);

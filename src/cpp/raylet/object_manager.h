@@ -93,6 +93,10 @@ class ObjectManager {
   void FreeLoop();
   /// \brief Fetches one object from `node` into the local store.
   Status Transfer(const ObjectID& id, const NodeID& node);
+  /// \brief Creates the local (secondary) copy's buffer; *dst stays null when
+  /// a copy exists already. Errors name the object, its size and the node.
+  Status CreateCopy(const ObjectID& id, const NodeID& node, uint64_t data_size, uint64_t metadata_size,
+                    uint8_t** dst);
   /// \brief Copies one object from the store of a node on this host.
   Status CopyFromLocalStore(const ObjectID& id, const NodeID& node, const std::string& store_socket);
   /// \brief A client of that node's store (connected once, kept).
