@@ -90,8 +90,14 @@ class Node:
     def __init__(self, head=True, gcs_address=None, num_cpus=None, num_gpus=None, resources=None,
                  object_store_memory=None, temp_dir=None, gcs_port=0, system_config=None,
                  detached=False, node_ip="127.0.0.1", spill_dir=None, auth_token=None, raylet_port=0,
-                 object_manager_port=0, labels=None, gcs_storage=None):
+                 object_manager_port=0, labels=None, gcs_storage=None, include_dashboard=False,
+                 dashboard_host=None, dashboard_port=None):
         self.head = head
+        # Head only: the dashboard process (lumos.dashboard); port None = 8265 or the next free one.
+        self.include_dashboard = bool(include_dashboard) and head
+        self.dashboard_host = dashboard_host
+        self.dashboard_port = dashboard_port
+        self.dashboard_url = None
         # The GCS tables' SQLite file (head only): None = <session_dir>/gcs.db,
         # "" = memory only. LUMOS_GCS_STORAGE overrides ("none": memory only).
         env_storage = os.environ.get("LUMOS_GCS_STORAGE")
@@ -196,6 +202,8 @@ class Node:
                                "--auth-token-file=" + token_file]
                               + (["--gcs-storage=" + self.gcs_storage] if self.gcs_storage else []) + lifeline)
             self._spawn("gcs_server", self._gcs_argv)
+            if self.include_dashboard:
+                self._start_dashboard()
             if self.detached:  # `lumos start --head` may start it again (gcs_restart.py)
                 with open(os.path.join(self.session_dir, GCS_ARGV_FILE), "w") as f:
                     json.dump(self._gcs_argv, f)
@@ -217,6 +225,16 @@ class Node:
             f.write(self.node_ip)
         self._wait_ready()
         return self
+
+    def _start_dashboard(self):
+        from lumos.dashboard import launch
+        try:
+            self.procs["dashboard"], self.dashboard_url = launch.start(
+                self.session_dir, self.gcs_address, self.dashboard_host or self.node_ip, self.dashboard_port,
+                lifeline_pid=None if self.detached else os.getpid(), detached=self.detached, env=self._env())
+        except (OSError, ValueError):
+            self.stop()  # the GCS already runs: a failed start leaves nothing behind
+            raise
 
     def _wait_ready(self, timeout=30.0):
         deadline = time.monotonic() + timeout
@@ -270,7 +288,7 @@ class Node:
     # ---------------------------------------------------------------- stop
     def stop(self, grace_s=2.0):
         """SIGTERM every process this node started, then SIGKILL after grace_s."""
-        order = ["raylet", "gcs_server"]
+        order = ["dashboard", "raylet", "gcs_server"]
         procs = [self.procs[n] for n in order if n in self.procs]
         for p in procs:
             if p.poll() is None:

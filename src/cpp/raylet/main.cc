@@ -75,6 +75,14 @@ int main(int argc, char** argv) {
   opts.socket_path = flags.GetString("raylet-socket");
   opts.store_endpoint = "unix:" + store_socket;
   opts.store_socket = store_socket;
+  opts.fill_store_stats = [&store](rpc::GetNodeStatsReply* reply) {
+    const object_store::StoreStats s = store.Stats();  // thread safe
+    reply->set_store_capacity(s.capacity);
+    reply->set_store_used(s.used);
+    reply->set_store_num_objects(s.num_objects);
+    reply->set_store_spilled_bytes(s.spilled_bytes);
+    reply->set_store_num_spilled(s.num_spilled);
+  };
   opts.port = static_cast<int>(flags.GetInt("port", 0));
   opts.object_manager_port = static_cast<int>(flags.GetInt("object-manager-port", 0));
   if (flags.Has("labels")) {

@@ -13,6 +13,7 @@
 #include "common.pb.h"
 #include "core_worker.pb.h"
 #include "node_manager.pb.h"
+#include "raylet/log_service.h"
 #include "rpc/cluster_identity.h"
 #include "rpc/endpoint.h"
 
@@ -133,7 +134,8 @@ void NodeManager::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
   // proved they belong to the cluster. Local clients must register first.
   const bool anonymous_ok = conn->authenticated() &&
                             (m == rpc::REQUEST_WORKER_LEASE || m == rpc::RETURN_WORKER ||
-                             m == rpc::GET_WORKER_EXIT || m == rpc::GET_NODE_STATS);
+                             m == rpc::GET_WORKER_EXIT || m == rpc::GET_NODE_STATS ||
+                             m == rpc::LIST_LOGS || m == rpc::READ_LOG);
   if (m != rpc::REGISTER_CLIENT && !c->registered && !anonymous_ok) {
     LUMOS_LOG(Warning) << "dropping a connection that sent method " << m << " before registering";
     conn->Close(Status::Invalid("not registered"));
@@ -165,6 +167,10 @@ void NodeManager::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
       break;
     case rpc::GET_WORKER_EXIT:
       HandleGetWorkerExit(c, frame);
+      break;
+    case rpc::LIST_LOGS:
+    case rpc::READ_LOG:
+      ServeLogRequest(conn, frame, options_.worker_pool.log_dir);
       break;
     case rpc::PREPARE_BUNDLES:
       HandlePrepareBundles(c, frame);
@@ -351,6 +357,7 @@ void NodeManager::HandleNodeStats(const std::shared_ptr<Client>& c, const rpc::F
     info->set_is_driver(client->is_driver);
     info->set_endpoint(client->endpoint);
   }
+  if (options_.fill_store_stats) options_.fill_store_stats(&reply);
   c->conn->SendReply(frame.header.request_id, frame.header.method, reply);
 }
 

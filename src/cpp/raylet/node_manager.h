@@ -11,6 +11,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -52,6 +53,9 @@ struct NodeManagerOptions {
   // A worker registration must come from the pid it claims (SO_PEERCRED).
   // Off only in tests whose own process plays a worker the raylet spawned.
   bool verify_worker_peer_pid = true;
+  // Fills the store_* fields of GetNodeStatsReply (the store lives in this
+  // process on its own thread; set by main.cc, unset in unit tests).
+  std::function<void(rpc::GetNodeStatsReply*)> fill_store_stats;
 };
 
 class NodeManager {
