@@ -19,7 +19,7 @@ import time
 from lumos._private.node import Node
 
 _NODE_ARGS = {"num_cpus", "num_gpus", "resources", "object_store_memory", "labels", "_system_config",
-              "include_dashboard", "dashboard_port", "node_ip_address", "temp_dir", "_temp_dir"}
+              "include_dashboard", "dashboard_host", "dashboard_port", "node_ip_address", "temp_dir", "_temp_dir"}
 
 
 class ClusterNode:
@@ -84,8 +84,8 @@ class Cluster:
     def add_node(self, wait=True, **node_args):
         """Starts a node (the first one is the head) and returns it. Takes
         num_cpus, num_gpus, resources, object_store_memory, labels,
-        _system_config (include_dashboard/dashboard_port are accepted; lumos
-        has no dashboard yet)."""
+        _system_config; on the head, include_dashboard, dashboard_host and
+        dashboard_port start the dashboard (off by default)."""
         unknown = set(node_args) - _NODE_ARGS
         if unknown:
             raise TypeError("add_node() got unexpected argument(s): %s" % ", ".join(sorted(unknown)))
@@ -98,7 +98,9 @@ class Cluster:
                     temp_dir=node_args.get("temp_dir") or node_args.get("_temp_dir"),
                     system_config=node_args.get("_system_config"),
                     node_ip=node_args.get("node_ip_address") or "127.0.0.1",
-                    auth_token=self._token, labels=labels)
+                    auth_token=self._token, labels=labels,
+                    include_dashboard=node_args.get("include_dashboard"),
+                    dashboard_host=node_args.get("dashboard_host"), dashboard_port=node_args.get("dashboard_port"))
         node.start()
         self._token = node.auth_token
         cn = ClusterNode(node)

@@ -29,8 +29,9 @@ logger = logging.getLogger("lumos")
 SCRIPT_MODE = "driver"
 WORKER_MODE = "worker"
 
-# Keywords of ray.init() that lumos accepts for compatibility and ignores:
-# there is no dashboard, no separate log monitor, no client server yet.
+# Keywords of ray.init() that lumos accepts for compatibility and ignores
+# (no separate log monitor, no client server yet), except include_dashboard,
+# dashboard_host and dashboard_port, which a new local cluster reads.
 IGNORED_INIT_KEYWORDS = {
     "include_dashboard", "dashboard_host", "dashboard_port", "log_to_driver", "logging_level",
     "logging_format", "configure_logging", "local_mode", "_node_ip_address", "_metrics_export_port", "storage",
@@ -203,8 +204,14 @@ def init(address: "str | None" = None, *, num_cpus: "float | None" = None, num_g
         if address in (None, "local"):
             node = Node(head=True, num_cpus=num_cpus, num_gpus=num_gpus, resources=resources,
                         object_store_memory=object_store_memory, temp_dir=_temp_dir,
-                        system_config=system_config, spill_dir=spill_dir, labels=labels).start()
+                        system_config=system_config, spill_dir=spill_dir, labels=labels,
+                        include_dashboard=_wants_dashboard(kwargs),
+                        dashboard_host=kwargs.get("dashboard_host"),
+                        dashboard_port=kwargs.get("dashboard_port")).start()
             _state.node = node
+            if node.dashboard_url:
+                print("Started a local lumos instance. View the dashboard at %s" % node.dashboard_url,
+                      file=sys.stderr, flush=True)
             address = node.gcs_address
         elif any(v is not None for v in (num_cpus, num_gpus, resources, object_store_memory, spill_dir)) or labels:
             raise ValueError("num_cpus, num_gpus, resources, object_store_memory, object_spill_config and "
@@ -298,12 +305,27 @@ def _connect_driver(address, namespace, temp_dir=None):
     _state.node_info = node
 
 
+def _wants_dashboard(kwargs):
+    """init() starts a dashboard only when asked: include_dashboard=True, or
+    a dashboard_port given (Ray starts one by default; lumos saves the
+    process and its start-up for the many short-lived local clusters)."""
+    include = kwargs.get("include_dashboard")
+    return bool(include) if include is not None else kwargs.get("dashboard_port") is not None
+
+
+def _dashboard_address():
+    """host:port of the cluster's dashboard (Ray's dashboard_url), or None."""
+    from lumos.dashboard.launch import recorded_url
+    url = _state.node.dashboard_url if _state.node is not None else recorded_url(_state.session_dir)
+    return url.split("://", 1)[-1] if url else None
+
+
 def _context():
     info = _state.node_info
     address_info = {
         "node_ip_address": info["NodeManagerAddress"], "raylet_ip_address": info["NodeManagerAddress"],
         "redis_address": None, "object_store_address": info["ObjectStoreSocketName"],
-        "raylet_socket_name": info["RayletSocketName"], "webui_url": None,
+        "raylet_socket_name": info["RayletSocketName"], "webui_url": _dashboard_address(),
         "session_dir": _state.session_dir, "gcs_address": _state.gcs_address,
         "address": _state.gcs_address, "node_id": info["NodeID"], "metrics_export_port": None,
     }
@@ -314,7 +336,7 @@ def _context():
         raylet_socket_name=_state.node_info["RayletSocketName"],
         object_store_address=_state.node_info["ObjectStoreSocketName"],
         job_id=_state.core_worker.job_id, namespace=_state.namespace,
-        dashboard_url=None, python_version="%d.%d.%d" % sys.version_info[:3], lumos_version="0.1.0")
+        dashboard_url=_dashboard_address(), python_version="%d.%d.%d" % sys.version_info[:3], lumos_version="0.1.0")
 
 
 def shutdown(_exiting_interpreter: bool = False) -> None:

@@ -61,7 +61,8 @@ def _cmd_start(args):
                     resources=resources, object_store_memory=args.object_store_memory, temp_dir=args.temp_dir,
                     gcs_port=args.port, detached=not args.block, node_ip=node_ip or "127.0.0.1",
                     auth_token=token, labels=labels, raylet_port=args.node_manager_port,
-                    object_manager_port=args.object_manager_port, gcs_storage=args.gcs_storage)
+                    object_manager_port=args.object_manager_port, gcs_storage=args.gcs_storage,
+                    **_dashboard_args(args))
     except ValueError as e:  # e.g. num_gpus beyond CUDA_VISIBLE_DEVICES
         sys.exit("lumos start: %s" % e)
     try:
@@ -93,6 +94,9 @@ def _cmd_start(args):
               "    import lumos\n    lumos.init(address='auto')   # or address='%s'\n\n"
               "To see the cluster: lumos status\nTo stop it:         lumos stop"
               % (node.gcs_address, node.session_dir, node.gcs_address))
+        if node.dashboard_url:
+            print("\nView the dashboard at %s (sign in with the token in %s)"
+                  % (node.dashboard_url, os.path.join(node.session_dir, "auth_token")))
     sys.stdout.flush()
     if args.block:
         stop = {"now": False}
@@ -108,6 +112,21 @@ def _cmd_start(args):
                 break
             time.sleep(0.2)
         node.stop()
+
+
+def _dashboard_args(args):
+    """Node() keywords from --include-dashboard/--dashboard-host/--dashboard-port (head only)."""
+    return {"include_dashboard": args.head and args.include_dashboard, "dashboard_host": args.dashboard_host,
+            "dashboard_port": args.dashboard_port}
+
+
+def _bool_flag(text):
+    value = text.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError("expected true or false, got %r" % text)
 
 
 def _recorded_processes(root):
@@ -367,6 +386,11 @@ def main(argv=None):
     p.add_argument("--gcs-storage", default=None,
                    help="head: SQLite file for the GCS tables (default <session_dir>/gcs.db; '' keeps them in "
                         "memory). `lumos start --head` on a head whose GCS died restarts it on that file")
+    p.add_argument("--include-dashboard", type=_bool_flag, default=True, metavar="true|false",
+                   help="head: start the dashboard (default true)")
+    p.add_argument("--dashboard-host", default=None, help="head: IP the dashboard listens on (default: the node IP)")
+    p.add_argument("--dashboard-port", type=int, default=None,
+                   help="head: dashboard port (default 8265, or the next free one)")
     p.add_argument("--block", action="store_true", help="stay in the foreground; Ctrl-C stops the node")
     p.set_defaults(fn=_cmd_start)
 
