@@ -135,7 +135,7 @@ void NodeManager::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
   const bool anonymous_ok = conn->authenticated() &&
                             (m == rpc::REQUEST_WORKER_LEASE || m == rpc::RETURN_WORKER ||
                              m == rpc::GET_WORKER_EXIT || m == rpc::GET_NODE_STATS ||
-                             m == rpc::LIST_LOGS || m == rpc::READ_LOG);
+                             m == rpc::LIST_LOGS || m == rpc::READ_LOG || m == rpc::REQUEST_STACK_DUMP);
   if (m != rpc::REGISTER_CLIENT && !c->registered && !anonymous_ok) {
     LUMOS_LOG(Warning) << "dropping a connection that sent method " << m << " before registering";
     conn->Close(Status::Invalid("not registered"));
@@ -171,6 +171,9 @@ void NodeManager::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
     case rpc::LIST_LOGS:
     case rpc::READ_LOG:
       ServeLogRequest(conn, frame, options_.worker_pool.log_dir);
+      break;
+    case rpc::REQUEST_STACK_DUMP:
+      ServeStackDumpRequest(conn, frame, options_.worker_pool.log_dir, options_.session_dir);
       break;
     case rpc::PREPARE_BUNDLES:
       HandlePrepareBundles(c, frame);
