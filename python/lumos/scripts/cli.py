@@ -414,6 +414,8 @@ def main(argv=None):
 
     from lumos.scripts import state_cli
     state_cli.add_parsers(sub)  # list, get, summary, timeline
+    from lumos.scripts import logs_cli
+    logs_cli.add_parsers(sub)  # logs, stack
 
     p = sub.add_parser("microbenchmark", help="the same workloads as `ray microbenchmark`")
     p.add_argument("--filter", default=None, help="run only benchmarks whose name contains this")
