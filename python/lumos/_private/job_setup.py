@@ -15,6 +15,15 @@ from lumos.job_config import JobConfig
 
 def resolve(job_config, logging_config, runtime_env, namespace):
     """(runtime_env, namespace, extra job entry fields) for init()."""
+    from lumos.job_submission import common as _jobs
+    injected = _jobs.injected_runtime_env()
+    if injected is not None:
+        # A submitted job's runtime_env wins over init's own, as in Ray.
+        if runtime_env:
+            import warnings
+            warnings.warn("this program runs as a submitted job: the job's runtime_env is used and "
+                          "init(runtime_env=...) is ignored; give the runtime_env at submission instead")
+        runtime_env = injected
     if job_config is not None and not isinstance(job_config, JobConfig):
         raise TypeError("job_config must be a lumos.job_config.JobConfig, got %r" % (job_config,))
     if logging_config is not None and not isinstance(logging_config, _logging.LoggingConfig):
@@ -36,6 +45,8 @@ def resolve(job_config, logging_config, runtime_env, namespace):
 
 def publish(gcs, job_id, extra):
     """Adds `extra` to the job's GCS entry and applies its logging config here."""
+    from lumos.job_submission import common as _jobs
+    _jobs.publish_driver(gcs, job_id.hex())
     if not extra:
         return
     raw = gcs.kv_get(JOB_NS, job_id)

@@ -40,6 +40,7 @@ ROUTE_MODULES = [
     "lumos.dashboard.routes_api",
     "lumos.dashboard.routes_logs",
     "lumos.dashboard.routes_metrics",
+    "lumos.job_submission.rest",
 ]
 
 MAX_BODY_BYTES = 512 << 20  # a job's working_dir package may be large
