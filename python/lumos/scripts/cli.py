@@ -416,6 +416,8 @@ def main(argv=None):
     state_cli.add_parsers(sub)  # list, get, summary, timeline
     from lumos.scripts import logs_cli
     logs_cli.add_parsers(sub)  # logs, stack
+    from lumos.scripts import job_cli
+    job_cli.add_parsers(sub)  # job submit|status|logs|stop|delete|list
 
     p = sub.add_parser("microbenchmark", help="the same workloads as `ray microbenchmark`")
     p.add_argument("--filter", default=None, help="run only benchmarks whose name contains this")
