@@ -143,10 +143,9 @@ class JobSupervisor(threading.Thread):
 
     def _run(self):
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
-        with open(self.log_path, "ab") as log:
+        with open(self.log_path, "ab", buffering=0) as log:  # unbuffered: tails see every line at once
             if self.details.runtime_env:
                 log.write(b"Runtime env is setting up.\n")
-                log.flush()
             try:
                 normal, venv = prepare_env(self.details.runtime_env, self.session_dir)
             except RuntimeEnvSetupError as e:
@@ -157,7 +156,6 @@ class JobSupervisor(threading.Thread):
             cwd = normal.get("working_dir") or self.session_dir
             placed = common.needs_placement(self.details)
             log.write(("Running entrypoint for job %s: %s\n" % (self.sid, self.details.entrypoint)).encode())
-            log.flush()
             with self._lock:
                 if self._stop_requested:
                     return  # stopped while PENDING: the entrypoint never starts
