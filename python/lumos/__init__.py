@@ -96,12 +96,18 @@ def remote(*args: _Any, **kwargs: _Any) -> _Any:
 def get_actor(name: str, namespace: str | None = None) -> ActorHandle[_Any]:
     """The handle of the live actor named `name` (ValueError when there is none)."""
     from lumos.actor import get_actor as _get_actor
+    from lumos._private import worker as _w
+    if _w._client is not None:   # client mode (lumos://)
+        return _w._client.api("get_actor", name, namespace)  # type: ignore[no-any-return]
     return _get_actor(name, namespace)
 
 
 def kill(actor: ActorHandle[_Any], *, no_restart: bool = True) -> None:
     """Kills an actor at once (pending calls fail with ActorDiedError)."""
     from lumos.actor import kill as _kill
+    from lumos._private import worker as _w
+    if _w._client is not None:   # client mode (lumos://)
+        return _w._client.api("kill", actor, no_restart=no_restart)  # type: ignore[no-any-return]
     return _kill(actor, no_restart=no_restart)
 
 
@@ -114,6 +120,8 @@ def cancel(object_ref: ObjectRef[_Any] | ObjectRefGenerator, *, force: bool = Fa
         object_ref = object_ref.completed()
     if not isinstance(object_ref, ObjectRef):
         raise TypeError("lumos.cancel() expects an ObjectRef returned by .remote(), got %r" % (object_ref,))
+    if _w._client is not None:   # client mode (lumos://)
+        return _w._client.api("cancel", object_ref, force=bool(force), recursive=bool(recursive))  # type: ignore[no-any-return]
     _w.core_worker().cancel_task(object_ref, bool(force), bool(recursive))
 
 

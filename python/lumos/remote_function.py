@@ -156,6 +156,8 @@ class RemoteFunction(Generic[P, R]):
         return fid
 
     def _remote(self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]) -> Any:
+        if _worker._client is not None:   # client mode (lumos://)
+            return _worker._client.submit_task(self, args, kwargs, options)
         cw = _worker.core_worker()
         self._check_signature(args, kwargs)
         job = _worker.current_job_id()

@@ -91,8 +91,10 @@ class Node:
                  object_store_memory=None, temp_dir=None, gcs_port=0, system_config=None,
                  detached=False, node_ip="127.0.0.1", spill_dir=None, auth_token=None, raylet_port=0,
                  object_manager_port=0, labels=None, gcs_storage=None, include_dashboard=False,
-                 dashboard_host=None, dashboard_port=None):
+                 dashboard_host=None, dashboard_port=None, client_server_port=0):
         self.head = head
+        # Head only: the client-mode server's port (lumos.util.client), 0 = none.
+        self.client_server_port = client_server_port if head else 0
         # Head only: the dashboard process (lumos.dashboard); port None = 8265 or the next free one.
         self.include_dashboard = bool(include_dashboard) and head
         self.dashboard_host = dashboard_host
@@ -204,6 +206,12 @@ class Node:
             self._spawn("gcs_server", self._gcs_argv)
             if self.include_dashboard:
                 self._start_dashboard()
+            if self.client_server_port:
+                self._spawn("client_server", [
+                    sys.executable, "-m", "lumos.util.client.client_server", "--host", self.node_ip,
+                    "--port", str(self.client_server_port), "--gcs-address", self.gcs_address,
+                    "--session-dir", self.session_dir, "--auth-token-file", token_file]
+                    + (["--lifeline-pid=%d" % os.getpid()] if not self.detached else []))
             if self.detached:  # `lumos start --head` may start it again (gcs_restart.py)
                 with open(os.path.join(self.session_dir, GCS_ARGV_FILE), "w") as f:
                     json.dump(self._gcs_argv, f)
@@ -288,7 +296,7 @@ class Node:
     # ---------------------------------------------------------------- stop
     def stop(self, grace_s=2.0):
         """SIGTERM every process this node started, then SIGKILL after grace_s."""
-        order = ["dashboard", "raylet", "gcs_server"]
+        order = ["client_server", "dashboard", "raylet", "gcs_server"]
         procs = [self.procs[n] for n in order if n in self.procs]
         for p in procs:
             if p.poll() is None:

@@ -73,6 +73,11 @@ class _State:
 
 _state = _State()
 
+# Client mode (lumos.init("lumos://...")): the Client that lumos.get/put/
+# remote/... hand their work to (lumos.util.client.api), else None. Checked
+# once per call, as Ray's client hook is; a driver or worker never sets it.
+_client = None
+
 
 def global_state():
     return _state
@@ -95,7 +100,7 @@ class RayContext(dict):
 
 
 def is_initialized() -> bool:
-    return _state.connected
+    return _state.connected or _client is not None
 
 
 def _validate_resources(num_cpus, num_gpus, resources, object_store_memory):
@@ -171,12 +176,16 @@ def init(address: "str | None" = None, *, num_cpus: "float | None" = None, num_g
          job_config: Any = None, logging_config: Any = None, **kwargs: Any) -> "RayContext":
     """Starts a local cluster (address None or "local") or connects to one
     ("auto" or "host:port"), and makes this process a driver."""
+    target = address if address is not None else (os.environ.get("LUMOS_ADDRESS") or os.environ.get("RAY_ADDRESS"))
+    if isinstance(target, str) and target.startswith(("ray://", "lumos://")):
+        from lumos.util.client import api as _client_api
+        return _client_api.init_client(target, namespace, runtime_env, job_config, ignore_reinit_error, {
+            "num_cpus": num_cpus, "num_gpus": num_gpus, "resources": resources,
+            "object_store_memory": object_store_memory, "_system_config": _system_config,
+            "object_spill_config": object_spill_config, "labels": labels, "_temp_dir": _temp_dir}, kwargs)
     unknown = set(kwargs) - IGNORED_INIT_KEYWORDS
     if unknown:
         raise TypeError("init() got unexpected keyword argument(s): %s" % ", ".join(sorted(unknown)))
-    if isinstance(address, str) and address.startswith(("ray://", "lumos://")):
-        raise ValueError("client mode (%s) is not built in lumos yet; connect with address='auto' or "
-                         "'host:port' from a machine of the cluster" % address)
     with _state.lock:
         if _state.connected:
             if ignore_reinit_error:
@@ -341,6 +350,11 @@ def _context():
 
 def shutdown(_exiting_interpreter: bool = False) -> None:
     """Disconnects; stops the processes this driver started."""
+    global _client
+    if _client is not None:   # client mode: the server-side driver ends with its job
+        client, _client = _client, None
+        client.close()
+        return
     pg_module = sys.modules.get("lumos._private.placement")
     if pg_module is not None:
         pg_module.flush_removals()  # queued asynchronous removals go out first
@@ -370,6 +384,9 @@ def _teardown():
 
 def _require():
     if _state.core_worker is None:
+        if _client is not None:
+            from lumos.util.client.api import NOT_BUILT
+            raise RuntimeError(NOT_BUILT)
         # Like Ray: the first API call starts a local cluster.
         init()
     return _state.core_worker
@@ -429,6 +446,8 @@ _K = TypeVar("_K")
 
 
 def put(value: "_T", *, _owner: None = None) -> "_raylet.ObjectRef[_T]":
+    if _client is not None:
+        return _client.put(value)
     cw = _require()
     if isinstance(value, _raylet.ObjectRef):
         raise TypeError("Calling 'put' on an ObjectRef is not allowed (similarly, returning an ObjectRef "
@@ -466,6 +485,9 @@ def get(object_refs: "dict[_K, _raylet.ObjectRef[_T]]", *, timeout: "float | Non
 
 
 def get(object_refs, *, timeout=None):
+    if _client is not None:
+        from lumos.util.client import api as _client_api
+        return _client_api.get(_client, object_refs, timeout)
     cw = _require()
     if isinstance(object_refs, dict):
         # An extension of Ray's API (the seeds use it): a dict of refs gives a
@@ -512,6 +534,9 @@ def wait(object_refs: "list[_W]", *, num_returns: int = 1, timeout: "float | Non
     arrived, or the task ended or failed); ready generators come back in the
     ready list as themselves. Every object is local on a single node, so
     fetch_local=True and False behave alike."""
+    if _client is not None:
+        from lumos.util.client import api as _client_api
+        return _client_api.wait(_client, object_refs, num_returns, timeout, fetch_local)
     from lumos._private.generators import ObjectRefGenerator
     cw = _require()
     if not isinstance(object_refs, list):   # like Ray: a list only (a tuple too is a TypeError)
@@ -577,6 +602,8 @@ def _ref_future(ref):
 # ---------------------------------------------------------------- cluster info
 
 def nodes() -> "list[dict[str, Any]]":
+    if _client is not None:
+        return _client.api("nodes")
     _require()
     out = []
     for n in _state.gcs.get_all_node_info():
@@ -598,8 +625,12 @@ def _sum_node_resources(field):
 
 
 def cluster_resources() -> "dict[str, float]":
+    if _client is not None:
+        return _client.api("cluster_resources")
     return _sum_node_resources("Resources")
 
 
 def available_resources() -> "dict[str, float]":
+    if _client is not None:
+        return _client.api("available_resources")
     return _sum_node_resources("AvailableResources")

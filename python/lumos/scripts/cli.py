@@ -62,7 +62,7 @@ def _cmd_start(args):
                     gcs_port=args.port, detached=not args.block, node_ip=node_ip or "127.0.0.1",
                     auth_token=token, labels=labels, raylet_port=args.node_manager_port,
                     object_manager_port=args.object_manager_port, gcs_storage=args.gcs_storage,
-                    **_dashboard_args(args))
+                    client_server_port=_client_server_port(args, node_ip or "127.0.0.1"), **_dashboard_args(args))
     except ValueError as e:  # e.g. num_gpus beyond CUDA_VISIBLE_DEVICES
         sys.exit("lumos start: %s" % e)
     try:
@@ -112,6 +112,13 @@ def _cmd_start(args):
                 break
             time.sleep(0.2)
         node.stop()
+
+
+def _client_server_port(args, node_ip):
+    if not args.head:
+        return 0
+    from lumos.util.client.client_server import choose_port
+    return choose_port(args.client_server_port, node_ip)
 
 
 def _dashboard_args(args):
@@ -391,6 +398,9 @@ def main(argv=None):
     p.add_argument("--dashboard-host", default=None, help="head: IP the dashboard listens on (default: the node IP)")
     p.add_argument("--dashboard-port", type=int, default=None,
                    help="head: dashboard port (default 8265, or the next free one)")
+    p.add_argument("--client-server-port", type=int, default=None,
+                   help="head: port of the client-mode server for lumos.init('lumos://HOST:PORT') (default "
+                        "10001, skipped with a warning when taken; 0: none)")
     p.add_argument("--block", action="store_true", help="stay in the foreground; Ctrl-C stops the node")
     p.set_defaults(fn=_cmd_start)
 
