@@ -5,6 +5,9 @@ like Ray; and also kept in the worker's own log file."""
 import os
 import threading
 
+from lumos._private import task_context
+from lumos._private.worker_logs import TASK_MARKER
+
 
 class LineForwarder:
     """A text stream that forwards whole lines through the core worker."""
@@ -15,6 +18,7 @@ class LineForwarder:
         self._is_err = is_err
         self._partial = ""
         self._lock = threading.Lock()
+        self._marked = None  # the task id whose marker the log file saw last (worker_logs)
         self._pid = os.getpid()
         self._name = None
         self._where = "pid=%d" % self._pid
@@ -41,8 +45,15 @@ class LineForwarder:
         return len(s)
 
     def _send(self, lines):
+        ctx = task_context.current()
+        task = ctx.binary_id if ctx is not None else None
+        text = "\n".join(lines) + "\n"
+        if task != self._marked:
+            # The file's task segments (`lumos logs task`); not forwarded.
+            self._marked = task
+            text = TASK_MARKER + (task.hex() if task else "") + "\n" + text
         try:
-            self._original.write("\n".join(lines) + "\n")
+            self._original.write(text)
         except Exception:
             pass
         self._cw.forward_logs([self.prefix + line for line in lines], self._is_err)

@@ -54,6 +54,11 @@ def main(argv=None):
         state.runtime_env = env
         state.runtime_env_json = args.runtime_env.encode()  # exactly the spec's: children inherit it
 
+    from lumos._private import stack_dump, worker_logs
+    log_dir = os.path.join(args.session_dir, "logs")
+    worker_logs.rename_own_logs(log_dir, cw.worker_id)
+    stack_dump.start_listener(args.session_dir, log_dir, "Python stacks of lumos worker pid %d (worker id %s)"
+                              % (os.getpid(), cw.worker_id))
     out = LineForwarder(cw, sys.stdout, is_err=False, node_ip=args.node_ip)
     err = LineForwarder(cw, sys.stderr, is_err=True, node_ip=args.node_ip)
     sys.stdout, sys.stderr = out, err
@@ -94,6 +99,10 @@ def main(argv=None):
     finally:
         out.flush()
         err.flush()
+        try:
+            os.unlink(stack_dump.fifo_path(args.session_dir, os.getpid()))
+        except OSError:
+            pass
         state.core_worker = None
         cw.shutdown()
     # Skip interpreter teardown: nothing left to flush, and it costs time.

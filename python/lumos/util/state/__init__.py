@@ -9,10 +9,12 @@ from lumos.util.state.api import (  # noqa: F401
     summarize_objects, summarize_tasks)
 from lumos.util.state.common import (  # noqa: F401
     ActorState, JobState, NodeState, ObjectState, PlacementGroupState, StateList, TaskState, WorkerState)
+from lumos.util.state.logs import get_log, list_logs  # noqa: F401
 from lumos.util.state.sources import StateSourceError  # noqa: F401
 
 __all__ = [
     "list_actors", "list_tasks", "list_objects", "list_nodes", "list_workers", "list_jobs",
     "list_placement_groups", "get_actor", "get_task", "get_node", "get_worker", "get_placement_group", "get_job",
-    "get_objects", "summarize_tasks", "summarize_actors", "summarize_objects", "StateSourceError",
+    "get_objects", "summarize_tasks", "summarize_actors", "summarize_objects", "StateSourceError", "list_logs",
+    "get_log",
 ]

@@ -17,6 +17,7 @@ from lumos.util.state.sources import Gcs, Fastpath, StateSourceError
 DEFAULT_LOG_LIMIT = 1000   # lines `lumos logs` prints by default (Ray's)
 _CHUNK = 4 << 20           # bytes per READ_LOG while reading a whole file
 _NOT_FOUND = 3             # StatusCode::kNotFound in an RpcError
+_INVALID = 1               # StatusCode::kInvalidArgument
 
 
 class _Raylet:
@@ -202,9 +203,12 @@ def _read(raylet, name, **kw):
     try:
         return raylet.read(name, **kw)
     except StateSourceError as e:
-        if "no log file" in str(e):
+        code = getattr(e, "code", None)
+        if code == _NOT_FOUND:
             raise ValueError("%s not found on node %s (see `lumos logs cluster --node-id %s`)"
                              % (name, raylet.node.node_id.hex(), raylet.node.node_id.hex())) from None
+        if code == _INVALID:
+            raise ValueError(e.detail) from None
         raise
 
 

@@ -173,7 +173,9 @@ class Fastpath:
             raise StateSourceError("fastpath call %d failed: %s" % (method, e)) from None
         if flags & _FLAG_ERROR:
             err = self._common.RpcError.FromString(body)
-            raise StateSourceError("fastpath call %d refused: %s" % (method, err.message))
+            e = StateSourceError("fastpath call %d refused: %s" % (method, err.message))
+            e.code, e.detail = err.code, err.message  # lumos StatusCode (1 InvalidArgument, 3 NotFound)
+            raise e
         return reply_cls.FromString(body)
 
 

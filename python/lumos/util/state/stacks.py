@@ -88,7 +88,7 @@ def _await_dump(raylet, name, pid, what, timeout):
             reply = raylet.read(name, offset=0, max_bytes=8 << 20)
             return reply.data.decode("utf-8", "replace")
         except StateSourceError as e:
-            if "no log file" not in str(e):
+            if getattr(e, "code", None) != 3:  # NotFound: not written yet
                 raise
         if time.monotonic() > deadline:
             raise TimeoutError("%s (pid %d) did not write its stacks within %s s: its interpreter may be "
