@@ -165,7 +165,8 @@ class Client:
             return mine[1]
         key = self.new_key()
         options = uploads.prepare_options(owner._options, self._uploads_sent)
-        self._send((P.OP_DEF, key, kind), (target, options), "function" if kind == "fn" else "actor class")
+        with _by_value(target):
+            self._send((P.OP_DEF, key, kind), (target, options), "function" if kind == "fn" else "actor class")
         owner.__dict__["_client_def"] = (self._uid, key)
         return key
 
@@ -247,6 +248,40 @@ class Client:
         except Exception:
             pass
         self.conn.close()
+
+
+class _by_value:
+    """Pickles the code of `target`'s module by value while it is sent, when
+    that module is the user's own (not installed, not lumos): the cluster may
+    not have the client's source files, as with __main__."""
+
+    def __init__(self, target):
+        import sys
+        name = getattr(target, "__module__", None)
+        mod = sys.modules.get(name) if name else None
+        path = getattr(mod, "__file__", None) or ""
+        self.mod = None
+        if (mod is not None and name != "__main__" and path and name.split(".")[0] not in sys.stdlib_module_names
+                and name.split(".")[0] not in ("lumos", "ray") and "-packages" not in path):
+            import cloudpickle
+            if name not in cloudpickle.list_registry_pickle_by_value():   # the user's own choice stays
+                self.mod = mod
+
+    def __enter__(self):
+        if self.mod is not None:
+            import cloudpickle
+            try:
+                cloudpickle.register_pickle_by_value(self.mod)
+            except ValueError:
+                self.mod = None
+
+    def __exit__(self, *exc):
+        if self.mod is not None:
+            import cloudpickle
+            try:
+                cloudpickle.unregister_pickle_by_value(self.mod)
+            except ValueError:
+                pass
 
 
 def _plain_env(runtime_env):

@@ -26,6 +26,7 @@ from lumos.util.client import protocol as P
 
 _IDLE_READER_AFTER_S = 0.05
 _CHUNK_CREDITS = 4
+_WINDOW = 2048        # fire-and-forget requests the driver may not have processed yet
 
 
 class Resend(Exception):
@@ -104,6 +105,7 @@ class Connection:
             seq = self._seq
             frames = P.encode((seq,) + env_tail, payload, buffers)
             chunked = not isinstance(frames, list)
+            full = False
             if replied or chunked:
                 with self._cv:
                     self._pending[seq] = chunked
@@ -122,8 +124,30 @@ class Connection:
             else:
                 with self._ulock:
                     self._unacked[seq] = frames
+                    full = len(self._unacked) > _WINDOW
                 self._q.put(frames[0])
+        if full:
+            self._drain_window()
         return seq, replied or chunked
+
+    def _drain_window(self):
+        """Blocks while more than half the window is unprocessed (so a loop of
+        fire-and-forget calls runs at the driver's pace, in bounded memory),
+        reading replies meanwhile when no other thread does."""
+        while True:
+            with self._cv:
+                if len(self._unacked) <= _WINDOW // 2 or self._broken is not None:
+                    return
+                if self._reading:
+                    self._cv.wait(0.05)
+                    continue
+                self._reading = True
+            try:
+                self._read_and_dispatch()
+            finally:
+                with self._cv:
+                    self._reading = False
+                    self._cv.notify_all()
 
     def _trim(self, last_seq):
         with self._ulock:

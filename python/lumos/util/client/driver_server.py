@@ -34,7 +34,7 @@ from grpc import aio
 from lumos.util.client import protocol as P
 
 _REPLY_CACHE = 512
-_ACK_EVERY = 256
+_ACK_EVERY = 256   # < connection._WINDOW / 2: a client blocked on its window gets an ack
 _MAX_LOG_BACKLOG = 10000
 
 

@@ -1,0 +1,194 @@
+"""Client mode: the tasks, actors and objects behaviour tests re-run through
+lumos:// (this process is the client of a head started by `lumos start`),
+plus what only a client has (uploads, logs printed here, stand-ins)."""
+import os
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import lumos as ray
+from client_cluster import Head
+
+import test_actors
+import test_basic
+import test_objects
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def client():
+    """This process connected to a fresh head through lumos://."""
+    if ray.is_initialized():
+        ray.shutdown()
+    head = Head()
+    try:
+        ray.init(head.address, _auth_token=head.token)
+        yield head
+    finally:
+        ray.shutdown()
+        head.stop()
+
+
+# Bodies of existing behaviour tests (they take the cluster fixture only to
+# have one connected): each runs here through the client.
+REUSED = [
+    test_basic.test_remote_and_get, test_basic.test_put_and_get, test_basic.test_put_ref_as_argument,
+    test_basic.test_kwargs, test_basic.test_kwargs_varargs, test_basic.test_nested_refs_in_containers_stay_refs,
+    test_basic.test_nested_refs_in_put_containers, test_basic.test_task_returns_refs_in_container,
+    test_basic.test_num_returns, test_basic.test_num_returns_zero, test_basic.test_options_chained,
+    test_basic.test_tasks_submit_tasks, test_basic.test_wait_basic, test_basic.test_wait_timeout_zero,
+    test_basic.test_wait_preserves_order, test_basic.test_closure_and_lambda_functions,
+    test_actors.test_remote_returns_handle_at_once_and_methods_return_refs, test_actors.test_state_persists,
+    test_actors.test_calls_run_in_submission_order, test_actors.test_method_options_num_returns,
+    test_actors.test_method_decorator_num_returns, test_actors.test_calling_class_directly_is_type_error,
+    test_actors.test_unknown_method_is_attribute_error_at_call_site,
+    test_actors.test_wrong_constructor_args_is_type_error_at_remote,
+    test_actors.test_wrong_method_args_is_type_error_at_remote,
+    test_actors.test_method_exception_fails_that_call_only, test_actors.test_object_ref_args_are_resolved,
+    test_actors.test_async_method_exception, test_actors.test_handle_passed_to_tasks,
+    test_actors.test_handle_passed_to_another_actor, test_actors.test_handle_in_a_container_and_returned,
+    test_actors.test_named_actor_get_actor, test_actors.test_get_actor_missing_name,
+    test_actors.test_duplicate_name_is_value_error, test_actors.test_get_if_exists,
+    test_actors.test_get_actor_after_kill_is_value_error, test_actors.test_async_actor_runs_calls_concurrently,
+    test_actors.test_threaded_actor_max_concurrency,
+    test_objects.test_numpy_round_trip, test_objects.test_numpy_in_container,
+]
+
+
+@pytest.mark.parametrize("body", REUSED, ids=lambda f: "%s.%s" % (f.__module__, f.__name__))
+def test_reused_behaviour(client, body):
+    body(None)
+
+
+def test_is_client_and_stand_ins_behave(client):
+    assert ray.is_initialized()
+    r = ray.put(5)
+    assert isinstance(r, ray.ObjectRef)
+    assert r == r and hash(r) == hash(r) and len({r, r}) == 1
+    assert ray.get({"a": r}) == {"a": 5}
+    assert ray.get([r, r]) == [5, 5]
+
+
+def test_get_timeout(client):
+    @ray.remote
+    def slow():
+        time.sleep(30)
+
+    ref = slow.remote()
+    t = time.monotonic()
+    with pytest.raises(ray.exceptions.GetTimeoutError):
+        ray.get(ref, timeout=0.5)
+    assert time.monotonic() - t < 10
+    ready, not_ready = ray.wait([ref], timeout=0.2)
+    assert ready == [] and not_ready == [ref]
+    ray.cancel(ref, force=True)
+    with pytest.raises((ray.exceptions.TaskCancelledError, ray.exceptions.WorkerCrashedError)):
+        ray.get(ref, timeout=30)
+
+
+def test_remote_traceback_reaches_the_client(client):
+    @ray.remote
+    def fails():
+        raise KeyError("missing-thing")
+
+    with pytest.raises(KeyError) as info:
+        ray.get(fails.remote())
+    assert "missing-thing" in str(info.value) and "fails" in str(info.value)
+    assert isinstance(info.value, ray.exceptions.RayTaskError)
+
+
+def test_streaming_generator(client):
+    @ray.remote
+    def count(n):
+        for i in range(n):
+            yield i * 10
+
+    gen = count.remote(5)
+    assert [ray.get(r) for r in gen] == [0, 10, 20, 30, 40]
+    gen2 = count.remote(3)
+    ready, _ = ray.wait([gen2], timeout=30)
+    assert ready == [gen2]
+    assert ray.get(next(gen2)) == 0
+
+
+def test_async_actor_and_detached_named_actor(client):
+    @ray.remote
+    class Counter:
+        def __init__(self):
+            self.n = 0
+
+        async def add(self, k):
+            self.n += k
+            return self.n
+
+    c = Counter.options(name="client-detached", lifetime="detached").remote()
+    assert ray.get([c.add.remote(1) for _ in range(3)])[-1] == 3
+    same = ray.get_actor("client-detached")
+    assert ray.get(same.add.remote(10)) == 13
+    ray.kill(same)
+
+
+def test_large_put_and_get_stream_in_chunks(client):
+    arr = np.arange(3_000_000, dtype=np.int64)   # 24 MB: several 4 MB chunks each way
+    ref = ray.put(arr)
+
+    @ray.remote
+    def total(a):
+        return int(a.sum()), a.nbytes
+
+    assert ray.get(total.remote(ref)) == (int(arr.sum()), arr.nbytes)
+    back = ray.get(ref)
+    assert np.array_equal(back, arr)
+
+    @ray.remote
+    def make(n):
+        return np.ones(n, dtype=np.uint8)
+
+    assert ray.get(make.remote(20_000_000)).sum() == 20_000_000
+
+
+def test_worker_output_printed_at_the_client(client, capsys):
+    @ray.remote
+    def speak():
+        print("client-visible-line")
+        return 1
+
+    assert ray.get(speak.remote()) == 1
+    deadline = time.monotonic() + 20
+    seen = ""
+    while time.monotonic() < deadline and "client-visible-line" not in seen:
+        time.sleep(0.1)
+        ray.get(ray.put(0))   # keeps the stream read
+        seen += capsys.readouterr().out
+    assert "client-visible-line" in seen
+
+
+def test_cluster_info_through_the_client(client):
+    assert ray.cluster_resources().get("CPU") == 2
+    assert len(ray.nodes()) == 1
+    assert "CPU" in ray.available_resources() or ray.available_resources() == {}
+
+
+def test_not_built_calls_say_so(client):
+    with pytest.raises(RuntimeError, match="not built through client mode"):
+        ray.get_runtime_context().get_job_id()
+
+
+def test_second_init_needs_ignore_reinit_error(client):
+    with pytest.raises(RuntimeError, match="twice"):
+        ray.init(client.address, _auth_token=client.token)
+    assert ray.init(client.address, _auth_token=client.token, ignore_reinit_error=True)["job_id"]
+
+
+def test_working_dir_uploaded(client, tmp_path):
+    (tmp_path / "client_only_mod.py").write_text("VALUE = 'from-the-client'\n")
+
+    @ray.remote(runtime_env={"working_dir": str(tmp_path)})
+    def read():
+        import client_only_mod
+        return client_only_mod.VALUE, os.getcwd() != str(tmp_path)
+
+    assert ray.get(read.remote()) == ("from-the-client", True)
