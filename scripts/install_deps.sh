@@ -4,10 +4,11 @@
 set -euo pipefail
 
 DEB_PKGS=(libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-          libasio-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev)
+          libasio-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
+          chromium)  # chromium: the dashboard's browser tests (driven by playwright)
 PY_PKGS=("grpcio>=1.85" "grpcio-tools>=1.85" "protobuf>=7.35" "cloudpickle>=3.0"
          numpy psutil pytest pytest-timeout "scikit-build-core>=0.10" "cython>=3.0"
-         "pybind11>=2.12" ninja "mypy>=1.11")
+         "pybind11>=2.12" ninja "mypy>=1.11" playwright)
 
 missing=()
 for p in "${DEB_PKGS[@]}"; do
@@ -28,7 +29,8 @@ for name, ver in need.items():
     v = tuple(int(x) for x in m.version(name).split(".")[:2])
     if v < ver:
         sys.exit(1)
-for name in ["numpy", "psutil", "pytest", "pytest-timeout", "scikit-build-core", "cython", "pybind11", "ninja", "mypy"]:
+for name in ["numpy", "psutil", "pytest", "pytest-timeout", "scikit-build-core", "cython", "pybind11", "ninja", "mypy",
+             "playwright"]:
     m.version(name)
 PYEOF
 then

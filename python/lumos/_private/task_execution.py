@@ -221,8 +221,9 @@ class TaskExecutor:
             return
         except Exception as e:
             retryable = retry_exceptions and _matches_allowlist(e, allowlist)
-            self._finish(replier, True, [_error_object(_task_error(name, e), name)] * max(num_returns, 1),
-                         retryable=retryable)
+            err = _task_error(name, e)
+            self._finish(replier, True, [_error_object(err, name)] * max(num_returns, 1),
+                         error_message=_error_text(err), retryable=retryable)
             return
         self._finish(replier, *_results(name, result, num_returns))
 
@@ -622,6 +623,13 @@ def _spec_context(task_id, name, module, function_name, opts, actor):
     resources, pg_hex = _tinfo(opts)[:2]
     full = "%s.%s%s" % (module, function_name, ".__init__" if actor is not None else "")
     return task_context.TaskContext(task_id, name, full, task_context.original_resources(resources, pg_hex))
+
+
+def _error_text(err):
+    """A failed task's error as its task events keep it (the state API's
+    error_message, the dashboard's task page): header and traceback, the last
+    4000 characters (the exception line is at the end)."""
+    return str(err)[-4000:]
 
 
 def _task_error(name, exc):

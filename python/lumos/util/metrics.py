@@ -9,9 +9,9 @@ with tags.
 Values are kept in the process that records them, in one registry keyed by
 metric name (two objects with the same name and type share their values).
 collect() returns a snapshot of this process's metrics, and
-prometheus_text() renders it in Prometheus's text format: what a metrics
-endpoint serves for each process (the endpoint itself comes with the
-observability work; until then, read values with collect()).
+prometheus_text() renders it in Prometheus's text format. A process with
+metrics reports them to the GCS every 2 s (_private/metrics_reporter.py);
+the dashboard serves every process's at /metrics, labelled by pid and host.
 
 Checks (ValueError/TypeError at once, as in Ray): names follow Prometheus
 ([a-zA-Z_:][a-zA-Z0-9_:]*), tag keys are strings, every tag key gets a
@@ -72,6 +72,8 @@ class Metric:
                                      name, series.kind, series.tag_keys,
                                      " and boundaries %r" % (series.boundaries,) if series.boundaries else ""))
         self._series = series
+        from lumos._private import metrics_reporter
+        metrics_reporter.ensure_started()  # the dashboard's /metrics reads what it reports
 
     @property
     def info(self):

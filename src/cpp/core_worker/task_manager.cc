@@ -72,7 +72,7 @@ void TaskManager::RecordFinished(const TaskID& id, const Entry& e, TaskState sta
   // Caller holds mu_.
   if (events_) {
     events_->RecordState(id, e.attempt, state == TaskState::kFinished ? rpc::FINISHED : rpc::FAILED, nullptr,
-                         error_type, error_message.substr(0, 1000), executed);
+                         error_type, error_message.substr(0, 4000), executed);
   }
   size_t cap = static_cast<size_t>(std::max<int64_t>(0, Config::Get().task_state_history_size()));
   if (cap == 0) return;
@@ -106,8 +106,9 @@ void TaskManager::CompleteTask(const TaskID& id, const rpc::PushTaskReply& reply
     if (!reply.is_application_error()) {
       RecordFinished(id, e, TaskState::kFinished, "", "", &reply);
     } else {
+      // The executor's error text (header and traceback) becomes the attempt's error_message.
       RecordFinished(id, e, TaskState::kFailed, reply.was_cancelled() ? "TASK_CANCELLED" : "TASK_EXECUTION_EXCEPTION",
-                     "", &reply);
+                     reply.error_message(), &reply);
     }
   }
   // Items were reported (and stored) before this reply on the same connection.
