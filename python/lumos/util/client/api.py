@@ -309,7 +309,7 @@ def _token(explicit, token_file):
     return token
 
 
-def handshake(address, token, grace_s, timeout_s=10.0):
+def handshake(address, token, grace_s, timeout_s=8.0):
     """Asks the client server at `address` ("lumos://HOST:PORT") for a driver;
     returns (driver host, port, client id, server reply)."""
     import json
