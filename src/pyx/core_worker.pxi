@@ -692,6 +692,24 @@ cdef class CoreWorker:
         with nogil:
             cw.ForwardLogs(v, is_err)
 
+    def take_forwarded(self, int64_t timeout_ms):
+        """Driver: the lines its DriverLogRelay queued, as [(text, is_err)],
+        waiting up to timeout_ms (<0 forever) for the first; None once the
+        core worker shut down (see lumos._private.progress_display)."""
+        cdef c_vector[c_pair[c_string, c_bool]] got
+        cdef c_bool more
+        cdef CCoreWorker* cw = self._get()
+        with nogil:
+            more = cw.log_relay().Take(&got, timeout_ms)
+        if not more:
+            return None
+        return [(p.first.decode("utf-8", "replace"), p.second) for p in got]
+
+    def set_log_capture(self, c_bool on):
+        """Driver: while on, forwarded lines are queued for take_forwarded
+        instead of written to stdout/stderr (bars are on screen)."""
+        self._get().log_relay().SetCapture(on)
+
 
 def current_placement():
     """(group id bytes, bundle index, capture child tasks) of the running task

@@ -312,6 +312,8 @@ def _connect_driver(address, namespace, temp_dir=None):
     _state.gcs_address = address
     _state.session_dir = node["SessionDir"]
     _state.node_info = node
+    from lumos._private import progress_display
+    progress_display.attach(cw, node["NodeManagerAddress"])  # draws tqdm_ray bars, lines above them
 
 
 def _wants_dashboard(kwargs):

@@ -3,6 +3,7 @@ import inspect as _inspect
 
 from lumos._private import serialization as _serialization
 from lumos._private import worker as _worker
+from lumos.util.progress_bar import progress  # noqa: F401  (wait for many refs with a bar)
 
 
 def get_node_ip_address():

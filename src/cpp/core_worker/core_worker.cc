@@ -122,6 +122,7 @@ CoreWorker::~CoreWorker() { Shutdown(); }
 
 void CoreWorker::Shutdown() {
   if (shut_down_.exchange(true)) return;
+  log_relay_.Close();  // the driver's progress thread stops waiting; later lines are written
   if (task_events_) task_events_->Stop();  // the last events, while the GCS is still there
   if (submitter_) submitter_->ReturnAllLeases();
   if (raylet_) {
@@ -729,13 +730,7 @@ void CoreWorker::ForwardLogs(const std::vector<std::string>& lines, bool is_err)
     sink->SendOneway(rpc::FORWARD_LOGS, req);
     return;
   }
-  std::string out;
-  for (const auto& l : lines) {
-    out += l;
-    if (out.empty() || out.back() != '\n') out += '\n';
-  }
-  ssize_t ignored = ::write(is_err ? 2 : 1, out.data(), out.size());
-  (void)ignored;
+  log_relay_.Deliver(lines, is_err);
 }
 
 }  // namespace lumos::core

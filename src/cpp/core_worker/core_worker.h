@@ -28,6 +28,7 @@
 #include "core_worker.pb.h"
 #include "core_worker/actor_task_submitter.h"
 #include "core_worker/connection_pool.h"
+#include "core_worker/driver_log_relay.h"
 #include "core_worker/generator_streams.h"
 #include "core_worker/memory_store.h"
 #include "core_worker/normal_task_submitter.h"
@@ -182,6 +183,8 @@ class CoreWorker {
   /// \brief Sends printed lines to the caller of the current (or last) task;
   /// a driver writes them to its own stdout/stderr.
   void ForwardLogs(const std::vector<std::string>& lines, bool is_err);
+  /// \brief Driver: its forwarded lines and progress updates (see DriverLogRelay).
+  DriverLogRelay& log_relay() { return log_relay_; }
 
   // --- streaming generators (core_worker_streaming.cc) ---
   static constexpr int kStreamItem = 0, kStreamEnd = 1, kStreamError = 2;
@@ -323,6 +326,7 @@ class CoreWorker {
   TaskID current_task_;
   std::atomic<uint32_t> put_index_{0};
   rpc::ConnectionPtr log_sink_;  // caller of the current/last task
+  DriverLogRelay log_relay_;     // driver: where forwarded lines go
   std::atomic<bool> blocked_{false};
 
   // Makes a reported stream item visible to StreamNext only once it is fully

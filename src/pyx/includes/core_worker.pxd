@@ -46,6 +46,14 @@ cdef extern from "object_store/store_client.h" namespace "lumos::object_store" n
     cdef cppclass CStoreClient "lumos::object_store::StoreClient":
         CStatus GetDetailedStats(c_bool include_objects, CStoreDetailedStats* out)
 
+from libcpp.utility cimport pair as c_pair
+
+cdef extern from "core_worker/driver_log_relay.h" namespace "lumos::core" nogil:
+    cdef cppclass CDriverLogRelay "lumos::core::DriverLogRelay":
+        void SetCapture(c_bool on)
+        c_bool Take(c_vector[c_pair[c_string, c_bool]]* out, int64_t timeout_ms)
+        uint64_t num_dropped()
+
 cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
     cdef cppclass CTaskExecutor "lumos::core::TaskExecutor":
         CTaskExecutor()
@@ -133,6 +141,7 @@ cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
         CStatus RunTaskLoop()
         void RequestExit(const c_string& reason)
         void ForwardLogs(const c_vector[c_string]& lines, c_bool is_err)
+        CDriverLogRelay& log_relay()
         void Shutdown()
         CStatus StreamNext(const CTaskID& task, int64_t timeout_ms, int* kind, CObjectID* id, int64_t* index)
         void StreamRelease(const CTaskID& task, int64_t index)
