@@ -5,7 +5,7 @@ PIP_FLAGS := --no-build-isolation -q -C build-dir=$(BUILD_DIR) \
   -C cmake.define.LUMOS_BUILD_TESTS=ON -C cmake.define.LUMOS_BUILD_BENCHMARKS=ON \
   -C cmake.build-type=RelWithDebInfo -C build.tool-args=-j2
 
-.PHONY: deps build demo test typecheck test-cpp test-python bench clean
+.PHONY: deps build demo test typecheck test-cpp test-python bench wheel wheel-root wheel-test clean
 
 deps:
 	@PYTHON=$(PYTHON) scripts/install_deps.sh
@@ -34,6 +34,22 @@ test-python:
 bench: build
 	@for b in $(BUILD_DIR)/benchmarks/*_benchmark; do echo "== $$b"; $$b --benchmark_min_time=0.5; done
 	lumos microbenchmark
+
+# A self-contained binary wheel in dist/ (Release in build/wheel, then
+# auditwheel: Debian's gRPC/protobuf/absl/ssl vendored into lumos.libs/,
+# tagged manylinux_2_35). docs/ARCHITECTURE.md "Wheel".
+wheel: deps
+	PYTHON=$(PYTHON) scripts/build_wheel.sh
+
+# Installs a wheel (default: dist/lumos-*.whl; WHEEL=path for another, e.g.
+# build/wheel-unrepaired/*.whl, which must fail) in a bare Debian 12 root with
+# no network and runs the demo and a cluster there (needs root).
+wheel-test:
+	PYTHON=$(PYTHON) scripts/wheel_test/run.sh $(WHEEL)
+
+# Only the cached Debian root of wheel-test (tests/python/test_wheel.py skips without it).
+wheel-root:
+	scripts/wheel_root.sh $${LUMOS_WHEEL_ROOT:-/var/cache/lumos-wheel-test/root}
 
 clean:
 	rm -rf build
