@@ -105,9 +105,38 @@ def _method_table(cls: type) -> tuple[dict[str, dict[str, Any]], bool]:
             num_returns = "streaming" if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn) else 1
         methods[name] = {"num_returns": num_returns,
                          "backpressure": opts.get("_generator_backpressure_num_objects") or 0}
+        methods[name].update(_call_options(opts))
         if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
             is_async = True
     return methods, is_async
+
+
+def _call_options(opts: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The per-call options of a method (@lumos.method or .options) as
+    submit_actor_task takes them, over `base` (the method's own): only those
+    given, so a plain call passes none."""
+    out = dict(base or {})
+    if opts.get("concurrency_group") is not None:
+        out["concurrency_group"] = opts["concurrency_group"]
+    if opts.get("max_task_retries") is not None:
+        out["max_task_retries"] = opts["max_task_retries"]
+    if "retry_exceptions" in opts:
+        retry = opts["retry_exceptions"]
+        out.pop("retry_exceptions", None)
+        out.pop("retry_allowlist", None)
+        if retry:
+            out["retry_exceptions"] = True
+            if isinstance(retry, (list, tuple)):
+                out["retry_allowlist"] = code_pickling.dumps(tuple(retry))
+    return out
+
+
+_CALL_KEYS = ("concurrency_group", "max_task_retries", "retry_exceptions", "retry_allowlist")
+
+
+def _check_method_groups(name: str, methods: dict[str, dict[str, Any]], groups: dict[str, int]) -> None:
+    for method, meta in methods.items():
+        _options.check_group_name(meta.get("concurrency_group"), groups, "%s.%s" % (name, method))
 
 
 class ActorClass(Generic[T]):
@@ -168,11 +197,14 @@ class ActorClass(Generic[T]):
         namespace = options.get("namespace") or _worker.current_namespace()
         detached = options.get("lifetime") == "detached"
         max_concurrency = options.get("max_concurrency") or (1000 if self._is_async else 1)
+        groups = dict(options.get("concurrency_groups") or {})
+        _check_method_groups(self.__name__, self._methods, groups)
         handle_state: dict[str, Any] = {
             "actor_id": os.urandom(16), "class_name": self.__name__, "methods": self._methods,
             "max_task_retries": options.get("max_task_retries") or 0,
             "max_pending_calls": options.get("max_pending_calls", -1) if options.get("max_pending_calls") is not None else -1,
             "is_async": self._is_async,
+            "concurrency_groups": groups,   # read by the worker too (task_execution._groups_of)
         }
         arg_list, kw_names = serialize_args(args, kwargs, "argument of %s.__init__" % self.__name__)
         group = _scheduling.placement_of(options)
@@ -250,7 +282,7 @@ class ActorHandle(Generic[T]):
                 "lumos.get_actor()" % (self._state["class_name"], self._actor_id.hex()))
 
     def _call(self, method_name: str, args: tuple[Any, ...], kwargs: dict[str, Any], num_returns: Any,
-              backpressure: int = 0) -> Any:
+              backpressure: int = 0, call_opts: dict[str, Any] | None = None) -> Any:
         cw = _worker.core_worker()
         self._check_session()
         if self._state.get("unschedulable"):
@@ -265,9 +297,19 @@ class ActorHandle(Generic[T]):
         arg_list, kw_names = serialize_args(args, kwargs, "argument of %s.%s" % (
             self._state["class_name"], method_name))
         streaming = num_returns == "streaming"
-        refs = cw.submit_actor_task(self._actor_id, method_name, "%s.%s" % (self._state["class_name"], method_name),
-                                    arg_list, kw_names, 1 if streaming else num_returns, streaming,
-                                    backpressure if backpressure and backpressure > 0 else 0)
+        if call_opts:
+            if streaming and call_opts.get("retry_exceptions"):
+                raise ValueError(
+                    "retry_exceptions is not supported for streaming generator methods in lumos yet; drop it for "
+                    "%s.%s (a call whose actor dies is still retried under max_task_retries)"
+                    % (self._state["class_name"], method_name))
+            refs = cw.submit_actor_task(self._actor_id, method_name, "%s.%s" % (
+                self._state["class_name"], method_name), arg_list, kw_names, 1 if streaming else num_returns,
+                streaming, backpressure if backpressure and backpressure > 0 else 0, **call_opts)
+        else:
+            refs = cw.submit_actor_task(self._actor_id, method_name, "%s.%s" % (
+                self._state["class_name"], method_name), arg_list, kw_names, 1 if streaming else num_returns,
+                streaming, backpressure if backpressure and backpressure > 0 else 0)
         return returns_of_call(cw, refs, num_returns, streaming)
 
 
@@ -315,12 +357,16 @@ class ActorMethod(Generic[P, R]):
     parameters (without self) and result, for type checkers."""
 
     def __init__(self, handle: ActorHandle[Any], name: str, meta: dict[str, Any], num_returns: Any = None,
-                 backpressure: int | None = None) -> None:
+                 backpressure: int | None = None, call_opts: dict[str, Any] | None = None) -> None:
         self._handle = handle
         self._name = name
         self._num_returns = meta.get("num_returns", 1) if num_returns is None else num_returns
         self._backpressure = meta.get("backpressure", 0) if backpressure is None else backpressure
         self._meta = meta
+        # Per-call options (concurrency group, retries) to pass on; None: none.
+        if call_opts is None:
+            call_opts = {k: meta[k] for k in _CALL_KEYS if k in meta}
+        self._call_opts = call_opts or None
 
     # Hidden from type checkers, so calling it is reported (at run time it raises).
     if not TYPE_CHECKING:
@@ -329,13 +375,18 @@ class ActorMethod(Generic[P, R]):
                             "'object.%s.remote()'." % (self._name, self._name))
 
     def remote(self, *args: P.args, **kwargs: P.kwargs) -> ObjectRef[R]:
-        return self._handle._call(self._name, args, kwargs, self._num_returns, self._backpressure)  # type: ignore[no-any-return]
+        return self._handle._call(self._name, args, kwargs, self._num_returns, self._backpressure,  # type: ignore[no-any-return]
+                                  self._call_opts)
 
     def options(self, **options: Any) -> ActorMethod[P, R]:
         _options.validate(options, _options.METHOD)
+        state = self._handle._state
+        _options.check_group_name(options.get("concurrency_group"), state.get("concurrency_groups"),
+                                  "%s.%s.options()" % (state["class_name"], self._name))
         n = options.get("num_returns", self._num_returns)
         b = options.get("_generator_backpressure_num_objects", self._backpressure)
-        return ActorMethod(self._handle, self._name, self._meta, n, b or 0)
+        return ActorMethod(self._handle, self._name, self._meta, n, b or 0,
+                           _call_options(options, self._call_opts) or {})
 
 
 def _rebuild_handle(state: dict[str, Any], scope_ref: ObjectRef[Any] | None = None) -> ActorHandle[Any]:

@@ -192,7 +192,9 @@ cdef CStatus _execute_task_cb(const CTaskSpec& spec, const c_vector[shared_ptr[C
             actor = ("create", _pyb(c.actor_id()), c.max_concurrency(), c.is_asyncio(),
                      _pyb(c.serialized_handle()), c.class_name().decode())
         elif spec.has_actor_task():
-            actor = ("call", _pyb(spec.actor_task().actor_id()), 0, False, b"", "")
+            group = spec.actor_task().concurrency_group()
+            actor = ("call", _pyb(spec.actor_task().actor_id()), 0, False, b"",
+                     group.decode() if group.size() else "")   # [5]: the concurrency group
         # (resources, placement group hex, attempt, actor name): for the runtime context.
         tinfo = ({k.decode(): v for k, v in RequiredResourcesOf(spec)} if not spec.has_actor_task() else {},
                  _pyb(spec.placement_group_id()).hex(), spec.attempt_number(),
@@ -587,7 +589,12 @@ cdef class CoreWorker:
         check_status(s)
 
     def submit_actor_task(self, bytes actor_id, str method, str name, list args, list kwarg_names,
-                          int num_returns, c_bool streaming=False, int64_t backpressure=0):
+                          int num_returns, c_bool streaming=False, int64_t backpressure=0,
+                          str concurrency_group=None, max_task_retries=None, c_bool retry_exceptions=False,
+                          bytes retry_allowlist=None):
+        """concurrency_group None: the default group; max_task_retries None:
+        the actor's; retry_exceptions: retry application errors (those of the
+        pickled allowlist, if given) within those retries."""
         cdef CCoreWorker* cw = self._get()
         cdef CTaskSpec spec
         cdef c_vector[CObjectID] returns
@@ -598,6 +605,14 @@ cdef class CoreWorker:
         spec.set_num_returns(num_returns)
         spec.set_streaming_returns(streaming)
         spec.set_generator_backpressure_num_objects(backpressure)
+        if concurrency_group:
+            spec.mutable_actor_task().set_concurrency_group(concurrency_group.encode())
+        if max_task_retries is not None:
+            spec.mutable_actor_task().set_max_task_retries(max_task_retries)
+        if retry_exceptions:
+            spec.set_retry_exceptions(True)
+            if retry_allowlist:
+                spec.set_retry_exception_allowlist(retry_allowlist)
         keep = _fill_spec_args(cw, &spec, args, kwarg_names, self._address, self)
         with nogil:
             returns = cw.SubmitActorTask(aid, move(spec))

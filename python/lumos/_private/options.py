@@ -149,8 +149,34 @@ def _lifetime(value, kind):
 
 
 def _concurrency_groups(value, kind):
-    if value:
-        raise ValueError("concurrency_groups are not built in lumos yet; use max_concurrency")
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise ValueError("concurrency_groups must be a dict of group name -> max concurrent calls, e.g. "
+                         "{'io': 2}, got %r" % (value,))
+    for name, limit in value.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError("concurrency_groups: a group name must be a non-empty string, got %r" % (name,))
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError("concurrency_groups[%r] must be an int >= 1 (calls of the group run at once), "
+                             "got %r" % (name, limit))
+
+
+def _concurrency_group(value, kind):
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ValueError("concurrency_group must be the name of one of the actor's concurrency_groups, got %r"
+                         % (value,))
+
+
+def check_group_name(group, groups, where):
+    """ValueError unless `group` (a method's or call's concurrency_group; None:
+    the default group) is one of the actor's `groups` (its concurrency_groups
+    option). Like Ray, an unknown name is an error, here at once and named."""
+    if group is None or group in (groups or {}):
+        return
+    raise ValueError("%s: concurrency_group=%r is not one of the actor's concurrency_groups (%s); declare it in "
+                     "@lumos.remote(concurrency_groups={...}) or use one of those" % (
+                         where, group, ", ".join(sorted(groups or {})) or "none declared"))
 
 
 def _runtime_env(value, kind):
@@ -196,7 +222,7 @@ OPTIONS = {o.name: o for o in (
            _num_returns),
     Option("_generator_backpressure_num_objects", (TASK, METHOD), "int >= -1 or None", {},
            _backpressure),
-    Option("retry_exceptions", (TASK, METHOD), "bool or list of exception classes (methods: accepted)",
+    Option("retry_exceptions", (TASK, METHOD), "bool or list of exception classes (methods: within max_task_retries)",
            {TASK: False, METHOD: False}, _retry_exceptions),
     Option("max_retries", _T, "int >= -1 (-1: no limit)", {TASK: DEFAULT_MAX_RETRIES},
            _int_at_least("max_retries", -1, " (-1: retry forever)")),
@@ -210,8 +236,8 @@ OPTIONS = {o.name: o for o in (
     Option("max_concurrency", _A, "int >= 1 (default 1; async actors 1000)", {},
            _int_at_least("max_concurrency", 1)),
     Option("max_pending_calls", _A, "int >= -1 (-1: no limit)", {ACTOR: -1}, _int_at_least("max_pending_calls", -1)),
-    Option("concurrency_groups", _A, "not built", {}, _concurrency_groups),
-    Option("concurrency_group", _M, "str (accepted, not acted on)", {}, _anything),
+    Option("concurrency_groups", _A, "dict group name -> int >= 1", {}, _concurrency_groups),
+    Option("concurrency_group", _M, "str: one of the actor's concurrency_groups", {}, _concurrency_group),
 )}
 
 _NAMES = {kind: frozenset(n for n, o in OPTIONS.items() if kind in o.kinds) for kind in (TASK, ACTOR, METHOD)}

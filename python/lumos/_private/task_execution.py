@@ -3,9 +3,9 @@ rebuild the arguments, call it, and finish the reply with what it returned
 (or the exception it raised).
 
 Plain tasks and calls of a plain actor run on the main thread, one at a time.
-An actor with max_concurrency > 1 runs calls on a thread pool; an actor with
-async methods runs them on one asyncio loop (in its own thread), up to
-max_concurrency at once.
+An actor with max_concurrency > 1 or concurrency groups runs calls on thread
+pools; an actor with async methods runs them on asyncio loops (each in its own
+thread), one per concurrency group (see actor_concurrency).
 """
 import asyncio
 import inspect
@@ -16,6 +16,7 @@ import threading
 import traceback
 
 from lumos import exceptions
+from lumos._private import actor_concurrency
 from lumos._private import serialization
 from lumos._private import task_context
 from lumos.actor import ActorExit
@@ -24,10 +25,13 @@ _SKIP_FRAMES_FROM = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class ActorRuntime:
-    """The actor instance hosted by this worker and how its calls run."""
+    """The actor instance hosted by this worker and how its calls run:
+    `groups` (actor_concurrency.ConcurrencyGroups) holds the executors; `loop`
+    and `semaphore` (async actors) and `pool` (threaded ones) are its default
+    group's."""
 
     def __init__(self, instance, actor_id, class_name, max_concurrency, is_asyncio, serialized_handle,
-                 module="", resources=None, actor_name=""):
+                 module="", resources=None, actor_name="", concurrency_groups=None):
         self.instance = instance
         self.actor_id = actor_id
         self.class_name = class_name
@@ -37,41 +41,11 @@ class ActorRuntime:
         self.actor_name = actor_name    # "" when unnamed
         self.reconstructed = None       # asked of the GCS on first use (num_restarts > 0)
         self.exited = None              # why, once exit_actor() began: later calls are refused
-        self.pool = None
-        self.loop = None
-        self.semaphore = None
-        if is_asyncio:
-            self.loop = asyncio.new_event_loop()
-            ready = threading.Event()
-
-            def run():
-                asyncio.set_event_loop(self.loop)
-                self.semaphore = asyncio.Semaphore(max_concurrency)
-                ready.set()
-                self.loop.run_forever()
-            threading.Thread(target=run, name="lumos-actor-asyncio", daemon=True).start()
-            ready.wait()
-        elif max_concurrency > 1:
-            self.pool = _CallPool(max_concurrency)
-
-
-class _CallPool:
-    """max_concurrency threads taking calls from one queue (cheaper per call
-    than concurrent.futures: no Future objects, one C-level queue)."""
-
-    def __init__(self, n):
-        import queue
-        self._q = queue.SimpleQueue()
-        for i in range(n):
-            threading.Thread(target=self._run, name="lumos-actor-%d" % i, daemon=True).start()
-
-    def _run(self):
-        while True:
-            fn, args = self._q.get()
-            fn(*args)
-
-    def submit(self, fn, *args):
-        self._q.put((fn, args))
+        self.groups = actor_concurrency.ConcurrencyGroups(is_asyncio, max_concurrency, concurrency_groups)
+        default = self.groups.default
+        self.loop = default.loop if is_asyncio else None
+        self.semaphore = default.semaphore if is_asyncio else None
+        self.pool = None if is_asyncio else default
 
 
 class TaskExecutor:
@@ -113,7 +87,7 @@ class TaskExecutor:
         runtime = self._state.actor
         if task is None or runtime is None or runtime.loop is None:
             return False
-        runtime.loop.call_soon_threadsafe(task.cancel)
+        task.get_loop().call_soon_threadsafe(task.cancel)   # its group's loop
         return True
 
     def __call__(self, function_id, module, function_name, name, job_id, task_id, args, kwarg_names,
@@ -155,7 +129,7 @@ class TaskExecutor:
                                                             opts)
             self._finish(replier, is_error, results, message)
         else:
-            self._call_actor(function_name, name, task_id, args, kwarg_names, num_returns, replier, opts)
+            self._call_actor(function_name, name, task_id, args, kwarg_names, num_returns, replier, opts, actor[5])
 
     def _finish(self, replier, is_error, results, error_message="", retryable=False, cancelled=False,
                 num_streamed=0):
@@ -251,7 +225,7 @@ class TaskExecutor:
         runtime = ActorRuntime(instance, actor_id, class_name, max(1, max_concurrency), is_asyncio,
                                serialized_handle, module=getattr(cls, "__module__", "") or "",
                                resources=ctx.resources if ctx is not None else {},
-                               actor_name=_tinfo(opts)[3])
+                               actor_name=_tinfo(opts)[3], concurrency_groups=_groups_of(serialized_handle))
         if async_init:
             async def run_init():
                 token = task_context.enter(ctx)
@@ -267,7 +241,7 @@ class TaskExecutor:
         self._state.actor = runtime
         return False, [], ""
 
-    def _call_actor(self, method_name, name, task_id, args, kwarg_names, num_returns, replier, opts):
+    def _call_actor(self, method_name, name, task_id, args, kwarg_names, num_returns, replier, opts, group=""):
         runtime = self._state.actor
         if runtime is None:
             msg = "this worker hosts no actor (call %s arrived before or without its actor)" % name
@@ -289,17 +263,26 @@ class TaskExecutor:
         except AttributeError as e:
             self._finish(replier, True, [_error_object(_task_error(name, e), name)] * max(num_returns, 1))
             return
+        try:
+            executor = runtime.groups.group(group)
+        except KeyError:
+            err = ValueError("actor %s has no concurrency group %r (its groups: %s)" % (
+                runtime.class_name, group, ", ".join(runtime.groups.names()) or "none"))
+            self._finish(replier, True, [_error_object(_task_error(name, err), name)] * max(num_returns, 1))
+            return
         positional, kwargs = prepared
         ctx = task_context.TaskContext(task_id, name, "%s.%s.%s" % (runtime.module, runtime.class_name, method_name),
                                        runtime.resources)
         if runtime.loop is not None:
+            semaphore = executor.semaphore
+
             async def run_async():
                 with self._async_lock:
                     self._async_calls[task_id] = asyncio.current_task()
                 task_context.enter(ctx)   # this asyncio task's own context
                 self._contexts[task_id] = ctx
                 try:
-                    async with runtime.semaphore:   # a cancel may land while waiting here, too
+                    async with semaphore:   # a cancel may land while waiting here, too
                         if opts[4]:
                             outcome = await self._stream_async(replier, name, bound, (positional, kwargs), opts[5])
                             self._finish(replier, *outcome[:2], num_streamed=outcome[2])
@@ -324,23 +307,24 @@ class TaskExecutor:
                                  * max(num_returns, 1), cancelled=True)
                     return
                 except Exception as e:
-                    outcome = True, [_error_object(_task_error(name, e), name)] * max(num_returns, 1)
+                    outcome = (True, [_error_object(_task_error(name, e), name)] * max(num_returns, 1), "",
+                               _retryable(e, opts))
                 finally:
                     with self._async_lock:
                         self._async_calls.pop(task_id, None)
                     self._contexts.pop(task_id, None)
                 self._finish(replier, *outcome)
-            asyncio.run_coroutine_threadsafe(run_async(), runtime.loop)
+            asyncio.run_coroutine_threadsafe(run_async(), executor.loop)
         elif opts[4]:
-            if runtime.pool is not None:
-                runtime.pool.submit(self._in_context, ctx, self._stream_call, replier, name, bound, prepared)
+            if executor is not None:
+                executor.submit(self._in_context, ctx, self._stream_call, replier, name, bound, prepared)
             else:
                 self._in_context(ctx, self._stream_call, replier, name, bound, prepared)
-        elif runtime.pool is not None:
-            runtime.pool.submit(self._in_context, ctx, self._run_call, bound, positional, kwargs, name, num_returns,
-                                replier)
+        elif executor is not None:
+            executor.submit(self._in_context, ctx, self._run_call, bound, positional, kwargs, name, num_returns,
+                            replier, opts)
         else:
-            self._in_context(ctx, self._run_call, bound, positional, kwargs, name, num_returns, replier)
+            self._in_context(ctx, self._run_call, bound, positional, kwargs, name, num_returns, replier, opts)
 
     def _stream_call(self, replier, name, bound, prepared):
         self._finish(replier, *self._stream(replier, name, bound, prepared))
@@ -441,7 +425,7 @@ class TaskExecutor:
                 pass  # the caller is gone: nobody reads the error
         return True, [err], "%s: %s" % (type(e).__name__, e), retryable, cancelled, replier.num_reported
 
-    def _run_call(self, bound, positional, kwargs, name, num_returns, replier):
+    def _run_call(self, bound, positional, kwargs, name, num_returns, replier, opts):
         try:
             result = bound(*positional, **kwargs)
         except ActorExit:
@@ -450,7 +434,8 @@ class TaskExecutor:
         except SystemExit as e:
             _exit_unexpectedly(name, e)
         except Exception as e:
-            self._finish(replier, True, [_error_object(_task_error(name, e), name)] * max(num_returns, 1))
+            self._finish(replier, True, [_error_object(_task_error(name, e), name)] * max(num_returns, 1),
+                         retryable=_retryable(e, opts))
             return
         self._finish(replier, *_results(name, result, num_returns))
 
@@ -519,6 +504,20 @@ def _close(gen):
         gen.close()
     except Exception:
         pass
+
+
+def _retryable(exc, opts):
+    """The call asked (retry_exceptions, opts[0]; allowlist opts[1]) to be
+    retried on this exception: its caller runs it again if it has retries left."""
+    return bool(opts[0]) and _matches_allowlist(exc, opts[1])
+
+
+def _groups_of(serialized_handle):
+    """The actor's concurrency groups {name: limit}, from the handle state
+    its creator pickled into the creation spec (lumos.actor)."""
+    if not serialized_handle:
+        return {}
+    return pickle.loads(serialized_handle).get("concurrency_groups") or {}
 
 
 def _matches_allowlist(exc, allowlist):

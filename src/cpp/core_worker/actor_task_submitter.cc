@@ -46,7 +46,9 @@ uint64_t ActorTaskSubmitter::Enqueue(const std::string& actor_id, const rpc::Tas
     } else {
       Call c;
       c.spec = spec;  // carries the task id until the resolved spec replaces it
-      c.retries_left = a.max_task_retries;
+      // A method's or call's own max_task_retries beats the actor's.
+      c.retries_left = spec.actor_task().has_max_task_retries() ? spec.actor_task().max_task_retries()
+                                                                : a.max_task_retries;
       a.queue.emplace(seq, std::move(c));
     }
   }
@@ -120,11 +122,33 @@ void ActorTaskSubmitter::OnReply(const std::string& actor_id, uint64_t seq, int6
       return;
     }
     task = TaskID::FromBinary(f->second.spec.task_id());
+    if (RetryOnExceptionLocked(a, f, reply, task)) {
+      SendLocked(actor_id, a);
+      return;
+    }
     a.in_flight.erase(f);
     MaybeOutOfScopeLocked(actor_id, a, &kill);
   }
   tasks_->CompleteTask(task, reply);
   if (kill) on_out_of_scope_(actor_id);
+}
+
+bool ActorTaskSubmitter::RetryOnExceptionLocked(Actor& a, std::map<uint64_t, Call>::iterator f,
+                                                const rpc::PushTaskReply& reply, const TaskID& task) {
+  Call& call = f->second;
+  if (!reply.is_application_error() || !reply.is_retryable_error() || reply.was_cancelled() ||
+      call.retries_left == 0 || tasks_->IsCancelled(task)) {
+    return false;
+  }
+  if (call.retries_left > 0) call.retries_left--;
+  call.spec.set_attempt_number(call.spec.attempt_number() + 1);
+  LUMOS_LOG(Debug) << "actor call " << call.spec.name() << " raised a retryable exception; "
+                   << (call.retries_left < 0 ? std::string("unlimited") : std::to_string(call.retries_left))
+                   << " retries left, running it again";
+  // Back into the queue under its own sequence number: it is sent at once,
+  // after the calls already sent (as in Ray, a retry runs after them).
+  a.queue.insert(a.in_flight.extract(f));
+  return true;
 }
 
 void ActorTaskSubmitter::FailLocked(Actor& a, std::vector<std::pair<TaskID, std::string>>* failed,

@@ -8,6 +8,9 @@
 // resolved and the actor is ALIVE. When the actor restarts, calls that were in
 // flight are re-sent if they have retries left (max_task_retries), else they
 // fail as unavailable (kMetaActorUnavailable); when it is DEAD every pending and later call fails with the cause.
+// A call whose reply is a retryable application exception (retry_exceptions)
+// is sent again while it has retries left; one count (the method's or call's
+// max_task_retries, else the actor's) covers both kinds of retry.
 //
 // Thread safety: thread safe. Completions run on the event loop thread.
 #include <functional>
@@ -18,6 +21,7 @@
 #include <unordered_map>
 
 #include "common.pb.h"
+#include "core_worker.pb.h"
 #include "core_worker/connection_pool.h"
 #include "core_worker/task_manager.h"
 
@@ -82,6 +86,11 @@ class ActorTaskSubmitter {
   void Apply(const rpc::ActorTableData& data, bool local);
   // REQUIRES: mu_ held.
   void SendLocked(const std::string& actor_id, Actor& a);
+  /// \brief A reply whose application exception the call asked to retry
+  /// (retry_exceptions) while it has retries left: the call goes back to the
+  /// queue (the caller then sends it) and true is returned.
+  bool RetryOnExceptionLocked(Actor& a, std::map<uint64_t, Call>::iterator f, const rpc::PushTaskReply& reply,
+                              const TaskID& task);
   void FailLocked(Actor& a, std::vector<std::pair<TaskID, std::string>>* failed, const std::string& why);
   void MaybeOutOfScopeLocked(const std::string& actor_id, Actor& a, bool* kill);
   void OnReply(const std::string& actor_id, uint64_t seq, int64_t incarnation, const Status& s,

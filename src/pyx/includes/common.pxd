@@ -121,6 +121,9 @@ cdef extern from "common.pb.h" namespace "lumos::rpc" nogil:
         const c_string& class_name()
     cdef cppclass CActorTaskSpec "lumos::rpc::ActorTaskSpec":
         const c_string& actor_id()
+        const c_string& concurrency_group()
+        void set_concurrency_group(const c_string&)
+        void set_max_task_retries(int)
     cdef cppclass CActorTableData "lumos::rpc::ActorTableData":
         CActorTableData()
         const c_string& actor_id()
@@ -152,6 +155,7 @@ cdef extern from "common.pb.h" namespace "lumos::rpc" nogil:
         const CActorCreationSpec& actor_creation()
         c_bool has_actor_creation()
         const CActorTaskSpec& actor_task()
+        CActorTaskSpec* mutable_actor_task()
         c_bool has_actor_task()
         CDoubleMap* mutable_placement_resources()
         void set_max_retries(int)
