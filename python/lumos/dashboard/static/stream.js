@@ -13,7 +13,7 @@ function color(name) {
   if (!colors[name]) {
     let h = 0;
     for (const c of name) h = (h * 31 + c.charCodeAt(0)) >>> 0;
-    colors[name] = "hsl(" + (h % 360) + ",62%,52%)";
+    colors[name] = "hsl(" + Math.round((h % 997) * 137.508 % 360) + ",62%,52%)";
   }
   return colors[name];
 }
