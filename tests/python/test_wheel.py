@@ -72,3 +72,25 @@ def test_unrepaired_wheel_fails_in_bare_debian_root():
     assert "wheel-test: PASSED" not in out
     # It fails because a library of Debian's -dev world is missing from the root.
     assert "cannot open shared object file" in out or "outside the wheel" in out, out[-6000:]
+
+
+@pytest.mark.timeout(300)
+def test_failed_repair_stops_with_its_message_and_writes_no_wheel():
+    """manylinux_2_17 cannot hold Debian 12's libraries: auditwheel refuses, the
+    script says so and neither dist/ nor build/ keeps anything of the attempt."""
+    raw = _one("build/wheel-unrepaired/lumos-*.whl")
+    if raw is None:
+        pytest.skip("no built wheel: run `make wheel` (build/wheel-unrepaired/)")
+    before = sorted(os.listdir(os.path.join(REPO, "dist")))
+    stamps = {w: os.path.getmtime(os.path.join(REPO, "dist", w)) for w in before}
+    tmps = set(glob.glob(os.path.join(REPO, "build", "wheel-tmp.*")))  # another build's own, if any
+    env = dict(os.environ, LUMOS_WHEEL_RAW=raw, LUMOS_WHEEL_PLAT="manylinux_2_17_x86_64")
+    r = subprocess.run(["bash", os.path.join(REPO, "scripts", "build_wheel.sh")], capture_output=True,
+                       text=True, timeout=240, cwd=REPO, env=env)
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert "too-recent versioned symbols" in r.stderr, r.stderr
+    assert "no wheel was written" in r.stderr, r.stderr
+    assert sorted(os.listdir(os.path.join(REPO, "dist"))) == before
+    assert {w: os.path.getmtime(os.path.join(REPO, "dist", w)) for w in before} == stamps
+    assert os.path.exists(raw)
+    assert set(glob.glob(os.path.join(REPO, "build", "wheel-tmp.*"))) <= tmps
