@@ -40,6 +40,16 @@ from lumos import job_config  # lumos.job_config.JobConfig, like ray.job_config
 
 ObjectID = ObjectRef  # Ray's older name
 
+
+def _connect_client(*args: _Any) -> _Any:
+    """lumos.init("lumos://..." or "ray://..."): client mode (lumos.util.client)."""
+    from lumos.util.client.api import init_client
+    return init_client(*args)
+
+
+from lumos._private import worker as _worker  # noqa: E402
+_worker._client_connector = _connect_client
+
 __version__ = "0.1.0"
 
 if _TYPE_CHECKING:

@@ -220,6 +220,9 @@ def main(filter_pattern=None):
     actor_benchmarks(run)
     run("placement group create/removal", lambda: placement_group_create_removal(100), 100)
     ray.shutdown()
+    # Ray's client lines, through lumos:// against a head of their own.
+    from lumos.util.client import benchmark as client_benchmark
+    results.extend(client_benchmark.main(timeit, filter_pattern))
     return results
 
 

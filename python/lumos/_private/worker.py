@@ -77,6 +77,9 @@ _state = _State()
 # remote/... hand their work to (lumos.util.client.api), else None. Checked
 # once per call, as Ray's client hook is; a driver or worker never sets it.
 _client = None
+# lumos.util.client.api.init_client, set by lumos/__init__.py: that package
+# imports this module, so this one does not import it.
+_client_connector: Any = None
 
 
 def global_state():
@@ -178,8 +181,7 @@ def init(address: "str | None" = None, *, num_cpus: "float | None" = None, num_g
     ("auto" or "host:port"), and makes this process a driver."""
     target = address if address is not None else (os.environ.get("LUMOS_ADDRESS") or os.environ.get("RAY_ADDRESS"))
     if isinstance(target, str) and target.startswith(("ray://", "lumos://")):
-        from lumos.util.client import api as _client_api
-        return _client_api.init_client(target, namespace, runtime_env, job_config, ignore_reinit_error, {
+        return _client_connector(target, namespace, runtime_env, job_config, ignore_reinit_error, {
             "num_cpus": num_cpus, "num_gpus": num_gpus, "resources": resources,
             "object_store_memory": object_store_memory, "_system_config": _system_config,
             "object_spill_config": object_spill_config, "labels": labels, "_temp_dir": _temp_dir}, kwargs)
@@ -387,8 +389,7 @@ def _teardown():
 def _require():
     if _state.core_worker is None:
         if _client is not None:
-            from lumos.util.client.api import NOT_BUILT
-            raise RuntimeError(NOT_BUILT)
+            raise RuntimeError(_client.NOT_BUILT)
         # Like Ray: the first API call starts a local cluster.
         init()
     return _state.core_worker
@@ -488,8 +489,7 @@ def get(object_refs: "dict[_K, _raylet.ObjectRef[_T]]", *, timeout: "float | Non
 
 def get(object_refs, *, timeout=None):
     if _client is not None:
-        from lumos.util.client import api as _client_api
-        return _client_api.get(_client, object_refs, timeout)
+        return _client.get_any(object_refs, timeout)
     cw = _require()
     if isinstance(object_refs, dict):
         # An extension of Ray's API (the seeds use it): a dict of refs gives a
@@ -537,8 +537,7 @@ def wait(object_refs: "list[_W]", *, num_returns: int = 1, timeout: "float | Non
     ready list as themselves. Every object is local on a single node, so
     fetch_local=True and False behave alike."""
     if _client is not None:
-        from lumos.util.client import api as _client_api
-        return _client_api.wait(_client, object_refs, num_returns, timeout, fetch_local)
+        return _client.wait_any(object_refs, num_returns, timeout, fetch_local)
     from lumos._private.generators import ObjectRefGenerator
     cw = _require()
     if not isinstance(object_refs, list):   # like Ray: a list only (a tuple too is a TypeError)

@@ -26,6 +26,9 @@ _RELEASE_BATCH = 128
 
 
 class Client:
+    NOT_BUILT = ("this lumos call is not built through client mode (lumos://) yet; run it in a driver on the "
+                 "cluster (lumos.init(address='auto') on a node) instead")
+
     def __init__(self, conn, address):
         self.conn = conn
         self.address = address
@@ -157,6 +160,44 @@ class Client:
         ready_idx = set(self._call((P.OP_WAIT, keys, num_returns, timeout, fetch_local)))
         ready = [r for i, r in enumerate(items) if i in ready_idx]
         return ready, [r for i, r in enumerate(items) if i not in ready_idx]
+
+    def get_any(self, object_refs, timeout):
+        """lumos.get through the client: a ref, a list or a dict of refs."""
+        from lumos._private.worker import _timeout_ms
+        _timeout_ms(timeout)   # the same checks as a driver's get
+        if isinstance(object_refs, dict):
+            keys = list(object_refs)
+            for k in keys:
+                if not isinstance(object_refs[k], ObjectRef):
+                    raise ValueError("get() of a dict expects ObjectRef values; key %r holds a %s" % (
+                        k, type(object_refs[k]).__name__))
+            return dict(zip(keys, self.get([object_refs[k] for k in keys], timeout)))
+        if isinstance(object_refs, ObjectRef):
+            return self.get([object_refs], timeout)[0]
+        if isinstance(object_refs, list):
+            return self.get(object_refs, timeout)
+        raise ValueError("'object_refs' must either be an ObjectRef, a list of ObjectRefs or a dict of ObjectRefs, "
+                         "got a %s. Pass the ref returned by f.remote() (or a list of them)." % type(object_refs).__name__)
+
+
+    def wait_any(self, object_refs, num_returns, timeout, fetch_local):
+        from lumos._private.worker import _timeout_ms
+        _timeout_ms(timeout)
+        if not isinstance(object_refs, list):
+            raise TypeError("wait() expected a list of ObjectRefs or ObjectRefGenerators, got a %s%s"
+                            % (type(object_refs).__name__,
+                               "; pass list(...)" if isinstance(object_refs, (tuple, set)) else ""))
+        if not object_refs:
+            return [], []
+        if len(set(id(r) for r in object_refs)) != len(object_refs) or \
+                len(set(r._key for r in object_refs if hasattr(r, "_key"))) != len(object_refs):
+            raise ValueError("wait() expected a list of unique ObjectRefs; the list holds duplicates")
+        if isinstance(num_returns, bool) or not isinstance(num_returns, int):
+            raise TypeError("num_returns must be an int, got %r" % (num_returns,))
+        if num_returns <= 0 or num_returns > len(object_refs):
+            raise ValueError("Invalid number of objects to return %d: it must be between 1 and the number of "
+                             "refs (%d)" % (num_returns, len(object_refs)))
+        return self.wait(object_refs, num_returns, timeout, fetch_local)
 
     # ------------------------------------------------------------ tasks and actors
     def _def_key(self, owner, kind, target):
@@ -402,46 +443,3 @@ def init_client(address, namespace, runtime_env, job_config, ignore_reinit_error
     ctx = RayContext(client.context)
     ctx["client_address"] = address
     return ctx
-
-
-def get(client, object_refs, timeout):
-    """lumos.get through the client: a ref, a list or a dict of refs."""
-    from lumos._private.worker import _timeout_ms
-    _timeout_ms(timeout)   # the same checks as a driver's get
-    if isinstance(object_refs, dict):
-        keys = list(object_refs)
-        for k in keys:
-            if not isinstance(object_refs[k], ObjectRef):
-                raise ValueError("get() of a dict expects ObjectRef values; key %r holds a %s" % (
-                    k, type(object_refs[k]).__name__))
-        return dict(zip(keys, client.get([object_refs[k] for k in keys], timeout)))
-    if isinstance(object_refs, ObjectRef):
-        return client.get([object_refs], timeout)[0]
-    if isinstance(object_refs, list):
-        return client.get(object_refs, timeout)
-    raise ValueError("'object_refs' must either be an ObjectRef, a list of ObjectRefs or a dict of ObjectRefs, "
-                     "got a %s. Pass the ref returned by f.remote() (or a list of them)." % type(object_refs).__name__)
-
-
-def wait(client, object_refs, num_returns, timeout, fetch_local):
-    from lumos._private.worker import _timeout_ms
-    _timeout_ms(timeout)
-    if not isinstance(object_refs, list):
-        raise TypeError("wait() expected a list of ObjectRefs or ObjectRefGenerators, got a %s%s"
-                        % (type(object_refs).__name__,
-                           "; pass list(...)" if isinstance(object_refs, (tuple, set)) else ""))
-    if not object_refs:
-        return [], []
-    if len(set(id(r) for r in object_refs)) != len(object_refs) or \
-            len(set(r._key for r in object_refs if hasattr(r, "_key"))) != len(object_refs):
-        raise ValueError("wait() expected a list of unique ObjectRefs; the list holds duplicates")
-    if isinstance(num_returns, bool) or not isinstance(num_returns, int):
-        raise TypeError("num_returns must be an int, got %r" % (num_returns,))
-    if num_returns <= 0 or num_returns > len(object_refs):
-        raise ValueError("Invalid number of objects to return %d: it must be between 1 and the number of "
-                         "refs (%d)" % (num_returns, len(object_refs)))
-    return client.wait(object_refs, num_returns, timeout, fetch_local)
-
-
-NOT_BUILT = ("this lumos call is not built through client mode (lumos://) yet; run it in a driver on the "
-             "cluster (lumos.init(address='auto') on a node) instead")

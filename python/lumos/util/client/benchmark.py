@@ -9,7 +9,6 @@ process, as in real use.
 import numpy as np
 
 import lumos as ray
-from lumos._private.ray_perf import timeit
 
 
 NAMES = ("client: get calls", "client: tasks and get batch", "client: put calls", "client: tasks and put batch",
@@ -51,9 +50,10 @@ def _workloads(run):
     run("client: 1:1 actor calls concurrent", lambda: ray.get([c.small_value.remote() for _ in range(1000)]), 1000)
 
 
-def main(filter_pattern=None, address=None, token=None):
-    """Runs the client lines; with `address` ("lumos://HOST:PORT") against
-    that cluster, else against a head started (and stopped) here."""
+def main(timeit, filter_pattern=None, address=None, token=None):
+    """Runs the client lines, each timed by `timeit` (ray_perf's); with
+    `address` ("lumos://HOST:PORT") against that cluster, else against a head
+    started (and stopped) here."""
     results = []
 
     def run(name, fn, multiplier=1):
