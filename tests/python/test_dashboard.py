@@ -146,7 +146,7 @@ def test_login_form_post(dash):
 def test_listens_on_the_node_ip_only(dash):
     port = int(dash["ctx"].dashboard_url.rsplit(":", 1)[1])
     dashboard = [p for p in psutil.Process().children(recursive=True)
-                 if "lumos.dashboard.server" in " ".join(p.cmdline())]
+                 if "lumos/dashboard/light_main.py" in " ".join(p.cmdline())]
     assert len(dashboard) == 1
     addrs = [c.laddr for c in dashboard[0].net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN]
     assert addrs and all(a.ip == "127.0.0.1" for a in addrs) and port in [a.port for a in addrs]

@@ -29,7 +29,7 @@ def _overview(url, token):
 
 
 def _dashboards():
-    return [p for p in psutil.Process().children(recursive=True) if "lumos.dashboard.server" in " ".join(p.cmdline())]
+    return [p for p in psutil.Process().children(recursive=True) if "lumos/dashboard/light_main.py" in " ".join(p.cmdline())]
 
 
 def test_init_prints_url_and_shutdown_ends_it(no_cluster, capfd):
@@ -89,7 +89,7 @@ def test_cli_start_head_prints_url_and_stop_ends_it(tmp_short):
         assert "View the dashboard at http://127.0.0.1:%d" % port in r.stdout
         session = os.path.realpath(os.path.join(tmp_short, "session_latest"))
         assert _overview("http://127.0.0.1:%d" % port, _token(session)) == 200
-        dash = [p for p in processes_under(tmp_short) if "lumos.dashboard.server" in " ".join(p.cmdline())]
+        dash = [p for p in processes_under(tmp_short) if "lumos/dashboard/light_main.py" in " ".join(p.cmdline())]
         assert len(dash) == 1
     finally:
         stop = run_cli(["stop", "--temp-dir", tmp_short], env, timeout=60)
@@ -112,7 +112,7 @@ def test_cli_port_in_use_and_include_dashboard_false(tmp_short):
         try:
             assert r.returncode == 0, r.stderr
             assert "dashboard" not in r.stdout.lower()
-            assert not [p for p in processes_under(tmp_short) if "lumos.dashboard" in " ".join(p.cmdline())]
+            assert not [p for p in processes_under(tmp_short) if "lumos/dashboard/" in " ".join(p.cmdline())]
         finally:
             run_cli(["stop", "--temp-dir", tmp_short], env, timeout=60)
     r = run_cli(["start", "--head", "--include-dashboard", "maybe"], env)

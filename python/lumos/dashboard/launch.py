@@ -63,7 +63,7 @@ def url_of(host, port):
 
 
 def start(session_dir, gcs_address, host, port=None, lifeline_pid=None, detached=False, env=None):
-    """Binds, spawns `python -m lumos.dashboard.server` and records its pid
+    """Binds, spawns the dashboard server (light_main.py) and records its pid
     (pids/dashboard.pid, for `lumos stop`) and URL (<session_dir>/dashboard_url).
     Returns (Popen, url). Raises DashboardPortInUse or ValueError."""
     from lumos._private.node import process_start_time
@@ -71,7 +71,8 @@ def start(session_dir, gcs_address, host, port=None, lifeline_pid=None, detached
     sock = bind(host, port)
     try:
         bound = sock.getsockname()[1]
-        argv = [sys.executable, "-m", "lumos.dashboard.server", "--gcs-address=" + gcs_address,
+        light_main = os.path.join(os.path.dirname(os.path.abspath(__file__)), "light_main.py")
+        argv = [sys.executable, light_main, "--gcs-address=" + gcs_address,
                 "--session-dir=" + session_dir, "--host=" + host, "--port=%d" % bound,
                 "--listen-fd=%d" % sock.fileno()]
         if lifeline_pid:

@@ -31,15 +31,15 @@ def resolve_address(address=None):
     ("auto" = the cluster `lumos start` recorded), else the cluster this
     process is connected to, else $LUMOS_ADDRESS, else the recorded one."""
     import json
-    from lumos._private import worker
     from lumos._private.node import CURRENT_CLUSTER_FILE
+    worker = _connected_worker_module()
     recorded = {}
     try:
         with open(os.path.join(_session_root(), CURRENT_CLUSTER_FILE)) as f:
             recorded = json.load(f)
     except (OSError, ValueError):
         pass
-    if address is None and worker._state.gcs_address:
+    if address is None and worker is not None and worker._state.gcs_address:
         return worker._state.gcs_address, worker._state.session_dir
     if address is None:
         address = os.environ.get("LUMOS_ADDRESS") or None
@@ -56,13 +56,22 @@ def resolve_address(address=None):
     return address, session
 
 
+def _connected_worker_module():
+    """lumos._private.worker when this process imported it (a driver or a
+    worker), else None: a tool that never connected (the CLI, the dashboard)
+    does not load the core worker just to learn it is not connected."""
+    import sys
+    return sys.modules.get("lumos._private.worker")
+
+
 def cluster_token(address, session_dir):
-    from lumos._private import worker
-    node = worker._state.node
-    if node is not None and worker._state.gcs_address == address and getattr(node, "auth_token", None):
+    worker = _connected_worker_module()
+    state = worker._state if worker is not None else None
+    node = state.node if state is not None else None
+    if node is not None and state.gcs_address == address and getattr(node, "auth_token", None):
         return node.auth_token
-    if session_dir is None and worker._state.gcs_address == address:
-        session_dir = worker._state.session_dir
+    if session_dir is None and state is not None and state.gcs_address == address:
+        session_dir = state.session_dir
     return auth.require(session_dir=session_dir, what="the GCS at %s" % address, address=address,
                         root=_session_root())
 
