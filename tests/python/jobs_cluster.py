@@ -67,5 +67,6 @@ def wait_status(client, sid, statuses, timeout=60.0):
     while status.value not in statuses and time.monotonic() < deadline:
         time.sleep(0.05)
         status = client.get_job_status(sid)
-    assert status.value in statuses, "job %s is %s, expected %s" % (sid, status, statuses)
+    assert status.value in statuses, "job %s is %s, expected %s: %s" % (sid, status, statuses,
+                                                                        client.get_job_info(sid).message)
     return status

@@ -217,5 +217,12 @@ def test_job_records_survive_a_gcs_restart():
         out = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=90, env=h.env)
         assert "dur_done SUCCEEDED" in out.stdout and "dur_running SUCCEEDED" in out.stdout, out.stdout + out.stderr
         assert done == "dur_done"
+        # `lumos stop` ends a running entrypoint with the node (its pid is recorded).
+        client.submit_job(entrypoint="sleep 300", submission_id="dur_sleeper")
+        wait_status(client, "dur_sleeper", {"RUNNING"})
+        import psutil
+        sleeper = psutil.Process(h.pid_of("job-dur_sleeper"))
     finally:
         h.stop()
+    from conftest import wait_gone
+    assert not wait_gone([sleeper], 10.0)

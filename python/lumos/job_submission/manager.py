@@ -32,11 +32,8 @@ def _now_ms():
 
 
 def _pid_start(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return int(f.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
+    from lumos._private.node import process_start_time
+    return process_start_time(pid)
 
 
 class JobManager:

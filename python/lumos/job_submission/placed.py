@@ -33,7 +33,7 @@ class EntrypointHost:
         self._out = None
 
     def start(self, entrypoint, cwd, env):
-        from lumos import _raylet
+        from lumos.job_submission.supervisor import tied_to_parent
         env = dict(env)
         try:
             from lumos._private import worker
@@ -44,11 +44,10 @@ class EntrypointHost:
         # exists there (nodes of one host share it) or the actor's own env applies.
         if not os.path.isdir(cwd):
             cwd = os.getcwd()
-        parent = os.getpid()
         r, w = os.pipe()
         self._proc = subprocess.Popen(
-            ["/bin/sh", "-c", entrypoint], stdin=subprocess.DEVNULL, stdout=w, stderr=w, cwd=cwd, env=env,
-            start_new_session=True, preexec_fn=lambda: _raylet.tie_lifetime_to_parent(parent, signal.SIGKILL))
+            tied_to_parent("KILL") + ["/bin/sh", "-c", entrypoint], stdin=subprocess.DEVNULL, stdout=w, stderr=w,
+            cwd=cwd, env=env, start_new_session=True)
         os.close(w)
         self._out = os.fdopen(r, "rb", buffering=0)
         os.set_blocking(r, False)

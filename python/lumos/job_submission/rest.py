@@ -25,8 +25,9 @@ API_VERSION = "4"  # Ray's jobs API version number, which its SDK compares
 
 
 class _Lazy:
-    """The manager, made on the first request: registering must not wait
-    for the GCS (the dashboard starts serving its other pages at once)."""
+    """The manager, made in the background at registration (or by the first
+    request, if that comes sooner or the GCS was not up): registering must
+    not wait for the GCS, the dashboard serves its other pages at once."""
 
     def __init__(self, ctx):
         self.ctx = ctx
@@ -50,8 +51,16 @@ class _Lazy:
             return self._manager
 
 
+def _warm_up(manager):
+    try:
+        manager()  # loads the records and settles jobs an earlier dashboard left unfinished
+    except HttpError:
+        pass  # the GCS is not up yet: the first request tries again
+
+
 def register(router, ctx):
     manager = _Lazy(ctx)
+    threading.Thread(target=_warm_up, args=(manager,), name="jobs-manager-start", daemon=True).start()
 
     def found(sid):
         from lumos.job_submission.manager import JobNotFound

@@ -167,6 +167,13 @@ class JobSupervisor(threading.Thread):
                     self.report(self.sid, JobStatus.FAILED, message=msg, error_type="JOB_ENTRYPOINT_START_FAILED")
                     return
         proc = self._proc
+        pid_file = _record_pid(self.session_dir, self.sid, proc.pid)
+        try:
+            self._follow(proc, placed)
+        finally:
+            _forget_pid(pid_file)
+
+    def _follow(self, proc, placed):
         if placed:
             error = self._follow_placed(proc)
         else:
@@ -188,8 +195,8 @@ class JobSupervisor(threading.Thread):
 
     def _spawn(self, placed, env, cwd, log):
         if not placed:
-            return subprocess.Popen(["/bin/sh", "-c", self.details.entrypoint], stdin=subprocess.DEVNULL,
-                                    stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env=env,
+            return subprocess.Popen(tied_to_parent("TERM") + ["/bin/sh", "-c", self.details.entrypoint],
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env=env,
                                     start_new_session=True)
         d = self.details
         spec = {"entrypoint": d.entrypoint, "cwd": cwd, "env": env, "num_cpus": d.entrypoint_num_cpus,
@@ -197,7 +204,8 @@ class JobSupervisor(threading.Thread):
                 "resources": d.entrypoint_resources, "submission_id": self.sid}
         launcher_env = dict(os.environ)
         launcher_env.pop(common.JOB_RUNTIME_ENV_ENV, None)
-        proc = subprocess.Popen([sys.executable, "-m", "lumos.job_submission.placed", self.gcs_address],
+        proc = subprocess.Popen(tied_to_parent("TERM") + [sys.executable, "-m", "lumos.job_submission.placed",
+                                                          self.gcs_address],
                                 stdin=subprocess.PIPE, stdout=log, stderr=subprocess.PIPE, cwd=self.session_dir,
                                 env=launcher_env, start_new_session=True)
         proc.stdin.write(json.dumps(spec).encode())
@@ -223,6 +231,36 @@ class JobSupervisor(threading.Thread):
             with open(self.log_path, "ab") as log:
                 log.write(("\n".join(extra[-40:]) + "\n").encode())
         return error
+
+
+def tied_to_parent(signame):
+    """A command prefix that makes the command get SIG<signame> when its
+    parent dies (setpriv --pdeathsig; [] where setpriv is missing). Not a
+    preexec_fn: that makes subprocess fork() a process that runs grpcio,
+    whose fork handlers then print into (and can break) the child."""
+    import shutil
+    return ["setpriv", "--pdeathsig", signame] if shutil.which("setpriv") else []
+
+
+def _record_pid(session_dir, sid, pid):
+    """pids/job-<id>.pid, so `lumos stop` ends a running entrypoint with the
+    node (same format as the node's own pid files: pid and start time)."""
+    from lumos._private.node import process_start_time
+    path = os.path.join(session_dir, "pids", "job-%s.pid" % sid)
+    try:
+        with open(path, "w") as f:
+            f.write("%d %s\n" % (pid, process_start_time(pid)))
+    except OSError:
+        return None
+    return path
+
+
+def _forget_pid(path):
+    if path:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def _signal_group(proc, sig):
