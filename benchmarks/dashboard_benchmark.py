@@ -76,55 +76,113 @@ def bench_rss(args):
         for p in ENDPOINTS:
             fetch(base, token, p)
         used = rss_mb(pid)
-        print("lumos dashboard RSS: idle %.1f MB (after %d s), after reading every endpoint %.1f MB"
-              % (idle, args.idle_s, used))
+        print("lumos dashboard RSS: idle %.1f MB (PSS %.1f MB) after %d s, after reading every endpoint %.1f MB"
+              % (idle, _pss_of(pid), args.idle_s, used))
         lumos.shutdown()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _procs_naming(text):
+    """(pid, argv) of live processes whose command line names `text` (via /proc:
+    Ray's venv has no psutil)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+        except OSError:
+            continue
+        if any(text in a for a in argv) and int(entry) != os.getpid():
+            out.append((int(entry), argv))
+    return out
+
+
+def _rss_of(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            return int(f.read().split("VmRSS:")[1].split()[0]) / 1024
+    except (OSError, IndexError):
+        return 0.0
+
+
+def _pss_of(pid):
+    """Proportional set size (shared pages divided among their users), MB."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _ppid(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _ray_processes(tmp):
+    """The processes of the Ray session under `tmp`: those naming it, and their descendants."""
+    found = dict(_procs_naming(tmp))
+    everyone = dict(_procs_naming(""))
+    grew = True
+    while grew:
+        grew = False
+        for pid, argv in everyone.items():
+            if pid not in found and _ppid(pid) in found:
+                found[pid] = argv
+                grew = True
+    return sorted(found.items())
+
+
 def bench_ray_rss(args):
-    import psutil
     ray_bin = os.path.join(os.path.dirname(sys.executable), "ray")
     tmp = tempfile.mkdtemp(prefix="rdb", dir="/tmp")
-    r = subprocess.run([ray_bin, "start", "--head", "--temp-dir", tmp, "--num-cpus=2", "--dashboard-port=0",
-                        "--port=0", "--include-dashboard=true"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([ray_bin, "start", "--head", "--temp-dir", tmp, "--num-cpus=2", "--port=0",
+                        "--dashboard-port=0", "--include-dashboard=true"], capture_output=True, text=True, timeout=180)
     try:
         if r.returncode != 0:
             sys.exit("ray start failed:\n" + r.stderr)
         time.sleep(args.idle_s)
-        mine = []
-        for p in psutil.process_iter(["pid", "cmdline"]):
-            try:
-                if any(tmp in a for a in (p.info["cmdline"] or [])):
-                    mine.append(p)
-            except psutil.Error:
-                pass
-        head = [p for p in mine if any(a.endswith("dashboard/dashboard.py") for a in p.cmdline())]
-        agents = [p for p in mine if any("dashboard/agent.py" in a for a in p.cmdline())]
-        total = sum(p.memory_info().rss for p in mine) / 2**20
-        print("ray dashboard RSS: dashboard.py %.1f MB, its per-node agent %.1f MB (all %d Ray processes %.1f MB)"
-              % (sum(p.memory_info().rss for p in head) / 2**20, sum(p.memory_info().rss for p in agents) / 2**20,
-                 len(mine), total))
+        # Ray's processes name the session dir (under tmp) in their arguments.
+        mine = _ray_processes(tmp)
+        head = [p for p, argv in mine if any(a.endswith("dashboard/dashboard.py") for a in argv)]
+        tree = list(head)  # dashboard.py, its forkserver and the module processes forked from it
+        for pid, _ in mine:
+            if pid not in tree and _ppid(pid) in tree:
+                tree.append(pid)
+        for pid, _ in mine:
+            if pid not in tree and _ppid(pid) in tree:
+                tree.append(pid)
+        agents = [p for p, argv in mine if argv and argv[0] == "ray::DashboardAgent"]
+        for pid, argv in mine:
+            print("  %7d %7.1f MB rss %7.1f MB pss  %s" % (pid, _rss_of(pid), _pss_of(pid), " ".join(argv)[:90]))
+        print("ray dashboard: dashboard.py RSS %.1f MB; with its %d module processes RSS %.1f MB, PSS %.1f MB; "
+              "the node's DashboardAgent RSS %.1f MB (all %d Ray processes PSS %.1f MB)"
+              % (sum(map(_rss_of, head)), len(tree) - len(head), sum(map(_rss_of, tree)), sum(map(_pss_of, tree)),
+                 sum(map(_rss_of, agents)), len(mine), sum(_pss_of(p) for p, _ in mine)))
     finally:
-        # End only the processes of this Ray session, by PID.
-        procs = []
-        for p in psutil.process_iter(["pid", "cmdline"]):
+        # End only the processes of this Ray session, by PID (never `ray stop`).
+        pids = [p for p, _ in _ray_processes(tmp)]
+        for pid in pids:
             try:
-                if any(tmp in a for a in (p.info["cmdline"] or [])):
-                    procs.append(p)
-            except psutil.Error:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
                 pass
-        for p in procs:
+        deadline = time.time() + 10
+        while time.time() < deadline and any(os.path.exists("/proc/%d" % p) and _rss_of(p) for p in pids):
+            time.sleep(0.2)
+        for pid in pids:
             try:
-                p.send_signal(signal.SIGTERM)
-            except psutil.Error:
-                pass
-        _, alive = psutil.wait_procs(procs, timeout=10)
-        for p in alive:
-            try:
-                p.kill()
-            except psutil.Error:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
                 pass
         shutil.rmtree(tmp, ignore_errors=True)
 
