@@ -148,3 +148,12 @@ def test_routes_through_a_router(session, monkeypatch):
     assert e.value.status == 400 and "entrypoint_num_cpus" in e.value.message
     assert call("DELETE", "/api/jobs/r") == {"deleted": True}
     assert not os.path.exists(m.log_path("r"))
+
+
+def test_sdk_names_both_versions_on_a_mismatch(monkeypatch):
+    from lumos.job_submission import sdk
+    client = object.__new__(sdk.JobSubmissionClient)
+    client._address = "http://h:1"
+    client._check_version({"version": common.API_VERSION, "lumos_version": "0.1.0"})
+    with pytest.raises(RuntimeError, match=r"version 3 \(lumos 0.0.9\).*version 4 \(lumos"):
+        client._check_version({"version": "3", "lumos_version": "0.0.9"})

@@ -38,6 +38,9 @@ MSG_RUNNING = "Job is currently running."
 MSG_SUCCEEDED = "Job finished successfully."
 MSG_STOPPED = "Job was intentionally stopped."
 LOG_TAIL_CHARS = 20000
+# The REST API's version (GET /api/version); the SDK refuses a server
+# whose version differs, naming both lumos versions.
+API_VERSION = "4"
 
 
 class JobStatus(str, enum.Enum):

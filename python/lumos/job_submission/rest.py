@@ -21,8 +21,6 @@ from lumos import __version__
 from lumos.dashboard.routing import HttpError, Response, StreamResponse
 from lumos.job_submission import common, packages
 
-API_VERSION = "4"  # Ray's jobs API version number, which its SDK compares
-
 
 class _Lazy:
     """The manager, made in the background at registration (or by the first
@@ -37,13 +35,12 @@ class _Lazy:
     def __call__(self):
         with self._lock:
             if self._manager is None:
-                from lumos import _raylet
                 from lumos._private import auth
+                from lumos.job_submission.gcs_kv import GcsKv
                 from lumos.job_submission.manager import JobManager
                 node_ip = auth.node_ip_of(self.ctx.session_dir) or self.ctx.gcs_address.rsplit(":", 1)[0]
-                _raylet.set_cluster_identity(self.ctx.token, node_ip)
                 try:
-                    gcs = _raylet.GcsClient(self.ctx.gcs_address, timeout_s=10.0)
+                    gcs = GcsKv(self.ctx.gcs_address, self.ctx.token)
                     self._manager = JobManager(gcs, self.ctx.session_dir, self.ctx.gcs_address, node_ip)
                 except Exception as e:  # noqa: BLE001 - named in the answer; the next request tries again
                     raise HttpError(503, "the jobs manager cannot reach the GCS at %s (%s); retry shortly"
@@ -128,7 +125,7 @@ def register(router, ctx):
         return Response.json({"uploaded": params["name"]})
 
     def version(req, params):
-        return Response.json({"version": API_VERSION, "lumos_version": __version__, "ray_version": __version__,
+        return Response.json({"version": common.API_VERSION, "lumos_version": __version__, "ray_version": __version__,
                               "session_name": ctx.session_dir.rstrip("/").rsplit("/", 1)[-1]})
 
     router.add("GET", "/api/version", version)

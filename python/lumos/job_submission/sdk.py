@@ -98,7 +98,16 @@ class JobSubmissionClient:
         if token and not any(k.lower() == "authorization" for k in self._headers):
             self._headers["Authorization"] = "Bearer " + token
         self._verify = verify
-        self._request("GET", "/api/version")
+        self._check_version(self._request("GET", "/api/version") or {})
+
+    def _check_version(self, server):
+        from lumos import __version__
+        if str(server.get("version")) != common.API_VERSION or "lumos_version" not in server:
+            raise RuntimeError(
+                "the server at %s speaks jobs API version %s (lumos %s); this client speaks version %s (lumos %s): "
+                "use the same lumos version on both sides" % (self._address, server.get("version"),
+                                                              server.get("lumos_version", "unknown: not lumos?"),
+                                                              common.API_VERSION, __version__))
 
     def get_address(self):
         return self._address
