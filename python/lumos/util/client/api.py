@@ -399,11 +399,10 @@ def connect(address, namespace=None, runtime_env=None, job_config=None, _auth_to
     host, port, client_id, _ = handshake(address, token, grace)
     if DRIVER_TARGET_HOOK is not None:
         host, port = DRIVER_TARGET_HOOK(host, port)
-    target = "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
     try:
-        conn = Connection(target, token, client_id, grace, address)
+        conn = Connection((host, port), token, client_id, grace, address)
     except Exception as e:
-        raise ConnectionError("the driver for this client at %s did not answer: %s" % (target, e)) from None
+        raise ConnectionError("the driver for this client at %s:%d did not answer: %s" % (host, port, e)) from None
     client = Client(conn, address)
     try:
         client.init(namespace, runtime_env, job_config)

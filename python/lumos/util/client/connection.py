@@ -1,31 +1,29 @@
 """The client's stream to its driver: ordered sends, replies, reconnects.
 
-Contract: `send(env, payload, buffers)` queues one request in order and
-returns its seq; `wait(seq)` returns its reply (Message) or raises the
-driver's error. Fire-and-forget requests cost one queue put (the gRPC
-request thread sends them). Replies are read by whichever waiting thread
+Contract: `send(env, payload, buffers)` writes one request in order (on
+the caller's thread, under the send lock) and returns its seq; `wait(seq)`
+returns its reply (status, Message). The stream is a TCP connection to the
+client's own driver (transport.py). Replies are read by whichever waiting thread
 holds the reader role (no hand-off to a reader thread on the hot path); when
 nobody has waited for a while, a background thread takes the role, so worker
 logs print and a dropped connection is noticed while the program is idle.
 
 A dropped stream is reopened (same driver, same client id) until the grace
 period passes: requests the driver had not processed are resent from the
-replay buffer (small ones) or by their caller (chunked puts raise _Resend),
+replay buffer (small ones) or by their caller (chunked puts raise Resend),
 replies lost on the way are asked for again. After the grace period every
 call raises ConnectionError.
 """
 import collections
-import queue
+import socket
 import sys
 import threading
 import time
 
-import grpc
-
 from lumos.util.client import protocol as P
+from lumos.util.client import transport
 
 _IDLE_READER_AFTER_S = 0.05
-_CHUNK_CREDITS = 4
 _WINDOW = 2048        # fire-and-forget requests the driver may not have processed yet
 
 
@@ -35,11 +33,10 @@ class Resend(Exception):
 
 class Connection:
     def __init__(self, target, token, client_id, grace_s, describe):
-        self.target = target
+        self.target = target            # (host, port) of the client's driver
         self.describe = describe        # "lumos://host:port", for errors
         self.grace_s = grace_s
-        self._metadata = (("authorization", "Bearer " + token), ("lumos-client-id", client_id),
-                          ("lumos-version", P.version_string()))
+        self._hello = transport.hello_frame(token, client_id)
         self._send_lock = threading.Lock()
         self._ulock = threading.Lock()             # guards _unacked (the reader trims it)
         self._cv = threading.Condition(threading.Lock())
@@ -52,44 +49,41 @@ class Connection:
         self._broken = None                         # ConnectionError once the grace period passed
         self._closed = False
         self._stream_gen = 0
-        self._dead_gen = -1                         # the stream found broken (reconnect pending)
         self._last_activity = time.monotonic()
-        self._channel = None
+        self._sock = None
         self.on_idle = None                         # called by the idle reader (the client flushes releases)
         self._open(timeout=10.0)
         threading.Thread(target=self._idle_reader, daemon=True, name="lumos-client-reader").start()
 
     # ------------------------------------------------------------ stream
     def _open(self, timeout):
-        if self._channel is not None:
-            self._channel.close()
-        self._channel = grpc.insecure_channel(self.target, options=P.grpc_options())
-        grpc.channel_ready_future(self._channel).result(timeout=timeout)
-        q = queue.SimpleQueue()
-        credits = threading.Semaphore(_CHUNK_CREDITS)
-
-        def requests():
-            while True:
-                f = q.get()
-                if f is None:
-                    return
-                if type(f) is tuple:   # a chunk: its credit returns once gRPC asks for the next frame
-                    yield f[0]
-                    credits.release()
-                else:
-                    yield f
-        call = self._channel.stream_stream(P.SESSION_METHOD)(requests(), metadata=self._metadata)
-        self._asm = P.Assembler()
-        first = self._read_one(call)
-        if first.env[1] != P.NOTICE or first.env[3] != "hello":
-            raise ConnectionError("the driver at %s did not greet" % self.target)
-        self._q, self._call, self._credits = q, call, credits
+        sock = socket.create_connection(self.target, timeout=timeout)
+        try:
+            transport.tune(sock)
+            transport.write_frames(sock, [self._hello])
+            reader = transport.FrameReader(sock)
+            frame = reader.read()
+            if frame[:1] == b"X":
+                raise ConnectionError("the driver at %s:%d refused the connection: %s" % (
+                    self.target + (bytes(frame[1:]).decode("utf-8", "replace"),)))
+            asm = P.Assembler()
+            first = asm.feed(frame)
+            if first is None or first.env[1] != P.NOTICE or first.env[3] != "hello":
+                raise ConnectionError("the driver at %s:%d did not greet" % self.target)
+            sock.settimeout(None)
+        except BaseException:
+            sock.close()
+            raise
+        old = self._sock
+        self._sock, self._reader, self._asm = sock, reader, asm
+        if old is not None:
+            old.close()
         self._stream_gen += 1
         return first.env[2]
 
-    def _read_one(self, call):
+    def _read_one(self):
         while True:
-            msg = self._asm.feed(next(call))
+            msg = self._asm.feed(self._reader.read())
             if msg is not None:
                 return msg
 
@@ -109,23 +103,18 @@ class Connection:
             if replied or chunked:
                 with self._cv:
                     self._pending[seq] = chunked
-            if chunked:
-                # At most _CHUNK_CREDITS chunks wait in the queue: memory stays bounded.
-                gen = self._stream_gen
-                for f in frames:
-                    while not self._credits.acquire(timeout=0.2):
-                        if self._broken is not None or self._closed:
-                            raise self._broken or ConnectionError("the lumos client is shut down")
-                        if self._dead_gen == gen:   # the stream broke mid-message: the caller sends again
-                            with self._cv:
-                                self._pending.pop(seq, None)
-                            raise Resend()
-                    self._q.put((f,))
-            else:
+            if not chunked:
                 with self._ulock:
                     self._unacked[seq] = frames
                     full = len(self._unacked) > _WINDOW
-                self._q.put(frames[0])
+            try:
+                # A chunked message is produced one chunk at a time as the
+                # socket takes it: memory stays bounded by the chunk size.
+                transport.write_frames(self._sock, frames)
+            except OSError:
+                # The stream broke: the reader reconnects; a small request is
+                # resent from _unacked, a chunked one by its caller (Resend).
+                self._kill_socket()
         if full:
             self._drain_window()
         return seq, replied or chunked
@@ -194,14 +183,13 @@ class Connection:
     def _read_and_dispatch(self):
         gen = self._stream_gen
         try:
-            msg = self._read_one(self._call)
-        except (grpc.RpcError, StopIteration, ValueError) as e:
+            msg = self._read_one()
+        except (OSError, ValueError) as e:   # ConnectionError is an OSError
             if self._closed:
                 with self._cv:
                     self._broken = ConnectionError("the lumos client is shut down")
                     self._cv.notify_all()
                 return
-            self._dead_gen = gen
             self._reconnect(gen, e)
             return
         env = msg.env
@@ -239,7 +227,16 @@ class Connection:
                     self._cv.notify_all()
 
     # ------------------------------------------------------------ reconnect
+    def _kill_socket(self):
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)   # wakes a sender or reader blocked on it
+            except OSError:
+                pass
+
     def _reconnect(self, gen, error):
+        self._kill_socket()
         with self._send_lock:
             if gen != self._stream_gen or self._broken is not None:
                 return   # another thread reconnected already
@@ -247,7 +244,6 @@ class Connection:
             last_error = error
             while time.monotonic() < deadline and not self._closed:
                 try:
-                    self._q.put(None)
                     last = self._open(timeout=min(2.0, max(0.1, deadline - time.monotonic())))
                 except Exception as e:   # noqa: BLE001 - retried until the grace period ends
                     last_error = e
@@ -255,9 +251,12 @@ class Connection:
                     continue
                 self._trim(last)
                 with self._ulock:
-                    resend = list(self._unacked.values())
-                for frames in resend:
-                    self._q.put(frames[0])
+                    resend = [frames[0] for frames in self._unacked.values()]
+                try:
+                    transport.write_frames(self._sock, resend)
+                except OSError as e:
+                    last_error = e
+                    continue
                 with self._cv:
                     lost = []
                     for seq, chunked in self._pending.items():
@@ -268,7 +267,10 @@ class Connection:
                     self._cv.notify_all()
                 if lost:
                     self._seq += 1
-                    self._q.put(P.encode((self._seq, P.OP_REPLAY, lost))[0])
+                    try:
+                        transport.write_frames(self._sock, P.encode((self._seq, P.OP_REPLAY, lost)))
+                    except OSError:
+                        self._kill_socket()   # the reader finds it and reconnects again
                 return
             with self._cv:
                 self._broken = ConnectionError(
@@ -280,9 +282,6 @@ class Connection:
     # ------------------------------------------------------------ close
     def close(self):
         self._closed = True
-        try:
-            self._q.put(None)
-        except Exception:
-            pass
-        if self._channel is not None:
-            self._channel.close()
+        self._kill_socket()
+        if self._sock is not None:
+            self._sock.close()

@@ -4,7 +4,7 @@ Contract: DriverOps runs in the per-client driver process (a real lumos
 driver, `lumos.init(address=<cluster>)`), one per client. `handle(msg)` returns
 None (fire-and-forget op), or (status, value) to send back; a blocking op
 (a get or wait not ready yet, a generator step) is returned as a
-`Blocking(fn)` for the caller to run off the event loop. The transport
+`Blocking(fn)` for the caller to run on a thread pool. The transport
 (driver_server.py) knows nothing of the API; this module knows nothing of
 gRPC. A fire-and-forget op that fails stores its error in the refs it was to
 make, so the client's get raises it.
@@ -216,7 +216,7 @@ class DriverOps:
         keys, timeout = msg.env[2], msg.env[3]
         refs = self._refs(keys)
         cw = _worker.core_worker()
-        # A short wait on the loop first: the object of a quick call (an actor
+        # A short wait in line first: the object of a quick call (an actor
         # call made just before) is usually ready within it, and answering here
         # saves two thread hops. The client waits for this reply anyway.
         short = INLINE_WAIT_MS if timeout is None else min(INLINE_WAIT_MS, int(timeout * 1000))

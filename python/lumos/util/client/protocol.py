@@ -6,9 +6,9 @@ pickled on its own so the server can always read it) plus an optional payload
 ObjectRefs and actor handles (see stand_ins.py and session.py). Payload
 buffers (numpy data) travel out of band, without a pickle copy.
 
-On the wire a message is one gRPC frame `M<body>` when it fits in CHUNK
-bytes, else `B<total><first part>` followed by `C<part>` frames (no 2 GB
-protobuf limit; each side holds at most the one message being assembled).
+On the wire (transport.py) a message is one frame `M<body>` when it fits in
+CHUNK bytes, else `B<total><first part>` followed by `C<part>` frames (no
+size limit; each side holds at most the one message being assembled).
 
 body = <I env_len> env <Q payload_len> payload <I nbuf> (<Q len>)* pad buffers
 (each buffer 64-byte aligned inside the body).
@@ -21,9 +21,8 @@ CHUNK = 4 << 20
 MAX_FRAME = CHUNK + (1 << 16)
 _ALIGN = 64
 
-# gRPC method names (generic handlers with raw bytes: no generated stubs).
+# The handshake's gRPC method (a generic handler with raw bytes: no generated stubs).
 CONNECT_METHOD = "/lumos.client.ClientServer/Connect"
-SESSION_METHOD = "/lumos.client.ClientDriver/Session"
 
 DEFAULT_PORT = 10001
 DEFAULT_GRACE_S = 30.0
