@@ -225,9 +225,10 @@ def test_actors_jobs_groups_objects(dash):
     assert jobs[0]["status"] == "RUNNING" and jobs[0]["driver_info"]["pid"] == str(os.getpid())
     pgs = _get(dash, "/api/placement_groups")["placement_groups"]
     assert [p["state"] for p in pgs if p["placement_group_id"] == dash["pg"].id.hex()] == ["CREATED"]
+    # Views are snapshots: a stale one is answered while a fresh one is made.
+    assert wait_until(lambda: _get(dash, "/api/objects")["stores"][0]["store"]["used"] >= 5_000_000, timeout=10)
     objects = _get(dash, "/api/objects")
     assert dash["ref"].hex() in [o["object_id"] for o in objects["objects"]]
-    assert objects["stores"][0]["store"]["used"] >= 5_000_000
 
 
 def test_task_stream(dash):

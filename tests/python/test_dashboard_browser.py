@@ -6,10 +6,12 @@ and each page's screenshot is written to the test's tmp dir.
 Skipped (with the reason) only when playwright or chromium is missing;
 scripts/install_deps.sh installs both.
 """
+import json
 import os
 import re
 import shutil
 import threading
+import urllib.request
 
 import pytest
 
@@ -57,6 +59,12 @@ class BrowserActor:
         return "pong"
 
 
+def _failed_tasks(base, token):
+    req = urllib.request.Request(base + "/api/tasks?state=FAILED", headers={"Authorization": "Bearer " + token})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())["total"]
+
+
 @pytest.fixture(scope="module")
 def site():
     gen = module_cluster(num_cpus=2, include_dashboard=True, dashboard_port=free_port())
@@ -71,8 +79,7 @@ def site():
     pg = lumos.util.placement_group([{"CPU": 0.1}], name="browser_pg")
     lumos.get(pg.ready(), timeout=30)
     ref = lumos.put(b"y" * 3_000_000)
-    from lumos.util.state import list_tasks
-    wait_until(lambda: len(list_tasks(filters=[("state", "=", "FAILED")])) >= 1, timeout=30)
+    wait_until(lambda: _failed_tasks("http://" + ctx.dashboard_url, token) >= 1, timeout=30)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         try:

@@ -77,7 +77,7 @@ def register(router, ctx):
             return Response.json(data.tasks(state=q.get("state"), func=q.get("func"), job_id=q.get("job_id"),
                                             actor_id=q.get("actor_id"), search=q.get("q"),
                                             limit=_int(request, "limit", 200)))
-        except ValueError as e:  # the GCS refused a filter value
+        except LookupError as e:  # the GCS refused a filter value
             raise HttpError(400, str(e)) from None
 
     def task_summary(request, params):

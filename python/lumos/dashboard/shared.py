@@ -15,7 +15,7 @@ def cluster(ctx):
     with _lock:
         data = _by_address.get(ctx.gcs_address)
         if data is None:
-            data = _by_address[ctx.gcs_address] = ClusterData(ctx.gcs_address)
+            data = _by_address[ctx.gcs_address] = ClusterData(ctx.gcs_address, ctx.token or None)
         return data
 
 

@@ -31,6 +31,7 @@ const refresh = L.live(async () => {
     ["error", (x) => x.error_type ? L.el("span", {class: "err", title: x.error_message || ""}, x.error_type) : ""],
   ], t.tasks, "No task matches.");
   L.show([counts, L.el("h2", {}, "By function"), byFunc, L.el("h2", {}, "Task attempts"), form,
-    L.el("p", {class: "muted", id: "task-total"}, t.total + " attempt(s) match" + (t.truncated ? "; the newest " + t.tasks.length + " shown" : "") +
+    L.el("p", {class: "muted", id: "task-total"}, t.total + " attempt(s) match" + (t.scope !== "all" ? " (" + t.scope + ": pick a state to see others)" : "") +
+      (t.truncated ? "; " + t.tasks.length + " shown, " + t.order : "") +
       (t.num_dropped ? "; " + t.num_dropped + " dropped by the GCS bound" : "")), list]);
 });

@@ -1,0 +1,68 @@
+"""Answers computed off the request path: a request reads the last
+snapshot of a view and never waits for the GCS walk behind it, unless the
+view was never computed.
+
+A view is recomputed (on a thread of its own) when a reader finds it older
+than its period, where the period grows with what it costs:
+max(ttl, COST_FACTOR x the last computation's time). A view that takes
+100 ms over 100,000 task attempts is then redone at most every 2 s however
+many pages poll it, so watching the dashboard costs the GCS at most about
+1/COST_FACTOR of a core; a view nobody reads is never recomputed.
+
+Thread safety: get() may be called from any thread.
+"""
+import sys
+import threading
+import time
+import traceback
+
+COST_FACTOR = 20.0
+
+
+class Snapshots:
+    """Views by key: (time computed, value, seconds it cost)."""
+
+    def __init__(self, cost_factor=COST_FACTOR):
+        self.cost_factor = cost_factor
+        self._lock = threading.Lock()
+        self._views = {}       # key -> (monotonic time, value, cost s)
+        self._refreshing = set()
+        self._gates = {}       # key -> Lock: one first computation at a time
+
+    def get(self, key, fn, ttl):
+        """fn()'s last value; a stale one starts a recomputation and is returned meanwhile."""
+        with self._lock:
+            view = self._views.get(key)
+            if view is not None:
+                if time.monotonic() - view[0] >= max(ttl, self.cost_factor * view[2]) and key not in self._refreshing:
+                    self._refreshing.add(key)
+                    threading.Thread(target=self._refresh, args=(key, fn), name="view-refresh", daemon=True).start()
+                return view[1]
+            gate = self._gates.setdefault(key, threading.Lock())
+        with gate:  # the first computation: readers wait for it once
+            with self._lock:
+                view = self._views.get(key)
+            if view is not None:
+                return view[1]
+            return self._compute(key, fn)
+
+    def fresh(self, key, fn):
+        """fn()'s value now (and the view updated): for callers that need the latest."""
+        return self._compute(key, fn)
+
+    def _compute(self, key, fn):
+        start = time.monotonic()
+        value = fn()
+        with self._lock:
+            self._views[key] = (time.monotonic(), value, time.monotonic() - start)
+        return value
+
+    def _refresh(self, key, fn):
+        try:
+            self._compute(key, fn)
+        except Exception:  # noqa: BLE001 - the old snapshot stays; the next reader retries
+            print("lumos dashboard: refreshing %r failed:\n%s" % (key, traceback.format_exc(limit=3)),
+                  file=sys.stderr, flush=True)
+        finally:
+            with self._lock:
+                self._refreshing.discard(key)
