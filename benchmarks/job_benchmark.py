@@ -6,6 +6,7 @@
 
 Per job, timed from the submit_job() call in this process:
   submit->RUNNING      `sleep 30` until get_job_status() says RUNNING (polled every 5 ms)
+  ..., 1 entry CPU     the same with entrypoint_num_cpus=1 (lumos: run inside an actor holding it)
   submit->SUCCEEDED    `true` until it says SUCCEEDED
   driver job           a Python entrypoint that connects (init) and runs one task, until SUCCEEDED
 Prints median and p90 of --n runs each (the first of each kind is a warm-up, not counted).
@@ -34,9 +35,9 @@ def _wait(client, sid, target, timeout=120):
         time.sleep(POLL_S)
 
 
-def _timed(client, entrypoint, target, stop_after=False):
+def _timed(client, entrypoint, target, stop_after=False, **options):
     t0 = time.perf_counter()
-    sid = client.submit_job(entrypoint=entrypoint)
+    sid = client.submit_job(entrypoint=entrypoint, **options)
     _wait(client, sid, target)
     dt = time.perf_counter() - t0
     if stop_after:
@@ -49,16 +50,17 @@ def run(client, system, n):
     mod = "ray" if system == "ray" else "lumos"
     driver = "%s -c %s" % (sys.executable if system == "lumos" else "/work/ray-venv/bin/python", json.dumps(
         "import %s as r; r.init(); print(r.get(r.remote(lambda: 1).remote()))" % mod))
-    cases = (("submit->RUNNING", "sleep 30", "RUNNING", True),
-             ("submit->SUCCEEDED (true)", "true", "SUCCEEDED", False),
-             ("driver job (init + 1 task)", driver, "SUCCEEDED", False))
+    cases = (("submit->RUNNING", "sleep 30", "RUNNING", True, {}),
+             ("submit->RUNNING, 1 entry CPU", "sleep 30", "RUNNING", True, {"entrypoint_num_cpus": 1}),
+             ("submit->SUCCEEDED (true)", "true", "SUCCEEDED", False, {}),
+             ("driver job (init + 1 task)", driver, "SUCCEEDED", False, {}))
     results = {}
-    for name, entrypoint, target, stop in cases:
-        _timed(client, entrypoint, target, stop)  # warm-up
-        times = sorted(_timed(client, entrypoint, target, stop) for _ in range(n))
+    for name, entrypoint, target, stop, options in cases:
+        _timed(client, entrypoint, target, stop, **options)  # warm-up
+        times = sorted(_timed(client, entrypoint, target, stop, **options) for _ in range(n))
         p90 = times[min(len(times) - 1, int(round(0.9 * (len(times) - 1))))]
         results[name] = (statistics.median(times), p90)
-        print("%-8s %-28s median %7.3f s   p90 %7.3f s   (n=%d)" % (system, name, results[name][0], p90, n),
+        print("%-8s %-30s median %7.3f s   p90 %7.3f s   (n=%d)" % (system, name, results[name][0], p90, n),
               flush=True)
     return results
 
