@@ -2,7 +2,7 @@
 lumos:// (this process is the client of a head started by `lumos start`),
 plus what only a client has (uploads, logs printed here, stand-ins)."""
 import os
-import sys
+import textwrap
 import time
 
 import numpy as np
@@ -192,3 +192,33 @@ def test_working_dir_uploaded(client, tmp_path):
         return client_only_mod.VALUE, os.getcwd() != str(tmp_path)
 
     assert ray.get(read.remote()) == ("from-the-client", True)
+
+
+def test_await_and_future_of_a_client_ref(client):
+    import asyncio
+
+    @ray.remote
+    def seven():
+        return 7
+
+    async def main():
+        return await seven.remote()
+    assert asyncio.run(main()) == 7
+    assert seven.remote().future().result(timeout=30) == 7
+
+
+def test_ray_scheme_env_address_and_init_working_dir(client, tmp_path):
+    (tmp_path / "shipped_helper.py").write_text("def answer():\n    return 42\n")
+    r = client.run_client(textwrap.dedent("""
+        import os, lumos
+        ctx = lumos.init(runtime_env={"working_dir": os.environ["WD"]})   # the address comes from RAY_ADDRESS
+        @lumos.remote
+        def use():
+            import shipped_helper
+            return shipped_helper.answer()
+        print("RESULT", lumos.get(use.remote()), lumos.is_initialized())
+        lumos.shutdown()
+        print("AFTER", lumos.is_initialized())
+    """), RAY_ADDRESS=client.address.replace("lumos://", "ray://"), WD=str(tmp_path))
+    assert "RESULT 42 True" in r.stdout, r.stdout + r.stderr
+    assert "AFTER False" in r.stdout
