@@ -80,21 +80,24 @@ def _parts(env, payload, buffers):
 
 
 def iter_frames(parts, total):
-    """Like _split, lazily: a large message never exists twice in memory."""
-    cur = bytearray()
-    first = True
+    """The frames of a large message, produced lazily, each a list of pieces
+    (views into the caller's buffers): nothing is copied until the socket
+    sends it, and a large message never exists twice in memory."""
+    frame = [b"B" + struct.pack("<Q", total)]
+    size = 0
     for p in parts:
         mv = memoryview(p).cast("B")
         while mv.nbytes:
-            room = CHUNK - len(cur)
-            cur += mv[:room]
-            mv = mv[room:]
-            if len(cur) == CHUNK:
-                yield (b"B" + struct.pack("<Q", total) if first else b"C") + bytes(cur)
-                first = False
-                cur = bytearray()
-    if cur or first:
-        yield (b"B" + struct.pack("<Q", total) if first else b"C") + bytes(cur)
+            piece = mv[:CHUNK - size]
+            frame.append(piece)
+            size += piece.nbytes
+            mv = mv[piece.nbytes:]
+            if size == CHUNK:
+                yield frame
+                frame = [b"C"]
+                size = 0
+    if size:
+        yield frame
 
 
 class Assembler:

@@ -30,7 +30,11 @@ def tune(sock):
 def write_frames(sock, frames):
     """Sends frames (a list, or a generator of a chunked message)."""
     for f in frames:
-        if len(f) < 65536:
+        if type(f) is list:   # a chunk of a large message: a header and views of its buffers
+            sock.sendall(_LEN.pack(sum(len(p) if type(p) is bytes else p.nbytes for p in f)) + f[0])
+            for piece in f[1:]:
+                sock.sendall(piece)
+        elif len(f) < 65536:
             sock.sendall(_LEN.pack(len(f)) + f)   # one syscall for the usual small frame
         else:
             sock.sendall(_LEN.pack(len(f)))
