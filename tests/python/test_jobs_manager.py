@@ -64,6 +64,13 @@ def _wait(m, sid, status, timeout=30):
     assert m.get(sid).status == status, m.get(sid)
 
 
+def _flushed(m, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not m.flushed():
+        assert time.monotonic() < deadline, "records not written"
+        time.sleep(0.02)
+
+
 def test_states_and_records(session):
     gcs = FakeGcs()
     m = manager_mod.JobManager(gcs, session, "127.0.0.1:1")
@@ -73,6 +80,7 @@ def test_states_and_records(session):
     _wait(m, "bad", JobStatus.FAILED)
     assert "exit code 4" in m.get("bad").message
     assert "out" in m.logs("ok")
+    _flushed(m)
     stored = json.loads(gcs.kv[(common.JOBS_NS, b"job/ok")])
     assert stored["details"]["status"] == "SUCCEEDED"
     with pytest.raises(ValueError, match="already exists"):
@@ -90,6 +98,7 @@ def test_a_stop_is_final_and_writes_wait_out_a_gcs_outage(session):
     m = manager_mod.JobManager(gcs, session, "127.0.0.1:1")
     m.submit(_request("s", "sleep 60"))
     _wait(m, "s", JobStatus.RUNNING)
+    _flushed(m)
     gcs.down = True
     assert m.stop("s") is True
     _wait(m, "s", JobStatus.STOPPED)  # served from memory while the GCS is away

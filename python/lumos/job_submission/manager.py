@@ -1,10 +1,11 @@
 """The jobs manager: the one writer of job records, living in the
 dashboard process on the head.
 
-Records are kept in memory (reads never wait on the GCS) and written
-through to the GCS internal KV (common.JOBS_NS), which is durable: a GCS
-restart loses nothing, and a write that fails while the GCS is away is
-retried until it lands. Each job that is not terminal has a JobSupervisor
+Records are kept in memory (reads never wait on the GCS) and written to
+the GCS internal KV (common.JOBS_NS), which is durable, by one writer
+thread: a GCS restart loses nothing, and a write that fails while the GCS
+is away is retried until it lands. Submitting (the record must be in the
+GCS before the job starts) and deleting wait for the GCS; nothing else does. Each job that is not terminal has a JobSupervisor
 thread. A dashboard that starts and finds non-terminal jobs of an earlier
 dashboard process cannot follow them (their supervisor died with it): it
 stops what is left of their entrypoints and fails them, naming why.
@@ -48,10 +49,13 @@ class JobManager:
         self._jobs = {}         # submission id -> JobDetails
         self._internal = {}     # submission id -> {"pid", "pid_start", "dashboard_pid"}
         self._supervisors = {}  # submission id -> JobSupervisor (non-terminal jobs)
-        self._unsaved = set()
+        self._dirty = set()     # submission ids whose record the writer must write
+        self._wake = threading.Event()
+        self._write_lock = threading.Lock()
+        self._writing = False
         self._changed = threading.Condition(self._lock)
         self._load()
-        threading.Thread(target=self._flush_loop, name="jobs-kv-flush", daemon=True).start()
+        threading.Thread(target=self._writer_loop, name="jobs-kv-writer", daemon=True).start()
 
     # ------------------------------------------------------------ storage
     def _load(self):
@@ -91,20 +95,41 @@ class JobManager:
         return json.dumps({"details": self._jobs[sid].to_dict(), "internal": self._internal.get(sid, {})}).encode()
 
     def _save(self, sid):
-        """Writes the record (the caller holds the lock or owns the job)."""
-        try:
-            self._gcs.kv_put(common.JOBS_NS, self._key(sid), self._entry(sid), True)
-            self._unsaved.discard(sid)
-        except Exception:  # noqa: BLE001 - the GCS is away (restarting); the flusher retries
-            self._unsaved.add(sid)
+        """Queues the record for the writer (the caller holds the lock): no
+        request waits on the GCS while holding the lock."""
+        self._dirty.add(sid)
+        self._wake.set()
 
-    def _flush_loop(self):
+    def _writer_loop(self):
+        """Writes queued records, newest state only; a write that fails (the
+        GCS is away) is tried again every 0.5 s until it lands."""
         while True:
-            time.sleep(0.5)
+            self._wake.wait()
+            self._wake.clear()
             with self._lock:
-                pending = [sid for sid in self._unsaved if sid in self._jobs]
-                for sid in pending:
-                    self._save(sid)
+                batch = {sid: self._entry(sid) for sid in self._dirty if sid in self._jobs}
+                self._dirty.clear()
+                self._writing = True
+            failed = []
+            with self._write_lock:  # delete() removes a key under it: no stale write after that
+                for sid, entry in batch.items():
+                    if sid not in self._jobs:
+                        continue
+                    try:
+                        self._gcs.kv_put(common.JOBS_NS, self._key(sid), entry, True)
+                    except Exception:  # noqa: BLE001 - the GCS is away (restarting)
+                        failed.append(sid)
+            with self._lock:
+                self._writing = False
+                self._dirty.update(sid for sid in failed if sid in self._jobs)
+            if failed:
+                time.sleep(0.5)
+                self._wake.set()
+
+    def flushed(self):
+        """True when every record change has reached the GCS (tests)."""
+        with self._lock:
+            return not self._dirty and not self._writing and not self._wake.is_set()
 
     # ------------------------------------------------------------ requests
     def submit(self, request):
@@ -118,22 +143,25 @@ class JobManager:
             runtime_env=request["runtime_env"], entrypoint_num_cpus=request["entrypoint_num_cpus"],
             entrypoint_num_gpus=request["entrypoint_num_gpus"], entrypoint_memory=request["entrypoint_memory"],
             entrypoint_resources=request["entrypoint_resources"])
+        duplicate = "Job with submission_id %s already exists. Please use a different submission_id." % sid
         with self._lock:
             if sid in self._jobs:
-                raise ValueError("Job with submission_id %s already exists. Please use a different submission_id."
-                                 % sid)
-            self._jobs[sid] = details
+                raise ValueError(duplicate)
+            self._jobs[sid] = details  # reserves the id while the GCS is asked
             self._internal[sid] = {"dashboard_pid": os.getpid()}
+            entry = self._entry(sid)
+        try:
             # overwrite=False: a record another manager wrote meanwhile is kept.
-            try:
-                added = self._gcs.kv_put(common.JOBS_NS, self._key(sid), self._entry(sid), False)
-            except Exception as e:  # noqa: BLE001 - nothing started yet: the caller retries
+            added = self._gcs.kv_put(common.JOBS_NS, self._key(sid), entry, False)
+        except Exception as e:  # noqa: BLE001 - nothing started yet: the caller retries
+            added = e
+        with self._lock:
+            if added is not True:
                 del self._jobs[sid]
-                raise ConnectionError("cannot record the job in the GCS (%s); retry when the GCS is back" % e)
-            if not added:
-                del self._jobs[sid]
-                raise ValueError("Job with submission_id %s already exists. Please use a different submission_id."
-                                 % sid)
+                self._internal.pop(sid, None)
+                if added is False:
+                    raise ValueError(duplicate)
+                raise ConnectionError("cannot record the job in the GCS (%s); retry when the GCS is back" % added)
             sup = supervisor.JobSupervisor(details, self.session_dir, self.gcs_address, self.node_ip,
                                            self._report)
             self._supervisors[sid] = sup
@@ -209,11 +237,18 @@ class JobManager:
             if not details.status.is_terminal():
                 raise ValueError("Attempted to delete job '%s', but it is in a non-terminal state %s; stop it first "
                                  "(`lumos job stop %s`)" % (sid, details.status.value, sid))
-            self._gcs.kv_del(common.JOBS_NS, self._key(sid), False)
-            self._gcs.kv_del(common.JOBS_NS, common.DRIVER_KEY_PREFIX + sid.encode(), False)
             del self._jobs[sid]
             self._internal.pop(sid, None)
-            self._unsaved.discard(sid)
+            self._dirty.discard(sid)
+        with self._write_lock:
+            try:
+                self._gcs.kv_del(common.JOBS_NS, self._key(sid), False)
+                self._gcs.kv_del(common.JOBS_NS, common.DRIVER_KEY_PREFIX + sid.encode(), False)
+            except Exception as e:  # noqa: BLE001 - put the record back: it still exists in the GCS
+                with self._lock:
+                    self._jobs[sid] = details
+                raise ConnectionError("cannot delete the job's record from the GCS (%s); retry when the GCS is "
+                                      "back" % e)
         try:
             os.unlink(self.log_path(sid))
         except OSError:

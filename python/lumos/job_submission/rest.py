@@ -100,6 +100,8 @@ def register(router, ctx):
             return Response.json({"deleted": manager().delete(params["job_id"])})
         except ValueError as e:
             raise HttpError(400, str(e))
+        except ConnectionError as e:
+            raise HttpError(503, str(e))
 
     def _package(params):
         if params["protocol"] != "gcs":
