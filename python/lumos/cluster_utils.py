@@ -114,15 +114,24 @@ class Cluster:
             self._wait_listed([cn.node_id], timeout=30)
         return cn
 
-    def remove_node(self, node, allow_graceful=True):
-        """Stops a node: gracefully (the raylet unregisters, SIGTERM) or by
-        SIGKILL of its processes (the GCS then finds it dead)."""
+    def remove_node(self, node, allow_graceful=True, drain_timeout=120):
+        """Stops a node: gracefully by draining it (running tasks finish, its
+        primary object copies move to other nodes, then the raylet exits;
+        lumos/_private/drain.py), or by SIGKILL of its processes (the GCS then
+        finds it dead)."""
         if node is self.head_node:
             raise ValueError("removing the head node is not supported; call shutdown()")
         if node not in self.worker_nodes:
             raise ValueError("%r is not a node of this cluster" % (node,))
         if allow_graceful:
-            node._node.stop()
+            from lumos._private import auth, drain
+            channel = auth.grpc_channel(self.address, self._token)
+            try:
+                drain.request_drain(channel, node.node_id, "removed by Cluster.remove_node")
+                drain.wait_until_dead(channel, node.node_id, drain_timeout)
+            finally:
+                channel.close()
+            node._node.stop()  # reaps the exited processes (SIGTERM to any left)
         else:
             for p in node._node.procs.values():
                 if p.poll() is None:

@@ -103,7 +103,8 @@ cdef class Replier:
         if ser.total_size <= _inline_limit or ser.metadata.startswith(b"E"):
             _fill_inline(ret.mutable_value(), ser)
         else:
-            s = _cw.CreatePlasma(ser.total_size, ser.metadata, &oid, owner, &oid, &data)
+            s = _cw.CreatePlasma(ser.total_size, ser.metadata, &oid, owner, &oid, &data,
+                                 rep.spec().caller().endpoint())
             if s.code_int() != 4:   # AlreadyExists: an earlier attempt stored it (retry)
                 check_status(s)
                 try:
@@ -146,7 +147,8 @@ cdef class Replier:
             if ser.total_size <= _inline_limit or ser.metadata.startswith(b"E"):
                 _fill_inline(ret.mutable_value(), ser)
                 continue
-            s = _cw.CreatePlasma(ser.total_size, ser.metadata, &oid, owner, &oid, &data)
+            s = _cw.CreatePlasma(ser.total_size, ser.metadata, &oid, owner, &oid, &data,
+                                 rep.spec().caller().endpoint())
             check_status(s)
             try:
                 _write_pieces(data, ser.total_size, ser.pieces())

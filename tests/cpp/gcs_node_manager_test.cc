@@ -155,3 +155,39 @@ TEST(GcsNodeManagerTest, GetAllKeepsRegistrationOrder) {
 
 }  // namespace
 }  // namespace lumos::gcs
+
+namespace lumos::gcs {
+namespace {
+
+TEST(GcsNodeManagerDrainTest, DrainMarksTheNodeAndItsDeathSaysWhy) {
+  GcsNodeManager m;
+  NodeID id = NodeID::FromRandom();
+  ASSERT_TRUE(m.RegisterNode(MakeNode(id), 0).ok());
+  ASSERT_TRUE(m.DrainNode(id, "maintenance", 5000).ok());
+  auto node = m.GetNode(id).value();
+  EXPECT_TRUE(node.draining());
+  EXPECT_EQ(node.drain_deadline_ms(), 5000);
+  EXPECT_EQ(node.state(), rpc::NodeInfo::ALIVE);  // alive until its raylet leaves
+  ASSERT_TRUE(m.UnregisterNode(id, "node drained").ok());
+  EXPECT_EQ(m.GetNode(id).value().death_reason(), "node drained (maintenance)");
+}
+
+TEST(GcsNodeManagerDrainTest, UnknownDeadAndHeadNodesAreRefusedNamingWhy) {
+  GcsNodeManager m;
+  NodeID head = NodeID::FromRandom(), gone = NodeID::FromRandom();
+  rpc::NodeInfo h = MakeNode(head);
+  h.set_is_head(true);
+  ASSERT_TRUE(m.RegisterNode(h, 0).ok());
+  ASSERT_TRUE(m.RegisterNode(MakeNode(gone), 0).ok());
+  ASSERT_TRUE(m.UnregisterNode(gone, "bye").ok());
+  Status s = m.DrainNode(NodeID::FromRandom(), "", 0);
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
+  s = m.DrainNode(gone, "", 0);
+  EXPECT_NE(s.message().find("already dead"), std::string::npos) << s.ToString();
+  s = m.DrainNode(head, "", 0);
+  EXPECT_NE(s.message().find("head node"), std::string::npos) << s.ToString();
+  EXPECT_FALSE(m.GetNode(head).value().draining());
+}
+
+}  // namespace
+}  // namespace lumos::gcs

@@ -434,3 +434,28 @@ TEST_F(LeaseManagerTest, ZeroCpuNodeStillGrantsZeroCpuRequests) {
 
 }  // namespace
 }  // namespace lumos::raylet
+
+namespace lumos::raylet {
+namespace {
+
+TEST_F(LeaseManagerTest, ADrainingNodeGrantsOnlyActorsAndListsTaskLeases) {
+  Init(4, 3);
+  lm_->AddRequest(Req(1, 1, 1));
+  auto first = Grants();
+  ASSERT_EQ(first.size(), 1u);
+  lm_->set_actors_only(true);
+  lm_->AddRequest(Req(1, 2, 1));  // a task: waits (to be moved elsewhere)
+  LeaseRequest actor = Req(2, 3, 1, "A");
+  actor.is_actor = true;
+  lm_->AddRequest(actor);
+  auto grants = Grants();
+  ASSERT_EQ(grants.size(), 1u);
+  EXPECT_TRUE(grants[0].request.is_actor);
+  EXPECT_EQ(lm_->num_pending(), 1u);
+  auto tasks = lm_->TaskLeaseWorkers();
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0], first[0].worker);
+}
+
+}  // namespace
+}  // namespace lumos::raylet

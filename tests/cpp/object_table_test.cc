@@ -239,3 +239,29 @@ TEST_F(ObjectTableTest, ManyObjectsEverythingFreedAfterDisconnects) {
 
 }  // namespace
 }  // namespace lumos::object_store
+
+namespace lumos::object_store {
+namespace {
+
+TEST(ObjectTablePromoteTest, ACachedCopyPromotedIsNeverEvictedAndKeepsItsOwnerEndpoint) {
+  ObjectTable table(1 << 20);
+  WorkerID w = WorkerID::FromRandom();
+  ObjectID id = ObjectID::ForPut(TaskID::ForJob(JobID::FromInt(1)), 1);
+  ASSERT_TRUE(table.Create(id, 100, 0, WorkerID::Nil(), w, /*primary=*/false).ok());
+  EXPECT_FALSE(table.Promote(id));  // unsealed: not yet
+  ASSERT_TRUE(table.Seal(id).ok());
+  ASSERT_TRUE(table.NextVictim().has_value());
+  EXPECT_FALSE(table.NextVictim()->primary);
+  ASSERT_TRUE(table.Promote(id));
+  table.SetOwnerEndpoint(id, "unix:/owner.sock");
+  EXPECT_TRUE(table.Find(id)->primary);
+  EXPECT_EQ(table.Find(id)->owner_endpoint, "unix:/owner.sock");
+  // Now a primary: a candidate for spilling, no longer for eviction.
+  ASSERT_TRUE(table.NextVictim().has_value());
+  EXPECT_TRUE(table.NextVictim()->primary);
+  EXPECT_EQ(table.Evict(id).code(), StatusCode::kInvalid);
+  EXPECT_FALSE(table.Promote(ObjectID::ForPut(TaskID::ForJob(JobID::FromInt(1)), 2)));  // unknown
+}
+
+}  // namespace
+}  // namespace lumos::object_store

@@ -62,6 +62,8 @@ def test_no_wait_status_logs_stop_delete_list(head):
     assert r.returncode == 0 and "RUNNING" in r.stdout
     r = head.cli("status", "cli_sleeper", "--address", head.url)
     assert r.returncode == 0 and "RUNNING" in r.stdout
+    r = head.cli("status", "cli_sleeper", "--address", head.gcs_address)  # a local cluster's GCS address
+    assert r.returncode == 0 and "RUNNING" in r.stdout, r.stderr
     deadline = time.monotonic() + 30
     while "started" not in head.cli("logs", "cli_sleeper").stdout and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -185,7 +185,7 @@ def test_objects_of_a_node_that_left_are_lost_naming_it_or_rebuilt(two_nodes):
     lumos.wait([lost, rebuilt], num_returns=2)
     locations = lumos.experimental.get_object_locations([lost, rebuilt])
     assert locations[lost]["node_ids"] == [side.node_id]
-    cluster.remove_node(side, allow_graceful=True)
+    cluster.remove_node(side, allow_graceful=False)  # gone at once (a graceful removal drains: test_drain.py)
     with pytest.raises(lumos.exceptions.ObjectLostError) as e:
         lumos.get(lost, timeout=30)
     assert side.node_id in str(e.value)

@@ -97,3 +97,17 @@ def grpc_metadata(token):
     """Metadata for grpcio calls to the GCS."""
     from lumos import __version__
     return (("authorization", "Bearer " + token), ("lumos-version", __version__))
+
+
+def grpc_channel(address, token):
+    """A grpcio channel to the GCS at `address` whose unary calls carry the token."""
+    import grpc
+    metadata = grpc_metadata(token)
+
+    class _Auth(grpc.UnaryUnaryClientInterceptor):
+        def intercept_unary_unary(self, continuation, details, request):
+            md = list(details.metadata or []) + list(metadata)
+            details = details._replace(metadata=md) if hasattr(details, "_replace") else details
+            return continuation(details, request)
+
+    return grpc.intercept_channel(grpc.insecure_channel(address), _Auth())

@@ -19,7 +19,8 @@ from lumos.exceptions import AuthenticationError
 from lumos.job_submission import common, packages
 from lumos.job_submission.common import JobDetails, JobStatus
 
-CONNECT_TIMEOUT_S = 10.0
+CONNECT_TIMEOUT_S = 5.0   # an unreachable address is an error well within 10 s
+READ_TIMEOUT_S = 60.0     # a loaded head may be slow to answer; tails wait without limit
 
 
 def _local_sessions(temp_dir=None):
@@ -69,6 +70,15 @@ def resolve_address(address=None, temp_dir=None):
     return url, None
 
 
+class RequestError(RuntimeError):
+    """The dashboard answered with an error status (`status`); the message
+    is Ray's "Request failed with status code N: <server's reason>."."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
 class JobSubmissionClient:
     """Submits and manages jobs on a lumos cluster (Ray's JobSubmissionClient).
     Construction checks that the dashboard answers and accepts the token."""
@@ -98,7 +108,14 @@ class JobSubmissionClient:
         if token and not any(k.lower() == "authorization" for k in self._headers):
             self._headers["Authorization"] = "Bearer " + token
         self._verify = verify
-        self._check_version(self._request("GET", "/api/version") or {})
+        try:
+            version = self._request("GET", "/api/version") or {}
+        except RequestError as e:
+            raise ConnectionError("%s does not answer like a lumos dashboard (GET /api/version: %s); check the "
+                                  "address: the dashboard's port (8265 by default), not the GCS's" % (self._address, e))
+        except ValueError:  # not JSON
+            version = {}
+        self._check_version(version)
 
     def _check_version(self, server):
         from lumos import __version__
@@ -120,13 +137,15 @@ class JobSubmissionClient:
             return http.client.HTTPSConnection(self._host, self._port, timeout=timeout, context=context)
         return http.client.HTTPConnection(self._host, self._port, timeout=timeout)
 
-    def _open(self, method, path, body=None, content_type="application/json", timeout=CONNECT_TIMEOUT_S):
+    def _open(self, method, path, body=None, content_type="application/json"):
         """(connection, response) with a 2xx status; raises otherwise."""
-        conn = self._connect(timeout)
+        conn = self._connect(CONNECT_TIMEOUT_S)
         headers = dict(self._headers)
         if body is not None:
             headers["Content-Type"] = content_type
         try:
+            conn.connect()
+            conn.sock.settimeout(READ_TIMEOUT_S)
             conn.request(method, self._prefix + path, body=body, headers=headers)
             resp = conn.getresponse()
         except (OSError, http.client.HTTPException) as e:
@@ -147,7 +166,7 @@ class JobSubmissionClient:
                 "the lumos dashboard at %s refused the request (401 Unauthorized: %s). Send the cluster's token: "
                 "set LUMOS_AUTH_TOKEN to the contents of <session_dir>/auth_token on the head node"
                 % (self._address, message.strip()))
-        raise RuntimeError("Request failed with status code %d: %s." % (resp.status, message.strip()))
+        raise RequestError(resp.status, "Request failed with status code %d: %s." % (resp.status, message.strip()))
 
     def _request(self, method, path, body=None, content_type="application/json"):
         conn, resp = self._open(method, path, body, content_type)
@@ -175,7 +194,9 @@ class JobSubmissionClient:
         path = "/api/packages/gcs/" + name
         try:
             self._request("GET", path)
-        except RuntimeError:  # 404: not uploaded yet
+        except RequestError as e:
+            if e.status != 404:
+                raise
             self._request("PUT", path, body=data, content_type="application/zip")
         env["working_dir"] = packages.URI_PREFIX + name
         return env

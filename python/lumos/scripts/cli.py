@@ -265,15 +265,7 @@ def _authenticated_channel(grpc, address, args):
                              root=session_root(getattr(args, "temp_dir", None)))
     except ConnectionError as e:
         sys.exit("lumos: %s" % e)
-    metadata = auth.grpc_metadata(token)
-
-    class _Auth(grpc.UnaryUnaryClientInterceptor):
-        def intercept_unary_unary(self, continuation, details, request):
-            md = list(details.metadata or []) + list(metadata)
-            details = details._replace(metadata=md) if hasattr(details, "_replace") else details
-            return continuation(details, request)
-
-    return grpc.intercept_channel(grpc.insecure_channel(address), _Auth())
+    return auth.grpc_channel(address, token)
 
 
 def _cmd_status(args):
@@ -428,6 +420,8 @@ def main(argv=None):
     logs_cli.add_parsers(sub)  # logs, stack
     from lumos.scripts import job_cli
     job_cli.add_parsers(sub)  # job submit|status|logs|stop|delete|list
+    from lumos.scripts import drain_cli
+    drain_cli.add_parsers(sub)  # drain-node
 
     p = sub.add_parser("microbenchmark", help="the same workloads as `ray microbenchmark`")
     p.add_argument("--filter", default=None, help="run only benchmarks whose name contains this")

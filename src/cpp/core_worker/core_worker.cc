@@ -170,14 +170,26 @@ ObjectID CoreWorker::PutInline(std::string data, std::string metadata, std::vect
 }
 
 Status CoreWorker::CreatePlasma(uint64_t size, const std::string& metadata, const ObjectID* id,
-                                const WorkerID& owner, ObjectID* out_id, uint8_t** data) {
+                                const WorkerID& owner, ObjectID* out_id, uint8_t** data,
+                                const std::string& owner_endpoint) {
   *out_id = id ? *id : ObjectID::ForPut(current_task_id(), ++put_index_);
-  LUMOS_RETURN_NOT_OK(store_->Create(*out_id, size, metadata.size(), owner, data));
+  LUMOS_RETURN_NOT_OK(store_->Create(*out_id, size, metadata.size(), owner, data, /*secondary=*/false,
+                                     owner_endpoint.empty() ? address_.endpoint() : owner_endpoint));
   if (!metadata.empty()) std::memcpy(*data + size, metadata.data(), metadata.size());
+  std::lock_guard<std::mutex> lock(plasma_sizes_mu_);
+  plasma_sizes_[*out_id] = static_cast<int64_t>(size + metadata.size());
   return Status::OK();
 }
 
 Status CoreWorker::SealPlasma(const ObjectID& id, bool owned, const std::vector<rpc::ObjectReference>& nested) {
+  int64_t size = -1;
+  {
+    std::lock_guard<std::mutex> lock(plasma_sizes_mu_);
+    if (auto it = plasma_sizes_.find(id); it != plasma_sizes_.end()) {
+      size = it->second;
+      plasma_sizes_.erase(it);
+    }
+  }
   LUMOS_RETURN_NOT_OK(store_->Seal(id));
   if (owned) {
     std::vector<ObjectID> inner;
@@ -185,12 +197,19 @@ Status CoreWorker::SealPlasma(const ObjectID& id, bool owned, const std::vector<
     refs_.AddOwnedObject(id, inner, true);
     auto obj = RayObject::InPlasma(node_id_.Binary());
     obj->nested_refs = nested;
+    obj->size = size;
     memory_store_.Put(id, obj);
   }
   return Status::OK();
 }
 
-Status CoreWorker::AbortPlasma(const ObjectID& id) { return store_->Abort(id); }
+Status CoreWorker::AbortPlasma(const ObjectID& id) {
+  {
+    std::lock_guard<std::mutex> lock(plasma_sizes_mu_);
+    plasma_sizes_.erase(id);
+  }
+  return store_->Abort(id);
+}
 
 void CoreWorker::AddLocalRef(const ObjectID& id, const rpc::Address* owner) { refs_.AddLocalRef(id, owner); }
 
@@ -647,9 +666,16 @@ void CoreWorker::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
       if (n.ParseFromString(frame.payload)) WarnOnce(n.message());
       return;
     }
-    case rpc::EXIT_WORKER:
-      RequestExit("the raylet asked this idle worker to exit");
+    case rpc::EXIT_WORKER: {
+      rpc::ExitWorkerRequest req;
+      if (req.ParseFromString(frame.payload) && req.when_idle()) {
+        retiring_ = true;  // RunTaskLoop exits once idle; replies say so meanwhile
+        queue_cv_.notify_all();
+      } else {
+        RequestExit("the raylet asked this idle worker to exit");
+      }
       return;
+    }
     case rpc::ACTOR_STATE_UPDATE:
       HandleActorUpdate(frame);
       return;

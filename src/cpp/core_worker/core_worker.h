@@ -89,8 +89,11 @@ class CoreWorker {
   /// \brief Allocates `size` bytes in the object store for a new owned object
   /// (or for `id` when given, e.g. a task return owned by `owner`). Fill the
   /// buffer, then SealPlasma or AbortPlasma.
+  /// `owner_endpoint` "" = this worker's own (kept by the store: a draining
+  /// node tells the owner where its copy went).
   Status CreatePlasma(uint64_t size, const std::string& metadata, const ObjectID* id,
-                      const WorkerID& owner, ObjectID* out_id, uint8_t** data);
+                      const WorkerID& owner, ObjectID* out_id, uint8_t** data,
+                      const std::string& owner_endpoint = "");
   /// \brief Seals; when `owned` registers the object with the reference counter
   /// (with its contained refs) and makes it gettable.
   Status SealPlasma(const ObjectID& id, bool owned, const std::vector<rpc::ObjectReference>& nested);
@@ -314,6 +317,10 @@ class CoreWorker {
   };
   std::mutex actor_scopes_mu_;
   std::unordered_map<ObjectID, ActorScope> actor_scopes_;  // GUARDED_BY(actor_scopes_mu_)
+  // Bytes (data + metadata) of objects created in the store and not sealed
+  // yet: an owned put() knows its size in the reference table (list_objects).
+  std::mutex plasma_sizes_mu_;
+  std::unordered_map<ObjectID, int64_t> plasma_sizes_;  // GUARDED_BY(plasma_sizes_mu_)
   // Prints "lumos: Warning: <message>" unless this process printed the same
   // message before: the infeasible warnings of tasks (LEASE_INFEASIBLE) and of
   // pending actors then show once per name and shape, not once per request.
@@ -346,6 +353,8 @@ class CoreWorker {
   std::deque<std::pair<rpc::ConnectionPtr, rpc::Frame>> task_queue_;
   std::atomic<uint64_t> queue_version_{0};
   std::atomic<bool> exit_requested_{false};
+  // EXIT_WORKER when_idle: finish queued tasks, tell owners, then exit.
+  std::atomic<bool> retiring_{false};
   std::string exit_reason_;
   std::unordered_map<std::string, int> calls_per_function_;
   std::mutex cork_mu_;

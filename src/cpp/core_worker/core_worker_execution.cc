@@ -25,7 +25,11 @@ Status CoreWorker::RunTaskLoop() {
              !exit_requested_) {
       }
       std::unique_lock<std::mutex> lock(queue_mu_);
+      const auto idle_since = Clock::now();
       while (task_queue_.empty() && !exit_requested_) {
+        // Retiring (a draining node): owners saw worker_exiting in the last
+        // replies and push nothing more; a second of quiet makes sure.
+        if (retiring_ && Clock::now() - idle_since >= std::chrono::seconds(1)) return Status::OK();
         queue_cv_.wait_for(lock, std::chrono::milliseconds(100));
         if (options_.check_signals && task_queue_.empty()) {
           lock.unlock();
@@ -140,7 +144,7 @@ void CoreWorker::BeforeReply(const rpc::TaskSpec& spec, rpc::PushTaskReply* repl
   }
   // The caller must not push more tasks to a worker that is leaving (the task
   // called sys.exit, or max_calls was reached).
-  if (exit_requested_) reply->set_worker_exiting(true);
+  if (exit_requested_ || retiring_) reply->set_worker_exiting(true);
   if (!spec.actor_task().actor_id().empty() || !spec.actor_creation().actor_id().empty()) return;
   std::lock_guard<std::mutex> lock(task_mu_);
   if (current_task_ == TaskID::FromBinary(spec.task_id())) current_task_ = TaskID::Nil();

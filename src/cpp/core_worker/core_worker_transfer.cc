@@ -96,6 +96,16 @@ void CoreWorker::HandleAddObjectLocation(const rpc::Frame& frame) {
     return;
   }
   AddObjectCopy(id, req.node_id());
+  if (req.primary()) {
+    // The node of the primary copy is draining: the copy now on node_id is
+    // the one to fetch from (a get reads the marker's node).
+    auto obj = memory_store_.GetIfExists(id);
+    if (obj && obj->in_plasma && obj->node_id != req.node_id()) {
+      auto moved = std::make_shared<RayObject>(*obj);
+      moved->node_id = req.node_id();
+      memory_store_.Put(id, std::move(moved));
+    }
+  }
 }
 
 void CoreWorker::AddObjectCopy(const ObjectID& id, const std::string& node) {

@@ -386,7 +386,7 @@ const rpc::NodeInfo* GcsActorScheduler::PickNode(const std::vector<rpc::NodeInfo
   const rpc::NodeInfo* largest = nullptr;
   size_t alive = 0;
   for (const auto& n : nodes) {
-    if (n.state() != rpc::NodeInfo::ALIVE) continue;
+    if (n.state() != rpc::NodeInfo::ALIVE || n.draining()) continue;  // draining: nothing new there
     alive++;
     auto cpu_of = [](const rpc::NodeInfo& x) {
       auto it = x.total_resources().find("CPU");

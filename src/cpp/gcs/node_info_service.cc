@@ -106,11 +106,42 @@ grpc::Status NodeInfoService::ReportResources(grpc::ServerContext* context,
     std::lock_guard<std::mutex> lock(mu_);
     s = manager_.ReportResources(NodeID::FromBinary(req->node_id()), available, WallClockMs(),
                                  &node_is_dead, &total, &infeasible, &totals_changed);
+    if (s.ok()) {
+      auto node = manager_.GetNode(NodeID::FromBinary(req->node_id()));
+      if (node.ok() && node.value().draining()) {
+        reply->set_drain(true);
+        reply->set_drain_deadline_ms(node.value().drain_deadline_ms());
+      }
+    }
   }
   // Totals change when placement group bundles are committed or returned:
   // actors waiting for bundle resources may fit now.
   if (s.ok() && totals_changed && on_alive_) on_alive_(NodeID::FromBinary(req->node_id()));
   reply->set_node_is_dead(node_is_dead);
+  FillGcsStatus(s, reply->mutable_status());
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeInfoService::DrainNode(grpc::ServerContext* context, const rpc::DrainNodeRequest* req,
+                                        rpc::DrainNodeReply* reply) {
+  LUMOS_GCS_CHECK_AUTH(context);
+  Status s;
+  if (req->node_id().size() != NodeID::kSize) {
+    s = Status::InvalidArgument("DrainNode: node_id must be " + std::to_string(NodeID::kSize) + " bytes");
+  } else if (!(req->deadline_remaining_s() >= 0)) {
+    s = Status::InvalidArgument("DrainNode: the deadline must be >= 0 seconds (0 = none)");
+  } else {
+    NodeID id = NodeID::FromBinary(req->node_id());
+    int64_t deadline = req->deadline_remaining_s() > 0
+                           ? WallClockMs() + static_cast<int64_t>(req->deadline_remaining_s() * 1000)
+                           : 0;
+    std::lock_guard<std::mutex> lock(mu_);
+    s = manager_.DrainNode(id, req->reason(), deadline);
+    if (s.ok()) {
+      if (storage_ != nullptr) SaveLocked(id);
+      LUMOS_LOG(Info) << "node " << id.Hex() << " draining: " << req->reason();
+    }
+  }
   FillGcsStatus(s, reply->mutable_status());
   return grpc::Status::OK;
 }

@@ -37,6 +37,9 @@ class NodeInfoService final : public rpc::NodeInfoGcsService::Service {
                               rpc::GetAllNodeInfoReply* reply) override;
   grpc::Status ReportResources(grpc::ServerContext* ctx, const rpc::ReportResourcesRequest* req,
                                rpc::ReportResourcesReply* reply) override;
+  /// The raylet learns it is draining from its next report's reply (≤ 250 ms).
+  grpc::Status DrainNode(grpc::ServerContext* ctx, const rpc::DrainNodeRequest* req,
+                         rpc::DrainNodeReply* reply) override;
 
   /// \brief Marks nodes silent for longer than `timeout_ms` DEAD (and logs
   /// them). Returns the ids that died in this call.

@@ -47,6 +47,26 @@ Status GcsNodeManager::UnregisterNode(const NodeID& node_id, const std::string& 
   if (node->state() == rpc::NodeInfo::DEAD) return Status::OK();
   node->set_state(rpc::NodeInfo::DEAD);
   node->set_death_reason(reason.empty() ? "unregistered" : reason);
+  if (node->draining()) node->set_death_reason(node->death_reason() + " (" + node->drain_reason() + ")");
+  return Status::OK();
+}
+
+Status GcsNodeManager::DrainNode(const NodeID& node_id, const std::string& reason, int64_t deadline_ms) {
+  rpc::NodeInfo* node = Find(node_id);
+  if (node == nullptr) {
+    return Status::NotFound("node " + node_id.Hex() + " is not registered; `lumos list nodes` shows the node ids");
+  }
+  if (node->state() == rpc::NodeInfo::DEAD) {
+    return Status::InvalidArgument("node " + node_id.Hex() + " is already dead (" + node->death_reason() + ")");
+  }
+  if (node->is_head()) {
+    return Status::InvalidArgument("node " + node_id.Hex() +
+                                      " is the head node, which cannot be drained; stop the cluster with "
+                                      "`lumos stop` instead");
+  }
+  node->set_draining(true);
+  node->set_drain_reason(reason.empty() ? "drained" : reason);
+  node->set_drain_deadline_ms(deadline_ms);
   return Status::OK();
 }
 

@@ -40,6 +40,14 @@ class GcsNodeManager {
   /// already dead is OK and keeps the first reason. NotFound if unknown.
   Status UnregisterNode(const NodeID& node_id, const std::string& reason);
 
+  /// \brief Marks an alive node DRAINING (`lumos drain-node`): schedulers
+  /// place nothing new there and its raylet is told (ReportResources) to
+  /// finish, move its primary copies and exit. `deadline_ms` 0 = none.
+  /// NotFound if unknown; InvalidArgument for a dead node or the head
+  /// (draining the head would stop the GCS's own node). Draining a draining
+  /// node again updates the reason and deadline.
+  Status DrainNode(const NodeID& node_id, const std::string& reason, int64_t deadline_ms);
+
   /// \brief Every node ever registered (alive and dead), in registration order.
   std::vector<rpc::NodeInfo> GetAllNodes() const;
 

@@ -221,7 +221,9 @@ void GcsPlacementGroupScheduler::RefreshNodesAndSchedule(bool full) {
         // than the last report (it has subtracted what it placed since).
         if (!full && m.KnowsNode(id)) continue;
         endpoints_[id] = n.raylet_endpoint();
-        m.NodeAlive(id, ToSet(n.total_resources()), ToSet(n.available_resources()));
+        // A draining node keeps its bundles but offers no room for new ones.
+        m.NodeAlive(id, ToSet(n.total_resources()),
+                    n.draining() ? ResourceSet() : ToSet(n.available_resources()));
       } else {
         m.NodeDead(id, a);
       }

@@ -242,6 +242,21 @@ bool ObjectTable::Contains(const ObjectID& id) const {
   return it != objects_.end() && it->second.sealed() && !it->second.delete_pending;
 }
 
+void ObjectTable::SetOwnerEndpoint(const ObjectID& id, std::string endpoint) {
+  auto it = objects_.find(id);
+  if (it != objects_.end()) it->second.owner_endpoint = std::move(endpoint);
+}
+
+bool ObjectTable::Promote(const ObjectID& id) {
+  auto it = objects_.find(id);
+  if (it == objects_.end() || !it->second.sealed() || it->second.delete_pending) return false;
+  if (!it->second.primary) {
+    it->second.primary = true;
+    UpdateEvictable(id, it->second);
+  }
+  return true;
+}
+
 const ObjectEntry* ObjectTable::Find(const ObjectID& id) const {
   auto it = objects_.find(id);
   return it == objects_.end() ? nullptr : &it->second;

@@ -62,6 +62,7 @@ struct ObjectEntry {
   uint64_t data_size = 0;
   uint64_t metadata_size = 0;
   WorkerID owner;    // deleted when this worker disconnects
+  std::string owner_endpoint;  // the owner's core worker (a drained node tells it where the copy went)
   WorkerID creator;  // the client that called Create (may Abort)
   ObjectState state = ObjectState::kCreated;
   bool primary = true;    // false: a cached copy that may be dropped
@@ -126,6 +127,13 @@ class ObjectTable {
   /// \brief Spill and external files of erased objects, for the server to
   /// unlink; the queue is emptied.
   std::vector<std::string> TakeFilesToRemove();
+
+  /// \brief Records the owner's endpoint (StoreCreateRequest.owner_endpoint).
+  void SetOwnerEndpoint(const ObjectID& id, std::string endpoint);
+  /// \brief A sealed cached copy (primary == false) becomes a primary one
+  /// (a draining node handed its copy over): spilled, never evicted, from
+  /// now on. False if absent, unsealed or delete-pending.
+  bool Promote(const ObjectID& id);
 
   /// \brief True if Get would find the object (sealed, not delete-pending).
   bool Contains(const ObjectID& id) const;

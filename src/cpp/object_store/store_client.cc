@@ -100,7 +100,8 @@ void StoreClient::UnmapFile(const ObjectID& id) {
 }
 
 Status StoreClient::Create(const ObjectID& id, uint64_t data_size, uint64_t metadata_size,
-                           const WorkerID& owner, uint8_t** data, bool secondary) {
+                           const WorkerID& owner, uint8_t** data, bool secondary,
+                           const std::string& owner_endpoint) {
   LUMOS_RETURN_NOT_OK(CheckConnected());
   rpc::StoreCreateRequest req;
   req.set_object_id(id.Binary());
@@ -108,6 +109,7 @@ Status StoreClient::Create(const ObjectID& id, uint64_t data_size, uint64_t meta
   req.set_metadata_size(metadata_size);
   req.set_owner_id(owner.Binary());
   req.set_secondary(secondary);
+  if (!owner_endpoint.empty()) req.set_owner_endpoint(owner_endpoint);
   rpc::StoreCreateReply reply;
   LUMOS_RETURN_NOT_OK(rpc_.Call(rpc::STORE_CREATE, req, &reply));
   if (!reply.file_path().empty()) {
@@ -252,6 +254,7 @@ Status StoreClient::GetDetailedStats(bool include_objects, DetailedStats* out) {
     info.in_memory = o.in_memory();
     info.external = o.external();
     info.primary = o.primary();
+    info.owner_endpoint = o.owner_endpoint();
     info.pins = o.pins();
     out->objects.push_back(std::move(info));
   }

@@ -66,8 +66,10 @@ class StoreClient {
   /// \brief Allocates an unsealed object of data_size + metadata_size bytes owned
   /// by `owner` and sets *data to its writable bytes (metadata at
   /// *data + data_size). Nobody else sees it until Seal.
+  /// `owner_endpoint`: the owner's core worker, kept with the object.
   Status Create(const ObjectID& id, uint64_t data_size, uint64_t metadata_size,
-                const WorkerID& owner, uint8_t** data, bool secondary = false);
+                const WorkerID& owner, uint8_t** data, bool secondary = false,
+                const std::string& owner_endpoint = "");
   /// \brief Makes the object immutable and visible to Get.
   Status Seal(const ObjectID& id);
   /// \brief Drops an object this client created and has not sealed.
@@ -92,6 +94,7 @@ class StoreClient {
     bool external = false;
     bool primary = true;
     uint64_t pins = 0;
+    std::string owner_endpoint;
   };
   struct DetailedStats {
     uint64_t capacity = 0, used = 0, num_objects = 0, spilled_bytes = 0, num_spilled = 0;

@@ -399,6 +399,13 @@ Status StoreServer::HandleCreate(const ConnectionPtr& conn, Session* s, const Fr
   const bool primary = !req.secondary();
   Result<uint64_t> offset =
       table_.Create(id, req.data_size(), req.metadata_size(), owner, s->client_id, primary);
+  if (offset.ok() && !req.owner_endpoint().empty()) table_.SetOwnerEndpoint(id, req.owner_endpoint());
+  if (!offset.ok() && offset.status().code() == StatusCode::kAlreadyExists && primary && table_.Promote(id) &&
+      !req.owner_endpoint().empty()) {
+    // A primary copy asked for where a cached one is already (e.g. handed
+    // over by a draining node): kept from now on; still AlreadyExists.
+    table_.SetOwnerEndpoint(id, req.owner_endpoint());
+  }
   rpc::StoreCreateReply reply;
   if (!offset.ok() && offset.status().code() == StatusCode::kOutOfMemory) {
     Status room = MakeRoom(size);
@@ -425,6 +432,7 @@ Status StoreServer::HandleCreate(const ConnectionPtr& conn, Session* s, const Fr
         RemoveFile(path);
         return st;
       }
+      if (!req.owner_endpoint().empty()) table_.SetOwnerEndpoint(id, req.owner_endpoint());
       reply.set_file_path(path);
       Reply(conn, f, reply);
       return Status::OK();
@@ -568,6 +576,7 @@ Status StoreServer::HandleStats(const ConnectionPtr& conn, Session* s, const Fra
       o->set_external(e.external);
       o->set_pins(e.total_pins);
       o->set_primary(e.primary);
+      o->set_owner_endpoint(e.owner_endpoint);
     }
   }
   Reply(conn, f, reply);

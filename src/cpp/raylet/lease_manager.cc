@@ -244,6 +244,14 @@ bool OnlyGroupResourcesMissing(const ResourceSet& total, const LeaseRequest& req
 }
 }  // namespace
 
+std::vector<WorkerID> LeaseManager::TaskLeaseWorkers() const {
+  std::vector<WorkerID> out;
+  for (const auto& [id, lease] : leases_) {
+    if (!lease.is_actor) out.push_back(lease.worker);
+  }
+  return out;
+}
+
 std::vector<LeaseAction> LeaseManager::Schedule() {
   std::vector<LeaseAction> actions;
   // Nothing waits: skip copying the resource map (large with placement groups).
@@ -295,8 +303,8 @@ std::vector<LeaseAction> LeaseManager::Schedule() {
       ++it;
       continue;
     }
-    if (!tentative.Contains(req.resources) || !tentative.Contains(req.placement) ||
-        (gpu_units > 0 && !tentative_gpus.Find(gpu_units))) {
+    if ((actors_only_ && !req.is_actor) || !tentative.Contains(req.resources) ||
+        !tentative.Contains(req.placement) || (gpu_units > 0 && !tentative_gpus.Find(gpu_units))) {
       ++it;
       continue;
     }

@@ -127,6 +127,11 @@ class LeaseManager {
   std::vector<LeaseAction> Schedule();
 
   const ResourceSet& total() const { return total_; }
+  /// \brief Draining node: only actor requests (placed here by the GCS) are
+  /// granted; task requests wait to be moved to other nodes.
+  void set_actors_only(bool on) { actors_only_ = on; }
+  /// \brief Workers holding a lease for tasks (not an actor's).
+  std::vector<WorkerID> TaskLeaseWorkers() const;
   const ResourceSet& available() const { return available_; }
   const GpuAllocator& gpus() const { return gpus_; }
   size_t num_pending() const { return pending_.size(); }
@@ -150,6 +155,7 @@ class LeaseManager {
   GpuAllocator gpus_;
   int max_starting_;
   int starting_ = 0;
+  bool actors_only_ = false;
   uint64_t next_lease_id_ = 1;
   struct Pending {
     LeaseRequest req;

@@ -107,6 +107,8 @@ void NodeManager::Stop(const std::string& reason) {
   maintenance_timer_.cancel();
   snapshot_timer_.cancel();
   if (server_) server_->Stop();
+  drain_cancel_ = true;
+  if (drain_thread_.joinable()) drain_thread_.join();
   StopCluster();
   pool_.KillAll(1000);
   {
@@ -680,7 +682,11 @@ void NodeManager::ReporterLoop() {
     }
     bool dead = false;
     const int64_t sent_ms = rpc::NowMs();
-    Status s = gcs_->ReportResources(options_.node_id, snapshot, &dead, &total, &infeasible);
+    int64_t drain_deadline_ms = -1;
+    Status s = gcs_->ReportResources(options_.node_id, snapshot, &dead, &total, &infeasible, &drain_deadline_ms);
+    if (s.ok() && drain_deadline_ms >= 0 && !drain_requested_.exchange(true)) {
+      asio::post(io_, [this, drain_deadline_ms] { StartDrain(drain_deadline_ms); });
+    }
     if (s.ok() || s.code() == StatusCode::kNotFound) gcs_failing_since_ms_ = 0;
     else if (gcs_failing_since_ms_ == 0) gcs_failing_since_ms_ = sent_ms;
     if (s.code() == StatusCode::kNotFound) {

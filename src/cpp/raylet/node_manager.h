@@ -114,6 +114,15 @@ class NodeManager {
   std::string ClusterWide(const LeaseRequest& req, const std::string& message);
   /// \brief Answers a lease request with "ask the raylet at `endpoint`".
   void ReplySpillback(uint64_t requester, uint64_t reply_tag, const std::string& endpoint, const NodeID& node);
+  // Draining (node_manager_drain.cc).
+  /// \brief Loop thread: the GCS says drain (a resource report's reply).
+  void StartDrain(int64_t deadline_ms);
+  /// \brief Loop thread, on every cluster view while draining: once no task
+  /// lease is left (or the deadline passed) starts moving objects.
+  void CheckDrainProgress();
+  /// \brief Drain thread: hands each primary copy owned elsewhere to one of
+  /// `targets` and tells its owner; then stops the raylet.
+  void MovePrimaryCopies(const std::vector<NodeID>& targets, const std::unordered_set<std::string>& local_endpoints);
   void HandlePullObjects(const std::shared_ptr<Client>& c, const rpc::Frame& frame);
   void HandleFreeRemoteObjects(const rpc::Frame& frame);
   // Placement group bundles (node_manager_bundles.cc).
@@ -198,12 +207,20 @@ class NodeManager {
   // Multi-node state (loop thread only, except the poller's stop flag).
   std::unique_ptr<ObjectManager> object_manager_;
   scheduling::ClusterScheduler cluster_;
-  std::unordered_map<NodeID, std::string> raylet_endpoints_;  // alive remote nodes
+  std::unordered_map<NodeID, std::string> raylet_endpoints_;  // alive remote nodes (not draining)
+  std::unordered_set<NodeID> draining_nodes_;                 // alive remote nodes being drained
   std::map<std::string, std::string> local_labels_;           // this node's, from the view
   // Requests no known node can fit, held until the next view (a node that
   // just joined may fit them) instead of being reported infeasible at once.
   std::vector<std::pair<uint64_t, rpc::Frame>> held_for_view_;
   std::thread cluster_view_thread_;
+  // Draining: tasks finish, then objects move, then the raylet exits.
+  enum class DrainPhase { kNone, kTasks, kObjects, kDone };
+  DrainPhase drain_phase_ = DrainPhase::kNone;  // loop thread
+  int64_t drain_deadline_ms_ = 0;               // loop thread; 0 = none
+  std::atomic<bool> drain_requested_{false};    // reporter thread posted StartDrain
+  std::atomic<bool> drain_cancel_{false};       // Stop() during the object phase
+  std::thread drain_thread_;
   std::mutex cluster_view_mu_;
   std::condition_variable cluster_view_cv_;
   bool cluster_view_stop_ = false;  // GUARDED_BY(cluster_view_mu_)

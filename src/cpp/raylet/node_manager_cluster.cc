@@ -57,6 +57,7 @@ void NodeManager::ClusterViewLoop() {
 void NodeManager::OnClusterView(std::vector<rpc::NodeInfo> nodes) {
   if (stopping_) return;
   std::unordered_map<NodeID, std::string> alive;
+  std::unordered_set<NodeID> draining;  // alive, but being drained
   for (const auto& n : nodes) {
     if (n.node_id().size() != NodeID::kSize || n.state() != rpc::NodeInfo::ALIVE) continue;
     NodeID id = NodeID::FromBinary(n.node_id());
@@ -65,28 +66,38 @@ void NodeManager::OnClusterView(std::vector<rpc::NodeInfo> nodes) {
     std::map<std::string, std::string> labels = scheduling::NodeLabels(id, n.labels());
     if (id == options_.node_id) {
       local_labels_ = std::move(labels);
-      cluster_.UpsertNode(id, leases_.total(), leases_.available(), local_labels_);
+      if (drain_phase_ == DrainPhase::kNone) cluster_.UpsertNode(id, leases_.total(), leases_.available(), local_labels_);
       continue;
     }
     auto t = ResourceSet::FromMap(total);
     auto a = ResourceSet::FromMap(avail);
     if (!t.ok() || !a.ok()) continue;
-    cluster_.UpsertNode(id, t.value(), a.value(), labels);
-    alive[id] = n.raylet_endpoint();
     if (object_manager_ && n.object_manager_port() > 0) {
       auto store = rpc::ParseEndpoint(n.store_endpoint());
       object_manager_->SetNodeAddress(id, n.node_ip(), n.object_manager_port(),
                                       store.ok() ? store.value().unix_path : "");
     }
+    if (n.draining()) {
+      // Its objects can still be fetched, but no new work goes there.
+      draining.insert(id);
+      continue;
+    }
+    cluster_.UpsertNode(id, t.value(), a.value(), labels);
+    alive[id] = n.raylet_endpoint();
   }
   for (const auto& [id, ep] : raylet_endpoints_) {
     if (!alive.count(id)) {
       cluster_.RemoveNode(id);
-      if (object_manager_) object_manager_->RemoveNode(id);
+      if (object_manager_ && !draining.count(id)) object_manager_->RemoveNode(id);
     }
   }
+  for (const auto& id : draining_nodes_) {
+    if (!draining.count(id) && !alive.count(id) && object_manager_) object_manager_->RemoveNode(id);
+  }
+  draining_nodes_ = std::move(draining);
   raylet_endpoints_ = std::move(alive);
   if (!raylet_endpoints_.empty()) SpillQueuedRequests();
+  CheckDrainProgress();
   auto held = std::move(held_for_view_);
   held_for_view_.clear();
   for (auto& [client, frame] : held) {
@@ -129,8 +140,9 @@ void NodeManager::SpillQueuedRequests() {
     // A request another raylet sent here moves again only to a node with
     // room now (progress, not ping-pong): e.g. this node is busy for long
     // while another one fitting it just freed up.
+    // (A draining node moves everything it can, wherever there is room.)
     std::string endpoint = ChooseRemoteNode(strategy, r.resources, r.placement, &target, nullptr,
-                                            /*only_if_room=*/r.grant_or_reject);
+                                            /*only_if_room=*/r.grant_or_reject && drain_phase_ == DrainPhase::kNone);
     if (endpoint.empty()) return false;
     targets.emplace_back(std::move(endpoint), target);
     return true;
@@ -148,7 +160,9 @@ std::string NodeManager::ChooseRemoteNode(const rpc::SchedulingStrategy& wanted,
   demand.RaiseTo(placement);
   // This node's own entry is exact (bundles change its totals); the others'
   // are at most ~100 ms old.
-  cluster_.UpsertNode(options_.node_id, leases_.total(), leases_.available(), local_labels_);
+  if (drain_phase_ == DrainPhase::kNone) {
+    cluster_.UpsertNode(options_.node_id, leases_.total(), leases_.available(), local_labels_);
+  }
   scheduling::ResourceRequest request = cluster_.MakeRequest(demand);
   scheduling::SchedulingStrategy strategy = scheduling::FromProto(wanted);
   scheduling::Decision d = cluster_.Schedule(request, strategy);

@@ -137,7 +137,8 @@ Result<std::shared_ptr<object_store::StoreClient>> ObjectManager::PeerStore(cons
   return it->second;
 }
 
-Status ObjectManager::CopyFromLocalStore(const ObjectID& id, const NodeID& node, const std::string& store_socket) {
+Status ObjectManager::CopyFromLocalStore(const ObjectID& id, const NodeID& node, const std::string& store_socket,
+                                         const CopyKind& kind) {
   auto peer = PeerStore(node, store_socket);
   if (!peer.ok()) {
     return Status::ObjectLost("object " + id.Hex() + " cannot be fetched from node " + node.Hex() +
@@ -155,7 +156,7 @@ Status ObjectManager::CopyFromLocalStore(const ObjectID& id, const NodeID& node,
   }
   const auto& src = bufs[0];
   uint8_t* dst = nullptr;
-  s = CreateCopy(id, node, src.data_size, src.metadata_size, &dst);
+  s = CreateCopy(id, node, src.data_size, src.metadata_size, &dst, kind);
   if (s.ok() && dst != nullptr) {
     std::memcpy(dst, src.data, src.data_size + src.metadata_size);  // metadata follows data in both stores
     s = store_.Seal(id);
@@ -165,14 +166,15 @@ Status ObjectManager::CopyFromLocalStore(const ObjectID& id, const NodeID& node,
 }
 
 Status ObjectManager::CreateCopy(const ObjectID& id, const NodeID& node, uint64_t data_size, uint64_t metadata_size,
-                                 uint8_t** dst) {
+                                 uint8_t** dst, const CopyKind& kind) {
   const uint64_t total = data_size + metadata_size;
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.SetSize(id, total);
   }
   *dst = nullptr;
-  Status s = store_.Create(id, data_size, metadata_size, WorkerID::Nil(), dst, /*secondary=*/true);
+  Status s = store_.Create(id, data_size, metadata_size, WorkerID::Nil(), dst, /*secondary=*/!kind.primary,
+                           kind.owner_endpoint);
   if (s.code() == StatusCode::kAlreadyExists) {
     *dst = nullptr;
     return Status::OK();  // a copy arrived meanwhile: nothing to write
@@ -303,6 +305,8 @@ void ObjectManager::Serve(int fd) {
         Status ds = store_.Delete(ids);
         if (!ds.ok()) LUMOS_LOG(Debug) << "remote free failed: " << ds.ToString();
       }
+    } else if (f.header.method == rpc::OBJECT_TAKE) {
+      ws = ServeTake(fd, f);
     } else {
       break;  // not an object manager peer
     }
@@ -374,7 +378,7 @@ void ObjectManager::PullLoop() {
     NodeID source = sources_[id];
     sources_.erase(id);
     lock.unlock();
-    Status s = Transfer(id, source);
+    Status s = Transfer(id, source, CopyKind());
     std::vector<std::pair<PullDone, std::vector<std::string>>> finished;
     lock.lock();
     for (uint64_t tag : queue_.Finish(id)) {
@@ -399,7 +403,7 @@ void ObjectManager::PullLoop() {
   }
 }
 
-Status ObjectManager::Transfer(const ObjectID& id, const NodeID& node) {
+Status ObjectManager::Transfer(const ObjectID& id, const NodeID& node, const CopyKind& kind) {
   Address addr;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -411,7 +415,7 @@ Status ObjectManager::Transfer(const ObjectID& id, const NodeID& node) {
     addr = it->second;
   }
   if (addr.ip == options_.node_ip && !addr.store_socket.empty()) {
-    return CopyFromLocalStore(id, node, addr.store_socket);
+    return CopyFromLocalStore(id, node, addr.store_socket, kind);
   }
   auto dialed = rpc::DialTcpFd(addr.ip, addr.port, 5000);
   if (!dialed.ok()) {
@@ -438,7 +442,7 @@ Status ObjectManager::Transfer(const ObjectID& id, const NodeID& node) {
   }
   const uint64_t total = info.data_size() + info.metadata_size();
   uint8_t* dst = nullptr;
-  s = CreateCopy(id, node, info.data_size(), info.metadata_size(), &dst);
+  s = CreateCopy(id, node, info.data_size(), info.metadata_size(), &dst, kind);
   if (!s.ok() || dst == nullptr) {
     ::close(fd);
     return s;

@@ -18,6 +18,9 @@
 //   arena into the other (one memcpy; a loopback TCP stream costs two kernel
 //   copies and a wake-up per buffer).
 // * Freeing: FreeRemote() sends OBJECT_FREE to the nodes holding copies.
+// * Draining (object_manager_handoff.cc): HandOff() asks another node's
+//   object manager (OBJECT_TAKE) to fetch an object from this node and keep
+//   it as a primary copy, before this node goes away.
 //
 // Threads: an accept thread, one per serving connection (at most
 // kMaxServingConnections), `num_pull_threads` pull threads, one free thread.
@@ -38,6 +41,7 @@
 #include "common/status.h"
 #include "object_store/store_client.h"
 #include "raylet/pull_queue.h"
+#include "rpc/frame.h"
 
 namespace lumos::raylet {
 
@@ -72,6 +76,18 @@ class ObjectManager {
   /// \brief Deletes the copies ids[i] on nodes[i] (asynchronous, best effort).
   void FreeRemote(const std::vector<ObjectID>& ids, const std::vector<NodeID>& nodes);
 
+  /// \brief A primary copy in this node's store, to hand over when draining.
+  struct PrimaryCopy {
+    ObjectID id;
+    uint64_t size = 0;
+    std::string owner_endpoint;
+  };
+  /// \brief The sealed primary copies in this node's store.
+  Result<std::vector<PrimaryCopy>> PrimaryCopies();
+  /// \brief Blocks until node `target` holds `id` (fetched from this node)
+  /// as a primary copy kept for `owner_endpoint`, or fails naming why.
+  Status HandOff(const ObjectID& id, const NodeID& target, const std::string& owner_endpoint);
+
   static constexpr int kMaxServingConnections = 256;
 
  private:
@@ -87,18 +103,29 @@ class ObjectManager {
     std::string store_socket;
   };
 
+  /// \brief How a fetched copy is kept: a cached (secondary) one, or the
+  /// primary copy handed over by a draining node.
+  struct CopyKind {
+    bool primary = false;
+    std::string owner_endpoint;
+  };
+
   void AcceptLoop();
   void Serve(int fd);
   void PullLoop();
   void FreeLoop();
   /// \brief Fetches one object from `node` into the local store.
-  Status Transfer(const ObjectID& id, const NodeID& node);
+  Status Transfer(const ObjectID& id, const NodeID& node, const CopyKind& kind);
+  /// \brief Serving side of OBJECT_TAKE: fetches the object from the
+  /// requesting (draining) node as a primary copy, then replies.
+  Status ServeTake(int fd, const rpc::Frame& request);
   /// \brief Creates the local (secondary) copy's buffer; *dst stays null when
   /// a copy exists already. Errors name the object, its size and the node.
   Status CreateCopy(const ObjectID& id, const NodeID& node, uint64_t data_size, uint64_t metadata_size,
-                    uint8_t** dst);
+                    uint8_t** dst, const CopyKind& kind);
   /// \brief Copies one object from the store of a node on this host.
-  Status CopyFromLocalStore(const ObjectID& id, const NodeID& node, const std::string& store_socket);
+  Status CopyFromLocalStore(const ObjectID& id, const NodeID& node, const std::string& store_socket,
+                            const CopyKind& kind);
   /// \brief A client of that node's store (connected once, kept).
   Result<std::shared_ptr<object_store::StoreClient>> PeerStore(const NodeID& node, const std::string& socket);
   uint64_t FreeStoreBytes();

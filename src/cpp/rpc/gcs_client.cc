@@ -219,7 +219,8 @@ Status GcsClient::ReportResources(const NodeID& node_id,
                                   const std::map<std::string, double>& available,
                                   bool* node_is_dead,
                                   const std::map<std::string, double>* total,
-                                  const std::vector<std::string>* infeasible_demands) {
+                                  const std::vector<std::string>* infeasible_demands,
+                                  int64_t* drain_deadline_ms) {
   ReportResourcesRequest req;
   req.set_node_id(node_id.Binary());
   req.mutable_available_resources()->insert(available.begin(), available.end());
@@ -231,6 +232,7 @@ Status GcsClient::ReportResources(const NodeID& node_id,
   LUMOS_RETURN_NOT_OK(
       impl_->Call("ReportResources", address_, LUMOS_GCS_METHOD(node, ReportResources), req, &rep));
   *node_is_dead = rep.node_is_dead();
+  if (drain_deadline_ms != nullptr) *drain_deadline_ms = rep.drain() ? rep.drain_deadline_ms() : -1;
   return Status::OK();
 }
 

@@ -55,10 +55,13 @@ class GcsClient {
   /// \brief Heartbeat + available resources. `*node_is_dead` is true when the
   /// GCS has declared this node dead (the raylet should exit).
   /// `total` (optional): the node's totals when they changed.
+  /// `*drain_deadline_ms` (optional): -1 unless the node is to drain; then
+  /// the deadline in ms since the epoch (0 = none).
   Status ReportResources(const NodeID& node_id, const std::map<std::string, double>& available,
                          bool* node_is_dead,
                          const std::map<std::string, double>* total = nullptr,
-                         const std::vector<std::string>* infeasible_demands = nullptr);
+                         const std::vector<std::string>* infeasible_demands = nullptr,
+                         int64_t* drain_deadline_ms = nullptr);
 
   // Job table.
   Status GetNextJobId(JobID* job_id);

@@ -109,6 +109,9 @@ cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
         CObjectID PutInline(c_string data, c_string metadata, c_vector[CObjectReference] nested)
         CStatus CreatePlasma(uint64_t size, const c_string& metadata, const CObjectID* id,
                              const CWorkerID& owner, CObjectID* out_id, uint8_t** data)
+        CStatus CreatePlasma(uint64_t size, const c_string& metadata, const CObjectID* id,
+                             const CWorkerID& owner, CObjectID* out_id, uint8_t** data,
+                             const c_string& owner_endpoint)
         CStatus SealPlasma(const CObjectID& id, c_bool owned, const c_vector[CObjectReference]& nested)
         CStatus AbortPlasma(const CObjectID& id)
         CStatus Get(const c_vector[CObjectID]& ids, const c_vector[CAddress]& owners, int64_t timeout_ms,
