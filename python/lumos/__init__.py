@@ -140,6 +140,16 @@ def timeline(filename: str | None = None) -> _Any:
     attempt, µs start/duration, node as pid, worker as tid): written to
     `filename` (its absolute path is returned), or returned as a list."""
     from lumos.util.state.timeline import timeline as _timeline
+    from lumos._private import worker as _w
+    if _w._client is not None:   # client mode: the driver reads the cluster's events
+        events = _w._client.api("timeline", None)
+        if filename is None:
+            return events
+        import json as _json
+        import os as _os
+        with open(filename, "w") as f:
+            _json.dump(events, f)
+        return _os.path.abspath(filename)
     return _timeline(filename)
 
 

@@ -174,7 +174,7 @@ def test_cluster_info_through_the_client(client):
 
 def test_not_built_calls_say_so(client):
     with pytest.raises(RuntimeError, match="not built through client mode"):
-        ray.get_runtime_context().get_job_id()
+        ray.util.placement_group([{"CPU": 1}])
 
 
 def test_second_init_needs_ignore_reinit_error(client):
@@ -222,3 +222,16 @@ def test_ray_scheme_env_address_and_init_working_dir(client, tmp_path):
     """), RAY_ADDRESS=client.address.replace("lumos://", "ray://"), WD=str(tmp_path))
     assert "RESULT 42 True" in r.stdout, r.stdout + r.stderr
     assert "AFTER False" in r.stdout
+
+
+def test_runtime_context_is_the_drivers(client):
+    ctx = ray.get_runtime_context()
+    assert ctx.get_job_id() == ray.init(client.address, ignore_reinit_error=True)["job_id"]
+    assert ctx.get_task_id() is None and ctx.get_actor_id() is None
+    assert ctx.namespace.startswith("anonymous_namespace_")
+    assert len(ctx.get_node_id()) == 32
+
+    @ray.remote
+    def job_of_task():
+        return ray.get_runtime_context().get_job_id()
+    assert ray.get(job_of_task.remote()) == ctx.get_job_id()

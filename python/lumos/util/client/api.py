@@ -270,6 +270,10 @@ class Client:
         kind, done = out
         return kind, done, (ClientObjectRef(new_key, self) if kind == "item" else None)
 
+    def runtime_context(self):
+        from lumos.util.client.stand_ins import ClientRuntimeContext
+        return ClientRuntimeContext(self)
+
     def api(self, name, *args, **kwargs):
         """An allowlisted lumos call run by the driver (get_actor, kill, cancel, nodes, ...)."""
         return self._call((P.OP_API, name), (args, kwargs), "arguments of lumos.%s" % name)

@@ -44,11 +44,16 @@ class _FailedGen:
         self.error = error
 
 
+def _runtime_context(name, call):
+    value = getattr(lumos.get_runtime_context(), name)
+    return value(*call[0], **call[1]) if call is not None else value
+
+
 def _api_table():
     return {
+        "runtime_context": _runtime_context, "timeline": lumos.timeline,
         "get_actor": lumos.get_actor, "kill": lumos.kill, "cancel": lumos.cancel, "nodes": lumos.nodes,
         "cluster_resources": lumos.cluster_resources, "available_resources": lumos.available_resources,
-        "timeline": lumos.timeline,
     }
 
 

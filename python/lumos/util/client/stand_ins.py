@@ -8,9 +8,12 @@ by; when it dies it tells the client, which reports the release to the
 driver in a batch (the driver then drops its reference). A stand-in made
 from one received key releases that key once.
 """
+import inspect
+
 from lumos._private.generators import ObjectRefGenerator
 from lumos._raylet import ObjectRef
 from lumos.actor import ActorHandle
+from lumos.runtime_context import RuntimeContext
 
 
 class ClientObjectRef(ObjectRef):
@@ -56,6 +59,23 @@ class ClientActorHandle(ActorHandle):
         client = getattr(self, "_client", None)
         if client is not None:
             client.released.append(self._key)
+
+
+class ClientRuntimeContext:
+    """get_runtime_context() at a client: each method or property is
+    answered by the client's driver (its job, node, namespace, runtime_env;
+    no task or actor runs in a client, so those ids are None)."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def __getattr__(self, name):
+        attr = inspect.getattr_static(RuntimeContext, name, None)
+        if attr is None or name.startswith("_"):
+            raise AttributeError(name)
+        if isinstance(attr, property):
+            return self._client.api("runtime_context", name, None)
+        return lambda *args, **kwargs: self._client.api("runtime_context", name, (args, kwargs))
 
 
 class ClientObjectRefGenerator(ObjectRefGenerator):
