@@ -214,19 +214,24 @@ def bench_latency(args):
             if o["tasks"].get("FINISHED", 0) >= args.tasks and sum(o["actors"].values()) >= len(actors):
                 break
             time.sleep(1)
-        print("%-28s %10s %10s %10s" % ("endpoint", "cold ms", "warm ms", "bytes"))
+        # first: the view's first computation (the request waits for it); polled: a
+        # page polling it (each read past the 1 s period, answered from the snapshot
+        # while a fresh one is made).
+        print("%-28s %10s %10s %10s %10s" % ("endpoint", "first ms", "polled ms", "max ms", "bytes"), flush=True)
         worst = 0.0
         for p in ENDPOINTS:
-            cold = []
+            first, size = fetch(base, token, p)
+            polled = []
             for _ in range(args.repeat):
-                time.sleep(1.1)  # past the 1 s cache
-                cold.append(fetch(base, token, p)[0])
-            warm, size = fetch(base, token, p)
-            worst = max(worst, statistics.median(cold))
-            print("%-28s %10.1f %10.1f %10d" % (p, statistics.median(cold), warm, size))
-        print("slowest median (cold): %.1f ms; dashboard RSS now %.1f MB" % (worst, rss_mb(pid)))
-        del actors
+                time.sleep(1.1)
+                polled.append(fetch(base, token, p)[0])
+            worst = max(worst, statistics.median(polled))
+            print("%-28s %10.1f %10.1f %10.1f %10d" % (p, first, statistics.median(polled), max(polled), size),
+                  flush=True)
+        print("slowest median (polled): %.1f ms; dashboard RSS now %.1f MB" % (worst, rss_mb(pid)), flush=True)
         lumos.shutdown()
+        # The 10k handles outlive the cluster; their release would wait on the gone GCS.
+        os._exit(0)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
