@@ -15,8 +15,8 @@ from lumos.job_config import JobConfig
 
 def resolve(job_config, logging_config, runtime_env, namespace):
     """(runtime_env, namespace, extra job entry fields) for init()."""
-    from lumos.job_submission import common as _jobs
-    injected = _jobs.injected_runtime_env()
+    from lumos.job_submission import driver_env
+    injected = driver_env.injected_runtime_env()
     if injected is not None:
         # A submitted job's runtime_env wins over init's own, as in Ray.
         if runtime_env:
@@ -45,8 +45,8 @@ def resolve(job_config, logging_config, runtime_env, namespace):
 
 def publish(gcs, job_id, extra):
     """Adds `extra` to the job's GCS entry and applies its logging config here."""
-    from lumos.job_submission import common as _jobs
-    _jobs.publish_driver(gcs, job_id.hex())
+    from lumos.job_submission import driver_env
+    driver_env.publish_driver(gcs, job_id.hex())
     if not extra:
         return
     raw = gcs.kv_get(JOB_NS, job_id)

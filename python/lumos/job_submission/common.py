@@ -6,25 +6,17 @@ A job record lives in the GCS internal KV, namespace JOBS_NS, key
 "job/<submission_id>", as JSON; the GCS makes it durable. Only the jobs
 manager (in the dashboard process) writes "job/" keys. The driver an
 entrypoint starts writes "driver/<submission_id>" once it has connected
-(see publish_driver), which fills JobDetails.job_id and driver_info.
+(driver_env.publish_driver), which fills JobDetails.job_id and driver_info.
 """
 import enum
-import json
-import os
 import re
-import secrets
-import string
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, Optional
 
-JOBS_NS = b"lumos_job_submission"
-JOB_KEY_PREFIX = b"job/"
-DRIVER_KEY_PREFIX = b"driver/"
+from lumos.job_submission.driver_env import (DRIVER_KEY_PREFIX, DRIVER_NODE_IP_ENV, JOB_RUNTIME_ENV_ENV,  # noqa: F401
+                                             JOBS_NS, SUBMISSION_ID_ENV)
 
-# Set in the entrypoint's environment by the manager, read by lumos.init().
-SUBMISSION_ID_ENV = "LUMOS_JOB_SUBMISSION_ID"
-JOB_RUNTIME_ENV_ENV = "LUMOS_JOB_RUNTIME_ENV"
-DRIVER_NODE_IP_ENV = "LUMOS_JOB_DRIVER_NODE_IP"
+JOB_KEY_PREFIX = b"job/"
 
 # A submission id names a log file and a URL path segment: keep it to
 # characters that are safe in both.
@@ -120,6 +112,8 @@ JobInfo = JobDetails  # Ray's older name for the same record
 
 
 def new_submission_id() -> str:
+    import secrets
+    import string
     alphabet = string.ascii_letters + string.digits
     return ID_PREFIX + "".join(secrets.choice(alphabet) for _ in range(16))
 
@@ -191,19 +185,3 @@ def needs_placement(details: JobDetails) -> bool:
 
 def log_file_name(submission_id: str) -> str:
     return "job-driver-%s.log" % submission_id
-
-
-def publish_driver(gcs, job_id_hex: str) -> None:
-    """Called by lumos.init() in a process started as a job's entrypoint:
-    records which lumos job (driver) it is, for JobDetails.job_id."""
-    sid = os.environ.get(SUBMISSION_ID_ENV)
-    if not sid:
-        return
-    info = {"id": job_id_hex, "node_ip_address": os.environ.get(DRIVER_NODE_IP_ENV, ""), "pid": str(os.getpid())}
-    gcs.kv_put(JOBS_NS, DRIVER_KEY_PREFIX + sid.encode(), json.dumps(info).encode(), False)
-
-
-def injected_runtime_env() -> Optional[Dict[str, Any]]:
-    """The runtime_env a job's entrypoint was started with, or None."""
-    raw = os.environ.get(JOB_RUNTIME_ENV_ENV)
-    return json.loads(raw) if raw else None
