@@ -174,7 +174,23 @@ def test_cluster_info_through_the_client(client):
 
 def test_not_built_calls_say_so(client):
     with pytest.raises(RuntimeError, match="not built through client mode"):
-        ray.util.placement_group([{"CPU": 1}])
+        ray.experimental.get_object_locations([ray.put(1)])
+
+
+def test_placement_group_through_the_client(client):
+    from lumos.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+    pg = ray.util.placement_group([{"CPU": 1}], name="client-pg")
+    assert ray.get(pg.ready(), timeout=60) == pg
+    assert pg.wait(10)
+    assert ray.util.get_placement_group("client-pg") == pg
+
+    @ray.remote(num_cpus=1)
+    def where():
+        return ray.get_runtime_context().get_placement_group_id()
+    strategy = PlacementGroupSchedulingStrategy(pg, placement_group_bundle_index=0)
+    assert ray.get(where.options(scheduling_strategy=strategy).remote(), timeout=60) == pg.id.hex()
+    assert ray.util.placement_group_table(pg)["state"] == "CREATED"
+    ray.util.remove_placement_group(pg)
 
 
 def test_second_init_needs_ignore_reinit_error(client):

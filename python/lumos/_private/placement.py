@@ -45,12 +45,16 @@ class PlacementGroup:
     def ready(self):
         """An ObjectRef that becomes ready (value: this group) once every
         bundle is reserved. Use with lumos.get / lumos.wait."""
+        if _worker._client is not None:   # client mode: the client's driver submits it
+            return _worker._client.api("placement_group_ready", self)
         return _submit_ready_task(self)
 
     def wait(self, timeout_seconds=30):
         """True once the group is created, False after `timeout_seconds`."""
         if isinstance(timeout_seconds, bool) or not isinstance(timeout_seconds, (int, float)) or timeout_seconds < 0:
             raise ValueError("timeout_seconds must be a non-negative number, got %r" % (timeout_seconds,))
+        if _worker._client is not None:   # client mode
+            return _worker._client.api("placement_group_wait", self, timeout_seconds)
         deadline = time.monotonic() + timeout_seconds
         gcs = _gcs()
         while True:

@@ -56,6 +56,9 @@ def placement_group(bundles, strategy="PACK", name="", lifetime=None, _max_cpu_f
     SPREAD, STRICT_PACK or STRICT_SPREAD); returns a PlacementGroup at once
     (reservation is asynchronous: use pg.ready() or pg.wait())."""
     clean = validate_bundles(bundles)
+    if _worker._client is not None:   # client mode: the client's driver makes it
+        return _worker._client.api("placement_group", clean, strategy, name, lifetime, _max_cpu_fraction_per_node,
+                                   _soft_target_node_id, bundle_label_selector)
     if strategy not in STRATEGIES:
         raise ValueError("unknown placement group strategy %r; valid: %s" % (strategy, ", ".join(STRATEGIES)))
     if not isinstance(name, str):
@@ -82,6 +85,8 @@ def remove_placement_group(placement_group):
     calls already see it removed."""
     if not isinstance(placement_group, PlacementGroup):
         raise ValueError("remove_placement_group() needs a PlacementGroup, got %r" % (placement_group,))
+    if _worker._client is not None:   # client mode
+        return _worker._client.api("remove_placement_group", placement_group)
     _worker.core_worker()  # raises when not connected
     _removals.add(_worker.global_state().gcs, placement_group.id.hex())
 
@@ -90,6 +95,8 @@ def get_placement_group(placement_group_name):
     """The live placement group named so in the current namespace."""
     if not isinstance(placement_group_name, str) or not placement_group_name:
         raise ValueError("placement group name must be a non-empty string, got %r" % (placement_group_name,))
+    if _worker._client is not None:   # client mode
+        return _worker._client.api("get_placement_group", placement_group_name)
     info = _raylet.pg_get(_gcs(), "", placement_group_name, _worker.current_namespace())
     if info is None:
         raise ValueError("Failed to look up placement group with name: %s" % placement_group_name)
@@ -111,6 +118,8 @@ def _table_entry(info):
 
 def placement_group_table(placement_group=None):
     """{id: info} of every group, or the info of `placement_group`."""
+    if _worker._client is not None:   # client mode
+        return _worker._client.api("placement_group_table", placement_group)
     gcs = _gcs()
     if placement_group is not None:
         info = _raylet.pg_get(gcs, placement_group.id.hex())

@@ -50,7 +50,12 @@ def _runtime_context(name, call):
 
 
 def _api_table():
+    from lumos.util.placement_group import (get_placement_group, placement_group, placement_group_table,
+                                            remove_placement_group)
     return {
+        "placement_group": placement_group, "remove_placement_group": remove_placement_group,
+        "get_placement_group": get_placement_group, "placement_group_table": placement_group_table,
+        "placement_group_ready": lambda g: g.ready(), "placement_group_wait": lambda g, t: g.wait(t),
         "runtime_context": _runtime_context, "timeline": lumos.timeline,
         "get_actor": lumos.get_actor, "kill": lumos.kill, "cancel": lumos.cancel, "nodes": lumos.nodes,
         "cluster_resources": lumos.cluster_resources, "available_resources": lumos.available_resources,
