@@ -251,3 +251,14 @@ def test_runtime_context_is_the_drivers(client):
     def job_of_task():
         return ray.get_runtime_context().get_job_id()
     assert ray.get(job_of_task.remote()) == ctx.get_job_id()
+
+
+def test_list_named_actors_through_the_client(client):
+    @ray.remote
+    class Named:
+        def ping(self):
+            return 1
+    n = Named.options(name="listed-by-client").remote()
+    assert ray.get(n.ping.remote()) == 1
+    assert "listed-by-client" in ray.util.list_named_actors()
+    ray.kill(n)

@@ -17,6 +17,8 @@ def get_node_ip_address():
 def list_named_actors(all_namespaces=False):
     """Names of live named actors in the current namespace (or all of them, as
     dicts with name and namespace)."""
+    if _worker._client is not None:   # client mode: the client's driver asks
+        return _worker._client.api("list_named_actors", all_namespaces)
     _worker.core_worker()
     actors = _worker.global_state().gcs.list_named_actors(_worker.current_namespace(), bool(all_namespaces))
     if all_namespaces:

@@ -57,6 +57,7 @@ def _api_table():
         "get_placement_group": get_placement_group, "placement_group_table": placement_group_table,
         "placement_group_ready": lambda g: g.ready(), "placement_group_wait": lambda g, t: g.wait(t),
         "runtime_context": _runtime_context, "timeline": lumos.timeline,
+        "list_named_actors": lumos.util.list_named_actors,
         "get_actor": lumos.get_actor, "kill": lumos.kill, "cancel": lumos.cancel, "nodes": lumos.nodes,
         "cluster_resources": lumos.cluster_resources, "available_resources": lumos.available_resources,
     }
