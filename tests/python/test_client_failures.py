@@ -84,6 +84,26 @@ def test_reconnects_after_a_dropped_connection(head, proxied):
     proxy.resume()
     t.join(60)
     assert threading_result.get("v") == 16
+
+    # A get the driver is still working on when the connection drops is
+    # answered on the new connection.
+    @ray.remote
+    def slow(x):
+        time.sleep(1.5)
+        return x
+    slow_ref = slow.remote(7)
+    threading_result.clear()
+
+    def getter2():
+        threading_result["v"] = ray.get(slow_ref, timeout=60)
+    t = threading.Thread(target=getter2)
+    t.start()
+    time.sleep(0.5)
+    proxy.cut()
+    time.sleep(0.3)
+    proxy.resume()
+    t.join(60)
+    assert threading_result.get("v") == 7
     ray.shutdown()
 
 

@@ -33,6 +33,7 @@ from lumos.util.client import protocol as P
 from lumos.util.client import transport
 
 _REPLY_CACHE = 512
+_REPLY_CACHE_BYTES = 64 << 20
 _ACK_EVERY = 256   # < connection._WINDOW / 2: a client blocked on its window gets an ack
 _MAX_LOG_BACKLOG = 10000
 
@@ -50,6 +51,8 @@ class Session:
         self.acked = 0
         self.lock = threading.Lock()             # cache, stream switch
         self.cache = collections.OrderedDict()   # seq -> frames (small replies)
+        self.cache_bytes = 0
+        self.in_flight = set()                   # seqs whose blocking op runs on the pool
         self.wlock = threading.Lock()            # writes, and switching `sock`
         self.sock = None                         # the live connection
         self.stream_gen = 0
@@ -78,8 +81,9 @@ class Session:
         if isinstance(frames, list):
             with self.lock:
                 self.cache[seq] = frames
-                while len(self.cache) > _REPLY_CACHE:
-                    self.cache.popitem(last=False)
+                self.cache_bytes += len(frames[0])
+                while len(self.cache) > _REPLY_CACHE or self.cache_bytes > _REPLY_CACHE_BYTES:
+                    self.cache_bytes -= len(self.cache.popitem(last=False)[1][0])
         return frames
 
     def reply(self, seq, status, value, gen):
@@ -99,6 +103,8 @@ class Session:
         if op == P.OP_REPLAY:
             for s in env[2]:
                 with self.lock:
+                    if s in self.in_flight:
+                        continue   # still running: its reply goes to this connection when done
                     frames = self.cache.get(s)
                 if frames is None:
                     frames = self.reply_frames(s, P.ERROR, ConnectionError(
@@ -129,6 +135,8 @@ class Session:
             self.acked = seq
             self.reply(seq, result[0], result[1], gen)
             return
+        with self.lock:
+            self.in_flight.add(seq)
         self.pool.submit(self._blocking, seq, result.fn)
 
     def _blocking(self, seq, fn):
@@ -136,7 +144,13 @@ class Session:
             status, value = fn()
         except Exception as e:
             status, value = P.ERROR, e
-        self.reply(seq, status, value, self.stream_gen)
+        try:
+            frames = self.reply_frames(seq, status, value)
+        except Exception as e:   # the result will not pickle
+            frames = self.reply_frames(seq, P.ERROR, e)
+        with self.lock:
+            self.in_flight.discard(seq)
+        self.send(frames, self.stream_gen)
 
     def serve(self, sock):
         """One client connection: the hello (token first), then requests."""
