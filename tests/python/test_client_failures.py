@@ -228,3 +228,29 @@ def test_client_mode_refuses_local_cluster_arguments(head):
         ray.init(head.address, _auth_token=head.token, num_cpus=2)
     with pytest.raises(TypeError, match="bogus"):
         ray.init(head.address, _auth_token=head.token, bogus=1)
+
+
+def test_driver_port_refuses_a_wrong_token(head):
+    import socket
+    from lumos.util.client import transport
+    ray.init(head.address, _auth_token=head.token)
+    try:
+        from lumos._private import worker
+        host, port = worker._client.conn.target
+        for token, client_id in (("not-the-token", "x"), (head.token, "another-client")):
+            s = socket.create_connection((host, port), timeout=10)
+            try:
+                transport.write_frames(s, [transport.hello_frame(token, client_id)])
+                frame = transport.FrameReader(s).read()
+                assert frame[:1] == b"X"
+            finally:
+                s.close()
+        # Junk instead of a hello is dropped without an answer.
+        s = socket.create_connection((host, port), timeout=10)
+        s.sendall(b"\xff" * 64)
+        s.settimeout(10)
+        assert s.recv(10) == b""
+        s.close()
+        assert ray.get(ray.put("still-fine")) == "still-fine"
+    finally:
+        ray.shutdown()
