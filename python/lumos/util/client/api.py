@@ -382,6 +382,9 @@ def handshake(address, token, grace_s, timeout_s=8.0):
                                       % (address, e.details())) from None
             if code == grpc.StatusCode.FAILED_PRECONDITION:
                 raise RuntimeError(e.details()) from None
+            if code == grpc.StatusCode.UNIMPLEMENTED:
+                raise ConnectionError("the server at %s is not a lumos client server (another gRPC service, e.g. a "
+                                      "Ray client server, listens there); check the host and port" % address) from None
             raise ConnectionError("client-mode handshake with %s failed: %s: %s" % (
                 address, code.name, e.details())) from None
     finally:
