@@ -13,7 +13,9 @@ from client_cluster import Head
 
 import test_actors
 import test_basic
+import test_errors
 import test_objects
+import test_streaming
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -55,6 +57,19 @@ REUSED = [
     test_actors.test_get_actor_after_kill_is_value_error, test_actors.test_async_actor_runs_calls_concurrently,
     test_actors.test_threaded_actor_max_concurrency,
     test_objects.test_numpy_round_trip, test_objects.test_numpy_in_container,
+    test_objects.test_numpy_arg_in_task_is_read_only,
+    test_streaming.test_generator_function_streams_by_default, test_streaming.test_explicit_streaming_and_next,
+    test_streaming.test_empty_generator, test_streaming.test_large_items_go_through_the_store,
+    test_streaming.test_exception_mid_stream, test_streaming.test_async_generator_task,
+    test_streaming.test_async_for_in_the_driver, test_streaming.test_actor_method_streaming,
+    test_streaming.test_generator_cannot_be_pickled, test_streaming.test_cancel_a_streaming_task,
+    test_streaming.test_items_holding_refs,
+    test_errors.test_task_error_is_ray_task_error, test_errors.test_task_error_catchable_as_original_class,
+    test_errors.test_task_error_in_list_get, test_errors.test_builtin_exception_classes,
+    test_errors.test_traceback_mentions_function_and_line, test_errors.test_actor_traceback_names_its_file,
+    test_errors.test_error_propagates_through_dependent_task, test_errors.test_error_raised_by_nested_get,
+    test_errors.test_unpicklable_exception, test_errors.test_worker_crash_gives_worker_crashed_error,
+    test_errors.test_worker_crash_propagates_to_dependent, test_errors.test_system_exit_in_task,
 ]
 
 
