@@ -47,17 +47,18 @@ def test_snapshots_serve_stale_and_bound_the_rate():
         time.sleep(0.05)
         return len(calls)
 
-    snaps = snapshots.Snapshots(cost_factor=20.0)
-    assert snaps.get("k", slow, ttl=0.0) == 1  # the first computation is waited for
-    # Stale at once (ttl 0) but its period is 20 x 50 ms: no recomputation yet.
-    assert snaps.get("k", slow, ttl=0.0) == 1 and len(calls) == 1
-    time.sleep(1.1)
-    assert snaps.get("k", slow, ttl=0.0) == 1  # stale answer, a refresh starts
-    deadline = time.monotonic() + 5
-    while snaps.get("k", slow, ttl=10.0) != 2 and time.monotonic() < deadline:
+    bounded = snapshots.Snapshots(cost_factor=1000.0)
+    assert bounded.get("k", slow, ttl=0.0) == 1  # the first computation is waited for
+    # Stale at once (ttl 0), but its period is 1000 x its cost: not redone.
+    assert bounded.get("k", slow, ttl=0.0) == 1 and len(calls) == 1
+    eager = snapshots.Snapshots(cost_factor=0.0)
+    assert eager.get("k", slow, ttl=0.0) == 2
+    assert eager.get("k", slow, ttl=0.0) == 2  # the stale answer; a refresh starts
+    deadline = time.monotonic() + 10
+    while eager.get("k", slow, ttl=100.0) != 3 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert snaps.get("k", slow, ttl=10.0) == 2 and len(calls) == 2
-    assert snaps.fresh("k", slow) == 3
+    assert eager.get("k", slow, ttl=100.0) == 3 and len(calls) == 3
+    assert eager.fresh("k", slow) == 4
 
 
 def test_snapshot_first_computation_is_shared():
