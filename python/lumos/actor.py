@@ -298,11 +298,6 @@ class ActorHandle(Generic[T]):
             self._state["class_name"], method_name))
         streaming = num_returns == "streaming"
         if call_opts:
-            if streaming and call_opts.get("retry_exceptions"):
-                raise ValueError(
-                    "retry_exceptions is not supported for streaming generator methods in lumos yet; drop it for "
-                    "%s.%s (a call whose actor dies is still retried under max_task_retries)"
-                    % (self._state["class_name"], method_name))
             refs = cw.submit_actor_task(self._actor_id, method_name, "%s.%s" % (
                 self._state["class_name"], method_name), arg_list, kw_names, 1 if streaming else num_returns,
                 streaming, backpressure if backpressure and backpressure > 0 else 0, **call_opts)

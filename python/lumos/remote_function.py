@@ -173,11 +173,6 @@ class RemoteFunction(Generic[P, R]):
             num_returns = 1
         max_retries = options.get("max_retries")
         retry_exceptions = options.get("retry_exceptions", False)
-        if streaming and retry_exceptions:
-            raise ValueError(
-                "retry_exceptions is not supported for streaming generators in lumos yet (a retried attempt "
-                "can lose an item the caller has not read yet); worker deaths are still retried "
-                "(max_retries). Drop retry_exceptions for %s, or use num_returns='dynamic'." % self._qualname)
         allowlist = b""
         if isinstance(retry_exceptions, (list, tuple)):
             allowlist = code_pickling.dumps(tuple(retry_exceptions))

@@ -64,8 +64,12 @@ class Flaky:
         return list(self.log)
 
     @ray.method(retry_exceptions=True)
-    def gen(self):
-        yield 1
+    def gen(self, key, fail_at, n):
+        run = self._bump(key) - 1
+        for i in range(n):
+            if i == fail_at and run == 0:
+                raise ValueError("first run fails at %d" % i)
+            yield (i, run)
 
 
 def test_retried_until_it_succeeds_within_max_task_retries():
@@ -148,7 +152,35 @@ def test_async_and_threaded_actors_retry_too():
     assert ray.get(t.fails.remote("t", 2), timeout=30) == 3
 
 
-def test_streaming_methods_refuse_retry_exceptions():
+def test_streaming_methods_are_retried_without_repeating_items():
     a = Flaky.remote()
-    with pytest.raises(ValueError, match="retry_exceptions is not supported for streaming"):
-        a.gen.remote()
+    assert [ray.get(r, timeout=30) for r in a.gen.remote("g", 2, 4)] == [(0, 0), (1, 0), (2, 1), (3, 1)]
+    t = Flaky.options(max_concurrency=2).remote()
+    assert [ray.get(r, timeout=30) for r in t.gen.remote("g", 1, 3)] == [(0, 0), (1, 1), (2, 1)]
+    # Out of retries: the last attempt's error is the next item.
+    b = Flaky.options(max_task_retries=0).remote()
+    g = b.gen.remote("g", 1, 3)
+    assert ray.get(next(g), timeout=30) == (0, 0)
+    with pytest.raises(ValueError, match="first run fails at 1"):
+        ray.get(next(g), timeout=30)
+    with pytest.raises(StopIteration):
+        next(g)
+
+
+def test_async_streaming_method_is_retried():
+    @ray.remote(max_task_retries=1)
+    class AsyncGen:
+        def __init__(self):
+            self.runs = 0
+
+        @ray.method(retry_exceptions=True)
+        async def gen(self, n):
+            run = self.runs
+            self.runs += 1
+            for i in range(n):
+                if i == 2 and run == 0:
+                    raise RuntimeError("async failure")
+                yield (i, run)
+
+    a = AsyncGen.remote()
+    assert [ray.get(r, timeout=30) for r in a.gen.remote(4)] == [(0, 0), (1, 0), (2, 1), (3, 1)]

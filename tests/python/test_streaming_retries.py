@@ -1,8 +1,8 @@
 """Retries of streaming generator tasks: a worker death mid-stream
 (max_retries) runs the task again; items the caller already has are not
 repeated and iteration goes on with the rest. Out of retries, the error ends
-the stream. retry_exceptions is refused for streaming tasks (a retried
-attempt could lose an unread item; see the ValueError)."""
+the stream. Retries on application exceptions (retry_exceptions) are in
+test_streaming_retry_exceptions.py."""
 import os
 import signal
 import time
@@ -97,8 +97,3 @@ def test_sigkill_mid_stream_is_retried_and_continues(ray_start, tmp_path):
     assert ray.get(next(g), timeout=30) == (0, 0)
     os.kill(pid, signal.SIGKILL)
     assert [ray.get(r, timeout=30) for r in g] == [(1, 1), (2, 1)]
-
-
-def test_retry_exceptions_on_a_streaming_task_is_refused(ray_start, tmp_path):
-    with pytest.raises(ValueError, match="retry_exceptions is not supported for streaming"):
-        raises_in_first_runs.options(retry_exceptions=True, max_retries=1).remote(str(tmp_path / "r"), 1, 1, 3)

@@ -284,8 +284,8 @@ class TaskExecutor:
                 try:
                     async with semaphore:   # a cancel may land while waiting here, too
                         if opts[4]:
-                            outcome = await self._stream_async(replier, name, bound, (positional, kwargs), opts[5])
-                            self._finish(replier, *outcome[:2], num_streamed=outcome[2])
+                            outcome = await self._stream_async(replier, name, bound, (positional, kwargs), opts)
+                            self._finish(replier, *outcome[:2], retryable=outcome[3], num_streamed=outcome[2])
                             return
                         result = bound(*positional, **kwargs)
                         if inspect.isawaitable(result):
@@ -317,17 +317,17 @@ class TaskExecutor:
             asyncio.run_coroutine_threadsafe(run_async(), executor.loop)
         elif opts[4]:
             if executor is not None:
-                executor.submit(self._in_context, ctx, self._stream_call, replier, name, bound, prepared)
+                executor.submit(self._in_context, ctx, self._stream_call, replier, name, bound, prepared, opts)
             else:
-                self._in_context(ctx, self._stream_call, replier, name, bound, prepared)
+                self._in_context(ctx, self._stream_call, replier, name, bound, prepared, opts)
         elif executor is not None:
             executor.submit(self._in_context, ctx, self._run_call, bound, positional, kwargs, name, num_returns,
                             replier, opts)
         else:
             self._in_context(ctx, self._run_call, bound, positional, kwargs, name, num_returns, replier, opts)
 
-    def _stream_call(self, replier, name, bound, prepared):
-        self._finish(replier, *self._stream(replier, name, bound, prepared))
+    def _stream_call(self, replier, name, bound, prepared, opts):
+        self._finish(replier, *self._stream(replier, name, bound, prepared, opts[0], opts[1]))
 
     # ------------------------------------------------------------ streaming generators
     def _stream(self, replier, name, fn, prepared, retry_exceptions=False, allowlist=b""):
@@ -362,10 +362,11 @@ class TaskExecutor:
             return self._stream_failure(replier, name, e, retryable)
         return False, [serialization.serialize(None, "stream end")], "", False, False, replier.num_reported
 
-    async def _stream_async(self, replier, name, fn, prepared, backpressure):
+    async def _stream_async(self, replier, name, fn, prepared, opts):
         """_stream for calls of an async actor: runs on its asyncio loop; under
         backpressure the (blocking) report runs in a thread so other calls go on."""
         n = 0
+        backpressure = opts[5]
         loop = asyncio.get_running_loop()
 
         async def report(i, value):
@@ -390,14 +391,14 @@ class TaskExecutor:
                     await report(n, value)
                     n += 1
         except _CallerGone:
-            return False, [serialization.serialize(None, "stream end")], replier.num_reported
+            return False, [serialization.serialize(None, "stream end")], replier.num_reported, False
         except asyncio.CancelledError:
             out = self._stream_failure(replier, name, KeyboardInterrupt())
-            return out[0], out[1], out[5]
+            return out[0], out[1], out[5], False
         except BaseException as e:
-            out = self._stream_failure(replier, name, e)
-            return out[0], out[1], out[5]
-        return False, [serialization.serialize(None, "stream end")], replier.num_reported
+            out = self._stream_failure(replier, name, e, isinstance(e, Exception) and _retryable(e, opts))
+            return out[0], out[1], out[5], out[3]
+        return False, [serialization.serialize(None, "stream end")], replier.num_reported, False
 
     def _stream_failure(self, replier, name, e, retryable=False):
         """The generator raised: the error is the next item and return 1. A
@@ -597,9 +598,20 @@ class EnvSetupFailedExecutor(TaskExecutor):
     """The executor of a worker whose runtime environment could not be set
     up: every task and actor creation it is given fails with
     RuntimeEnvSetupError (the raylet only sends it work of that environment,
-    so this fails exactly the calls that need it, without a hang)."""
+    so this fails exactly the calls that need it, without a hang). After
+    pip.failure_remembered_s() the worker leaves, so a later request gets a
+    new worker that tries the set-up again."""
 
     setup_error = "runtime_env setup failed"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from lumos._private.runtime_env import pip as _pip
+        if self._request_exit is not None:
+            timer = threading.Timer(_pip.failure_remembered_s(), self._request_exit,
+                                    ("runtime_env setup failed a while ago: a new worker tries it again",))
+            timer.daemon = True
+            timer.start()
 
     def _dispatch(self, function_id, function_name, name, job_id, task_id, args, kwarg_names, num_returns,
                   actor, replier, opts):

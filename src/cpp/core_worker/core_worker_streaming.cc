@@ -32,9 +32,13 @@ void CoreWorker::HandleGeneratorItem(const rpc::ConnectionPtr& conn, const rpc::
   // set-up below and free the item under its new ref.
   std::unique_lock<std::mutex> visible(stream_items_mu_);
   auto result = streams_.OnItem(task, req.index(), std::move(ack), &now);
-  if (result == GeneratorStreams::ItemResult::kDuplicate) {
-    // Already held from an earlier attempt. (Borrower registrations the retry
-    // made for refs inside it stay: they pin, never free early.)
+  // A retry re-reports the items an earlier attempt did. Still held here: keep
+  // the first (borrower registrations the retry made for refs inside it stay:
+  // they pin, never free early). Already read and freed by the caller: a
+  // store item was written again by the retry and nobody would free it, so
+  // it is released below like an item of a dropped generator.
+  bool orphan = result == GeneratorStreams::ItemResult::kDuplicate && item.in_plasma() && !refs_.Has(oid);
+  if (result == GeneratorStreams::ItemResult::kDuplicate && !orphan) {
     visible.unlock();
     for (auto& a : now) a();
     return;
@@ -62,8 +66,9 @@ void CoreWorker::HandleGeneratorItem(const rpc::ConnectionPtr& conn, const rpc::
   if (result == GeneratorStreams::ItemResult::kNew) {
     memory_store_.Put(oid, std::move(obj));
   } else {
-    // Nobody will read it (the generator was dropped): releasing the hold frees
-    // it, the store copy the executor made for us and the refs inside it.
+    // Nobody will read it (the generator was dropped, or the caller freed this
+    // index already): releasing the hold frees it, the store copy the
+    // executor made for us and the refs inside it.
     refs_.RemoveLocalRef(oid, &freed);
   }
   visible.unlock();

@@ -4,8 +4,11 @@
 spec's packages, creating it on first use. It runs in a worker that was
 started for the environment, before that worker registers; several may run
 at once, so an flock on `<root>/lock` lets one install while the others
-wait, and markers record the outcome: `ok`, or `error` (the message), so
-later workers fail at once instead of running pip again.
+wait, and markers record the outcome: `ok`, or `error` (the message). An
+error is remembered for failure_remembered_s() only (the workers started for
+the same burst of tasks fail at once instead of each running pip again); a
+worker that finds an older one runs pip again, so a failed install (a
+network glitch, a wheel put in place since) is retried on the next request.
 
 The venv is made with --system-site-packages and --without-pip (fast), and a
 `.pth` file adds the creating interpreter's own site directories (when it
@@ -26,6 +29,16 @@ import time
 
 DEFAULT_TIMEOUT_S = 600
 _TAIL_LINES = 12
+FAILURE_REMEMBERED_S = 10.0   # default of failure_remembered_s()
+
+
+def failure_remembered_s():
+    """How long a failed environment set-up is reused before one is tried
+    again: $LUMOS_RUNTIME_ENV_FAILURE_REMEMBERED_S (seconds), else 10 s."""
+    try:
+        return max(0.0, float(os.environ.get("LUMOS_RUNTIME_ENV_FAILURE_REMEMBERED_S", FAILURE_REMEMBERED_S)))
+    except ValueError:
+        return FAILURE_REMEMBERED_S
 
 
 class SetupError(Exception):
@@ -70,8 +83,10 @@ def ensure_venv(spec, session_dir, timeout_s=DEFAULT_TIMEOUT_S):
         if os.path.exists(ok_marker):
             return root
         if os.path.exists(error_marker):
-            with open(error_marker) as f:
-                raise SetupError(f.read())
+            if time.time() - os.path.getmtime(error_marker) < failure_remembered_s():
+                with open(error_marker) as f:
+                    raise SetupError(f.read())
+            os.unlink(error_marker)   # an old failure: this request tries again
         try:
             _build(spec, root, timeout_s)
         except SetupError as e:

@@ -1,10 +1,14 @@
 """Applies a runtime environment inside a worker started for it, before the
 worker imports any user code or registers with the raylet.
 
-Order: env_vars are set first (they reach pip and the re-executed
-interpreter too); a pip environment makes the process exec itself with the
-venv's python (same pid, so the raylet still knows it); then the cwd moves
-to working_dir, and working_dir and py_modules go to the front of sys.path.
+Order: env_vars are set first, and the process exec's itself (same pid, so
+the raylet still knows it) so that they are in place when the interpreter
+starts, as Ray's are (PYTHONHASHSEED, PYTHONPATH, PYTHON* flags, variables
+read at import time); a pip environment's exec is that exec, with the venv's
+python. Then the cwd moves to working_dir, and working_dir and py_modules
+go to the front of sys.path. An env_vars-only environment whose variables
+already hold their values (a worker started by a process that had them) is
+not exec'd.
 
 Failures do not end the process (the raylet would only start another one
 that fails the same way): `apply` returns the message, and the worker serves
@@ -18,11 +22,21 @@ import sys
 from lumos._private.runtime_env import pip as _pip
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_EXECED = "LUMOS_RUNTIME_ENV_EXECED"
 
 
 def _expand(value):
     """Ray's ${VAR} references to the worker's existing environment."""
     return _VAR.sub(lambda m: os.environ.get(m.group(1), ""), value)
+
+
+def _exec(python, module, marker):
+    """Replaces this process by `python -m module` with the same arguments;
+    `marker` tells the new interpreter which exec it came from."""
+    os.environ[_EXECED] = marker
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(python, [python, "-m", module] + sys.argv[1:])
 
 
 def apply(env_json, session_dir, module="lumos._private.workers.default_worker"):
@@ -33,13 +47,22 @@ def apply(env_json, session_dir, module="lumos._private.workers.default_worker")
     except ValueError as e:
         return {}, "the runtime_env the worker was started with is not valid JSON: %s" % e
     pip_spec = env.get("pip")
+    # Set by this function before its exec; popped so the worker's own
+    # children do not inherit it.
+    execed = os.environ.pop(_EXECED, "")
     # After the exec below the variables are already set (and inherited):
     # expanding "${PATH}:/x" again would repeat the addition.
     in_venv = bool(pip_spec) and os.path.realpath(sys.prefix) == os.path.realpath(
         os.path.join(_pip.venv_dir(pip_spec, session_dir), "venv"))
-    if not in_venv:
+    changed = False
+    if not in_venv and not execed:
         for k, v in env.get("env_vars", {}).items():
-            os.environ[k] = _expand(v)
+            value = _expand(v)
+            changed = changed or os.environ.get(k) != value
+            os.environ[k] = value
+    if changed and not pip_spec:
+        # The interpreter read its start-up variables already: start it again.
+        _exec(sys.executable, module, "env_vars")
     if pip_spec and not in_venv:
         timeout = env.get("config", {}).get("setup_timeout_seconds", _pip.DEFAULT_TIMEOUT_S)
         try:
@@ -49,13 +72,10 @@ def apply(env_json, session_dir, module="lumos._private.workers.default_worker")
         except OSError as e:
             return env, "runtime_env setup failed: cannot prepare the pip environment: %s" % e
         python = _pip.python_of(root)
-        if os.environ.get("LUMOS_RUNTIME_ENV_EXECED") == root:  # never an exec loop
+        if execed == root:  # never an exec loop
             return env, "runtime_env setup failed: %s does not run inside its venv (sys.prefix=%s)" % (
                 python, sys.prefix)
-        os.environ["LUMOS_RUNTIME_ENV_EXECED"] = root
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.execv(python, [python, "-m", module] + sys.argv[1:])
+        _exec(python, module, root)
     front = []
     wd = env.get("working_dir")
     if wd:
