@@ -221,8 +221,10 @@ class JobSupervisor(threading.Thread):
             line = raw.decode("utf-8", "replace").rstrip("\n")
             if line.startswith("LUMOS_JOB_RUNNING "):
                 info = json.loads(line.split(" ", 1)[1])
+                # The pid to clean up after a dashboard restart is the launcher's, on
+                # this host; the entrypoint's may be on another node.
                 self.report(self.sid, JobStatus.RUNNING, message=common.MSG_RUNNING,
-                            driver_node_id=info.get("node_id"), driver_pid=info.get("pid"))
+                            driver_node_id=info.get("node_id"), driver_pid=proc.pid)
             elif line.startswith("LUMOS_JOB_ERROR "):
                 error = json.loads(line.split(" ", 1)[1])
             else:
