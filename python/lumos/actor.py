@@ -105,7 +105,9 @@ def _method_table(cls: type) -> tuple[dict[str, dict[str, Any]], bool]:
             num_returns = "streaming" if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn) else 1
         methods[name] = {"num_returns": num_returns,
                          "backpressure": opts.get("_generator_backpressure_num_objects") or 0}
-        methods[name].update(_call_options(opts))
+        call_opts = _call_options(opts)
+        if call_opts:
+            methods[name]["call_opts"] = call_opts
         if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
             is_async = True
     return methods, is_async
@@ -131,12 +133,10 @@ def _call_options(opts: dict[str, Any], base: dict[str, Any] | None = None) -> d
     return out
 
 
-_CALL_KEYS = ("concurrency_group", "max_task_retries", "retry_exceptions", "retry_allowlist")
-
-
 def _check_method_groups(name: str, methods: dict[str, dict[str, Any]], groups: dict[str, int]) -> None:
     for method, meta in methods.items():
-        _options.check_group_name(meta.get("concurrency_group"), groups, "%s.%s" % (name, method))
+        _options.check_group_name(meta.get("call_opts", {}).get("concurrency_group"), groups,
+                                  "%s.%s" % (name, method))
 
 
 class ActorClass(Generic[T]):
@@ -359,9 +359,7 @@ class ActorMethod(Generic[P, R]):
         self._backpressure = meta.get("backpressure", 0) if backpressure is None else backpressure
         self._meta = meta
         # Per-call options (concurrency group, retries) to pass on; None: none.
-        if call_opts is None:
-            call_opts = {k: meta[k] for k in _CALL_KEYS if k in meta}
-        self._call_opts = call_opts or None
+        self._call_opts = (meta.get("call_opts") if call_opts is None else call_opts) or None
 
     # Hidden from type checkers, so calling it is reported (at run time it raises).
     if not TYPE_CHECKING:
