@@ -289,7 +289,7 @@ class Client:
         try:
             self._flush_releases()
             seq, _ = self.conn.send((P.OP_BYE,), replied=True)
-            self.conn.wait(seq)
+            self.conn.finish(seq, timeout_s=5.0)
         except Exception:
             pass
         self.conn.close()

@@ -280,6 +280,15 @@ class Connection:
                 self._cv.notify_all()
 
     # ------------------------------------------------------------ close
+    def finish(self, seq, timeout_s):
+        """Waits at most `timeout_s` for the reply to the last request `seq`
+        (the driver has then processed everything before it)."""
+        self._closed = True   # a read that fails now ends the wait instead of reconnecting
+        sock = self._sock
+        if sock is not None:
+            sock.settimeout(timeout_s)
+        return self.wait(seq)
+
     def close(self):
         self._closed = True
         self._kill_socket()
