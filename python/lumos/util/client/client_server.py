@@ -86,7 +86,14 @@ class ClientServer:
         os.close(r)
         if not line.endswith(b"\n"):
             proc.kill()
-            raise RuntimeError("the driver process for this client did not start (log: %s)" % log_path)
+            proc.wait()
+            try:
+                with open(log_path, "rb") as f:
+                    tail = f.read()[-1500:].decode("utf-8", "replace")
+            except OSError:
+                tail = ""
+            raise RuntimeError("the driver process for this client did not start (exit code %s; log %s):\n%s"
+                               % (proc.returncode, log_path, tail))
         return int(line)
 
     def reap(self):
