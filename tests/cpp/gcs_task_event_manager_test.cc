@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <algorithm>
 #include <string>
 
@@ -193,6 +195,51 @@ TEST(GcsTaskEventManagerTest, HundredThousandFinishedPlusTenRunning) {
   r = Query(m, {Filter("state", "=", "FINISHED")}, 100);
   EXPECT_EQ(r.total(), 99990);
   EXPECT_TRUE(r.truncated());
+}
+
+TEST(GcsTaskEventManagerTest, CompiledFiltersMatchLikeTheShownFields) {
+  GcsTaskEventManager m(100);
+  rpc::AddTaskEventsRequest batch;
+  for (int i = 0; i < 6; i++) *batch.add_events() = Event(i, 0, i < 2 ? rpc::RUNNING : rpc::FINISHED, 5, i % 2 ? "odd" : "even");
+  batch.mutable_events(0)->set_node_id(std::string(16, '\xab'));
+  m.AddEvents(batch, 1);
+  EXPECT_EQ(Query(m, {Filter("state", "=", "running")}).total(), 2);
+  EXPECT_EQ(Query(m, {Filter("state", "!=", "RUNNING")}).total(), 4);
+  EXPECT_EQ(Query(m, {Filter("state", "=", "NO_SUCH_STATE")}).total(), 0);
+  EXPECT_EQ(Query(m, {Filter("name", "=", "ODD")}).total(), 3);
+  EXPECT_EQ(Query(m, {Filter("name", "=", "odd"), Filter("state", "=", "FINISHED")}).total(), 2);
+  EXPECT_EQ(Query(m, {Filter("type", "=", "normal_task")}).total(), 6);
+  std::string upper_hex;
+  for (int i = 0; i < 16; i++) upper_hex += "AB";  // case-insensitive, like the shown hex
+  EXPECT_EQ(Query(m, {Filter("node_id", "=", upper_hex)}).total(), 1);
+  EXPECT_EQ(Query(m, {Filter("node_id", "=", "")}).total(), 5);
+  EXPECT_EQ(Query(m, {Filter("node_id", "!=", "zz")}).total(), 6);  // not hex: equals nothing
+  std::string hex;
+  for (unsigned char c : TaskId(3)) hex += "0123456789abcdef"[c >> 4], hex += "0123456789abcdef"[c & 15];
+  auto r = Query(m, {Filter("task_id", "=", hex)});
+  ASSERT_EQ(r.events_size(), 1);
+  EXPECT_EQ(r.events(0).task_id(), TaskId(3));
+}
+
+TEST(GcsTaskEventManagerTest, SummarizeCountsPerFunctionAndState) {
+  GcsTaskEventManager m(100);
+  rpc::AddTaskEventsRequest batch;
+  for (int i = 0; i < 7; i++) *batch.add_events() = Event(i, 0, i < 3 ? rpc::RUNNING : rpc::FINISHED, 5, i % 2 ? "f" : "g");
+  m.AddEvents(batch, 1);
+  rpc::GetTaskEventsReply r;
+  ASSERT_TRUE(m.Query({}, 0, &r, /*summarize=*/true).ok());
+  EXPECT_EQ(r.events_size(), 0);
+  EXPECT_EQ(r.total(), 7);
+  std::map<std::string, int64_t> got;
+  for (const auto& c : r.state_counts()) {
+    EXPECT_EQ(c.type(), "NORMAL_TASK");
+    got[c.func_or_class_name() + "/" + c.state()] = c.count();
+  }
+  EXPECT_EQ(got, (std::map<std::string, int64_t>{{"f/RUNNING", 1}, {"f/FINISHED", 2}, {"g/RUNNING", 2}, {"g/FINISHED", 2}}));
+  rpc::GetTaskEventsReply filtered;
+  ASSERT_TRUE(m.Query({Filter("state", "=", "RUNNING")}, 0, &filtered, true).ok());
+  EXPECT_EQ(filtered.total(), 3);
+  EXPECT_EQ(filtered.state_counts_size(), 2);
 }
 
 TEST(GcsTaskEventManagerTest, FilterKeysListStateAndIds) {

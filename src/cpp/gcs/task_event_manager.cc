@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
+#include <tuple>
 
 namespace lumos::gcs {
 namespace {
@@ -21,6 +23,28 @@ bool EqualsIgnoreCase(const std::string& a, const std::string& b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
          });
+}
+
+int HexDigit(char c) {
+  c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// The function a summary line is about, as `lumos list tasks` shows it
+// (rows.task_row): an actor method as Class.method (its name carries the
+// class), the task's name when no function is known.
+std::string SummaryName(const rpc::TaskInfo* info) {
+  if (info == nullptr) return "";
+  const std::string& func = info->func_or_class_name();
+  if (func.empty()) return info->name();
+  const std::string& name = info->name();
+  if (info->type() == "ACTOR_TASK" && func.find('.') == std::string::npos) {
+    size_t dot = name.rfind('.');
+    if (dot != std::string::npos) return name.substr(0, dot) + "." + func;
+  }
+  return func;
 }
 
 std::string Join(const std::vector<std::string>& items) {
@@ -224,8 +248,75 @@ void GcsTaskEventManager::Fill(const Key& k, const Attempt& a, rpc::TaskEventDat
   out->set_creation_time_us(a.creation_us);
 }
 
+GcsTaskEventManager::Matcher GcsTaskEventManager::Compile(const rpc::StateFilter& f) {
+  Matcher m;
+  m.filter = &f;
+  m.equal = f.predicate() == "=";
+  const std::string& key = f.key();
+  if (key == "state") {
+    m.kind = Matcher::kState;
+    for (int st = rpc::TASK_STATUS_NIL; st <= rpc::FAILED; st++) {
+      if (EqualsIgnoreCase(rpc::TaskStatus_Name(static_cast<rpc::TaskStatus>(st)), f.value())) m.state = st;
+    }
+  } else if (key == "task_id" || key == "actor_id" || key == "parent_task_id" || key == "node_id" ||
+             key == "worker_id") {
+    m.kind = Matcher::kId;
+    m.id = key == "actor_id"         ? &Attempt::actor_id
+           : key == "parent_task_id" ? &Attempt::parent_task_id
+           : key == "node_id"        ? &Attempt::node_id
+           : key == "worker_id"      ? &Attempt::worker_id
+                                     : nullptr;  // task_id: the key's
+    std::string bin;
+    m.id_valid = f.value().size() % 2 == 0 && f.value().size() / 2 <= 24;
+    for (size_t i = 0; m.id_valid && i < f.value().size(); i += 2) {
+      int hi = HexDigit(f.value()[i]), lo = HexDigit(f.value()[i + 1]);
+      if (hi < 0 || lo < 0) {
+        m.id_valid = false;  // not hex: no id equals it
+      } else {
+        bin.push_back(static_cast<char>(hi * 16 + lo));
+      }
+    }
+    if (m.id_valid) m.id_value.Assign(bin);
+  } else if (key == "name" || key == "job_id" || key == "type" || key == "func_or_class_name" ||
+             key == "placement_group_id") {
+    m.kind = Matcher::kInfo;
+  }
+  return m;
+}
+
+bool GcsTaskEventManager::Matches(const Key& k, const Attempt& a, const Matcher& m) {
+  bool eq;
+  switch (m.kind) {
+    case Matcher::kState:
+      eq = static_cast<int>(a.State()) == m.state;
+      break;
+    case Matcher::kId: {
+      const Bytes& id = m.id ? a.*(m.id) : k.task_id;
+      eq = m.id_valid && id.size == m.id_value.size &&
+           std::memcmp(id.data.data(), m.id_value.data.data(), id.size) == 0;
+      break;
+    }
+    case Matcher::kInfo: {
+      auto [it, added] = m.memo.try_emplace(a.info.get(), false);
+      if (added) {
+        std::string field;
+        FieldOf(k, a, m.filter->key(), &field);
+        it->second = EqualsIgnoreCase(field, m.filter->value());
+      }
+      eq = it->second;
+      break;
+    }
+    default: {
+      std::string field;
+      FieldOf(k, a, m.filter->key(), &field);
+      eq = EqualsIgnoreCase(field, m.filter->value());
+    }
+  }
+  return eq == m.equal;
+}
+
 Status GcsTaskEventManager::Query(const std::vector<rpc::StateFilter>& filters, int64_t limit,
-                                  rpc::GetTaskEventsReply* reply) const {
+                                  rpc::GetTaskEventsReply* reply, bool summarize) const {
   for (const auto& f : filters) {
     const auto& keys = FilterKeys();
     if (std::find(keys.begin(), keys.end(), f.key()) == keys.end()) {
@@ -235,23 +326,53 @@ Status GcsTaskEventManager::Query(const std::vector<rpc::StateFilter>& filters, 
       return Status::InvalidArgument("filter predicate must be '=' or '!=', got '" + f.predicate() + "'");
     }
   }
+  std::vector<Matcher> matchers;
+  matchers.reserve(filters.size());
+  for (const auto& f : filters) matchers.push_back(Compile(f));
   int64_t total = 0;
-  std::string field;
+  // summarize: (function, type) group of each description, then counts per state.
+  std::unordered_map<const rpc::TaskInfo*, size_t> group_of;
+  std::vector<std::pair<std::string, std::string>> groups;
+  std::vector<std::array<int64_t, 7>> counts;
   for (const auto& [key, seq] : order_) {
     auto it = attempts_.find(key);
     if (it == attempts_.end() || it->second.seq != seq) continue;
     const Attempt& a = it->second;
     bool match = true;
-    for (const auto& f : filters) {
-      FieldOf(key, a, f.key(), &field);
-      if (EqualsIgnoreCase(field, f.value()) != (f.predicate() == "=")) {
+    for (const auto& m : matchers) {
+      if (!Matches(key, a, m)) {
         match = false;
         break;
       }
     }
     if (!match) continue;
     total++;
-    if (limit <= 0 || reply->events_size() < limit) Fill(key, a, reply->add_events());
+    if (summarize) {
+      auto [g, added] = group_of.try_emplace(a.info.get(), groups.size());
+      if (added) {
+        groups.emplace_back(SummaryName(a.info.get()), a.info ? a.info->type() : "");
+        counts.push_back({});
+      }
+      counts[g->second][a.State()]++;
+    } else if (limit <= 0 || reply->events_size() < limit) {
+      Fill(key, a, reply->add_events());
+    }
+  }
+  if (summarize) {
+    // Descriptions differing only in fields not shown (resources, job) share a line.
+    std::map<std::tuple<std::string, std::string, int>, int64_t> merged;
+    for (size_t g = 0; g < groups.size(); g++) {
+      for (int st = 0; st < 7; st++) {
+        if (counts[g][st]) merged[{groups[g].first, groups[g].second, st}] += counts[g][st];
+      }
+    }
+    for (const auto& [k, n] : merged) {
+      auto* c = reply->add_state_counts();
+      c->set_func_or_class_name(std::get<0>(k));
+      c->set_type(std::get<1>(k));
+      c->set_state(rpc::TaskStatus_Name(static_cast<rpc::TaskStatus>(std::get<2>(k))));
+      c->set_count(n);
+    }
   }
   reply->set_total(total);
   reply->set_truncated(total > reply->events_size());

@@ -63,11 +63,26 @@ def _list(name, address, filters, limit, timeout, detail):
     try:
         if resource.name == "tasks":
             return _list_tasks(gcs, resource, filters, limit, detail)
+        if resource.name == "actors":
+            answer = _list_actors(gcs, resource, filters, limit, detail)
+            _warn_truncated(resource.name, answer)
+            return answer
         answer = common.select(resource, _collect(resource.name, gcs), filters, limit, detail)
     finally:
         gcs.close()
     _warn_truncated(resource.name, answer)
     return answer
+
+
+def _list_actors(gcs, resource, filters, limit, detail):
+    # 10k actors: filter on the few fields the filters name, and build whole
+    # rows only for the ones returned (rows.ACTOR_FIELDS).
+    ips = _ip_of_node(gcs)
+    fields = [(key, rows.ACTOR_FIELDS[key]) for key, _, _ in filters]
+    matched = [a for a in gcs.actors() if common.matches({k: f(a, ips) for k, f in fields}, filters)]
+    kept = matched if limit is None else matched[:limit]
+    page = common.select(resource, [rows.actor_row(a, ips) for a in kept], [], None, detail)
+    return common.StateList(list(page), len(matched), len(kept) < len(matched))
 
 
 def _list_tasks(gcs, resource, filters, limit, detail):
@@ -187,17 +202,23 @@ def get_objects(id, address=None, timeout=None, _explain=False):
 
 def summarize_tasks(address=None, timeout=None, raise_on_missing_output=True, _explain=False):
     """Ray's task summary: per function, the number of attempts in each state."""
-    tasks = list_tasks(address=address, limit=None, timeout=timeout)
-    summary = {}
-    for t in tasks:
-        key = t["func_or_class_name"] or t["name"]
-        entry = summary.setdefault(key, {"func_or_class_name": key, "type": t["type"], "state_counts": {}})
-        entry["state_counts"][t["state"]] = entry["state_counts"].get(t["state"], 0) + 1
+    # Counted by the GCS (TaskStateCount per function, type and state): the
+    # attempts themselves do not travel.
+    gcs = Gcs(address, timeout)
+    try:
+        reply = gcs.task_events([], 0, summarize=True)
+    finally:
+        gcs.close()
+    summary, by_type = {}, {}
+    for c in reply.state_counts:
+        key = c.func_or_class_name
+        entry = summary.setdefault(key, {"func_or_class_name": key, "type": c.type or None, "state_counts": {}})
+        entry["state_counts"][c.state] = entry["state_counts"].get(c.state, 0) + c.count
+        by_type[c.type] = by_type.get(c.type, 0) + c.count
     return {"cluster": {
-        "summary": summary, "total_tasks": sum(1 for t in tasks if t["type"] == "NORMAL_TASK"),
-        "total_actor_tasks": sum(1 for t in tasks if t["type"] == "ACTOR_TASK"),
-        "total_actor_scheduled": sum(1 for t in tasks if t["type"] == "ACTOR_CREATION_TASK"),
-        "summary_by": "func_name"}}
+        "summary": summary, "total_tasks": by_type.get("NORMAL_TASK", 0),
+        "total_actor_tasks": by_type.get("ACTOR_TASK", 0),
+        "total_actor_scheduled": by_type.get("ACTOR_CREATION_TASK", 0), "summary_by": "func_name"}}
 
 
 def summarize_actors(address=None, timeout=None, raise_on_missing_output=True, _explain=False):

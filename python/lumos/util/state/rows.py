@@ -35,17 +35,37 @@ def task_row(pb, ev):
     }
 
 
+_ACTOR_STATES = {0: "PENDING_CREATION", 1: "ALIVE", 2: "RESTARTING", 3: "DEAD"}
+
+
+def _actor_node(a):
+    return a.address.node_id if a.state == 1 else b""
+
+
+# Each field of an actor row from (ActorTableData, {node id: ip}): filters
+# read single fields; actor_row builds them all.
+ACTOR_FIELDS = {
+    "actor_id": lambda a, ips: a.actor_id.hex(),
+    "class_name": lambda a, ips: a.class_name,
+    "state": lambda a, ips: _ACTOR_STATES.get(a.state, str(a.state)),
+    "job_id": lambda a, ips: _hex(a.job_id),
+    "name": lambda a, ips: a.name or "",
+    "node_id": lambda a, ips: _hex(_actor_node(a)),
+    "pid": lambda a, ips: a.pid or None,
+    "ray_namespace": lambda a, ips: a.ray_namespace,
+    "required_resources": lambda a, ips: dict(a.resources),
+    "death_cause": lambda a, ips: a.death_cause or None,
+    "is_detached": lambda a, ips: a.detached,
+    "placement_group_id": lambda a, ips: None,
+    "repr_name": lambda a, ips: "",
+    "num_restarts": lambda a, ips: a.num_restarts,
+    "max_restarts": lambda a, ips: a.max_restarts,
+    "ip": lambda a, ips: ips.get(_actor_node(a)) if _actor_node(a) else None,
+}
+
+
 def actor_row(a, ip_of_node):
-    states = {0: "PENDING_CREATION", 1: "ALIVE", 2: "RESTARTING", 3: "DEAD"}
-    node = a.address.node_id if a.state == 1 else b""
-    return {
-        "actor_id": a.actor_id.hex(), "class_name": a.class_name, "state": states.get(a.state, str(a.state)),
-        "job_id": _hex(a.job_id), "name": a.name or "", "node_id": _hex(node), "pid": a.pid or None,
-        "ray_namespace": a.ray_namespace, "required_resources": dict(a.resources),
-        "death_cause": a.death_cause or None, "is_detached": a.detached, "placement_group_id": None,
-        "repr_name": "", "num_restarts": a.num_restarts, "max_restarts": a.max_restarts,
-        "ip": ip_of_node.get(node) if node else None,
-    }
+    return {k: f(a, ip_of_node) for k, f in ACTOR_FIELDS.items()}
 
 
 def node_row(pb, n):
