@@ -1,14 +1,15 @@
 """Applies a runtime environment inside a worker started for it, before the
 worker imports any user code or registers with the raylet.
 
-Order: env_vars are set first, and the process exec's itself (same pid, so
-the raylet still knows it) so that they are in place when the interpreter
-starts, as Ray's are (PYTHONHASHSEED, PYTHONPATH, PYTHON* flags, variables
-read at import time); a pip environment's exec is that exec, with the venv's
-python. Then the cwd moves to working_dir, and working_dir and py_modules
-go to the front of sys.path. An env_vars-only environment whose variables
-already hold their values (a worker started by a process that had them) is
-not exec'd.
+Order: env_vars are set first, before any user code or library is imported
+(so variables read at import time take effect). When one of them is read by
+the interpreter, the dynamic loader or libc as the process starts
+(_AT_START: PYTHONHASHSEED, PYTHONPATH and the other PYTHON* ones, LD_*,
+MALLOC_*, locale, TZ) and changes the environment, the process exec's itself
+(same pid, so the raylet still knows it) so that it is in place at start, as
+Ray's are; other variables cost no exec. A pip environment's exec into its
+venv's python is that same exec. Then the cwd moves to working_dir, and
+working_dir and py_modules go to the front of sys.path.
 
 Failures do not end the process (the raylet would only start another one
 that fails the same way): `apply` returns the message, and the worker serves
@@ -23,6 +24,8 @@ from lumos._private.runtime_env import pip as _pip
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _EXECED = "LUMOS_RUNTIME_ENV_EXECED"
+# Variables the process reads as it starts: changing one needs a new interpreter.
+_AT_START = re.compile(r"^(PYTHON.*|LD_.*|MALLOC_.*|GLIBC_TUNABLES|LANG|LANGUAGE|LC_.*|TZ)$")
 
 
 def _expand(value):
@@ -58,7 +61,7 @@ def apply(env_json, session_dir, module="lumos._private.workers.default_worker")
     if not in_venv and not execed:
         for k, v in env.get("env_vars", {}).items():
             value = _expand(v)
-            changed = changed or os.environ.get(k) != value
+            changed = changed or (os.environ.get(k) != value and bool(_AT_START.match(k)))
             os.environ[k] = value
     if changed and not pip_spec:
         # The interpreter read its start-up variables already: start it again.
