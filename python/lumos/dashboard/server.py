@@ -165,7 +165,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send_stream(resp, extra)
             self._send(resp.status, resp.body, resp.content_type, dict(resp.headers, **extra))
         except HttpError as e:
-            self._send(e.status, json.dumps({"error": e.message}), "application/json")
+            # 413: the body was not read, so the connection cannot carry another request.
+            self._send(e.status, json.dumps({"error": e.message}), "application/json", close=e.status == 413)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         except Exception as e:  # noqa: BLE001 - a handler's bug is a 500, and the server goes on
