@@ -30,7 +30,7 @@ SCRIPT_MODE = "driver"
 WORKER_MODE = "worker"
 
 # Keywords of ray.init() that lumos accepts for compatibility and ignores
-# (no separate log monitor, no client server yet), except include_dashboard,
+# (no separate log monitor), except include_dashboard,
 # dashboard_host and dashboard_port, which a new local cluster reads.
 IGNORED_INIT_KEYWORDS = {
     "include_dashboard", "dashboard_host", "dashboard_port", "log_to_driver", "logging_level",
@@ -289,7 +289,8 @@ def _pick_local_node(nodes, node_ip, session_dir, address):
             return n
     raise ConnectionError(
         "no node of the cluster at %s runs on this machine (IP %s); start one here with "
-        "`lumos start --address=%s` first (client mode, lumos://, is not built yet)" % (address, node_ip, address))
+        "`lumos start --address=%s` first, or drive the cluster from here in client mode: "
+        "lumos.init('lumos://<head IP>:10001')" % (address, node_ip, address))
 
 
 def _connect_driver(address, namespace, temp_dir=None):
