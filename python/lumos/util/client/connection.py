@@ -83,7 +83,7 @@ class Connection:
 
     def _read_one(self):
         while True:
-            msg = self._asm.feed(self._reader.read())
+            msg = self._reader.read_message(self._asm)
             if msg is not None:
                 return msg
 

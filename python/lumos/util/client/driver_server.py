@@ -193,7 +193,7 @@ class Session:
         asm = P.Assembler()
         try:
             while not self.done.is_set():
-                msg = asm.feed(reader.read())
+                msg = reader.read_message(asm)
                 if msg is not None:
                     self.process(msg, gen)
         except (OSError, ValueError):   # the connection broke: the client reconnects

@@ -121,7 +121,22 @@ class Assembler:
         else:
             raise ValueError("corrupt client-mode frame (kind %r)" % (bytes(kind),))
         self._buf[self._pos:self._pos + data.nbytes] = data
-        self._pos += data.nbytes
+        return self.advance(data.nbytes)
+
+    # A reader that can fill the buffer in place (transport.FrameReader)
+    # uses these instead of feed(): no copy of the chunk in between.
+    def begin(self, total):
+        self._buf = bytearray(total)
+        self._pos = 0
+
+    def room(self, n):
+        """A view of the next `n` bytes of the message being assembled."""
+        if self._buf is None or self._pos + n > len(self._buf):
+            raise ValueError("corrupt client-mode frame (a chunk outside a large message)")
+        return memoryview(self._buf)[self._pos:self._pos + n]
+
+    def advance(self, n):
+        self._pos += n
         if self._pos < len(self._buf):
             return None
         buf, self._buf = self._buf, None

@@ -60,6 +60,39 @@ class FrameReader:
             raise ConnectionError("the connection closed mid-frame")
         return data
 
+    def read_message(self, asm):
+        """The next frame fed to `asm` (protocol.Assembler): the Message it
+        completes, or None. Chunks of a large message are read straight into
+        the message's buffer."""
+        head = self._f.read(5)
+        if len(head) < 5:
+            raise ConnectionError("the connection closed")
+        (n,) = _LEN.unpack_from(head)
+        if n > self._limit or n < 1:
+            raise ConnectionError("a frame of %d bytes is over the limit" % n)
+        kind = head[4:5]
+        if kind == b"B":
+            first = self._f.read(8)
+            if len(first) < 8 or n < 9:
+                raise ConnectionError("the connection closed mid-frame")
+            asm.begin(struct.unpack("<Q", first)[0])
+            self._fill(asm.room(n - 9))
+            return asm.advance(n - 9)
+        if kind == b"C":
+            self._fill(asm.room(n - 1))
+            return asm.advance(n - 1)
+        data = self._f.read(n - 1)
+        if len(data) < n - 1:
+            raise ConnectionError("the connection closed mid-frame")
+        return asm.feed(kind + data)
+
+    def _fill(self, view):
+        while view.nbytes:
+            got = self._f.readinto(view)
+            if not got:
+                raise ConnectionError("the connection closed mid-frame")
+            view = view[got:]
+
     def close(self):
         try:
             self._f.close()
