@@ -1,17 +1,19 @@
 """The dashboard's views of task attempts, kept cheap at the GCS's bound of
 100,000 attempts.
 
-The GCS filters and counts attempts itself, and answers lists oldest first.
-Moving every attempt to the dashboard costs ~1 s and ~100 MB at 100,000, so
-no view does that once the GCS keeps more than SMALL attempts:
+The GCS filters and counts attempts itself. Moving every attempt to the
+dashboard costs ~1 s and ~100 MB at 100,000, so no view does that once the
+GCS keeps more than SMALL attempts:
   * counts per state and per function come from one counting query
-    (GetTaskEventsRequest.summarize) when the GCS has it;
-  * the task list is the newest attempts first while there are at most
-    SMALL; beyond, the GCS's filtered answer up to the limit (oldest first),
-    by default only attempts that are not FINISHED (running, waiting, failed);
-  * the task stream draws every attempt of the window while there are at
-    most SMALL, beyond that the running ones.
-Each answer says which ("order", "scope") so the page can tell the user.
+    (GetTaskEventsRequest.summarize);
+  * the task list is the GCS's filtered answer, newest first, up to the
+    limit (GetTaskEventsRequest.newest_first);
+  * the task stream draws the newest STREAM_ATTEMPTS attempts (and every
+    running one) that ran in the window.
+A GCS without those query options (an older build) gets the fallbacks:
+per-state counts only; past SMALL, lists oldest first and by default only
+the attempts not FINISHED, and a stream of running attempts. Each answer
+says which ("order", "scope") so the page can tell the user.
 """
 import time
 
@@ -21,6 +23,7 @@ SMALL = 5000
 TASK_STATES = ["PENDING_ARGS_AVAIL", "PENDING_NODE_ASSIGNMENT", "SUBMITTED_TO_WORKER", "RUNNING", "FINISHED",
                "FAILED"]
 MAX_SEARCHED = 20000  # beyond SMALL, a text search looks at this many attempts
+STREAM_ATTEMPTS = 5000
 
 
 class TaskViews:
@@ -29,12 +32,16 @@ class TaskViews:
     def __init__(self, data):
         self.data = data
         self.pb = data.pb
-        self._can_summarize = "summarize" in self.pb.GetTaskEventsRequest.DESCRIPTOR.fields_by_name
+        fields = self.pb.GetTaskEventsRequest.DESCRIPTOR.fields_by_name
+        self._can_summarize = "summarize" in fields
+        self._newest_first = "newest_first" in fields
 
-    def _query(self, filters, limit, summarize=False):
+    def _query(self, filters, limit, summarize=False, newest_first=False):
         req = self.pb.GetTaskEventsRequest(limit=limit or 0)
         if summarize:
             req.summarize = True
+        if newest_first:
+            req.newest_first = True
         for key, pred, value in filters:
             req.filters.add(key=key, predicate=pred, value=str(value))
         try:
@@ -94,10 +101,11 @@ class TaskViews:
         if small:
             fetch = 0
         else:
-            if not filters and not search:
+            if not filters and not search and not self._newest_first:
                 filters, scope = [("state", "!=", "FINISHED")], "not finished"
             fetch = MAX_SEARCHED if search else limit
-        reply = self._query(filters, fetch)
+        newest = self._newest_first and not small
+        reply = self._query(filters, fetch, newest_first=newest)
         events = list(reply.events)
         if search:
             needle = search.lower()
@@ -107,7 +115,9 @@ class TaskViews:
             matched = len(events)
         else:
             matched = reply.total
-        shown = (events[::-1] if small else events)[:limit] if limit else events
+        if small:
+            events = events[::-1]
+        shown = events[:limit] if limit else events
         out = []
         for ev in shown:
             r = rows.task_row(self.pb, ev)
@@ -115,7 +125,7 @@ class TaskViews:
             r["error_message"] = (r["error_message"] or "")[:300] or None  # the whole text: attempts()
             out.append(r)
         return {"tasks": out, "total": matched, "truncated": len(out) < matched, "num_dropped": reply.num_dropped,
-                "order": "newest first" if small else "oldest first", "scope": scope,
+                "order": "newest first" if small or newest else "oldest first", "scope": scope,
                 "searched": len(reply.events) if search else None}
 
     def attempts(self, task_id):
@@ -129,12 +139,22 @@ class TaskViews:
 
     def _stream(self, window_s):
         small = self.summary()["total"] <= SMALL
-        reply = self._query([] if small else [("state", "=", "RUNNING")], 0)
+        if small:
+            events, scope = list(self._query([], 0).events), "all"
+        elif self._newest_first:
+            # The newest attempts, and running ones older than those.
+            events = list(self._query([], STREAM_ATTEMPTS, newest_first=True).events)
+            seen = {(ev.task_id, ev.attempt_number) for ev in events}
+            events += [ev for ev in self._query([("state", "=", "RUNNING")], 0).events
+                       if (ev.task_id, ev.attempt_number) not in seen]
+            scope = "newest %d" % STREAM_ATTEMPTS
+        else:
+            events, scope = list(self._query([("state", "=", "RUNNING")], 0).events), "running"
         now_us = int(time.time() * 1e6)
         since = now_us - int(window_s * 1e6)
         status = self.pb.TaskStatus.Name
         lanes, spans = {}, []
-        for ev in reply.events:
+        for ev in events:
             start, end = ev.start_time_us, ev.end_time_us
             if not start or (end and end < since):
                 continue
@@ -147,4 +167,4 @@ class TaskViews:
         for (node, pid), i in lanes.items():
             workers[i] = {"node_id": node.hex(), "pid": pid}
         return {"workers": workers, "spans": spans[-20000:], "now_us": now_us, "since_us": since,
-                "scope": "all" if small else "running"}
+                "scope": scope}

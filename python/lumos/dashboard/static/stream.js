@@ -53,5 +53,6 @@ const refresh = L.live(async () => {
   if (!document.getElementById("stream")) L.show([L.el("form", {class: "filters"}, "Window ", windowSel), canvas, info, legend]);
   draw(last);
   info.dataset.spans = String(last.spans.length);
-  if (last.scope !== "all") info.textContent = "Many attempts are kept: only the running ones are drawn.";
+  if (last.scope !== "all") info.textContent = "Many attempts are kept: drawn are the " + last.scope + " attempts" +
+    (last.scope === "running" ? "" : " and the running ones") + ".";
 });
