@@ -43,7 +43,7 @@ ObjectID = ObjectRef  # Ray's older name
 
 def _connect_client(*args: _Any) -> _Any:
     """lumos.init("lumos://..." or "ray://..."): client mode (lumos.util.client)."""
-    from lumos.util.client.api import init_client
+    from lumos.util.client.connect import init_client
     return init_client(*args)
 
 

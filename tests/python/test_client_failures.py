@@ -10,7 +10,7 @@ import pytest
 import lumos as ray
 from client_cluster import Head, TcpProxy, free_port
 from conftest import wait_until
-from lumos.util.client import api as client_api
+from lumos.util.client import connect as client_api
 
 pytestmark = pytest.mark.timeout(180)
 
