@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # PID 1 of wheel-test's namespaces (private mount, net and PID namespaces;
-# /proc of the new PID namespace already mounted at ROOT/proc by unshare).
-# Gives the root a minimal /dev, a fresh /tmp and /dev/shm, the wheel, its
-# downloaded deps and the test scripts read-only under /mnt/lumos-test, brings
-# up loopback (the only interface here), and runs chroot.sh inside the root.
-# Mounts made here exist only in this mount namespace: they go with it.
+# unshare mounted the new PID namespace's /proc). Makes the cached root
+# read-only (every run starts from the same debootstrap result: nothing a run
+# writes survives it) with fresh tmpfs /tmp, /root, /run, /var/tmp and
+# /dev/shm, a minimal /dev, the wheel, its downloaded deps and the test
+# scripts read-only under /mnt/lumos-test; brings up loopback (the only
+# interface here) and runs chroot.sh inside the root. Mounts made here exist
+# only in this mount namespace: they go with it.
 set -euo pipefail
 ROOT=$1 WHEEL=$2 DEPS=$3 SCRIPTS=$4 DEMO=$5
 
 mount --make-rprivate /
 ip link set lo up
 
+mount --bind "$ROOT" "$ROOT"
+mount -o remount,bind,ro "$ROOT"
+mount -t proc proc "$ROOT/proc"
+for d in root run var/tmp; do
+  mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$ROOT/$d"
+done
 mount -t tmpfs -o mode=0755,nosuid tmpfs "$ROOT/dev"
 for d in null zero full random urandom tty; do
   touch "$ROOT/dev/$d"

@@ -60,5 +60,5 @@ if [ ! -f "$DEPS/.complete" ]; then
 fi
 
 echo "wheel-test: $(basename "$WHEEL") in $ROOT (fresh venv, no network)"
-unshare --mount --net --pid --fork --mount-proc="$ROOT/proc" \
+unshare --mount --net --pid --fork --mount-proc \
   bash "$HERE/namespace.sh" "$ROOT" "$WHEEL" "$DEPS" "$HERE" "$REPO/examples/demo.py"
