@@ -98,6 +98,30 @@ def run_workload():
     assert lumos.get(mean.remote(lumos.put(np.ones(2_000_000)))) == 1.0
 
 
+def sort_process(pid, owner, base):
+    """(counts by kind, libraries of `pid` from nowhere known, lumos.libs names
+    it loaded). `owner`: installed_files(); `base`: base_files()."""
+    counts, outside, from_libs = {"wheel": 0, "deps": 0, "base": 0}, [], set()
+    for p, executable in sorted(mapped_files(pid).items()):
+        if p.startswith(("/dev/", "/memfd:")):
+            continue  # shared memory (the object store), not code
+        if p.endswith(" (deleted)"):
+            if executable:  # code from a file gone since: cannot say whose it was
+                outside.append(p)
+            continue
+        real = os.path.realpath(p)
+        if not is_elf(real):
+            continue  # data files (session files, locale archives)
+        kind = owner.get(real) or ("base" if real in base else None)
+        if kind is None:
+            outside.append(p)
+            continue
+        counts[kind] += 1
+        if kind == "wheel" and "/lumos.libs/" in real:
+            from_libs.add(os.path.basename(real).split("-")[0])
+    return counts, outside, from_libs
+
+
 def main():
     run_workload()
     owner = installed_files()
@@ -107,29 +131,13 @@ def main():
         pid = int(os.path.basename(d))
         if pid == 1:
             continue  # the namespace's init (namespace.sh) runs outside the root, before chroot
+        name = process_name(pid)
         try:
-            paths = mapped_files(pid)
+            counts, out, libs = sort_process(pid, owner, base)
         except OSError:
             continue  # exited meanwhile
-        name = process_name(pid)
-        counts = {"wheel": 0, "deps": 0, "base": 0}
-        for p, executable in sorted(paths.items()):
-            if p.startswith(("/dev/", "/memfd:")):
-                continue  # shared memory (the object store), not code
-            if p.endswith(" (deleted)"):
-                if executable:  # code from a file gone since: cannot say whose it was
-                    outside.append("pid %d (%s): %s" % (pid, name, p))
-                continue
-            real = os.path.realpath(p)
-            if not is_elf(real):
-                continue  # data files (session files, locale archives)
-            kind = owner.get(real) or ("base" if real in base else None)
-            if kind is None:
-                outside.append("pid %d (%s): %s" % (pid, name, p))
-                continue
-            counts[kind] += 1
-            if kind == "wheel" and "/lumos.libs/" in real:
-                from_libs.setdefault(name.split()[0], set()).add(os.path.basename(real).split("-")[0])
+        outside += ["pid %d (%s): %s" % (pid, name, p) for p in out]
+        from_libs.setdefault(name.split()[0], set()).update(libs)
         seen.append(name)
         print("  pid %-6d %-40s wheel %3d  deps %3d  base %3d" % (pid, name[:40], counts["wheel"],
                                                                   counts["deps"], counts["base"]))

@@ -94,3 +94,35 @@ def test_failed_repair_stops_with_its_message_and_writes_no_wheel():
     assert {w: os.path.getmtime(os.path.join(REPO, "dist", w)) for w in before} == stamps
     assert os.path.exists(raw)
     assert set(glob.glob(os.path.join(REPO, "build", "wheel-tmp.*"))) <= tmps
+
+
+@pytest.mark.timeout(60)
+def test_maps_check_names_a_library_from_outside_the_wheel_and_base(tmp_short):
+    """The check that wheel-test runs in the root, here on a process that loads
+    a copy of a Debian library from a temp dir: that copy is named as from
+    outside, the original counts as base system."""
+    import importlib.util
+    import shutil
+    import sys
+    spec = importlib.util.spec_from_file_location(
+        "check_maps", os.path.join(REPO, "scripts", "wheel_test", "check_maps.py"))
+    check_maps = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check_maps)
+    base = check_maps.base_files()
+    lib = os.path.realpath("/lib/x86_64-linux-gnu/libz.so.1")
+    if lib not in base:
+        pytest.skip("no Debian libz here (%s is in no dpkg file list)" % lib)
+    stray = os.path.join(tmp_short, "libstray.so.1")
+    shutil.copy(lib, stray)
+    code = ("import ctypes, sys, time; ctypes.CDLL(%r); ctypes.CDLL(%r); print('loaded', flush=True); "
+            "time.sleep(60)" % (lib, stray))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "loaded"
+        counts, outside, _ = check_maps.sort_process(proc.pid, {}, base)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    assert stray in outside
+    assert lib not in outside
+    assert counts["base"] >= 1
