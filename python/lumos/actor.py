@@ -64,7 +64,9 @@ def method(**kwargs: Any) -> Callable[[F], F]: ...
 
 
 def method(*args: Any, **kwargs: Any) -> Any:
-    """@lumos.method(num_returns=N) on an actor method."""
+    """@lumos.method(...) on an actor method: num_returns, concurrency_group
+    (one of the class's concurrency_groups), retry_exceptions (True or a list
+    of exception classes) and max_task_retries for its calls."""
     _options.validate(kwargs, _options.METHOD, "Invalid option %r for @lumos.method; valid: %s")
 
     def decorate(fn: F) -> F:
