@@ -99,8 +99,10 @@ def main():
         run(client, args.system, args.n)
     finally:
         if tmp:
+            import shutil
             subprocess.run([sys.executable, "-m", "lumos.scripts.cli", "stop", "--temp-dir", tmp],
                            capture_output=True, env=dict(os.environ, LUMOS_TMPDIR=tmp))
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
