@@ -189,3 +189,15 @@ def test_bad_input_to_submit(head):
     assert r.returncode == 1 and "no entrypoint" in r.stderr
     r = head.cli("submit", "--submission-id", "../etc", "--", "true")
     assert r.returncode == 1 and "submission_id" in r.stderr
+
+
+def test_runtime_env_file_and_metadata(head):
+    path = os.path.join(head.tmp, "env.yaml")
+    with open(path, "w") as f:
+        f.write("env_vars:\n  FROM_YAML: hello\n")
+    r = head.cli("submit", "--runtime-env", path, "--metadata-json", '{"team": "x"}', "--submission-id",
+                 "cli_yaml", "--", "sh", "-c", "echo var=$FROM_YAML")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "var=hello" in r.stdout
+    info = head.client().get_job_info("cli_yaml")
+    assert info.metadata == {"team": "x"} and info.runtime_env == {"env_vars": {"FROM_YAML": "hello"}}
