@@ -23,7 +23,9 @@ _started = False
 _start_lock = threading.Lock()
 
 
-def ensure_started():
+def ensure_started(collect):
+    """Starts the reporting thread once; `collect` is lumos.util.metrics.collect
+    (passed in, so this module does not import the one that imports it)."""
     global _started
     if _started:
         return
@@ -31,16 +33,15 @@ def ensure_started():
         if _started:
             return
         _started = True
-        threading.Thread(target=_run, name="lumos-metrics-reporter", daemon=True).start()
+        threading.Thread(target=_run, args=(collect,), name="lumos-metrics-reporter", daemon=True).start()
 
 
 def report_key():
     return ("%s:%d" % (socket.gethostname(), os.getpid())).encode()
 
 
-def _run():
+def _run(collect):
     from lumos._private import worker
-    from lumos.util import metrics
     last_body, last_put = None, 0.0
     while True:
         time.sleep(REPORT_INTERVAL_S)
@@ -48,7 +49,7 @@ def _run():
         if gcs is None:
             last_body = None  # a new connection gets a fresh report
             continue
-        snapshot = metrics.collect()
+        snapshot = collect()
         body = json.dumps(snapshot, sort_keys=True)
         now = time.time()
         if body == last_body and now - last_put < REFRESH_S:

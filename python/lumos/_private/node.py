@@ -184,10 +184,14 @@ class Node:
         finally:
             out.close()
             err.close()
+        self._record(name, proc)
+        return proc
+
+    def _record(self, name, proc):
+        """Keeps `proc` as this node's `name` and records its pid (for `lumos stop`)."""
         self.procs[name] = proc
         with open(os.path.join(self.session_dir, "pids", name + ".pid"), "w") as f:
             f.write("%d %s\n" % (proc.pid, process_start_time(proc.pid)))
-        return proc
 
     def start(self):
         self._make_session_dir()
@@ -237,12 +241,13 @@ class Node:
     def _start_dashboard(self):
         from lumos.dashboard import launch
         try:
-            self.procs["dashboard"], self.dashboard_url = launch.start(
+            proc, self.dashboard_url = launch.start(
                 self.session_dir, self.gcs_address, self.dashboard_host or self.node_ip, self.dashboard_port,
                 lifeline_pid=None if self.detached else os.getpid(), detached=self.detached, env=self._env())
         except (OSError, ValueError):
             self.stop()  # the GCS already runs: a failed start leaves nothing behind
             raise
+        self._record("dashboard", proc)
 
     def _wait_ready(self, timeout=30.0):
         deadline = time.monotonic() + timeout

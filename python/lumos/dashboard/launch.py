@@ -63,10 +63,9 @@ def url_of(host, port):
 
 
 def start(session_dir, gcs_address, host, port=None, lifeline_pid=None, detached=False, env=None):
-    """Binds, spawns the dashboard server (light_main.py) and records its pid
-    (pids/dashboard.pid, for `lumos stop`) and URL (<session_dir>/dashboard_url).
-    Returns (Popen, url). Raises DashboardPortInUse or ValueError."""
-    from lumos._private.node import process_start_time
+    """Binds, spawns the dashboard server (light_main.py) and records its URL
+    (<session_dir>/dashboard_url); the caller records its pid. Returns
+    (Popen, url). Raises DashboardPortInUse or ValueError."""
     host = check_host(host)
     sock = bind(host, port)
     try:
@@ -84,8 +83,6 @@ def start(session_dir, gcs_address, host, port=None, lifeline_pid=None, detached
                                     pass_fds=(sock.fileno(),), start_new_session=detached)
     finally:
         sock.close()  # the child holds its own copy
-    with open(os.path.join(session_dir, "pids", "dashboard.pid"), "w") as f:
-        f.write("%d %s\n" % (proc.pid, process_start_time(proc.pid)))
     url = url_of(host, bound)
     with open(os.path.join(session_dir, URL_FILE), "w") as f:
         f.write(url + "\n")

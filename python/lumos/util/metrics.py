@@ -73,7 +73,7 @@ class Metric:
                                      " and boundaries %r" % (series.boundaries,) if series.boundaries else ""))
         self._series = series
         from lumos._private import metrics_reporter
-        metrics_reporter.ensure_started()  # the dashboard's /metrics reads what it reports
+        metrics_reporter.ensure_started(collect)  # the dashboard's /metrics reads what it reports
 
     @property
     def info(self):
