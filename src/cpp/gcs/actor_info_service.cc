@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "gcs/actor_state_query.h"
 #include "gcs/grpc_auth.h"
 #include "common/logging.h"
 #include "gcs/service_util.h"
@@ -54,11 +55,12 @@ grpc::Status ActorInfoService::ListNamedActors(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status ActorInfoService::GetAllActorInfo(grpc::ServerContext* context, const rpc::GetAllActorInfoRequest*,
+grpc::Status ActorInfoService::GetAllActorInfo(grpc::ServerContext* context, const rpc::GetAllActorInfoRequest* req,
                                                rpc::GetAllActorInfoReply* reply) {
   LUMOS_GCS_CHECK_AUTH(context);
-  for (auto& a : scheduler_->GetAllActors()) *reply->add_actors() = std::move(a);
-  FillGcsStatus(Status::OK(), reply->mutable_status());
+  Status s = QueryActors(scheduler_->GetAllActors(), *req, reply);
+  if (!s.ok()) reply->Clear();
+  FillGcsStatus(s, reply->mutable_status());
   return grpc::Status::OK;
 }
 

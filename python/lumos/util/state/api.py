@@ -74,15 +74,27 @@ def _list(name, address, filters, limit, timeout, detail):
     return answer
 
 
+# Actor fields the GCS filters on itself (gcs/actor_state_query.h).
+ACTOR_GCS_FILTER_KEYS = ("actor_id", "state", "class_name", "name", "job_id", "ray_namespace", "node_id")
+
+
 def _list_actors(gcs, resource, filters, limit, detail):
-    # 10k actors: filter on the few fields the filters name, and build whole
-    # rows only for the ones returned (rows.ACTOR_FIELDS).
+    # 10k actors: the GCS filters on the keys it knows and applies the limit;
+    # the other keys are filtered here on the named fields only, and whole
+    # rows are built only for the ones returned (rows.ACTOR_FIELDS).
+    remote = [f for f in filters if f[0] in ACTOR_GCS_FILTER_KEYS]
+    local = [f for f in filters if f[0] not in ACTOR_GCS_FILTER_KEYS]
+    reply = gcs.actor_query(remote, 0 if local else (limit or 0))
     ips = _ip_of_node(gcs)
-    fields = [(key, rows.ACTOR_FIELDS[key]) for key, _, _ in filters]
-    matched = [a for a in gcs.actors() if common.matches({k: f(a, ips) for k, f in fields}, filters)]
-    kept = matched if limit is None else matched[:limit]
+    if local:
+        fields = [(key, rows.ACTOR_FIELDS[key]) for key, _, _ in local]
+        matched = [a for a in reply.actors if common.matches({k: f(a, ips) for k, f in fields}, local)]
+        total = len(matched)
+        kept = matched if limit is None else matched[:limit]
+    else:
+        kept, total = reply.actors, reply.total
     page = common.select(resource, [rows.actor_row(a, ips) for a in kept], [], None, detail)
-    return common.StateList(list(page), len(matched), len(kept) < len(matched))
+    return common.StateList(list(page), total, len(kept) < total)
 
 
 def _list_tasks(gcs, resource, filters, limit, detail):
@@ -223,12 +235,16 @@ def summarize_tasks(address=None, timeout=None, raise_on_missing_output=True, _e
 
 def summarize_actors(address=None, timeout=None, raise_on_missing_output=True, _explain=False):
     """Ray's actor summary: per class, the number of actors in each state."""
-    actors = list_actors(address=address, limit=None, timeout=timeout)
+    gcs = Gcs(address, timeout)
+    try:
+        reply = gcs.actor_query([], 0, summarize=True)  # counted by the GCS
+    finally:
+        gcs.close()
     summary = {}
-    for a in actors:
-        entry = summary.setdefault(a["class_name"], {"class_name": a["class_name"], "state_counts": {}})
-        entry["state_counts"][a["state"]] = entry["state_counts"].get(a["state"], 0) + 1
-    return {"cluster": {"summary": summary, "total_actors": len(actors), "summary_by": "class"}}
+    for c in reply.state_counts:
+        entry = summary.setdefault(c.class_name, {"class_name": c.class_name, "state_counts": {}})
+        entry["state_counts"][c.state] = entry["state_counts"].get(c.state, 0) + c.count
+    return {"cluster": {"summary": summary, "total_actors": reply.total, "summary_by": "class"}}
 
 
 def summarize_objects(address=None, timeout=None, raise_on_missing_output=True, _explain=False):

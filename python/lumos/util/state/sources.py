@@ -129,6 +129,14 @@ class Gcs:
     def actors(self):
         return self.call("ActorInfoGcsService", "GetAllActorInfo", self.pb.GetAllActorInfoRequest()).actors
 
+    def actor_query(self, filters, limit, summarize=False):
+        """GetAllActorInfoReply for filters on ACTOR_GCS_FILTER_KEYS (the GCS
+        filters, then limits; summarize: counts per class and state only)."""
+        req = self.pb.GetAllActorInfoRequest(limit=limit or 0, summarize=summarize)
+        for key, pred, value in filters:
+            req.filters.add(key=key, predicate=pred, value=str(value))
+        return self.call("ActorInfoGcsService", "GetAllActorInfo", req)
+
     def jobs(self):
         return self.call("JobInfoGcsService", "GetAllJobInfo", self.pb.GetAllJobInfoRequest()).jobs
 
