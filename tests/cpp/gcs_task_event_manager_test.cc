@@ -160,6 +160,24 @@ TEST(GcsTaskEventManagerTest, FiltersBeforeLimitWithExactTotal) {
   EXPECT_EQ(Query(m, {Filter("task_id", "=", "0A" + std::string(46, '0'))}).total(), 1);
 }
 
+TEST(GcsTaskEventManagerTest, NewestFirstKeepsTheNewestUnderTheLimit) {
+  GcsTaskEventManager m(1000);
+  for (int i = 0; i < 100; i++) Add(&m, Event(i, 0, i % 10 == 0 ? rpc::FAILED : rpc::FINISHED, i + 1, "f"));
+  rpc::GetTaskEventsReply r;
+  ASSERT_TRUE(m.Query({}, 3, &r, false, true).ok());
+  ASSERT_EQ(r.events_size(), 3);
+  EXPECT_EQ(r.events(0).task_id(), TaskId(99));
+  EXPECT_EQ(r.events(2).task_id(), TaskId(97));
+  EXPECT_EQ(r.total(), 100);
+  r.Clear();
+  ASSERT_TRUE(m.Query({Filter("state", "=", "FAILED")}, 2, &r, false, true).ok());
+  ASSERT_EQ(r.events_size(), 2);
+  EXPECT_EQ(r.events(0).task_id(), TaskId(90));
+  EXPECT_EQ(r.events(1).task_id(), TaskId(80));
+  EXPECT_EQ(r.total(), 10);
+  EXPECT_EQ(Query(m, {}, 1).events(0).task_id(), TaskId(0));  // oldest first by default
+}
+
 TEST(GcsTaskEventManagerTest, BadFiltersNameTheValidKeys) {
   GcsTaskEventManager m(10);
   rpc::GetTaskEventsReply reply;

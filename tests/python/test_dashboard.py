@@ -166,7 +166,7 @@ def test_overview(dash):
     # Answers are cached for a second (cluster.CACHE_S).
     def ready(o):
         return o["store"]["used"] >= 5_000_000 and o["tasks"]["FINISHED"] >= 10 and o["actors"]["ALIVE"] >= 1
-    assert wait_until(lambda: ready(_get(dash, "/api/overview")), timeout=10)
+    assert wait_until(lambda: ready(_get(dash, "/api/overview")), timeout=30)
     o = _get(dash, "/api/overview")
     assert o["num_nodes_alive"] == 1
     assert o["resources"]["CPU"]["total"] == 2.0
@@ -215,7 +215,7 @@ def test_bad_requests(dash):
 
 
 def test_actors_jobs_groups_objects(dash):
-    assert wait_until(lambda: _get(dash, "/api/actors?name=greeter")["total"] == 1, timeout=10)
+    assert wait_until(lambda: _get(dash, "/api/actors?name=greeter")["total"] == 1, timeout=30)
     actors = _get(dash, "/api/actors?state=ALIVE")["actors"]
     greeter = [a for a in actors if a["name"] == "greeter"][0]
     assert greeter["class_name"].endswith("Greeter") and greeter["num_restarts"] == 0
@@ -226,7 +226,7 @@ def test_actors_jobs_groups_objects(dash):
     pgs = _get(dash, "/api/placement_groups")["placement_groups"]
     assert [p["state"] for p in pgs if p["placement_group_id"] == dash["pg"].id.hex()] == ["CREATED"]
     # Views are snapshots: a stale one is answered while a fresh one is made.
-    assert wait_until(lambda: _get(dash, "/api/objects")["stores"][0]["store"]["used"] >= 5_000_000, timeout=10)
+    assert wait_until(lambda: _get(dash, "/api/objects")["stores"][0]["store"]["used"] >= 5_000_000, timeout=30)
     objects = _get(dash, "/api/objects")
     assert dash["ref"].hex() in [o["object_id"] for o in objects["objects"]]
 
@@ -280,7 +280,7 @@ def _first_sse_event(dash, path, event):
 
 
 def test_live_streams(dash):
-    assert wait_until(lambda: _get(dash, "/api/overview")["tasks"]["FINISHED"] >= 10, timeout=10)
+    assert wait_until(lambda: _get(dash, "/api/overview")["tasks"]["FINISHED"] >= 10, timeout=30)
     tick = _first_sse_event(dash, "/api/events", "tick")
     assert tick["nodes"] == 1 and tick["tasks"]["FINISHED"] >= 10
     log = _first_sse_event(dash, "/api/logs/stream?actor_id=" + dash["actor"]._actor_id.hex(), "log")
@@ -292,8 +292,29 @@ def test_many_requests_at_once(dash):
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         results = list(pool.map(lambda p: _get(dash, p, raw=True), API_PATHS * 4))
     assert len(results) == len(API_PATHS) * 4
-    sock = socket.create_connection(("127.0.0.1", int(dash["ctx"].dashboard_url.rsplit(":", 1)[1])), timeout=10)
+    sock = socket.create_connection(("127.0.0.1", int(dash["ctx"].dashboard_url.rsplit(":", 1)[1])), timeout=30)
     sock.sendall(b"GARBAGE\r\n\r\n")  # a malformed request: an error answer, and the server goes on
     sock.recv(1000)
     sock.close()
     _get(dash, "/api/overview")
+
+
+def test_task_views_past_the_small_bound(dash, monkeypatch):
+    """Past task_views.SMALL kept attempts nothing moves every attempt: the
+    list is the GCS's newest-first answer, the stream the newest attempts."""
+    from lumos.dashboard import task_views
+    from lumos.dashboard.cluster import ClusterData
+    monkeypatch.setattr(task_views, "SMALL", 3)
+    monkeypatch.setattr(task_views, "STREAM_ATTEMPTS", 4)
+    data = ClusterData(dash["ctx"].gcs_address, dash["token"])
+    summary = data.task_summary()
+    assert summary["total"] > 3 and summary["by_function"] == "ok"
+    assert summary["state_counts"]["FAILED"] >= 1
+    listed = data.tasks(limit=2)
+    assert listed["order"] == "newest first" and listed["scope"] == "all" and len(listed["tasks"]) == 2
+    everything = data.tasks_view._query([], 0).events  # oldest first
+    assert [t["task_id"] for t in listed["tasks"]] == [e.task_id.hex() for e in everything[::-1][:2]]
+    failed = data.tasks(state="FAILED", limit=5)
+    assert failed["total"] >= 1 and all(t["state"] == "FAILED" for t in failed["tasks"])
+    stream = data.task_stream(600)
+    assert stream["scope"] == "newest 4" and 1 <= len(stream["spans"]) <= 4

@@ -49,7 +49,7 @@ def test_snapshots_serve_stale_and_bound_the_rate():
 
     bounded = snapshots.Snapshots(cost_factor=1000.0)
     assert bounded.get("k", slow, ttl=0.0) == 1  # the first computation is waited for
-    # Stale at once (ttl 0), but its period is 1000 x its cost: not redone.
+    # Stale at once (ttl 0), but its period is 1000 x its cost (capped at 10 s): not redone.
     assert bounded.get("k", slow, ttl=0.0) == 1 and len(calls) == 1
     eager = snapshots.Snapshots(cost_factor=0.0)
     assert eager.get("k", slow, ttl=0.0) == 2

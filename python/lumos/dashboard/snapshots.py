@@ -4,10 +4,11 @@ view was never computed.
 
 A view is recomputed (on a thread of its own) when a reader finds it older
 than its period, where the period grows with what it costs:
-max(ttl, COST_FACTOR x the last computation's time). A view that takes
-100 ms over 100,000 task attempts is then redone at most every 2 s however
-many pages poll it, so watching the dashboard costs the GCS at most about
-1/COST_FACTOR of a core; a view nobody reads is never recomputed.
+max(ttl, min(COST_FACTOR x the last computation's time, MAX_PERIOD_S)). A
+view that takes 100 ms over 100,000 task attempts is then redone at most
+every 2 s however many pages poll it, so watching the dashboard costs the
+GCS about 1/COST_FACTOR of a core; no snapshot a reader gets is older than
+MAX_PERIOD_S plus one computation; a view nobody reads is never recomputed.
 
 Thread safety: get() may be called from any thread.
 """
@@ -17,6 +18,7 @@ import time
 import traceback
 
 COST_FACTOR = 20.0
+MAX_PERIOD_S = 10.0
 
 
 class Snapshots:
@@ -34,7 +36,8 @@ class Snapshots:
         with self._lock:
             view = self._views.get(key)
             if view is not None:
-                if time.monotonic() - view[0] >= max(ttl, self.cost_factor * view[2]) and key not in self._refreshing:
+                period = max(ttl, min(self.cost_factor * view[2], MAX_PERIOD_S))
+                if time.monotonic() - view[0] >= period and key not in self._refreshing:
                     self._refreshing.add(key)
                     threading.Thread(target=self._refresh, args=(key, fn), name="view-refresh", daemon=True).start()
                 return view[1]

@@ -316,7 +316,7 @@ bool GcsTaskEventManager::Matches(const Key& k, const Attempt& a, const Matcher&
 }
 
 Status GcsTaskEventManager::Query(const std::vector<rpc::StateFilter>& filters, int64_t limit,
-                                  rpc::GetTaskEventsReply* reply, bool summarize) const {
+                                  rpc::GetTaskEventsReply* reply, bool summarize, bool newest_first) const {
   for (const auto& f : filters) {
     const auto& keys = FilterKeys();
     if (std::find(keys.begin(), keys.end(), f.key()) == keys.end()) {
@@ -334,7 +334,9 @@ Status GcsTaskEventManager::Query(const std::vector<rpc::StateFilter>& filters, 
   std::unordered_map<const rpc::TaskInfo*, size_t> group_of;
   std::vector<std::pair<std::string, std::string>> groups;
   std::vector<std::array<int64_t, 7>> counts;
-  for (const auto& [key, seq] : order_) {
+  const size_t n = order_.size();
+  for (size_t i = 0; i < n; i++) {
+    const auto& [key, seq] = order_[newest_first ? n - 1 - i : i];
     auto it = attempts_.find(key);
     if (it == attempts_.end() || it->second.seq != seq) continue;
     const Attempt& a = it->second;

@@ -57,9 +57,11 @@ class GcsTaskEventManager {
   /// (naming the valid keys, or the valid predicates) for a bad filter; then
   /// `reply` is left empty.
   /// With `summarize` the reply holds no events, only the number of matching
-  /// attempts per (function, type, state) in `state_counts`.
+  /// attempts per (function, type, state) in `state_counts`. With
+  /// `newest_first` the walk starts at the attempt first heard of last (the
+  /// limit keeps the newest; the dashboard's task list and stream).
   Status Query(const std::vector<rpc::StateFilter>& filters, int64_t limit, rpc::GetTaskEventsReply* reply,
-               bool summarize = false) const;
+               bool summarize = false, bool newest_first = false) const;
 
   /// \brief Keys Query can filter on, in `lumos list tasks` column order.
   static const std::vector<std::string>& FilterKeys();
