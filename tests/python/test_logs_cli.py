@@ -199,3 +199,37 @@ def test_bad_input(ray_start):
     assert r.returncode == 1 and "no lumos worker with pid 1" in r.stderr
     r = _cli(ray_start, "stack", "not-an-id")
     assert r.returncode == 1 and "neither a pid" in r.stderr
+
+
+def test_logs_and_stacks_of_another_node(no_cluster, tmp_path):
+    """A second node (own raylet and session dir): its files are listed and
+    read through its raylet, its actor's output and stacks found by id."""
+    import shutil
+    from lumos.cluster_utils import Cluster
+    from lumos.util.state import list_nodes
+    from conftest import short_tmpdir
+    tmp = short_tmpdir()
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "temp_dir": tmp})
+    try:
+        side = c.add_node(num_cpus=1, resources={"side": 1}, temp_dir=tmp)
+        c.wait_for_nodes()
+        c.connect()
+        a = Talker.options(resources={"side": 1}).remote()
+        pid = ray.get(a.talk.remote("from the side node"))
+        side_id = side.node_id
+        assert any(n["node_id"] == side_id for n in list_nodes())
+        logs = list_logs(node_id=side_id)
+        assert "raylet.out" in logs["raylet"] and logs["worker_out"]
+        head_logs = list_logs()
+        assert not set(logs["worker_out"]) & set(head_logs.get("worker_out", []))
+        deadline = time.monotonic() + 20
+        while "talker says from the side node" not in "".join(get_log(actor_id=a._actor_id.hex())):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert "talker says from the side node" in "".join(get_log(pid=pid, node_id=side_id))
+        assert "Thread MainThread" in get_stack(a._actor_id.hex())
+        ray.kill(a)
+    finally:
+        ray.shutdown()
+        c.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)
