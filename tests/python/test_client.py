@@ -277,3 +277,15 @@ def test_list_named_actors_through_the_client(client):
     assert ray.get(n.ping.remote()) == 1
     assert "listed-by-client" in ray.util.list_named_actors()
     ray.kill(n)
+
+
+def test_a_long_put_loop_with_dropped_refs_keeps_going(client):
+    """Fire-and-forget puts fill the window while dropped stand-ins are
+    released from the idle reader: neither may wait for the other."""
+    deadline = time.monotonic() + 60
+    n = 0
+    while n < 30000 and time.monotonic() < deadline:
+        ray.put(n)
+        n += 1
+    assert n == 30000
+    assert ray.get(ray.put("end")) == "end"

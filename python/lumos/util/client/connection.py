@@ -216,10 +216,15 @@ class Connection:
                 if self._reading or not idle:
                     self._cv.wait(_IDLE_READER_AFTER_S)
                     continue
+            if self.on_idle is not None:
+                # Before taking the reader role: a send here may have to wait
+                # for the window, which needs a reader.
+                self.on_idle()
+            with self._cv:
+                if self._reading:
+                    continue
                 self._reading = True
             try:
-                if self.on_idle is not None:
-                    self.on_idle()
                 self._read_and_dispatch()
             finally:
                 with self._cv:
