@@ -76,7 +76,7 @@ def cluster_token(address, session_dir):
                         root=_session_root())
 
 
-_CHANNELS = {}  # GCS address -> grpc channel, reused by every call of this process
+_CHANNELS: dict = {}  # GCS address -> grpc channel, reused by every call of this process
 
 
 def _channel(grpc, address):
@@ -208,9 +208,9 @@ class Fastpath:
             raise StateSourceError("fastpath call %d failed: %s" % (method, e)) from None
         if flags & _FLAG_ERROR:
             err = self._common.RpcError.FromString(body)
-            e = StateSourceError("fastpath call %d refused: %s" % (method, err.message))
-            e.code, e.detail = err.code, err.message  # lumos StatusCode (1 InvalidArgument, 3 NotFound)
-            raise e
+            refused = StateSourceError("fastpath call %d refused: %s" % (method, err.message))
+            refused.code, refused.detail = err.code, err.message  # lumos StatusCode (1 InvalidArgument, 3 NotFound)
+            raise refused
         return reply_cls.FromString(body)
 
 
