@@ -17,20 +17,18 @@ def add_parsers(sub):
                    help="stop the node after this long even if tasks still run (0 = wait for them)")
     p.add_argument("--no-wait", action="store_true", help="return once the drain is accepted")
     p.add_argument("--timeout", type=float, default=600.0, help="how long to wait for the node to stop")
-    p.add_argument("--temp-dir", default=None)
     p.set_defaults(fn=_cmd_drain_node)
 
 
 def _cmd_drain_node(args):
-    import grpc
-    from lumos._private import drain
-    from lumos.scripts.cli import _authenticated_channel, _gcs_address
+    from lumos._private import auth, drain
+    from lumos.util.state import sources
     node_id = args.node_id or args.node_id_flag
     if not node_id:
         sys.exit("lumos drain-node: give the node id (`lumos list nodes` lists them)")
-    address = _gcs_address(args)
-    channel = _authenticated_channel(grpc, address, args)
     try:
+        address, session = sources.resolve_address(args.address)
+        channel = auth.grpc_channel(address, sources.cluster_token(address, session))
         drain.request_drain(channel, node_id, args.reason_message, args.deadline_remaining_seconds)
         print("Draining node %s." % node_id)
         if args.no_wait:

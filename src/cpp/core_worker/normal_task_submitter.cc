@@ -156,7 +156,10 @@ void NormalTaskSubmitter::OnLeaseReply(uint64_t cls_id, const rpc::ConnectionPtr
   }
   // Refused for good (fail_on_infeasible, or its placement group was
   // removed): every queued task of the class fails the same way.
-  const bool refused = !w && (reply.infeasible() || reply.placement_group_removed());
+  // An error answer of the local raylet (a malformed request) would be the
+  // same on every retry: fail the class's tasks with it instead of asking again.
+  const bool raylet_error = !s.ok() && s.code() != StatusCode::kDisconnected && raylet == raylet_;
+  const bool refused = !w && (reply.infeasible() || reply.placement_group_removed() || raylet_error);
   std::vector<TaskID> doomed;
   if (refused) {
     {
@@ -167,16 +170,20 @@ void NormalTaskSubmitter::OnLeaseReply(uint64_t cls_id, const rpc::ConnectionPtr
       cls.queue.clear();
     }
     const char* meta = reply.placement_group_removed() ? kMetaPlacementGroupRemoved : kMetaSystemError;
-    for (const auto& task : doomed) tasks_->FailTask(task, meta, reply.rejected_reason());
+    const std::string why = raylet_error ? "the raylet refused the worker lease: " + s.message()
+                                         : reply.rejected_reason();
+    for (const auto& task : doomed) tasks_->FailTask(task, meta, why);
     return;
   }
   std::lock_guard<std::mutex> lock(mu_);
   Class& cls = classes_[cls_id];
   cls.pending_lease_requests--;
   if (!w) {
-    // Another node's raylet went away before granting: ask again here
-    // (the local raylet's own loss is handled by the core worker).
-    if (raylet != raylet_ && !raylet_->closed()) DispatchLocked(cls_id, cls);
+    // No worker came of it: another node's raylet went away before granting,
+    // the granted worker died before we reached it, or the request failed.
+    // Ask again (the local raylet's own loss is handled by the core worker);
+    // otherwise a class whose last lease request ended so would wait forever.
+    if (!raylet_->closed()) DispatchLocked(cls_id, cls);
     return;
   }
   cls.workers.push_back(w);
