@@ -248,22 +248,44 @@ def bench_polling(args):
         return ray_perf.timeit("single client tasks async",
                                lambda: lumos.get([small_value.remote() for _ in range(1000)]), 1000)[0][1]
 
+    def cpu_s(pid):
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def measured(pids):
+        """The line's rate, and the CPU (in cores) each of `pids` used meanwhile."""
+        before, t0 = [cpu_s(p) for p in pids], time.monotonic()
+        rate = line()
+        wall = time.monotonic() - t0
+        return rate, [(cpu_s(p) - b) / wall for p, b in zip(pids, before)]
+
     tmp = tempfile.mkdtemp(prefix="ldb", dir="/tmp")
     try:
-        base, token, _ = start_lumos(tmp)
-        idle, polled = [], []
+        base, token, dash_pid = start_lumos(tmp)
+        gcs_pid = lumos._private.worker._state.node.procs["gcs_server"].pid
+        pids = [dash_pid, gcs_pid]
+        idle, polled, idle_cpu, polled_cpu = [], [], [], []
         for _ in range(args.rounds):
-            idle.append(line())
+            rate, cpu = measured(pids)
+            idle.append(rate)
+            idle_cpu.append(cpu)
             poller = subprocess.Popen([sys.executable, "-c", POLLER, base, token] + ENDPOINTS)
             try:
                 time.sleep(1.0)
-                polled.append(line())
+                rate, cpu = measured(pids + [poller.pid])
+                polled.append(rate)
+                polled_cpu.append(cpu)
             finally:
                 poller.kill()
                 poller.wait()
         a, b = statistics.mean(idle), statistics.mean(polled)
         print("single client tasks async: dashboard idle %.0f/s, every endpoint polled once a second %.0f/s "
               "(%+.1f %%)" % (a, b, 100 * (b - a) / a))
+        mean = lambda rows, i: statistics.mean(r[i] for r in rows)  # noqa: E731
+        print("CPU meanwhile (cores): dashboard %.3f idle, %.3f polled; gcs_server %.3f idle, %.3f polled; "
+              "the polling client %.3f" % (mean(idle_cpu, 0), mean(polled_cpu, 0), mean(idle_cpu, 1),
+                                           mean(polled_cpu, 1), mean(polled_cpu, 2)))
         lumos.shutdown()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

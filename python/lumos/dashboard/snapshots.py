@@ -6,7 +6,7 @@ A view is recomputed (on a thread of its own) when a reader finds it older
 than its period, where the period grows with what it costs:
 max(ttl, min(COST_FACTOR x the last computation's time, MAX_PERIOD_S)). A
 view that takes 100 ms over 100,000 task attempts is then redone at most
-every 2 s however many pages poll it, so watching the dashboard costs the
+every 5 s however many pages poll it, so watching the dashboard costs the
 GCS about 1/COST_FACTOR of a core; no snapshot a reader gets is older than
 MAX_PERIOD_S plus one computation; a view nobody reads is never recomputed.
 
@@ -17,7 +17,7 @@ import threading
 import time
 import traceback
 
-COST_FACTOR = 20.0
+COST_FACTOR = 50.0
 MAX_PERIOD_S = 10.0
 
 

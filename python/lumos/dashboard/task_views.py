@@ -23,7 +23,7 @@ SMALL = 5000
 TASK_STATES = ["PENDING_ARGS_AVAIL", "PENDING_NODE_ASSIGNMENT", "SUBMITTED_TO_WORKER", "RUNNING", "FINISHED",
                "FAILED"]
 MAX_SEARCHED = 20000  # beyond SMALL, a text search looks at this many attempts
-STREAM_ATTEMPTS = 5000
+STREAM_ATTEMPTS = 2000
 
 
 class TaskViews:
