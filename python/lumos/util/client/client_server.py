@@ -165,13 +165,18 @@ def main(argv=None):
         sys.exit("lumos client server: cannot listen on %s:%d (in use?); pick another with "
                  "--client-server-port, or 0 to run none" % (args.host, args.port))
     server.start()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *a: stop.set())
-    signal.signal(signal.SIGINT, lambda *a: stop.set())
-    while not stop.wait(0.5):
+    # A plain flag: a handler that set a threading.Event could deadlock on
+    # the Event's lock held by the main thread's wait.
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+    signal.signal(signal.SIGINT, lambda *a: stop.append(1))
+    while not stop:
+        time.sleep(0.5)
         cs.reap()
         if args.lifeline_pid and not _alive(args.lifeline_pid):
             break
+        if not os.path.isdir(args.session_dir):
+            break   # the cluster's session is gone (stopped without us, or deleted)
     server.stop(0.5)
     cs.stop_drivers()
 
