@@ -1,7 +1,14 @@
 #include "common/process_util.h"
 
+#include <poll.h>
+#include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <thread>
 
 namespace lumos {
 
@@ -10,6 +17,32 @@ bool TieLifetimeToParent(pid_t expected_parent, int sig) {
   prctl(PR_SET_PDEATHSIG, sig);
   // The parent may have died before prctl took effect.
   return getppid() == expected_parent;
+}
+
+bool WatchLifeline(pid_t lifeline, int sig) {
+  if (lifeline <= 0) return true;
+#ifdef SYS_pidfd_open
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, lifeline, 0));
+#else
+  int fd = -1;
+#endif
+  // Opened while the parent is alive (checked after), so a recycled pid is never watched.
+  if (getppid() != lifeline) {
+    if (fd >= 0) ::close(fd);
+    return false;
+  }
+  std::thread([fd, lifeline, sig] {
+    if (fd >= 0) {
+      pollfd p{fd, POLLIN, 0};
+      while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+      }
+    } else {
+      // No pidfd (kernel < 5.3): our parent changes when it dies.
+      while (getppid() == lifeline) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    ::kill(getpid(), sig);
+  }).detach();
+  return true;
 }
 
 uint64_t PhysicalMemoryBytes() {

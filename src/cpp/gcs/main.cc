@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   const int64_t lifeline = flags.GetInt("lifeline-pid", 0);
-  if (!lumos::TieLifetimeToParent(static_cast<pid_t>(lifeline), SIGTERM)) {
+  if (!lumos::WatchLifeline(static_cast<pid_t>(lifeline), SIGTERM)) {
     LUMOS_LOG(Warning) << "parent " << lifeline << " is already gone; exiting";
     return 1;
   }

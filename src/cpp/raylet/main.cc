@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   if (!parsed.ok()) return Fail(parsed.status());
   Flags flags = parsed.MoveValue();
   if (Status s = flags.CheckKnown(kKnownFlags); !s.ok()) return Fail(s);
-  if (!TieLifetimeToParent(static_cast<pid_t>(flags.GetInt("lifeline-pid", 0)), SIGTERM)) return 1;
+  if (!WatchLifeline(static_cast<pid_t>(flags.GetInt("lifeline-pid", 0)), SIGTERM)) return 1;
   signal(SIGPIPE, SIG_IGN);
 
   for (const char* required : {"session-dir", "gcs-address", "raylet-socket", "store-socket", "python"}) {
