@@ -1,19 +1,33 @@
-# The README's commands. Every target installs what it needs first.
-PYTHON ?= python3
+# The README's commands. Every target installs what it needs first: Debian
+# packages with apt-get, everything Python into the project venv .venv (made
+# here from $(SYSTEM_PYTHON)), so the system Python is left as it was.
+SYSTEM_PYTHON ?= python3
+# Resolved before PATH below puts the venv first.
+SYSTEM_PYTHON_BIN := $(or $(shell command -v $(SYSTEM_PYTHON)),$(SYSTEM_PYTHON))
+VENV := .venv
+PYTHON := $(CURDIR)/$(VENV)/bin/python
+INSTALL_DEPS ?= scripts/install_deps.sh
+# The venv's commands (lumos, pytest, ninja) first for the targets and the
+# processes they start; workers run the driver's sys.executable (the venv's).
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 BUILD_DIR := build/py
 PIP_FLAGS := --no-build-isolation -q -C build-dir=$(BUILD_DIR) \
   -C cmake.define.LUMOS_BUILD_TESTS=ON -C cmake.define.LUMOS_BUILD_BENCHMARKS=ON \
   -C cmake.build-type=RelWithDebInfo -C build.tool-args=-j2
 
-.PHONY: deps build demo test typecheck test-cpp test-python bench wheel wheel-root wheel-test clean
+.PHONY: deps build demo test typecheck test-cpp test-python bench wheel wheel-root wheel-test clean distclean
 
 deps:
-	@PYTHON=$(PYTHON) scripts/install_deps.sh
+	@VENV=$(VENV) SYSTEM_PYTHON=$(SYSTEM_PYTHON_BIN) PYTHON=$(PYTHON) $(INSTALL_DEPS)
 
 # Editable install: Python changes apply at once; C++/Cython changes rebuild
 # incrementally in $(BUILD_DIR) on the next `make build`.
 build: deps
 	$(PYTHON) -m pip install $(PIP_FLAGS) -e .
+	@$(SYSTEM_PYTHON_BIN) -m pip show -q lumos >/dev/null 2>&1 && echo "make build: note:" \
+	  "$(SYSTEM_PYTHON_BIN) also has a lumos install that make no longer updates;" \
+	  "run lumos with $(PYTHON)" || true
 
 demo: build
 	$(PYTHON) examples/demo.py
@@ -33,7 +47,7 @@ test-python:
 
 bench: build
 	@for b in $(BUILD_DIR)/benchmarks/*_benchmark; do echo "== $$b"; $$b --benchmark_min_time=0.5; done
-	lumos microbenchmark
+	$(VENV)/bin/lumos microbenchmark
 
 # A self-contained binary wheel in dist/ (Release in build/wheel, then
 # auditwheel: Debian's gRPC/protobuf/absl/ssl vendored into lumos.libs/,
@@ -44,7 +58,7 @@ wheel: deps
 # Installs a wheel (default: dist/lumos-*.whl; WHEEL=path for another, e.g.
 # build/wheel-unrepaired/*.whl, which must fail) in a bare Debian 12 root with
 # no network and runs the demo and a cluster there (needs root).
-wheel-test:
+wheel-test: deps
 	PYTHON=$(PYTHON) scripts/wheel_test/run.sh $(WHEEL)
 
 # Only the cached Debian root of wheel-test (tests/python/test_wheel.py skips without it).
@@ -53,3 +67,7 @@ wheel-root:
 
 clean:
 	rm -rf build
+
+# Also the project venv (the next target makes it again).
+distclean: clean
+	rm -rf $(VENV) dist

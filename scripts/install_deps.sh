@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system (Debian) and Python packages lumos needs to build, run and
-# test. Idempotent: does nothing when everything is present.
+# test. Idempotent: does nothing when everything is present. With VENV set it
+# first makes that venv from SYSTEM_PYTHON (default python3) and PYTHON is its
+# interpreter: the pip packages go there, only the Debian ones system-wide.
 set -euo pipefail
 
 DEB_PKGS=(libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
@@ -19,6 +21,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "install_deps: apt-get install ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ -n "${VENV:-}" ] && [ ! -x "$VENV/bin/python" ]; then
+  SYS=${SYSTEM_PYTHON:-python3}
+  echo "install_deps: $SYS -m venv $VENV"
+  if ! $SYS -m venv "$VENV" 2>/dev/null; then
+    # Debian's python3 makes venvs only with python3-venv (ensurepip) installed.
+    rm -rf "$VENV"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    echo "install_deps: apt-get install python3-venv"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv
+    $SYS -m venv "$VENV"
+  fi
 fi
 
 PY=${PYTHON:-python3}
