@@ -108,7 +108,7 @@ def get_actor(name: str, namespace: str | None = None) -> ActorHandle[_Any]:
     from lumos.actor import get_actor as _get_actor
     from lumos._private import worker as _w
     if _w._client is not None:   # client mode (lumos://)
-        return _w._client.api("get_actor", name, namespace)  # type: ignore[no-any-return]
+        return _w._client.api("get_actor", name, namespace)
     return _get_actor(name, namespace)
 
 
@@ -117,7 +117,7 @@ def kill(actor: ActorHandle[_Any], *, no_restart: bool = True) -> None:
     from lumos.actor import kill as _kill
     from lumos._private import worker as _w
     if _w._client is not None:   # client mode (lumos://)
-        return _w._client.api("kill", actor, no_restart=no_restart)  # type: ignore[no-any-return]
+        return _w._client.api("kill", actor, no_restart=no_restart)
     return _kill(actor, no_restart=no_restart)
 
 
@@ -131,7 +131,7 @@ def cancel(object_ref: ObjectRef[_Any] | ObjectRefGenerator, *, force: bool = Fa
     if not isinstance(object_ref, ObjectRef):
         raise TypeError("lumos.cancel() expects an ObjectRef returned by .remote(), got %r" % (object_ref,))
     if _w._client is not None:   # client mode (lumos://)
-        return _w._client.api("cancel", object_ref, force=bool(force), recursive=bool(recursive))  # type: ignore[no-any-return]
+        return _w._client.api("cancel", object_ref, force=bool(force), recursive=bool(recursive))
     _w.core_worker().cancel_task(object_ref, bool(force), bool(recursive))
 
 

@@ -183,7 +183,7 @@ class ActorClass(Generic[T]):
 
     def _remote(self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]) -> ActorHandle[T]:
         if _worker._client is not None:   # client mode (lumos://)
-            return _worker._client.create_actor(self, args, kwargs, options)  # type: ignore[no-any-return]
+            return _worker._client.create_actor(self, args, kwargs, options)
         cw = _worker.core_worker()
         init = getattr(self._cls, "__init__", None)
         if init is not None and init is not object.__init__:

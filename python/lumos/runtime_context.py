@@ -206,5 +206,5 @@ class RuntimeContext:
 
 def get_runtime_context() -> "RuntimeContext":
     if _worker._client is not None:   # client mode: the context of the client's driver
-        return _worker._client.runtime_context()  # type: ignore[no-any-return]
+        return _worker._client.runtime_context()
     return RuntimeContext()

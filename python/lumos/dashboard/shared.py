@@ -3,10 +3,11 @@ process: the ClusterData cache and the metrics sampler. Made on first use,
 so a route module asks for them in register() and never builds its own.
 """
 import threading
+from typing import Any, Dict
 
 _lock = threading.Lock()
-_by_address = {}   # gcs address -> ClusterData
-_samplers = {}     # gcs address -> timeseries.Sampler
+_by_address: Dict[str, Any] = {}   # gcs address -> ClusterData
+_samplers: Dict[str, Any] = {}     # gcs address -> timeseries.Sampler
 
 
 def cluster(ctx):

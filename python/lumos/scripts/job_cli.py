@@ -65,7 +65,11 @@ def _runtime_env(args):
         try:
             env = json.loads(text)
         except ValueError:
-            import yaml
+            try:
+                import yaml  # type: ignore[import-untyped,import-not-found,unused-ignore]
+            except ImportError:
+                raise ValueError("--runtime-env %s is not JSON, and reading it as YAML needs PyYAML "
+                                 "(pip install pyyaml), or pass JSON" % args.runtime_env) from None
             env = yaml.safe_load(text)
         if not isinstance(env, dict):
             raise ValueError("--runtime-env %s must hold a mapping (YAML or JSON)" % args.runtime_env)
