@@ -78,7 +78,12 @@ void ActorTaskSubmitter::Resolved(const std::string& actor_id, uint64_t seq, rpc
 void ActorTaskSubmitter::SendLocked(const std::string& actor_id, Actor& a) {
   if (!a.known || a.data.state() != State::ALIVE) return;
   if (!a.conn || a.conn->closed() || a.conn_incarnation != a.data.num_restarts()) {
-    auto conn = pool_->Get(a.data.address().endpoint());
+    // The connection to this very incarnation dropped: its worker most likely
+    // died, and its socket now refuses. One attempt only -- retrying refused
+    // connects for the pool's usual 2 s here (under mu_, on the event loop)
+    // stalled every call and task of this process until the GCS said so.
+    const bool dropped = a.conn && a.conn_incarnation == a.data.num_restarts();
+    auto conn = dropped ? pool_->Get(a.data.address().endpoint(), 0) : pool_->Get(a.data.address().endpoint());
     if (!conn.ok()) {
       LUMOS_LOG(Debug) << "cannot reach actor yet: " << conn.status().ToString();
       return;  // the GCS will tell us when it died or moved

@@ -136,7 +136,9 @@ void NormalTaskSubmitter::OnLeaseReply(uint64_t cls_id, const rpc::ConnectionPtr
     return;
   }
   if (parsed && reply.rejected_reason().empty()) {
-    auto conn = pool_->Get(reply.worker_address().endpoint());
+    // A granted worker listens already: a refusal means it just died (one
+    // attempt, not the pool's 2 s of retries on this event-loop callback).
+    auto conn = pool_->Get(reply.worker_address().endpoint(), 0);
     if (conn.ok()) {
       w = std::make_shared<Leased>();
       w->lease_id = reply.lease_id();
