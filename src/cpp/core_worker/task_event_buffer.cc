@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "common/config.h"
+#include "common/string_util.h"
 #include "common/logging.h"
 
 namespace lumos::core {
@@ -15,15 +16,6 @@ std::string TaskTypeOf(const rpc::TaskSpec& spec) {
   return "NORMAL_TASK";
 }
 
-std::string HexOf(const std::string& bin) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bin) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
 }  // namespace
 
 TaskEventBuffer::TaskEventBuffer(Sender sender, std::string node_id, std::string worker_id, int32_t pid)
@@ -50,7 +42,7 @@ void TaskEventBuffer::DescribeTask(const rpc::TaskSpec& spec, rpc::TaskInfo* inf
   if (spec.has_actor_task()) info->set_actor_id(spec.actor_task().actor_id());
   info->set_parent_task_id(spec.parent_task_id());
   info->mutable_required_resources()->insert(spec.required_resources().begin(), spec.required_resources().end());
-  if (!spec.placement_group_id().empty()) info->set_placement_group_id(HexOf(spec.placement_group_id()));
+  if (!spec.placement_group_id().empty()) info->set_placement_group_id(HexOfBytes(spec.placement_group_id()));
 }
 
 std::shared_ptr<rpc::TaskInfo> TaskEventBuffer::SharedDescription(const rpc::TaskSpec& spec) {

@@ -5,34 +5,20 @@
 #include <map>
 #include <utility>
 
+#include "common/string_util.h"
+
 namespace lumos::gcs {
 namespace {
 
-std::string Hex(const std::string& bin) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bin) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
-
-bool EqualsIgnoreCase(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 // The field as python/lumos/util/state/rows.py ACTOR_FIELDS shows it.
 std::string FieldOf(const rpc::ActorTableData& a, const std::string& key) {
-  if (key == "actor_id") return Hex(a.actor_id());
+  if (key == "actor_id") return HexOfBytes(a.actor_id());
   if (key == "state") return rpc::ActorTableData::ActorState_Name(a.state());
   if (key == "class_name") return a.class_name();
   if (key == "name") return a.name();
-  if (key == "job_id") return Hex(a.job_id());
+  if (key == "job_id") return HexOfBytes(a.job_id());
   if (key == "ray_namespace") return a.ray_namespace();
-  if (key == "node_id") return a.state() == rpc::ActorTableData::ALIVE ? Hex(a.address().node_id()) : "";
+  if (key == "node_id") return a.state() == rpc::ActorTableData::ALIVE ? HexOfBytes(a.address().node_id()) : "";
   return "";
 }
 

@@ -5,25 +5,10 @@
 #include <map>
 #include <tuple>
 
+#include "common/string_util.h"
+
 namespace lumos::gcs {
 namespace {
-
-std::string ToHex(const std::string& bin) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  out.reserve(bin.size() * 2);
-  for (unsigned char c : bin) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
-
-bool EqualsIgnoreCase(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 int HexDigit(char c) {
   c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -84,17 +69,17 @@ const std::vector<std::string>& GcsTaskEventManager::FilterKeys() {
 bool GcsTaskEventManager::FieldOf(const Key& k, const Attempt& a, const std::string& key, std::string* out) {
   static const rpc::TaskInfo kNoInfo;
   const rpc::TaskInfo& info = a.info ? *a.info : kNoInfo;
-  if (key == "task_id") *out = ToHex(k.task_id.str());
+  if (key == "task_id") *out = HexOfBytes(k.task_id.str());
   else if (key == "attempt_number") *out = std::to_string(a.attempt_number);
   else if (key == "name") *out = info.name();
   else if (key == "state") *out = rpc::TaskStatus_Name(a.State());
-  else if (key == "job_id") *out = ToHex(info.job_id());
-  else if (key == "actor_id") *out = ToHex(a.actor_id.str());
+  else if (key == "job_id") *out = HexOfBytes(info.job_id());
+  else if (key == "actor_id") *out = HexOfBytes(a.actor_id.str());
   else if (key == "type") *out = info.type();
   else if (key == "func_or_class_name") *out = info.func_or_class_name();
-  else if (key == "parent_task_id") *out = ToHex(a.parent_task_id.str());
-  else if (key == "node_id") *out = ToHex(a.node_id.str());
-  else if (key == "worker_id") *out = ToHex(a.worker_id.str());
+  else if (key == "parent_task_id") *out = HexOfBytes(a.parent_task_id.str());
+  else if (key == "node_id") *out = HexOfBytes(a.node_id.str());
+  else if (key == "worker_id") *out = HexOfBytes(a.worker_id.str());
   else if (key == "worker_pid") *out = a.worker_pid ? std::to_string(a.worker_pid) : "";
   else if (key == "error_type") *out = a.error_type;
   else if (key == "language") *out = "PYTHON";
