@@ -10,7 +10,7 @@ DEB_PKGS=(libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
           chromium)  # chromium: the dashboard's browser tests (driven by playwright)
 PY_PKGS=("grpcio>=1.85" "grpcio-tools>=1.85" "protobuf>=7.35" "cloudpickle>=3.0"
          numpy psutil pytest pytest-timeout "scikit-build-core>=0.10" "cython>=3.0"
-         "pybind11>=2.12" ninja "mypy>=1.11" playwright)
+         "pybind11>=2.12" ninja "mypy>=1.11" playwright pyyaml)
 
 missing=()
 for p in "${DEB_PKGS[@]}"; do
@@ -46,7 +46,7 @@ for name, ver in need.items():
     if v < ver:
         sys.exit(1)
 for name in ["numpy", "psutil", "pytest", "pytest-timeout", "scikit-build-core", "cython", "pybind11", "ninja", "mypy",
-             "playwright"]:
+             "playwright", "pyyaml"]:
     m.version(name)
 PYEOF
 then

@@ -9,14 +9,7 @@ import sys
 import threading
 
 from conftest import REPO, env_with_lumos, run_cli, short_tmpdir
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from lumos._private.node import free_port
 
 
 class Head:

@@ -3,20 +3,12 @@ private temp dir, for the jobs tests; `lumos stop` on that dir ends it."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 
 from conftest import describe, env_with_lumos, processes_under, run_cli, short_tmpdir, wait_gone
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from lumos._private.node import free_port
 
 
 class JobsHead:
