@@ -139,7 +139,12 @@ def _bool_flag(text):
 def _recorded_processes(root):
     """(pid file, pid, start time) for every process recorded under root."""
     out = []
+    seen = set()
     for path in glob.glob(os.path.join(root, "session_*", "pids", "*.pid")):
+        real = os.path.realpath(path)  # session_latest is a link to one of the sessions
+        if real in seen:
+            continue
+        seen.add(real)
         try:
             with open(path) as f:
                 pid_s, start_s = f.read().split()[:2]
