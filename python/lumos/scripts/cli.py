@@ -97,6 +97,9 @@ def _cmd_start(args):
         if node.dashboard_url:
             print("\nView the dashboard at %s (sign in with the token in %s)"
                   % (node.dashboard_url, os.path.join(node.session_dir, "auth_token")))
+        if node.client_server_port:
+            print("\nFrom another machine (client mode, with the cluster token in LUMOS_AUTH_TOKEN):\n"
+                  "    lumos.init('lumos://%s:%d')" % (node.node_ip, node.client_server_port))
     sys.stdout.flush()
     if args.block:
         stop = {"now": False}
