@@ -12,28 +12,9 @@ import pytest
 import lumos as ray
 from lumos import exceptions
 
+from streaming_retry_util import next_run, raises_in_first_runs, runs
+
 pytestmark = pytest.mark.timeout(90)
-
-
-def _next_run(path):
-    """Counts runs in a file; returns this run's number (0 for the first)."""
-    n = int(open(path).read()) if os.path.exists(path) else 0
-    with open(path, "w") as f:
-        f.write(str(n + 1))
-    return n
-
-
-def _runs(path):
-    return int(open(path).read())
-
-
-@ray.remote
-def raises_in_first_runs(path, fail_runs, fail_at, n, exc_name="ValueError"):
-    run = _next_run(path)
-    for i in range(n):
-        if i == fail_at and run < fail_runs:
-            raise {"ValueError": ValueError, "KeyError": KeyError}[exc_name]("run %d fails at %d" % (run, i))
-        yield (i, run)
 
 
 def test_without_retry_exceptions_the_error_is_not_retried(ray_start, tmp_path):
@@ -42,12 +23,12 @@ def test_without_retry_exceptions_the_error_is_not_retried(ray_start, tmp_path):
     assert ray.get(next(g), timeout=30) == (0, 0)
     with pytest.raises(ValueError):
         ray.get(next(g), timeout=30)
-    assert _runs(marker) == 1
+    assert runs(marker) == 1
 
 
 @ray.remote
 def dies_in_first_runs(path, die_runs, die_at, n):
-    run = _next_run(path)
+    run = next_run(path)
     for i in range(n):
         if i == die_at and run < die_runs:
             os._exit(1)
@@ -67,7 +48,7 @@ def test_worker_death_retry_with_wait(ray_start, tmp_path):
         except StopIteration:
             break
     assert got == [(0, 0), (1, 0), (2, 2), (3, 2)]
-    assert _runs(marker) == 3
+    assert runs(marker) == 3
 
 
 def test_worker_death_retries_exhausted_mid_stream(ray_start, tmp_path):
@@ -78,13 +59,13 @@ def test_worker_death_retries_exhausted_mid_stream(ray_start, tmp_path):
         ray.get(next(g), timeout=30)
     with pytest.raises(StopIteration):
         next(g)
-    assert _runs(marker) == 2
+    assert runs(marker) == 2
 
 
 def test_sigkill_mid_stream_is_retried_and_continues(ray_start, tmp_path):
     @ray.remote(max_retries=1)
     def pid_stream(path):
-        run = _next_run(path)
+        run = next_run(path)
         yield ("pid", os.getpid())
         for i in range(3):
             if run == 0 and i == 1:

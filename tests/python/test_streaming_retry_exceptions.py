@@ -8,6 +8,8 @@ import pytest
 import lumos as ray
 from lumos import exceptions
 
+from streaming_retry_util import next_run, raises_in_first_runs, runs
+
 pytestmark = pytest.mark.timeout(90)
 
 
@@ -16,37 +18,13 @@ def cluster(ray_start):
     yield ray_start
 
 
-def _next_run(path):
-    """Counts runs in a file; returns this run's number (0 for the first)."""
-    try:
-        n = int(open(path).read())
-    except FileNotFoundError:
-        n = 0
-    with open(path, "w") as f:
-        f.write(str(n + 1))
-    return n
-
-
-def _runs(path):
-    return int(open(path).read())
-
-
-@ray.remote
-def raises_in_first_runs(path, fail_runs, fail_at, n, exc_name="ValueError"):
-    run = _next_run(path)
-    for i in range(n):
-        if i == fail_at and run < fail_runs:
-            raise {"ValueError": ValueError, "KeyError": KeyError}[exc_name]("run %d fails at %d" % (run, i))
-        yield (i, run)
-
-
 def test_reruns_and_skips_items_already_received(tmp_path):
     marker = str(tmp_path / "runs")
     g = raises_in_first_runs.options(retry_exceptions=True, max_retries=1).remote(marker, 1, 3, 5)
     got = [ray.get(r, timeout=30) for r in g]
     # Items 0-2 come from the first run, 3-4 from the retry; none twice, no error item.
     assert got == [(0, 0), (1, 0), (2, 0), (3, 1), (4, 1)]
-    assert _runs(marker) == 2
+    assert runs(marker) == 2
     assert ray.get(g.completed(), timeout=30) is None
 
 
@@ -58,7 +36,7 @@ def test_while_the_caller_consumes(tmp_path):
     assert ray.get(next(g), timeout=30) == (1, 0)
     rest = [ray.get(r, timeout=30) for r in g]
     assert rest == [(2, 2), (3, 2)]
-    assert _runs(marker) == 3
+    assert runs(marker) == 3
 
 
 def test_exhausted_ends_with_the_last_error(tmp_path):
@@ -73,7 +51,7 @@ def test_exhausted_ends_with_the_last_error(tmp_path):
         next(g)
     with pytest.raises(exceptions.RayTaskError):
         ray.get(g.completed(), timeout=30)
-    assert _runs(marker) == 3   # first run + 2 retries
+    assert runs(marker) == 3   # first run + 2 retries
 
 
 def test_allowlist(tmp_path):
@@ -85,17 +63,17 @@ def test_allowlist(tmp_path):
         ray.get(next(g), timeout=30)
     with pytest.raises(StopIteration):
         next(g)
-    assert _runs(marker) == 1
+    assert runs(marker) == 1
     # In the allowlist: retried.
     marker = str(tmp_path / "yes")
     g = raises_in_first_runs.options(retry_exceptions=[KeyError], max_retries=3).remote(marker, 1, 1, 3, "KeyError")
     assert [ray.get(r, timeout=30) for r in g] == [(0, 0), (1, 1), (2, 1)]
-    assert _runs(marker) == 2
+    assert runs(marker) == 2
 
 
 @ray.remote(retry_exceptions=True, max_retries=1)
 async def agen(path):
-    run = _next_run(path)
+    run = next_run(path)
     for i in range(4):
         if i == 2 and run == 0:
             raise RuntimeError("async failure")
@@ -128,7 +106,7 @@ def test_many_at_once(tmp_path):
 @ray.remote
 def big_items(path, fail_at, n, size):
     import numpy as np
-    run = _next_run(path)
+    run = next_run(path)
     for i in range(n):
         if i == fail_at and run == 0:
             raise ValueError("first run fails at %d" % i)

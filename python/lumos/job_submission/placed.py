@@ -55,6 +55,14 @@ class EntrypointHost:
 
     def read(self):
         """(new output bytes, exit code or None)."""
+        out = self._read_available()
+        code = self._proc.poll()
+        if code is not None:  # drain what the process wrote just before exiting
+            out += self._read_available()
+        return out, code
+
+    def _read_available(self):
+        """What the pipe holds now, without blocking."""
         chunks = []
         while True:
             try:
@@ -64,17 +72,7 @@ class EntrypointHost:
             if not data:
                 break
             chunks.append(data)
-        code = self._proc.poll()
-        if code is not None:  # drain what the process wrote just before exiting
-            while True:
-                try:
-                    data = self._out.read(1 << 16)
-                except BlockingIOError:
-                    break
-                if not data:
-                    break
-                chunks.append(data)
-        return b"".join(chunks), code
+        return b"".join(chunks)
 
     def stop(self, grace_s):
         import time

@@ -130,13 +130,21 @@ class Connection:
                 if self._reading:
                     self._cv.wait(0.05)
                     continue
-                self._reading = True
-            try:
-                self._read_and_dispatch()
-            finally:
-                with self._cv:
-                    self._reading = False
-                    self._cv.notify_all()
+            self._read_as_reader()
+
+    def _read_as_reader(self):
+        """Reads and dispatches one batch of replies if no other thread holds
+        the reader role (one reader at a time); returns at once otherwise."""
+        with self._cv:
+            if self._reading:
+                return
+            self._reading = True
+        try:
+            self._read_and_dispatch()
+        finally:
+            with self._cv:
+                self._reading = False
+                self._cv.notify_all()
 
     def _trim(self, last_seq):
         with self._ulock:
@@ -220,16 +228,7 @@ class Connection:
                 # Before taking the reader role: a send here may have to wait
                 # for the window, which needs a reader.
                 self.on_idle()
-            with self._cv:
-                if self._reading:
-                    continue
-                self._reading = True
-            try:
-                self._read_and_dispatch()
-            finally:
-                with self._cv:
-                    self._reading = False
-                    self._cv.notify_all()
+            self._read_as_reader()
 
     # ------------------------------------------------------------ reconnect
     def _kill_socket(self):
