@@ -82,6 +82,9 @@ def _workload(d):
     d["ref"] = lumos.put(b"x" * 5_000_000)
     # Task events reach the GCS in batches (about a second apart).
     wait_until(lambda: _get(d, "/api/tasks?state=FAILED")["total"] >= 1, timeout=30)
+    # Views are snapshots refreshed off the request path (at least every
+    # 10 s): under a loaded suite the first node snapshot can predate the node.
+    wait_until(lambda: _get(d, "/api/overview")["num_nodes_alive"] == 1, timeout=30)
 
 
 def _get(d, path, raw=False):
