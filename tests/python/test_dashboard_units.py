@@ -89,6 +89,35 @@ def test_ring_keeps_the_last_samples():
     assert [t for t, _ in ring.snapshot(since_ms=3)] == [4]
 
 
+class _FakeClusterData:
+    """fresh_overview() answers from a list the test changes (the GCS's node table)."""
+
+    def __init__(self):
+        self.nodes = []
+
+    def fresh_overview(self):
+        cpu = float(len([n for n in self.nodes if n == "ALIVE"]) * 2)
+        return {"nodes": list(self.nodes), "num_nodes_alive": self.nodes.count("ALIVE"),
+                "resources": {"CPU": {"used": 0.0, "total": cpu}} if cpu else {},
+                "store": {"used": 0, "capacity": 0, "spilled_bytes": 0}, "tasks": {}, "actors": {}}
+
+    def cached(self, key, fn, ttl=1.0):
+        assert key == "app_metrics"
+        return []
+
+
+def test_sampler_records_nothing_before_the_first_node():
+    data = _FakeClusterData()
+    sampler = timeseries.Sampler(data, interval_s=60)
+    assert sampler.sample_once() is False and len(sampler.ring) == 0
+    data.nodes.append("ALIVE")
+    assert sampler.sample_once() is True
+    assert [v["cpu_total"] for _, v in sampler.ring.snapshot()] == [2.0]
+    data.nodes[0] = "DEAD"  # a cluster that had a node and lost it does have 0 CPUs
+    assert sampler.sample_once() is True
+    assert [v["cpu_total"] for _, v in sampler.ring.snapshot()] == [2.0, 0.0]
+
+
 def test_app_metrics_merge_labels_and_sum():
     reports = [
         {"pid": 1, "host": "h", "metrics": [{"name": "c", "type": "counter", "description": "d", "tag_keys": ["r"],

@@ -82,8 +82,15 @@ class ClusterData:
     def overview(self):
         return self.cached("overview", self._overview)
 
-    def _overview(self):
-        nodes = self.nodes()
+    def fresh_overview(self):
+        """An overview whose nodes and resources are read now (the node list is
+        one cheap GCS call; task and actor counts stay snapshots): for the
+        metrics sampler, whose samples must not repeat a snapshot taken before
+        a node registered or its resources changed."""
+        return self._overview(self.fresh("nodes", self._nodes))
+
+    def _overview(self, nodes=None):
+        nodes = self.nodes() if nodes is None else nodes
         alive = [n for n in nodes if n["state"] == "ALIVE"]
         totals = {}
         for n in alive:

@@ -85,7 +85,11 @@ def app_sample(reports):
 
 
 class Sampler:
-    """The thread that fills a Ring from a ClusterData every INTERVAL_S."""
+    """The thread that fills a Ring from a ClusterData every INTERVAL_S.
+
+    Node and resource series come from a node list read at sample time (a
+    cached overview can be up to MAX_PERIOD_S old, or predate the first node);
+    task and actor counts from the shared snapshots, which bound their cost."""
 
     def __init__(self, data, interval_s=INTERVAL_S, capacity=CAPACITY):
         self.data = data
@@ -98,10 +102,17 @@ class Sampler:
         self._thread.start()
 
     def sample_once(self):
+        """Records one sample; returns False (nothing recorded) while the GCS
+        has listed no node yet: the dashboard starts before the head's raylet
+        registers, and that moment is a cluster starting, not one of 0 CPUs."""
         from lumos.dashboard import app_metrics
-        values = cluster_sample(self.data.overview())
+        overview = self.data.fresh_overview()
+        if not overview["nodes"]:
+            return False
+        values = cluster_sample(overview)
         values.update(app_sample(app_metrics.reports(self.data)))
         self.ring.append(int(time.time() * 1000), values)
+        return True
 
     def _run(self):
         while True:
