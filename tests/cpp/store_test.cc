@@ -358,12 +358,18 @@ TEST_F(StoreTest, GarbageRequestsGetErrorsOrAreDropped) {
     EXPECT_EQ(r.Reply().code(), StatusCode::kInvalidArgument);  // size overflow
     r.SendFrame(rpc::STORE_GET, FrameKind::kRequest, junk);
     EXPECT_EQ(r.Reply().code(), StatusCode::kInvalidArgument);
-    r.SendFrame(999, FrameKind::kRequest, "");
-    EXPECT_EQ(r.Reply().code(), StatusCode::kNotImplemented);
     r.SendFrame(rpc::STORE_STATS, FrameKind::kRequest, "");
     EXPECT_TRUE(r.Reply().ok());  // still served
     // A broken one-way frame has nobody to answer: the connection is dropped.
     r.SendFrame(rpc::STORE_RELEASE, FrameKind::kOneway, junk);
+    EXPECT_TRUE(r.ClosedByPeer());
+  }
+  {
+    // An unknown method: the peer speaks another protocol. Told why, then dropped.
+    RawClient r(path_);
+    ASSERT_TRUE(r.connected());
+    r.SendFrame(999, FrameKind::kRequest, "");
+    EXPECT_EQ(r.Reply().code(), StatusCode::kNotImplemented);
     EXPECT_TRUE(r.ClosedByPeer());
   }
   {

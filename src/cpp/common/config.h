@@ -34,6 +34,9 @@ namespace lumos {
     "After an actor's worker hangs up, how long the GCS waits for the raylet's exit report.") \
   X(int64_t, gcs_connect_timeout_ms, 10000, "How long a client waits for the GCS to answer.")  \
   X(int64_t, raylet_connect_timeout_ms, 10000, "How long a core worker waits for its raylet.") \
+  X(int64_t, auth_timeout_ms, 10000,                                                           \
+    "A TCP fastpath peer that has not sent AUTHENTICATE within this is dropped (a silent "    \
+    "client must not hold a descriptor forever).")                                             \
   X(int64_t, object_store_memory, 0, "Bytes of the node's shared-memory arena (0 = auto).") \
   X(int64_t, object_spilling_enabled, 1,                                                       \
     "1: a full object store spills objects to disk (and keeps objects bigger than it in "      \

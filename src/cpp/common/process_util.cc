@@ -3,9 +3,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <thread>
@@ -43,6 +45,21 @@ bool WatchLifeline(pid_t lifeline, int sig) {
     ::kill(getpid(), sig);
   }).detach();
   return true;
+}
+
+uint64_t RaiseFdLimit() {
+  struct rlimit rl {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  // Capped: a hard limit of 2^30 (some containers) would make anything that
+  // walks every possible descriptor (old close-all-fds loops in the workers
+  // this process spawns) crawl.
+  const rlim_t target = std::min<rlim_t>(rl.rlim_max, 65536);
+  if (rl.rlim_cur < target) {
+    struct rlimit raised = rl;
+    raised.rlim_cur = target;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  return static_cast<uint64_t>(rl.rlim_cur);
 }
 
 uint64_t PhysicalMemoryBytes() {

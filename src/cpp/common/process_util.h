@@ -18,6 +18,13 @@ bool TieLifetimeToParent(pid_t expected_parent, int sig);
 /// the parent process itself (a pidfd, polled on a thread of its own).
 /// No-op when lifeline <= 0. Call before other threads start.
 bool WatchLifeline(pid_t lifeline, int sig);
+/// \brief Raises this process's soft RLIMIT_NOFILE to its hard limit (at most
+/// 65536; never lowers it). The
+/// daemons (raylet with its object store, GCS) hold one descriptor per
+/// client connection, and a common soft default of 1024 would make a node
+/// with ~1,000 connected workers, drivers and peers refuse new ones (accept
+/// failing with EMFILE). Returns the soft limit in force afterwards.
+uint64_t RaiseFdLimit();
 /// \brief Total physical memory in bytes (0 if unknown).
 uint64_t PhysicalMemoryBytes();
 

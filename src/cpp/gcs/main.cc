@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  lumos::RaiseFdLimit();  // one descriptor per raylet, driver and tool: see RaiseFdLimit
   const int64_t lifeline = flags.GetInt("lifeline-pid", 0);
   if (!lumos::WatchLifeline(static_cast<pid_t>(lifeline), SIGTERM)) {
     LUMOS_LOG(Warning) << "parent " << lifeline << " is already gone; exiting";

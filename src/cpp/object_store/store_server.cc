@@ -322,7 +322,12 @@ void StoreServer::OnFrame(const ConnectionPtr& conn, Frame&& frame) {
   }
   const uint16_t method = frame.header.method;
   Status st;
-  if (method != rpc::STORE_CONNECT && !s->connected) {
+  // The store's methods are numbered STORE_CONNECT..STORE_STATS
+  // (protos/common.proto). Anything else is no store request, connected or
+  // not: NotImplemented (and the connection dropped, below).
+  if (method < rpc::STORE_CONNECT || method > rpc::STORE_STATS) {
+    st = Status::NotImplemented("the object store has no method " + std::to_string(method));
+  } else if (method != rpc::STORE_CONNECT && !s->connected) {
     st = Status::NotInitialized("object store request " + std::to_string(method) +
                                 " before STORE_CONNECT");
   } else {
@@ -342,13 +347,12 @@ void StoreServer::OnFrame(const ConnectionPtr& conn, Frame&& frame) {
   }
   PublishStats();
   if (st.ok()) return;
-  if (frame.header.kind == FrameKind::kRequest) {
-    conn->SendError(frame.header.request_id, method, st);
-  } else {
-    // Nobody to answer: a broken one-way frame means a broken client.
-    LUMOS_LOG(Warning) << "closing object store connection after a bad one-way frame: "
-                       << st.ToString();
-    conn->Close(st);
+  if (frame.header.kind == FrameKind::kRequest) conn->SendError(frame.header.request_id, method, st);
+  // An unknown method means the peer does not speak this protocol (told why,
+  // then dropped); a broken one-way frame has nobody to answer and means a
+  // broken client. Both are logged once, naming the peer's pid.
+  if (frame.header.kind != FrameKind::kRequest || st.code() == StatusCode::kNotImplemented) {
+    conn->CloseBadPeer(Status(st.code(), "object store: " + st.message()));
   }
 }
 

@@ -15,8 +15,9 @@
 // ClientDisconnected: pins dropped, owned objects deleted, unsealed creations
 // aborted) when its last connection closes.
 // Bad input never takes the process down: an unparsable payload, an id of the
-// wrong length or an unknown method gets an error reply (InvalidArgument,
-// Invalid, NotImplemented); a bad one-way frame closes that connection.
+// wrong length gets an error reply (InvalidArgument, Invalid); an unknown
+// method gets NotImplemented and closes the connection, as does a bad one-way
+// frame (both logged once naming the peer's pid: Connection::CloseBadPeer).
 //
 // Threading: everything except Stats() runs on the io_context's loop thread.
 // Start() may be called from any thread before or while the loop runs. Stop()

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   if (Status s = flags.CheckKnown(kKnownFlags); !s.ok()) return Fail(s);
   if (!WatchLifeline(static_cast<pid_t>(flags.GetInt("lifeline-pid", 0)), SIGTERM)) return 1;
   signal(SIGPIPE, SIG_IGN);
+  RaiseFdLimit();  // one descriptor per connected client: see RaiseFdLimit
 
   for (const char* required : {"session-dir", "gcs-address", "raylet-socket", "store-socket", "python"}) {
     if (!flags.Has(required)) return Fail(Status::InvalidArgument(std::string("--") + required + " is required"));

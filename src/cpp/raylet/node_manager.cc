@@ -139,8 +139,7 @@ void NodeManager::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
                              m == rpc::GET_WORKER_EXIT || m == rpc::GET_NODE_STATS ||
                              m == rpc::LIST_LOGS || m == rpc::READ_LOG || m == rpc::REQUEST_STACK_DUMP);
   if (m != rpc::REGISTER_CLIENT && !c->registered && !anonymous_ok) {
-    LUMOS_LOG(Warning) << "dropping a connection that sent method " << m << " before registering";
-    conn->Close(Status::Invalid("not registered"));
+    conn->CloseBadPeer(Status::Invalid("sent method " + std::to_string(m) + " before REGISTER_CLIENT"));
     return;
   }
   switch (m) {
@@ -193,8 +192,7 @@ void NodeManager::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
       HandleFreeRemoteObjects(frame);
       break;
     default:
-      LUMOS_LOG(Warning) << "unknown raylet method " << m << "; dropping the connection";
-      conn->Close(Status::Invalid("unknown method"));
+      conn->CloseBadPeer(Status::Invalid("unknown raylet method " + std::to_string(m)));
   }
 }
 

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "common.pb.h"
+#include "common/log_budget.h"
 #include "common/logging.h"
 #include "object_manager.pb.h"
 #include "rpc/blocking_io.h"
@@ -199,7 +200,15 @@ void ObjectManager::AcceptLoop() {
     if (p[1].revents) return;
     if (!(p[0].revents & POLLIN)) continue;
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of descriptors: the connection stays queued and poll() would say
+        // so at once, forever. Pause (still woken by Stop) instead of spinning.
+        struct pollfd w = {wake_pipe_[0], POLLIN, 0};
+        if (::poll(&w, 1, 100) > 0) return;
+      }
+      continue;
+    }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     {
@@ -225,7 +234,24 @@ void ObjectManager::AcceptLoop() {
 void ObjectManager::Serve(int fd) {
   Status hs = rpc::ServerHandshake(fd, 5000);
   if (!hs.ok()) {
-    LUMOS_LOG(Warning) << "object manager refused a connection: " << hs.message();
+    sockaddr_storage ss{};
+    socklen_t len = sizeof(ss);
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+      const bool v4 = ss.ss_family == AF_INET;
+      const void* a = v4 ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&ss)->sin_addr)
+                         : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr);
+      ::inet_ntop(ss.ss_family, a, host, sizeof(host));
+      port = ntohs(v4 ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+    }
+    static LogBudget budget(/*burst=*/50, /*per_second=*/5);  // a flood must not flood the log
+    uint64_t suppressed = 0;
+    if (budget.Take(rpc::NowMs(), &suppressed)) {
+      LUMOS_LOG(Warning) << "object manager refused a connection from TCP peer " << host << ":" << port
+                         << " (pid not knowable over TCP): " << hs.message()
+                         << (suppressed ? " (" + std::to_string(suppressed) + " earlier refusals not logged)" : "");
+    }
     return;
   }
   ObjectID pinned;

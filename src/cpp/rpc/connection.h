@@ -2,12 +2,16 @@
 // One fastpath connection (a Unix-domain or TCP stream socket) driven by an
 // asio loop. A connection accepted on a TCP listener must authenticate first
 // (RequireAuth): its first frame is AUTHENTICATE with the cluster token
-// (rpc/handshake.h); anything else, or a wrong token, closes it.
+// (rpc/handshake.h) within Config auth_timeout_ms; anything else, a wrong
+// token, or silence past that deadline closes it.
 //
 // Reads happen on the loop thread: requests and one-way frames go to the
 // handler given to Start(); replies complete the callback of the matching
-// SendRequest(). A malformed frame closes the connection (logged) and fails
-// every pending request with Disconnected; the process keeps running.
+// SendRequest(). A malformed frame closes the connection and fails every
+// pending request with Disconnected; the process keeps running. Every such
+// protocol violation (here or in a handler: CloseBadPeer) is logged once per
+// connection, naming the peer (its pid on a Unix socket), rate-limited per
+// process so a flood of bad connections cannot flood the log.
 //
 // Thread safety: every Send* may be called from any thread. A send writes
 // straight to the socket from the calling thread when nothing is queued (no
@@ -77,6 +81,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Uncork();
 
   void Close(const Status& reason = Status::Disconnected("closed locally"));
+  /// \brief Closes the connection because the peer broke the protocol (a
+  /// malformed or truncated frame, an unknown method, no or a wrong
+  /// AUTHENTICATE): one warning naming the peer (DescribePeer) and `why`,
+  /// once per connection and within the process's budget for such lines.
+  void CloseBadPeer(const Status& why);
   bool closed() const { return closed_.load(); }
   /// \brief True once a TCP peer passed AUTHENTICATE (false on Unix sockets).
   bool authenticated() const { return authenticated_.load(); }
@@ -86,6 +95,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   pid_t PeerPid();
   /// \brief "IP:port" of a TCP peer, or a description of a Unix one (for logs).
   std::string PeerAddress();
+  /// \brief The peer for a log line: "unix peer pid N" (SO_PEERCRED), or
+  /// "TCP peer IP:port (pid not knowable over TCP)".
+  std::string DescribePeer();
 
   /// \brief Opaque per-connection slot for the owner (e.g. the worker behind it).
   void set_context(std::shared_ptr<void> ctx) { context_ = std::move(ctx); }
@@ -103,6 +115,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Dispatch(Frame&& frame);
   void HandleAuth(Frame&& frame);
   void ArmDeadlineTimer();
+  void ArmAuthTimer();
   void ExpireDeadlines();
 
   asio::io_context& io_;
@@ -132,6 +145,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unordered_map<uint64_t, Pending> pending_;  // GUARDED_BY(pending_mu_)
   bool deadline_timer_armed_ = false;              // GUARDED_BY(pending_mu_)
   asio::steady_timer deadline_timer_;
+  asio::steady_timer auth_timer_;  // loop thread only; armed while awaiting_auth_
+  std::atomic<bool> reported_bad_peer_{false};
   std::shared_ptr<void> context_;
 };
 

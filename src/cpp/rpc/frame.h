@@ -55,6 +55,9 @@ class FrameDecoder {
   void set_max_payload(uint64_t max_payload) { max_payload_ = max_payload; }
   /// \brief Bytes still needed to finish the current frame (a read-size hint).
   size_t Wanted() const;
+  /// \brief True while part of a frame has arrived but not all of it (a peer
+  /// that hangs up now sent a truncated frame).
+  bool MidFrame() const { return have_header_ || !partial_.empty(); }
 
  private:
   uint64_t max_payload_;

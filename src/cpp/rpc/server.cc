@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/log_budget.h"
 #include "common/logging.h"
+#include "rpc/connection.h"
 
 namespace lumos::rpc {
 
@@ -15,6 +17,8 @@ FastpathServer::FastpathServer(asio::io_context& io, std::string path, FrameHand
       on_close_(std::move(on_close)),
       acceptor_(io),
       tcp_acceptor_(io),
+      retry_timer_(io),
+      tcp_retry_timer_(io),
       creator_pid_(getpid()) {}
 
 FastpathServer::~FastpathServer() {
@@ -47,10 +51,7 @@ Status FastpathServer::Listen() {
 void FastpathServer::Accept() {
   acceptor_.async_accept([this](asio::error_code ec, asio::local::stream_protocol::socket socket) {
     if (ec) {
-      if (ec != asio::error::operation_aborted) {
-        LUMOS_LOG(Warning) << "accept on " << path_ << " failed: " << ec.message();
-        Accept();
-      }
+      if (ec != asio::error::operation_aborted) RetryAcceptLater(ec, "accept", retry_timer_, &FastpathServer::Accept);
       return;
     }
     auto conn = Connection::Create(io_, Connection::Socket(std::move(socket)));
@@ -80,8 +81,7 @@ void FastpathServer::AcceptTcp() {
   tcp_acceptor_.async_accept([this](asio::error_code ec, asio::ip::tcp::socket socket) {
     if (ec) {
       if (ec != asio::error::operation_aborted) {
-        LUMOS_LOG(Warning) << "TCP accept for " << path_ << " failed: " << ec.message();
-        AcceptTcp();
+        RetryAcceptLater(ec, "TCP accept", tcp_retry_timer_, &FastpathServer::AcceptTcp);
       }
       return;
     }
@@ -94,8 +94,27 @@ void FastpathServer::AcceptTcp() {
   });
 }
 
+void FastpathServer::RetryAcceptLater(const asio::error_code& ec, const char* what,
+                                      asio::steady_timer& timer, void (FastpathServer::*again)()) {
+  static LogBudget budget(/*burst=*/5, /*per_second=*/0.2);
+  uint64_t suppressed = 0;
+  if (budget.Take(NowMs(), &suppressed)) {
+    LUMOS_LOG(Warning) << what << " on " << path_ << " failed: " << ec.message()
+                       << (ec == asio::error::no_descriptors ? " (out of file descriptors; retrying)" : "")
+                       << (suppressed ? " (" + std::to_string(suppressed) + " more not logged)" : std::string());
+  }
+  // The pending connection stays in the backlog; it is taken once a
+  // descriptor is free again.
+  timer.expires_after(std::chrono::milliseconds(100));
+  timer.async_wait([this, again](asio::error_code tec) {
+    if (!tec) (this->*again)();
+  });
+}
+
 void FastpathServer::Stop() {
   asio::error_code ec;
+  retry_timer_.cancel();
+  tcp_retry_timer_.cancel();
   if (tcp_acceptor_.is_open()) tcp_acceptor_.close(ec);
   if (!acceptor_.is_open()) return;
   acceptor_.close(ec);

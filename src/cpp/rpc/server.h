@@ -2,7 +2,10 @@
 // Accepts fastpath connections on a Unix socket path, and optionally on a TCP
 // address too (ListenTcp: each TCP connection must authenticate first, see
 // Connection::RequireAuth), and hands each one, started, to the given handlers. Runs on the EventLoop it was created with. The socket
-// file is unlinked on Stop/destruction (not in a forked child).
+// file is unlinked on Stop/destruction (not in a forked child). When accept
+// fails (out of descriptors: EMFILE/ENFILE) it retries after a pause instead
+// of at once, which would spin the loop and flood the log while the process
+// is at its limit.
 #include <asio.hpp>
 #include <memory>
 #include <string>
@@ -27,6 +30,9 @@ class FastpathServer {
  private:
   void Accept();
   void AcceptTcp();
+  /// \brief Logs (within a budget) and calls `again` after a pause.
+  void RetryAcceptLater(const asio::error_code& ec, const char* what, asio::steady_timer& timer,
+                        void (FastpathServer::*again)());
 
   asio::io_context& io_;
   std::string path_;
@@ -34,6 +40,8 @@ class FastpathServer {
   CloseHandler on_close_;
   asio::local::stream_protocol::acceptor acceptor_;
   asio::ip::tcp::acceptor tcp_acceptor_;
+  asio::steady_timer retry_timer_;
+  asio::steady_timer tcp_retry_timer_;
   pid_t creator_pid_;
 };
 
