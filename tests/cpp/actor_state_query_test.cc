@@ -10,7 +10,8 @@
 namespace lumos::gcs {
 namespace {
 
-std::vector<rpc::ActorTableData> Actors() {
+// The table the queries borrow (as the GCS lends its rows by pointer).
+std::vector<rpc::ActorTableData> MakeTable() {
   std::vector<rpc::ActorTableData> out;
   for (int i = 0; i < 10; i++) {
     rpc::ActorTableData a;
@@ -20,6 +21,13 @@ std::vector<rpc::ActorTableData> Actors() {
     a.mutable_address()->set_node_id(std::string(16, '\x01'));
     out.push_back(a);
   }
+  return out;
+}
+
+std::vector<const rpc::ActorTableData*> Actors() {
+  std::vector<const rpc::ActorTableData*> out;
+  static const std::vector<rpc::ActorTableData> table = MakeTable();
+  for (const auto& a : table) out.push_back(&a);
   return out;
 }
 
@@ -55,6 +63,29 @@ TEST(ActorStateQueryTest, FiltersBeforeTheLimitWithExactTotals) {
   r.Clear();
   ASSERT_TRUE(QueryActors(Actors(), Req({{"actor_id", "=", std::string(32, '0')}}), &r).ok());
   EXPECT_EQ(r.total(), 1);
+  r.Clear();
+  std::string nine;
+  for (int i = 0; i < 16; i++) nine += "09";
+  ASSERT_TRUE(QueryActors(Actors(), Req({{"actor_id", "=", nine}}), &r).ok());
+  EXPECT_EQ(r.total(), 1);
+  r.Clear();
+  ASSERT_TRUE(QueryActors(Actors(), Req({{"actor_id", "!=", nine}}), &r).ok());
+  EXPECT_EQ(r.total(), 9);
+  r.Clear();
+  ASSERT_TRUE(QueryActors(Actors(), Req({{"actor_id", "=", std::string(32, 'A')}}), &r).ok());
+  EXPECT_EQ(r.total(), 0);  // hex of no actor (either case)
+  r.Clear();
+  ASSERT_TRUE(QueryActors(Actors(), Req({{"state", "=", "no-such-state"}}), &r).ok());
+  EXPECT_EQ(r.total(), 0);  // a state no actor can be in matches none ('!=' all)
+  r.Clear();
+  ASSERT_TRUE(QueryActors(Actors(), Req({{"state", "!=", "no-such-state"}}), &r).ok());
+  EXPECT_EQ(r.total(), 10);
+  r.Clear();
+  ASSERT_TRUE(QueryActors(Actors(), Req({{"node_id", "=", "zz"}}), &r).ok());
+  EXPECT_EQ(r.total(), 0);  // not hex: no id equals it
+  r.Clear();
+  ASSERT_TRUE(QueryActors(Actors(), Req({{"node_id", "=", ""}}), &r).ok());
+  EXPECT_EQ(r.total(), 7);  // only an ALIVE actor shows its node
 }
 
 TEST(ActorStateQueryTest, SummaryCountsPerClassAndState) {

@@ -4,7 +4,6 @@
 #include <utility>
 #include <vector>
 
-#include "gcs/actor_state_query.h"
 #include "gcs/grpc_auth.h"
 #include "common/logging.h"
 #include "gcs/service_util.h"
@@ -58,7 +57,7 @@ grpc::Status ActorInfoService::ListNamedActors(grpc::ServerContext* context,
 grpc::Status ActorInfoService::GetAllActorInfo(grpc::ServerContext* context, const rpc::GetAllActorInfoRequest* req,
                                                rpc::GetAllActorInfoReply* reply) {
   LUMOS_GCS_CHECK_AUTH(context);
-  Status s = QueryActors(scheduler_->GetAllActors(), *req, reply);
+  Status s = scheduler_->QueryActors(*req, reply);
   if (!s.ok()) reply->Clear();
   FillGcsStatus(s, reply->mutable_status());
   return grpc::Status::OK;

@@ -127,10 +127,10 @@ std::vector<rpc::ActorTableData> GcsActorManager::ListNamed(const std::string& n
   return out;
 }
 
-std::vector<rpc::ActorTableData> GcsActorManager::ListAll() const {
-  std::vector<rpc::ActorTableData> out;
+std::vector<const rpc::ActorTableData*> GcsActorManager::AllRows() const {
+  std::vector<const rpc::ActorTableData*> out;
   out.reserve(actors_.size());
-  for (const auto& [id, e] : actors_) out.push_back(e.data);
+  for (const auto& [id, e] : actors_) out.push_back(&e.data);
   return out;
 }
 

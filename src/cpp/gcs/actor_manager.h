@@ -95,8 +95,9 @@ class GcsActorManager {
   Result<rpc::ActorTableData> GetNamed(const std::string& name, const std::string& ns) const;
   /// \brief Non-DEAD named actors of `ns` (or of all namespaces), by (namespace, name).
   std::vector<rpc::ActorTableData> ListNamed(const std::string& ns, bool all_namespaces) const;
-  /// \brief Every actor, DEAD ones included (state API).
-  std::vector<rpc::ActorTableData> ListAll() const;
+  /// \brief Every actor's row, DEAD ones included, lent (state API queries
+  /// copy only what they answer with); valid until the table next changes.
+  std::vector<const rpc::ActorTableData*> AllRows() const;
 
   /// \brief Adds `endpoint` as a subscriber (no-op for a DEAD actor, which
   /// will not change again) and returns the current state in `*current`.

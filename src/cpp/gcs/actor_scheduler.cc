@@ -7,6 +7,7 @@
 
 #include "common/config.h"
 #include "common/logging.h"
+#include "gcs/actor_state_query.h"
 #include "gcs/raylet_link.h"
 #include "scheduling/strategy_proto.h"
 #include "core_worker.pb.h"
@@ -188,9 +189,9 @@ std::vector<rpc::ActorTableData> GcsActorScheduler::ListNamedActors(const std::s
   return manager_.ListNamed(ns, all_namespaces);
 }
 
-std::vector<rpc::ActorTableData> GcsActorScheduler::GetAllActors() {
+Status GcsActorScheduler::QueryActors(const rpc::GetAllActorInfoRequest& req, rpc::GetAllActorInfoReply* reply) {
   std::lock_guard<std::mutex> lock(mu_);
-  return manager_.ListAll();
+  return gcs::QueryActors(manager_.AllRows(), req, reply);
 }
 
 Status GcsActorScheduler::KillActor(const std::string& actor_id, bool no_restart,

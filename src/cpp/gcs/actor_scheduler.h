@@ -87,7 +87,8 @@ class GcsActorScheduler {
   Result<rpc::ActorTableData> GetActor(const std::string& actor_id);
   Result<rpc::ActorTableData> GetNamedActor(const std::string& name, const std::string& ns);
   std::vector<rpc::ActorTableData> ListNamedActors(const std::string& ns, bool all_namespaces);
-  std::vector<rpc::ActorTableData> GetAllActors();
+  /// \brief The state API's actor query (actor_state_query.h), run under the lock.
+  Status QueryActors(const rpc::GetAllActorInfoRequest& req, rpc::GetAllActorInfoReply* reply);
   Status KillActor(const std::string& actor_id, bool no_restart, const std::string& reason);
   Status SubscribeActor(const std::string& actor_id, const rpc::Address& subscriber,
                         rpc::ActorTableData* current);

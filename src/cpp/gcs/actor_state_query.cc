@@ -1,7 +1,6 @@
 #include "gcs/actor_state_query.h"
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <utility>
 
@@ -10,31 +9,82 @@
 namespace lumos::gcs {
 namespace {
 
-// The field as python/lumos/util/state/rows.py ACTOR_FIELDS shows it.
-std::string FieldOf(const rpc::ActorTableData& a, const std::string& key) {
-  if (key == "actor_id") return HexOfBytes(a.actor_id());
-  if (key == "state") return rpc::ActorTableData::ActorState_Name(a.state());
-  if (key == "class_name") return a.class_name();
-  if (key == "name") return a.name();
-  if (key == "job_id") return HexOfBytes(a.job_id());
-  if (key == "ray_namespace") return a.ray_namespace();
-  if (key == "node_id") return a.state() == rpc::ActorTableData::ALIVE ? HexOfBytes(a.address().node_id()) : "";
-  return "";
+// One filter, compiled once per query. Fields are compared as
+// python/lumos/util/state/rows.py ACTOR_FIELDS shows them: ids as hex (so
+// the value is decoded once and compared as bytes), states by name (the
+// value is resolved to the enum once), the other fields case-insensitively.
+struct ActorMatcher {
+  enum Kind { kActorId, kState, kClassName, kName, kJobId, kNamespace, kNodeId } kind;
+  bool equal;
+  std::string value;  // the filter's text
+  std::string bytes;  // ids: the decoded value
+  bool hex_ok = false;
+  int state = -1;  // kState: the named state; -1 = no such state
+
+  bool Matches(const rpc::ActorTableData& a) const {
+    bool eq = false;
+    switch (kind) {
+      case kActorId:
+        eq = hex_ok && a.actor_id() == bytes;
+        break;
+      case kJobId:
+        eq = hex_ok && a.job_id() == bytes;
+        break;
+      case kNodeId:  // shown only for an ALIVE actor
+        eq = hex_ok && (a.state() == rpc::ActorTableData::ALIVE ? a.address().node_id() : std::string()) == bytes;
+        break;
+      case kState:
+        eq = static_cast<int>(a.state()) == state;
+        break;
+      case kClassName:
+        eq = EqualsIgnoreCase(a.class_name(), value);
+        break;
+      case kName:
+        eq = EqualsIgnoreCase(a.name(), value);
+        break;
+      case kNamespace:
+        eq = EqualsIgnoreCase(a.ray_namespace(), value);
+        break;
+    }
+    return eq == equal;
+  }
+};
+
+ActorMatcher Compile(const rpc::StateFilter& f, size_t key_index) {
+  static const ActorMatcher::Kind kKinds[] = {ActorMatcher::kActorId,   ActorMatcher::kState,
+                                              ActorMatcher::kClassName, ActorMatcher::kName,
+                                              ActorMatcher::kJobId,     ActorMatcher::kNamespace,
+                                              ActorMatcher::kNodeId};
+  ActorMatcher m;
+  m.kind = kKinds[key_index];
+  m.equal = f.predicate() == "=";
+  m.value = f.value();
+  m.hex_ok = BytesOfHex(f.value(), &m.bytes);
+  if (m.kind == ActorMatcher::kState) {
+    const auto* desc = rpc::ActorTableData::ActorState_descriptor();
+    for (int i = 0; i < desc->value_count(); i++) {
+      if (EqualsIgnoreCase(desc->value(i)->name(), f.value())) m.state = desc->value(i)->number();
+    }
+  }
+  return m;
 }
 
 }  // namespace
 
 const std::vector<std::string>& ActorFilterKeys() {
+  // The order is Compile's kKinds'.
   static const std::vector<std::string> kKeys = {"actor_id", "state",         "class_name", "name",
                                                  "job_id",   "ray_namespace", "node_id"};
   return kKeys;
 }
 
-Status QueryActors(std::vector<rpc::ActorTableData> actors, const rpc::GetAllActorInfoRequest& req,
+Status QueryActors(const std::vector<const rpc::ActorTableData*>& actors, const rpc::GetAllActorInfoRequest& req,
                    rpc::GetAllActorInfoReply* reply) {
   const auto& keys = ActorFilterKeys();
+  std::vector<ActorMatcher> matchers;
   for (const auto& f : req.filters()) {
-    if (std::find(keys.begin(), keys.end(), f.key()) == keys.end()) {
+    auto it = std::find(keys.begin(), keys.end(), f.key());
+    if (it == keys.end()) {
       std::string valid;
       for (const auto& k : keys) valid += (valid.empty() ? "" : ", ") + k;
       return Status::InvalidArgument("the GCS cannot filter actors on '" + f.key() + "'; it filters on: " + valid);
@@ -42,13 +92,14 @@ Status QueryActors(std::vector<rpc::ActorTableData> actors, const rpc::GetAllAct
     if (f.predicate() != "=" && f.predicate() != "!=") {
       return Status::InvalidArgument("filter predicate must be '=' or '!=', got '" + f.predicate() + "'");
     }
+    matchers.push_back(Compile(f, static_cast<size_t>(it - keys.begin())));
   }
   int64_t total = 0;
   std::map<std::pair<std::string, int>, int64_t> counts;
-  for (auto& a : actors) {
+  for (const rpc::ActorTableData* a : actors) {
     bool match = true;
-    for (const auto& f : req.filters()) {
-      if (EqualsIgnoreCase(FieldOf(a, f.key()), f.value()) != (f.predicate() == "=")) {
+    for (const auto& m : matchers) {
+      if (!m.Matches(*a)) {
         match = false;
         break;
       }
@@ -56,9 +107,9 @@ Status QueryActors(std::vector<rpc::ActorTableData> actors, const rpc::GetAllAct
     if (!match) continue;
     total++;
     if (req.summarize()) {
-      counts[{a.class_name(), a.state()}]++;
+      counts[{a->class_name(), a->state()}]++;
     } else if (req.limit() <= 0 || reply->actors_size() < req.limit()) {
-      *reply->add_actors() = std::move(a);
+      *reply->add_actors() = *a;
     }
   }
   for (const auto& [k, n] : counts) {

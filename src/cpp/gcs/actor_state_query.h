@@ -7,6 +7,11 @@
 // Filters compare an actor's field as `lumos list actors` shows it (ids in
 // hex, states by name), case-insensitively, '=' or '!='; they run before
 // the limit and `total` counts every match. Pure function, no state.
+//
+// The caller lends the table by pointer (under its lock): only the actors
+// returned are copied, so "state=ALIVE" or a summary over 10,000 actors
+// copies none it does not answer with; each filter is compiled once (state
+// names to the enum, hex ids to bytes) and compared without building strings.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -23,7 +28,7 @@ const std::vector<std::string>& ActorFilterKeys();
 /// \brief Fills `reply` (actors, total, truncated, or with `summarize` the
 /// counts per class and state) from `actors`, in their order. InvalidArgument
 /// names an unknown key or predicate; `reply` is then left empty.
-Status QueryActors(std::vector<rpc::ActorTableData> actors, const rpc::GetAllActorInfoRequest& req,
+Status QueryActors(const std::vector<const rpc::ActorTableData*>& actors, const rpc::GetAllActorInfoRequest& req,
                    rpc::GetAllActorInfoReply* reply);
 
 }  // namespace lumos::gcs
