@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -76,7 +77,16 @@ TEST_F(MemoryStoreTest, WaitForNumRequired) {
   ASSERT_TRUE(store_.Wait(ids, 2, 1000, &ready, nullptr).ok());
   EXPECT_EQ(ready, std::vector<bool>({false, true, false, true}));
   ASSERT_TRUE(store_.Wait(ids, 1, 1000, &ready, nullptr).ok());
-  EXPECT_EQ(ready, std::vector<bool>({false, true, false, true}));  // all ready ones are reported
+  // The scan stops at the first num_required ready ids (wait() returns those).
+  EXPECT_EQ(ready, std::vector<bool>({false, true, false, false}));
+  // A longer list whose first id is ready: flags after it are cleared, not
+  // left from the scan above.
+  ready.assign(ids.size(), true);
+  store_.Put(ids[0], RayObject::Inline("c", kMetaPickle));
+  ASSERT_TRUE(store_.Wait(ids, 1, 0, &ready, nullptr).ok());
+  EXPECT_EQ(ready, std::vector<bool>({true, false, false, false}));
+  ASSERT_TRUE(store_.Wait(ids, 3, 0, &ready, nullptr).ok());
+  EXPECT_EQ(ready, std::vector<bool>({true, true, false, true}));
   ASSERT_TRUE(store_.Wait(ids, 0, 0, &ready, nullptr).ok());
   ASSERT_TRUE(store_.Wait({}, 0, 0, &ready, nullptr).ok());
   EXPECT_TRUE(ready.empty());
@@ -284,6 +294,46 @@ TEST_F(MemoryStoreTest, ManyWaitersManyPutters) {
   for (auto& t : putters) t.join();
   for (auto& t : waiters) t.join();
   EXPECT_EQ(ok.load(), 4);
+}
+
+// A blocked wait registers on its missing ids: it wakes once enough of them
+// arrived (in any order), overlapping waits with different counts each see
+// theirs, and a wait that gave up leaves no registration behind (later Puts
+// of its ids must not touch it).
+TEST_F(MemoryStoreTest, RegisteredWaitersWakeOnTheirOwnIds) {
+  constexpr int kObjects = 20000;
+  std::vector<ObjectID> ids;
+  for (int i = 0; i < kObjects; i++) ids.push_back(NewId());
+  std::vector<bool> ready;
+  ASSERT_EQ(store_.Wait({ids[0], ids[1]}, 2, 10, &ready, nullptr).code(), StatusCode::kTimedOut);
+  std::atomic<int> all_ok{0}, half_ok{0};
+  std::thread all([&] {
+    std::vector<bool> r;
+    if (store_.Wait(ids, ids.size(), 20000, &r, nullptr).ok() &&
+        std::count(r.begin(), r.end(), true) == kObjects) {
+      all_ok++;
+    }
+  });
+  std::thread half([&] {
+    std::vector<bool> r;
+    std::vector<ObjectID> evens;
+    for (int i = 0; i < kObjects; i += 2) evens.push_back(ids[i]);
+    if (store_.Wait(evens, evens.size() / 2, 20000, &r, nullptr).ok()) half_ok++;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto start = Clock::now();
+  for (int i = kObjects - 1; i >= 0; i--) store_.Put(ids[i], RayObject::Inline("v", kMetaPickle));
+  all.join();
+  half.join();
+  EXPECT_EQ(all_ok.load(), 1);
+  EXPECT_EQ(half_ok.load(), 1);
+  // Linear, not a rescan of 20,000 ids per Put (that took seconds).
+  EXPECT_LT(MsSince(start), 2000);
+  // The same id twice in one list, and the timed-out wait's ids put later.
+  auto dup = NewId();
+  ASSERT_EQ(store_.Wait({dup, dup}, 2, 10, &ready, nullptr).code(), StatusCode::kTimedOut);
+  store_.Put(dup, RayObject::Inline("d", kMetaPickle));
+  ASSERT_TRUE(store_.Wait({dup, dup}, 2, 0, &ready, nullptr).ok());
 }
 
 }  // namespace

@@ -18,8 +18,13 @@ void MemoryStore::Put(const ObjectID& id, std::shared_ptr<RayObject> obj) {
       callbacks_.erase(it);
     }
     version_.fetch_add(1, std::memory_order_release);
+    auto w = waiters_.find(id);
+    if (w != waiters_.end()) {
+      for (Waiter* waiter : w->second) {
+        if (++waiter->hits >= waiter->wake_at) waiter->cv.notify_one();
+      }
+    }
   }
-  cv_.notify_all();
   for (auto& cb : cbs) cb(obj);
 }
 
@@ -49,14 +54,16 @@ void MemoryStore::GetAsync(const ObjectID& id, Callback cb) {
 }
 
 size_t MemoryStore::CountReadyLocked(const std::vector<ObjectID>& ids, const std::vector<size_t>* entry_of,
-                                     std::vector<bool>* ready) const {
+                                     size_t num_required, std::vector<bool>* ready) const {
   size_t n = 0;
   if (entry_of == nullptr) {
-    for (size_t i = 0; i < ids.size(); i++) {
+    size_t i = 0;
+    for (; i < ids.size() && n < num_required; i++) {
       bool r = objects_.count(ids[i]) > 0;
       (*ready)[i] = r;
       n += r;
     }
+    for (; i < ids.size(); i++) (*ready)[i] = false;  // flags of an earlier scan
     return n;
   }
   std::fill(ready->begin(), ready->end(), false);
@@ -95,7 +102,7 @@ Status MemoryStore::WaitImpl(const std::vector<ObjectID>& ids, const std::vector
   uint64_t seen = version_.load(std::memory_order_acquire);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (CountReadyLocked(ids, entry_of, ready) >= num_required) return Status::OK();
+    if (CountReadyLocked(ids, entry_of, num_required, ready) >= num_required) return Status::OK();
   }
   if (timeout_ms == 0) return Status::TimedOut("");
   // Spin briefly: waking a sleeping thread costs ~50 us on this kind of VM.
@@ -105,24 +112,63 @@ Status MemoryStore::WaitImpl(const std::vector<ObjectID>& ids, const std::vector
     if (v != seen) {
       seen = v;
       std::lock_guard<std::mutex> lock(mu_);
-      if (CountReadyLocked(ids, entry_of, ready) >= num_required) return Status::OK();
+      if (CountReadyLocked(ids, entry_of, num_required, ready) >= num_required) return Status::OK();
     }
   }
   std::unique_lock<std::mutex> lock(mu_);
-  // Checked every ~100 ms even when Puts of other objects keep waking us.
+  size_t n = CountReadyLocked(ids, entry_of, num_required, ready);
+  if (n >= num_required) return Status::OK();
+  if (Clock::now() >= deadline) return Status::TimedOut("");
+  // The scan did not stop early (too few ready), so `ready` is exact: register
+  // on every id whose entry is still missing.
+  Waiter w;
+  w.wake_at = num_required - n;
+  std::vector<size_t> registered;
+  for (size_t i = 0; i < ids.size(); i++) {
+    if ((*ready)[entry_of == nullptr ? i : (*entry_of)[i]]) continue;
+    waiters_[ids[i]].push_back(&w);
+    registered.push_back(i);
+  }
+  // Checked every ~100 ms even while no awaited value arrives.
   auto next_check = Clock::now() + std::chrono::milliseconds(100);
+  Status result;
   while (true) {
-    if (CountReadyLocked(ids, entry_of, ready) >= num_required) return Status::OK();
-    auto now = Clock::now();
-    if (now >= deadline) return Status::TimedOut("");
-    cv_.wait_until(lock, std::min(deadline, next_check));
+    if (w.hits >= w.wake_at) {
+      n = CountReadyLocked(ids, entry_of, num_required, ready);
+      if (n >= num_required) break;
+      w.hits = 0;
+      w.wake_at = num_required - n;
+    }
+    if (Clock::now() >= deadline) {
+      result = Status::TimedOut("");
+      break;
+    }
+    w.cv.wait_until(lock, std::min(deadline, next_check));
     if (interrupted && Clock::now() >= next_check) {
       next_check = Clock::now() + std::chrono::milliseconds(100);
       lock.unlock();
       bool stop = interrupted();
       lock.lock();
-      if (stop) return Status::Interrupted("interrupted while waiting for objects");
+      if (stop) {
+        result = Status::Interrupted("interrupted while waiting for objects");
+        break;
+      }
     }
+  }
+  UnregisterLocked(ids, registered, &w);
+  // `ready` must describe the end state also when the wait gave up.
+  if (!result.ok()) CountReadyLocked(ids, entry_of, num_required, ready);
+  return result;
+}
+
+void MemoryStore::UnregisterLocked(const std::vector<ObjectID>& ids, const std::vector<size_t>& registered,
+                                   Waiter* w) {
+  for (size_t i : registered) {
+    auto it = waiters_.find(ids[i]);
+    if (it == waiters_.end()) continue;  // the same id listed twice
+    auto& list = it->second;
+    list.erase(std::remove(list.begin(), list.end(), w), list.end());
+    if (list.empty()) waiters_.erase(it);
   }
 }
 
