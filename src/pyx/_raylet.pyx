@@ -8,6 +8,7 @@ include "object_ref.pxi"    # ObjectRef: id + owner, counted by the core worker
 include "gcs_client.pxi"    # GcsClient: node table, jobs, KV (gRPC)
 include "placement_group.pxi"  # placement group calls to the GCS
 include "core_worker.pxi"   # CoreWorker: put/get/wait/submit/run tasks
+include "profiling.pxi"     # record_profile_event: spans inside tasks (lumos.util.profiling)
 
 # Ray programs import the generator types from ray._raylet as well as from ray.
 from lumos._private.generators import DynamicObjectRefGenerator, ObjectRefGenerator  # noqa: E402

@@ -1,5 +1,6 @@
 // GcsTaskEventManager: merging reports of one attempt, retries, the bound
-// (oldest finished dropped first, counted), filters before the limit.
+// (oldest finished dropped first, counted), filters before the limit, and
+// profile spans kept with their attempt within their bounds.
 #include "gcs/task_event_manager.h"
 
 #include <gtest/gtest.h>
@@ -265,6 +266,77 @@ TEST(GcsTaskEventManagerTest, FilterKeysListStateAndIds) {
   for (const char* k : {"task_id", "state", "name", "job_id", "node_id", "worker_id", "actor_id", "error_type"}) {
     EXPECT_NE(std::find(keys.begin(), keys.end(), k), keys.end()) << k;
   }
+}
+
+rpc::TaskEventData WithSpans(int task, int attempt, int n, int64_t t0) {
+  rpc::TaskEventData ev;  // an executor's batch: spans, its identity, no state
+  ev.set_task_id(TaskId(task));
+  ev.set_attempt_number(attempt);
+  ev.set_worker_pid(42);
+  for (int i = 0; i < n; i++) {
+    auto* span = ev.add_profile_events();
+    span->set_event_name("step" + std::to_string(i));
+    span->set_start_time_us(t0 + 10 * i);
+    span->set_end_time_us(t0 + 10 * i + 5);
+    span->set_extra_data("{\"k\": \"v\"}");
+  }
+  return ev;
+}
+
+rpc::GetTaskEventsReply WithProfile(const GcsTaskEventManager& m) {
+  rpc::GetTaskEventsReply reply;
+  EXPECT_TRUE(m.Query({}, 0, &reply, false, false, /*include_profile_events=*/true).ok());
+  return reply;
+}
+
+TEST(GcsTaskEventManagerTest, SpansStayWithTheirAttemptAndOnlyTheTimelineGetsThem) {
+  GcsTaskEventManager m(100);
+  Add(&m, WithSpans(1, 0, 2, 100));  // the executor's batch may come first
+  Add(&m, Event(1, 0, rpc::FINISHED, 200, "f"));
+  Add(&m, WithSpans(1, 0, 1, 300));  // and more after the owner's
+  Add(&m, Event(2, 0, rpc::FINISHED, 400, "g"));
+  auto plain = Query(m, {});
+  ASSERT_EQ(plain.events_size(), 2);
+  EXPECT_EQ(plain.events(0).profile_events_size(), 0);  // lists stay small
+  auto r = WithProfile(m);
+  ASSERT_EQ(r.events_size(), 2);
+  const auto& a = r.events(0);
+  EXPECT_EQ(a.info().name(), "f");
+  EXPECT_EQ(a.state(), rpc::FINISHED);
+  EXPECT_EQ(a.worker_pid(), 42);
+  ASSERT_EQ(a.profile_events_size(), 3);
+  EXPECT_EQ(a.profile_events(0).event_name(), "step0");
+  EXPECT_EQ(a.profile_events(1).start_time_us(), 110);
+  EXPECT_EQ(a.profile_events(1).end_time_us(), 115);
+  EXPECT_EQ(a.profile_events(2).start_time_us(), 300);
+  EXPECT_EQ(a.profile_events(0).extra_data(), "{\"k\": \"v\"}");
+  EXPECT_EQ(r.events(1).profile_events_size(), 0);
+  EXPECT_EQ(m.num_spans(), 3);
+  EXPECT_EQ(r.num_profile_events_dropped(), 0);
+}
+
+TEST(GcsTaskEventManagerTest, SpanBoundsPerAttemptAndInAllDropAndCount) {
+  GcsTaskEventManager m(2, /*max_spans_per_attempt=*/3, /*max_spans=*/5);
+  Add(&m, WithSpans(1, 0, 4, 0));  // one over the attempt's bound
+  auto r = WithProfile(m);
+  EXPECT_EQ(r.events(0).profile_events_size(), 3);
+  EXPECT_EQ(r.events(0).num_profile_events_dropped(), 1);
+  Add(&m, WithSpans(2, 0, 3, 0));  // two fit in the total of 5
+  EXPECT_EQ(m.num_spans(), 5);
+  EXPECT_EQ(m.num_spans_dropped(), 2);
+  // Task 1 finishes and a third attempt evicts it: its room is freed.
+  Add(&m, Event(1, 0, rpc::FINISHED, 10, "a"));
+  Add(&m, Event(3, 0, rpc::RUNNING, 20, "c"));
+  EXPECT_EQ(m.num_attempts(), 2u);
+  EXPECT_EQ(m.num_spans(), 2);
+  Add(&m, WithSpans(3, 0, 3, 0));
+  EXPECT_EQ(m.num_spans(), 5);
+  // Late spans of the evicted attempt are counted, not kept.
+  Add(&m, WithSpans(1, 0, 2, 0));
+  EXPECT_EQ(m.num_spans_dropped(), 4);
+  EXPECT_EQ(m.num_attempts(), 2u);
+  r = WithProfile(m);
+  EXPECT_EQ(r.num_profile_events_dropped(), 4);
 }
 
 }  // namespace

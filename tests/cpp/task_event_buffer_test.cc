@@ -1,5 +1,6 @@
 // TaskEventBuffer: events of one attempt merged into one message per batch,
-// executor identity filled in, periodic flush, bound and failed sends counted.
+// executor identity filled in, profile spans, periodic flush, bound and
+// failed sends counted.
 #include "core_worker/task_event_buffer.h"
 
 #include <gtest/gtest.h>
@@ -114,6 +115,33 @@ TEST_F(TaskEventBufferTest, RunningIsSentWhileTheTaskRuns) {
   EXPECT_EQ(ev.info().type(), "ACTOR_CREATION_TASK");
   EXPECT_NE(ev.state_times_us(rpc::FINISHED), 0);
   EXPECT_GE(ev.end_time_us(), ev.start_time_us());
+  buf.Stop();
+}
+
+TEST_F(TaskEventBufferTest, SpansOfARunningTaskAreSentWithTheExecutorsIdentity) {
+  Sink sink;
+  TaskEventBuffer buf(sink.sender(), kNode, kWorker, 9);
+  TaskID id = TaskID::ForJob(JobID::FromInt(1));
+  rpc::TaskSpec spec = Spec(id, 2);
+  int64_t start = buf.RecordExecutionStart(spec);
+  buf.RecordProfileEvent(id, 2, "load", start + 1, start + 5, "{\"rows\": \"10\"}");
+  buf.RecordProfileEvent(id, 2, "fit", start + 6, start + 9, "");
+  rpc::PushTaskReply reply;
+  buf.RecordExecutionEnd(spec, start, &reply);  // the unsent RUNNING goes; the spans stay
+  buf.Flush();
+  ASSERT_EQ(sink.size(), 1u);
+  ASSERT_EQ(sink.batches[0].events_size(), 1);
+  const auto& ev = sink.batches[0].events(0);
+  EXPECT_EQ(ev.attempt_number(), 2);
+  EXPECT_EQ(ev.worker_pid(), 9);
+  EXPECT_EQ(ev.worker_id(), kWorker);
+  EXPECT_EQ(ev.state_times_us_size(), 0);  // no state: the owner reports those
+  ASSERT_EQ(ev.profile_events_size(), 2);
+  EXPECT_EQ(ev.profile_events(0).event_name(), "load");
+  EXPECT_EQ(ev.profile_events(0).start_time_us(), start + 1);
+  EXPECT_EQ(ev.profile_events(0).end_time_us(), start + 5);
+  EXPECT_EQ(ev.profile_events(0).extra_data(), "{\"rows\": \"10\"}");
+  EXPECT_EQ(ev.profile_events(1).event_name(), "fit");
   buf.Stop();
 }
 

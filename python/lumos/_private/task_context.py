@@ -19,15 +19,17 @@ _WILDCARD = re.compile(r"^(.+)_group_([0-9a-f]+)$")
 class TaskContext:
     """One call: its task id (binary), display name, full function name
     (module.qualname, Ray's get_task_function_name), the resources it holds
-    under their original names, and whether a cancel reached it."""
+    under their original names, its attempt number (profile spans are kept
+    with the attempt), and whether a cancel reached it."""
 
-    __slots__ = ("binary_id", "name", "function_name", "resources", "cancelled")
+    __slots__ = ("binary_id", "name", "function_name", "resources", "attempt", "cancelled")
 
-    def __init__(self, binary_id, name, function_name, resources):
+    def __init__(self, binary_id, name, function_name, resources, attempt=0):
         self.binary_id = binary_id
         self.name = name
         self.function_name = function_name
         self.resources = resources
+        self.attempt = attempt
         self.cancelled = False
 
     @property

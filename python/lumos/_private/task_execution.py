@@ -272,7 +272,7 @@ class TaskExecutor:
             return
         positional, kwargs = prepared
         ctx = task_context.TaskContext(task_id, name, "%s.%s.%s" % (runtime.module, runtime.class_name, method_name),
-                                       runtime.resources)
+                                       runtime.resources, _tinfo(opts)[2])
         if runtime.loop is not None:
             semaphore = executor.semaphore
 
@@ -631,9 +631,9 @@ def _tinfo(opts):
 
 def _spec_context(task_id, name, module, function_name, opts, actor):
     """The TaskContext of a plain task or an actor's creation task."""
-    resources, pg_hex = _tinfo(opts)[:2]
+    resources, pg_hex, attempt = _tinfo(opts)[:3]
     full = "%s.%s%s" % (module, function_name, ".__init__" if actor is not None else "")
-    return task_context.TaskContext(task_id, name, full, task_context.original_resources(resources, pg_hex))
+    return task_context.TaskContext(task_id, name, full, task_context.original_resources(resources, pg_hex), attempt)
 
 
 def _error_text(err):

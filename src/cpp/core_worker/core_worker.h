@@ -186,6 +186,11 @@ class CoreWorker {
   /// \brief Sends printed lines to the caller of the current (or last) task;
   /// a driver writes them to its own stdout/stderr.
   void ForwardLogs(const std::vector<std::string>& lines, bool is_err);
+  /// \brief Worker: a profile span recorded by code of attempt `attempt` of
+  /// `task` running here (lumos.util.profiling), reported with the task
+  /// events (see TaskEventBuffer::RecordProfileEvent); nothing when they are off.
+  void RecordProfileEvent(const TaskID& task, int32_t attempt, std::string name, int64_t start_us,
+                          int64_t end_us, std::string extra_json);
   /// \brief Driver: its forwarded lines and progress updates (see DriverLogRelay).
   DriverLogRelay& log_relay() { return log_relay_; }
 

@@ -130,6 +130,13 @@ void CoreWorker::ExecuteTask(const rpc::ConnectionPtr& conn, const rpc::Frame& f
   }
 }
 
+void CoreWorker::RecordProfileEvent(const TaskID& task, int32_t attempt, std::string name, int64_t start_us,
+                                    int64_t end_us, std::string extra_json) {
+  if (task_events_) {
+    task_events_->RecordProfileEvent(task, attempt, std::move(name), start_us, end_us, std::move(extra_json));
+  }
+}
+
 void CoreWorker::BeforeReply(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply) {
   // Returns in the object store are in this node's: the owner may be elsewhere.
   for (auto& ret : *reply->mutable_return_objects()) {

@@ -132,6 +132,18 @@ void TaskEventBuffer::RecordExecutionEnd(const rpc::TaskSpec& spec, int64_t star
   }
 }
 
+void TaskEventBuffer::RecordProfileEvent(const TaskID& task, int32_t attempt, std::string name, int64_t start_us,
+                                         int64_t end_us, std::string extra_json) {
+  if (!enabled_) return;
+  Event ev{task, attempt, Kind::kProfile, rpc::TASK_STATUS_NIL, start_us, nullptr, "", "", nullptr};
+  ev.span = std::make_unique<rpc::ProfileEvent>();
+  ev.span->set_event_name(std::move(name));
+  ev.span->set_start_time_us(start_us);
+  ev.span->set_end_time_us(end_us);
+  ev.span->set_extra_data(std::move(extra_json));
+  Push(std::move(ev));
+}
+
 void TaskEventBuffer::Push(Event ev) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -215,6 +227,7 @@ void TaskEventBuffer::Flush(int64_t timeout_ms) {
       if (ev.kind == Kind::kStart) out->set_start_time_us(ev.time_us);
       if (ev.kind == Kind::kEnd) out->set_end_time_us(ev.time_us);
     }
+    if (ev.span) out->mutable_profile_events()->Add(std::move(*ev.span));
     if (!ev.error_type.empty()) out->set_error_type(ev.error_type);
     if (!ev.error_message.empty()) out->set_error_message(ev.error_message);
   }

@@ -15,6 +15,10 @@
 // wait; more are dropped and counted (the GCS reports the count), as are
 // batches the GCS could not take.
 //
+// Executors also record profile spans (lumos.util.profiling.profile inside a
+// task): each is an event of the running attempt, sent in the same batches
+// with this process's identity; a task that records none costs nothing more.
+//
 // Disabled (task_events_enabled=0, or no sender): every Record* returns at once.
 //
 // Thread safety: thread safe. Stop() flushes once more and joins the thread;
@@ -61,6 +65,11 @@ class TaskEventBuffer {
   /// process's identity into `reply` for the owner. An actor creation task
   /// (whose owner, the GCS, reports nothing) is reported from here instead.
   void RecordExecutionEnd(const rpc::TaskSpec& spec, int64_t start_us, rpc::PushTaskReply* reply);
+  /// \brief Executor: code of attempt `attempt` of `task` (running here)
+  /// recorded a span from `start_us` to `end_us` (µs since the epoch);
+  /// `extra_json` is a JSON object of strings, or empty.
+  void RecordProfileEvent(const TaskID& task, int32_t attempt, std::string name, int64_t start_us, int64_t end_us,
+                          std::string extra_json);
   /// \brief Sends what is buffered now (blocking up to `timeout_ms`); used by Stop and tests.
   void Flush(int64_t timeout_ms = kPeriodicTimeoutMs);
   /// A batch waits this long for the GCS; the last one (at exit) less, so a
@@ -78,7 +87,7 @@ class TaskEventBuffer {
   static std::shared_ptr<rpc::TaskInfo> SharedDescription(const rpc::TaskSpec& spec);
 
  private:
-  enum class Kind : uint8_t { kState, kStart, kEnd, kDropped };
+  enum class Kind : uint8_t { kState, kStart, kEnd, kDropped, kProfile };
   struct Executed {  // from the executor's reply
     int64_t start_us = 0, end_us = 0;
     int32_t pid = 0;
@@ -95,6 +104,7 @@ class TaskEventBuffer {
     std::string error_type;
     std::string error_message;
     std::unique_ptr<Executed> executed;
+    std::unique_ptr<rpc::ProfileEvent> span;  // kProfile
   };
   void Push(Event ev);
   void Run();

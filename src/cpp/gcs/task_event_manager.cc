@@ -10,13 +10,6 @@
 namespace lumos::gcs {
 namespace {
 
-int HexDigit(char c) {
-  c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 // The function a summary line is about, as `lumos list tasks` shows it
 // (rows.task_row): an actor method as Class.method (its name carries the
 // class), the task's name when no function is known.
@@ -97,7 +90,10 @@ void GcsTaskEventManager::AddEvents(const rpc::AddTaskEventsRequest& request, in
 void GcsTaskEventManager::Merge(const rpc::TaskEventData& ev, int64_t now_us) {
   if (!Bytes::Fits(ev.task_id()) || !Bytes::Fits(ev.node_id()) || !Bytes::Fits(ev.worker_id())) return;
   Key key = KeyOf(ev.task_id(), ev.attempt_number());
-  if (!evicted_.empty() && evicted_.count(key) > 0) return;  // late news of a dropped attempt
+  if (!evicted_.empty() && evicted_.count(key) > 0) {  // late news of a dropped attempt
+    num_spans_dropped_ += ev.profile_events_size();
+    return;
+  }
   auto [it, added] = attempts_.try_emplace(key);
   Attempt& a = it->second;
   if (added) {
@@ -132,7 +128,22 @@ void GcsTaskEventManager::Merge(const rpc::TaskEventData& ev, int64_t now_us) {
   if (ev.end_time_us() != 0) a.end_us = ev.end_time_us();
   if (!ev.error_type().empty()) a.error_type = ev.error_type();
   if (!ev.error_message().empty()) a.error_message = ev.error_message();
+  if (ev.profile_events_size() > 0) AddSpans(ev, &a);
   if (!was_finished && a.Finished()) finished_.emplace_back(key, a.seq);
+}
+
+void GcsTaskEventManager::AddSpans(const rpc::TaskEventData& ev, Attempt* a) {
+  for (const auto& span : ev.profile_events()) {
+    const int64_t kept = a->spans ? static_cast<int64_t>(a->spans->size()) : 0;
+    if (kept >= max_spans_per_attempt_ || num_spans_ >= max_spans_) {
+      a->spans_dropped++;
+      num_spans_dropped_++;
+      continue;
+    }
+    if (!a->spans) a->spans = std::make_unique<std::vector<rpc::ProfileEvent>>();
+    a->spans->push_back(span);
+    num_spans_++;
+  }
 }
 
 std::shared_ptr<const rpc::TaskInfo> GcsTaskEventManager::Intern(const rpc::TaskInfo& info) {
@@ -165,8 +176,7 @@ void GcsTaskEventManager::EvictIfNeeded() {
       finished_.pop_front();
       auto it = attempts_.find(key);
       if (it != attempts_.end() && it->second.seq == seq) {
-        attempts_.erase(it);
-        Forget(key);
+        Drop(it);
         dropped = true;
       }
     }
@@ -175,8 +185,7 @@ void GcsTaskEventManager::EvictIfNeeded() {
       order_.pop_front();
       auto it = attempts_.find(key);
       if (it != attempts_.end() && it->second.seq == seq) {
-        attempts_.erase(it);
-        Forget(key);
+        Drop(it);
         dropped = true;
       }
     }
@@ -184,6 +193,13 @@ void GcsTaskEventManager::EvictIfNeeded() {
     num_dropped_++;
   }
   CompactOrder();
+}
+
+void GcsTaskEventManager::Drop(std::unordered_map<Key, Attempt, KeyHash>::iterator it) {
+  if (it->second.spans) num_spans_ -= static_cast<int64_t>(it->second.spans->size());
+  Key key = it->first;
+  attempts_.erase(it);
+  Forget(key);
 }
 
 void GcsTaskEventManager::Forget(const Key& key) {
@@ -215,7 +231,7 @@ void GcsTaskEventManager::CompactOrder() {
   }
 }
 
-void GcsTaskEventManager::Fill(const Key& k, const Attempt& a, rpc::TaskEventData* out) {
+void GcsTaskEventManager::Fill(const Key& k, const Attempt& a, bool spans, rpc::TaskEventData* out) {
   out->set_task_id(k.task_id.str());
   out->set_attempt_number(a.attempt_number);
   if (a.info) *out->mutable_info() = *a.info;
@@ -231,6 +247,11 @@ void GcsTaskEventManager::Fill(const Key& k, const Attempt& a, rpc::TaskEventDat
   out->set_error_message(a.error_message);
   out->set_state(a.State());
   out->set_creation_time_us(a.creation_us);
+  if (spans && a.spans) {
+    out->mutable_profile_events()->Reserve(static_cast<int>(a.spans->size()));
+    for (const auto& span : *a.spans) *out->add_profile_events() = span;
+  }
+  if (spans) out->set_num_profile_events_dropped(a.spans_dropped);
 }
 
 GcsTaskEventManager::Matcher GcsTaskEventManager::Compile(const rpc::StateFilter& f) {
@@ -252,15 +273,7 @@ GcsTaskEventManager::Matcher GcsTaskEventManager::Compile(const rpc::StateFilter
            : key == "worker_id"      ? &Attempt::worker_id
                                      : nullptr;  // task_id: the key's
     std::string bin;
-    m.id_valid = f.value().size() % 2 == 0 && f.value().size() / 2 <= 24;
-    for (size_t i = 0; m.id_valid && i < f.value().size(); i += 2) {
-      int hi = HexDigit(f.value()[i]), lo = HexDigit(f.value()[i + 1]);
-      if (hi < 0 || lo < 0) {
-        m.id_valid = false;  // not hex: no id equals it
-      } else {
-        bin.push_back(static_cast<char>(hi * 16 + lo));
-      }
-    }
+    m.id_valid = f.value().size() / 2 <= 24 && BytesOfHex(f.value(), &bin);
     if (m.id_valid) m.id_value.Assign(bin);
   } else if (key == "name" || key == "job_id" || key == "type" || key == "func_or_class_name" ||
              key == "placement_group_id") {
@@ -301,7 +314,8 @@ bool GcsTaskEventManager::Matches(const Key& k, const Attempt& a, const Matcher&
 }
 
 Status GcsTaskEventManager::Query(const std::vector<rpc::StateFilter>& filters, int64_t limit,
-                                  rpc::GetTaskEventsReply* reply, bool summarize, bool newest_first) const {
+                                  rpc::GetTaskEventsReply* reply, bool summarize, bool newest_first,
+                                  bool include_profile_events) const {
   for (const auto& f : filters) {
     const auto& keys = FilterKeys();
     if (std::find(keys.begin(), keys.end(), f.key()) == keys.end()) {
@@ -342,7 +356,7 @@ Status GcsTaskEventManager::Query(const std::vector<rpc::StateFilter>& filters, 
       }
       counts[g->second][a.State()]++;
     } else if (limit <= 0 || reply->events_size() < limit) {
-      Fill(key, a, reply->add_events());
+      Fill(key, a, include_profile_events, reply->add_events());
     }
   }
   if (summarize) {
@@ -364,6 +378,7 @@ Status GcsTaskEventManager::Query(const std::vector<rpc::StateFilter>& filters, 
   reply->set_total(total);
   reply->set_truncated(total > reply->events_size());
   reply->set_num_dropped(num_dropped());
+  reply->set_num_profile_events_dropped(num_spans_dropped_);
   return Status::OK();
 }
 

@@ -17,6 +17,13 @@
 // them (an executor's batch after the owner's FINISHED) are ignored instead
 // of bringing back a half-known attempt.
 //
+// Profile spans (ProfileEvent: what code inside a task recorded with
+// lumos.util.profiling.profile) are kept with their attempt, at most
+// `max_spans_per_attempt` per attempt and `max_spans` in all; more are
+// dropped and counted (per attempt and in total), and an evicted attempt's
+// spans free their room. An attempt without spans pays one null pointer.
+// Query returns them only when asked (the timeline), so lists stay small.
+//
 // Query applies the filters to every entry, then the limit: `total` is exact
 // and `truncated` says whether the limit cut the answer. Filters are compiled
 // once per query (Matcher) so that 100k entries are scanned without building
@@ -45,7 +52,12 @@ namespace lumos::gcs {
 
 class GcsTaskEventManager {
  public:
-  explicit GcsTaskEventManager(int64_t max_attempts) : max_attempts_(max_attempts < 1 ? 1 : max_attempts) {
+  static constexpr int64_t kMaxSpansPerAttempt = 1000, kMaxSpans = 100000;
+  explicit GcsTaskEventManager(int64_t max_attempts, int64_t max_spans_per_attempt = kMaxSpansPerAttempt,
+                               int64_t max_spans = kMaxSpans)
+      : max_attempts_(max_attempts < 1 ? 1 : max_attempts),
+        max_spans_per_attempt_(std::max<int64_t>(0, max_spans_per_attempt)),
+        max_spans_(std::max<int64_t>(0, max_spans)) {
     attempts_.reserve(static_cast<size_t>(std::min<int64_t>(max_attempts_, 1 << 17)));  // no rehash at the bound
   }
 
@@ -59,15 +71,18 @@ class GcsTaskEventManager {
   /// With `summarize` the reply holds no events, only the number of matching
   /// attempts per (function, type, state) in `state_counts`. With
   /// `newest_first` the walk starts at the attempt first heard of last (the
-  /// limit keeps the newest; the dashboard's task list and stream).
+  /// limit keeps the newest; the dashboard's task list and stream). With
+  /// `include_profile_events` each attempt carries its spans (the timeline).
   Status Query(const std::vector<rpc::StateFilter>& filters, int64_t limit, rpc::GetTaskEventsReply* reply,
-               bool summarize = false, bool newest_first = false) const;
+               bool summarize = false, bool newest_first = false, bool include_profile_events = false) const;
 
   /// \brief Keys Query can filter on, in `lumos list tasks` column order.
   static const std::vector<std::string>& FilterKeys();
 
   size_t num_attempts() const { return attempts_.size(); }
   int64_t num_dropped() const { return num_dropped_ + num_dropped_at_source_; }
+  int64_t num_spans() const { return num_spans_; }
+  int64_t num_spans_dropped() const { return num_spans_dropped_; }
 
  private:
   /// Up to 24 id bytes inline (ids here are 16 bytes: a std::string would
@@ -108,6 +123,8 @@ class GcsTaskEventManager {
     int32_t worker_pid = 0;
     int64_t start_us = 0, end_us = 0, creation_us = 0;
     std::string error_type, error_message;
+    std::unique_ptr<std::vector<rpc::ProfileEvent>> spans;  // null until the first span
+    int64_t spans_dropped = 0;
     uint64_t seq = 0;  // insertion number: tells live order_ entries from stale ones
     rpc::TaskStatus State() const;
     bool Finished() const { return state_us[rpc::FINISHED] != 0 || state_us[rpc::FAILED] != 0; }
@@ -132,11 +149,16 @@ class GcsTaskEventManager {
   /// \brief `info` without its per-task ids, shared with equal ones.
   std::shared_ptr<const rpc::TaskInfo> Intern(const rpc::TaskInfo& info);
   void EvictIfNeeded();
+  void AddSpans(const rpc::TaskEventData& ev, Attempt* a);
+  /// \brief Erases the entry, its spans' room freed, and remembers the key.
+  void Drop(std::unordered_map<Key, Attempt, KeyHash>::iterator it);
   void Forget(const Key& key);
   void CompactOrder();
-  static void Fill(const Key& k, const Attempt& a, rpc::TaskEventData* out);
+  static void Fill(const Key& k, const Attempt& a, bool spans, rpc::TaskEventData* out);
 
   const int64_t max_attempts_;
+  const int64_t max_spans_per_attempt_, max_spans_;
+  int64_t num_spans_ = 0, num_spans_dropped_ = 0;
   uint64_t next_seq_ = 1;
   std::unordered_map<Key, Attempt, KeyHash> attempts_;
   // (key, seq) in insertion order; entries whose seq no longer matches are stale.

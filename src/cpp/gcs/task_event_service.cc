@@ -32,7 +32,8 @@ grpc::Status TaskEventService::GetTaskEvents(grpc::ServerContext* context, const
   Status s;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    s = manager_.Query(filters, req->limit(), reply, req->summarize(), req->newest_first());
+    s = manager_.Query(filters, req->limit(), reply, req->summarize(), req->newest_first(),
+                       req->include_profile_events());
   }
   if (!s.ok()) reply->clear_events();
   FillGcsStatus(s, reply->mutable_status());

@@ -144,6 +144,8 @@ cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
         CStatus RunTaskLoop()
         void RequestExit(const c_string& reason)
         void ForwardLogs(const c_vector[c_string]& lines, c_bool is_err)
+        void RecordProfileEvent(const CTaskID& task, int attempt, c_string name, int64_t start_us,
+                                int64_t end_us, c_string extra_json)
         CDriverLogRelay& log_relay()
         void Shutdown()
         CStatus StreamNext(const CTaskID& task, int64_t timeout_ms, int* kind, CObjectID* id, int64_t* index)

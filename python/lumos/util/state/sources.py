@@ -144,10 +144,12 @@ class Gcs:
         return self.call("PlacementGroupInfoGcsService", "GetAllPlacementGroup",
                          self.pb.GetAllPlacementGroupRequest()).placement_groups
 
-    def task_events(self, filters, limit, summarize=False):
+    def task_events(self, filters, limit, summarize=False, profile_events=False):
         """GetTaskEventsReply for [(key, predicate, value)] filters (applied by
-        the GCS before the limit); summarize: only the counts per function and state."""
-        req = self.pb.GetTaskEventsRequest(limit=limit or 0, summarize=summarize)
+        the GCS before the limit); summarize: only the counts per function and
+        state; profile_events: each attempt with its profile spans (the timeline)."""
+        req = self.pb.GetTaskEventsRequest(limit=limit or 0, summarize=summarize,
+                                           include_profile_events=profile_events)
         for key, pred, value in filters:
             req.filters.add(key=key, predicate=pred, value=str(value))
         return self.call("TaskEventGcsService", "GetTaskEvents", req)
