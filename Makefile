@@ -45,6 +45,14 @@ test-cpp:
 test-python:
 	$(PYTHON) -m pytest tests/python -q -p no:cacheprovider
 
+# The scale envelope (tests marked `scale`, ~1 h: 1M tasks, 1,000 actors,
+# a LUMOS_SOAK_S soak): figures printed and in the pytest basetemp's
+# scale_figures.{json,md}. docs/ARCHITECTURE.md "Scale envelope".
+LUMOS_SOAK_S ?= 1800
+.PHONY: scale
+scale: build
+	LUMOS_SOAK_S=$(LUMOS_SOAK_S) nice -n 5 $(PYTHON) -m pytest tests/python -m scale -s -q -p no:cacheprovider
+
 bench: build
 	@for b in $(BUILD_DIR)/benchmarks/*_benchmark; do echo "== $$b"; $$b --benchmark_min_time=0.5; done
 	$(VENV)/bin/lumos microbenchmark
