@@ -110,21 +110,31 @@ class ClusterData:
                 "time_ms": int(time.time() * 1000)}
 
     # ------------------------------------------------------------ actors, jobs, groups
-    def actors(self):
-        return self._actors()["rows"]
+    # The GCS filters, limits and counts actors (actor_state_query.h): no view
+    # moves or builds rows for 10,000 actors to show a page of them.
+    def actors(self, filters=(), limit=1000):
+        """{"rows", "total"}: actors whose fields equal [(key, value)]
+        (case-insensitive; keys of rows.ACTOR_FIELDS the GCS filters on), at most `limit`."""
+        filters = tuple(filters)
+        return self.cached(("actors", filters, limit), lambda: self._actor_rows(filters, limit))
+
+    def actor(self, actor_id):
+        """The actor's row, or None (asked now: a page opened from a fresh id)."""
+        found = self._actor_rows((("actor_id", actor_id),), 1)["rows"]
+        return found[0] if found else None
+
+    def _actor_rows(self, filters, limit):
+        reply = self.gcs.actor_query([(k, "=", v) for k, v in filters], limit)
+        ips = {bytes.fromhex(n["node_id"]): n["node_ip"] for n in self.nodes()}
+        return {"rows": [rows.actor_row(a, ips) for a in reply.actors], "total": reply.total}
 
     def actor_state_counts(self):
-        return self._actors()["counts"]
-
-    def _actors(self):
         def build():
-            ips = {bytes.fromhex(n["node_id"]): n["node_ip"] for n in self.nodes()}
-            out = [rows.actor_row(a, ips) for a in self.gcs.actors()]
             counts = {s: 0 for s in ACTOR_STATES}
-            for a in out:
-                counts[a["state"]] = counts.get(a["state"], 0) + 1
-            return {"rows": out, "counts": counts}
-        return self.cached("actors", build)
+            for c in self.gcs.actor_query([], 0, summarize=True).state_counts:
+                counts[c.state] = counts.get(c.state, 0) + c.count
+            return counts
+        return self.cached("actor_counts", build)
 
     def jobs(self):
         return self.cached("jobs", lambda: [rows.job_row(j) for j in self.gcs.jobs()])

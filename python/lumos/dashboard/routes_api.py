@@ -23,6 +23,7 @@ from lumos.dashboard.routing import HttpError, Response, StreamResponse
 
 TICK_S = 1.0  # at most one update a second per page
 MAX_LIMIT = 10000
+ACTOR_FILTERS = ("state", "class_name", "job_id", "node_id", "name")  # the GCS filters on these
 
 
 def _int(request, name, default, lo=0, hi=MAX_LIMIT):
@@ -60,16 +61,18 @@ def register(router, ctx):
         return Response.json({"jobs": jobs[::-1], "total": len(jobs)})
 
     def actors(request, params):
-        found = _matching(data.actors(), request, ("state", "class_name", "job_id", "node_id", "name"))
+        filters = [(k, request.query[k]) for k in ACTOR_FILTERS if request.query.get(k)]
         limit = _int(request, "limit", 1000)
-        return Response.json({"actors": found[:limit], "total": len(found), "truncated": len(found) > limit,
+        found = data.actors(filters, limit)
+        return Response.json({"actors": found["rows"], "total": found["total"],
+                              "truncated": found["total"] > len(found["rows"]),
                               "state_counts": data.actor_state_counts()})
 
     def actor(request, params):
-        for a in data.actors():
-            if a["actor_id"] == params["actor_id"]:
-                return Response.json({"actor": a, "tasks": data.tasks(actor_id=a["actor_id"], limit=50)})
-        raise HttpError(404, "no actor with id %s in this cluster" % params["actor_id"])
+        a = data.actor(params["actor_id"])
+        if a is None:
+            raise HttpError(404, "no actor with id %s in this cluster" % params["actor_id"])
+        return Response.json({"actor": a, "tasks": data.tasks(actor_id=a["actor_id"], limit=50)})
 
     def tasks(request, params):
         q = request.query
