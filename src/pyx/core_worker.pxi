@@ -412,6 +412,11 @@ cdef class CoreWorker:
             "num_evicted_total": st.num_evicted_total,
             "spilling_enabled": st.spilling_enabled,
             "spill_directory": st.spill_directory.decode(),
+            "num_spill_files_total": st.num_spill_files_total,
+            "num_spill_fsyncs_total": st.num_spill_fsyncs_total,
+            "num_spill_writes_in_flight": st.num_spill_writes_in_flight,
+            "num_spill_reads_in_flight": st.num_spill_reads_in_flight,
+            "spill_fsync": st.spill_fsync,
         }
         if include_objects:
             out["objects"] = [{
@@ -453,10 +458,18 @@ cdef class CoreWorker:
         here: the core worker knows those without parsing)."""
         cdef ObjectRef r
         ids.reserve(len(refs))
+        for ref in refs:
+            r = <ObjectRef>ref
+            ids.push_back(CObjectID.FromBinary(r._id))
+        self._owners_of(refs, owners)
+
+    cdef _owners_of(self, list refs, c_vector[CAddress]* owners):
+        """One address per ref: parsed for refs owned elsewhere, left empty for
+        refs owned here."""
+        cdef ObjectRef r
         owners.resize(len(refs))
         for i, ref in enumerate(refs):
             r = <ObjectRef>ref
-            ids.push_back(CObjectID.FromBinary(r._id))
             if len(r._owner) and r._owner is not self._address:
                 deref(owners)[i].ParseFromString(r._owner)
 
@@ -473,6 +486,53 @@ cdef class CoreWorker:
             s = cw.Get(ids, owners, t, &out)
         check_status(s)
         return [_obj_to_py(out[i]) for i in range(out.size())]
+
+    def wait_refs(self, list items, size_t num_returns, int64_t timeout_ms):
+        """wait() over a list of ObjectRefs only, the common case, kept in C:
+        (ready, not_ready) with the first num_returns ready refs in list order,
+        or None when an entry is not an ObjectRef (the caller's general path
+        takes those). The caller has checked num_returns against len(items);
+        a duplicate raises ValueError as the general path does."""
+        cdef CCoreWorker* cw = self._get()
+        cdef Py_ssize_t n = len(items), i, start
+        cdef c_vector[CObjectID] ids
+        cdef c_vector[CAddress] owners
+        cdef c_vector[c_bool] streams
+        cdef c_vector[c_bool] ready
+        cdef CStatus s
+        cdef ObjectRef r
+        cdef c_bool foreign = False
+        ids.reserve(n)
+        for i in range(n):
+            item = items[i]
+            if type(item) is not ObjectRef:
+                return None
+            r = <ObjectRef>item
+            ids.push_back(CObjectID.FromBinary(r._id))
+            # Owned here (same bytes object) needs no address; others (borrowed,
+            # or owner unknown) go through the general owner lookup below.
+            foreign = foreign or r._owner is not self._address
+        if FindDuplicateId(ids) >= 0:
+            raise ValueError("wait() expected a list of unique ObjectRefs; the list holds duplicates")
+        if foreign:
+            self._owners_of(items, &owners)
+        with nogil:
+            s = cw.Wait(ids, owners, streams, num_returns, timeout_ms, &ready)
+        check_status(s)
+        # Wait flags at most num_returns entries (the first ready ones); the
+        # not-ready list is the slices between them.
+        ready_refs = []
+        not_ready = []
+        start = 0
+        for i in range(n):
+            if ready[i]:
+                ready_refs.append(items[i])
+                if i > start:
+                    not_ready.extend(items[start:i])
+                start = i + 1
+        if start < n:
+            not_ready.extend(items[start:])
+        return ready_refs, not_ready
 
     def wait(self, list refs, size_t num_returns, timeout_ms, list is_stream=None):
         """Ready flag per entry. is_stream[i] true: refs[i] is the return 1 of a

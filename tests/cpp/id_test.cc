@@ -8,6 +8,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/duplicate_ids.h"
+
 namespace lumos {
 namespace {
 
@@ -181,6 +183,20 @@ TEST(IdTest, HashSpreadsIdsDifferingOnlyInIndex) {
   }
   EXPECT_LT(max_bucket, 16u);
   EXPECT_GT(nonempty, m.size() / 2);
+}
+
+TEST(DuplicateIdsTest, FindsTheFirstRepeatOrNone) {
+  TaskID t = TaskID::ForJob(JobID::FromInt(7));
+  std::vector<ObjectID> ids;
+  EXPECT_EQ(FindDuplicateId(ids), -1);
+  for (uint32_t i = 1; i <= 1000; i++) ids.push_back(ObjectID::FromIndex(t, i));
+  EXPECT_EQ(FindDuplicateId(ids), -1);  // one task's ids differ in a few bytes only
+  ids.push_back(ids[500]);
+  EXPECT_EQ(FindDuplicateId(ids), 1000);
+  std::vector<ObjectID> two{ids[3], ids[3]};
+  EXPECT_EQ(FindDuplicateId(two), 1);
+  std::vector<ObjectID> nils(3);  // default ids are all the nil id
+  EXPECT_EQ(FindDuplicateId(nils), 1);
 }
 
 }  // namespace

@@ -336,5 +336,17 @@ TEST_F(MemoryStoreTest, RegisteredWaitersWakeOnTheirOwnIds) {
   ASSERT_TRUE(store_.Wait({dup, dup}, 2, 0, &ready, nullptr).ok());
 }
 
+TEST_F(MemoryStoreTest, DropCallbacksReleasesWithoutRunning) {
+  ObjectID id = NewId();
+  auto held = std::make_shared<int>(1);
+  int runs = 0;
+  store_.GetAsync(id, [held, &runs](std::shared_ptr<RayObject>) { runs++; });
+  EXPECT_EQ(held.use_count(), 2);
+  store_.DropCallbacks();
+  EXPECT_EQ(held.use_count(), 1);  // the capture is released now, not at ~MemoryStore
+  store_.Put(id, RayObject::Inline("x", kMetaPickle));
+  EXPECT_EQ(runs, 0);
+}
+
 }  // namespace
 }  // namespace lumos::core

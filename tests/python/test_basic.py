@@ -202,6 +202,25 @@ def test_wait_preserves_order(ray_start):
     assert [r for r in refs if r in not_ready] == not_ready
 
 
+@ray.remote
+def wait_two_of(refs):
+    ready, not_ready = ray.wait(refs, num_returns=2)
+    return [refs.index(r) for r in ready], [refs.index(r) for r in not_ready]
+
+
+def test_wait_takes_the_first_ready_refs_in_list_order(ray_start):
+    slow = sleep_then.remote(3, "slow")
+    refs = [ray.put(0), slow, ray.put(1), ray.put(2)]
+    ready, not_ready = ray.wait(refs, num_returns=2)
+    assert ready == [refs[0], refs[2]] and not_ready == [slow, refs[3]]
+    with pytest.raises(ValueError, match="unique"):
+        ray.wait([refs[0], refs[2], refs[0]])
+    # The same in a task, where the refs are borrowed (owned by the driver).
+    assert ray.get(wait_two_of.remote(refs)) == ([0, 2], [1, 3])
+    ray.cancel(slow)  # frees its CPU for the next test of the shared cluster
+    assert ray.wait([slow], timeout=30)[0] == [slow]
+
+
 def test_parallel_execution(ray_start):
     """Two 1.5-second tasks on 2 CPUs finish in well under 3 seconds."""
     ray.get([sleep_then.remote(0.01, i) for i in range(2)])  # warm workers

@@ -539,8 +539,17 @@ def wait(object_refs: "list[_W]", *, num_returns: int = 1, timeout: "float | Non
     fetch_local=True and False behave alike."""
     if _client is not None:
         return _client.wait_any(object_refs, num_returns, timeout, fetch_local)
-    from lumos._private.generators import ObjectRefGenerator
     cw = _require()
+    # The common call (plain refs, valid arguments) is done in C: a wait loop
+    # over a long list calls this thousands of times. Anything else, including
+    # every argument error, takes the general path below.
+    if (type(object_refs) is list and type(num_returns) is int and 0 < num_returns <= len(object_refs)
+            and type(fetch_local) is bool
+            and (timeout is None or (type(timeout) in (int, float) and timeout >= 0))):
+        fast = cw.wait_refs(object_refs, num_returns, -1 if timeout is None else int(timeout * 1000))
+        if fast is not None:
+            return fast
+    from lumos._private.generators import ObjectRefGenerator
     if not isinstance(object_refs, list):   # like Ray: a list only (a tuple too is a TypeError)
         raise TypeError("wait() expected a list of ObjectRefs or ObjectRefGenerators, got a %s%s"
                         % (type(object_refs).__name__,

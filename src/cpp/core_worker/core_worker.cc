@@ -16,6 +16,17 @@
 
 namespace lumos::core {
 
+namespace {
+// Whether ResolveDependencies has work for `spec`: an argument passed by
+// reference that this worker owns (it waits for it, or inlines it).
+bool HasOwnedRefArg(const rpc::TaskSpec& spec, const std::string& self) {
+  for (const auto& a : spec.args()) {
+    if (a.has_ref() && a.ref().owner().worker_id() == self) return true;
+  }
+  return false;
+}
+}  // namespace
+
 
 CoreWorker::CoreWorker(CoreWorkerOptions options)
     : options_(std::move(options)),
@@ -143,7 +154,9 @@ void CoreWorker::Shutdown() {
   }
   queue_cv_.notify_all();
   if (loop_) loop_->Join();
-  // Everything holding sockets of the loop goes before the loop itself.
+  // Everything holding sockets of the loop goes before the loop itself,
+  // including borrowers' GET_OBJECT_STATUS replies still waiting for a value.
+  memory_store_.DropCallbacks();
   submitter_.reset();
   pool_.reset();
   raylet_.reset();
@@ -466,14 +479,28 @@ std::vector<ObjectID> CoreWorker::ArgRefsOf(const rpc::TaskSpec& spec) {
 
 std::vector<ObjectID> CoreWorker::SubmitTask(rpc::TaskSpec spec) {
   std::vector<ObjectID> returns;
-  PrepareSpec(&spec, &returns);
-  ResolveDependencies(std::move(spec), [this](rpc::TaskSpec ready) {
-    TaskID id = TaskID::FromBinary(ready.task_id());
+  TaskID task = FillCallerFields(&spec);
+  for (int i = 0; i < spec.num_returns(); i++) {
+    returns.push_back(ObjectID::FromIndex(task, i + 1));
+    refs_.AddOwnedObject(returns.back(), {}, false);
+  }
+  // One spec shared by the TaskManager (retries) and the submitter's queue.
+  auto shared = std::make_shared<const rpc::TaskSpec>(std::move(spec));
+  tasks_->AddPendingTask(shared, ArgRefsOf(*shared));
+  auto submit = [this](std::shared_ptr<const rpc::TaskSpec> ready) {
+    TaskID id = TaskID::FromBinary(ready->task_id());
     if (!tasks_->StartIfNotCancelled(id)) {  // cancelled while its arguments were pending
-      tasks_->FailTask(id, kMetaTaskCancelled, "task '" + ready.name() + "' was cancelled before it ran");
+      tasks_->FailTask(id, kMetaTaskCancelled, "task '" + ready->name() + "' was cancelled before it ran");
       return;
     }
     submitter_->Submit(std::move(ready));
+  };
+  if (!HasOwnedRefArg(*shared, worker_id_.Binary())) {
+    submit(std::move(shared));  // nothing to resolve: no copy
+    return returns;
+  }
+  ResolveDependencies(rpc::TaskSpec(*shared), [submit](rpc::TaskSpec ready) {
+    submit(std::make_shared<const rpc::TaskSpec>(std::move(ready)));
   });
   return returns;
 }

@@ -182,4 +182,13 @@ size_t MemoryStore::size() const {
   return objects_.size();
 }
 
+void MemoryStore::DropCallbacks() {
+  std::unordered_map<ObjectID, std::vector<Callback>> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    dropped.swap(callbacks_);
+  }
+  // Destroyed here, outside the lock: a callback's captures may run code.
+}
+
 }  // namespace lumos::core

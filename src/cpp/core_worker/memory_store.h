@@ -54,6 +54,10 @@ class MemoryStore {
                  size_t num_required, int64_t timeout_ms, std::vector<bool>* ready,
                  const InterruptCheck& interrupted);
   void Delete(const ObjectID& id);
+  /// \brief Drops every GetAsync callback not yet run, without running it.
+  /// For shutdown: callbacks capture connections of the core worker's event
+  /// loop, which must be released before the loop is destroyed.
+  void DropCallbacks();
   size_t size() const;
 
  private:

@@ -55,6 +55,9 @@ cdef extern from "common/id.h" namespace "lumos" nogil:
         c_string Hex()
         CTaskID Task()
 
+cdef extern from "common/duplicate_ids.h" namespace "lumos" nogil:
+    int64_t FindDuplicateId[T](const c_vector[T]& ids)
+
 cdef extern from "common/config.h" namespace "lumos" nogil:
     cdef cppclass CConfig "lumos::Config":
         @staticmethod
