@@ -16,7 +16,7 @@ PIP_FLAGS := --no-build-isolation -q -C build-dir=$(BUILD_DIR) \
   -C cmake.define.LUMOS_BUILD_TESTS=ON -C cmake.define.LUMOS_BUILD_BENCHMARKS=ON \
   -C cmake.build-type=RelWithDebInfo -C build.tool-args=-j2
 
-.PHONY: deps build demo test typecheck test-cpp test-python bench wheel wheel-root wheel-test clean distclean
+.PHONY: deps build demo test typecheck test-cpp test-python bench fuzz wheel wheel-root wheel-test clean distclean
 
 deps:
 	@VENV=$(VENV) SYSTEM_PYTHON=$(SYSTEM_PYTHON_BIN) PYTHON=$(PYTHON) $(INSTALL_DEPS)
@@ -56,6 +56,13 @@ scale: build
 bench: build
 	@for b in $(BUILD_DIR)/benchmarks/*_benchmark; do echo "== $$b"; $$b --benchmark_min_time=0.5; done
 	$(VENV)/bin/lumos microbenchmark
+
+# libFuzzer (clang, ASan+UBSan, build/fuzz) and atheris harnesses of fuzz/,
+# FUZZ_SECONDS each (FUZZERS=... picks some; FUZZ_MERGE=1 grows fuzz/corpus).
+# `make test` replays their corpus. docs/ARCHITECTURE.md "Fuzzing".
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) PYTHON=$(PYTHON) fuzz/run.sh
 
 # A self-contained binary wheel in dist/ (Release in build/wheel, then
 # auditwheel: Debian's gRPC/protobuf/absl/ssl vendored into lumos.libs/,

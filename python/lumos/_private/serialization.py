@@ -11,6 +11,7 @@ Functions and classes go through cloudpickle (by value for __main__ code).
 import pickle
 import struct
 import threading
+import traceback
 
 from lumos import _raylet
 from lumos import exceptions
@@ -156,20 +157,31 @@ def is_error(metadata):
     return metadata[:1] == b"E"
 
 
+def _load_exception(data):
+    """The exception pickled in an error object's data. One that does not load
+    (e.g. its class cannot be imported here) becomes UnserializableException;
+    data holding something other than an exception (a corrupt object) becomes
+    RaySystemError: error_from's result is always raisable."""
+    try:
+        err = pickle.loads(data)
+    except Exception as e:
+        return exceptions.UnserializableException(
+            "(the task's exception could not be loaded in this process: %s: %s)" % (type(e).__name__, e))
+    if not isinstance(err, BaseException):
+        return exceptions.RaySystemError(
+            "corrupt error object: its data holds a %s, not an exception" % type(err).__name__)
+    return err
+
+
 def error_from(metadata, data):
     """The exception an error object stands for (not raised)."""
     if metadata == META_TASK_ERROR:
-        try:
-            err = pickle.loads(data)
-        except Exception as e:
-            # E.g. the exception's class cannot be imported here.
-            return exceptions.UnserializableException(
-                "(the task's exception could not be loaded in this process: %s: %s)" % (type(e).__name__, e))
+        err = _load_exception(data)
         if isinstance(err, exceptions.RayTaskError):
             return err.as_instanceof_cause()
         return err
     if metadata == META_ACTOR_INIT_FAILED:
-        cause = pickle.loads(data)
+        cause = _load_exception(data)
         if isinstance(cause, exceptions.RuntimeEnvSetupError):
             err = exceptions.ActorDiedError(
                 "The actor died because its runtime_env could not be set up; every call to it fails.\n%s" % (cause,))
@@ -212,23 +224,60 @@ def error_from(metadata, data):
     return exceptions.RaySystemError(msg)
 
 
+def _corrupt(what):
+    return exceptions.RaySystemError("corrupt object in the object store: %s" % what)
+
+
+def _p5_parts(data):
+    """(pickle stream, out-of-band buffers) of a P5 object. Every length and
+    offset of the header is checked against the data first, so a corrupt
+    header raises RaySystemError naming it instead of unpickling garbage."""
+    mv = memoryview(data).cast("B")
+    size = mv.nbytes
+    if size < 16:
+        raise _corrupt("a P5 object of %d bytes is shorter than its 16-byte header" % size)
+    n, _, plen = struct.unpack_from("<IIQ", mv, 0)
+    header_len = 16 + 16 * n
+    if header_len + plen > size:
+        raise _corrupt("the P5 header names %d buffers and a %d-byte pickle, more than the object's %d bytes" % (
+            n, plen, size))
+    bufs = []
+    for i in range(n):
+        off, length = struct.unpack_from("<QQ", mv, 16 + 16 * i)
+        if off < header_len + plen or off + length > size:
+            raise _corrupt("P5 buffer %d spans bytes [%d, %d), outside the %d bytes after the header and "
+                           "pickle" % (i, off, off + length, size - header_len - plen))
+        bufs.append(mv[off:off + length])
+    return mv[header_len:header_len + plen], bufs
+
+
 def deserialize(metadata, data):
-    """The value stored as (metadata, data); raises the error an error object holds."""
+    """The value stored as (metadata, data); raises the error an error object holds.
+
+    Data that does not decode raises RaySystemError naming the cause (as Ray
+    does): an unknown metadata tag, a P5 header whose lengths or offsets do
+    not fit the data, or a pickle stream that fails to load (truncated,
+    corrupt, or a class this process cannot import); the original exception
+    is its __cause__. Errors lumos itself raises while unpickling (RayError)
+    pass through. Loading a pickle runs code by design (as in Ray): objects
+    come from the cluster's own processes, which are trusted."""
     if metadata == META_PICKLE:
-        value = pickle.loads(data)
-        _flush_borrows()
-        return value
+        return _loads(data, ())
     if metadata == META_PICKLE5:
-        mv = memoryview(data)
-        n, _, plen = struct.unpack_from("<IIQ", mv, 0)
-        header_len = 16 + 16 * n
-        bufs = []
-        for i in range(n):
-            off, length = struct.unpack_from("<QQ", mv, 16 + 16 * i)
-            bufs.append(mv[off:off + length])
-        value = pickle.loads(mv[header_len:header_len + plen], buffers=bufs)
-        _flush_borrows()
-        return value
+        pickled, bufs = _p5_parts(data)
+        return _loads(pickled, bufs)
     if is_error(metadata):
         raise error_from(metadata, data)
     raise exceptions.RaySystemError("unknown object format %r" % (metadata,))
+
+
+def _loads(pickled, bufs):
+    try:
+        value = pickle.loads(pickled, buffers=bufs)
+    except exceptions.RayError:
+        raise
+    except Exception as e:
+        raise exceptions.RaySystemError("could not deserialize the object: %s: %s" % (type(e).__name__, e),
+                                        traceback.format_exc()) from e
+    _flush_borrows()
+    return value

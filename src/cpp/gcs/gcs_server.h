@@ -85,6 +85,24 @@ class GcsServer {
   /// \brief "host:port" clients should dial.
   std::string address() const;
 
+  /// \brief The gRPC services, wired as when serving, for callers that drive
+  /// their handlers in-process (fuzz/gcs_requests_fuzzer.cc). Valid for the
+  /// server's lifetime, started or not; unstarted, the schedulers' and the
+  /// watcher's loops do not run, so nothing is dialed.
+  struct Services {
+    NodeInfoService* node;
+    JobInfoService* job;
+    InternalKVService* kv;
+    HealthCheckService* health;
+    ActorInfoService* actor;
+    PlacementGroupInfoService* placement_group;
+    TaskEventService* task_event;
+  };
+  Services services() const {
+    return {node_service_.get(), job_service_.get(),   kv_service_.get(),        health_service_.get(),
+            actor_service_.get(), pg_service_.get(), task_event_service_.get()};
+  }
+
  private:
   void DeadlineLoop();
   // Opens the storage, loads every table into the services and hands them

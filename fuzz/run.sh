@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# `make fuzz`: builds the libFuzzer harnesses of fuzz/ with clang
+# (-fsanitize=fuzzer,address,undefined) in build/fuzz, separate from the
+# normal build in build/py, then runs each harness for FUZZ_SECONDS (default
+# 60) and the Python (atheris) harness as long. See docs/ARCHITECTURE.md
+# "Fuzzing".
+#
+# Environment:
+#   FUZZ_SECONDS  seconds per harness (default 60)
+#   FUZZERS       which harnesses (default: all; names as in fuzz/CMakeLists.txt,
+#                 plus "deserialize" for the Python one)
+#   FUZZ_MERGE=1  afterwards, merge the inputs that add coverage back into
+#                 fuzz/corpus/<harness>/ (libFuzzer -merge=1)
+#   PYTHON        the project venv's python (for atheris)
+# Inputs found are kept in build/fuzz/work/<harness>/; a crash leaves its input
+# in build/fuzz/artifacts/ and fails the target. Copy it to
+# fuzz/regressions/<harness>/ once fixed: `make test` replays it from then on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SECONDS_EACH=${FUZZ_SECONDS:-60}
+BUILD=$ROOT/build/fuzz
+PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
+ALL="frame_decoder_fuzzer store_handlers_fuzzer raylet_handlers_fuzzer gcs_requests_fuzzer deserialize"
+FUZZERS=${FUZZERS:-$ALL}
+
+if ! command -v clang++ >/dev/null || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "fuzz: apt-get install clang (libFuzzer comes with its runtime)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq clang
+fi
+
+cxx_fuzzers=()
+for f in $FUZZERS; do [ "$f" != deserialize ] && cxx_fuzzers+=("$f"); done
+if [ ${#cxx_fuzzers[@]} -gt 0 ]; then
+  # A build like any other: under the shared build lock (see README).
+  # ASIO_DISABLE_STD_ALIGNED_ALLOC: asio picks aligned_alloc or operator new
+  # per translation unit (by whether a libstdc++ header came first), so a
+  # handler allocated in one file may be freed in another with the other
+  # function: harmless with glibc, but ASan reports every such pair.
+  flock /tmp/lumos-build.lock bash -c '
+    set -e
+    cmake -S "$0" -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
+      "-DCMAKE_CXX_FLAGS=-O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -DASIO_DISABLE_STD_ALIGNED_ALLOC" \
+      -DLUMOS_FUZZ=ON -DLUMOS_BUILD_TESTS=OFF -DLUMOS_BUILD_BENCHMARKS=OFF -DLUMOS_BUILD_PYTHON=OFF >"$1/configure.log" 2>&1 ||
+      { cat "$1/configure.log"; exit 1; }
+    cmake --build "$1" -j2 --target "${@:2}"' "$ROOT" "$BUILD" "${cxx_fuzzers[@]}"
+fi
+
+mkdir -p "$BUILD/artifacts"
+status=0
+for f in $FUZZERS; do
+  work=$BUILD/work/$f
+  mkdir -p "$work" "fuzz/corpus/$f"
+  echo "== $f: ${SECONDS_EACH}s"
+  if [ "$f" = deserialize ]; then
+    "$PYTHON" -c "import atheris" 2>/dev/null || "$PYTHON" -m pip install -q atheris
+    "$PYTHON" fuzz/python/deserialize_fuzzer.py -max_total_time="$SECONDS_EACH" \
+      -artifact_prefix="$BUILD/artifacts/$f-" "$work" fuzz/corpus/$f || status=1
+    continue
+  fi
+  # -close_fd_mask=2: the daemons' own logging would slow the run; libFuzzer
+  # and the sanitizers still report on their own descriptor.
+  "$BUILD/fuzz/$f" -max_total_time="$SECONDS_EACH" -rss_limit_mb=4096 -timeout=30 -close_fd_mask=2 \
+    -artifact_prefix="$BUILD/artifacts/$f-" "$work" "fuzz/corpus/$f" || status=1
+  if [ "${FUZZ_MERGE:-0}" = 1 ]; then
+    "$BUILD/fuzz/$f" -merge=1 -close_fd_mask=2 "fuzz/corpus/$f" "$work" >/dev/null 2>&1
+  fi
+done
+[ $status = 0 ] || echo "fuzz: a harness failed; its input is in $BUILD/artifacts/"
+exit $status
