@@ -1,0 +1,147 @@
+"""Cost per call of the microbenchmark's hot paths, counted rather than timed:
+system calls, context switches and CPU time of *every* process of the
+cluster (driver, raylet, GCS, workers) per task or actor call, from
+`perf stat -p` (kernel tracepoint raw_syscalls:sys_enter; root or
+perf_event_paranoid <= 1). Counts move far less than throughput on a shared
+machine, so this is the regression guard for the hot path: a change that adds
+a syscall or a wake-up per call shows here as +1.0 whatever the load.
+
+    .venv/bin/python benchmarks/call_cost_benchmark.py            # lumos
+    /path/to/ray-venv/bin/python benchmarks/call_cost_benchmark.py --ray
+    ... --filter "actor" --calls 20000 --json out.json
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+EVENTS = ("raw_syscalls:sys_enter", "context-switches", "task-clock")
+
+
+def cluster_pids():
+    """This process and every process below it (raylet, GCS, workers), from
+    /proc (no psutil: Ray's venv may lack it)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue   # gone meanwhile
+        children.setdefault(ppid, []).append(int(entry))
+    pids, todo = [], [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        todo.extend(children.get(pid, []))
+    return pids
+
+
+def perf_counts(pids, fn):
+    """Runs fn() while perf counts EVENTS over `pids`; {event: total}."""
+    out = tempfile.NamedTemporaryFile(prefix="call-cost-", suffix=".csv", delete=False).name
+    perf = subprocess.Popen(["perf", "stat", "-x,", "-o", out, "-e", ",".join(EVENTS),
+                             "-p", ",".join(map(str, pids))], stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)   # perf attaches to every thread before the window opens
+        fn()
+    finally:
+        perf.send_signal(signal.SIGINT)
+        perf.wait(timeout=30)
+    counts = {}
+    with open(out) as f:
+        for line in f:
+            parts = line.strip().split(",")
+            if len(parts) >= 3 and parts[2] in EVENTS:
+                try:
+                    counts[parts[2]] = float(parts[0])
+                except ValueError:   # "<not counted>": the event is unavailable
+                    pass
+    os.unlink(out)
+    return counts
+
+
+def workloads(ray, batch):
+    @ray.remote
+    def small_value():
+        return b"ok"
+
+    @ray.remote
+    class Actor:
+        def small_value(self):
+            return b"ok"
+
+    @ray.remote
+    class AsyncActor:
+        async def small_value(self):
+            return b"ok"
+
+    a, aa = Actor.remote(), AsyncActor.remote()
+    ray.get([a.small_value.remote(), aa.small_value.remote()])
+    value = ray.put(0)
+    # (line, one round, calls per round), the lines of `microbenchmark`.
+    return [
+        ("single client get calls", lambda: ray.get(value), 1),
+        ("single client put calls", lambda: ray.put(0), 1),
+        ("single client tasks sync", lambda: ray.get(small_value.remote()), 1),
+        ("single client tasks async", lambda: ray.get([small_value.remote() for _ in range(batch)]), batch),
+        ("1:1 actor calls sync", lambda: ray.get(a.small_value.remote()), 1),
+        ("1:1 actor calls async", lambda: ray.get([a.small_value.remote() for _ in range(batch)]), batch),
+        ("1:1 async-actor calls sync", lambda: ray.get(aa.small_value.remote()), 1),
+        ("1:1 async-actor calls async",
+         lambda: ray.get([aa.small_value.remote() for _ in range(batch)]), batch),
+    ]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ray", action="store_true", help="measure Ray (run with Ray's Python)")
+    ap.add_argument("--filter", default="", help="only lines containing this")
+    ap.add_argument("--calls", type=int, default=10000, help="calls per line (default 10000)")
+    ap.add_argument("--json", help="also write the results here")
+    args = ap.parse_args()
+    if shutil.which("perf") is None:
+        sys.exit("call_cost_benchmark: needs `perf` (Debian: linux-perf)")
+    if args.ray:
+        import ray
+    else:
+        import lumos as ray
+    ray.init(num_cpus=2, include_dashboard=False)
+    results = []
+    try:
+        for name, fn, per_round in workloads(ray, 1000):
+            if args.filter not in name:
+                continue
+            rounds = max(1, args.calls // per_round)
+            for _ in range(max(1, rounds // 10)):   # warm: workers up, caches filled
+                fn()
+            pids = cluster_pids()
+            t0 = time.perf_counter()
+            counts = perf_counts(pids, lambda: [fn() for _ in range(rounds)])
+            wall = time.perf_counter() - t0
+            calls = rounds * per_round
+            row = {"line": name, "calls": calls, "processes": len(pids),
+                   "syscalls_per_call": counts.get("raw_syscalls:sys_enter", float("nan")) / calls,
+                   "context_switches_per_call": counts.get("context-switches", float("nan")) / calls,
+                   "cpu_us_per_call": counts.get("task-clock", float("nan")) * 1000 / calls,
+                   "wall_s": wall}
+            results.append(row)
+            print("%-32s syscalls/call %7.2f  ctx-switches/call %6.2f  cpu us/call %7.1f  (%d calls, %d processes)"
+                  % (name, row["syscalls_per_call"], row["context_switches_per_call"],
+                     row["cpu_us_per_call"], calls, len(pids)), flush=True)
+    finally:
+        ray.shutdown()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"system": "ray" if args.ray else "lumos", "results": results}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
