@@ -384,5 +384,105 @@ TEST_F(TaskManagerRetryTest, StreamingTaskFailingBeforeAnyItemGivesTheError) {
   EXPECT_EQ(streams_.Next(id, &index), GeneratorStreams::NextKind::kEnd);
 }
 
+// A streaming task's held store items go to the lineage when it ends; a
+// reconstruction attempt refills only the items it awaits, leaves the stream
+// and return 1 as the first attempt left them, and fails an awaited item it
+// did not yield again.
+TEST(TaskManagerStreamLineageTest, HeldStoreItemsAreRecordedAndARebuildRefillsOnlyThose) {
+  MemoryStore store;
+  ReferenceCounter refs;
+  GeneratorStreams streams;
+  LineageCache lineage;
+  TaskManager tasks(&store, &refs, [](const std::vector<DeletedObject>&) {}, &lineage, &streams);
+  TaskID id = TaskID::ForJob(JobID::FromInt(3));
+  rpc::TaskSpec spec;
+  spec.set_task_id(id.Binary());
+  spec.set_num_returns(1);
+  spec.set_max_retries(2);
+  spec.set_streaming_returns(true);
+  refs.AddOwnedObject(ObjectID::FromIndex(id, 1), {}, false);
+  refs.AddLocalRef(ObjectID::FromIndex(id, 1), nullptr);
+  tasks.AddPendingTask(spec, {});
+  auto item = [&](int i) { return ObjectID::FromIndex(id, i + 2); };
+  std::vector<GeneratorStreams::Ack> now;
+  for (int i = 0; i < 3; i++) ASSERT_EQ(streams.OnItem(id, i, nullptr, &now), GeneratorStreams::ItemResult::kNew);
+  // Item 0 was consumed and freed (not held); item 1 is held in the store; item 2 is inline.
+  refs.AddOwnedObject(item(1), {}, true);
+  refs.AddLocalRef(item(1), nullptr);
+  store.Put(item(1), RayObject::InPlasma("node-a"));
+  refs.AddOwnedObject(item(2), {}, false);
+  refs.AddLocalRef(item(2), nullptr);
+  store.Put(item(2), RayObject::Inline("small", ""));
+  rpc::PushTaskReply reply;
+  reply.set_num_streamed_items(3);
+  reply.add_return_objects()->mutable_value()->set_data("end");
+  tasks.CompleteTask(id, reply);
+  EXPECT_EQ(lineage.LiveReturns(id), std::vector<ObjectID>{item(1)});
+
+  // Rebuild 1: item 1 is awaited and reported again.
+  rpc::TaskSpec again;
+  ASSERT_EQ(lineage.TakeForReconstruction(item(1), &again), LineageCache::Outcome::kResubmit);
+  store.Delete(item(1));
+  tasks.AddPendingTask(again, {}, {item(1)});
+  EXPECT_FALSE(tasks.TakeAwaitedItem(id, item(2)));
+  EXPECT_TRUE(tasks.TakeAwaitedItem(id, item(1)));
+  EXPECT_FALSE(tasks.TakeAwaitedItem(id, item(1)));  // once
+  store.Put(item(1), RayObject::InPlasma("node-b"));
+  rpc::PushTaskReply rebuilt;
+  rebuilt.set_num_streamed_items(3);
+  rebuilt.add_return_objects()->mutable_value()->set_data("end again");
+  tasks.CompleteTask(id, rebuilt);
+  EXPECT_TRUE(store.GetIfExists(item(1))->in_plasma);
+  EXPECT_EQ(lineage.LiveReturns(id), std::vector<ObjectID>{item(1)});  // can be rebuilt again
+  // The stream and return 1 are the first attempt's.
+  auto ret = store.GetIfExists(ObjectID::FromIndex(id, 1));
+  ASSERT_TRUE(ret && ret->data);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(ret->data->data()), ret->data->size()), "end");
+  int64_t index = -1;
+  for (int i = 0; i < 3; i++) EXPECT_EQ(streams.Next(id, &index), GeneratorStreams::NextKind::kItem);
+  EXPECT_EQ(streams.Next(id, &index), GeneratorStreams::NextKind::kEnd);
+
+  // Rebuild 2: the generator now stops after one item; the awaited item 1 fails naming that.
+  ASSERT_EQ(lineage.TakeForReconstruction(item(1), &again), LineageCache::Outcome::kResubmit);
+  store.Delete(item(1));
+  tasks.AddPendingTask(again, {}, {item(1)});
+  rpc::PushTaskReply shorter;
+  shorter.set_num_streamed_items(1);
+  shorter.add_return_objects()->mutable_value()->set_data("end");
+  tasks.CompleteTask(id, shorter);
+  auto failed = store.GetIfExists(item(1));
+  ASSERT_TRUE(failed && failed->data);
+  EXPECT_EQ(failed->metadata, kMetaReconstructionFailed);
+  EXPECT_NE(std::string(reinterpret_cast<const char*>(failed->data->data()), failed->data->size()).find("yielded only 1"),
+            std::string::npos);
+  EXPECT_EQ(streams.Next(id, &index), GeneratorStreams::NextKind::kEnd);  // no second end or error
+}
+
+// A streamed item lost while its task runs again after a retry is taken from
+// the running attempt (not ignored as a duplicate); if that attempt fails, so
+// does the item.
+TEST(TaskManagerStreamLineageTest, ItemAwaitedFromARunningAttemptFailsWithIt) {
+  MemoryStore store;
+  ReferenceCounter refs;
+  GeneratorStreams streams;
+  TaskManager tasks(&store, &refs, [](const std::vector<DeletedObject>&) {}, nullptr, &streams);
+  TaskID id = TaskID::ForJob(JobID::FromInt(4));
+  rpc::TaskSpec spec;
+  spec.set_task_id(id.Binary());
+  spec.set_num_returns(1);
+  spec.set_max_retries(1);
+  spec.set_streaming_returns(true);
+  tasks.AddPendingTask(spec, {});
+  ObjectID lost = ObjectID::FromIndex(id, 2);
+  refs.AddOwnedObject(lost, {}, true);
+  refs.AddLocalRef(lost, nullptr);
+  EXPECT_TRUE(tasks.AwaitItem(id, lost));
+  EXPECT_FALSE(tasks.AwaitItem(TaskID::ForJob(JobID::FromInt(5)), lost));  // not pending
+  tasks.FailTask(id, kMetaWorkerDied, "worker died");
+  auto o = store.GetIfExists(lost);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->metadata, kMetaReconstructionFailed);
+}
+
 }  // namespace
 }  // namespace lumos::core

@@ -31,6 +31,23 @@ void CoreWorker::HandleGeneratorItem(const rpc::ConnectionPtr& conn, const rpc::
   // the memory store: the caller's ref and release would otherwise race the
   // set-up below and free the item under its new ref.
   std::unique_lock<std::mutex> visible(stream_items_mu_);
+  if (refs_.Has(oid) && tasks_->TakeAwaitedItem(task, oid)) {
+    // Lineage reconstruction (or a retry) was asked for this item because its
+    // copy was lost: this report is its new copy. The stream's bookkeeping
+    // (consumed, acks) and the item's refs are as the first report left them.
+    std::shared_ptr<RayObject> obj;
+    if (item.in_plasma()) {
+      refs_.SetInPlasma(oid);
+      obj = RayObject::InPlasma(item.node_id());
+      obj->nested_refs.assign(item.nested_refs().begin(), item.nested_refs().end());
+    } else {
+      obj = RayObject::FromInline(item.value());
+    }
+    memory_store_.Put(oid, std::move(obj));
+    visible.unlock();
+    if (ack) ack();
+    return;
+  }
   auto result = streams_.OnItem(task, req.index(), std::move(ack), &now);
   // A retry re-reports the items an earlier attempt did. Still held here: keep
   // the first (borrower registrations the retry made for refs inside it stay:

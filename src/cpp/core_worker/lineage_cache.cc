@@ -32,6 +32,13 @@ LineageCache::Outcome LineageCache::TakeForReconstruction(const ObjectID& lost, 
   return Outcome::kResubmit;
 }
 
+std::vector<ObjectID> LineageCache::LiveReturns(const TaskID& task) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(task);
+  if (it == entries_.end()) return {};
+  return std::vector<ObjectID>(it->second.live_returns.begin(), it->second.live_returns.end());
+}
+
 size_t LineageCache::size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return entries_.size();

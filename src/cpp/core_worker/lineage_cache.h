@@ -38,6 +38,9 @@ class LineageCache {
   /// \brief Claims one more attempt of the task that made `lost`; on kResubmit
   /// *spec gets the spec with attempt_number bumped.
   Outcome TakeForReconstruction(const ObjectID& lost, rpc::TaskSpec* spec);
+  /// \brief The recorded returns of `task` not freed yet (a streaming task's
+  /// held items: a reconstruction takes them all from the new attempt).
+  std::vector<ObjectID> LiveReturns(const TaskID& task) const;
   size_t size() const;
 
  private:

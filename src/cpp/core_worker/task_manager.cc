@@ -31,7 +31,8 @@ const char* ErrorTypeOf(const std::string& meta) {
 }
 }  // namespace
 
-void TaskManager::AddPendingTask(const rpc::TaskSpec& spec, std::vector<ObjectID> arg_refs) {
+void TaskManager::AddPendingTask(const rpc::TaskSpec& spec, std::vector<ObjectID> arg_refs,
+                                 const std::vector<ObjectID>& rebuild_items) {
   refs_->AddSubmittedTaskRefs(arg_refs);
   std::lock_guard<std::mutex> lock(mu_);
   Entry e;
@@ -40,13 +41,39 @@ void TaskManager::AddPendingTask(const rpc::TaskSpec& spec, std::vector<ObjectID
   e.retries_left = spec.max_retries();
   e.dynamic = spec.dynamic_returns();
   e.streaming = spec.streaming_returns();
+  e.rebuilding = e.streaming && !rebuild_items.empty();
+  e.awaited.insert(rebuild_items.begin(), rebuild_items.end());
   e.attempt = spec.attempt_number();
   e.name = spec.name();
   if (e.retries_left != 0) e.spec = spec;  // only what may run again is kept
   TaskID id = TaskID::FromBinary(spec.task_id());
   if (events_) events_->RecordState(id, e.attempt, rpc::PENDING_ARGS_AVAIL, &spec);
-  if (e.streaming && streams_) streams_->Create(id);
+  // A reconstruction attempt reports into the stream the caller already has
+  // (or had: once dropped and ended it is gone, and its items are freed on arrival).
+  if (e.streaming && streams_ && !e.rebuilding) streams_->Create(id);
   pending_[id] = std::move(e);
+}
+
+bool TaskManager::AwaitItem(const TaskID& id, const ObjectID& item) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pending_.find(id);
+  if (it == pending_.end() || !it->second.streaming) return false;
+  it->second.awaited.insert(item);
+  return true;
+}
+
+bool TaskManager::TakeAwaitedItem(const TaskID& id, const ObjectID& item) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pending_.find(id);
+  return it != pending_.end() && it->second.awaited.erase(item) > 0;
+}
+
+void TaskManager::FailAwaited(const Entry& e, const std::string& message) {
+  for (const ObjectID& item : e.awaited) {
+    if (!refs_->Has(item)) continue;  // freed meanwhile: nobody waits for it
+    store_->Put(item, RayObject::Inline("object " + item.Hex() + " was lost and " + message,
+                                        kMetaReconstructionFailed));
+  }
 }
 
 void TaskManager::SetState(const TaskID& id, TaskState state) {
@@ -116,6 +143,21 @@ void TaskManager::CompleteTask(const TaskID& id, const rpc::PushTaskReply& reply
   // function, system error) ends its stream with that error, like a failure;
   // so does a retryable exception out of retries (the executor does not report
   // those as items: see TaskExecutor._stream_failure).
+  if (e.rebuilding) {
+    // The caller's stream already ended with the first attempt's outcome, and
+    // return 1 still holds it: only the lost items were wanted (reported
+    // before this reply on the same connection, so what is still awaited
+    // was not yielded again).
+    FailAwaited(e, reply.is_application_error()
+                       ? "its re-executed generator raised before yielding it again"
+                       : "its re-executed generator yielded only " + std::to_string(reply.num_streamed_items()) +
+                             " items (not deterministic?)");
+    RecordStreamLineage(id, e, reply);
+    std::vector<DeletedObject> freed;
+    refs_->RemoveSubmittedTaskRefs(e.arg_refs, &freed);
+    if (!freed.empty()) on_free_(freed);
+    return;
+  }
   if (e.streaming && streams_) {
     bool error_only = reply.num_streamed_items() == 0 && reply.return_objects_size() > 0 &&
                       !reply.return_objects(0).in_plasma() &&
@@ -159,6 +201,10 @@ void TaskManager::CompleteTask(const TaskID& id, const rpc::PushTaskReply& reply
     }
     if (!in_plasma.empty()) lineage_->Record(e.spec, e.retries_left, in_plasma);
   }
+  if (e.streaming) RecordStreamLineage(id, e, reply);
+  // Lost items awaited from this attempt (a retry) that it did not report again.
+  FailAwaited(e, "the retried generator did not report it again after the loss was seen (it may have yielded it "
+                 "before that)");
   std::vector<DeletedObject> freed;
   if (reply.preregistered_refs_size() > 0) {
     // After the contained refs above hold them (see ReferenceCounter).
@@ -172,6 +218,24 @@ void TaskManager::CompleteTask(const TaskID& id, const rpc::PushTaskReply& reply
   if (!freed.empty()) on_free_(freed);
 }
 
+void TaskManager::RecordStreamLineage(const TaskID& id, const Entry& e, const rpc::PushTaskReply& reply) {
+  // Like returns (above): a generator with retries left that ended without an
+  // exception can run again to rebuild the items the caller still holds in
+  // the object store. Items already consumed and freed are not recorded (a
+  // re-execution yields them again and they are freed on arrival).
+  if (!lineage_ || e.retries_left == 0 || reply.is_application_error() || e.spec.has_actor_task() ||
+      e.spec.has_actor_creation()) {
+    return;
+  }
+  std::vector<ObjectID> in_plasma;
+  for (int64_t i = 0; i < reply.num_streamed_items(); i++) {
+    ObjectID item = ObjectID::FromIndex(id, static_cast<uint32_t>(i + 2));
+    auto obj = refs_->Has(item) ? store_->GetIfExists(item) : nullptr;
+    if (obj && obj->in_plasma) in_plasma.push_back(item);
+  }
+  if (!in_plasma.empty()) lineage_->Record(e.spec, e.retries_left, in_plasma);
+}
+
 void TaskManager::FailTask(const TaskID& id, const std::string& error_meta, const std::string& message) {
   Entry e;
   if (!Take(id, &e)) return;
@@ -181,8 +245,9 @@ void TaskManager::FailTask(const TaskID& id, const std::string& error_meta, cons
     bool text = error_meta != kMetaTaskError && error_meta != "EAI";  // EAI: kMetaActorInitFailed
     RecordFinished(id, e, TaskState::kFailed, ErrorTypeOf(error_meta), text ? message : "");
   }
-  if (e.streaming && streams_) streams_->OnFailed(id);
-  for (int i = 0; i < e.num_returns; i++) {
+  FailAwaited(e, "re-executing its generator failed: " + message);
+  if (e.streaming && streams_ && !e.rebuilding) streams_->OnFailed(id);
+  for (int i = 0; i < e.num_returns && !e.rebuilding; i++) {
     store_->Put(ObjectID::FromIndex(id, i + 1), RayObject::Inline(message, error_meta));
   }
   std::vector<DeletedObject> freed;

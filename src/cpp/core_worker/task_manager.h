@@ -5,7 +5,8 @@
 // return so that getters raise instead of hanging.
 //
 // A finished task whose returns went to the object store is handed to the
-// LineageCache (when it has retries left) so lost returns can be made again.
+// LineageCache (when it has retries left) so lost returns can be made again;
+// for a streaming task, its items still held and in the object store.
 //
 // It also keeps each task's state for tooling (lumos.util.state.list_tasks):
 // one enum per pending task, set by the submitters as the task moves on, and a
@@ -19,6 +20,7 @@
 #include <deque>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/id.h"
@@ -63,7 +65,19 @@ class TaskManager {
   /// before the first task).
   void SetEventBuffer(TaskEventBuffer* events) { events_ = events; }
   /// \brief Registers a submitted task; `arg_refs` are the ids it holds until done.
-  void AddPendingTask(const rpc::TaskSpec& spec, std::vector<ObjectID> arg_refs);
+  /// `rebuild_items` (a streaming task run again by lineage reconstruction):
+  /// the lost items this attempt must yield again. Such an attempt leaves the
+  /// caller's stream as it was (no new stream, no second end or failure) and
+  /// stores no returns; an awaited item it does not yield gets an error.
+  void AddPendingTask(const rpc::TaskSpec& spec, std::vector<ObjectID> arg_refs,
+                      const std::vector<ObjectID>& rebuild_items = {});
+  /// \brief A pending streaming task will be asked for `item` again (its
+  /// copy was lost while the task runs again after a retry). False when the
+  /// task is not pending or not streaming.
+  bool AwaitItem(const TaskID& id, const ObjectID& item);
+  /// \brief True (once) when `item` is awaited from the running attempt:
+  /// its report then replaces the lost copy instead of being a duplicate.
+  bool TakeAwaitedItem(const TaskID& id, const ObjectID& item);
   void CompleteTask(const TaskID& id, const rpc::PushTaskReply& reply);
   /// \brief Stores an error object (metadata tag, utf-8 message) for every return.
   void FailTask(const TaskID& id, const std::string& error_meta, const std::string& message);
@@ -102,11 +116,17 @@ class TaskManager {
     bool cancelled = false;
     bool dynamic = false;
     bool streaming = false;
+    bool rebuilding = false;                 // a reconstruction attempt of a streaming task
+    std::unordered_set<ObjectID> awaited;    // lost items this attempt must report again
     TaskState state = TaskState::kPendingArgsAvail;
     int attempt = 0;
     std::string name;
   };
   bool Take(const TaskID& id, Entry* out);
+  /// \brief Hands a finished streaming task's held store items to the LineageCache.
+  void RecordStreamLineage(const TaskID& id, const Entry& e, const rpc::PushTaskReply& reply);
+  /// \brief Items still awaited when the attempt ended get `message` as an error.
+  void FailAwaited(const Entry& e, const std::string& message);
   void RecordFinished(const TaskID& id, const Entry& e, TaskState state, std::string error_type,
                       const std::string& error_message = "", const rpc::PushTaskReply* executed = nullptr);
 
