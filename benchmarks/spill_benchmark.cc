@@ -106,7 +106,7 @@ void BM_SpillWrite(benchmark::State& state) {
   std::string path = Dir() + "/lumos_bench_spill";
   uint32_t crc = 0;
   for (auto _ : state) {
-    if (!WriteSpillFile(path, Id(), b.data(), kBytes, 0, &crc).ok()) state.SkipWithError("spill failed");
+    if (!WriteSpillFile(path, Id(), b.data(), kBytes, 0, false, &crc).ok()) state.SkipWithError("spill failed");
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kBytes));
   RemoveFile(path);
@@ -117,7 +117,7 @@ void BM_SpillRead(benchmark::State& state) {
   std::vector<uint8_t> dest(kBytes);
   std::string path = Dir() + "/lumos_bench_spill";
   uint32_t crc = 0;
-  if (!WriteSpillFile(path, Id(), Buffer().data(), kBytes, 0, &crc).ok()) state.SkipWithError("spill failed");
+  if (!WriteSpillFile(path, Id(), Buffer().data(), kBytes, 0, false, &crc).ok()) state.SkipWithError("spill failed");
   for (auto _ : state) {
     if (!ReadSpillFile(path, Id(), dest.data(), kBytes, 0, crc).ok()) state.SkipWithError("restore failed");
   }

@@ -103,7 +103,7 @@ class SpillTableTest : public ::testing::Test {
 TEST_F(SpillTableTest, SpillRestoreRespillDeleteLifecycle) {
   ObjectID x = Sealed(512);
   EXPECT_EQ(table_.NextVictim()->id, x);
-  ASSERT_TRUE(table_.MarkSpilled(x, "/s/x", 42).ok());
+  ASSERT_TRUE(table_.MarkSpilled(x, "/s/x", 4096, 42).ok());
   const ObjectEntry* e = table_.Find(x);
   EXPECT_EQ(e->state, ObjectState::kSpilled);
   EXPECT_FALSE(e->in_arena());
@@ -127,9 +127,9 @@ TEST_F(SpillTableTest, SpillRestoreRespillDeleteLifecycle) {
   // Pinned: not a victim, cannot be spilled.
   ASSERT_TRUE(table_.Get(x, b_, nullptr).ok());
   EXPECT_FALSE(table_.NextVictim().has_value());
-  EXPECT_EQ(table_.MarkSpilled(x, "/s/x", 42).code(), StatusCode::kInvalid);
+  EXPECT_EQ(table_.MarkSpilled(x, "/s/x", 4096, 42).code(), StatusCode::kInvalid);
   ASSERT_TRUE(table_.Release(x, b_).ok());
-  ASSERT_TRUE(table_.MarkSpilled(x, "/s/x", 42).ok());
+  ASSERT_TRUE(table_.MarkSpilled(x, "/s/x", 4096, 42).ok());
   EXPECT_TRUE(table_.TakeFilesToRemove().empty());
   // Delete of a spilled object: gone, its file queued for removal.
   ASSERT_TRUE(table_.Delete(x).ok());
@@ -142,7 +142,7 @@ TEST_F(SpillTableTest, SpillRestoreRespillDeleteLifecycle) {
 
 TEST_F(SpillTableTest, FailedRestoreGoesBackToSpilledAndFreesTheBlock) {
   ObjectID x = Sealed(512);
-  ASSERT_TRUE(table_.MarkSpilled(x, "/s/x", 1).ok());
+  ASSERT_TRUE(table_.MarkSpilled(x, "/s/x", 4096, 1).ok());
   ASSERT_TRUE(table_.BeginRestore(x).ok());
   ASSERT_TRUE(table_.FinishRestore(x, false).ok());
   EXPECT_EQ(table_.Find(x)->state, ObjectState::kSpilled);
@@ -153,7 +153,7 @@ TEST_F(SpillTableTest, FailedRestoreGoesBackToSpilledAndFreesTheBlock) {
 
 TEST_F(SpillTableTest, RestoreThatDoesNotFitIsOutOfMemory) {
   ObjectID x = Sealed(1024);
-  ASSERT_TRUE(table_.MarkSpilled(x, "/s/x", 1).ok());
+  ASSERT_TRUE(table_.MarkSpilled(x, "/s/x", 4096, 1).ok());
   ObjectID y = Sealed(64);
   EXPECT_EQ(table_.BeginRestore(x).status().code(), StatusCode::kOutOfMemory);
   EXPECT_EQ(table_.Find(x)->state, ObjectState::kSpilled);
@@ -162,7 +162,7 @@ TEST_F(SpillTableTest, RestoreThatDoesNotFitIsOutOfMemory) {
 
 TEST_F(SpillTableTest, SpilledObjectCanBePinnedAndDeleteWaitsForIt) {
   ObjectID x = Sealed(100);
-  ASSERT_TRUE(table_.MarkSpilled(x, "/s/x", 1).ok());
+  ASSERT_TRUE(table_.MarkSpilled(x, "/s/x", 4096, 1).ok());
   ObjectEntry out;
   ASSERT_TRUE(table_.Get(x, b_, &out).ok());  // served from its file
   EXPECT_EQ(out.state, ObjectState::kSpilled);
@@ -229,8 +229,8 @@ TEST_F(SpillTableTest, AbortedExternalObjectRemovesItsFile) {
 TEST_F(SpillTableTest, OwnerDisconnectDeletesSpilledObjectsFiles) {
   ObjectID x = Sealed(100);
   ObjectID y = Sealed(100);
-  ASSERT_TRUE(table_.MarkSpilled(x, "/s/x", 1).ok());
-  ASSERT_TRUE(table_.MarkSpilled(y, "/s/y", 2).ok());
+  ASSERT_TRUE(table_.MarkSpilled(x, "/s/x", 4096, 1).ok());
+  ASSERT_TRUE(table_.MarkSpilled(y, "/s/y", 4096, 2).ok());
   ASSERT_TRUE(table_.BeginRestore(y).ok());
   ASSERT_TRUE(table_.FinishRestore(y, true).ok());
   table_.ClientDisconnected(a_);
@@ -258,7 +258,7 @@ class SpillFileTest : public ::testing::Test {
 
 TEST_F(SpillFileTest, WriteReadRoundTrip) {
   uint32_t crc = 0;
-  ASSERT_TRUE(WriteSpillFile(path_, id_, data_.data(), data_.size() - 17, 17, &crc).ok());
+  ASSERT_TRUE(WriteSpillFile(path_, id_, data_.data(), data_.size() - 17, 17, false, &crc).ok());
   EXPECT_EQ(crc, Crc32c(data_.data(), data_.size()));
   struct stat st {};
   ASSERT_EQ(::stat(path_.c_str(), &st), 0);
@@ -280,7 +280,7 @@ TEST_F(SpillFileTest, WriteReadRoundTrip) {
 
 TEST_F(SpillFileTest, CorruptedPayloadIsDetectedAndNamesTheObject) {
   uint32_t crc = 0;
-  ASSERT_TRUE(WriteSpillFile(path_, id_, data_.data(), data_.size(), 0, &crc).ok());
+  ASSERT_TRUE(WriteSpillFile(path_, id_, data_.data(), data_.size(), 0, false, &crc).ok());
   int fd = ::open(path_.c_str(), O_WRONLY);
   ASSERT_GE(fd, 0);
   uint8_t b = data_[2'000'000] ^ 0x40;
@@ -295,14 +295,14 @@ TEST_F(SpillFileTest, CorruptedPayloadIsDetectedAndNamesTheObject) {
 
 TEST_F(SpillFileTest, CorruptedHeaderAndTruncationAreDetected) {
   uint32_t crc = 0;
-  ASSERT_TRUE(WriteSpillFile(path_, id_, data_.data(), data_.size(), 0, &crc).ok());
+  ASSERT_TRUE(WriteSpillFile(path_, id_, data_.data(), data_.size(), 0, false, &crc).ok());
   ASSERT_EQ(::truncate(path_.c_str(), static_cast<off_t>(kSpillHeaderBytes + data_.size() / 2)), 0);
   Status s = ReadSpillFile(path_, id_, nullptr, data_.size(), 0, crc);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("truncated"), std::string::npos) << s.ToString();
   EXPECT_NE(s.message().find(id_.Hex()), std::string::npos);
 
-  ASSERT_TRUE(WriteSpillFile(path_, id_, data_.data(), data_.size(), 0, &crc).ok());
+  ASSERT_TRUE(WriteSpillFile(path_, id_, data_.data(), data_.size(), 0, false, &crc).ok());
   int fd = ::open(path_.c_str(), O_WRONLY);
   ASSERT_EQ(::pwrite(fd, "XXXX", 4, 0), 4);
   ::close(fd);
@@ -313,7 +313,7 @@ TEST_F(SpillFileTest, CorruptedHeaderAndTruncationAreDetected) {
 
 TEST_F(SpillFileTest, UnwritableDirectoryFailsWithTheCause) {
   uint32_t crc = 0;
-  Status s = WriteSpillFile(dir_.File("no/such/dir/x"), id_, data_.data(), 100, 0, &crc);
+  Status s = WriteSpillFile(dir_.File("no/such/dir/x"), id_, data_.data(), 100, 0, false, &crc);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code(), StatusCode::kIOError);
   EXPECT_NE(s.message().find("No such file"), std::string::npos) << s.ToString();
@@ -332,7 +332,7 @@ TEST_F(SpillFileTest, FileSizeLimitFailsCleanly) {
     struct rlimit lim {1 << 20, 1 << 20};
     if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) ::_exit(10);
     uint32_t crc = 0;
-    Status s = WriteSpillFile(path_, id_, data_.data(), data_.size(), 0, &crc);
+    Status s = WriteSpillFile(path_, id_, data_.data(), data_.size(), 0, false, &crc);
     if (s.ok()) ::_exit(11);
     if (s.message().find("File too large") == std::string::npos) ::_exit(12);
     if (::access(path_.c_str(), F_OK) == 0) ::_exit(13);  // no partial file left

@@ -41,6 +41,9 @@ namespace lumos {
   X(int64_t, object_spilling_enabled, 1,                                                       \
     "1: a full object store spills objects to disk (and keeps objects bigger than it in "      \
     "files); 0: a put that does not fit raises ObjectStoreFullError.")                           \
+  X(int64_t, object_spilling_fsync, 0,                                                         \
+    "1: each spill file is fdatasynced before its object counts as spilled (slower; spilling " \
+    "is not durability, so off by default).")                                                   \
   X(int64_t, task_state_history_size, 10000, "Finished task attempts an owner remembers for list_tasks().") \
   X(int64_t, task_events_enabled, 1,                                                          \
     "1: core workers report task state transitions to the GCS (list_tasks, lumos timeline); "  \

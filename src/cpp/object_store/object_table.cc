@@ -10,6 +10,7 @@ const char* ObjectStateName(ObjectState s) {
   switch (s) {
     case ObjectState::kCreated: return "CREATED";
     case ObjectState::kSealed: return "SEALED";
+    case ObjectState::kSpilling: return "SPILLING";
     case ObjectState::kSpilled: return "SPILLED";
     case ObjectState::kRestoring: return "RESTORING";
     case ObjectState::kRestored: return "RESTORED";
@@ -119,7 +120,7 @@ Status ObjectTable::Release(const ObjectID& id, const WorkerID& client,
     e.pins.erase(pin);
     MaybeUnlink(client, id, e);
   }
-  if (e.total_pins == 0 && e.delete_pending && e.sealed()) {
+  if (e.total_pins == 0 && e.delete_pending && e.settled()) {
     Erase(it, freed);
   } else {
     UpdateEvictable(id, e);  // the last release makes it the most recently used
@@ -152,7 +153,7 @@ void ObjectTable::ClientDisconnected(const WorkerID& client, std::vector<uint64_
       Erase(it, freed);
     } else if (e.owner == client) {
       DeleteEntry(it, freed);
-    } else if (e.total_pins == 0 && e.delete_pending && e.sealed()) {
+    } else if (e.total_pins == 0 && e.delete_pending && e.settled()) {
       Erase(it, freed);
     } else {
       UpdateEvictable(id, e);
@@ -171,8 +172,8 @@ Status ObjectTable::Evict(const ObjectID& id, std::vector<uint64_t>* freed) {
   return Status::OK();
 }
 
-Status ObjectTable::MarkSpilled(const ObjectID& id, const std::string& path, uint32_t crc,
-                                std::vector<uint64_t>* freed) {
+Status ObjectTable::MarkSpilled(const ObjectID& id, const std::string& path, uint64_t file_offset,
+                                uint32_t crc, std::vector<uint64_t>* freed) {
   auto it = objects_.find(id);
   if (it == objects_.end()) return Status::NotFound(Describe(id) + " does not exist");
   ObjectEntry& e = it->second;
@@ -185,8 +186,50 @@ Status ObjectTable::MarkSpilled(const ObjectID& id, const std::string& path, uin
   if (freed) freed->push_back(e.offset);
   e.state = ObjectState::kSpilled;
   e.file_path = path;
+  e.file_offset = file_offset;
   e.spill_crc = crc;
   CountSpilled(e, +1);
+  return Status::OK();
+}
+
+Result<ObjectEntry> ObjectTable::BeginSpill(const ObjectID& id) {
+  auto it = objects_.find(id);
+  if (it == objects_.end()) return Status::NotFound(Describe(id) + " does not exist");
+  ObjectEntry& e = it->second;
+  if (!policy_.Contains(id) || !e.primary || !e.file_path.empty()) {
+    return Status::Invalid(Describe(id) + " cannot be written to a spill file in state " +
+                           ObjectStateName(e.state) + (e.total_pins ? " while pinned" : "") +
+                           (e.file_path.empty() ? "" : " (it has a spill file already)"));
+  }
+  policy_.Remove(id);
+  e.state = ObjectState::kSpilling;
+  spilling_bytes_ += e.size();
+  return e;
+}
+
+Status ObjectTable::FinishSpill(const ObjectID& id, bool ok, const std::string& path,
+                                uint64_t file_offset, uint32_t crc, std::vector<uint64_t>* freed) {
+  auto it = objects_.find(id);
+  if (it == objects_.end()) return Status::NotFound(Describe(id) + " does not exist");
+  ObjectEntry& e = it->second;
+  if (e.state != ObjectState::kSpilling) {
+    return Status::Invalid(Describe(id) + " is not being spilled (state " + ObjectStateName(e.state) + ")");
+  }
+  spilling_bytes_ -= e.size();
+  if (ok) {
+    e.file_path = path;
+    e.file_offset = file_offset;
+    e.spill_crc = crc;
+  }
+  // In the arena with a valid file is RESTORED; the eviction below (or the
+  // erase) then costs no I/O.
+  e.state = ok ? ObjectState::kRestored : ObjectState::kSealed;
+  if (e.delete_pending && e.total_pins == 0) {
+    Erase(it, freed);
+    return Status::OK();
+  }
+  UpdateEvictable(id, e);
+  if (ok && policy_.Contains(id)) return MarkSpilled(id, path, file_offset, crc, freed);
   return Status::OK();
 }
 
@@ -264,10 +307,10 @@ const ObjectEntry* ObjectTable::Find(const ObjectID& id) const {
 
 void ObjectTable::DeleteEntry(Map::iterator it, std::vector<uint64_t>* freed) {
   ObjectEntry& e = it->second;
-  if (e.sealed() && e.total_pins == 0) {
+  if (e.settled() && e.total_pins == 0) {
     Erase(it, freed);
   } else {
-    e.delete_pending = true;  // freed at the last Release, or at Seal/Abort/FinishRestore
+    e.delete_pending = true;  // freed at the last Release, or at Seal/Abort/FinishRestore/FinishSpill
     policy_.Remove(it->first);
   }
 }
@@ -305,7 +348,7 @@ void ObjectTable::MaybeUnlink(const WorkerID& client, const ObjectID& id, const 
 }
 
 void ObjectTable::UpdateEvictable(const ObjectID& id, const ObjectEntry& e) {
-  bool evictable = !e.external && !e.delete_pending && e.total_pins == 0 &&
+  bool evictable = !e.external && !e.delete_pending && e.total_pins == 0 &&  // SPILLING: in flight
                    (e.state == ObjectState::kSealed || e.state == ObjectState::kRestored);
   if (evictable) {
     policy_.Add(id, e.size(), e.primary);

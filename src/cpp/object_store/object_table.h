@@ -11,11 +11,18 @@
 // Lifecycle (ObjectState):
 //   Create -> CREATED (only the creator writes it) -> Seal -> SEALED (in the
 //   arena, immutable, visible to Get) ; Abort drops a CREATED object.
-//   SEALED, unpinned -> MarkSpilled -> SPILLED (arena block freed, bytes only
+//   SEALED, unpinned -> BeginSpill -> SPILLING (the server's I/O thread is
+//   writing the block to a file; the block stays allocated and readable, Get
+//   may pin it, Delete only marks it) -> FinishSpill(ok) -> SPILLED (block
+//   freed) or, when it was pinned or deleted meanwhile, RESTORED (in the
+//   arena with a valid file) or erased; FinishSpill(failed) -> SEALED.
+//   An evictable object that already has a spill file (RESTORED) goes
+//   straight to SPILLED with MarkSpilled (no I/O).
+//   SPILLED (arena block freed, bytes only
 //   in the spill file) -> BeginRestore -> RESTORING (block allocated, the
 //   server is reading the file into it) -> FinishRestore(ok) -> RESTORED (in
 //   the arena again; the spill file is kept, so spilling it again is free) or
-//   FinishRestore(failed) -> SPILLED. RESTORED -> MarkSpilled -> SPILLED.
+//   FinishRestore(failed) -> SPILLED.
 //   Any state -> deleted (erased): its block is freed and its files are
 //   queued for the server to unlink (TakeFilesToRemove).
 //   External objects go CREATED -> SEALED only.
@@ -27,7 +34,8 @@
 // them with Release. Delete frees an unpinned object at once; a pinned (or
 // still unsealed or restoring) one is marked delete-pending: it disappears
 // from Get/Contains immediately and goes at the last Release (or at
-// Seal/Abort/FinishRestore).
+// Seal/Abort/FinishRestore/FinishSpill): SPILLING and RESTORING blocks are
+// being used by I/O, so they are never freed under its feet.
 // ClientDisconnected(c) is what happens when client c goes away: its pins are
 // dropped, the objects it owns are deleted as above, and the unsealed objects
 // it was creating are aborted.
@@ -40,6 +48,8 @@
 // NotFound for an unknown id or Invalid for a call that breaks the lifecycle
 // (sealing twice, aborting a sealed object or another client's object,
 // releasing an object the client has not pinned, spilling a pinned object).
+// Blocks that BeginSpill took out of eviction are counted in spilling_bytes()
+// until FinishSpill, so the server knows what in-flight writes will free.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -54,7 +64,7 @@
 
 namespace lumos::object_store {
 
-enum class ObjectState { kCreated, kSealed, kSpilled, kRestoring, kRestored };
+enum class ObjectState { kCreated, kSealed, kSpilling, kSpilled, kRestoring, kRestored };
 const char* ObjectStateName(ObjectState s);
 
 struct ObjectEntry {
@@ -68,6 +78,7 @@ struct ObjectEntry {
   bool primary = true;    // false: a cached copy that may be dropped
   bool external = false;  // lives in its own file (file_path), never in the arena
   std::string file_path;  // the external file, or the spill file once spilled
+  uint64_t file_offset = 0;  // where the payload starts in file_path
   uint32_t spill_crc = 0;
   std::unordered_map<WorkerID, uint32_t> pins;  // client -> Get count not yet released
   uint64_t total_pins = 0;
@@ -76,6 +87,8 @@ struct ObjectEntry {
   uint64_t size() const { return data_size + metadata_size; }
   bool in_arena() const { return !external && state != ObjectState::kSpilled; }
   bool sealed() const { return state != ObjectState::kCreated && state != ObjectState::kRestoring; }
+  // No I/O and no writer uses its block: it may be erased now.
+  bool settled() const { return sealed() && state != ObjectState::kSpilling; }
 };
 
 class ObjectTable {
@@ -116,9 +129,21 @@ class ObjectTable {
   /// \brief Erases an evictable cached copy (primary == false).
   Status Evict(const ObjectID& id, std::vector<uint64_t>* freed = nullptr);
   /// \brief An evictable primary object now has a complete copy in the spill
-  /// file `path` with checksum `crc`: frees its block (SEALED/RESTORED -> SPILLED).
-  Status MarkSpilled(const ObjectID& id, const std::string& path, uint32_t crc,
-                     std::vector<uint64_t>* freed = nullptr);
+  /// file `path` (payload at `file_offset`) with checksum `crc`: frees its
+  /// block (SEALED/RESTORED -> SPILLED).
+  Status MarkSpilled(const ObjectID& id, const std::string& path, uint64_t file_offset,
+                     uint32_t crc, std::vector<uint64_t>* freed = nullptr);
+  /// \brief An evictable primary object without a spill file: SEALED ->
+  /// SPILLING; returns its entry (offset and sizes of the block to write).
+  /// The block stays allocated until FinishSpill.
+  Result<ObjectEntry> BeginSpill(const ObjectID& id);
+  /// \brief The write BeginSpill asked for is over. ok: the file holds the
+  /// payload at `file_offset` with checksum `crc`; the object becomes SPILLED
+  /// (block freed), or RESTORED if a reader pinned it meanwhile, or is erased
+  /// (file queued for removal) if it was deleted meanwhile. Failed: back to
+  /// SEALED and evictable (or erased if deleted meanwhile).
+  Status FinishSpill(const ObjectID& id, bool ok, const std::string& path, uint64_t file_offset,
+                     uint32_t crc, std::vector<uint64_t>* freed = nullptr);
   /// \brief SPILLED -> RESTORING: allocates its block and returns the offset the
   /// server must read the spill file into. OutOfMemory when it does not fit.
   Result<uint64_t> BeginRestore(const ObjectID& id);
@@ -150,6 +175,8 @@ class ObjectTable {
   uint64_t num_spilled() const { return num_spilled_; }
   /// \brief Bytes eviction could free right now.
   uint64_t evictable_bytes() const { return policy_.evictable_bytes(); }
+  /// \brief Bytes of SPILLING objects (freed when their writes finish, unless pinned).
+  uint64_t spilling_bytes() const { return spilling_bytes_; }
   const ArenaAllocator& allocator() const { return allocator_; }
 
  private:
@@ -172,6 +199,7 @@ class ObjectTable {
   std::vector<std::string> files_to_remove_;
   uint64_t spilled_bytes_ = 0;
   uint64_t num_spilled_ = 0;
+  uint64_t spilling_bytes_ = 0;
 };
 
 }  // namespace lumos::object_store

@@ -68,7 +68,7 @@ int64_t PreadAll(int fd, uint8_t* p, uint64_t n, uint64_t off) {
 }  // namespace
 
 Status WriteSpillFile(const std::string& path, const ObjectID& id, const uint8_t* bytes,
-                      uint64_t data_size, uint64_t metadata_size, uint32_t* crc) {
+                      uint64_t data_size, uint64_t metadata_size, bool sync, uint32_t* crc) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Errno("cannot create the spill file of", id, path, errno);
   const uint64_t size = data_size + metadata_size;
@@ -91,6 +91,7 @@ Status WriteSpillFile(const std::string& path, const ObjectID& id, const uint8_t
     std::memcpy(block.data(), &h, sizeof(h));
     err = PwriteAll(fd, block.data(), block.size(), 0);
   }
+  if (err == 0 && sync && ::fdatasync(fd) != 0) err = errno;
   if (::close(fd) != 0 && err == 0) err = errno;
   if (err != 0) {
     ::unlink(path.c_str());  // never leave a partial file that looks like a copy

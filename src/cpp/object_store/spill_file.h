@@ -9,14 +9,16 @@
 // External files hold the payload at offset 0 and nothing else (they are the
 // live copy, written in place by the creator like arena memory; no checksum).
 //
-// Files are not fsynced: spilling relieves memory pressure for the life of the
-// session, it is not durability (a crashed raylet loses its objects anyway).
+// Files are fdatasynced only when asked (SpillOptions::fsync): spilling
+// relieves memory pressure for the life of the session, it is not durability
+// (a crashed raylet loses its objects anyway).
 // What may fail: writes return IOError naming the object and errno's text
 // (ENOSPC, EFBIG for an RLIMIT_FSIZE, EACCES...) and leave no file behind;
 // reads return IOError naming the object for a missing, truncated or
 // corrupted (bad header or checksum mismatch) file, and never fill the
 // destination with unchecked bytes without saying so.
-// Thread safety: free functions, no shared state.
+// Thread safety: free functions, no shared state (the store calls them from
+// its I/O threads).
 #include <cstdint>
 #include <string>
 
@@ -28,9 +30,10 @@ namespace lumos::object_store {
 constexpr uint64_t kSpillHeaderBytes = 4096;
 
 /// \brief Writes `size` bytes at `bytes` (data_size of data, then metadata) to
-/// a new spill file at `path`; *crc gets the payload's CRC-32C.
+/// a new spill file at `path`; *crc gets the payload's CRC-32C. With `sync`
+/// the file is fdatasynced before this returns (a failing sync fails the write).
 Status WriteSpillFile(const std::string& path, const ObjectID& id, const uint8_t* bytes,
-                      uint64_t data_size, uint64_t metadata_size, uint32_t* crc);
+                      uint64_t data_size, uint64_t metadata_size, bool sync, uint32_t* crc);
 /// \brief Reads the payload of the spill file at `path` into `dest` (or only
 /// checks it when dest is null) and verifies header and checksum against the
 /// expected id, sizes and crc.

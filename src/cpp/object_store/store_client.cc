@@ -244,6 +244,11 @@ Status StoreClient::GetDetailedStats(bool include_objects, DetailedStats* out) {
   out->bytes_restored_total = r.bytes_restored_total();
   out->num_evicted_total = r.num_evicted_total();
   out->spilling_enabled = r.spilling_enabled();
+  out->num_spill_files_total = r.num_spill_files_total();
+  out->num_spill_fsyncs_total = r.num_spill_fsyncs_total();
+  out->num_spill_writes_in_flight = r.num_spill_writes_in_flight();
+  out->num_spill_reads_in_flight = r.num_spill_reads_in_flight();
+  out->spill_fsync = r.spill_fsync();
   out->spill_directory = r.spill_directory();
   for (const auto& o : r.objects()) {
     ObjectInfo info;

@@ -99,7 +99,9 @@ class StoreClient {
   struct DetailedStats {
     uint64_t capacity = 0, used = 0, num_objects = 0, spilled_bytes = 0, num_spilled = 0;
     uint64_t bytes_spilled_total = 0, bytes_restored_total = 0, num_evicted_total = 0;
-    bool spilling_enabled = false;
+    uint64_t num_spill_files_total = 0, num_spill_fsyncs_total = 0;
+    uint64_t num_spill_writes_in_flight = 0, num_spill_reads_in_flight = 0;
+    bool spilling_enabled = false, spill_fsync = false;
     std::string spill_directory;
     std::vector<ObjectInfo> objects;
   };

@@ -30,6 +30,24 @@ struct StoreServer::Session {
   WorkerID client_id;
 };
 
+// A Create waiting for the scheduler to make room.
+struct StoreServer::PendingCreate {
+  ConnectionPtr conn;
+  Frame request;  // header only
+  ObjectID id;
+  rpc::StoreCreateRequest req;
+  WorkerID owner;
+};
+
+// A Get waiting for spilled objects to be restored (or their files checked).
+struct StoreServer::PendingGet {
+  ConnectionPtr conn;
+  Frame request;  // header only
+  std::vector<ObjectID> ids;
+  std::vector<std::string> errors;  // per id, from its Load
+  size_t remaining = 0;             // Loads not done yet
+};
+
 namespace {
 
 template <typename Msg>
@@ -59,10 +77,12 @@ StoreServer::StoreServer(asio::io_context& io, std::string socket_path, uint64_t
       socket_path_(std::move(socket_path)),
       capacity_(capacity_bytes),
       spill_(std::move(spill)),
-      table_(capacity_bytes) {}
+      table_(capacity_bytes),
+      scheduler_(io, table_, spill_, [this] { PublishStats(); }) {}
 
 StoreServer::~StoreServer() {
   Stop();
+  scheduler_.Join();  // no I/O touches the arena or the files from here on
   // The objects die with the store: so do their files.
   for (const auto& [id, e] : table_.objects()) {
     if (!e.file_path.empty()) RemoveFile(e.file_path);
@@ -107,6 +127,7 @@ Status StoreServer::Start() {
     return st;
   }
   arena_ = static_cast<uint8_t*>(p);
+  scheduler_.SetArena(arena_);
   if (spill_.enabled) {
     if (spill_.directory.empty()) return Status::InvalidArgument("object spilling is enabled but no spill directory is set");
     // Missing parents are created; failing here is not fatal: spilling then
@@ -178,6 +199,7 @@ void StoreServer::StopOnLoop() {
   connections_.clear();
   for (const auto& conn : conns) conn->Close(Status::Disconnected("object store stopped"));
   alive_->store(false);
+  scheduler_.Stop();
 }
 
 StoreStats StoreServer::Stats() const {
@@ -228,82 +250,6 @@ void StoreServer::RemoveDeletedFiles() {
   for (const std::string& path : table_.TakeFilesToRemove()) RemoveFile(path);
 }
 
-std::string StoreServer::FilePath(const ObjectID& id, const char* suffix) const {
-  return spill_.directory + "/lumos-" + std::to_string(::getpid()) + "-" + id.Hex() + suffix;
-}
-
-Status StoreServer::SpillOne(const ObjectID& id) {
-  const ObjectEntry* e = table_.Find(id);
-  if (!e) return Status::NotFound("object " + id.Hex() + " does not exist");
-  if (e->state == ObjectState::kRestored) {
-    // Its spill file is still there and still right: dropping the memory is enough.
-    return table_.MarkSpilled(id, e->file_path, e->spill_crc);
-  }
-  std::string path = FilePath(id, ".spill");
-  uint32_t crc = 0;
-  LUMOS_RETURN_NOT_OK(WriteSpillFile(path, id, arena_ + e->offset, e->data_size, e->metadata_size, &crc));
-  bytes_spilled_total_ += e->size();
-  Status st = table_.MarkSpilled(id, path, crc);
-  if (!st.ok()) RemoveFile(path);
-  return st;
-}
-
-Status StoreServer::MakeRoom(uint64_t size) {
-  auto fits = [&] { return table_.allocator().largest_free_block() >= std::max<uint64_t>(size, 1); };
-  if (fits()) return Status::OK();
-  // Evicting everything evictable would still leave too little: touch nothing.
-  if (table_.used() - table_.evictable_bytes() + size > table_.capacity()) {
-    return Status::OutOfMemory("the object store (capacity " + std::to_string(table_.capacity()) +
-                               " bytes, " + std::to_string(table_.used() - table_.evictable_bytes()) +
-                               " bytes pinned or being written) cannot hold " + std::to_string(size) +
-                               " bytes even after freeing every unpinned object");
-  }
-  while (!fits()) {
-    auto victim = table_.NextVictim();
-    if (!victim) {
-      return Status::OutOfMemory("the object store (capacity " + std::to_string(table_.capacity()) +
-                                 " bytes) has no free block of " + std::to_string(size) +
-                                 " bytes and nothing left to spill");
-    }
-    if (!victim->primary) {
-      LUMOS_RETURN_NOT_OK(table_.Evict(victim->id));
-      num_evicted_total_++;
-      continue;
-    }
-    if (!spill_.enabled) {
-      return Status::OutOfMemory("the object store (capacity " + std::to_string(table_.capacity()) +
-                                 " bytes, " + std::to_string(table_.used()) + " used) cannot hold " +
-                                 std::to_string(size) + " more bytes and object spilling is disabled");
-    }
-    Status st = SpillOne(victim->id);
-    if (!st.ok()) {
-      // No retry: a failing disk fails this request with the cause.
-      return Status::OutOfMemory("the object store (capacity " + std::to_string(table_.capacity()) +
-                                 " bytes) is full and spilling failed: " + st.message());
-    }
-  }
-  return Status::OK();
-}
-
-Status StoreServer::Restore(const ObjectID& id) {
-  const ObjectEntry* e = table_.Find(id);
-  if (!e) return Status::NotFound("object " + id.Hex() + " does not exist");
-  LUMOS_RETURN_NOT_OK(MakeRoom(e->size()));
-  Result<uint64_t> offset = table_.BeginRestore(id);
-  if (!offset.ok()) return offset.status();
-  e = table_.Find(id);
-  const uint64_t size = e->size();
-  Status st = ReadSpillFile(e->file_path, id, arena_ + offset.value(), e->data_size, e->metadata_size,
-                            e->spill_crc);
-  LUMOS_RETURN_NOT_OK(table_.FinishRestore(id, st.ok()));
-  if (st.ok()) {
-    bytes_restored_total_ += size;
-  } else {
-    LUMOS_LOG(Error) << "restoring a spilled object failed: " << st.ToString();
-  }
-  return st;
-}
-
 void StoreServer::Reply(const ConnectionPtr& conn, const Frame& request,
                         const google::protobuf::Message& reply) {
   PublishStats();  // before the reply: whoever got it sees its effect in Stats()
@@ -345,6 +291,7 @@ void StoreServer::OnFrame(const ConnectionPtr& conn, Frame&& frame) {
         st = Status::NotImplemented("the object store has no method " + std::to_string(method));
     }
   }
+  scheduler_.Pump();  // whatever this freed may be what a waiting request needs
   PublishStats();
   if (st.ok()) return;
   if (frame.header.kind == FrameKind::kRequest) conn->SendError(frame.header.request_id, method, st);
@@ -365,6 +312,7 @@ void StoreServer::OnClose(const ConnectionPtr& conn, const Status& reason) {
   if (it != connections_per_client_.end() && --it->second > 0) return;
   if (it != connections_per_client_.end()) connections_per_client_.erase(it);
   table_.ClientDisconnected(s->client_id);
+  scheduler_.Pump();
   PublishStats();
 }
 
@@ -410,42 +358,77 @@ Status StoreServer::HandleCreate(const ConnectionPtr& conn, Session* s, const Fr
     // over by a draining node): kept from now on; still AlreadyExists.
     table_.SetOwnerEndpoint(id, req.owner_endpoint());
   }
-  rpc::StoreCreateReply reply;
   if (!offset.ok() && offset.status().code() == StatusCode::kOutOfMemory) {
-    Status room = MakeRoom(size);
-    if (room.ok()) offset = table_.Create(id, req.data_size(), req.metadata_size(), owner, s->client_id, primary);
-    if (!offset.ok() && offset.status().code() == StatusCode::kOutOfMemory) {
-      std::string why = room.ok() ? offset.status().message() : room.message();
-      if (!spill_.enabled) {
-        return Status::OutOfMemory("object " + id.Hex() + " of " + std::to_string(size) +
-                                   " bytes does not fit in the object store of " +
-                                   std::to_string(table_.capacity()) + " bytes (" + why +
-                                   "); enable object spilling or raise object_store_memory");
-      }
-      // Too big for the arena even after spilling: a file of its own.
-      std::string path = FilePath(id, ".ext");
-      Status st = CreateExternalFile(path, id, size);
-      if (!st.ok()) {
-        return Status::OutOfMemory("object " + id.Hex() + " of " + std::to_string(size) +
-                                   " bytes does not fit in the object store of " +
-                                   std::to_string(table_.capacity()) + " bytes (" + why +
-                                   ") and cannot be placed on disk: " + st.message());
-      }
-      st = table_.CreateExternal(id, req.data_size(), req.metadata_size(), owner, s->client_id, path);
-      if (!st.ok()) {
-        RemoveFile(path);
-        return st;
-      }
-      if (!req.owner_endpoint().empty()) table_.SetOwnerEndpoint(id, req.owner_endpoint());
-      reply.set_file_path(path);
-      Reply(conn, f, reply);
-      return Status::OK();
+    if (!spill_.enabled && table_.evictable_bytes() == 0) {
+      return Status::OutOfMemory("object " + id.Hex() + " of " + std::to_string(size) +
+                                 " bytes does not fit in the object store of " +
+                                 std::to_string(table_.capacity()) + " bytes (" + offset.status().message() +
+                                 "); enable object spilling or raise object_store_memory");
     }
+    // The reply waits until spills free a block (other requests go on).
+    auto c = std::make_shared<PendingCreate>();
+    c->conn = conn;
+    c->request.header = f.header;
+    c->id = id;
+    c->req = std::move(req);
+    c->owner = owner;
+    scheduler_.RequestRoom(size, [this, c](Status room) { FinishCreate(*c, room); });
+    return Status::OK();
   }
   if (!offset.ok()) return offset.status();
+  rpc::StoreCreateReply reply;
   reply.set_offset(offset.value());
   Reply(conn, f, reply);
   return Status::OK();
+}
+
+void StoreServer::FinishCreate(const PendingCreate& c, const Status& room) {
+  auto* s = static_cast<Session*>(c.conn->context().get());
+  if (stopped_ || !s || !s->connected) return;  // the client went away while waiting
+  const rpc::StoreCreateRequest& req = c.req;
+  const ObjectID& id = c.id;
+  const uint64_t size = req.data_size() + req.metadata_size();
+  auto fail = [&](const Status& st) {
+    if (c.request.header.kind == FrameKind::kRequest) {
+      c.conn->SendError(c.request.header.request_id, c.request.header.method, st);
+    }
+    PublishStats();
+  };
+  Result<uint64_t> offset = room.ok() ? table_.Create(id, req.data_size(), req.metadata_size(), c.owner,
+                                                      s->client_id, !req.secondary())
+                                      : Result<uint64_t>(Status::OutOfMemory(room.message()));
+  rpc::StoreCreateReply reply;
+  if (offset.ok()) {
+    if (!req.owner_endpoint().empty()) table_.SetOwnerEndpoint(id, req.owner_endpoint());
+    reply.set_offset(offset.value());
+    Reply(c.conn, c.request, reply);
+    return;
+  }
+  if (offset.status().code() != StatusCode::kOutOfMemory) return fail(offset.status());
+  const std::string why = offset.status().message();
+  if (!spill_.enabled) {
+    return fail(Status::OutOfMemory("object " + id.Hex() + " of " + std::to_string(size) +
+                                    " bytes does not fit in the object store of " +
+                                    std::to_string(table_.capacity()) + " bytes (" + why +
+                                    "); enable object spilling or raise object_store_memory"));
+  }
+  // Too big for the arena even after spilling: a file of its own.
+  std::string path = scheduler_.FilePath(id, ".ext");
+  Status st = CreateExternalFile(path, id, size);
+  if (!st.ok()) {
+    return fail(Status::OutOfMemory("object " + id.Hex() + " of " + std::to_string(size) +
+                                    " bytes does not fit in the object store of " +
+                                    std::to_string(table_.capacity()) + " bytes (" + why +
+                                    ") and cannot be placed on disk: " + st.message()));
+  }
+  st = table_.CreateExternal(id, req.data_size(), req.metadata_size(), c.owner, s->client_id, path);
+  if (!st.ok()) {
+    RemoveFile(path);
+    return fail(st);
+  }
+  if (!req.owner_endpoint().empty()) table_.SetOwnerEndpoint(id, req.owner_endpoint());
+  reply.set_file_path(path);
+  Reply(c.conn, c.request, reply);
 }
 
 Status StoreServer::HandleSeal(const ConnectionPtr& conn, Session* s, const Frame& f) {
@@ -459,33 +442,53 @@ Status StoreServer::HandleSeal(const ConnectionPtr& conn, Session* s, const Fram
 }
 
 Status StoreServer::HandleGet(const ConnectionPtr& conn, Session* s, const Frame& f) {
+  // One-way: nobody would learn of the pins.
+  if (f.header.kind != FrameKind::kRequest) return Status::Invalid("STORE_GET must be a request");
   rpc::StoreGetRequest req;
   LUMOS_RETURN_NOT_OK(ParsePayload(f, &req));
-  std::vector<ObjectID> ids(req.object_ids_size());
+  auto g = std::make_shared<PendingGet>();
+  g->ids.resize(req.object_ids_size());
   for (int i = 0; i < req.object_ids_size(); i++) {
-    LUMOS_RETURN_NOT_OK(ParseId(req.object_ids(i), "object_ids entry", &ids[i]));
+    LUMOS_RETURN_NOT_OK(ParseId(req.object_ids(i), "object_ids entry", &g->ids[i]));
   }
+  g->conn = conn;
+  g->request.header = f.header;
+  g->errors.resize(g->ids.size());
+  // Spilled objects come back first (restored, or their file checked); the
+  // reply waits for that I/O, other requests do not.
+  std::vector<size_t> loads;
+  for (size_t i = 0; i < g->ids.size(); i++) {
+    const ObjectEntry* e = table_.Find(g->ids[i]);
+    if (e && !e->delete_pending && (e->state == ObjectState::kSpilled || e->state == ObjectState::kRestoring)) {
+      loads.push_back(i);
+    }
+  }
+  if (loads.empty()) {
+    FinishGet(*g);
+    return Status::OK();
+  }
+  g->remaining = loads.size();
+  for (size_t i : loads) {
+    scheduler_.Load(g->ids[i], [this, g, i](Status st) {
+      if (!st.ok() && st.code() != StatusCode::kNotFound) g->errors[i] = st.message();
+      if (--g->remaining == 0) FinishGet(*g);
+    });
+  }
+  return Status::OK();
+}
+
+void StoreServer::FinishGet(const PendingGet& g) {
+  auto* s = static_cast<Session*>(g.conn->context().get());
+  if (stopped_ || !s || !s->connected) return;  // pins for a gone client would leak
   rpc::StoreGetReply reply;
-  for (const ObjectID& id : ids) {
+  for (size_t i = 0; i < g.ids.size(); i++) {
     auto* entry = reply.add_entries();
-    const ObjectEntry* found = table_.Find(id);
-    // A spilled object nobody reads comes back into memory; one that is
-    // already read from its file stays there, so all pins of an id share one
-    // location (clients count their file mappings per id).
-    if (found && found->state == ObjectState::kSpilled && !found->delete_pending) {
-      Status st = found->total_pins == 0 ? Restore(id) : Status::OutOfMemory("pinned on disk");
-      if (!st.ok() && st.code() == StatusCode::kOutOfMemory) {
-        found = table_.Find(id);
-        st = ReadSpillFile(found->file_path, id, nullptr, found->data_size, found->metadata_size,
-                           found->spill_crc);
-      }
-      if (!st.ok()) {
-        entry->set_error(st.message());
-        continue;
-      }
+    if (!g.errors[i].empty()) {
+      entry->set_error(g.errors[i]);
+      continue;
     }
     ObjectEntry e;
-    if (!table_.Get(id, s->client_id, &e).ok()) continue;  // found = false
+    if (!table_.Get(g.ids[i], s->client_id, &e).ok()) continue;  // found = false
     entry->set_found(true);
     entry->set_offset(e.offset);
     entry->set_data_size(e.data_size);
@@ -495,18 +498,10 @@ Status StoreServer::HandleGet(const ConnectionPtr& conn, Session* s, const Frame
       entry->set_file_offset(0);
     } else if (e.state == ObjectState::kSpilled) {
       entry->set_file_path(e.file_path);
-      entry->set_file_offset(kSpillHeaderBytes);
+      entry->set_file_offset(e.file_offset);
     }
   }
-  if (f.header.kind != FrameKind::kRequest) {
-    // Nobody would learn of the pins: undo them.
-    for (int i = 0; i < reply.entries_size(); i++) {
-      if (reply.entries(i).found()) table_.Release(ids[i], s->client_id);
-    }
-    return Status::Invalid("STORE_GET must be a request");
-  }
-  Reply(conn, f, reply);
-  return Status::OK();
+  Reply(g.conn, g.request, reply);
 }
 
 Status StoreServer::HandleRelease(const ConnectionPtr& conn, Session* s, const Frame& f) {
@@ -564,9 +559,14 @@ Status StoreServer::HandleStats(const ConnectionPtr& conn, Session* s, const Fra
   reply.set_num_objects(table_.num_objects());
   reply.set_spilled_bytes(table_.spilled_bytes());
   reply.set_num_spilled(table_.num_spilled());
-  reply.set_bytes_spilled_total(bytes_spilled_total_);
-  reply.set_bytes_restored_total(bytes_restored_total_);
-  reply.set_num_evicted_total(num_evicted_total_);
+  reply.set_bytes_spilled_total(scheduler_.bytes_spilled_total());
+  reply.set_bytes_restored_total(scheduler_.bytes_restored_total());
+  reply.set_num_evicted_total(scheduler_.num_evicted_total());
+  reply.set_num_spill_files_total(scheduler_.num_spill_files_total());
+  reply.set_num_spill_fsyncs_total(scheduler_.num_spill_fsyncs_total());
+  reply.set_num_spill_writes_in_flight(scheduler_.num_writes_in_flight());
+  reply.set_num_spill_reads_in_flight(scheduler_.num_reads_in_flight());
+  reply.set_spill_fsync(spill_.fsync);
   reply.set_spilling_enabled(spill_.enabled);
   reply.set_spill_directory(spill_.directory);
   if (req.include_objects()) {

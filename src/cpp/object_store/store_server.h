@@ -31,21 +31,21 @@
 // server is gone.
 //
 // Memory pressure (when SpillOptions::enabled): a Create that does not fit
-// first evicts unpinned cached copies, then spills unpinned primary objects to
-// files in the spill directory, least recently used first (ObjectTable +
-// EvictionPolicy decide, spill_file.* does the I/O). An object that cannot fit
-// even after that (bigger than the arena, or the arena is full of pinned
-// objects) becomes an external object: a file of its own in the spill
-// directory that the client maps directly. A Get of a spilled object restores
-// it into the arena (spilling others if needed, checksum verified); when it
-// cannot fit, or it is already being read from its file, the client maps the
-// spill file itself. A spill write failure (disk full, file size limit,
-// unwritable directory) fails that Create with OutOfMemory naming the cause;
+// asks the SpillScheduler for room: it evicts unpinned cached copies and
+// spills unpinned primary objects to files in the spill directory, least
+// recently used first, with the file I/O on its own threads. The Create's
+// reply waits (other requests are served meanwhile) until the block fits. An
+// object that cannot fit even after that (bigger than the arena, or the arena
+// is full of pinned objects) becomes an external object: a file of its own in
+// the spill directory that the client maps directly. A Get of a spilled
+// object waits while the scheduler restores it into the arena (spilling
+// others if needed, checksum verified); when it cannot fit, or it is already
+// being read from its file, the client maps the spill file itself (checked
+// first). A spill write failure (disk full, file size limit, unwritable
+// directory) fails the waiting Creates with OutOfMemory naming the cause;
 // nothing is retried in a loop and no object changes state.
-// Spill and restore I/O run on the loop thread: while a file is written or
-// read (~50 ms for 50 MB) other store requests wait. Acceptable at first; the
-// fix is a writer thread with a RESTORING/SPILLING handshake (the table's
-// states already separate the steps).
+// Requests that need no I/O (Gets of objects in memory, Creates that fit,
+// Seal, Release...) never wait for spill or restore I/O.
 #include <asio.hpp>
 #include <atomic>
 #include <cstdint>
@@ -57,6 +57,7 @@
 #include "common/id.h"
 #include "common/status.h"
 #include "object_store/object_table.h"
+#include "object_store/spill_scheduler.h"
 #include "rpc/connection.h"
 #include "rpc/server.h"
 
@@ -68,15 +69,6 @@ struct StoreStats {
   uint64_t num_objects = 0;
   uint64_t spilled_bytes = 0;
   uint64_t num_spilled = 0;
-};
-
-struct SpillOptions {
-  bool enabled = false;
-  // Created if missing; spill files are named lumos-<pid>-<object hex>.spill so
-  // several stores may share one directory.
-  std::string directory;
-  // Where the arena goes when memfd_create is unavailable (a file, unlinked at once).
-  std::string arena_fallback_directory;
 };
 
 class StoreServer {
@@ -119,14 +111,13 @@ class StoreServer {
   Status HandleAbort(const rpc::ConnectionPtr& conn, Session* s, const rpc::Frame& f);
   Status HandleContains(const rpc::ConnectionPtr& conn, Session* s, const rpc::Frame& f);
   Status HandleStats(const rpc::ConnectionPtr& conn, Session* s, const rpc::Frame& f);
-  // Evicts and spills until a block of `size` bytes fits. OutOfMemory (with
-  // the cause) when it cannot.
-  Status MakeRoom(uint64_t size);
-  // Writes one evictable primary object to its spill file and frees its block.
-  Status SpillOne(const ObjectID& id);
-  // SPILLED -> RESTORED, making room first. OutOfMemory when it cannot fit.
-  Status Restore(const ObjectID& id);
-  std::string FilePath(const ObjectID& id, const char* suffix) const;
+  struct PendingCreate;
+  struct PendingGet;
+  // The second half of a Create that did not fit: once the scheduler made
+  // room (or could not), allocate or place the object in a file, and reply.
+  void FinishCreate(const PendingCreate& c, const Status& room);
+  // Pins the found objects and replies (once every Load it waited for is done).
+  void FinishGet(const PendingGet& g);
   void RemoveDeletedFiles();
   // Spill files left in the spill directory by stores whose process is gone
   // (a crashed raylet sharing a user-given directory).
@@ -153,9 +144,7 @@ class StoreServer {
   std::unordered_set<rpc::ConnectionPtr> connections_;  // those that sent a frame
   std::unordered_map<WorkerID, int> connections_per_client_;
 
-  uint64_t bytes_spilled_total_ = 0;
-  uint64_t bytes_restored_total_ = 0;
-  uint64_t num_evicted_total_ = 0;
+  SpillScheduler scheduler_;
 
   std::atomic<uint64_t> used_{0};
   std::atomic<uint64_t> num_objects_{0};

@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   rpc::EventLoop store_loop;
   object_store::SpillOptions spill;
   spill.enabled = Config::Get().object_spilling_enabled() != 0;
+  spill.fsync = Config::Get().object_spilling_fsync() != 0;
   spill.directory = flags.GetString("spill-dir", session_dir + "/spill");
   spill.arena_fallback_directory = session_dir;
   object_store::StoreServer store(store_loop.io(), store_socket, store_bytes, spill);

@@ -40,7 +40,9 @@ cdef extern from "object_store/store_client.h" namespace "lumos::object_store" n
     cdef cppclass CStoreDetailedStats "lumos::object_store::StoreClient::DetailedStats":
         uint64_t capacity, used, num_objects, spilled_bytes, num_spilled
         uint64_t bytes_spilled_total, bytes_restored_total, num_evicted_total
-        c_bool spilling_enabled
+        uint64_t num_spill_files_total, num_spill_fsyncs_total
+        uint64_t num_spill_writes_in_flight, num_spill_reads_in_flight
+        c_bool spilling_enabled, spill_fsync
         c_string spill_directory
         c_vector[CStoreObjectInfo] objects
     cdef cppclass CStoreClient "lumos::object_store::StoreClient":
