@@ -69,6 +69,12 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "lumos-dashboard"
     sys_version = ""
+    # Seconds a connection may sit without sending (a request, or the next one
+    # on a kept-alive connection) or without taking what is sent to it: a
+    # client that connects and never speaks would otherwise hold its thread
+    # for ever (1,000 of them: 1,000 threads). LUMOS_DASHBOARD_IDLE_TIMEOUT_S
+    # shortens it for tests.
+    timeout = float(os.environ.get("LUMOS_DASHBOARD_IDLE_TIMEOUT_S", "60"))
 
     def log_message(self, fmt, *args):  # access logs would grow the log without bound
         pass
