@@ -1,11 +1,14 @@
 // GcsTaskEventManager: merging reports of one attempt, retries, the bound
 // (oldest finished dropped first, counted), filters before the limit, and
-// profile spans kept with their attempt within their bounds.
+// profile spans kept with their attempt within their bounds, and the kept
+// counts (summaries, totals, early stops) agreeing with a full walk.
 #include "gcs/task_event_manager.h"
 
 #include <gtest/gtest.h>
 
 #include <map>
+#include <random>
+#include <set>
 
 #include <algorithm>
 #include <string>
@@ -337,6 +340,63 @@ TEST(GcsTaskEventManagerTest, SpanBoundsPerAttemptAndInAllDropAndCount) {
   EXPECT_EQ(m.num_attempts(), 2u);
   r = WithProfile(m);
   EXPECT_EQ(r.num_profile_events_dropped(), 4);
+}
+
+// The same question answered from the kept counts (no filter, one state
+// filter) and by a full walk (an extra filter that matches every attempt:
+// no task id equals "zz", which is not hex) must agree, through merges in
+// any order, retries, descriptions arriving late and evictions.
+TEST(GcsTaskEventManagerTest, KeptCountsAgreeWithAFullWalk) {
+  GcsTaskEventManager m(150);
+  std::mt19937 rng(7);
+  const rpc::StateFilter everything = Filter("task_id", "!=", "zz");
+  auto ids = [](const rpc::GetTaskEventsReply& r) {
+    std::vector<std::pair<std::string, int>> out;
+    for (const auto& e : r.events()) out.emplace_back(e.task_id(), e.attempt_number());
+    return out;
+  };
+  auto summary = [](const rpc::GetTaskEventsReply& r) {
+    std::set<std::tuple<std::string, std::string, std::string, int64_t>> out;
+    for (const auto& c : r.state_counts()) out.emplace(c.func_or_class_name(), c.type(), c.state(), c.count());
+    return out;
+  };
+  for (int round = 0; round < 40; round++) {
+    for (int i = 0; i < 25; i++) {
+      int task = static_cast<int>(rng() % 300), attempt = static_cast<int>(rng() % 2);
+      auto state = static_cast<rpc::TaskStatus>(1 + rng() % 6);
+      std::string name = rng() % 3 == 0 ? "" : "f" + std::to_string(rng() % 4);  // "" = no description yet
+      Add(&m, Event(task, attempt, state, 1 + static_cast<int64_t>(rng() % 1000), name));
+    }
+    for (bool newest : {false, true}) {
+      for (int64_t limit : {0, 1, 7}) {
+        std::vector<std::vector<rpc::StateFilter>> questions = {{}};
+        for (const char* st : {"RUNNING", "FINISHED", "PENDING_ARGS_AVAIL", "no-such-state"}) {
+          questions.push_back({Filter("state", "=", st)});
+          questions.push_back({Filter("state", "!=", st)});
+          questions.push_back({Filter("name", "=", "F1"), Filter("state", "!=", st)});
+        }
+        questions.push_back({Filter("func_or_class_name", "!=", "f2")});
+        questions.push_back({Filter("name", "=", "")});  // attempts with no description yet
+        questions.push_back({Filter("type", "=", "normal_task"), Filter("state", "=", "FAILED")});
+        for (const auto& q : questions) {
+          rpc::GetTaskEventsReply fast, walked;
+          ASSERT_TRUE(m.Query(q, limit, &fast, false, newest).ok());
+          auto q2 = q;
+          q2.push_back(everything);
+          ASSERT_TRUE(m.Query(q2, limit, &walked, false, newest).ok());
+          ASSERT_EQ(fast.total(), walked.total()) << "round " << round;
+          ASSERT_EQ(fast.truncated(), walked.truncated());
+          ASSERT_EQ(ids(fast), ids(walked));
+        }
+      }
+    }
+    rpc::GetTaskEventsReply fast, walked;
+    ASSERT_TRUE(m.Query({}, 0, &fast, true).ok());
+    ASSERT_TRUE(m.Query({everything}, 0, &walked, true).ok());
+    ASSERT_EQ(fast.total(), walked.total());
+    ASSERT_EQ(fast.total(), static_cast<int64_t>(m.num_attempts()));
+    ASSERT_EQ(summary(fast), summary(walked)) << "round " << round;
+  }
 }
 
 }  // namespace

@@ -55,9 +55,12 @@ def test_list_tasks_sees_every_task_with_ray_fields(ray_start):
     refs = [echo.remote(i) for i in range(6)]
     assert ray.get(refs) == list(range(6))
     ids = {r.task_id().hex() for r in refs}
-    rows = wait_for(lambda: [t for t in state.list_tasks(filters=[("state", "=", "FINISHED")], limit=None)
-                             if t.task_id in ids and t.worker_pid])
-    assert len(rows) == 6
+    def finished():
+        return [t for t in state.list_tasks(filters=[("state", "=", "FINISHED")], limit=None)
+                if t.task_id in ids and t.worker_pid]
+    # The owner reports its tasks' ends in batches (~100 ms apart): wait for all six.
+    assert wait_for(lambda: len(finished()) == 6)
+    rows = finished()
     t = rows[0]
     assert set(t) == set(state.common.RESOURCES["tasks"].columns)
     assert (t.name, t.func_or_class_name, t.type, t.attempt_number) == ("echo", "echo", "NORMAL_TASK", 0)

@@ -101,6 +101,8 @@ void GcsTaskEventManager::Merge(const rpc::TaskEventData& ev, int64_t now_us) {
     a.creation_us = now_us;
     a.seq = next_seq_++;
     order_.emplace_back(key, a.seq);
+  } else {
+    Count(a, -1);  // counted in again below, with what this report changes
   }
   const bool was_finished = a.Finished();
   if (ev.has_info() && Bytes::Fits(ev.info().actor_id()) && Bytes::Fits(ev.info().parent_task_id())) {
@@ -130,6 +132,49 @@ void GcsTaskEventManager::Merge(const rpc::TaskEventData& ev, int64_t now_us) {
   if (!ev.error_message().empty()) a.error_message = ev.error_message();
   if (ev.profile_events_size() > 0) AddSpans(ev, &a);
   if (!was_finished && a.Finished()) finished_.emplace_back(key, a.seq);
+  Count(a, +1);
+}
+
+void GcsTaskEventManager::Count(const Attempt& a, int sign) {
+  const int state = a.State();
+  auto& counts = count_by_info_[a.info.get()];
+  counts[state] += sign;
+  if (sign < 0 && std::all_of(counts.begin(), counts.end(), [](int64_t n) { return n == 0; })) {
+    count_by_info_.erase(a.info.get());  // no attempt holds it: the pointer may be reused
+  }
+}
+
+int64_t GcsTaskEventManager::KnownTotal(const std::vector<Matcher>& matchers) const {
+  if (matchers.empty()) return static_cast<int64_t>(attempts_.size());
+  // Filters on the state and on fields of the description only: the kept
+  // counts answer (each description decided once, as Matches does).
+  for (const auto& m : matchers) {
+    if (m.kind != Matcher::kState && m.kind != Matcher::kInfo) return -1;
+  }
+  int64_t total = 0;  // count_by_info_ is small: one entry per distinct description
+  for (const auto& [info, by_state] : count_by_info_) {
+    bool info_ok = true;
+    for (const auto& m : matchers) {
+      if (m.kind != Matcher::kInfo) continue;
+      Attempt probe;  // FieldOf reads only the description for these keys
+      probe.info = std::shared_ptr<const rpc::TaskInfo>(std::shared_ptr<const rpc::TaskInfo>(), info);
+      std::string field;
+      FieldOf(Key(), probe, m.filter->key(), &field);
+      if (EqualsIgnoreCase(field, m.filter->value()) != m.equal) {
+        info_ok = false;
+        break;
+      }
+    }
+    if (!info_ok) continue;
+    for (int st = 0; st < 7; st++) {
+      bool state_ok = true;
+      for (const auto& m : matchers) {
+        if (m.kind == Matcher::kState && (st == m.state) != m.equal) state_ok = false;
+      }
+      if (state_ok) total += by_state[st];
+    }
+  }
+  return total;
 }
 
 void GcsTaskEventManager::AddSpans(const rpc::TaskEventData& ev, Attempt* a) {
@@ -196,6 +241,7 @@ void GcsTaskEventManager::EvictIfNeeded() {
 }
 
 void GcsTaskEventManager::Drop(std::unordered_map<Key, Attempt, KeyHash>::iterator it) {
+  Count(it->second, -1);
   if (it->second.spans) num_spans_ -= static_cast<int64_t>(it->second.spans->size());
   Key key = it->first;
   attempts_.erase(it);
@@ -333,8 +379,22 @@ Status GcsTaskEventManager::Query(const std::vector<rpc::StateFilter>& filters, 
   std::unordered_map<const rpc::TaskInfo*, size_t> group_of;
   std::vector<std::pair<std::string, std::string>> groups;
   std::vector<std::array<int64_t, 7>> counts;
-  const size_t n = order_.size();
+  // Known without a walk: the total (then the walk stops at the limit, or
+  // once every match was seen) and, unfiltered, the summary's counts.
+  const int64_t known_total = KnownTotal(matchers);
+  if (summarize && matchers.empty()) {
+    for (const auto& [info, by_state] : count_by_info_) {
+      group_of.emplace(info, groups.size());
+      groups.emplace_back(SummaryName(info), info ? info->type() : "");
+      counts.push_back(by_state);
+    }
+  }
+  const size_t n = summarize && matchers.empty() ? 0 : order_.size();
   for (size_t i = 0; i < n; i++) {
+    if (known_total >= 0 && !summarize &&
+        (total == known_total || (limit > 0 && reply->events_size() >= limit))) {
+      break;
+    }
     const auto& [key, seq] = order_[newest_first ? n - 1 - i : i];
     auto it = attempts_.find(key);
     if (it == attempts_.end() || it->second.seq != seq) continue;
@@ -375,6 +435,7 @@ Status GcsTaskEventManager::Query(const std::vector<rpc::StateFilter>& filters, 
       c->set_count(n);
     }
   }
+  if (known_total >= 0) total = known_total;
   reply->set_total(total);
   reply->set_truncated(total > reply->events_size());
   reply->set_num_dropped(num_dropped());

@@ -24,6 +24,13 @@
 // spans free their room. An attempt without spans pays one null pointer.
 // Query returns them only when asked (the timeline), so lists stay small.
 //
+// Counts per (description, state) are kept as reports merge and attempts
+// leave, so the common questions do not scan 100,000 entries: a summary
+// without filters is read from them, and a list without filters or with one
+// filters only on the state and the shared description (name, function,
+// type, job) knows its exact total and stops walking once it has `limit`
+// rows (or every match).
+//
 // Query applies the filters to every entry, then the limit: `total` is exact
 // and `truncated` says whether the limit cut the answer. Filters are compiled
 // once per query (Matcher) so that 100k entries are scanned without building
@@ -149,6 +156,11 @@ class GcsTaskEventManager {
   /// \brief `info` without its per-task ids, shared with equal ones.
   std::shared_ptr<const rpc::TaskInfo> Intern(const rpc::TaskInfo& info);
   void EvictIfNeeded();
+  /// \brief Moves one attempt between (description, state) counts; `sign`
+  /// +1 counts it in, -1 out.
+  void Count(const Attempt& a, int sign);
+  /// \brief The exact number of matches known without a walk, or -1.
+  int64_t KnownTotal(const std::vector<Matcher>& matchers) const;
   void AddSpans(const rpc::TaskEventData& ev, Attempt* a);
   /// \brief Erases the entry, its spans' room freed, and remembers the key.
   void Drop(std::unordered_map<Key, Attempt, KeyHash>::iterator it);
@@ -158,6 +170,9 @@ class GcsTaskEventManager {
 
   const int64_t max_attempts_;
   const int64_t max_spans_per_attempt_, max_spans_;
+  // Attempts per description (null: none yet) and state; an entry lives
+  // while some attempt holds the description, so its key stays valid.
+  std::unordered_map<const rpc::TaskInfo*, std::array<int64_t, 7>> count_by_info_;
   int64_t num_spans_ = 0, num_spans_dropped_ = 0;
   uint64_t next_seq_ = 1;
   std::unordered_map<Key, Attempt, KeyHash> attempts_;
