@@ -27,7 +27,6 @@ bool HasOwnedRefArg(const rpc::TaskSpec& spec, const std::string& self) {
 }
 }  // namespace
 
-
 CoreWorker::CoreWorker(CoreWorkerOptions options)
     : options_(std::move(options)),
       worker_id_(WorkerID::FromRandom()),

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <memory>
 
 #include "common/config.h"
 #include "common/logging.h"
@@ -28,7 +29,10 @@ uint64_t NormalTaskSubmitter::SchedulingClassOf(const rpc::TaskSpec& spec) {
   return v;
 }
 
-void NormalTaskSubmitter::Submit(rpc::TaskSpec spec) {
+void NormalTaskSubmitter::Submit(rpc::TaskSpec spec) { Submit(std::make_shared<const rpc::TaskSpec>(std::move(spec))); }
+
+void NormalTaskSubmitter::Submit(std::shared_ptr<const rpc::TaskSpec> shared) {
+  const rpc::TaskSpec& spec = *shared;
   uint64_t cls_id = SchedulingClassOf(spec);
   std::lock_guard<std::mutex> lock(mu_);
   Class& cls = classes_[cls_id];
@@ -39,7 +43,7 @@ void NormalTaskSubmitter::Submit(rpc::TaskSpec spec) {
     cls.strategy = spec.scheduling_strategy();
     for (const auto& [k, v] : cls.resources) cls.in_group |= k.find("_group_") != std::string::npos;
   }
-  cls.queue.push_back(std::move(spec));
+  cls.queue.push_back(std::move(shared));
   DispatchLocked(cls_id, cls);
 }
 
@@ -47,9 +51,9 @@ void NormalTaskSubmitter::DispatchLocked(uint64_t cls_id, Class& cls) {
   int max_in_flight = static_cast<int>(std::max<int64_t>(1, Config::Get().max_tasks_in_flight_per_worker()));
   for (auto& w : cls.workers) {
     while (!cls.queue.empty() && !w->dead && w->in_flight < max_in_flight) {
-      rpc::TaskSpec spec = std::move(cls.queue.front());
+      std::shared_ptr<const rpc::TaskSpec> spec = std::move(cls.queue.front());
       cls.queue.pop_front();
-      PushLocked(cls_id, w, std::move(spec));
+      PushLocked(cls_id, w, *spec);
     }
   }
   // Ask for more workers while tasks wait: at most one request per queued task.
@@ -67,15 +71,15 @@ void NormalTaskSubmitter::RequestLeaseLocked(uint64_t cls_id, const Class& cls, 
   for (const auto& [k, v] : cls.resources) (*req.mutable_resources())[k] = v;
   req.set_scheduling_class(cls_id);
   if (!cls.queue.empty()) {
-    req.set_task_name(cls.queue.front().name());
-    req.set_job_id(cls.queue.front().job_id());
+    req.set_task_name(cls.queue.front()->name());
+    req.set_job_id(cls.queue.front()->job_id());
   }
   req.set_fail_on_infeasible(cls.fail_on_infeasible || Config::Get().fail_on_infeasible() != 0);
   if (!cls.runtime_env.empty()) req.set_runtime_env(cls.runtime_env);
   *req.mutable_scheduling_strategy() = cls.strategy;
   req.set_grant_or_reject(grant_or_reject);
   if (!grant_or_reject && locality_ && !cls.queue.empty()) {
-    std::string node = locality_(cls.queue.front());
+    std::string node = locality_(*cls.queue.front());
     if (!node.empty() && node != self_.node_id()) req.set_preferred_node_id(node);
   }
   raylet->SendRequest(rpc::REQUEST_WORKER_LEASE, req, [this, cls_id, raylet](const Status& s, rpc::Frame&& f) {
@@ -83,7 +87,7 @@ void NormalTaskSubmitter::RequestLeaseLocked(uint64_t cls_id, const Class& cls, 
   });
 }
 
-void NormalTaskSubmitter::PushLocked(uint64_t cls_id, const std::shared_ptr<Leased>& w, rpc::TaskSpec spec) {
+void NormalTaskSubmitter::PushLocked(uint64_t cls_id, const std::shared_ptr<Leased>& w, const rpc::TaskSpec& spec) {
   TaskID task = TaskID::FromBinary(spec.task_id());
   // The worker runs its tasks in order: the oldest pushed one is running.
   tasks_->SetState(task, w->in_flight == 0 ? TaskState::kRunning : TaskState::kSubmittedToWorker);
@@ -92,7 +96,7 @@ void NormalTaskSubmitter::PushLocked(uint64_t cls_id, const std::shared_ptr<Leas
   running_[task] = w;
   std::string name = spec.name();
   rpc::PushTaskRequest req;
-  *req.mutable_task() = std::move(spec);
+  *req.mutable_task() = spec;  // a copy: the TaskManager may keep the spec for retries
   req.mutable_task()->clear_gpu_ids();
   for (int32_t id : w->gpu_ids) req.mutable_task()->add_gpu_ids(id);
   w->conn->SendRequest(rpc::PUSH_TASK, req,
@@ -168,7 +172,7 @@ void NormalTaskSubmitter::OnLeaseReply(uint64_t cls_id, const rpc::ConnectionPtr
       std::lock_guard<std::mutex> lock(mu_);
       Class& cls = classes_[cls_id];
       cls.pending_lease_requests--;
-      for (const auto& spec : cls.queue) doomed.push_back(TaskID::FromBinary(spec.task_id()));
+      for (const auto& spec : cls.queue) doomed.push_back(TaskID::FromBinary(spec->task_id()));
       cls.queue.clear();
     }
     const char* meta = reply.placement_group_removed() ? kMetaPlacementGroupRemoved : kMetaSystemError;
@@ -224,7 +228,7 @@ void NormalTaskSubmitter::OnTaskReply(uint64_t cls_id, const std::shared_ptr<Lea
   std::lock_guard<std::mutex> lock(mu_);
   running_.erase(task);
   Class& cls = classes_[cls_id];
-  if (resubmit) cls.queue.push_back(std::move(retry));
+  if (resubmit) cls.queue.push_back(std::make_shared<const rpc::TaskSpec>(std::move(retry)));
   w->in_flight--;
   auto pos = std::find(w->order.begin(), w->order.end(), task);
   if (pos != w->order.end()) w->order.erase(pos);
@@ -298,7 +302,7 @@ bool NormalTaskSubmitter::CancelQueued(const TaskID& task) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [id, cls] : classes_) {
     for (auto it = cls.queue.begin(); it != cls.queue.end(); ++it) {
-      if (it->task_id() == task.Binary()) {
+      if ((*it)->task_id() == task.Binary()) {
         cls.queue.erase(it);
         return true;
       }

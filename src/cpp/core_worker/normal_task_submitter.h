@@ -40,6 +40,8 @@ class NormalTaskSubmitter {
         locality_(std::move(locality)) {}
 
   void Submit(rpc::TaskSpec spec);
+  /// \brief The same for a spec shared with the TaskManager (queued without a copy).
+  void Submit(std::shared_ptr<const rpc::TaskSpec> spec);
   /// \brief Removes a task that has not been pushed yet; false if not queued.
   bool CancelQueued(const TaskID& task);
   /// \brief For a task pushed to a worker: asks that worker to cancel it, or
@@ -62,7 +64,7 @@ class NormalTaskSubmitter {
     std::vector<int32_t> gpu_ids;  // the lease's GPUs, sent with every push
   };
   struct Class {
-    std::deque<rpc::TaskSpec> queue;
+    std::deque<std::shared_ptr<const rpc::TaskSpec>> queue;
     int pending_lease_requests = 0;
     std::vector<std::shared_ptr<Leased>> workers;
     std::map<std::string, double> resources;
@@ -74,7 +76,7 @@ class NormalTaskSubmitter {
 
   // REQUIRES: mu_ held. Pushes what it can, requests leases for the rest.
   void DispatchLocked(uint64_t cls_id, Class& cls);
-  void PushLocked(uint64_t cls_id, const std::shared_ptr<Leased>& w, rpc::TaskSpec spec);
+  void PushLocked(uint64_t cls_id, const std::shared_ptr<Leased>& w, const rpc::TaskSpec& spec);
   void OnLeaseReply(uint64_t cls_id, const rpc::ConnectionPtr& raylet, const Status& s, const rpc::Frame& frame);
   // REQUIRES: mu_ held. A lease request for the class, sent to `raylet`.
   void RequestLeaseLocked(uint64_t cls_id, const Class& cls, const rpc::ConnectionPtr& raylet,

@@ -33,6 +33,16 @@ const char* ErrorTypeOf(const std::string& meta) {
 
 void TaskManager::AddPendingTask(const rpc::TaskSpec& spec, std::vector<ObjectID> arg_refs,
                                  const std::vector<ObjectID>& rebuild_items) {
+  // Only what may run again is kept (copied); otherwise the spec is only
+  // borrowed for this call.
+  AddPendingTask(spec.max_retries() != 0 ? std::make_shared<const rpc::TaskSpec>(spec)
+                                         : std::shared_ptr<const rpc::TaskSpec>(&spec, [](const rpc::TaskSpec*) {}),
+                 std::move(arg_refs), rebuild_items);
+}
+
+void TaskManager::AddPendingTask(std::shared_ptr<const rpc::TaskSpec> shared, std::vector<ObjectID> arg_refs,
+                                 const std::vector<ObjectID>& rebuild_items) {
+  const rpc::TaskSpec& spec = *shared;
   refs_->AddSubmittedTaskRefs(arg_refs);
   std::lock_guard<std::mutex> lock(mu_);
   Entry e;
@@ -43,9 +53,10 @@ void TaskManager::AddPendingTask(const rpc::TaskSpec& spec, std::vector<ObjectID
   e.streaming = spec.streaming_returns();
   e.rebuilding = e.streaming && !rebuild_items.empty();
   e.awaited.insert(rebuild_items.begin(), rebuild_items.end());
+  if (!e.awaited.empty()) awaited_ever_.store(true, std::memory_order_release);
   e.attempt = spec.attempt_number();
   e.name = spec.name();
-  if (e.retries_left != 0) e.spec = spec;  // only what may run again is kept
+  if (e.retries_left != 0) e.spec = std::move(shared);
   TaskID id = TaskID::FromBinary(spec.task_id());
   if (events_) events_->RecordState(id, e.attempt, rpc::PENDING_ARGS_AVAIL, &spec);
   // A reconstruction attempt reports into the stream the caller already has
@@ -59,10 +70,12 @@ bool TaskManager::AwaitItem(const TaskID& id, const ObjectID& item) {
   auto it = pending_.find(id);
   if (it == pending_.end() || !it->second.streaming) return false;
   it->second.awaited.insert(item);
+  awaited_ever_.store(true, std::memory_order_release);
   return true;
 }
 
 bool TaskManager::TakeAwaitedItem(const TaskID& id, const ObjectID& item) {
+  if (!awaited_ever_.load(std::memory_order_acquire)) return false;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = pending_.find(id);
   return it != pending_.end() && it->second.awaited.erase(item) > 0;
@@ -194,12 +207,12 @@ void TaskManager::CompleteTask(const TaskID& id, const rpc::PushTaskReply& reply
     store_->Put(oid, std::move(obj));
   }
   if (lineage_ && !e.dynamic && !e.streaming && e.retries_left != 0 && !reply.is_application_error() &&
-      !e.spec.has_actor_task() && !e.spec.has_actor_creation()) {
+      !e.spec->has_actor_task() && !e.spec->has_actor_creation()) {
     std::vector<ObjectID> in_plasma;
     for (int i = 0; i < e.num_returns && i < reply.return_objects_size(); i++) {
       if (reply.return_objects(i).in_plasma()) in_plasma.push_back(ObjectID::FromIndex(id, i + 1));
     }
-    if (!in_plasma.empty()) lineage_->Record(e.spec, e.retries_left, in_plasma);
+    if (!in_plasma.empty()) lineage_->Record(*e.spec, e.retries_left, in_plasma);
   }
   if (e.streaming) RecordStreamLineage(id, e, reply);
   // Lost items awaited from this attempt (a retry) that it did not report again.
@@ -223,8 +236,8 @@ void TaskManager::RecordStreamLineage(const TaskID& id, const Entry& e, const rp
   // exception can run again to rebuild the items the caller still holds in
   // the object store. Items already consumed and freed are not recorded (a
   // re-execution yields them again and they are freed on arrival).
-  if (!lineage_ || e.retries_left == 0 || reply.is_application_error() || e.spec.has_actor_task() ||
-      e.spec.has_actor_creation()) {
+  if (!lineage_ || e.retries_left == 0 || reply.is_application_error() || e.spec->has_actor_task() ||
+      e.spec->has_actor_creation()) {
     return;
   }
   std::vector<ObjectID> in_plasma;
@@ -233,7 +246,7 @@ void TaskManager::RecordStreamLineage(const TaskID& id, const Entry& e, const rp
     auto obj = refs_->Has(item) ? store_->GetIfExists(item) : nullptr;
     if (obj && obj->in_plasma) in_plasma.push_back(item);
   }
-  if (!in_plasma.empty()) lineage_->Record(e.spec, e.retries_left, in_plasma);
+  if (!in_plasma.empty()) lineage_->Record(*e.spec, e.retries_left, in_plasma);
 }
 
 void TaskManager::FailTask(const TaskID& id, const std::string& error_meta, const std::string& message) {
@@ -272,9 +285,12 @@ bool TaskManager::RetryTask(const TaskID& id, rpc::TaskSpec* spec, const char* e
   RecordFinished(id, it->second, TaskState::kFailed, error_type);
   it->second.attempt++;
   it->second.state = TaskState::kPendingNodeAssignment;
-  it->second.spec.set_attempt_number(it->second.spec.attempt_number() + 1);
-  *spec = it->second.spec;
-  if (events_) events_->RecordState(id, it->second.attempt, rpc::PENDING_NODE_ASSIGNMENT, &it->second.spec);
+  // A new spec, not an edit: the old one may still sit in a queue or a push.
+  auto next = std::make_shared<rpc::TaskSpec>(*it->second.spec);
+  next->set_attempt_number(next->attempt_number() + 1);
+  *spec = *next;
+  it->second.spec = next;
+  if (events_) events_->RecordState(id, it->second.attempt, rpc::PENDING_NODE_ASSIGNMENT, next.get());
   return true;
 }
 

@@ -17,7 +17,9 @@
 // Streaming generator tasks report their end or failure to GeneratorStreams.
 //
 // Thread safety: thread safe.
+#include <atomic>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
@@ -71,12 +73,17 @@ class TaskManager {
   /// stores no returns; an awaited item it does not yield gets an error.
   void AddPendingTask(const rpc::TaskSpec& spec, std::vector<ObjectID> arg_refs,
                       const std::vector<ObjectID>& rebuild_items = {});
+  /// \brief The same for a spec the caller shares (kept, not copied, for
+  /// retries: the submitter's queue holds the same one).
+  void AddPendingTask(std::shared_ptr<const rpc::TaskSpec> spec, std::vector<ObjectID> arg_refs,
+                      const std::vector<ObjectID>& rebuild_items = {});
   /// \brief A pending streaming task will be asked for `item` again (its
   /// copy was lost while the task runs again after a retry). False when the
   /// task is not pending or not streaming.
   bool AwaitItem(const TaskID& id, const ObjectID& item);
   /// \brief True (once) when `item` is awaited from the running attempt:
   /// its report then replaces the lost copy instead of being a duplicate.
+  /// Lock-free false until anything was ever awaited (called per streamed item).
   bool TakeAwaitedItem(const TaskID& id, const ObjectID& item);
   void CompleteTask(const TaskID& id, const rpc::PushTaskReply& reply);
   /// \brief Stores an error object (metadata tag, utf-8 message) for every return.
@@ -111,7 +118,9 @@ class TaskManager {
   struct Entry {
     int num_returns = 0;
     std::vector<ObjectID> arg_refs;
-    rpc::TaskSpec spec;  // kept for retries
+    // Kept for retries (null without any), shared with the submitter's queue:
+    // a million queued tasks hold one copy of their spec, not two.
+    std::shared_ptr<const rpc::TaskSpec> spec;
     int retries_left = 0;  // -1: forever
     bool cancelled = false;
     bool dynamic = false;
@@ -139,6 +148,7 @@ class TaskManager {
   mutable std::mutex mu_;
   std::unordered_map<TaskID, Entry> pending_;
   std::deque<TaskStateRecord> finished_;  // GUARDED_BY(mu_), bounded
+  std::atomic<bool> awaited_ever_{false};  // set under mu_ with the first awaited item
 };
 
 }  // namespace lumos::core
