@@ -81,6 +81,26 @@ def test_snapshot_first_computation_is_shared():
     assert out == ["v"] * 5 and len(count) == 1
 
 
+def test_snapshot_encoding_is_reused_until_the_snapshot_changes(monkeypatch):
+    snaps = snapshots.Snapshots()
+    calls = []
+
+    def encode(*parts):
+        calls.append(parts)
+        return repr(parts).encode()
+    a, b = {"x": 1}, {"x": 1}
+    assert snaps.encoded("k", (a,), encode) == snaps.encoded("k", (a,), encode) == b"({'x': 1},)"
+    assert len(calls) == 1
+    snaps.encoded("k", (b,), encode)  # an equal but new snapshot (a refresh): encoded again
+    snaps.encoded("k", (b, a), encode)
+    assert len(calls) == 3
+    monkeypatch.setattr(snapshots, "MAX_ENCODED", 2)
+    snaps.encoded("k2", (a,), encode)
+    snaps.encoded("k3", (a,), encode)  # past the bound: the old entries go
+    snaps.encoded("k", (b, a), encode)
+    assert len(calls) == 6
+
+
 def test_ring_keeps_the_last_samples():
     ring = timeseries.Ring(capacity=3)
     for i in range(5):

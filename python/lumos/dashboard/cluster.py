@@ -8,6 +8,7 @@ costs. Task views over many attempts are in task_views.py.
 
 Thread safety: every method may be called from any request thread.
 """
+import json
 import time
 
 from lumos.dashboard import task_views
@@ -50,6 +51,13 @@ class ClusterData:
 
     def fresh(self, key, fn):
         return self._snapshots.fresh(key, fn)
+
+    def encoded(self, key, *parts, shape=None):
+        """JSON bytes of shape(*parts) (default: the one part), encoded once per
+        snapshot: polls that find the same snapshot objects reuse them."""
+        def encode(*ps):
+            return json.dumps(shape(*ps) if shape else ps[0], default=str).encode()
+        return self._snapshots.encoded(key, parts, encode)
 
     # ------------------------------------------------------------ nodes
     def nodes(self):

@@ -47,14 +47,21 @@ def _matching(rows, request, keys):
     return rows
 
 
+def _key(request):
+    """The encoding cache's slot for a request (its path and query)."""
+    return (request.path,) + tuple(sorted(request.query.items()))
+
+
 def register(router, ctx):
     data = shared.cluster(ctx)
 
+    # Views are snapshots; data.encoded() serves the JSON of one snapshot to
+    # every poll until it is refreshed.
     def overview(request, params):
-        return Response.json(data.overview())
+        return Response.json_bytes(data.encoded(_key(request), data.overview()))
 
     def nodes(request, params):
-        return Response.json({"nodes": data.nodes()})
+        return Response.json_bytes(data.encoded(_key(request), data.nodes(), shape=lambda n: {"nodes": n}))
 
     def cluster_jobs(request, params):
         jobs = data.jobs()
@@ -63,10 +70,11 @@ def register(router, ctx):
     def actors(request, params):
         filters = [(k, request.query[k]) for k in ACTOR_FILTERS if request.query.get(k)]
         limit = _int(request, "limit", 1000)
-        found = data.actors(filters, limit)
-        return Response.json({"actors": found["rows"], "total": found["total"],
-                              "truncated": found["total"] > len(found["rows"]),
-                              "state_counts": data.actor_state_counts()})
+        def shape(found, counts):
+            return {"actors": found["rows"], "total": found["total"],
+                    "truncated": found["total"] > len(found["rows"]), "state_counts": counts}
+        return Response.json_bytes(data.encoded(_key(request), data.actors(filters, limit),
+                                                data.actor_state_counts(), shape=shape))
 
     def actor(request, params):
         a = data.actor(params["actor_id"])
@@ -77,9 +85,9 @@ def register(router, ctx):
     def tasks(request, params):
         q = request.query
         try:
-            return Response.json(data.tasks(state=q.get("state"), func=q.get("func"), job_id=q.get("job_id"),
-                                            actor_id=q.get("actor_id"), search=q.get("q"),
-                                            limit=_int(request, "limit", 200)))
+            found = data.tasks(state=q.get("state"), func=q.get("func"), job_id=q.get("job_id"),
+                               actor_id=q.get("actor_id"), search=q.get("q"), limit=_int(request, "limit", 200))
+            return Response.json_bytes(data.encoded(_key(request), found))
         except LookupError as e:  # the GCS refused a filter value
             raise HttpError(400, str(e)) from None
 
@@ -99,11 +107,11 @@ def register(router, ctx):
 
     def objects(request, params):
         limit = _int(request, "limit", 1000)
-        return Response.json(shared.objects(ctx, limit))
+        return Response.json_bytes(data.encoded(_key(request), shared.objects(ctx, limit)))
 
     def task_stream(request, params):
         window = _int(request, "window", 120, lo=5, hi=3600)
-        return Response.json(data.task_stream(window))
+        return Response.json_bytes(data.encoded(_key(request), data.task_stream(window)))
 
     def events(request, params):
         def ticks():

@@ -57,6 +57,11 @@ class Response:
         return Response(status, json.dumps(obj, default=str), "application/json")
 
     @staticmethod
+    def json_bytes(body: bytes, status: int = 200) -> "Response":
+        """A body already encoded as JSON (a cached encoding of a snapshot)."""
+        return Response(status, body, "application/json")
+
+    @staticmethod
     def text(text: str, status: int = 200, content_type: str = "text/plain; charset=utf-8") -> "Response":
         return Response(status, text, content_type)
 
