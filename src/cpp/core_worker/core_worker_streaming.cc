@@ -31,7 +31,7 @@ void CoreWorker::HandleGeneratorItem(const rpc::ConnectionPtr& conn, const rpc::
   // the memory store: the caller's ref and release would otherwise race the
   // set-up below and free the item under its new ref.
   std::unique_lock<std::mutex> visible(stream_items_mu_);
-  if (refs_.Has(oid) && tasks_->TakeAwaitedItem(task, oid)) {
+  if (tasks_->TakeAwaitedItem(task, oid) && refs_.Has(oid)) {
     // Lineage reconstruction (or a retry) was asked for this item because its
     // copy was lost: this report is its new copy. The stream's bookkeeping
     // (consumed, acks) and the item's refs are as the first report left them.
