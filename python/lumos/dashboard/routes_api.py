@@ -4,7 +4,7 @@
     GET /api/nodes                    every node (store use, workers)
     GET /api/cluster_jobs             jobs (drivers) from the GCS; submission
                                       jobs are /api/jobs/ (lumos.job_submission)
-    GET /api/actors[?state=&class_name=&limit=]
+    GET /api/actors[?state=&class_name=&job_id=&node_id=&name=&limit=200]
     GET /api/actors/{actor_id}        one actor, its worker's log files
     GET /api/tasks[?state=&func=&job_id=&actor_id=&q=&limit=]   newest first
     GET /api/tasks/summary            per function: attempts in each state
@@ -69,7 +69,7 @@ def register(router, ctx):
 
     def actors(request, params):
         filters = [(k, request.query[k]) for k in ACTOR_FILTERS if request.query.get(k)]
-        limit = _int(request, "limit", 1000)
+        limit = _int(request, "limit", 200)  # a page's worth, as /api/tasks; the total is exact
         def shape(found, counts):
             return {"actors": found["rows"], "total": found["total"],
                     "truncated": found["total"] > len(found["rows"]), "state_counts": counts}
