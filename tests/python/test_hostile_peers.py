@@ -9,6 +9,8 @@ and silence - on TCP before and after AUTHENTICATE. After each: the daemons
 live, a task and a put/get work, the server closed the connection, and the
 raylet's log has exactly one new line about it naming the peer (Unix: the
 peer's pid from SO_PEERCRED; TCP: its address, the pid is not knowable).
+The object manager port gets the same before AUTHENTICATE; the dashboard is
+in test_hostile_dashboard.py.
 Last, 1,000 connections at once to the raylet's Unix socket and TCP port.
 """
 import os
@@ -44,8 +46,12 @@ def node():
         with open(os.path.join(session, "auth_token")) as f:
             token = f.read().strip()
         gcs_host, gcs_port = ctx["gcs_address"].rsplit(":", 1)
+        raylet = psutil.Process(info["RayletPid"])
+        om_ports = [c.laddr.port for c in raylet.net_connections(kind="inet")
+                    if c.status == psutil.CONN_LISTEN and c.laddr.port != int(port)]
         yield {
-            "raylet": psutil.Process(info["RayletPid"]),
+            "raylet": raylet,
+            "object_manager": (host, om_ports[0]),
             "gcs": psutil.Process(gcs_pid),
             "raylet_sock": info["RayletSocketName"],
             "store_sock": info["ObjectStoreSocketName"],
@@ -120,7 +126,9 @@ def bad_peer_lines(n, offset, peer):
     with open(n["log"], "rb") as f:
         f.seek(offset)
         text = f.read().decode(errors="replace")
-    return [l for l in text.splitlines() if "dropped a connection from " + peer in l]
+    # The fastpath's line (Connection::CloseBadPeer) or the object manager's.
+    return [l for l in text.splitlines()
+            if "dropped a connection from " + peer in l or "refused a connection from " + peer in l]
 
 
 def peer_name(sock):
@@ -220,6 +228,22 @@ def test_tcp_wrong_token_is_refused_once(node):
     reply = read_frame(s)
     assert reply is not None and reply[2] & FLAG_ERROR
     expect_dropped_once(node, s, offset, "token presented is wrong")
+
+
+def test_object_manager_port(node):
+    """The object transfer port (blocking threads, ServerHandshake): the same
+    inputs before AUTHENTICATE, and silence past its 5 s handshake deadline."""
+    # Its blocking reader cannot tell a truncated frame from a hang-up, nor
+    # garbage from a bad kind byte: the causes it names.
+    om_why = {"truncated frame": "the peer closed the connection", "garbage": "bad frame kind 13"}
+    for name, data, why, shut in hostile_inputs(before_auth=True):
+        offset = log_size(node)
+        s = dial(node["object_manager"])
+        send_hostile(s, data, shut)
+        expect_dropped_once(node, s, offset, om_why.get(name, why))
+    offset = log_size(node)
+    s = dial(node["object_manager"])
+    expect_dropped_once(node, s, offset, "timed out")
 
 
 def test_silent_clients(node):
