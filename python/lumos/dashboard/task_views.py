@@ -24,6 +24,7 @@ TASK_STATES = ["PENDING_ARGS_AVAIL", "PENDING_NODE_ASSIGNMENT", "SUBMITTED_TO_WO
                "FAILED"]
 MAX_SEARCHED = 20000  # beyond SMALL, a text search looks at this many attempts
 STREAM_ATTEMPTS = 2000
+STREAM_PERIOD_S = 2.0
 
 
 class TaskViews:
@@ -135,7 +136,9 @@ class TaskViews:
     # ------------------------------------------------------------ stream
     def stream(self, window_s):
         """Spans of task code in the last `window_s` seconds, one lane per worker."""
-        return self.data.cached(("stream", window_s), lambda: self._stream(window_s), ttl=1.0)
+        # At most every STREAM_PERIOD_S: its 2,000 attempts are the dashboard's
+        # costliest view to poll (~13 ms of CPU each), and it draws minutes.
+        return self.data.cached(("stream", window_s), lambda: self._stream(window_s), ttl=STREAM_PERIOD_S)
 
     def _stream(self, window_s):
         small = self.summary()["total"] <= SMALL
