@@ -6,6 +6,13 @@ _ref_recorder = None   # set by serialization to collect refs being pickled
 from types import GenericAlias as _GenericAlias
 
 
+cimport cython
+
+
+# no_gc: a ref holds only an id and the owner's bytes, so it can be in no
+# reference cycle; untracked, the 10,000 refs one get can unpickle do not
+# trigger the cyclic collector's passes (half the time of such a get here).
+@cython.no_gc
 cdef class ObjectRef:
     """A reference to an object (a task's return or a put value) and its owner."""
     cdef c_string _id
@@ -115,10 +122,17 @@ cdef class ObjectRef:
 ObjectID = ObjectRef
 
 
+# The owner address parsed last by _object_ref_from_pickle: the refs of one
+# pickled value mostly share one owner (pickle even hands back the same bytes
+# object), and parsing the address was the largest cost per unpickled ref.
+cdef bytes _last_owner = None
+cdef CAddress _last_owner_addr
+
+
 def _object_ref_from_pickle(bytes id, bytes owner):
     """Unpickles a ref. Refs owned elsewhere make this process a borrower; it
     registers with the owner at the next flush_borrower_registrations()."""
-    cdef CAddress addr
+    global _last_owner
     if len(id) != 20:
         raise ValueError("corrupt ObjectRef in pickled data (id of %d bytes)" % len(id))
     cdef ObjectRef r = ObjectRef.__new__(ObjectRef)
@@ -128,8 +142,10 @@ def _object_ref_from_pickle(bytes id, bytes owner):
     if _cw != NULL:
         r._epoch = _epoch
         if len(owner):
-            addr.ParseFromString(owner)
-            _cw.AddDeserializedRef(CObjectID.FromBinary(r._id), addr)
+            if owner is not _last_owner and owner != _last_owner:
+                _last_owner_addr.ParseFromString(owner)
+                _last_owner = owner
+            _cw.AddDeserializedRef(CObjectID.FromBinary(r._id), _last_owner_addr)
         else:
             _cw.AddLocalRef(CObjectID.FromBinary(r._id), NULL)
     return r
