@@ -19,7 +19,10 @@
 // method gets NotImplemented and closes the connection, as does a bad one-way
 // frame (both logged once naming the peer's pid: Connection::CloseBadPeer).
 //
-// Threading: everything except Stats() runs on the io_context's loop thread.
+// Threading: everything except Stats() runs on the io_context's loop thread
+// (spill file I/O runs on the SpillScheduler's threads, which touch only the
+// arena blocks the table keeps allocated for them; the destructor joins them
+// before unmapping the arena).
 // Start() may be called from any thread before or while the loop runs. Stop()
 // and the destructor act at once on the loop thread or once the loop has
 // stopped; from another thread they hand the work to the running loop and wait
