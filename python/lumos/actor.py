@@ -28,7 +28,7 @@ from lumos._private import options as _options
 from lumos._private import scheduling as _scheduling
 from lumos._private.placement import bundle_resources
 from lumos._raylet import ObjectRef
-from lumos.remote_function import _BoundOptions, bind_options, returns_of_call, serialize_args
+from lumos.remote_function import _BoundOptions, _positional_range, bind_options, returns_of_call, serialize_args
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -322,7 +322,20 @@ def _unschedulable_call(cw: Any, state: dict[str, Any], num_returns: Any) -> Any
     return returns_of_call(cw, refs, num_returns, False)
 
 
-_SIGNATURES: dict[tuple[type, str], tuple[inspect.Signature | None, bool]] = {}  # (class, method) -> (signature or None, binds self)
+# (class, method) -> (signature or None, binds self, plain positional range or None)
+_SIGNATURES: dict[tuple[type, str], tuple[inspect.Signature | None, bool, tuple[int, int] | None]] = {}
+
+
+def _method_positional_range(sig: inspect.Signature | None, binds_self: bool) -> tuple[int, int] | None:
+    """remote_function's count check for a method: its parameters after self."""
+    if sig is None:
+        return None
+    params = list(sig.parameters.values())
+    if binds_self:
+        if not params or params[0].kind not in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
+            return None
+        params = params[1:]
+    return _positional_range(sig.replace(parameters=params))
 
 
 def _check_method_args(cls: type, class_name: str, method_name: str, args: tuple[Any, ...],
@@ -336,9 +349,14 @@ def _check_method_args(cls: type, class_name: str, method_name: str, args: tuple
             sig = inspect.signature(fn) if fn is not None else None
         except (TypeError, ValueError):
             sig = None
-        entry = _SIGNATURES[key] = (sig, not isinstance(raw, (staticmethod, classmethod)))
-    sig, binds_self = entry
+        binds = not isinstance(raw, (staticmethod, classmethod))
+        entry = _SIGNATURES[key] = (sig, binds, _method_positional_range(sig, binds))
+    sig, binds_self, positional = entry
     if sig is None:
+        return
+    # Positional arguments only, to plain parameters: a count check does what
+    # bind() would (~2.5 us a call, a sixth of a small call's cost here).
+    if not kwargs and positional is not None and positional[0] <= len(args) <= positional[1]:
         return
     try:
         if binds_self:
