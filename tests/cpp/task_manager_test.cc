@@ -484,5 +484,37 @@ TEST(TaskManagerStreamLineageTest, ItemAwaitedFromARunningAttemptFailsWithIt) {
   EXPECT_EQ(o->metadata, kMetaReconstructionFailed);
 }
 
+// An attempt that ends without reporting an awaited item again (it yielded it
+// before the loss was seen) leaves it lost and in the lineage: the waiting get
+// then runs the generator once more.
+TEST(TaskManagerStreamLineageTest, ItemAwaitedFromAFinishedAttemptGoesToTheLineage) {
+  MemoryStore store;
+  ReferenceCounter refs;
+  GeneratorStreams streams;
+  LineageCache lineage;
+  TaskManager tasks(&store, &refs, [](const std::vector<DeletedObject>&) {}, &lineage, &streams);
+  TaskID id = TaskID::ForJob(JobID::FromInt(6));
+  rpc::TaskSpec spec;
+  spec.set_task_id(id.Binary());
+  spec.set_num_returns(1);
+  spec.set_max_retries(1);
+  spec.set_streaming_returns(true);
+  tasks.AddPendingTask(spec, {});
+  ObjectID lost = ObjectID::FromIndex(id, 2);
+  std::vector<GeneratorStreams::Ack> now;
+  ASSERT_EQ(streams.OnItem(id, 0, nullptr, &now), GeneratorStreams::ItemResult::kNew);
+  refs.AddOwnedObject(lost, {}, true);
+  refs.AddLocalRef(lost, nullptr);
+  ASSERT_TRUE(tasks.AwaitItem(id, lost));  // its memory-store entry was dropped with it
+  rpc::PushTaskReply reply;
+  reply.set_num_streamed_items(1);
+  reply.add_return_objects()->mutable_value()->set_data("end");
+  tasks.CompleteTask(id, reply);
+  auto o = store.GetIfExists(lost);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->metadata, kMetaObjectLost);
+  EXPECT_EQ(lineage.LiveReturns(id), std::vector<ObjectID>{lost});
+}
+
 }  // namespace
 }  // namespace lumos::core

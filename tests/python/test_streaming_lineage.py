@@ -8,6 +8,7 @@ ObjectReconstructionFailedError naming why."""
 import os
 import shutil
 import signal
+import time
 
 import numpy as np
 import pytest
@@ -90,6 +91,32 @@ def test_a_dropped_generator_still_rebuilds_the_items_held(doomed, marks):
     kill_and_replace()
     assert [lumos.get(r, timeout=60)[0] for r in held] == [0, 1, 2]
     assert _runs(marks) == 2
+
+
+def test_an_item_lost_while_its_task_is_retried_is_rebuilt(doomed, marks):
+    """The node dies mid-stream: the task retries elsewhere and re-yields
+    every item (duplicates, ignored) before the caller notices that item 0's
+    copy died with the node. The retry is asked for it too late, so once it
+    ends the item goes to the lineage and the generator runs a third time."""
+    kill_and_replace, tmp = doomed
+
+    @lumos.remote(max_retries=2, resources={"w": 0.1}, num_returns="streaming")
+    def gen():
+        run = len([f for f in os.listdir(marks) if f.startswith("run")])
+        open(os.path.join(marks, "run%d" % run), "w").close()
+        for i in range(2):
+            yield np.full(ITEM, i, dtype=np.uint8)
+        open(os.path.join(marks, "yielded%d" % run), "w").close()
+        time.sleep(60 if run == 0 else 3)
+
+    g = gen.remote()
+    first = next(g)
+    assert wait_until(lambda: os.path.exists(os.path.join(marks, "yielded0")), 30)
+    kill_and_replace()
+    assert wait_until(lambda: os.path.exists(os.path.join(marks, "yielded1")), 60)  # the retry re-yielded both
+    assert lumos.get(first, timeout=60)[0] == 0
+    assert [lumos.get(r, timeout=60)[0] for r in g] == [1]
+    assert _runs(marks) == 3
 
 
 def test_without_lineage_or_the_item_the_error_names_why(doomed, tmp_path):

@@ -214,10 +214,16 @@ void TaskManager::CompleteTask(const TaskID& id, const rpc::PushTaskReply& reply
     }
     if (!in_plasma.empty()) lineage_->Record(*e.spec, e.retries_left, in_plasma);
   }
-  if (e.streaming) RecordStreamLineage(id, e, reply);
-  // Lost items awaited from this attempt (a retry) that it did not report again.
-  FailAwaited(e, "the retried generator did not report it again after the loss was seen (it may have yielded it "
-                 "before that)");
+  if (e.streaming) RecordStreamLineage(id, e, reply, /*with_awaited=*/true);
+  // Lost items awaited from this attempt (a retry) that it did not report
+  // again: it had yielded them before the loss was seen. Marked lost, so the
+  // get waiting for them takes the lineage just recorded and runs the
+  // generator once more (or fails naming why when it has none).
+  for (const ObjectID& item : e.awaited) {
+    if (!refs_->Has(item)) continue;
+    store_->Put(item, RayObject::Inline("object " + item.Hex() + " was lost while its generator was retried",
+                                        kMetaObjectLost));
+  }
   std::vector<DeletedObject> freed;
   if (reply.preregistered_refs_size() > 0) {
     // After the contained refs above hold them (see ReferenceCounter).
@@ -231,7 +237,8 @@ void TaskManager::CompleteTask(const TaskID& id, const rpc::PushTaskReply& reply
   if (!freed.empty()) on_free_(freed);
 }
 
-void TaskManager::RecordStreamLineage(const TaskID& id, const Entry& e, const rpc::PushTaskReply& reply) {
+void TaskManager::RecordStreamLineage(const TaskID& id, const Entry& e, const rpc::PushTaskReply& reply,
+                                      bool with_awaited) {
   // Like returns (above): a generator with retries left that ended without an
   // exception can run again to rebuild the items the caller still holds in
   // the object store. Items already consumed and freed are not recorded (a
@@ -244,7 +251,10 @@ void TaskManager::RecordStreamLineage(const TaskID& id, const Entry& e, const rp
   for (int64_t i = 0; i < reply.num_streamed_items(); i++) {
     ObjectID item = ObjectID::FromIndex(id, static_cast<uint32_t>(i + 2));
     auto obj = refs_->Has(item) ? store_->GetIfExists(item) : nullptr;
-    if (obj && obj->in_plasma) in_plasma.push_back(item);
+    // An awaited item has no entry now: it was held in the store when it was lost.
+    if ((obj && obj->in_plasma) || (with_awaited && e.awaited.count(item) && refs_->Has(item))) {
+      in_plasma.push_back(item);
+    }
   }
   if (!in_plasma.empty()) lineage_->Record(*e.spec, e.retries_left, in_plasma);
 }

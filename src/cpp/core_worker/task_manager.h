@@ -132,8 +132,10 @@ class TaskManager {
     std::string name;
   };
   bool Take(const TaskID& id, Entry* out);
-  /// \brief Hands a finished streaming task's held store items to the LineageCache.
-  void RecordStreamLineage(const TaskID& id, const Entry& e, const rpc::PushTaskReply& reply);
+  /// \brief Hands a finished streaming task's held store items to the LineageCache
+  /// (`with_awaited`: also the lost items it was asked for but did not report again).
+  void RecordStreamLineage(const TaskID& id, const Entry& e, const rpc::PushTaskReply& reply,
+                           bool with_awaited = false);
   /// \brief Items still awaited when the attempt ended get `message` as an error.
   void FailAwaited(const Entry& e, const std::string& message);
   void RecordFinished(const TaskID& id, const Entry& e, TaskState state, std::string error_type,
