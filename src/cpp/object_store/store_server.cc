@@ -446,27 +446,28 @@ Status StoreServer::HandleGet(const ConnectionPtr& conn, Session* s, const Frame
   if (f.header.kind != FrameKind::kRequest) return Status::Invalid("STORE_GET must be a request");
   rpc::StoreGetRequest req;
   LUMOS_RETURN_NOT_OK(ParsePayload(f, &req));
-  auto g = std::make_shared<PendingGet>();
-  g->ids.resize(req.object_ids_size());
+  std::vector<ObjectID> ids(req.object_ids_size());
   for (int i = 0; i < req.object_ids_size(); i++) {
-    LUMOS_RETURN_NOT_OK(ParseId(req.object_ids(i), "object_ids entry", &g->ids[i]));
+    LUMOS_RETURN_NOT_OK(ParseId(req.object_ids(i), "object_ids entry", &ids[i]));
   }
-  g->conn = conn;
-  g->request.header = f.header;
-  g->errors.resize(g->ids.size());
   // Spilled objects come back first (restored, or their file checked); the
   // reply waits for that I/O, other requests do not.
   std::vector<size_t> loads;
-  for (size_t i = 0; i < g->ids.size(); i++) {
-    const ObjectEntry* e = table_.Find(g->ids[i]);
+  for (size_t i = 0; i < ids.size(); i++) {
+    const ObjectEntry* e = table_.Find(ids[i]);
     if (e && !e->delete_pending && (e->state == ObjectState::kSpilled || e->state == ObjectState::kRestoring)) {
       loads.push_back(i);
     }
   }
-  if (loads.empty()) {
-    FinishGet(*g);
+  if (loads.empty()) {  // the hot path: everything is in memory (or absent)
+    Reply(conn, f, GetReply(s, ids, nullptr));
     return Status::OK();
   }
+  auto g = std::make_shared<PendingGet>();
+  g->conn = conn;
+  g->request.header = f.header;
+  g->ids = std::move(ids);
+  g->errors.resize(g->ids.size());
   g->remaining = loads.size();
   for (size_t i : loads) {
     scheduler_.Load(g->ids[i], [this, g, i](Status st) {
@@ -480,15 +481,20 @@ Status StoreServer::HandleGet(const ConnectionPtr& conn, Session* s, const Frame
 void StoreServer::FinishGet(const PendingGet& g) {
   auto* s = static_cast<Session*>(g.conn->context().get());
   if (stopped_ || !s || !s->connected) return;  // pins for a gone client would leak
+  Reply(g.conn, g.request, GetReply(s, g.ids, &g.errors));
+}
+
+rpc::StoreGetReply StoreServer::GetReply(Session* s, const std::vector<ObjectID>& ids,
+                                         const std::vector<std::string>* errors) {
   rpc::StoreGetReply reply;
-  for (size_t i = 0; i < g.ids.size(); i++) {
+  for (size_t i = 0; i < ids.size(); i++) {
     auto* entry = reply.add_entries();
-    if (!g.errors[i].empty()) {
-      entry->set_error(g.errors[i]);
+    if (errors && !(*errors)[i].empty()) {
+      entry->set_error((*errors)[i]);
       continue;
     }
     ObjectEntry e;
-    if (!table_.Get(g.ids[i], s->client_id, &e).ok()) continue;  // found = false
+    if (!table_.Get(ids[i], s->client_id, &e).ok()) continue;  // found = false
     entry->set_found(true);
     entry->set_offset(e.offset);
     entry->set_data_size(e.data_size);
@@ -501,7 +507,7 @@ void StoreServer::FinishGet(const PendingGet& g) {
       entry->set_file_offset(e.file_offset);
     }
   }
-  Reply(g.conn, g.request, reply);
+  return reply;
 }
 
 Status StoreServer::HandleRelease(const ConnectionPtr& conn, Session* s, const Frame& f) {

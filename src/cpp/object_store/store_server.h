@@ -64,6 +64,10 @@
 #include "rpc/connection.h"
 #include "rpc/server.h"
 
+namespace lumos::rpc {
+class StoreGetReply;
+}  // namespace lumos::rpc
+
 namespace lumos::object_store {
 
 struct StoreStats {
@@ -121,6 +125,10 @@ class StoreServer {
   void FinishCreate(const PendingCreate& c, const Status& room);
   // Pins the found objects and replies (once every Load it waited for is done).
   void FinishGet(const PendingGet& g);
+  // Pins the found objects of `ids` for the session's client and describes
+  // them; errors (per id, optional) are the Loads' failures.
+  rpc::StoreGetReply GetReply(Session* s, const std::vector<ObjectID>& ids,
+                              const std::vector<std::string>* errors);
   void RemoveDeletedFiles();
   // Spill files left in the spill directory by stores whose process is gone
   // (a crashed raylet sharing a user-given directory).
