@@ -56,16 +56,21 @@ for f in $FUZZERS; do
   echo "== $f: ${SECONDS_EACH}s"
   if [ "$f" = deserialize ]; then
     "$PYTHON" -c "import atheris" 2>/dev/null || "$PYTHON" -m pip install -q atheris
-    "$PYTHON" fuzz/python/deserialize_fuzzer.py -max_total_time="$SECONDS_EACH" \
-      -artifact_prefix="$BUILD/artifacts/$f-" "$work" fuzz/corpus/$f || status=1
-    continue
+    run=("$PYTHON" fuzz/python/deserialize_fuzzer.py)
+  else
+    # -close_fd_mask=2: the daemons' own logging would slow the run; libFuzzer
+    # and the sanitizers still report on their own descriptor.
+    run=("$BUILD/fuzz/$f" -rss_limit_mb=4096 -close_fd_mask=2)
   fi
-  # -close_fd_mask=2: the daemons' own logging would slow the run; libFuzzer
-  # and the sanitizers still report on their own descriptor.
-  "$BUILD/fuzz/$f" -max_total_time="$SECONDS_EACH" -rss_limit_mb=4096 -timeout=30 -close_fd_mask=2 \
-    -artifact_prefix="$BUILD/artifacts/$f-" "$work" "fuzz/corpus/$f" || status=1
+  "${run[@]}" -max_total_time="$SECONDS_EACH" -timeout=30 -artifact_prefix="$BUILD/artifacts/$f-" \
+    "$work" "fuzz/corpus/$f" || status=1
   if [ "${FUZZ_MERGE:-0}" = 1 ]; then
-    "$BUILD/fuzz/$f" -merge=1 -close_fd_mask=2 "fuzz/corpus/$f" "$work" >/dev/null 2>&1
+    # The smallest set of inputs (old corpus and new finds) with the same
+    # coverage replaces fuzz/corpus/<harness>/.
+    merged=$BUILD/merged/$f
+    rm -rf "$merged" && mkdir -p "$merged"
+    "${run[@]}" -merge=1 "$merged" "fuzz/corpus/$f" "$work" >"$BUILD/merge-$f.log" 2>&1 &&
+      find "fuzz/corpus/$f" -type f -delete && cp "$merged"/* "fuzz/corpus/$f/"
   fi
 done
 [ $status = 0 ] || echo "fuzz: a harness failed; its input is in $BUILD/artifacts/"

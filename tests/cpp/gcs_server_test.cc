@@ -2,6 +2,7 @@
 #include "gcs/gcs_server.h"
 
 #include <arpa/inet.h>
+#include <grpcpp/test/server_context_test_spouse.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -9,10 +10,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <limits>
 #include <memory>
 #include <thread>
 
 #include "common/config.h"
+#include "gcs/node_info_service.h"
+#include "gcs/service_util.h"
+#include "rpc/cluster_identity.h"
 #include "rpc/gcs_client.h"
 
 namespace lumos::gcs {
@@ -59,6 +64,29 @@ int UnusedPort() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   close(fd);
   return ntohs(addr.sin_port);
+}
+
+// A drain deadline too far off for int64 milliseconds (found by
+// fuzz/gcs_requests_fuzzer: the conversion was undefined and in practice gave
+// a deadline in the past, forcing the drain at once) is capped instead.
+TEST_F(GcsServerTest, HugeDrainDeadlineIsCappedNotWrapped) {
+  NodeID id = NodeID::FromRandom();
+  ASSERT_TRUE(client_->RegisterNode(MakeNode(id)).ok());
+  grpc::ServerContext ctx;
+  grpc::testing::ServerContextTestSpouse spouse(&ctx);
+  spouse.AddClientMetadata("authorization", "Bearer " + rpc::ClusterToken());
+  for (double seconds : {1e300, std::numeric_limits<double>::infinity()}) {
+    rpc::DrainNodeRequest req;
+    req.set_node_id(id.Binary());
+    req.set_deadline_remaining_s(seconds);
+    rpc::DrainNodeReply reply;
+    ASSERT_TRUE(server_->services().node->DrainNode(&ctx, &req, &reply).ok());
+    EXPECT_EQ(reply.status().code(), 0) << reply.status().message();
+    std::vector<rpc::NodeInfo> nodes = server_->services().node->GetAllNodes();
+    ASSERT_EQ(nodes.size(), 1u);
+    EXPECT_TRUE(nodes[0].draining());
+    EXPECT_GT(nodes[0].drain_deadline_ms(), WallClockMs() + int64_t{50} * 365 * 24 * 3600 * 1000) << seconds;
+  }
 }
 
 TEST_F(GcsServerTest, RegisterReportUnregisterNode) {

@@ -1,5 +1,6 @@
 #include "gcs/node_info_service.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <utility>
@@ -132,9 +133,14 @@ grpc::Status NodeInfoService::DrainNode(grpc::ServerContext* context, const rpc:
     s = Status::InvalidArgument("DrainNode: the deadline must be >= 0 seconds (0 = none)");
   } else {
     NodeID id = NodeID::FromBinary(req->node_id());
-    int64_t deadline = req->deadline_remaining_s() > 0
-                           ? WallClockMs() + static_cast<int64_t>(req->deadline_remaining_s() * 1000)
-                           : 0;
+    // Capped at ~100 years before the conversion: a huge (or infinite) double
+    // does not fit int64 (undefined; in practice a deadline in the past, which
+    // would force the drain at once). Found by fuzz/gcs_requests_fuzzer.
+    constexpr double kMaxDeadlineS = 100.0 * 365 * 24 * 3600;
+    int64_t deadline =
+        req->deadline_remaining_s() > 0
+            ? WallClockMs() + static_cast<int64_t>(std::min(req->deadline_remaining_s(), kMaxDeadlineS) * 1000)
+            : 0;
     std::lock_guard<std::mutex> lock(mu_);
     s = manager_.DrainNode(id, req->reason(), deadline);
     if (s.ok()) {
