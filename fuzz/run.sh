@@ -65,11 +65,12 @@ for f in $FUZZERS; do
   "${run[@]}" -max_total_time="$SECONDS_EACH" -timeout=30 -artifact_prefix="$BUILD/artifacts/$f-" \
     "$work" "fuzz/corpus/$f" || status=1
   if [ "${FUZZ_MERGE:-0}" = 1 ]; then
-    # The smallest set of inputs (old corpus and new finds) with the same
-    # coverage replaces fuzz/corpus/<harness>/.
+    # The smallest set of inputs (old corpus and new finds) covering the same
+    # edges (-use_counters=0: hit counts aside, which keeps it to a few
+    # hundred files) replaces fuzz/corpus/<harness>/.
     merged=$BUILD/merged/$f
     rm -rf "$merged" && mkdir -p "$merged"
-    "${run[@]}" -merge=1 "$merged" "fuzz/corpus/$f" "$work" >"$BUILD/merge-$f.log" 2>&1 &&
+    "${run[@]}" -merge=1 -use_counters=0 "$merged" "fuzz/corpus/$f" "$work" >"$BUILD/merge-$f.log" 2>&1 &&
       find "fuzz/corpus/$f" -type f -delete && cp "$merged"/* "fuzz/corpus/$f/"
   fi
 done
