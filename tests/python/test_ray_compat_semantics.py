@@ -86,7 +86,8 @@ def test_exception_classes_have_rays_bases():
 def test_gcs_call_after_the_gcs_died_is_rpc_error(ray_start_fn):
     from lumos import _raylet
     from lumos._private import worker as _worker
-    ctx = ray_start_fn(num_cpus=1)
+    # A short reconnect window: the call waits that long for a GCS restart first.
+    ctx = ray_start_fn(num_cpus=1, _system_config={"gcs_reconnect_timeout_s": 2})
     gcs = _raylet.GcsClient(ctx["gcs_address"], timeout_s=10)
     assert gcs.kv_get("compat", "missing") is None
     proc = _worker.global_state().node.procs["gcs_server"]   # this test's own GCS
