@@ -4,6 +4,8 @@
 // meanwhile, that a waiting Create is answered when space frees, that a
 // Delete during a write removes the file afterwards, and the fsync option.
 #include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "object_store/object_table.h"
+#include "object_store/spill_file.h"
 #include "object_store/store_client.h"
 #include "object_store/store_server.h"
 #include "rpc/event_loop.h"
@@ -147,6 +150,57 @@ TEST_F(SpillingStateTest, OnlyUnpinnedPrimaryObjectsWithoutAFileAreWritten) {
   EXPECT_EQ(table_.spilling_bytes(), 0u);
 }
 
+TEST_F(SpillingStateTest, ABatchFileGoesWithTheLastOfItsObjects) {
+  ObjectID x = Sealed(128), y = Sealed(128), z = Sealed(128);
+  for (const ObjectID& id : {x, y, z}) ASSERT_TRUE(table_.BeginSpill(id).ok());
+  ASSERT_TRUE(table_.FinishSpill(x, true, "/s/b", 4096, 1).ok());
+  ASSERT_TRUE(table_.FinishSpill(y, true, "/s/b", 8192, 2).ok());
+  ASSERT_TRUE(table_.Get(z, b_, nullptr).ok());
+  ASSERT_TRUE(table_.FinishSpill(z, true, "/s/b", 12288, 3).ok());  // pinned: RESTORED, uses the file too
+  EXPECT_EQ(table_.Find(y)->file_offset, 8192u);
+  ASSERT_TRUE(table_.Delete(x).ok());
+  ASSERT_TRUE(table_.Delete(y).ok());
+  EXPECT_TRUE(table_.TakeFilesToRemove().empty());  // z still lives in it
+  ASSERT_TRUE(table_.Release(z, b_).ok());
+  ASSERT_TRUE(table_.MarkSpilled(z, "/s/b", 12288, 3).ok());
+  EXPECT_TRUE(table_.TakeFilesToRemove().empty());
+  ASSERT_TRUE(table_.Delete(z).ok());
+  EXPECT_EQ(table_.TakeFilesToRemove(), std::vector<std::string>{"/s/b"});
+}
+
+TEST(SpillBatchFileTest, EachObjectReadsBackFromItsOffsetAndDamageStaysLocal) {
+  TempDir dir;
+  const std::string path = dir.File("batch.spill");
+  std::vector<std::vector<uint8_t>> payloads;
+  std::vector<SpillItem> items(3);
+  for (uint32_t i = 0; i < items.size(); i++) {
+    payloads.emplace_back(1000 + 5000 * i, static_cast<uint8_t>(i + 1));
+    items[i].id = Id(100 + i);
+    items[i].bytes = payloads[i].data();
+    items[i].data_size = payloads[i].size() - 7;
+    items[i].metadata_size = 7;
+  }
+  ASSERT_TRUE(WriteSpillBatch(path, &items, false).ok());
+  for (uint32_t i = 0; i < items.size(); i++) {
+    EXPECT_EQ(items[i].file_offset % kSpillHeaderBytes, 0u);
+    std::vector<uint8_t> back(payloads[i].size());
+    Status st = ReadSpillFile(path, items[i].file_offset, items[i].id, back.data(), items[i].data_size, 7,
+                              items[i].crc);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_EQ(back, payloads[i]);
+  }
+  // Another object's offset, or a payload flipped: caught, the others still read.
+  EXPECT_FALSE(ReadSpillFile(path, items[1].file_offset, items[0].id, nullptr, items[0].data_size, 7,
+                             items[0].crc).ok());
+  int fd = ::open(path.c_str(), O_WRONLY);
+  ASSERT_EQ(::pwrite(fd, "x", 1, static_cast<off_t>(items[1].file_offset + 10)), 1);
+  ::close(fd);
+  Status bad = ReadSpillFile(path, items[1].file_offset, items[1].id, nullptr, items[1].data_size, 7, items[1].crc);
+  EXPECT_NE(bad.message().find("checksum"), std::string::npos) << bad.ToString();
+  EXPECT_TRUE(ReadSpillFile(path, items[2].file_offset, items[2].id, nullptr, items[2].data_size, 7,
+                            items[2].crc).ok());
+}
+
 // ------------------------------------------------------------ StoreServer
 
 constexpr uint64_t kCapacity = 4 << 20;
@@ -196,9 +250,10 @@ class Gate {
 
 class StoreSpillAsyncTest : public ::testing::Test {
  protected:
-  void Start(bool fsync = false) {
+  void Start(bool fsync = false, uint64_t batch_object_max_bytes = 0) {  // 1 MiB objects: unbatched by default
     SpillOptions opts;
     opts.enabled = true;
+    opts.batch_object_max_bytes = batch_object_max_bytes;
     opts.directory = dir_.File("spill");
     opts.fsync = fsync;
     auto gate = gate_;
@@ -260,6 +315,8 @@ class StoreSpillAsyncTest : public ::testing::Test {
     EXPECT_TRUE(b_->GetDetailedStats(false, &s).ok());
     return s;
   }
+  // 200 objects of 64 KiB through the 4 MiB store (batched below `batch` bytes).
+  void SpillManySmall(uint64_t batch);
 
   TempDir dir_;
   rpc::EventLoop loop_;
@@ -389,6 +446,47 @@ TEST_F(StoreSpillAsyncTest, WithoutTheFsyncOptionNothingIsSynced) {
   EXPECT_FALSE(s.spill_fsync);
   EXPECT_GE(s.num_spill_files_total, 1u);
   EXPECT_EQ(s.num_spill_fsyncs_total, 0u);
+}
+
+TEST_F(StoreSpillAsyncTest, SmallObjectsAreSpilledSeveralToAFileAndReadBack) {
+  Start(false, 1 << 20);
+  SpillManySmall(1 << 20);
+}
+
+TEST_F(StoreSpillAsyncTest, WithoutBatchingEachObjectHasItsFile) {
+  Start(false, 0);
+  SpillManySmall(0);
+}
+
+void StoreSpillAsyncTest::SpillManySmall(uint64_t batch) {
+  {
+    std::vector<ObjectID> ids(200);  // 200 x 64 KiB in a 4 MiB store
+    for (uint32_t i = 0; i < ids.size(); i++) {
+      ASSERT_TRUE(Put(a_.get(), (64 << 10) - 64, static_cast<uint8_t>(i), &ids[i]).ok());
+    }
+    StoreClient::DetailedStats s = Stats();
+    ASSERT_GE(s.num_spilled, 130u);
+    if (batch) {
+      EXPECT_LE(s.num_spill_files_total * 10, s.num_spilled) << s.num_spill_files_total;
+    } else {
+      EXPECT_EQ(s.num_spill_files_total, s.num_spilled);
+    }
+    EXPECT_EQ(CountFiles(dir_.File("spill")), static_cast<int>(s.num_spill_files_total));
+    // Read back in pairs (restored or served from the file at its offset).
+    for (uint32_t i = 0; i < ids.size(); i += 7) {
+      std::vector<ObjectBuffer> got;
+      ASSERT_TRUE(b_->Get({ids[i]}, &got).ok());
+      ASSERT_TRUE(got[0].found) << got[0].error;
+      EXPECT_EQ(got[0].data[0], static_cast<uint8_t>(i));
+      EXPECT_EQ(got[0].data[(64 << 10) - 65], static_cast<uint8_t>(i));
+      b_->Release(ids[i]);
+    }
+    // Every file goes with the last of its objects.
+    ASSERT_TRUE(a_->Delete(std::vector<ObjectID>(ids.begin(), ids.begin() + 100)).ok());
+    EXPECT_GT(CountFiles(dir_.File("spill")), 0);
+    ASSERT_TRUE(a_->Delete(std::vector<ObjectID>(ids.begin() + 100, ids.end())).ok());
+    EXPECT_TRUE(WaitFor([&] { return CountFiles(dir_.File("spill")) == 0; }));
+  }
 }
 
 }  // namespace

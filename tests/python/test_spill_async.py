@@ -1,7 +1,8 @@
 """Spill I/O off the object store's loop: while a put spills 50 MB (made
 slow on purpose: fdatasynced), small gets from another process keep being
 answered; the fsync option syncs every spill file and says so in the
-store's stats."""
+store's stats; small objects are spilled several to a file."""
+import glob
 import os
 import time
 
@@ -102,3 +103,29 @@ def test_spill_files_are_not_synced_by_default(ray_start_fn, tmp_short):
     assert st["num_spill_files_total"] >= 4, st
     assert st["num_spill_fsyncs_total"] == 0
     assert ray.get(refs[0])[0] == 0
+
+
+@pytest.mark.parametrize("batch", [True, False])
+def test_small_objects_are_spilled_several_to_a_file(ray_start_fn, tmp_short, batch):
+    spill_dir = os.path.join(tmp_short, "spill")
+    ray_start_fn(num_cpus=1, object_store_memory=50 * MB,
+                 _system_config={} if batch else {"object_spilling_batch_object_bytes": 0},
+                 object_spill_config={"type": "filesystem",
+                                      "params": {"directory_path": spill_dir}})
+    refs = [ray.put(np.full(200_000 // 8, i, dtype=np.float64)) for i in range(400)]  # 80 MB
+    st = _stats()
+    assert st["num_spilled"] >= 100, st
+    files = len(glob.glob(os.path.join(spill_dir, "lumos-*")))
+    assert files == st["num_spill_files_total"], (files, st)
+    if batch:
+        assert files * 10 <= st["num_spilled"], st
+    else:
+        assert files == st["num_spilled"], st
+    for i in range(0, 400, 37):  # the spilled ones come back from their batch file
+        arr = ray.get(refs[i])
+        assert arr[0] == i and arr[-1] == i
+    del refs, arr
+    deadline = time.monotonic() + 10
+    while glob.glob(os.path.join(spill_dir, "lumos-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not glob.glob(os.path.join(spill_dir, "lumos-*")), "files outlived their objects"

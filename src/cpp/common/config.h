@@ -44,6 +44,10 @@ namespace lumos {
   X(int64_t, object_spilling_fsync, 0,                                                         \
     "1: each spill file is fdatasynced before its object counts as spilled (slower; spilling " \
     "is not durability, so off by default).")                                                   \
+  X(int64_t, object_spilling_batch_object_bytes, 1 << 20,                                      \
+    "Objects smaller than this are spilled together, several to a file (0: one file each).")  \
+  X(int64_t, object_spilling_batch_bytes, 16 << 20, "Largest batch spill file.")               \
+  X(int64_t, max_fused_object_count, 2000, "Most objects in one batch spill file (Ray's name).") \
   X(int64_t, task_state_history_size, 10000, "Finished task attempts an owner remembers for list_tasks().") \
   X(int64_t, task_events_enabled, 1,                                                          \
     "1: core workers report task state transitions to the GCS (list_tasks, lumos timeline); "  \

@@ -57,6 +57,7 @@ Status ObjectTable::CreateExternal(const ObjectID& id, uint64_t data_size, uint6
   e.creator = creator;
   e.external = true;
   e.file_path = path;
+  RefFile(path);
   CountSpilled(e, +1);
   by_client_[owner].insert(id);
   by_client_[creator].insert(id);
@@ -185,6 +186,10 @@ Status ObjectTable::MarkSpilled(const ObjectID& id, const std::string& path, uin
   allocator_.Free(e.offset);
   if (freed) freed->push_back(e.offset);
   e.state = ObjectState::kSpilled;
+  if (e.file_path != path) {  // a RESTORED object goes back to the file it has
+    if (!e.file_path.empty()) UnrefFile(e.file_path);
+    RefFile(path);
+  }
   e.file_path = path;
   e.file_offset = file_offset;
   e.spill_crc = crc;
@@ -217,6 +222,7 @@ Status ObjectTable::FinishSpill(const ObjectID& id, bool ok, const std::string& 
   }
   spilling_bytes_ -= e.size();
   if (ok) {
+    RefFile(path);  // BeginSpill required it to have no file
     e.file_path = path;
     e.file_offset = file_offset;
     e.spill_crc = crc;
@@ -333,8 +339,15 @@ void ObjectTable::Erase(Map::iterator it, std::vector<uint64_t>* freed) {
     allocator_.Free(e.offset);
     if (freed) freed->push_back(e.offset);
   }
-  if (!e.file_path.empty()) files_to_remove_.push_back(e.file_path);
+  if (!e.file_path.empty()) UnrefFile(e.file_path);
   objects_.erase(it);
+}
+
+void ObjectTable::UnrefFile(const std::string& path) {
+  auto it = file_refs_.find(path);
+  if (it != file_refs_.end() && --it->second > 0) return;
+  if (it != file_refs_.end()) file_refs_.erase(it);
+  files_to_remove_.push_back(path);
 }
 
 void ObjectTable::MaybeUnlink(const WorkerID& client, const ObjectID& id, const ObjectEntry& e) {

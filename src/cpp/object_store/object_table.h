@@ -23,8 +23,9 @@
 //   server is reading the file into it) -> FinishRestore(ok) -> RESTORED (in
 //   the arena again; the spill file is kept, so spilling it again is free) or
 //   FinishRestore(failed) -> SPILLED.
-//   Any state -> deleted (erased): its block is freed and its files are
-//   queued for the server to unlink (TakeFilesToRemove).
+//   Any state -> deleted (erased): its block is freed and its file is
+//   queued for the server to unlink (TakeFilesToRemove) once no other object
+//   lives in it (a batch spill file holds several: counted per file).
 //   External objects go CREATED -> SEALED only.
 // Eviction: an object is a victim candidate (EvictionPolicy, LRU) while it is
 // SEALED or RESTORED, in the arena, unpinned and not delete-pending. A cached
@@ -187,6 +188,10 @@ class ObjectTable {
   void DeleteEntry(Map::iterator it, std::vector<uint64_t>* freed);
   // Forgets that `client` relates to `id` unless it still owns, creates or pins it.
   void MaybeUnlink(const WorkerID& client, const ObjectID& id, const ObjectEntry& e);
+  // Counts one more object living in the file / one less (at zero the file
+  // is queued for removal).
+  void RefFile(const std::string& path) { file_refs_[path]++; }
+  void UnrefFile(const std::string& path);
   // Puts the object in (or takes it out of) the eviction policy per its state.
   void UpdateEvictable(const ObjectID& id, const ObjectEntry& e);
   void CountSpilled(const ObjectEntry& e, int sign);
@@ -197,6 +202,7 @@ class ObjectTable {
   // client -> objects it owns, creates or pins, so a disconnect touches only those.
   std::unordered_map<WorkerID, std::unordered_set<ObjectID>> by_client_;
   std::vector<std::string> files_to_remove_;
+  std::unordered_map<std::string, uint32_t> file_refs_;  // file -> objects living in it
   uint64_t spilled_bytes_ = 0;
   uint64_t num_spilled_ = 0;
   uint64_t spilling_bytes_ = 0;

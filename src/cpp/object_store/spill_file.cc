@@ -65,43 +65,72 @@ int64_t PreadAll(int fd, uint8_t* p, uint64_t n, uint64_t off) {
   return static_cast<int64_t>(done);
 }
 
+// The next record of a batch file starts at a page boundary.
+uint64_t RoundUpToPage(uint64_t n) { return (n + kSpillHeaderBytes - 1) / kSpillHeaderBytes * kSpillHeaderBytes; }
+
 }  // namespace
 
-Status WriteSpillFile(const std::string& path, const ObjectID& id, const uint8_t* bytes,
-                      uint64_t data_size, uint64_t metadata_size, bool sync, uint32_t* crc) {
+Status WriteSpillBatch(const std::string& path, std::vector<SpillItem>* items, bool sync) {
+  const ObjectID& first = items->empty() ? ObjectID() : items->front().id;
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Errno("cannot create the spill file of", id, path, errno);
-  const uint64_t size = data_size + metadata_size;
-  uint32_t c = 0;
+  if (fd < 0) return Errno("cannot create the spill file of", first, path, errno);
   int err = 0;
-  for (uint64_t off = 0; off < size && err == 0; off += kChunk) {
-    uint64_t n = std::min(kChunk, size - off);
-    c = Crc32c(bytes + off, n, c);
-    err = PwriteAll(fd, bytes + off, n, kSpillHeaderBytes + off);
-  }
-  if (err == 0) {
-    std::vector<uint8_t> block(kSpillHeaderBytes, 0);
-    Header h{};
-    std::memcpy(h.magic, kMagic, sizeof(kMagic));
-    h.version = kVersion;
-    h.crc = c;
-    h.data_size = data_size;
-    h.metadata_size = metadata_size;
-    std::memcpy(h.id, id.Binary().data(), ObjectID::kSize);
-    std::memcpy(block.data(), &h, sizeof(h));
-    err = PwriteAll(fd, block.data(), block.size(), 0);
+  const ObjectID* failed = &first;
+  uint64_t record = 0;  // where the next record's header goes
+  std::vector<uint8_t> block(kSpillHeaderBytes, 0);
+  for (SpillItem& item : *items) {
+    if (err != 0) break;
+    failed = &item.id;
+    const uint64_t size = item.data_size + item.metadata_size;
+    const uint64_t payload = record + kSpillHeaderBytes;
+    uint32_t c = 0;
+    for (uint64_t off = 0; off < size && err == 0; off += kChunk) {
+      uint64_t n = std::min(kChunk, size - off);
+      c = Crc32c(item.bytes + off, n, c);
+      err = PwriteAll(fd, item.bytes + off, n, payload + off);
+    }
+    if (err == 0) {
+      Header h{};
+      std::memcpy(h.magic, kMagic, sizeof(kMagic));
+      h.version = kVersion;
+      h.crc = c;
+      h.data_size = item.data_size;
+      h.metadata_size = item.metadata_size;
+      std::memcpy(h.id, item.id.Binary().data(), ObjectID::kSize);
+      std::memcpy(block.data(), &h, sizeof(h));
+      err = PwriteAll(fd, block.data(), block.size(), record);
+    }
+    item.file_offset = payload;
+    item.crc = c;
+    record = RoundUpToPage(payload + size);
   }
   if (err == 0 && sync && ::fdatasync(fd) != 0) err = errno;
   if (::close(fd) != 0 && err == 0) err = errno;
   if (err != 0) {
     ::unlink(path.c_str());  // never leave a partial file that looks like a copy
-    return Errno("cannot spill", id, path, err);
+    return Errno("cannot spill", *failed, path, err);
   }
-  *crc = c;
+  return Status::OK();
+}
+
+Status WriteSpillFile(const std::string& path, const ObjectID& id, const uint8_t* bytes,
+                      uint64_t data_size, uint64_t metadata_size, bool sync, uint32_t* crc) {
+  std::vector<SpillItem> items(1);
+  items[0].id = id;
+  items[0].bytes = bytes;
+  items[0].data_size = data_size;
+  items[0].metadata_size = metadata_size;
+  LUMOS_RETURN_NOT_OK(WriteSpillBatch(path, &items, sync));
+  *crc = items[0].crc;
   return Status::OK();
 }
 
 Status ReadSpillFile(const std::string& path, const ObjectID& id, uint8_t* dest,
+                     uint64_t data_size, uint64_t metadata_size, uint32_t crc) {
+  return ReadSpillFile(path, kSpillHeaderBytes, id, dest, data_size, metadata_size, crc);
+}
+
+Status ReadSpillFile(const std::string& path, uint64_t file_offset, const ObjectID& id, uint8_t* dest,
                      uint64_t data_size, uint64_t metadata_size, uint32_t crc) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Errno("cannot open the spill file of", id, path, errno);
@@ -110,14 +139,17 @@ Status ReadSpillFile(const std::string& path, const ObjectID& id, uint8_t* dest,
     return Status::IOError("the spill file of " + Name(id) + " (" + path + ") " + why);
   };
   const uint64_t size = data_size + metadata_size;
+  if (file_offset < kSpillHeaderBytes || file_offset % kSpillHeaderBytes != 0) {
+    return fail("cannot hold a payload at offset " + std::to_string(file_offset));
+  }
   struct stat st {};
   if (::fstat(fd, &st) != 0) return fail(std::string("cannot be examined: ") + std::strerror(errno));
-  if (static_cast<uint64_t>(st.st_size) != kSpillHeaderBytes + size) {
-    return fail("is truncated or damaged: " + std::to_string(st.st_size) + " bytes instead of " +
-                std::to_string(kSpillHeaderBytes + size));
+  if (static_cast<uint64_t>(st.st_size) < file_offset + size) {
+    return fail("is truncated or damaged: " + std::to_string(st.st_size) + " bytes, too short for " +
+                std::to_string(size) + " bytes at offset " + std::to_string(file_offset));
   }
   Header h{};
-  int64_t r = PreadAll(fd, reinterpret_cast<uint8_t*>(&h), sizeof(h), 0);
+  int64_t r = PreadAll(fd, reinterpret_cast<uint8_t*>(&h), sizeof(h), file_offset - kSpillHeaderBytes);
   if (r < 0) return fail(std::string("cannot be read: ") + std::strerror(static_cast<int>(-r)));
   if (r != static_cast<int64_t>(sizeof(h)) || std::memcmp(h.magic, kMagic, sizeof(kMagic)) != 0 ||
       h.version != kVersion) {
@@ -132,7 +164,7 @@ Status ReadSpillFile(const std::string& path, const ObjectID& id, uint8_t* dest,
   for (uint64_t off = 0; off < size; off += kChunk) {
     uint64_t n = std::min(kChunk, size - off);
     uint8_t* p = dest ? dest + off : scratch.data();
-    r = PreadAll(fd, p, n, kSpillHeaderBytes + off);
+    r = PreadAll(fd, p, n, file_offset + off);
     if (r < 0) return fail(std::string("cannot be read: ") + std::strerror(static_cast<int>(-r)));
     if (static_cast<uint64_t>(r) != n) return fail("is truncated");
     c = Crc32c(p, n, c);

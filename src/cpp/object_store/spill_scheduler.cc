@@ -168,39 +168,59 @@ void SpillScheduler::FailWaiters(const Status& st) {
 }
 
 void SpillScheduler::StartSpill(const ObjectID& id) {
-  Result<ObjectEntry> begun = table_.BeginSpill(id);
-  if (!begun.ok()) {
-    LUMOS_LOG(Error) << "cannot spill: " << begun.status().ToString();
-    return;
+  auto begin = [&](const ObjectID& victim, std::vector<SpillItem>* items) {
+    Result<ObjectEntry> begun = table_.BeginSpill(victim);
+    if (!begun.ok()) {
+      LUMOS_LOG(Error) << "cannot spill: " << begun.status().ToString();
+      return false;
+    }
+    SpillItem item;
+    item.id = victim;
+    item.bytes = arena_ + begun.value().offset;  // stays allocated until FinishSpill
+    item.data_size = begun.value().data_size;
+    item.metadata_size = begun.value().metadata_size;
+    items->push_back(item);
+    return true;
+  };
+  std::vector<SpillItem> items;
+  if (!begin(id, &items)) return;
+  const uint64_t small = options_.batch_object_max_bytes;
+  uint64_t bytes = items[0].data_size + items[0].metadata_size;
+  if (bytes < small) {
+    // The next small LRU victims share the file: one open, one fsync, one unlink.
+    for (;;) {
+      auto next = table_.NextVictim();
+      if (!next || !next->primary || next->size >= small || items.size() >= options_.batch_max_objects ||
+          bytes + next->size > options_.batch_max_bytes) {
+        break;
+      }
+      const ObjectEntry* e = table_.Find(next->id);
+      if (!e || !e->file_path.empty() || !begin(next->id, &items)) break;
+      bytes += next->size;
+    }
   }
-  const ObjectEntry& e = begun.value();
-  const std::string path = FilePath(id, ".spill");
+  const std::string path =
+      items.size() == 1 ? FilePath(id, ".spill")
+                        : FilePath(id, ("-batch" + std::to_string(++batch_files_) + ".spill").c_str());
   writes_in_flight_++;
   paths_in_flight_.insert(path);
-  const uint8_t* src = arena_ + e.offset;  // stays allocated until FinishSpill
-  const uint64_t data_size = e.data_size, metadata_size = e.metadata_size;
   const bool sync = options_.fsync;
-  auto result = std::make_shared<std::pair<Status, uint32_t>>();
-  Submit(
-      [=] {
-        uint32_t crc = 0;
-        Status st = WriteSpillFile(path, id, src, data_size, metadata_size, sync, &crc);
-        *result = {st, crc};
-      },
-      [=] { OnSpillDone(id, path, result->first, result->second, data_size + metadata_size); });
+  auto shared = std::make_shared<std::vector<SpillItem>>(std::move(items));
+  auto result = std::make_shared<Status>();
+  Submit([=] { *result = WriteSpillBatch(path, shared.get(), sync); },
+         [=] { OnSpillDone(*shared, path, *result); });
 }
 
-void SpillScheduler::OnSpillDone(const ObjectID& id, const std::string& path, const Status& st,
-                                 uint32_t crc, uint64_t size) {
+void SpillScheduler::OnSpillDone(const std::vector<SpillItem>& items, const std::string& path,
+                                 const Status& st) {
   writes_in_flight_--;
   paths_in_flight_.erase(path);
-  Status finished = table_.FinishSpill(id, st.ok(), path, kSpillHeaderBytes, crc);
-  if (!finished.ok()) {
-    LUMOS_LOG(Error) << "spill bookkeeping: " << finished.ToString();
-    if (st.ok()) RemoveFile(path);
+  for (const SpillItem& item : items) {
+    Status finished = table_.FinishSpill(item.id, st.ok(), path, item.file_offset, item.crc);
+    if (!finished.ok()) LUMOS_LOG(Error) << "spill bookkeeping: " << finished.ToString();
+    if (st.ok()) bytes_spilled_total_ += item.data_size + item.metadata_size;
   }
   if (st.ok()) {
-    bytes_spilled_total_ += size;
     num_spill_files_total_++;
     if (options_.fsync) num_spill_fsyncs_total_++;
   } else {
@@ -241,9 +261,10 @@ void SpillScheduler::StartRead(const ObjectID& id, bool restore) {
   const ObjectEntry* e = table_.Find(id);
   const std::string path = e->file_path;
   const uint64_t data_size = e->data_size, metadata_size = e->metadata_size;
+  const uint64_t file_offset = e->file_offset;
   const uint32_t crc = e->spill_crc;
   auto result = std::make_shared<Status>();
-  Submit([=] { *result = ReadSpillFile(path, id, dest, data_size, metadata_size, crc); },
+  Submit([=] { *result = ReadSpillFile(path, file_offset, id, dest, data_size, metadata_size, crc); },
          [=] {
            Status st = *result;
            if (dest) {

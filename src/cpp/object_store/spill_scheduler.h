@@ -7,7 +7,10 @@
 // (ObjectTable::NextVictim): cached copies are dropped and objects that
 // already have a spill file (RESTORED) give up their block at once, on the
 // loop; the others are written to spill files by a small I/O thread pool
-// (SpillIoPool) while the loop keeps serving other requests. A spilling
+// (SpillIoPool) while the loop keeps serving other requests. Small victims
+// are batched: the following small LRU victims join the write, one file for
+// all (each object records its payload's offset; the table deletes the file
+// with its last object). A spilling
 // object's block stays allocated (and readable: a Get of it is served from
 // memory) until its write completes; then, back on the loop, the table frees
 // it (FinishSpill) and the waiters are retried.
@@ -52,6 +55,7 @@
 #include "common/id.h"
 #include "common/status.h"
 #include "object_store/object_table.h"
+#include "object_store/spill_file.h"
 
 namespace lumos::object_store {
 
@@ -66,6 +70,13 @@ struct SpillOptions {
   bool fsync = false;
   // Threads writing and reading spill files.
   int io_threads = 2;
+  // Objects smaller than batch_object_max_bytes are spilled together: the
+  // next LRU victims that are small too go into one file of up to
+  // batch_max_bytes / batch_max_objects (0: one file per object; the raylet
+  // sets it from object_spilling_batch_object_bytes, 1 MiB by default).
+  uint64_t batch_object_max_bytes = 0;
+  uint64_t batch_max_bytes = 16 << 20;
+  uint64_t batch_max_objects = 2000;
   // Runs on an I/O thread before each spill write or read (tests hold I/O
   // back with it to observe the in-flight states).
   std::function<void()> before_io;
@@ -147,8 +158,7 @@ class SpillScheduler {
   void PumpWaiters();
   void FailWaiters(const Status& st);
   void StartSpill(const ObjectID& id);
-  void OnSpillDone(const ObjectID& id, const std::string& path, const Status& st, uint32_t crc,
-                   uint64_t size);
+  void OnSpillDone(const std::vector<SpillItem>& items, const std::string& path, const Status& st);
   void StartRead(const ObjectID& id, bool restore);
   void FinishLoad(const ObjectID& id, const Status& st);
   // Runs `job` on the pool, then `then` on the loop (unless stopped).
@@ -173,6 +183,7 @@ class SpillScheduler {
   uint64_t num_evicted_total_ = 0;
   uint64_t num_spill_files_total_ = 0;
   uint64_t num_spill_fsyncs_total_ = 0;
+  uint64_t batch_files_ = 0;  // names batch files
 };
 
 }  // namespace lumos::object_store

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "common/config.h"
@@ -62,6 +63,9 @@ int main(int argc, char** argv) {
   object_store::SpillOptions spill;
   spill.enabled = Config::Get().object_spilling_enabled() != 0;
   spill.fsync = Config::Get().object_spilling_fsync() != 0;
+  spill.batch_object_max_bytes = static_cast<uint64_t>(std::max<int64_t>(0, Config::Get().object_spilling_batch_object_bytes()));
+  spill.batch_max_bytes = static_cast<uint64_t>(std::max<int64_t>(0, Config::Get().object_spilling_batch_bytes()));
+  spill.batch_max_objects = static_cast<uint64_t>(std::max<int64_t>(1, Config::Get().max_fused_object_count()));
   spill.directory = flags.GetString("spill-dir", session_dir + "/spill");
   spill.arena_fallback_directory = session_dir;
   object_store::StoreServer store(store_loop.io(), store_socket, store_bytes, spill);
