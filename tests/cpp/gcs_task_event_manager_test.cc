@@ -55,6 +55,34 @@ rpc::GetTaskEventsReply Query(const GcsTaskEventManager& m, std::vector<rpc::Sta
   return reply;
 }
 
+TEST(GcsTaskEventManagerTest, DescriptionsSharedByIndexWithinABatch) {
+  GcsTaskEventManager m(100);
+  rpc::AddTaskEventsRequest req;
+  rpc::TaskInfo* shared = req.add_descriptions();
+  shared->set_name("Actor.ping");
+  shared->set_type("ACTOR_TASK");
+  shared->set_actor_id(std::string(16, '\x07'));
+  for (int i = 0; i < 3; i++) {
+    rpc::TaskEventData ev = Event(10 + i, 0, rpc::FINISHED, 5);
+    ev.set_description_index(1);
+    *req.add_events() = ev;
+  }
+  rpc::TaskEventData own = Event(20, 0, rpc::FINISHED, 5, "own");  // its own info still works
+  *req.add_events() = own;
+  rpc::TaskEventData bad = Event(21, 0, rpc::FINISHED, 5);
+  bad.set_description_index(2);  // out of range: no description, not a crash
+  *req.add_events() = bad;
+  m.AddEvents(req, 1);
+  auto r = Query(m, {Filter("name", "=", "Actor.ping")});
+  ASSERT_EQ(r.events_size(), 3);
+  for (const auto& e : r.events()) {
+    EXPECT_EQ(e.info().type(), "ACTOR_TASK");
+    EXPECT_EQ(e.info().actor_id(), std::string(16, '\x07'));
+  }
+  EXPECT_EQ(Query(m, {Filter("name", "=", "own")}).events_size(), 1);
+  EXPECT_EQ(Query(m, {}).events_size(), 5);
+}
+
 TEST(GcsTaskEventManagerTest, ReportsOfOneAttemptMergeInAnyOrder) {
   GcsTaskEventManager m(100);
   // The executor's RUNNING arrives before the owner's earlier states.

@@ -73,9 +73,15 @@ TEST_F(TaskEventBufferTest, MergesOneAttemptPerMessage) {
   ASSERT_EQ(req.events_size(), 2);
   const auto& first = req.events(0);
   EXPECT_EQ(first.attempt_number(), 0);
-  EXPECT_EQ(first.info().name(), "f");
-  EXPECT_EQ(first.info().func_or_class_name(), "mod.f");
-  EXPECT_EQ(first.info().type(), "NORMAL_TASK");
+  // The description goes once per batch; both attempts name it by index.
+  EXPECT_FALSE(first.has_info());
+  ASSERT_EQ(req.descriptions_size(), 1);
+  EXPECT_EQ(first.description_index(), 1);
+  EXPECT_EQ(req.events(1).description_index(), 1);
+  const auto& info = req.descriptions(0);
+  EXPECT_EQ(info.name(), "f");
+  EXPECT_EQ(info.func_or_class_name(), "mod.f");
+  EXPECT_EQ(info.type(), "NORMAL_TASK");
   const auto& times = first.state_times_us();
   EXPECT_EQ(std::count_if(times.begin(), times.end(), [](int64_t t) { return t != 0; }), 4);  // args, submitted, running, failed
   EXPECT_EQ(times.Get(rpc::PENDING_NODE_ASSIGNMENT), 0);
@@ -112,7 +118,8 @@ TEST_F(TaskEventBufferTest, RunningIsSentWhileTheTaskRuns) {
   buf.Flush();
   ASSERT_EQ(sink.size(), 2u);
   const auto& ev = sink.batches[1].events(0);
-  EXPECT_EQ(ev.info().type(), "ACTOR_CREATION_TASK");
+  ASSERT_EQ(ev.description_index(), 1);
+  EXPECT_EQ(sink.batches[1].descriptions(0).type(), "ACTOR_CREATION_TASK");
   EXPECT_NE(ev.state_times_us(rpc::FINISHED), 0);
   EXPECT_GE(ev.end_time_us(), ev.start_time_us());
   buf.Stop();

@@ -192,6 +192,9 @@ void TaskEventBuffer::Flush(int64_t timeout_ms) {
   // retry's after the failed attempt's).
   std::unordered_map<TaskID, int> index;
   index.reserve(batch.size());
+  // Each shared description once per batch (req.descriptions), by pointer:
+  // SharedDescription hands every task of one kind the same TaskInfo.
+  std::unordered_map<const rpc::TaskInfo*, int> description_index;
   req.mutable_events()->Reserve(static_cast<int>(batch.size()));
   for (auto& ev : batch) {
     if (ev.kind == Kind::kDropped) continue;
@@ -203,7 +206,11 @@ void TaskEventBuffer::Flush(int64_t timeout_ms) {
       out->set_task_id(ev.task.Binary());
       out->set_attempt_number(ev.attempt);
     }
-    if (ev.info) *out->mutable_info() = *ev.info;  // shared between tasks: copied
+    if (ev.info) {
+      auto [d, fresh] = description_index.try_emplace(ev.info.get(), req.descriptions_size() + 1);
+      if (fresh) *req.add_descriptions() = *ev.info;
+      out->set_description_index(d->second);
+    }
     if (ev.state != rpc::TASK_STATUS_NIL) {
       auto* times = out->mutable_state_times_us();
       while (times->size() <= ev.state) times->Add(0);

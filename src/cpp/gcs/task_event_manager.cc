@@ -83,11 +83,23 @@ bool GcsTaskEventManager::FieldOf(const Key& k, const Attempt& a, const std::str
 
 void GcsTaskEventManager::AddEvents(const rpc::AddTaskEventsRequest& request, int64_t now_us) {
   num_dropped_at_source_ += std::max<int64_t>(0, request.num_dropped_at_source());
-  for (const auto& ev : request.events()) Merge(ev, now_us);
+  // Descriptions the events name by index, each interned at its first use.
+  std::vector<std::shared_ptr<const rpc::TaskInfo>> interned(request.descriptions_size());
+  for (const auto& ev : request.events()) {
+    const rpc::TaskInfo* info = ev.has_info() ? &ev.info() : nullptr;
+    std::shared_ptr<const rpc::TaskInfo>* shared = nullptr;
+    int d = ev.description_index();
+    if (info == nullptr && d > 0 && d <= request.descriptions_size()) {
+      info = &request.descriptions(d - 1);
+      shared = &interned[d - 1];
+    }
+    Merge(ev, info, shared, now_us);
+  }
   EvictIfNeeded();
 }
 
-void GcsTaskEventManager::Merge(const rpc::TaskEventData& ev, int64_t now_us) {
+void GcsTaskEventManager::Merge(const rpc::TaskEventData& ev, const rpc::TaskInfo* info,
+                                std::shared_ptr<const rpc::TaskInfo>* interned, int64_t now_us) {
   if (!Bytes::Fits(ev.task_id()) || !Bytes::Fits(ev.node_id()) || !Bytes::Fits(ev.worker_id())) return;
   Key key = KeyOf(ev.task_id(), ev.attempt_number());
   if (!evicted_.empty() && evicted_.count(key) > 0) {  // late news of a dropped attempt
@@ -105,10 +117,15 @@ void GcsTaskEventManager::Merge(const rpc::TaskEventData& ev, int64_t now_us) {
     Count(a, -1);  // counted in again below, with what this report changes
   }
   const bool was_finished = a.Finished();
-  if (ev.has_info() && Bytes::Fits(ev.info().actor_id()) && Bytes::Fits(ev.info().parent_task_id())) {
-    a.info = Intern(ev.info());
-    a.actor_id.Assign(ev.info().actor_id());
-    a.parent_task_id.Assign(ev.info().parent_task_id());
+  if (info != nullptr && Bytes::Fits(info->actor_id()) && Bytes::Fits(info->parent_task_id())) {
+    if (interned == nullptr) {
+      a.info = Intern(*info);
+    } else {
+      if (*interned == nullptr) *interned = Intern(*info);
+      a.info = *interned;
+    }
+    a.actor_id.Assign(info->actor_id());
+    a.parent_task_id.Assign(info->parent_task_id());
   } else if (added && ev.attempt_number() > 0) {
     // A retry whose first report came without a description: the previous attempt's.
     auto prev = attempts_.find(KeyOf(ev.task_id(), ev.attempt_number() - 1));

@@ -152,7 +152,11 @@ class GcsTaskEventManager {
   static bool Matches(const Key& k, const Attempt& a, const Matcher& m);
   /// \brief The attempt's field `key` as `lumos list tasks` shows it; false if unknown key.
   static bool FieldOf(const Key& k, const Attempt& a, const std::string& key, std::string* out);
-  void Merge(const rpc::TaskEventData& ev, int64_t now_us);
+  // `info`: the report's description (its own, or the batch's it names by
+  // index; null when none); `interned`: the batch's interned slot for it
+  // (null for a description of its own), filled at first use.
+  void Merge(const rpc::TaskEventData& ev, const rpc::TaskInfo* info, std::shared_ptr<const rpc::TaskInfo>* interned,
+             int64_t now_us);
   /// \brief `info` without its per-task ids, shared with equal ones.
   std::shared_ptr<const rpc::TaskInfo> Intern(const rpc::TaskInfo& info);
   void EvictIfNeeded();
