@@ -104,6 +104,11 @@ Status NodeManager::Start() {
 void NodeManager::Stop(const std::string& reason) {
   if (stopping_) return;
   stopping_ = true;
+  {
+    // The reporter sends no more reports (and exits at its next check).
+    std::lock_guard<std::mutex> lock(snapshot_mu_);
+    reporter_stop_ = true;
+  }
   maintenance_timer_.cancel();
   snapshot_timer_.cancel();
   if (server_) server_->Stop();
@@ -704,7 +709,10 @@ void NodeManager::ReporterLoop() {
     } else if (!s.ok()) {
       LUMOS_LOG(Warning) << "resource report to the GCS failed: " << s.ToString();
     }
-    if (dead) {
+    // Not while Stop() runs: it closed the GCS's connection first, which is
+    // how the GCS learns a raylet died, so "dead" is then our own doing (and
+    // in a test process the signal would end the test).
+    if (dead && !Stopping()) {
       LUMOS_LOG(Error) << "the GCS considers this node dead; exiting";
       ::kill(getpid(), SIGTERM);
     }
@@ -712,6 +720,11 @@ void NodeManager::ReporterLoop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     lock.lock();
   }
+}
+
+bool NodeManager::Stopping() {
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  return reporter_stop_;
 }
 
 }  // namespace lumos::raylet

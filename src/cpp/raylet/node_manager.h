@@ -147,6 +147,8 @@ class NodeManager {
   /// on every lease and bundle change cost more CPU than the reports, which
   /// go out at most every 20 ms anyway.
   void RequestSnapshot();
+  // Whether Stop() has begun (the reporter's stop flag).
+  bool Stopping();
   void ReporterLoop();
   /// \brief Tells the GCS (from the reporter thread) why a worker exited, so
   /// actors on it die with a precise cause.
