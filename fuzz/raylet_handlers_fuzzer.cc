@@ -22,6 +22,7 @@
 
 #include <fstream>
 #include <memory>
+#include <filesystem>
 #include <string>
 
 #include "common.pb.h"
@@ -50,18 +51,8 @@ struct Raylet {
 Raylet* g = nullptr;
 
 void RemoveTree(const std::string& path) {
-  if (DIR* d = ::opendir(path.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      std::string n = e->d_name;
-      if (n == "." || n == "..") continue;
-      std::string p = path + "/" + n;
-      struct stat st {};
-      if (::lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) RemoveTree(p);
-      else ::unlink(p.c_str());
-    }
-    ::closedir(d);
-  }
-  ::rmdir(path.c_str());
+  std::error_code ignored;  // best effort at exit
+  std::filesystem::remove_all(path, ignored);
 }
 
 void Fail(const std::string& what, const Status& s) {

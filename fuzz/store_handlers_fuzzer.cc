@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <filesystem>
 #include <string>
 
 #include "common.pb.h"
@@ -31,18 +32,8 @@ std::string& TempDir() {
 }
 
 void RemoveTree(const std::string& path) {
-  if (DIR* d = ::opendir(path.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      std::string n = e->d_name;
-      if (n == "." || n == "..") continue;
-      std::string p = path + "/" + n;
-      struct stat st {};
-      if (::lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) RemoveTree(p);
-      else ::unlink(p.c_str());
-    }
-    ::closedir(d);
-  }
-  ::rmdir(path.c_str());
+  std::error_code ignored;  // best effort at exit
+  std::filesystem::remove_all(path, ignored);
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "object_store/store_client.h"
 #include "object_store/store_server.h"
 #include "rpc/event_loop.h"
+#include "object_table_fixture.h"
 #include "test_util.h"
 
 namespace lumos::object_store {
@@ -38,19 +39,7 @@ ObjectID Id(uint32_t i) {
 
 // ------------------------------------------------------------ ObjectTable
 
-class SpillingStateTest : public ::testing::Test {
- protected:
-  ObjectID Sealed(uint64_t size, bool primary = true) {
-    ObjectID id = Id(++n_);
-    EXPECT_TRUE(table_.Create(id, size, 0, a_, a_, primary).ok());
-    EXPECT_TRUE(table_.Seal(id).ok());
-    return id;
-  }
-  ObjectTable table_{1024};
-  uint32_t n_ = 0;
-  WorkerID a_ = WorkerID::FromRandom();
-  WorkerID b_ = WorkerID::FromRandom();
-};
+using SpillingStateTest = ObjectTableTest;
 
 TEST_F(SpillingStateTest, TheBlockStaysUntilTheWriteFinishesThenIsFreed) {
   ObjectID x = Sealed(512);

@@ -18,6 +18,7 @@
 #include "object_store/eviction_policy.h"
 #include "object_store/object_table.h"
 #include "object_store/spill_file.h"
+#include "object_table_fixture.h"
 #include "test_util.h"
 
 namespace lumos::object_store {
@@ -86,19 +87,7 @@ TEST(Crc32cTest, KnownValuesAndIncremental) {
 
 // ------------------------------------------------------------ ObjectTable states
 
-class SpillTableTest : public ::testing::Test {
- protected:
-  ObjectID Sealed(uint64_t size, bool primary = true) {
-    ObjectID id = Id(++n_);
-    EXPECT_TRUE(table_.Create(id, size, 0, a_, a_, primary).ok());
-    EXPECT_TRUE(table_.Seal(id).ok());
-    return id;
-  }
-  ObjectTable table_{1024};
-  uint32_t n_ = 0;
-  WorkerID a_ = WorkerID::FromRandom();
-  WorkerID b_ = WorkerID::FromRandom();
-};
+using SpillTableTest = ObjectTableTest;
 
 TEST_F(SpillTableTest, SpillRestoreRespillDeleteLifecycle) {
   ObjectID x = Sealed(512);
