@@ -57,6 +57,7 @@ def _chaos(kill_gcs):
         stop = threading.Event()
         killed = []
         gcs_events = []
+        raylet_events = []
 
         def killer():
             rng = random.Random(7)
@@ -77,9 +78,13 @@ def _chaos(kill_gcs):
                         killed.append(w.pid)
                     except psutil.Error:
                         pass
-                if not raylet_killed and time.monotonic() - t0 > 2:
+                # Early (the first round), before the GCS kill: a fast run of the
+                # workload once ended while this thread slept through the GCS
+                # outage, before the raylet's turn came.
+                if not raylet_killed and time.monotonic() - t0 > 0.4:
                     doomed.kill()
                     raylet_killed = True
+                    raylet_events.append(time.monotonic())
                 if kill_gcs and not gcs_events and time.monotonic() - t0 > 1:
                     c.head_node.kill_gcs_server()
                     gcs_events.append(("killed", time.monotonic()))
@@ -108,6 +113,7 @@ def _chaos(kill_gcs):
         if kill_gcs:  # the workload really ran through the outage
             assert gcs_events[0][1] < tasks_done_at, "the tasks were done before the GCS was killed"
         assert doomed.poll() is not None
+        assert raylet_events and raylet_events[0] < tasks_done_at, "the tasks were done before the raylet was killed"
         assert all(p.poll() is None for p in survivors), "a process nobody killed died"
         alive_cpus = 4  # the head and the surviving node
         assert wait_until(lambda: lumos.available_resources().get("CPU") == alive_cpus, 30), \
