@@ -7,6 +7,7 @@ include "unique_ids.pxi"    # JobID, TaskID, ActorID, NodeID, WorkerID, Placemen
 include "object_ref.pxi"    # ObjectRef: id + owner, counted by the core worker
 include "gcs_client.pxi"    # GcsClient: node table, jobs, KV (gRPC)
 include "placement_group.pxi"  # placement group calls to the GCS
+include "task_executor.pxi" # Replier and the task-execution callback (the worker side)
 include "core_worker.pxi"   # CoreWorker: put/get/wait/submit/run tasks
 include "profiling.pxi"     # record_profile_event: spans inside tasks (lumos.util.profiling)
 
