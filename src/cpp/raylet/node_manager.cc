@@ -109,6 +109,7 @@ void NodeManager::Stop(const std::string& reason) {
     std::lock_guard<std::mutex> lock(snapshot_mu_);
     reporter_stop_ = true;
   }
+  snapshot_cv_.notify_all();
   maintenance_timer_.cancel();
   snapshot_timer_.cancel();
   if (server_) server_->Stop();
@@ -116,11 +117,7 @@ void NodeManager::Stop(const std::string& reason) {
   if (drain_thread_.joinable()) drain_thread_.join();
   StopCluster();
   pool_.KillAll(1000);
-  {
-    std::lock_guard<std::mutex> lock(snapshot_mu_);
-    reporter_stop_ = true;
-  }
-  snapshot_cv_.notify_all();
+  snapshot_cv_.notify_all();  // reporter_stop_ was set at the top
   gcs_->CancelWaits();  // a report waiting for a restarting GCS ends now
   if (reporter_.joinable()) reporter_.join();
   Status s = gcs_->UnregisterNode(options_.node_id, reason);
