@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,8 @@ using State = rpc::ActorTableData;
 
 class ActorManagerTest : public ::testing::Test {
  protected:
+  explicit ActorManagerTest(int64_t max_dead_actors = 100000) : m_(max_dead_actors) {}
+
   struct Owner {
     WorkerID id = WorkerID::FromRandom();
     std::string endpoint = "unix:/tmp/owner_" + id.Hex().substr(0, 8);
@@ -598,6 +601,101 @@ TEST_F(ActorManagerTest, PlacementGroupRemovalKillsItsActorsForGood) {
   EXPECT_EQ(StateOf(late.actor_creation().actor_id()), State::DEAD);
   EXPECT_NE(Data(late.actor_creation().actor_id()).death_cause().find("was removed"),
             std::string::npos);
+}
+
+// The same table keeping at most 2 DEAD actors.
+class ActorEvictionTest : public ActorManagerTest {
+ protected:
+  ActorEvictionTest() : ActorManagerTest(2) {}
+  void KillIt(const std::string& id) {
+    ActorActions a;
+    ASSERT_TRUE(m_.Kill(id, /*no_restart=*/true, "", &a).ok());
+    // The DEAD update reaches the subscribers even when the row is forgotten at once.
+    const ActorAction* pub = FindAction(a, ActorAction::kPublish);
+    ASSERT_NE(pub, nullptr);
+    EXPECT_EQ(pub->data.state(), State::DEAD);
+  }
+};
+
+TEST_F(ActorEvictionTest, TheLongestDeadGoFirstWithTheirRowsAndIndexes) {
+  m_.TrackChanges(true);
+  std::string pg_bin(18, '\x07');
+  rpc::TaskSpec in_group = Creation("g");
+  in_group.set_placement_group_id(pg_bin);
+  Owner other;
+  std::vector<std::string> ids = {
+      MakeAlive(Creation("svc", 0, /*detached=*/true), node_),  // named, detached
+      MakeAlive(in_group, node_),                                 // named, in a group
+      MakeAlive(Creation("", 0, false, &other), node_),           // another owner
+      MakeAlive(Creation("", /*max_restarts=*/-1), node_),        // restartable
+      MakeAlive(Creation(), node_),
+  };
+  ActorActions a;
+  for (const auto& id : ids) ASSERT_TRUE(m_.Subscribe(id, "unix:/sub", nullptr, &a).ok());
+  // A kill that restarts is no death: nothing is forgotten.
+  ASSERT_TRUE(m_.Kill(ids[3], /*no_restart=*/false, "", &a).ok());
+  EXPECT_EQ(StateOf(ids[3]), State::RESTARTING);
+  EXPECT_EQ(m_.num_dead_actors(), 0u);
+  m_.TakeChanges();
+
+  // Deaths in the order 2, 0, 4, 1, 3 (not the order of creation).
+  for (int i : {2, 0, 4}) KillIt(ids[i]);
+  EXPECT_EQ(m_.num_dead_actors(), 2u);
+  EXPECT_EQ(m_.Get(ids[2]).status().code(), StatusCode::kNotFound);  // died first: gone
+  EXPECT_EQ(StateOf(ids[0]), State::DEAD);
+  EXPECT_EQ(StateOf(ids[4]), State::DEAD);
+  for (int i : {1, 3}) KillIt(ids[i]);
+  EXPECT_EQ(m_.num_actors(), 2u);
+  EXPECT_EQ(m_.AllRows().size(), 2u);
+  EXPECT_EQ(StateOf(ids[1]), State::DEAD);
+  EXPECT_EQ(StateOf(ids[3]), State::DEAD);
+  for (int i : {2, 0, 4}) {
+    EXPECT_EQ(m_.Get(ids[i]).status().code(), StatusCode::kNotFound);
+    rpc::ActorTableData cur;
+    EXPECT_EQ(m_.Subscribe(ids[i], "unix:/late", &cur, &a).code(), StatusCode::kNotFound);
+    EXPECT_EQ(m_.Kill(ids[i], true, "", &a).code(), StatusCode::kNotFound);
+  }
+  EXPECT_EQ(m_.GetNamed("svc", "ns").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(m_.ListNamed("", true).empty());
+  // Every per-actor index is empty: what is left is the owners' endpoints
+  // (until they close) and the two dead actors kept.
+  EXPECT_EQ(m_.num_index_entries(), 2u + 2u);
+  EXPECT_EQ(m_.num_subscriptions("unix:/sub"), 0u);
+  m_.EndpointGone(owner_.endpoint, &a);
+  m_.EndpointGone(other.endpoint, &a);
+  EXPECT_EQ(m_.num_index_entries(), 2u);
+
+  // The store: the forgotten rows are deleted, the kept ones written.
+  std::map<std::string, bool> stored;  // id -> has a row
+  for (auto& [id, row] : m_.TakeChanges()) stored[id] = row.has_value();
+  EXPECT_EQ(stored, (std::map<std::string, bool>{
+                        {ids[0], false}, {ids[1], true}, {ids[2], false}, {ids[3], true}, {ids[4], false}}));
+  // The name is free again.
+  uint64_t attempt = 0;
+  Register(Creation("svc", 0, true), &attempt);
+  EXPECT_GT(attempt, 0u);
+}
+
+TEST(ActorEvictionCapTest, CapZeroForgetsAtDeathAndNegativeCountsAsZero) {
+  for (int64_t cap : {0, -5}) {
+    GcsActorManager m(cap);
+    rpc::TaskSpec t;
+    t.set_task_id(TaskID::ForJob(JobID::FromInt(1)).Binary());
+    t.mutable_caller()->set_worker_id(WorkerID::FromRandom().Binary());
+    t.mutable_caller()->set_endpoint("unix:/owner");
+    t.mutable_actor_creation()->set_actor_id(WorkerID::FromRandom().Binary());
+    const std::string id = t.actor_creation().actor_id();
+    ActorActions a;
+    ASSERT_TRUE(m.Register(t, nullptr, &a).ok());
+    a.clear();
+    ASSERT_TRUE(m.Kill(id, true, "", &a).ok());
+    int dead_published = 0;
+    for (const auto& x : a) dead_published += x.kind == ActorAction::kPublish && x.data.state() == State::DEAD;
+    EXPECT_EQ(dead_published, 1);
+    EXPECT_EQ(m.num_actors(), 0u);
+    EXPECT_EQ(m.num_dead_actors(), 0u);
+    EXPECT_EQ(m.Get(id).status().code(), StatusCode::kNotFound);
+  }
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -157,7 +158,7 @@ TEST(ActorRestoreTest, AliveAdoptedPendingRescheduledIndexesRebuilt) {
   ASSERT_TRUE(m.Subscribe(alive_id, "unix:/sub", nullptr, &a).ok());
 
   std::vector<rpc::StoredActor> rows;
-  for (auto& [id, row] : m.TakeChanges()) rows.push_back(row);
+  for (auto& [id, row] : m.TakeChanges()) rows.push_back(*row);
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_TRUE(m.TakeChanges().empty());
 
@@ -190,6 +191,53 @@ TEST(ActorRestoreTest, AliveAdoptedPendingRescheduledIndexesRebuilt) {
   EXPECT_EQ(r.Get(pending.actor_creation().actor_id()).value().state(), rpc::ActorTableData::DEAD);
   r.EndpointGone("unix:/owner1", &oa);
   EXPECT_NE(r.Get(alive_id).value().state(), rpc::ActorTableData::DEAD);
+}
+
+// The dead-actor cap reaches the store: forgotten actors' rows are deleted,
+// and a restart with a lower cap forgets (and deletes) the excess.
+TEST_F(GcsStorageTest, ForgottenDeadActorsLeaveTheStore) {
+  auto opened = GcsStorage::Open(path_);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  GcsStorage& st = *opened.value();
+  auto persist = [&st](GcsActorManager& m) {  // as GcsActorScheduler::PersistLocked writes them
+    std::vector<GcsStorage::Op> ops;
+    for (auto& [id, row] : m.TakeChanges()) {
+      ops.push_back({T::kActors, id, row ? std::optional<std::string>(row->SerializeAsString()) : std::nullopt});
+    }
+    ASSERT_TRUE(st.Apply(ops).ok());
+  };
+  GcsActorManager m(/*max_dead_actors=*/3);
+  m.TrackChanges(true);
+  ActorActions a;
+  rpc::TaskSpec live = Creation("live", false, "unix:/owner");
+  ASSERT_TRUE(m.Register(live, nullptr, &a).ok());
+  for (int i = 0; i < 5; i++) {
+    rpc::TaskSpec t = Creation("", false, "unix:/owner");
+    ASSERT_TRUE(m.Register(t, nullptr, &a).ok());
+    persist(m);
+    ASSERT_TRUE(m.Kill(t.actor_creation().actor_id(), true, "", &a).ok());
+    persist(m);
+  }
+  auto rows = st.LoadAll(T::kActors).value();
+  ASSERT_EQ(rows.size(), 4u);  // the live one and 3 dead
+  std::vector<rpc::StoredActor> stored;
+  for (const auto& [key, value] : rows) {
+    stored.emplace_back();
+    ASSERT_TRUE(stored.back().ParseFromString(value));
+    // A dead actor's creation task is not kept.
+    if (stored.back().data().state() == rpc::ActorTableData::DEAD) {
+      EXPECT_EQ(stored.back().creation_task().ByteSizeLong(), 0u);
+    }
+  }
+  GcsActorManager r(/*max_dead_actors=*/1);
+  r.TrackChanges(true);
+  ActorActions ra;
+  r.Restore(stored, &ra);
+  EXPECT_EQ(r.num_actors(), 2u);
+  EXPECT_EQ(r.num_dead_actors(), 1u);
+  EXPECT_TRUE(r.GetNamed("live", "ns").ok());
+  persist(r);
+  EXPECT_EQ(st.LoadAll(T::kActors).value().size(), 2u);
 }
 
 TEST(PlacementGroupRestoreTest, CreatedStaysPendingIsPlacedAgainRemovedStays) {

@@ -270,6 +270,44 @@ def test_handle_to_dead_actor_in_task(ray_start):
     assert ray.get(call.remote(a), timeout=15).startswith("died")
 
 
+@pytest.mark.timeout(120)
+def test_handles_to_a_forgotten_dead_actor_still_raise_actor_died(ray_start_fn):
+    """The GCS keeps at most maximum_gcs_destroyed_actor_cached_count DEAD
+    actors (here 2): a handle to one it forgot still fails calls with
+    ActorDiedError, at its owner and in a worker that gets the handle only
+    later; get_actor of its name is a ValueError; kill is a no-op."""
+    from lumos.util import state
+    ray_start_fn(num_cpus=1, _system_config={"maximum_gcs_destroyed_actor_cached_count": 2})
+    idle = Worker.options(num_cpus=0)
+    first = idle.options(name="first", lifetime="detached").remote()
+    actors = [first] + [idle.remote() for _ in range(4)]
+    ray.get([a.pid.remote() for a in actors], timeout=60)
+    for a in actors:
+        ray.kill(a)
+    dead = [r.actor_id for r in state.list_actors(filters=[("state", "=", "DEAD")])]
+    assert sorted(dead) == sorted(a._actor_id.hex() for a in actors[-2:])
+    assert state.get_actor(first._actor_id.hex()) is None  # forgotten
+
+    t0 = time.monotonic()
+    with pytest.raises(exceptions.ActorDiedError):
+        ray.get(first.get.remote(), timeout=30)
+
+    @ray.remote(num_cpus=0)
+    def call(h):
+        try:
+            ray.get(h.get.remote(), timeout=30)
+        except Exception as e:  # the exact type is what the test checks
+            return type(e).__name__
+        return "answered"
+
+    # The worker deserializes the handle only now: the GCS no longer knows the actor.
+    assert ray.get(call.remote(first), timeout=60) == "ActorDiedError"
+    assert time.monotonic() - t0 < 60
+    with pytest.raises(ValueError):
+        ray.get_actor("first")
+    ray.kill(first)  # dead and forgotten: a no-op, as for a dead actor
+
+
 # ---------------------------------------------------------------- crashes and restarts
 
 def test_crash_raises_actor_died_with_exit_code(ray_start):

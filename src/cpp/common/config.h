@@ -57,6 +57,10 @@ namespace lumos {
     "Task events a core worker holds while the GCS cannot take them (older ones are dropped).") \
   X(int64_t, task_events_max_num_task_in_gcs, 100000,                                          \
     "Task attempts the GCS keeps (the oldest finished ones go first).")                        \
+  X(int64_t, maximum_gcs_destroyed_actor_cached_count, 100000,                                 \
+    "DEAD actors the GCS keeps, in memory and in its store (Ray's name and default); beyond "  \
+    "it the longest-dead go first. A handle to a forgotten actor still fails calls with "      \
+    "ActorDiedError.")                                                                          \
   X(int64_t, fail_on_infeasible, 0,                                                            \
     "1: a task no node can ever fit fails at once (get raises) instead of staying pending.")
 

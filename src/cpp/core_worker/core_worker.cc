@@ -25,6 +25,11 @@ bool HasOwnedRefArg(const rpc::TaskSpec& spec, const std::string& self) {
   }
   return false;
 }
+
+// Why calls to an actor the GCS no longer knows fail (see AddActorHandle).
+constexpr const char* kForgottenActorCause =
+    "the actor is dead, and the GCS no longer keeps its record (it keeps the latest "
+    "maximum_gcs_destroyed_actor_cached_count dead actors)";
 }  // namespace
 
 CoreWorker::CoreWorker(CoreWorkerOptions options)
@@ -584,11 +589,21 @@ Status CoreWorker::AddActorHandle(const std::string& actor_id, int max_task_retr
   rpc::ActorTableData current;
   Status s = gcs_->SubscribeActor(actor_id, address_, &current);
   if (s.ok()) actor_submitter_->OnActorUpdate(current);
-  return s;
+  if (s.code() != StatusCode::kNotFound) return s;
+  // A handle exists only for a registered actor, and the GCS forgets one only
+  // once it is DEAD, the longest-dead first (maximum_gcs_destroyed_actor_cached_count):
+  // calls fail with ActorDiedError, as they would while the GCS still kept it.
+  actor_submitter_->MarkKilled(actor_id, kForgottenActorCause);
+  return Status::OK();
 }
 
 Status CoreWorker::KillActor(const std::string& actor_id, bool no_restart, const std::string& reason) {
-  LUMOS_RETURN_NOT_OK(gcs_->KillActor(actor_id, no_restart, reason));
+  Status s = gcs_->KillActor(actor_id, no_restart, reason);
+  if (s.code() == StatusCode::kNotFound) {  // dead and forgotten: killing it is a no-op, as for DEAD
+    actor_submitter_->MarkKilled(actor_id, kForgottenActorCause);
+    return Status::OK();
+  }
+  LUMOS_RETURN_NOT_OK(s);
   if (no_restart) {
     actor_submitter_->MarkKilled(actor_id, reason);
   } else {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/config.h"
+
 namespace lumos::gcs {
 
 namespace {
@@ -21,6 +23,12 @@ std::string RemovedGroupCause(const std::string& pg_hex) {
          " was removed (remove_placement_group or the end of the job that created it)";
 }
 }  // namespace
+
+GcsActorManager::GcsActorManager()
+    : GcsActorManager(Config::Get().maximum_gcs_destroyed_actor_cached_count()) {}
+
+GcsActorManager::GcsActorManager(int64_t max_dead_actors)
+    : max_dead_actors_(static_cast<size_t>(std::max<int64_t>(0, max_dead_actors))) {}
 
 GcsActorManager::Entry* GcsActorManager::Find(const std::string& actor_id) {
   auto it = actors_.find(actor_id);
@@ -299,6 +307,16 @@ std::optional<ActorLease> GcsActorManager::LeaseOf(const std::string& actor_id) 
   return e->lease;
 }
 
+size_t GcsActorManager::num_index_entries() const {
+  size_t n = named_.size() + by_worker_.size() + dead_order_.size();
+  for (const auto& [k, v] : by_owner_) n += v.size();
+  for (const auto& [k, v] : owners_at_) n += v.size();
+  for (const auto& [k, v] : by_node_) n += v.size();
+  for (const auto& [k, v] : subs_of_) n += v.size();
+  for (const auto& [k, v] : by_group_) n += v.size();
+  return n;
+}
+
 size_t GcsActorManager::num_subscriptions(const std::string& endpoint) const {
   auto it = subs_of_.find(endpoint);
   return it == subs_of_.end() ? 0 : it->second.size();
@@ -357,6 +375,7 @@ void GcsActorManager::Fail(const std::string& actor_id, Entry* e, const std::str
 
 void GcsActorManager::MarkDead(const std::string& actor_id, Entry* e, const std::string& cause,
                                ActorActions* actions) {
+  const bool newly_dead = e->data.state() != rpc::ActorTableData::DEAD;
   DropLease(actor_id, e, actions);
   e->attempt = 0;
   e->data.set_state(rpc::ActorTableData::DEAD);
@@ -369,7 +388,9 @@ void GcsActorManager::MarkDead(const std::string& actor_id, Entry* e, const std:
       if (git->second.empty()) by_group_.erase(git);
     }
   }
-  e->creation_task.Clear();  // never scheduled again; its args may be large
+  // Never scheduled again, and its args may be large: freed, not just
+  // cleared (Clear() keeps the strings' and repeated fields' storage).
+  rpc::TaskSpec().Swap(&e->creation_task);
   const rpc::ActorTableData& d = e->data;
   if (!d.name().empty()) {
     auto it = named_.find({d.ray_namespace(), d.name()});
@@ -390,6 +411,22 @@ void GcsActorManager::MarkDead(const std::string& actor_id, Entry* e, const std:
     if (sit->second.empty()) subs_of_.erase(sit);
   }
   e->subscribers.clear();
+  if (newly_dead) KeepDead(actor_id);  // last: it may forget `e` itself (cap 0)
+}
+
+void GcsActorManager::KeepDead(const std::string& actor_id) {
+  dead_order_.push_back(actor_id);
+  TrimDead();
+}
+
+void GcsActorManager::TrimDead() {
+  // Every index dropped a DEAD actor when it died (MarkDead): only the row is left.
+  while (dead_order_.size() > max_dead_actors_) {
+    std::string gone = std::move(dead_order_.front());
+    dead_order_.pop_front();
+    actors_.erase(gone);
+    Touch(gone);  // TakeChanges: no row left, so the stored one is deleted
+  }
 }
 
 }  // namespace lumos::gcs

@@ -32,6 +32,16 @@
 // or RESTARTING it may instead hold a scheduling warning (no node fits). It is
 // cleared when the actor becomes ALIVE.
 //
+// Dead actors are kept for list_actors and for handles that look them up
+// late, but not forever: beyond `max_dead_actors` (the knob
+// maximum_gcs_destroyed_actor_cached_count, like Ray) the longest-dead actor
+// is forgotten - its row is erased (and deleted from the store) and every
+// index already dropped it when it died. Lookups then answer NotFound, which
+// clients take as "dead" (a registered actor is only ever forgotten once
+// DEAD). After Restore the restored dead actors count as older than any that
+// die later; among themselves they go in the order the rows came (the time
+// of death is not stored).
+//
 // Thread safety: none; the shell serializes every call with its own mutex.
 // Ids: actors are keyed by their ActorID binary (TaskSpec.actor_creation.actor_id).
 //
@@ -40,6 +50,7 @@
 // unknown actor), GetNamed (NotFound). Every other event is a no-op when it
 // does not apply (unknown actor, stale attempt, worker that hosts nothing).
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -79,7 +90,10 @@ using ActorActions = std::vector<ActorAction>;
 
 class GcsActorManager {
  public:
-  GcsActorManager() = default;
+  /// Keeps at most Config maximum_gcs_destroyed_actor_cached_count DEAD actors.
+  GcsActorManager();
+  /// Keeps at most `max_dead_actors` DEAD actors (0: none; negative counts as 0).
+  explicit GcsActorManager(int64_t max_dead_actors);
   GcsActorManager(const GcsActorManager&) = delete;
   GcsActorManager& operator=(const GcsActorManager&) = delete;
 
@@ -157,11 +171,16 @@ class GcsActorManager {
   /// \brief The lease the actor holds now, if any.
   std::optional<ActorLease> LeaseOf(const std::string& actor_id) const;
   size_t num_actors() const { return actors_.size(); }
+  /// \brief DEAD actors still kept (never more than the cap).
+  size_t num_dead_actors() const { return dead_order_.size(); }
+  /// \brief Sizes of the per-actor indexes, summed (tests check eviction leaves none behind).
+  size_t num_index_entries() const;
 
   /// \brief Remember the actors whose stored row changed (off by default).
   void TrackChanges(bool on) { track_changes_ = on; }
-  /// \brief The rows changed since the last call, by actor id, and forgets them.
-  std::vector<std::pair<std::string, rpc::StoredActor>> TakeChanges();
+  /// \brief The rows changed since the last call, by actor id, and forgets
+  /// them; a row without a value was forgotten (evicted): delete it.
+  std::vector<std::pair<std::string, std::optional<rpc::StoredActor>>> TakeChanges();
   /// \brief Rebuilds the table from stored rows (REQUIRES: an empty table).
   /// ALIVE actors are adopted (kAdoptWorker), PENDING_CREATION / RESTARTING
   /// ones scheduled again (a lease they held is released: its creation task
@@ -193,6 +212,10 @@ class GcsActorManager {
             ActorActions* actions);
   void MarkDead(const std::string& actor_id, Entry* e, const std::string& cause,
                 ActorActions* actions);
+  // Remembers a newly DEAD actor and forgets the longest-dead beyond the cap.
+  void KeepDead(const std::string& actor_id);
+  // Forgets the longest-dead actors beyond the cap.
+  void TrimDead();
   static bool RestartsLeft(const rpc::ActorTableData& d);
   void Touch(const std::string& actor_id) {
     if (track_changes_) changed_.insert(actor_id);
@@ -202,7 +225,9 @@ class GcsActorManager {
   std::set<std::string> changed_;  // actor ids whose row changed
 
   uint64_t next_attempt_ = 0;
+  size_t max_dead_actors_;
   std::unordered_map<std::string, Entry> actors_;
+  std::deque<std::string> dead_order_;  // DEAD actors kept, longest-dead first
   std::map<std::pair<std::string, std::string>, std::string> named_;  // (ns, name) -> actor
   std::unordered_map<WorkerID, std::set<std::string>> by_owner_;     // non-DEAD actors
   std::unordered_map<std::string, std::set<WorkerID>> owners_at_;    // endpoint -> owners

@@ -16,12 +16,15 @@ std::string HexOf(const std::string& bin) {
 }
 }  // namespace
 
-std::vector<std::pair<std::string, rpc::StoredActor>> GcsActorManager::TakeChanges() {
-  std::vector<std::pair<std::string, rpc::StoredActor>> out;
+std::vector<std::pair<std::string, std::optional<rpc::StoredActor>>> GcsActorManager::TakeChanges() {
+  std::vector<std::pair<std::string, std::optional<rpc::StoredActor>>> out;
   out.reserve(changed_.size());
   for (const auto& id : changed_) {
     const Entry* e = Find(id);
-    if (e == nullptr) continue;
+    if (e == nullptr) {  // forgotten (TrimDead)
+      out.emplace_back(id, std::nullopt);
+      continue;
+    }
     rpc::StoredActor row;
     *row.mutable_data() = e->data;
     *row.mutable_creation_task() = e->creation_task;
@@ -56,7 +59,10 @@ void GcsActorManager::Restore(const std::vector<rpc::StoredActor>& rows, ActorAc
       e.lease = lease;
     }
     const rpc::ActorTableData& d = e.data;
-    if (d.state() == rpc::ActorTableData::DEAD) continue;
+    if (d.state() == rpc::ActorTableData::DEAD) {
+      dead_order_.push_back(id);  // the time of death is not stored: row order
+      continue;
+    }
     if (!d.name().empty()) named_[{d.ray_namespace(), d.name()}] = id;
     WorkerID owner = WorkerID::FromBinary(d.owner().worker_id());
     if (!d.detached() && !owner.IsNil()) by_owner_[owner].insert(id);
@@ -77,6 +83,7 @@ void GcsActorManager::Restore(const std::vector<rpc::StoredActor>& rows, ActorAc
     }
     (d.state() == rpc::ActorTableData::ALIVE && e.lease ? adopt : reschedule).push_back(id);
   }
+  TrimDead();  // the cap may be lower than when they were stored
   for (const auto& ep : watch) {
     ActorAction w{ActorAction::kWatch};
     w.endpoint = ep;

@@ -22,7 +22,10 @@ void GcsActorScheduler::PersistLocked() {
   std::vector<GcsStorage::Op> ops;
   ops.reserve(changes.size());
   for (auto& [id, row] : changes) {
-    ops.push_back(GcsStorage::Op{GcsStorage::Table::kActors, id, row.SerializeAsString()});
+    // No row: the actor was forgotten (the dead-actor cap), so its stored row goes too.
+    std::optional<std::string> value;
+    if (row) value = row->SerializeAsString();
+    ops.push_back(GcsStorage::Op{GcsStorage::Table::kActors, id, std::move(value)});
   }
   Status s = storage_->Apply(ops);
   if (!s.ok()) LUMOS_LOG(Error) << "actor table not saved: " << s.ToString();
