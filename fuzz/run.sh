@@ -39,10 +39,12 @@ if [ ${#cxx_fuzzers[@]} -gt 0 ]; then
   # per translation unit (by whether a libstdc++ header came first), so a
   # handler allocated in one file may be freed in another with the other
   # function: harmless with glibc, but ASan reports every such pair.
+  # fuzz/coverage_ignorelist.txt: generated and library code gets no coverage
+  # counters (libFuzzer scans them all after every input).
   flock /tmp/lumos-build.lock bash -c '
     set -e
     cmake -S "$0" -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
-      "-DCMAKE_CXX_FLAGS=-O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -DASIO_DISABLE_STD_ALIGNED_ALLOC" \
+      "-DCMAKE_CXX_FLAGS=-O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fsanitize-coverage-ignorelist=$0/fuzz/coverage_ignorelist.txt -DASIO_DISABLE_STD_ALIGNED_ALLOC" \
       -DLUMOS_FUZZ=ON -DLUMOS_BUILD_TESTS=OFF -DLUMOS_BUILD_BENCHMARKS=OFF -DLUMOS_BUILD_PYTHON=OFF >"$1/configure.log" 2>&1 ||
       { cat "$1/configure.log"; exit 1; }
     cmake --build "$1" -j2 --target "${@:2}"' "$ROOT" "$BUILD" "${cxx_fuzzers[@]}"
@@ -61,6 +63,11 @@ for f in $FUZZERS; do
     # -close_fd_mask=2: the daemons' own logging would slow the run; libFuzzer
     # and the sanitizers still report on their own descriptor.
     run=("$BUILD/fuzz/$f" -rss_limit_mb=4096 -close_fd_mask=2)
+    # One raylet serves every input, so many inputs end with more allocations
+    # than frees; libFuzzer then runs LeakSanitizer over the whole heap after
+    # the input (measured: half the run time, 195 -> 500 inputs/s without it).
+    # LeakSanitizer still checks the whole run at exit.
+    if [ "$f" = raylet_handlers_fuzzer ]; then run+=(-detect_leaks=0); fi
   fi
   "${run[@]}" -max_total_time="$SECONDS_EACH" -timeout=30 -artifact_prefix="$BUILD/artifacts/$f-" \
     "$work" "fuzz/corpus/$f" || status=1
