@@ -14,7 +14,11 @@ namespace lumos {
     "Objects up to this many bytes stay in the owner's memory store and travel inline.")      \
   X(int64_t, max_frame_bytes, 1024LL * 1024 * 1024, "Largest fastpath frame accepted.")        \
   X(int64_t, spin_wait_us, 0, "How long hot-path waits spin before they sleep (0: measured fastest on 2 vCPUs).")             \
-  X(int64_t, max_tasks_in_flight_per_worker, 1, "Tasks pushed to a leased worker at once.")   \
+  X(int64_t, max_tasks_in_flight_per_worker, 8,                                                \
+    "Tasks an owner pipelines to a leased worker at once (tasks without retries: 1).")        \
+  X(int64_t, queued_task_return_ms, 5,                                                         \
+    "A worker returns the tasks queued behind one that has run this long, so other workers "  \
+    "run them; their scheduling class is then pushed one task at a time.")                   \
   X(int64_t, max_pending_lease_requests, 10, "Lease requests in flight per scheduling class.") \
   X(int64_t, worker_register_timeout_ms, 30000, "A started worker must register within this.") \
   X(int64_t, runtime_env_setup_timeout_ms, 600000,                                              \

@@ -689,12 +689,7 @@ void CoreWorker::OnFrame(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
         conn->SendError(frame.header.request_id, rpc::PUSH_TASK, Status::Invalid("drivers do not run tasks"));
         return;
       }
-      {
-        std::lock_guard<std::mutex> lock(queue_mu_);
-        task_queue_.emplace_back(conn, std::move(frame));
-        queue_version_.fetch_add(1, std::memory_order_release);
-      }
-      queue_cv_.notify_one();
+      EnqueueTask(conn, std::move(frame));
       return;
     case rpc::GET_OBJECT_STATUS:
       HandleGetObjectStatus(conn, frame);

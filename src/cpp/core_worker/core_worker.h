@@ -181,6 +181,8 @@ class CoreWorker {
 
   /// \brief Worker only: runs tasks until the worker should exit.
   Status RunTaskLoop();
+  /// \brief Worker, event loop thread: queues a pushed task for RunTaskLoop.
+  void EnqueueTask(const rpc::ConnectionPtr& conn, rpc::Frame&& frame);
   /// \brief Worker only: ask RunTaskLoop to return after the current task.
   void RequestExit(const std::string& reason);
   /// \brief Sends printed lines to the caller of the current (or last) task;
@@ -364,6 +366,17 @@ class CoreWorker {
   std::unordered_map<std::string, int> calls_per_function_;
   std::mutex cork_mu_;
   std::set<rpc::ConnectionPtr> corked_;  // GUARDED_BY(cork_mu_)
+  // Pipelined normal tasks (see NormalTaskSubmitter): when the running one
+  // has run queued_task_return_ms, the tasks queued behind it go back to
+  // their owners unrun. The timer lives on the event loop thread.
+  void ArmQueuedTaskReturn();
+  void ReturnQueuedTasks(uint64_t seq);
+  // Answers queued tasks `not_started` (their owners push them elsewhere).
+  void ReturnUnrun(std::deque<std::pair<rpc::ConnectionPtr, rpc::Frame>> items, bool exiting);
+  std::atomic<int64_t> normal_task_start_us_{0};  // steady clock; 0: no normal task running
+  std::atomic<uint64_t> normal_task_seq_{0};      // counts normal tasks started
+  std::unique_ptr<asio::steady_timer> return_timer_;
+  bool return_timer_armed_ = false;  // event loop thread only
   std::string cancel_target_;            // GUARDED_BY(task_mu_): task to interrupt
   std::atomic<bool> shut_down_{false};
 };

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/config.h"
@@ -11,6 +12,14 @@
 #include "core_worker/core_worker.h"
 
 namespace lumos::core {
+namespace {
+
+int64_t SteadyMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
 
 Status CoreWorker::RunTaskLoop() {
   using Clock = std::chrono::steady_clock;
@@ -50,6 +59,7 @@ Status CoreWorker::RunTaskLoop() {
       if (corked_.insert(item.first).second) item.first->Cork();
     }
     ExecuteTask(item.first, item.second);
+    normal_task_start_us_.store(0, std::memory_order_release);
     bool idle;
     {
       std::lock_guard<std::mutex> lock(queue_mu_);
@@ -57,12 +67,13 @@ Status CoreWorker::RunTaskLoop() {
     }
     if (idle || exit_requested_) FlushReplies();
     if (exit_requested_) {
-      std::lock_guard<std::mutex> lock(queue_mu_);
-      // Tasks that arrived meanwhile go back to their owners as failures.
-      for (auto& [conn, frame] : task_queue_) {
-        conn->SendError(frame.header.request_id, rpc::PUSH_TASK, Status::WorkerDied("worker is exiting"));
+      // Tasks that arrived meanwhile go back to their owners unrun.
+      std::deque<std::pair<rpc::ConnectionPtr, rpc::Frame>> unrun;
+      {
+        std::lock_guard<std::mutex> lock(queue_mu_);
+        unrun.swap(task_queue_);
       }
-      task_queue_.clear();
+      ReturnUnrun(std::move(unrun), true);
       return Status::OK();
     }
   }
@@ -83,6 +94,10 @@ void CoreWorker::ExecuteTask(const rpc::ConnectionPtr& conn, const rpc::Frame& f
         if (start_us != 0) task_events_->RecordExecutionEnd(spec, start_us, reply);
       });
   const rpc::TaskSpec& spec = replier->spec();
+  if (spec.actor_task().actor_id().empty() && spec.actor_creation().actor_id().empty()) {
+    normal_task_seq_.fetch_add(1, std::memory_order_relaxed);
+    normal_task_start_us_.store(SteadyMicros(), std::memory_order_release);
+  }
   // Items of a streaming generator must reach the caller as they are made,
   // not when the batch of corked replies is written.
   if (spec.streaming_returns()) FlushReplies();
@@ -128,6 +143,60 @@ void CoreWorker::ExecuteTask(const rpc::ConnectionPtr& conn, const rpc::Frame& f
     }
     replier->Finish(std::move(reply));
   }
+}
+
+void CoreWorker::EnqueueTask(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    task_queue_.emplace_back(conn, std::move(frame));
+    queue_version_.fetch_add(1, std::memory_order_release);
+  }
+  queue_cv_.notify_one();
+  ArmQueuedTaskReturn();
+}
+
+void CoreWorker::ArmQueuedTaskReturn() {
+  // Armed at most once at a time, and only while tasks are queued: one timer
+  // per queued_task_return_ms of pipelined work, not one per task.
+  if (return_timer_armed_) return;
+  if (!return_timer_) return_timer_ = std::make_unique<asio::steady_timer>(loop_->io());
+  const int64_t limit_us = Config::Get().queued_task_return_ms() * 1000;
+  const uint64_t seq = normal_task_seq_.load(std::memory_order_acquire);
+  const int64_t start = normal_task_start_us_.load(std::memory_order_acquire);
+  const int64_t now = SteadyMicros();
+  // Nothing running yet (the loop has not taken the task): look again later.
+  const int64_t due = (start != 0 ? start : now) + limit_us;
+  return_timer_->expires_after(std::chrono::microseconds(std::max<int64_t>(0, due - now)));
+  return_timer_armed_ = true;
+  return_timer_->async_wait([this, seq](const asio::error_code& ec) {
+    return_timer_armed_ = false;
+    if (!ec) ReturnQueuedTasks(seq);
+  });
+}
+
+void CoreWorker::ReturnQueuedTasks(uint64_t seq) {
+  std::deque<std::pair<rpc::ConnectionPtr, rpc::Frame>> unrun;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (task_queue_.empty()) return;  // the next push arms the timer again
+    const int64_t start = normal_task_start_us_.load(std::memory_order_acquire);
+    const bool stuck = normal_task_seq_.load(std::memory_order_acquire) == seq && start != 0 &&
+                       SteadyMicros() - start >= Config::Get().queued_task_return_ms() * 1000;
+    if (stuck) unrun.swap(task_queue_);
+  }
+  if (unrun.empty()) {
+    ArmQueuedTaskReturn();  // tasks move on: time the one running now
+    return;
+  }
+  FlushReplies();  // the answers of the tasks before it, batched meanwhile
+  ReturnUnrun(std::move(unrun), false);
+}
+
+void CoreWorker::ReturnUnrun(std::deque<std::pair<rpc::ConnectionPtr, rpc::Frame>> items, bool exiting) {
+  rpc::PushTaskReply reply;
+  reply.set_not_started(true);
+  reply.set_worker_exiting(exiting);
+  for (auto& [conn, frame] : items) conn->SendReply(frame.header.request_id, rpc::PUSH_TASK, reply);
 }
 
 void CoreWorker::RecordProfileEvent(const TaskID& task, int32_t attempt, std::string name, int64_t start_us,

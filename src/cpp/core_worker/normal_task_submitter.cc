@@ -48,14 +48,44 @@ void NormalTaskSubmitter::Submit(std::shared_ptr<const rpc::TaskSpec> shared) {
 }
 
 void NormalTaskSubmitter::DispatchLocked(uint64_t cls_id, Class& cls) {
-  int max_in_flight = static_cast<int>(std::max<int64_t>(1, Config::Get().max_tasks_in_flight_per_worker()));
+  // Pushes to one worker in this call leave in one write (corked until the end).
+  std::vector<rpc::ConnectionPtr> corked;
+  auto push_front_task = [&](const std::shared_ptr<Leased>& w) {
+    if (w->in_flight > 0 && std::find(corked.begin(), corked.end(), w->conn) == corked.end()) {
+      w->conn->Cork();
+      corked.push_back(w->conn);
+    }
+    std::shared_ptr<const rpc::TaskSpec> spec = std::move(cls.queue.front());
+    cls.queue.pop_front();
+    PushLocked(cls_id, w, std::move(spec));
+  };
+  // Idle workers first, one task each.
   for (auto& w : cls.workers) {
-    while (!cls.queue.empty() && !w->dead && w->in_flight < max_in_flight) {
-      std::shared_ptr<const rpc::TaskSpec> spec = std::move(cls.queue.front());
-      cls.queue.pop_front();
-      PushLocked(cls_id, w, *spec);
+    if (cls.queue.empty()) break;
+    if (!w->dead && w->in_flight == 0) push_front_task(w);
+  }
+  // Then, round by round, one more task per worker, for the tasks the pending
+  // lease requests would not take anyway (a few tasks wait for a worker of
+  // their own instead of queueing). A worker is topped up only once half its
+  // pipeline has drained, so pushes (and the worker's wake-ups) come in batches.
+  const int64_t max_in_flight = Config::Get().max_tasks_in_flight_per_worker();
+  std::vector<Leased*> refill;
+  for (auto& w : cls.workers) {
+    if (!w->dead && w->in_flight > 0 && w->in_flight <= std::max<int64_t>(1, max_in_flight / 2)) {
+      refill.push_back(w.get());
     }
   }
+  for (bool pushed = !refill.empty(); pushed;) {
+    pushed = false;
+    for (auto& w : cls.workers) {
+      if (static_cast<int64_t>(cls.queue.size()) <= cls.pending_lease_requests) break;
+      if (std::find(refill.begin(), refill.end(), w.get()) == refill.end()) continue;
+      if (!MayPushLocked(cls, *w, *cls.queue.front())) continue;
+      push_front_task(w);
+      pushed = true;
+    }
+  }
+  for (const auto& conn : corked) conn->Uncork();
   // Ask for more workers while tasks wait: at most one request per queued task.
   int64_t want = std::min<int64_t>(static_cast<int64_t>(cls.queue.size()),
                                    Config::Get().max_pending_lease_requests());
@@ -63,6 +93,14 @@ void NormalTaskSubmitter::DispatchLocked(uint64_t cls_id, Class& cls) {
     cls.pending_lease_requests++;
     RequestLeaseLocked(cls_id, cls, raylet_, false);
   }
+}
+
+bool NormalTaskSubmitter::MayPushLocked(const Class& cls, const Leased& w, const rpc::TaskSpec& spec) {
+  if (w.in_flight == 0) return true;
+  // See the class comment: a task without retries runs alone, and a worker
+  // that will exit after max_calls would only hand queued tasks back.
+  if (!cls.pipelined || w.holds_unretryable || spec.max_retries() == 0 || spec.max_calls() > 0) return false;
+  return w.in_flight < Config::Get().max_tasks_in_flight_per_worker();
 }
 
 void NormalTaskSubmitter::RequestLeaseLocked(uint64_t cls_id, const Class& cls, const rpc::ConnectionPtr& raylet,
@@ -87,22 +125,57 @@ void NormalTaskSubmitter::RequestLeaseLocked(uint64_t cls_id, const Class& cls, 
   });
 }
 
-void NormalTaskSubmitter::PushLocked(uint64_t cls_id, const std::shared_ptr<Leased>& w, const rpc::TaskSpec& spec) {
+void NormalTaskSubmitter::PushLocked(uint64_t cls_id, const std::shared_ptr<Leased>& w,
+                                     std::shared_ptr<const rpc::TaskSpec> shared) {
+  const rpc::TaskSpec& spec = *shared;
   TaskID task = TaskID::FromBinary(spec.task_id());
-  // The worker runs its tasks in order: the oldest pushed one is running.
-  tasks_->SetState(task, w->in_flight == 0 ? TaskState::kRunning : TaskState::kSubmittedToWorker);
+  // The worker runs its tasks in order: the oldest pushed one is running. One
+  // queued behind it may come back unrun, so it stays PENDING_NODE_ASSIGNMENT
+  // until it is the oldest (OnTaskReply).
+  if (w->in_flight == 0) tasks_->SetState(task, TaskState::kRunning);
   w->in_flight++;
-  w->order.push_back(task);
+  if (spec.max_retries() == 0) w->holds_unretryable = true;
   running_[task] = w;
   std::string name = spec.name();
-  rpc::PushTaskRequest req;
-  *req.mutable_task() = spec;  // a copy: the TaskManager may keep the spec for retries
-  req.mutable_task()->clear_gpu_ids();
-  for (int32_t id : w->gpu_ids) req.mutable_task()->add_gpu_ids(id);
-  w->conn->SendRequest(rpc::PUSH_TASK, req,
-                       [this, cls_id, w, task, name](const Status& s, rpc::Frame&& f) {
-                         OnTaskReply(cls_id, w, task, name, s, f);
-                       });
+  std::string payload;
+  if (w->gpu_ids.empty() && spec.gpu_ids_size() == 0) {
+    // PushTaskRequest{task = spec}, encoded without copying the spec first.
+    const size_t size = spec.ByteSizeLong();
+    payload.reserve(size + 11);
+    payload.push_back(static_cast<char>((rpc::PushTaskRequest::kTaskFieldNumber << 3) | 2));  // length-delimited
+    for (size_t v = size; ; v >>= 7) {
+      if (v < 0x80) {
+        payload.push_back(static_cast<char>(v));
+        break;
+      }
+      payload.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    }
+    spec.AppendToString(&payload);
+  } else {
+    rpc::PushTaskRequest req;
+    *req.mutable_task() = spec;  // a copy: the TaskManager may keep the spec for retries
+    req.mutable_task()->clear_gpu_ids();
+    for (int32_t id : w->gpu_ids) req.mutable_task()->add_gpu_ids(id);
+    payload = req.SerializeAsString();
+  }
+  w->order.push_back(Pushed{task, std::move(shared)});
+  w->conn->SendRequestPayload(rpc::PUSH_TASK, payload,
+                              [this, cls_id, w, task, name](const Status& s, rpc::Frame&& f) {
+                                OnTaskReply(cls_id, w, task, name, s, f);
+                              });
+}
+
+std::shared_ptr<const rpc::TaskSpec> NormalTaskSubmitter::TakePushedLocked(Leased& w, const TaskID& task) {
+  std::shared_ptr<const rpc::TaskSpec> spec;
+  for (auto it = w.order.begin(); it != w.order.end(); ++it) {
+    if (it->task != task) continue;
+    spec = std::move(it->spec);
+    w.order.erase(it);
+    break;
+  }
+  w.holds_unretryable = false;
+  for (const auto& p : w.order) w.holds_unretryable |= p.spec->max_retries() == 0;
+  return spec;
 }
 
 void NormalTaskSubmitter::OnLeaseReply(uint64_t cls_id, const rpc::ConnectionPtr& raylet, const Status& s,
@@ -203,11 +276,24 @@ void NormalTaskSubmitter::OnLeaseReply(uint64_t cls_id, const rpc::ConnectionPtr
 void NormalTaskSubmitter::OnTaskReply(uint64_t cls_id, const std::shared_ptr<Leased>& w, const TaskID& task,
                                       const std::string& name, const Status& s, const rpc::Frame& frame) {
   rpc::PushTaskReply reply;
-  bool exiting = false;
+  const bool answered = s.ok() && reply.ParseFromString(frame.payload);
+  const bool exiting = answered && reply.worker_exiting();
+  // Came back unrun: returned by the worker, or queued behind the task that
+  // was running when the connection was lost (only that one is charged).
+  bool unrun = answered && reply.not_started();
+  if (!s.ok() && w->conn->closed()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (w->lost_running.IsNil()) w->lost_running = w->order.empty() ? task : w->order.front().task;
+    unrun = w->lost_running != task;
+  }
   rpc::TaskSpec retry;
   bool resubmit = false;
-  if (s.ok() && reply.ParseFromString(frame.payload)) {
-    exiting = reply.worker_exiting();
+  if (unrun) {
+    if (tasks_->IsCancelled(task)) {
+      tasks_->FailTask(task, kMetaTaskCancelled, "task '" + name + "' was cancelled before it ran");
+      unrun = false;
+    }
+  } else if (answered) {
     if (reply.is_application_error() && reply.is_retryable_error() && !reply.was_cancelled() &&
         tasks_->RetryTask(task, &retry, "TASK_EXECUTION_EXCEPTION")) {
       resubmit = true;  // an exception the task asked to retry
@@ -228,11 +314,15 @@ void NormalTaskSubmitter::OnTaskReply(uint64_t cls_id, const std::shared_ptr<Lea
   std::lock_guard<std::mutex> lock(mu_);
   running_.erase(task);
   Class& cls = classes_[cls_id];
+  std::shared_ptr<const rpc::TaskSpec> pushed = TakePushedLocked(*w, task);
+  if (unrun && pushed) {
+    cls.queue.push_front(std::move(pushed));
+    // Returned from behind a slow task: this class's tasks are not all short.
+    if (answered && !exiting) cls.pipelined = false;
+  }
   if (resubmit) cls.queue.push_back(std::make_shared<const rpc::TaskSpec>(std::move(retry)));
   w->in_flight--;
-  auto pos = std::find(w->order.begin(), w->order.end(), task);
-  if (pos != w->order.end()) w->order.erase(pos);
-  if (!w->order.empty()) tasks_->SetState(w->order.front(), TaskState::kRunning);
+  if (!w->order.empty()) tasks_->SetState(w->order.front().task, TaskState::kRunning);
   if (!s.ok() || exiting || w->conn->closed()) {
     w->dead = true;  // the raylet sees the worker go and ends the lease itself
   }
@@ -316,6 +406,9 @@ bool NormalTaskSubmitter::CancelRunning(const TaskID& task, bool force, bool rec
   auto it = running_.find(task);
   if (it == running_.end()) return false;
   const auto& w = it->second;
+  // A task queued behind the running one is answered as cancelled by the
+  // worker without running; killing the worker would take the running one too.
+  if (force && !w->order.empty() && w->order.front().task != task) force = false;
   if (force) {
     rpc::ReturnWorkerRequest ret;
     ret.set_lease_id(w->lease_id);

@@ -5,11 +5,26 @@
 // _fail_on_infeasible option + runtime env + scheduling strategy). Per class
 // it asks the local raylet for worker leases while tasks wait (a raylet may
 // answer "ask that node's raylet instead": spillback, followed once), pushes tasks
-// straight to leased workers (up to max_tasks_in_flight_per_worker each),
-// reuses a lease while the class has work and returns it when idle. A lost
-// worker fails its in-flight tasks with a WorkerCrashedError object (or
-// retries them); a worker the raylet killed because the task's placement group
-// was removed, or a lease refused for that reason, fails them with a
+// straight to leased workers, reuses a lease while the class has work and
+// returns it when idle.
+//
+// Pipelining: up to max_tasks_in_flight_per_worker tasks go to a worker at
+// once, so it runs them back to back instead of idling for a round trip per
+// task. The worker runs them in order, so the oldest unanswered one is the one
+// running. Three rules keep pipelining invisible to the program:
+//  - a worker returns the tasks queued behind one that runs longer than
+//    queued_task_return_ms (reply `not_started`): they are pushed elsewhere
+//    without counting an attempt, and their class is pushed one task at a time
+//    from then on (its tasks are not all short);
+//  - a lost worker charges only its running task (WorkerCrashedError, or a
+//    retry); the tasks queued behind it never started and are pushed again
+//    without counting an attempt;
+//  - a task without retries (max_retries=0) is never queued behind another,
+//    nor another behind it: a worker batches replies, so after a crash the
+//    oldest unanswered task may be one that had finished, and only a task
+//    with retries can absorb that.
+// A worker the raylet killed because the task's placement group was removed,
+// or a lease refused for that reason, fails them with a
 // TaskPlacementGroupRemoved error object.
 //
 // Thread safety: thread safe; completions run on the event loop thread.
@@ -53,6 +68,10 @@ class NormalTaskSubmitter {
   static uint64_t SchedulingClassOf(const rpc::TaskSpec& spec);
 
  private:
+  struct Pushed {
+    TaskID task;
+    std::shared_ptr<const rpc::TaskSpec> spec;  // to push again if it comes back unrun
+  };
   struct Leased {
     uint64_t lease_id = 0;
     rpc::ConnectionPtr raylet;  // the raylet that granted the lease (maybe another node's)
@@ -60,7 +79,9 @@ class NormalTaskSubmitter {
     rpc::ConnectionPtr conn;
     int in_flight = 0;
     bool dead = false;
-    std::deque<TaskID> order;  // tasks pushed, oldest (the one running) first
+    bool holds_unretryable = false;  // a max_retries=0 task is in flight: nothing is queued with it
+    std::deque<Pushed> order;        // tasks pushed, oldest (the one running) first
+    TaskID lost_running;             // once the connection is lost: the task it was running
     std::vector<int32_t> gpu_ids;  // the lease's GPUs, sent with every push
   };
   struct Class {
@@ -72,11 +93,16 @@ class NormalTaskSubmitter {
     std::string runtime_env;          // the tasks' TaskSpec.runtime_env (part of the class)
     bool in_group = false;            // asks for placement group resources
     rpc::SchedulingStrategy strategy; // the tasks' scheduling strategy
+    bool pipelined = true;            // false once a worker returned tasks queued behind a slow one
   };
 
   // REQUIRES: mu_ held. Pushes what it can, requests leases for the rest.
   void DispatchLocked(uint64_t cls_id, Class& cls);
-  void PushLocked(uint64_t cls_id, const std::shared_ptr<Leased>& w, const rpc::TaskSpec& spec);
+  // REQUIRES: mu_ held. Whether `w` may take `spec` now (the pipelining rules).
+  static bool MayPushLocked(const Class& cls, const Leased& w, const rpc::TaskSpec& spec);
+  void PushLocked(uint64_t cls_id, const std::shared_ptr<Leased>& w, std::shared_ptr<const rpc::TaskSpec> spec);
+  // REQUIRES: mu_ held. Removes `task` from w's in-flight order; its spec.
+  std::shared_ptr<const rpc::TaskSpec> TakePushedLocked(Leased& w, const TaskID& task);
   void OnLeaseReply(uint64_t cls_id, const rpc::ConnectionPtr& raylet, const Status& s, const rpc::Frame& frame);
   // REQUIRES: mu_ held. A lease request for the class, sent to `raylet`.
   void RequestLeaseLocked(uint64_t cls_id, const Class& cls, const rpc::ConnectionPtr& raylet,

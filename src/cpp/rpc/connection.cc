@@ -140,9 +140,22 @@ void Connection::ReadMore() {
 void Connection::OnBytes(size_t n) {
   Status s = decoder_.Feed(read_buf_.data(), n);
   if (n == read_buf_.size() && n < 64 * 1024) read_buf_.resize(64 * 1024);  // a busy peer: read more at once
+  bool batch = false;
   while (decoder_.HasFrame()) {
     if (closed_) return;
     Dispatch(decoder_.Next());
+    if (!batch && decoder_.HasFrame()) {
+      // More frames came in this read (a peer's batched replies): what
+      // handling them writes here goes out in one write, not one per frame.
+      batch = true;
+      std::lock_guard<std::mutex> lock(write_mu_);
+      batch_corked_ = true;
+    }
+  }
+  if (batch) {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    batch_corked_ = false;
+    FlushCorkLocked();
   }
   if (!s.ok()) {
     CloseBadPeer(Status(s.code(), "malformed frame: " + s.message()));
@@ -174,6 +187,11 @@ void Connection::Dispatch(Frame&& frame) {
 
 void Connection::SendRequest(uint16_t method, const google::protobuf::Message& msg, ReplyCallback cb,
                              int64_t timeout_ms) {
+  SendRequestPayload(method, msg.SerializeAsString(), std::move(cb), timeout_ms);
+}
+
+void Connection::SendRequestPayload(uint16_t method, const std::string& payload, ReplyCallback cb,
+                                    int64_t timeout_ms) {
   uint64_t request_id;
   bool arm = false;
   {
@@ -194,7 +212,7 @@ void Connection::SendRequest(uint16_t method, const google::protobuf::Message& m
     auto self = shared_from_this();
     asio::post(io_, [self] { self->ArmDeadlineTimer(); });
   }
-  SendFrame(FrameKind::kRequest, method, request_id, 0, msg.SerializeAsString());
+  SendFrame(FrameKind::kRequest, method, request_id, 0, payload);
 }
 
 void Connection::SendFrame(FrameKind kind, uint16_t method, uint64_t request_id, uint8_t flags,
@@ -229,6 +247,11 @@ Status Connection::SendReplyWithFd(uint64_t request_id, uint16_t method,
   std::string bytes = EncodeFrame(h, payload);
 
   std::lock_guard<std::mutex> lock(write_mu_);
+  if (!cork_buffer_.empty()) {  // what was sent before goes first
+    std::string corked;
+    corked.swap(cork_buffer_);
+    WriteLocked(std::move(corked));
+  }
   if (write_in_progress_) return Status::Invalid("cannot pass a descriptor behind queued writes");
   struct msghdr m;
   std::memset(&m, 0, sizeof(m));
@@ -266,16 +289,19 @@ void Connection::Cork() {
 void Connection::Uncork() {
   std::lock_guard<std::mutex> lock(write_mu_);
   corked_ = false;
-  if (!cork_buffer_.empty()) {
-    std::string bytes;
-    bytes.swap(cork_buffer_);
-    WriteLocked(std::move(bytes));
-  }
+  FlushCorkLocked();
+}
+
+void Connection::FlushCorkLocked() {
+  if (corked_ || batch_corked_ || cork_buffer_.empty()) return;
+  std::string bytes;
+  bytes.swap(cork_buffer_);
+  WriteLocked(std::move(bytes));
 }
 
 void Connection::Write(std::string bytes) {
   std::lock_guard<std::mutex> lock(write_mu_);
-  if (corked_) {
+  if (corked_ || batch_corked_) {
     cork_buffer_.append(bytes);
     return;
   }

@@ -65,6 +65,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// RpcError status, Disconnected, or TimedOut after `timeout_ms` (<0: none).
   void SendRequest(uint16_t method, const google::protobuf::Message& msg, ReplyCallback cb,
                    int64_t timeout_ms = -1);
+  /// \brief The same with the message already serialized (`payload`).
+  void SendRequestPayload(uint16_t method, const std::string& payload, ReplyCallback cb, int64_t timeout_ms = -1);
   void SendReply(uint64_t request_id, uint16_t method, const google::protobuf::Message& msg);
   void SendError(uint64_t request_id, uint16_t method, const Status& status);
   void SendOneway(uint16_t method, const google::protobuf::Message& msg);
@@ -76,7 +78,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   /// \brief While corked, sends are buffered (no syscall, no wake-up of the
   /// peer); Uncork writes them all at once. Used to batch replies of pipelined
-  /// tasks. Thread safe.
+  /// tasks. Thread safe. Independently, the loop corks a connection while it
+  /// handles the second and later frames of one read, so the answers and
+  /// pushes they cause leave in one write (OnBytes).
   void Cork();
   void Uncork();
 
@@ -109,6 +113,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                  const std::string& payload);
   void Write(std::string bytes);
   void WriteLocked(std::string bytes);  // REQUIRES: write_mu_ held
+  void FlushCorkLocked();               // REQUIRES: write_mu_ held; writes the cork buffer unless corked
   void FlushQueueLocked();  // REQUIRES: write_mu_ held; runs on the loop thread
   void ReadMore();
   void OnBytes(size_t n);
@@ -132,7 +137,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::mutex write_mu_;
   std::deque<std::string> write_queue_;  // GUARDED_BY(write_mu_)
   bool write_in_progress_ = false;       // GUARDED_BY(write_mu_)
-  bool corked_ = false;                  // GUARDED_BY(write_mu_)
+  bool corked_ = false;                  // GUARDED_BY(write_mu_): Cork()
+  bool batch_corked_ = false;            // GUARDED_BY(write_mu_): OnBytes handles a batch of frames
   std::string cork_buffer_;              // GUARDED_BY(write_mu_)
   size_t queue_front_offset_ = 0;        // GUARDED_BY(write_mu_)
 
