@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -59,6 +60,18 @@ inline std::string FramesFromInput(const uint8_t* data, size_t size, const std::
   }
   out.append(reinterpret_cast<const char*>(data + i), size - i);
   return out;
+}
+
+/// \brief A new private directory for a harness's sockets and files: under
+/// /dev/shm (tmpfs) when possible, else /tmp; "" when neither works. Every
+/// input binds a socket or creates files there, which on a disk file system
+/// costs inode writes (and waits on the journal when the machine is busy).
+inline std::string MakeTempDir(const std::string& name) {
+  for (const char* base : {"/dev/shm", "/tmp"}) {
+    std::string path = std::string(base) + "/" + name + "_XXXXXX";
+    if (::mkdtemp(path.data())) return path;
+  }
+  return "";
 }
 
 inline int ConnectUnix(const std::string& path) {

@@ -82,9 +82,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   ::setenv("LUMOS_LOG_LEVEL", "error", 0);
   rpc::SetClusterToken("fuzz-cluster-token");
   g = new Raylet;
-  char tmpl[] = "/tmp/lumos_fuzz_raylet_XXXXXX";
-  if (!::mkdtemp(tmpl)) Fail("mkdtemp", Status::IOError(std::strerror(errno)));
-  g->dir = tmpl;
+  g->dir = fuzz::MakeTempDir("lumos_fuzz_raylet");
+  if (g->dir.empty()) Fail("mkdtemp", Status::IOError(std::strerror(errno)));
   ::atexit([] { RemoveTree(g->dir); });
   ::mkdir((g->dir + "/logs").c_str(), 0700);
   std::ofstream(g->dir + "/logs/worker-1.out") << "line one\nline two\n";

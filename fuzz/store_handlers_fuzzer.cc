@@ -40,9 +40,8 @@ void RemoveTree(const std::string& path) {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   ::setenv("LUMOS_LOG_LEVEL", "error", 0);
-  char tmpl[] = "/tmp/lumos_fuzz_store_XXXXXX";
-  if (!::mkdtemp(tmpl)) __builtin_trap();
-  TempDir() = tmpl;
+  TempDir() = lumos::fuzz::MakeTempDir("lumos_fuzz_store");
+  if (TempDir().empty()) __builtin_trap();
   ::atexit([] { RemoveTree(TempDir()); });
   return 0;
 }
