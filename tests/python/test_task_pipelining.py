@@ -109,3 +109,28 @@ def test_a_task_without_retries_is_never_queued_behind_another(ray_start_fn):
     ready, _ = ray.wait([slow], timeout=0)
     assert not ready
     ray.cancel(slow, force=True)
+
+
+@ray.remote
+class Leaver:
+    def nap(self, seconds):
+        time.sleep(seconds)
+        return seconds
+
+    def leave(self):
+        ray.actor.exit_actor()
+
+
+def test_calls_queued_at_an_exiting_actor_fail_as_actor_died(ray_start_fn):
+    # The worker hands back queued *normal* tasks unrun when it exits; an
+    # actor's queued calls must still fail the way an actor's calls do.
+    ray_start_fn(num_cpus=2)
+    actor = Leaver.remote()
+    assert ray.get(actor.nap.remote(0), timeout=30) == 0
+    first = [actor.nap.remote(0.2) for _ in range(3)]
+    actor.leave.remote()
+    queued = [actor.nap.remote(0) for _ in range(5)]
+    assert ray.get(first, timeout=30) == [0.2] * 3
+    for ref in queued:
+        with pytest.raises(exceptions.ActorDiedError):
+            ray.get(ref, timeout=30)

@@ -16,6 +16,9 @@ namespace lumos {
   X(int64_t, spin_wait_us, 0, "How long hot-path waits spin before they sleep (0: measured fastest on 2 vCPUs).")             \
   X(int64_t, max_tasks_in_flight_per_worker, 8,                                                \
     "Tasks an owner pipelines to a leased worker at once (tasks without retries: 1).")        \
+  X(int64_t, idle_lease_hold_us, 2000,                                                         \
+    "An owner keeps a worker lease this long after its class's queue empties, so a task "      \
+    "submitted right after the last one finished (a get/submit loop) skips the raylet.")      \
   X(int64_t, queued_task_return_ms, 5,                                                         \
     "A worker returns the tasks queued behind one that has run this long, so other workers "  \
     "run them; their scheduling class is then pushed one task at a time.")                   \

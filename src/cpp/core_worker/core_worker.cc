@@ -117,7 +117,7 @@ Status CoreWorker::Connect() {
   }
   submitter_ = std::make_unique<NormalTaskSubmitter>(
       raylet_, pool_.get(), tasks_.get(), address_,
-      [this](const rpc::TaskSpec& spec) { return LargestArgumentNode(spec); });
+      [this](const rpc::TaskSpec& spec) { return LargestArgumentNode(spec); }, &loop_->io());
   std::weak_ptr<rpc::GcsClient> weak_gcs = gcs_;
   actor_submitter_ = std::make_unique<ActorTaskSubmitter>(
       pool_.get(), tasks_.get(), [weak_gcs](const std::string& actor_id) {

@@ -371,8 +371,10 @@ class CoreWorker {
   // their owners unrun. The timer lives on the event loop thread.
   void ArmQueuedTaskReturn();
   void ReturnQueuedTasks(uint64_t seq);
-  // Answers queued tasks `not_started` (their owners push them elsewhere).
+  // Answers queued normal tasks `not_started` (their owners push them
+  // elsewhere); actor calls (exiting) fail with WorkerDied as before.
   void ReturnUnrun(std::deque<std::pair<rpc::ConnectionPtr, rpc::Frame>> items, bool exiting);
+  static bool IsNormalTaskPush(const rpc::Frame& frame);
   std::atomic<int64_t> normal_task_start_us_{0};  // steady clock; 0: no normal task running
   std::atomic<uint64_t> normal_task_seq_{0};      // counts normal tasks started
   std::unique_ptr<asio::steady_timer> return_timer_;

@@ -145,6 +145,12 @@ void CoreWorker::ExecuteTask(const rpc::ConnectionPtr& conn, const rpc::Frame& f
   }
 }
 
+bool CoreWorker::IsNormalTaskPush(const rpc::Frame& frame) {
+  rpc::PushTaskRequest push;
+  if (!push.ParseFromString(frame.payload)) return false;  // answered by ExecuteTask's parse error
+  return push.task().actor_task().actor_id().empty() && push.task().actor_creation().actor_id().empty();
+}
+
 void CoreWorker::EnqueueTask(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
@@ -182,7 +188,12 @@ void CoreWorker::ReturnQueuedTasks(uint64_t seq) {
     const int64_t start = normal_task_start_us_.load(std::memory_order_acquire);
     const bool stuck = normal_task_seq_.load(std::memory_order_acquire) == seq && start != 0 &&
                        SteadyMicros() - start >= Config::Get().queued_task_return_ms() * 1000;
-    if (stuck) unrun.swap(task_queue_);
+    if (stuck) {
+      // Only normal tasks go back (an actor's calls stay with the actor).
+      std::deque<std::pair<rpc::ConnectionPtr, rpc::Frame>> keep;
+      for (auto& item : task_queue_) (IsNormalTaskPush(item.second) ? unrun : keep).push_back(std::move(item));
+      task_queue_.swap(keep);
+    }
   }
   if (unrun.empty()) {
     ArmQueuedTaskReturn();  // tasks move on: time the one running now
@@ -196,7 +207,14 @@ void CoreWorker::ReturnUnrun(std::deque<std::pair<rpc::ConnectionPtr, rpc::Frame
   rpc::PushTaskReply reply;
   reply.set_not_started(true);
   reply.set_worker_exiting(exiting);
-  for (auto& [conn, frame] : items) conn->SendReply(frame.header.request_id, rpc::PUSH_TASK, reply);
+  for (auto& [conn, frame] : items) {
+    if (IsNormalTaskPush(frame)) {
+      conn->SendReply(frame.header.request_id, rpc::PUSH_TASK, reply);
+    } else {
+      // An actor call fails with its actor (the caller's actor path decides on retries).
+      conn->SendError(frame.header.request_id, rpc::PUSH_TASK, Status::WorkerDied("worker is exiting"));
+    }
+  }
 }
 
 void CoreWorker::RecordProfileEvent(const TaskID& task, int32_t attempt, std::string name, int64_t start_us,

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <memory>
 
@@ -59,6 +60,12 @@ void NormalTaskSubmitter::DispatchLocked(uint64_t cls_id, Class& cls) {
     cls.queue.pop_front();
     PushLocked(cls_id, w, std::move(spec));
   };
+  // A held idle worker that went away meanwhile takes nothing (its lease ended with it).
+  cls.workers.erase(std::remove_if(cls.workers.begin(), cls.workers.end(),
+                                   [](const std::shared_ptr<Leased>& w) {
+                                     return w->in_flight == 0 && (w->dead || w->conn->closed());
+                                   }),
+                    cls.workers.end());
   // Idle workers first, one task each.
   for (auto& w : cls.workers) {
     if (cls.queue.empty()) break;
@@ -134,6 +141,7 @@ void NormalTaskSubmitter::PushLocked(uint64_t cls_id, const std::shared_ptr<Leas
   // until it is the oldest (OnTaskReply).
   if (w->in_flight == 0) tasks_->SetState(task, TaskState::kRunning);
   w->in_flight++;
+  w->idle_since_us = 0;
   if (spec.max_retries() == 0) w->holds_unretryable = true;
   running_[task] = w;
   std::string name = spec.name();
@@ -334,10 +342,59 @@ void NormalTaskSubmitter::OnTaskReply(uint64_t cls_id, const std::shared_ptr<Lea
     return;
   }
   if (cls.queue.empty()) {
-    if (w->in_flight == 0) ReturnLeaseLocked(cls, w, false);
+    if (w->in_flight == 0) IdleLeaseLocked(cls, w);
     return;
   }
   DispatchLocked(cls_id, cls);
+}
+
+namespace {
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+void NormalTaskSubmitter::IdleLeaseLocked(Class& cls, const std::shared_ptr<Leased>& w) {
+  const int64_t hold_us = Config::Get().idle_lease_hold_us();
+  if (io_ == nullptr || hold_us <= 0) {
+    ReturnLeaseLocked(cls, w, false);
+    return;
+  }
+  w->idle_since_us = NowMicros();
+  if (reaper_armed_) return;
+  if (!reaper_) reaper_ = std::make_unique<asio::steady_timer>(*io_);
+  reaper_armed_ = true;
+  reaper_->expires_after(std::chrono::microseconds(hold_us));
+  reaper_->async_wait([this](const asio::error_code& ec) {
+    if (!ec) ReapIdleLeases();
+  });
+}
+
+void NormalTaskSubmitter::ReapIdleLeases() {
+  std::lock_guard<std::mutex> lock(mu_);
+  reaper_armed_ = false;
+  const int64_t hold_us = Config::Get().idle_lease_hold_us();
+  const int64_t now = NowMicros();
+  int64_t next_due = -1;  // the earliest idle lease still held
+  for (auto& [id, cls] : classes_) {
+    auto workers = cls.workers;  // ReturnLeaseLocked edits the list
+    for (auto& w : workers) {
+      if (w->dead || w->in_flight > 0 || w->idle_since_us == 0) continue;
+      const int64_t due = w->idle_since_us + hold_us;
+      if (due <= now) {
+        ReturnLeaseLocked(cls, w, false);
+      } else if (next_due < 0 || due < next_due) {
+        next_due = due;
+      }
+    }
+  }
+  if (next_due < 0) return;
+  reaper_armed_ = true;
+  reaper_->expires_after(std::chrono::microseconds(next_due - now));
+  reaper_->async_wait([this](const asio::error_code& ec) {
+    if (!ec) ReapIdleLeases();
+  });
 }
 
 bool NormalTaskSubmitter::OnWorkerLost(bool in_group, const TaskID& task, const std::string& name,

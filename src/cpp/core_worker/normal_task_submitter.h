@@ -6,7 +6,9 @@
 // it asks the local raylet for worker leases while tasks wait (a raylet may
 // answer "ask that node's raylet instead": spillback, followed once), pushes tasks
 // straight to leased workers, reuses a lease while the class has work and
-// returns it when idle.
+// returns it once it has been idle for idle_lease_hold_us (a loop that
+// submits the next task as soon as the last one's result arrives keeps its
+// worker instead of asking the raylet again for every task).
 //
 // Pipelining: up to max_tasks_in_flight_per_worker tasks go to a worker at
 // once, so it runs them back to back instead of idling for a round trip per
@@ -49,10 +51,12 @@ class NormalTaskSubmitter {
   /// \brief The node (NodeID binary) holding most of a task's argument bytes, or "".
   using LocalityFn = std::function<std::string(const rpc::TaskSpec&)>;
 
+  /// `io`: the loop that returns idle leases later; nullptr returns them at once.
   NormalTaskSubmitter(rpc::ConnectionPtr raylet, ConnectionPool* pool, TaskManager* tasks,
-                      rpc::Address self = rpc::Address(), LocalityFn locality = nullptr)
+                      rpc::Address self = rpc::Address(), LocalityFn locality = nullptr,
+                      asio::io_context* io = nullptr)
       : raylet_(std::move(raylet)), pool_(pool), tasks_(tasks), self_(std::move(self)),
-        locality_(std::move(locality)) {}
+        locality_(std::move(locality)), io_(io) {}
 
   void Submit(rpc::TaskSpec spec);
   /// \brief The same for a spec shared with the TaskManager (queued without a copy).
@@ -82,6 +86,7 @@ class NormalTaskSubmitter {
     bool holds_unretryable = false;  // a max_retries=0 task is in flight: nothing is queued with it
     std::deque<Pushed> order;        // tasks pushed, oldest (the one running) first
     TaskID lost_running;             // once the connection is lost: the task it was running
+    int64_t idle_since_us = 0;       // steady clock; 0: busy (or returned)
     std::vector<int32_t> gpu_ids;  // the lease's GPUs, sent with every push
   };
   struct Class {
@@ -110,6 +115,10 @@ class NormalTaskSubmitter {
   void OnTaskReply(uint64_t cls_id, const std::shared_ptr<Leased>& w, const TaskID& task,
                    const std::string& name, const Status& s, const rpc::Frame& frame);
   void ReturnLeaseLocked(Class& cls, const std::shared_ptr<Leased>& w, bool disconnect);
+  // REQUIRES: mu_ held. `w` has nothing to do: return it now, or after
+  // idle_lease_hold_us unless a task comes first (ReapIdleLeases).
+  void IdleLeaseLocked(Class& cls, const std::shared_ptr<Leased>& w);
+  void ReapIdleLeases();
   // The worker running `task` died. A task in a placement group first asks
   // the raylet whether it killed the worker because the group was removed
   // (then the task fails instead of being retried into the removed group).
@@ -126,6 +135,9 @@ class NormalTaskSubmitter {
   mutable std::mutex mu_;
   std::unordered_map<uint64_t, Class> classes_;
   std::unordered_map<TaskID, std::shared_ptr<Leased>> running_;  // pushed, not replied
+  asio::io_context* io_;
+  std::unique_ptr<asio::steady_timer> reaper_;  // GUARDED_BY(mu_)
+  bool reaper_armed_ = false;                   // GUARDED_BY(mu_)
 };
 
 }  // namespace lumos::core
