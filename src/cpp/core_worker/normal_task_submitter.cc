@@ -12,6 +12,12 @@
 #include "node_manager.pb.h"
 
 namespace lumos::core {
+namespace {
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
 
 uint64_t NormalTaskSubmitter::SchedulingClassOf(const rpc::TaskSpec& spec) {
   std::hash<std::string> h;
@@ -106,7 +112,8 @@ bool NormalTaskSubmitter::MayPushLocked(const Class& cls, const Leased& w, const
   if (w.in_flight == 0) return true;
   // See the class comment: a task without retries runs alone, and a worker
   // that will exit after max_calls would only hand queued tasks back.
-  if (!cls.pipelined || w.holds_unretryable || spec.max_retries() == 0 || spec.max_calls() > 0) return false;
+  if (w.holds_unretryable || spec.max_retries() == 0 || spec.max_calls() > 0) return false;
+  if (cls.unpipelined_until_us != 0 && NowMicros() < cls.unpipelined_until_us) return false;
   return w.in_flight < Config::Get().max_tasks_in_flight_per_worker();
 }
 
@@ -326,7 +333,7 @@ void NormalTaskSubmitter::OnTaskReply(uint64_t cls_id, const std::shared_ptr<Lea
   if (unrun && pushed) {
     cls.queue.push_front(std::move(pushed));
     // Returned from behind a slow task: this class's tasks are not all short.
-    if (answered && !exiting) cls.pipelined = false;
+    if (answered && !exiting) cls.unpipelined_until_us = NowMicros() + 1000000;
   }
   if (resubmit) cls.queue.push_back(std::make_shared<const rpc::TaskSpec>(std::move(retry)));
   w->in_flight--;
@@ -347,13 +354,6 @@ void NormalTaskSubmitter::OnTaskReply(uint64_t cls_id, const std::shared_ptr<Lea
   }
   DispatchLocked(cls_id, cls);
 }
-
-namespace {
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
 
 void NormalTaskSubmitter::IdleLeaseLocked(Class& cls, const std::shared_ptr<Leased>& w) {
   const int64_t hold_us = Config::Get().idle_lease_hold_us();

@@ -17,7 +17,8 @@
 //  - a worker returns the tasks queued behind one that runs longer than
 //    queued_task_return_ms (reply `not_started`): they are pushed elsewhere
 //    without counting an attempt, and their class is pushed one task at a time
-//    from then on (its tasks are not all short);
+//    for the next second (its tasks are not all short; a worker that was only
+//    descheduled for a moment does not stop pipelining for good);
 //  - a lost worker charges only its running task (WorkerCrashedError, or a
 //    retry); the tasks queued behind it never started and are pushed again
 //    without counting an attempt;
@@ -98,7 +99,7 @@ class NormalTaskSubmitter {
     std::string runtime_env;          // the tasks' TaskSpec.runtime_env (part of the class)
     bool in_group = false;            // asks for placement group resources
     rpc::SchedulingStrategy strategy; // the tasks' scheduling strategy
-    bool pipelined = true;            // false once a worker returned tasks queued behind a slow one
+    int64_t unpipelined_until_us = 0; // steady clock: a worker returned tasks queued behind a slow one
   };
 
   // REQUIRES: mu_ held. Pushes what it can, requests leases for the rest.
