@@ -9,17 +9,10 @@
 
 #include "common/config.h"
 #include "common/logging.h"
+#include "common/steady_clock.h"
 #include "core_worker/core_worker.h"
 
 namespace lumos::core {
-namespace {
-
-int64_t SteadyMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 Status CoreWorker::RunTaskLoop() {
   using Clock = std::chrono::steady_clock;

@@ -1,5 +1,7 @@
 #include "core_worker/normal_task_submitter.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,15 +11,10 @@
 
 #include "common/config.h"
 #include "common/logging.h"
+#include "common/steady_clock.h"
 #include "node_manager.pb.h"
 
 namespace lumos::core {
-namespace {
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
 
 uint64_t NormalTaskSubmitter::SchedulingClassOf(const rpc::TaskSpec& spec) {
   std::hash<std::string> h;
@@ -112,8 +109,11 @@ bool NormalTaskSubmitter::MayPushLocked(const Class& cls, const Leased& w, const
   if (w.in_flight == 0) return true;
   // See the class comment: a task without retries runs alone, and a worker
   // that will exit after max_calls would only hand queued tasks back.
-  if (w.holds_unretryable || spec.max_retries() == 0 || spec.max_calls() > 0) return false;
-  if (cls.unpipelined_until_us != 0 && NowMicros() < cls.unpipelined_until_us) return false;
+  if (spec.max_retries() == 0 || spec.max_calls() > 0) return false;
+  for (const auto& p : w.order) {
+    if (p.spec->max_retries() == 0) return false;  // it runs with nothing queued behind it
+  }
+  if (cls.unpipelined_until_us != 0 && SteadyMicros() < cls.unpipelined_until_us) return false;
   return w.in_flight < Config::Get().max_tasks_in_flight_per_worker();
 }
 
@@ -149,22 +149,18 @@ void NormalTaskSubmitter::PushLocked(uint64_t cls_id, const std::shared_ptr<Leas
   if (w->in_flight == 0) tasks_->SetState(task, TaskState::kRunning);
   w->in_flight++;
   w->idle_since_us = 0;
-  if (spec.max_retries() == 0) w->holds_unretryable = true;
   running_[task] = w;
   std::string name = spec.name();
   std::string payload;
   if (w->gpu_ids.empty() && spec.gpu_ids_size() == 0) {
     // PushTaskRequest{task = spec}, encoded without copying the spec first.
+    using Wire = google::protobuf::internal::WireFormatLite;
     const size_t size = spec.ByteSizeLong();
-    payload.reserve(size + 11);
-    payload.push_back(static_cast<char>((rpc::PushTaskRequest::kTaskFieldNumber << 3) | 2));  // length-delimited
-    for (size_t v = size; ; v >>= 7) {
-      if (v < 0x80) {
-        payload.push_back(static_cast<char>(v));
-        break;
-      }
-      payload.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    }
+    uint8_t head[16];
+    uint8_t* end = Wire::WriteTagToArray(rpc::PushTaskRequest::kTaskFieldNumber, Wire::WIRETYPE_LENGTH_DELIMITED, head);
+    end = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(size, end);
+    payload.reserve(static_cast<size_t>(end - head) + size);
+    payload.assign(reinterpret_cast<const char*>(head), static_cast<size_t>(end - head));
     spec.AppendToString(&payload);
   } else {
     rpc::PushTaskRequest req;
@@ -188,8 +184,6 @@ std::shared_ptr<const rpc::TaskSpec> NormalTaskSubmitter::TakePushedLocked(Lease
     w.order.erase(it);
     break;
   }
-  w.holds_unretryable = false;
-  for (const auto& p : w.order) w.holds_unretryable |= p.spec->max_retries() == 0;
   return spec;
 }
 
@@ -333,7 +327,7 @@ void NormalTaskSubmitter::OnTaskReply(uint64_t cls_id, const std::shared_ptr<Lea
   if (unrun && pushed) {
     cls.queue.push_front(std::move(pushed));
     // Returned from behind a slow task: this class's tasks are not all short.
-    if (answered && !exiting) cls.unpipelined_until_us = NowMicros() + 1000000;
+    if (answered && !exiting) cls.unpipelined_until_us = SteadyMicros() + 1000000;
   }
   if (resubmit) cls.queue.push_back(std::make_shared<const rpc::TaskSpec>(std::move(retry)));
   w->in_flight--;
@@ -361,11 +355,14 @@ void NormalTaskSubmitter::IdleLeaseLocked(Class& cls, const std::shared_ptr<Leas
     ReturnLeaseLocked(cls, w, false);
     return;
   }
-  w->idle_since_us = NowMicros();
-  if (reaper_armed_) return;
+  w->idle_since_us = SteadyMicros();
+  if (!reaper_armed_) ArmReaperLocked(hold_us);
+}
+
+void NormalTaskSubmitter::ArmReaperLocked(int64_t delay_us) {
   if (!reaper_) reaper_ = std::make_unique<asio::steady_timer>(*io_);
   reaper_armed_ = true;
-  reaper_->expires_after(std::chrono::microseconds(hold_us));
+  reaper_->expires_after(std::chrono::microseconds(delay_us));
   reaper_->async_wait([this](const asio::error_code& ec) {
     if (!ec) ReapIdleLeases();
   });
@@ -375,7 +372,7 @@ void NormalTaskSubmitter::ReapIdleLeases() {
   std::lock_guard<std::mutex> lock(mu_);
   reaper_armed_ = false;
   const int64_t hold_us = Config::Get().idle_lease_hold_us();
-  const int64_t now = NowMicros();
+  const int64_t now = SteadyMicros();
   int64_t next_due = -1;  // the earliest idle lease still held
   for (auto& [id, cls] : classes_) {
     auto workers = cls.workers;  // ReturnLeaseLocked edits the list
@@ -389,12 +386,7 @@ void NormalTaskSubmitter::ReapIdleLeases() {
       }
     }
   }
-  if (next_due < 0) return;
-  reaper_armed_ = true;
-  reaper_->expires_after(std::chrono::microseconds(next_due - now));
-  reaper_->async_wait([this](const asio::error_code& ec) {
-    if (!ec) ReapIdleLeases();
-  });
+  if (next_due >= 0) ArmReaperLocked(next_due - now);
 }
 
 bool NormalTaskSubmitter::OnWorkerLost(bool in_group, const TaskID& task, const std::string& name,

@@ -84,7 +84,6 @@ class NormalTaskSubmitter {
     rpc::ConnectionPtr conn;
     int in_flight = 0;
     bool dead = false;
-    bool holds_unretryable = false;  // a max_retries=0 task is in flight: nothing is queued with it
     std::deque<Pushed> order;        // tasks pushed, oldest (the one running) first
     TaskID lost_running;             // once the connection is lost: the task it was running
     int64_t idle_since_us = 0;       // steady clock; 0: busy (or returned)
@@ -120,6 +119,7 @@ class NormalTaskSubmitter {
   // idle_lease_hold_us unless a task comes first (ReapIdleLeases).
   void IdleLeaseLocked(Class& cls, const std::shared_ptr<Leased>& w);
   void ReapIdleLeases();
+  void ArmReaperLocked(int64_t delay_us);  // REQUIRES: mu_ held, io_ set
   // The worker running `task` died. A task in a placement group first asks
   // the raylet whether it killed the worker because the group was removed
   // (then the task fails instead of being retried into the removed group).
