@@ -165,6 +165,42 @@ def test_large_put_and_get_stream_in_chunks(client):
     assert ray.get(make.remote(20_000_000)).sum() == 20_000_000
 
 
+def test_large_messages_reusing_a_receive_buffer_keep_their_values(client):
+    # Both ends reuse a large message's buffer for the next one once nothing
+    # references it: values still alive must never be overwritten.
+    a, b = np.full(1_000_000, 1, dtype=np.int64), np.full(1_000_000, 2, dtype=np.int64)
+    ra, rb = ray.put(a), ray.put(b)          # the driver receives b where a may have been
+    got_a = ray.get(ra)
+    got_b = ray.get(rb)                      # the client receives b while got_a is alive
+    assert got_a.sum() == 1_000_000 and got_b.sum() == 2_000_000
+    assert ray.get(ra).sum() == 1_000_000 and got_a.sum() == 1_000_000
+
+
+def test_assembler_reuses_a_buffer_only_when_nothing_views_it():
+    from lumos.util.client import protocol as P
+
+    def send(asm, arr):
+        msg = None
+        for frame in P.encode((1, P.OP_PUT, b"k"), b"", [arr]):
+            msg = asm.feed(b"".join(bytes(p) for p in frame)) or msg
+        return msg
+
+    asm = P.Assembler()
+    first = send(asm, np.full(1_500_000, 7, dtype=np.int64))   # 12 MB: chunked
+    view = np.frombuffer(first.buffers[0], dtype=np.int64)
+    buf_id = id(asm._spare)
+    del first
+    second = send(asm, np.full(1_500_000, 8, dtype=np.int64))
+    assert id(asm._spare) != buf_id and view[0] == 7 and view[-1] == 7   # viewed: a new buffer
+    del second
+    buf_id = id(asm._spare)
+    third = send(asm, np.full(1_500_000, 9, dtype=np.int64))
+    assert id(asm._spare) == buf_id                                      # free: reused
+    assert np.frombuffer(third.buffers[0], dtype=np.int64)[-1] == 9
+    asm.drop_spare()
+    assert asm._spare is None
+
+
 def test_worker_output_printed_at_the_client(client, capsys):
     @ray.remote
     def speak():

@@ -36,6 +36,7 @@ _REPLY_CACHE = 512
 _REPLY_CACHE_BYTES = 64 << 20
 _ACK_EVERY = 256   # < connection._WINDOW / 2: a client blocked on its window gets an ack
 _MAX_LOG_BACKLOG = 10000
+_SPARE_IDLE_S = 5.0   # a large message's receive buffer is kept this long for the next one
 
 
 class Session:
@@ -60,6 +61,7 @@ class Session:
         self.backlog = collections.deque(maxlen=_MAX_LOG_BACKLOG)
         self.idle_since = time.monotonic()
         self.done = threading.Event()
+        self.asm = None                          # the live connection's Assembler (its spare buffer)
 
     # ------------------------------------------------------------ writing
     def send(self, frames, gen):
@@ -190,7 +192,7 @@ class Session:
                 pass
         if old is not None:
             _shut(old)   # a newer connection of this client replaces it
-        asm = P.Assembler()
+        asm = self.asm = P.Assembler()
         try:
             while not self.done.is_set():
                 msg = reader.read_message(asm)
@@ -267,6 +269,9 @@ def _serve(args):
         idle = session.idle_since
         if idle is not None and time.monotonic() - idle > args.grace_s:
             break   # the client did not come back within the grace period
+        asm = session.asm
+        if asm is not None and time.monotonic() - asm.spare_used > _SPARE_IDLE_S:
+            asm.drop_spare()   # no large message for a while: give the memory back
     listener.close()
     with session.wlock:
         if session.sock is not None:

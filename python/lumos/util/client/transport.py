@@ -28,17 +28,27 @@ def tune(sock):
 
 
 def write_frames(sock, frames):
-    """Sends frames (a list, or a generator of a chunked message)."""
+    """Sends frames (a list, or a generator of a chunked message). Small
+    frames in a row go out in one send: each send on a loopback or LAN
+    socket wakes the peer once, which costs more than the bytes."""
+    small = []
     for f in frames:
+        if type(f) is not list and len(f) < 65536:
+            small.append(_LEN.pack(len(f)))
+            small.append(f)
+            continue
+        if small:
+            sock.sendall(b"".join(small))
+            small = []
         if type(f) is list:   # a chunk of a large message: a header and views of its buffers
             sock.sendall(_LEN.pack(sum(len(p) if type(p) is bytes else p.nbytes for p in f)) + f[0])
             for piece in f[1:]:
                 sock.sendall(piece)
-        elif len(f) < 65536:
-            sock.sendall(_LEN.pack(len(f)) + f)   # one syscall for the usual small frame
         else:
             sock.sendall(_LEN.pack(len(f)))
             sock.sendall(f)
+    if small:
+        sock.sendall(b"".join(small))
 
 
 class FrameReader:
