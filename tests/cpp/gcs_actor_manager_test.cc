@@ -603,6 +603,34 @@ TEST_F(ActorManagerTest, PlacementGroupRemovalKillsItsActorsForGood) {
             std::string::npos);
 }
 
+TEST_F(ActorManagerTest, ADeadActorKeepsWhatTheStateApiShowsAndNothingElse) {
+  // Kept up to 100,000 of them: the row list_actors reads, without the
+  // creation task and the pickled handle (only live lookups use it).
+  m_.TrackChanges(true);
+  rpc::TaskSpec t = Creation("counter", 0, /*detached=*/true);
+  t.add_args()->mutable_value()->set_data(std::string(4096, 'x'));
+  std::string id = MakeAlive(t, node_);
+  ActorActions a;
+  ASSERT_TRUE(m_.Kill(id, /*no_restart=*/true, "", &a).ok());
+  rpc::ActorTableData d = Data(id);
+  EXPECT_EQ(d.state(), State::DEAD);
+  EXPECT_EQ(d.class_name(), "Counter");
+  EXPECT_EQ(d.name(), "counter");
+  EXPECT_EQ(d.ray_namespace(), "ns");
+  EXPECT_TRUE(d.detached());
+  EXPECT_EQ(d.job_id(), t.job_id());
+  EXPECT_EQ(d.owner().worker_id(), owner_.id.Binary());
+  EXPECT_EQ(d.resources().at("CPU"), 1);
+  EXPECT_EQ(d.death_cause(), "killed by lumos.kill()");
+  EXPECT_TRUE(d.serialized_handle().empty());
+  auto changes = m_.TakeChanges();
+  ASSERT_EQ(changes.size(), 1u);
+  ASSERT_TRUE(changes[0].second.has_value());
+  EXPECT_FALSE(changes[0].second->has_creation_task());
+  EXPECT_FALSE(changes[0].second->has_lease());
+  EXPECT_EQ(changes[0].second->subscribers_size(), 0);
+}
+
 // The same table keeping at most 2 DEAD actors.
 class ActorEvictionTest : public ActorManagerTest {
  protected:

@@ -153,6 +153,34 @@ TEST(GcsTaskEventManagerTest, BoundDropsOldestFinishedFirstAndCounts) {
   EXPECT_EQ(m.num_attempts(), 3u);
 }
 
+TEST(GcsTaskEventManagerTest, ChurnAtTheBoundKeepsTheOrdersCompactAndInOrder) {
+  // A full table with attempts coming and going (a soak): the insertion and
+  // finish orders gain a stale entry per eviction and are compacted in place
+  // past 1.5x the table + 1024, and queries still walk the live ones in order.
+  constexpr int kCap = 4000, kTasks = 40000;
+  GcsTaskEventManager m(kCap);
+  size_t most = 0;
+  for (int i = 0; i < kTasks; i++) {
+    Add(&m, Event(i, 0, rpc::RUNNING, 2 * i, "t"));
+    Add(&m, Event(i, 0, rpc::FINISHED, 2 * i + 1));
+    most = std::max(most, m.num_order_entries());
+  }
+  EXPECT_EQ(m.num_attempts(), static_cast<size_t>(kCap));
+  // The insertion order at most 1.5x + 1024 (+1 before the check), the finish
+  // order at most the table (its head is popped as attempts are evicted).
+  EXPECT_LE(most, (kCap + kCap / 2 + 1024 + 1) + kCap + 1u);
+  auto r = Query(m, {}, 3);
+  EXPECT_EQ(r.total(), kCap);
+  ASSERT_EQ(r.events_size(), 3);
+  EXPECT_EQ(r.events(0).task_id(), TaskId(kTasks - kCap));  // oldest kept first
+  EXPECT_EQ(r.events(2).task_id(), TaskId(kTasks - kCap + 2));
+  rpc::GetTaskEventsReply newest;
+  ASSERT_TRUE(m.Query({}, 1, &newest, false, /*newest_first=*/true).ok());
+  ASSERT_EQ(newest.events_size(), 1);
+  EXPECT_EQ(newest.events(0).task_id(), TaskId(kTasks - 1));
+  EXPECT_EQ(r.num_dropped(), kTasks - kCap);
+}
+
 TEST(GcsTaskEventManagerTest, LateReportsOfADroppedAttemptAreIgnored) {
   GcsTaskEventManager m(2);
   Add(&m, Event(1, 0, rpc::FINISHED, 1, "a"));  // the owner's report comes first

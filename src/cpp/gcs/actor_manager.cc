@@ -66,7 +66,7 @@ Status GcsActorManager::Register(const rpc::TaskSpec& task, rpc::ActorTableData*
     }
   }
   Entry& e = actors_[id];
-  e.creation_task = task;
+  e.creation_task = std::make_unique<rpc::TaskSpec>(task);
   rpc::ActorTableData& d = e.data;
   d.set_actor_id(id);
   d.set_job_id(task.job_id());
@@ -338,7 +338,7 @@ void GcsActorManager::Schedule(const std::string& actor_id, Entry* e, ActorActio
   ActorAction s{ActorAction::kSchedule};
   s.actor_id = actor_id;
   s.attempt = e->attempt;
-  s.creation_task = e->creation_task;
+  if (e->creation_task) s.creation_task = *e->creation_task;
   actions->push_back(std::move(s));
 }
 
@@ -381,16 +381,18 @@ void GcsActorManager::MarkDead(const std::string& actor_id, Entry* e, const std:
   e->data.set_state(rpc::ActorTableData::DEAD);
   e->data.set_death_cause(cause);
   e->data.clear_address();
-  if (!e->creation_task.placement_group_id().empty()) {
-    auto git = by_group_.find(Hex(e->creation_task.placement_group_id()));
+  if (e->creation_task && !e->creation_task->placement_group_id().empty()) {
+    auto git = by_group_.find(Hex(e->creation_task->placement_group_id()));
     if (git != by_group_.end()) {
       git->second.erase(actor_id);
       if (git->second.empty()) by_group_.erase(git);
     }
   }
-  // Never scheduled again, and its args may be large: freed, not just
-  // cleared (Clear() keeps the strings' and repeated fields' storage).
-  rpc::TaskSpec().Swap(&e->creation_task);
+  // Never scheduled again, and its args may be large: freed. The pickled
+  // handle only serves lookups of live actors (get_actor by name,
+  // current_actor): freed too (swap: clear() keeps the capacity).
+  e->creation_task.reset();
+  std::string().swap(*e->data.mutable_serialized_handle());
   const rpc::ActorTableData& d = e->data;
   if (!d.name().empty()) {
     auto it = named_.find({d.ray_namespace(), d.name()});

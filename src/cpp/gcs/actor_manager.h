@@ -52,6 +52,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -191,9 +192,12 @@ class GcsActorManager {
   size_t num_subscriptions(const std::string& endpoint) const;
 
  private:
+  // A DEAD actor may be kept for a long time (up to the cap: 100,000 by
+  // default), so what only a live one needs is not inline: the creation task
+  // (a TaskSpec object is ~460 B even when empty) is null once DEAD.
   struct Entry {
     rpc::ActorTableData data;
-    rpc::TaskSpec creation_task;
+    std::unique_ptr<rpc::TaskSpec> creation_task;  // null once DEAD
     uint64_t attempt = 0;  // current creation attempt; 0 = none in flight
     std::optional<ActorLease> lease;
     std::set<std::string> subscribers;  // endpoints

@@ -27,7 +27,7 @@ std::vector<std::pair<std::string, std::optional<rpc::StoredActor>>> GcsActorMan
     }
     rpc::StoredActor row;
     *row.mutable_data() = e->data;
-    *row.mutable_creation_task() = e->creation_task;
+    if (e->creation_task) *row.mutable_creation_task() = *e->creation_task;
     if (e->lease) {
       row.set_has_lease(true);
       row.set_lease_node_id(e->lease->node_id.Binary());
@@ -49,7 +49,13 @@ void GcsActorManager::Restore(const std::vector<rpc::StoredActor>& rows, ActorAc
     if (id.empty()) continue;
     Entry& e = actors_[id];
     e.data = row.data();
-    e.creation_task = row.creation_task();
+    const rpc::ActorTableData& d = e.data;
+    if (d.state() == rpc::ActorTableData::DEAD) {
+      dead_order_.push_back(id);  // the time of death is not stored: row order
+      std::string().swap(*e.data.mutable_serialized_handle());  // rows stored before MarkDead freed it
+      continue;  // no creation task, lease or subscribers: see MarkDead
+    }
+    e.creation_task = std::make_unique<rpc::TaskSpec>(row.creation_task());
     for (const auto& ep : row.subscribers()) e.subscribers.insert(ep);
     if (row.has_lease()) {
       ActorLease lease;
@@ -57,11 +63,6 @@ void GcsActorManager::Restore(const std::vector<rpc::StoredActor>& rows, ActorAc
       lease.lease_id = row.lease_id();
       lease.worker_address = row.lease_worker();
       e.lease = lease;
-    }
-    const rpc::ActorTableData& d = e.data;
-    if (d.state() == rpc::ActorTableData::DEAD) {
-      dead_order_.push_back(id);  // the time of death is not stored: row order
-      continue;
     }
     if (!d.name().empty()) named_[{d.ray_namespace(), d.name()}] = id;
     WorkerID owner = WorkerID::FromBinary(d.owner().worker_id());
@@ -78,8 +79,8 @@ void GcsActorManager::Restore(const std::vector<rpc::StoredActor>& rows, ActorAc
       by_worker_[e.lease->worker_id()] = id;
       by_node_[e.lease->node_id].insert(id);
     }
-    if (!e.creation_task.placement_group_id().empty()) {
-      by_group_[HexOf(e.creation_task.placement_group_id())].insert(id);
+    if (!e.creation_task->placement_group_id().empty()) {
+      by_group_[HexOf(e.creation_task->placement_group_id())].insert(id);
     }
     (d.state() == rpc::ActorTableData::ALIVE && e.lease ? adopt : reschedule).push_back(id);
   }

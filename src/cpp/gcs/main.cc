@@ -111,8 +111,17 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  int sig = 0;
-  while (sigwait(&stop_signals, &sig) != 0) {
+  // Waiting for a stop signal, every kTrimPeriod glibc gives the free pages
+  // inside its heaps back to the OS (malloc_trim(0) returns whole free pages
+  // anywhere in a heap, not only at its top). Tables that churn (task
+  // attempts, dead actors) leave freed holes that later allocations only
+  // partly refill; without this the RSS of a soak's GCS rose in steps of a
+  // few MB while the bytes in use stayed flat (mallinfo2: 8-14 MB free).
+  constexpr timespec kTrimPeriod{10, 0};
+  int sig = -1;
+  while (sig <= 0) {
+    sig = sigtimedwait(&stop_signals, nullptr, &kTrimPeriod);
+    if (sig < 0 && errno == EAGAIN) malloc_trim(0);
   }
   LUMOS_LOG(Info) << "received " << strsignal(sig) << ", shutting down";
   server.Shutdown();

@@ -274,23 +274,20 @@ void GcsTaskEventManager::Forget(const Key& key) {
 }
 
 void GcsTaskEventManager::CompactOrder() {
-  auto live = [this](const std::pair<Key, uint64_t>& e) {
+  auto stale = [this](const std::pair<Key, uint64_t>& e) {
     auto it = attempts_.find(e.first);
-    return it != attempts_.end() && it->second.seq == e.second;
+    return it == attempts_.end() || it->second.seq != e.second;
   };
-  if (order_.size() > 2 * attempts_.size() + 1024) {
-    std::deque<std::pair<Key, uint64_t>> kept;
-    for (auto& e : order_) {
-      if (live(e)) kept.push_back(std::move(e));
-    }
-    order_.swap(kept);
-  }
-  if (finished_.size() > 2 * attempts_.size() + 1024) {
-    std::deque<std::pair<Key, uint64_t>> kept;
-    for (auto& e : finished_) {
-      if (live(e)) kept.push_back(std::move(e));
-    }
-    finished_.swap(kept);
+  // In place, once the stale entries reach half the table: copying the live
+  // ones into a new deque held old and new at once (12 MB for 100k
+  // attempts) and freed 8 MB in one go, whose holes other allocations then
+  // took, so the next compaction grew the heap again (the soak's GCS RSS
+  // rose in steps of 3-5 MB). In place, only the emptied tail is freed and
+  // the deque grows back into it.
+  const size_t bound = attempts_.size() + attempts_.size() / 2 + 1024;
+  if (order_.size() > bound) order_.erase(std::remove_if(order_.begin(), order_.end(), stale), order_.end());
+  if (finished_.size() > bound) {
+    finished_.erase(std::remove_if(finished_.begin(), finished_.end(), stale), finished_.end());
   }
 }
 

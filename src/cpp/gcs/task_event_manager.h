@@ -90,6 +90,9 @@ class GcsTaskEventManager {
   int64_t num_dropped() const { return num_dropped_ + num_dropped_at_source_; }
   int64_t num_spans() const { return num_spans_; }
   int64_t num_spans_dropped() const { return num_spans_dropped_; }
+  /// \brief Entries of the insertion and finish orders, stale ones included
+  /// (each is compacted in place once it exceeds 1.5x the table + 1024).
+  size_t num_order_entries() const { return order_.size() + finished_.size(); }
 
  private:
   /// Up to 24 id bytes inline (ids here are 16 bytes: a std::string would
