@@ -176,6 +176,25 @@ def test_large_messages_reusing_a_receive_buffer_keep_their_values(client):
     assert ray.get(ra).sum() == 1_000_000 and got_a.sum() == 1_000_000
 
 
+def test_a_held_fire_and_forget_call_goes_out_with_no_later_call(client, tmp_path):
+    # Calls in a burst are held for the next request; with none coming, the
+    # background thread must still write them (within ~1 ms).
+    @ray.remote(num_cpus=0)
+    class Toucher:
+        def touch(self, path):
+            open(path, "w").close()
+
+    t = Toucher.remote()
+    ray.get(t.touch.remote(str(tmp_path / "warm")))
+    marks = [tmp_path / ("m%d" % i) for i in range(20)]
+    for m in marks:            # a burst: these are held behind each other
+        t.touch.remote(str(m))
+    deadline = time.monotonic() + 20
+    while not all(m.exists() for m in marks):   # no lumos call here: nothing else flushes them
+        assert time.monotonic() < deadline, "held calls were never written"
+        time.sleep(0.01)
+
+
 def test_assembler_reuses_a_buffer_only_when_nothing_views_it():
     from lumos.util.client import protocol as P
 
