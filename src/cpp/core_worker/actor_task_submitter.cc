@@ -5,6 +5,7 @@
 
 #include "common/logging.h"
 #include "core_worker.pb.h"
+#include "core_worker/push_task_frame.h"
 
 namespace lumos::core {
 
@@ -32,33 +33,40 @@ bool ActorTaskSubmitter::AddActor(const std::string& actor_id, int max_task_retr
   return inserted;
 }
 
+uint64_t ActorTaskSubmitter::AdmitLocked(Actor& a, const rpc::TaskSpec& spec, bool* queued,
+                                         rpc::ActorTableData* dead) {
+  uint64_t seq = a.next_seq++;
+  *queued = !(a.known && a.data.state() == State::DEAD);
+  if (!*queued) {
+    *dead = a.data;
+    return seq;
+  }
+  Call c;
+  c.task = TaskID::FromBinary(spec.task_id());
+  // A method's or call's own max_task_retries beats the actor's.
+  c.retries_left = spec.actor_task().has_max_task_retries() ? spec.actor_task().max_task_retries()
+                                                            : a.max_task_retries;
+  a.queue.emplace(seq, std::move(c));
+  return seq;
+}
+
+void ActorTaskSubmitter::FailDead(const TaskID& task, const rpc::ActorTableData& dead) {
+  if (!dead.creation_error().empty()) {
+    tasks_->FailTask(task, kMetaActorInitFailed, dead.creation_error());
+  } else {
+    tasks_->FailTask(task, kMetaActorDied, DeathMessage(dead));
+  }
+}
+
 uint64_t ActorTaskSubmitter::Enqueue(const std::string& actor_id, const rpc::TaskSpec& spec) {
-  std::vector<std::pair<TaskID, std::string>> failed;
   uint64_t seq;
+  bool queued;
   rpc::ActorTableData dead;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    Actor& a = actors_[actor_id];
-    seq = a.next_seq++;
-    if (a.known && a.data.state() == State::DEAD) {
-      failed.emplace_back(TaskID::FromBinary(spec.task_id()), "");
-      dead = a.data;
-    } else {
-      Call c;
-      c.spec = spec;  // carries the task id until the resolved spec replaces it
-      // A method's or call's own max_task_retries beats the actor's.
-      c.retries_left = spec.actor_task().has_max_task_retries() ? spec.actor_task().max_task_retries()
-                                                                : a.max_task_retries;
-      a.queue.emplace(seq, std::move(c));
-    }
+    seq = AdmitLocked(actors_[actor_id], spec, &queued, &dead);
   }
-  if (!failed.empty()) {
-    if (!dead.creation_error().empty()) {
-      tasks_->FailTask(failed[0].first, kMetaActorInitFailed, dead.creation_error());
-    } else {
-      tasks_->FailTask(failed[0].first, kMetaActorDied, DeathMessage(dead));
-    }
-  }
+  if (!queued) FailDead(TaskID::FromBinary(spec.task_id()), dead);
   return seq;
 }
 
@@ -71,8 +79,31 @@ void ActorTaskSubmitter::Resolved(const std::string& actor_id, uint64_t seq, rpc
   spec.mutable_actor_task()->set_sequence_number(seq);
   q->second.spec = std::move(spec);
   q->second.resolved = true;
-  tasks_->SetState(TaskID::FromBinary(q->second.spec.task_id()), TaskState::kPendingNodeAssignment);
+  tasks_->SetState(q->second.task, TaskState::kPendingNodeAssignment);
   SendLocked(actor_id, it->second);
+}
+
+void ActorTaskSubmitter::SubmitResolved(const std::string& actor_id, rpc::TaskSpec spec) {
+  const TaskID task = TaskID::FromBinary(spec.task_id());
+  bool queued;
+  rpc::ActorTableData dead;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Actor& a = actors_[actor_id];
+    const uint64_t seq = AdmitLocked(a, spec, &queued, &dead);
+    if (queued) {
+      Call& call = a.queue.find(seq)->second;
+      spec.mutable_actor_task()->set_sequence_number(seq);
+      call.spec = std::move(spec);
+      call.resolved = true;
+      SendLocked(actor_id, a);
+      // Not sent (the actor is not ALIVE yet, or calls before it wait):
+      // it waits for the actor, as a resolved call does.
+      if (a.queue.count(seq)) tasks_->SetState(task, TaskState::kPendingNodeAssignment);
+      return;
+    }
+  }
+  FailDead(task, dead);
 }
 
 void ActorTaskSubmitter::SendLocked(const std::string& actor_id, Actor& a) {
@@ -96,14 +127,14 @@ void ActorTaskSubmitter::SendLocked(const std::string& actor_id, Actor& a) {
     uint64_t seq = node.key();
     Call& call = node.mapped();
     call.spec.mutable_actor_task()->set_incarnation(a.conn_incarnation);
-    rpc::PushTaskRequest req;
-    *req.mutable_task() = call.spec;
+    std::string frame = PushTaskFrame(call.spec);
     int64_t inc = a.conn_incarnation;
-    tasks_->SetState(TaskID::FromBinary(call.spec.task_id()), TaskState::kSubmittedToWorker);
+    tasks_->SetState(call.task, TaskState::kSubmittedToWorker);
     a.in_flight.insert(std::move(node));
-    a.conn->SendRequest(rpc::PUSH_TASK, req, [this, actor_id, seq, inc](const Status& s, rpc::Frame&& f) {
-      OnReply(actor_id, seq, inc, s, f);
-    });
+    a.conn->SendRequestFrame(rpc::PUSH_TASK, std::move(frame),
+                             [this, actor_id, seq, inc](const Status& s, rpc::Frame&& f) {
+                               OnReply(actor_id, seq, inc, s, f);
+                             });
   }
 }
 
@@ -126,7 +157,7 @@ void ActorTaskSubmitter::OnReply(const std::string& actor_id, uint64_t seq, int6
       if (a.conn && a.conn_incarnation == incarnation) a.conn.reset();
       return;
     }
-    task = TaskID::FromBinary(f->second.spec.task_id());
+    task = f->second.task;
     if (RetryOnExceptionLocked(a, f, reply, task)) {
       SendLocked(actor_id, a);
       return;
@@ -160,7 +191,7 @@ void ActorTaskSubmitter::FailLocked(Actor& a, std::vector<std::pair<TaskID, std:
                                     const std::string& why) {
   for (auto* m : {&a.in_flight, &a.queue}) {
     for (auto& [seq, call] : *m) {
-      failed->emplace_back(TaskID::FromBinary(call.spec.task_id()), why);
+      failed->emplace_back(call.task, why);
     }
     m->clear();
   }
@@ -206,7 +237,7 @@ void ActorTaskSubmitter::Apply(const rpc::ActorTableData& data, bool local) {
             if (it->second.retries_left > 0) it->second.retries_left--;
             a.queue.insert(a.in_flight.extract(it++));
           } else {
-            unavailable.emplace_back(TaskID::FromBinary(it->second.spec.task_id()),
+            unavailable.emplace_back(it->second.task,
                                      "The actor " + data.class_name() + " is unavailable: it is restarting (" +
                                      (data.death_cause().empty() ? "its process died" : data.death_cause()) +
                                      ") and the call was running when its process died, so it may or may "
@@ -240,13 +271,12 @@ void ActorTaskSubmitter::Apply(const rpc::ActorTableData& data, bool local) {
 
 bool ActorTaskSubmitter::IsActorCall(const TaskID& task) const {
   std::lock_guard<std::mutex> lock(mu_);
-  const std::string id = task.Binary();
   for (const auto& [actor, a] : actors_) {
     for (const auto& [seq, call] : a.queue) {
-      if (call.spec.task_id() == id) return true;
+      if (call.task == task) return true;
     }
     for (const auto& [seq, call] : a.in_flight) {
-      if (call.spec.task_id() == id) return true;
+      if (call.task == task) return true;
     }
   }
   return false;
@@ -257,14 +287,14 @@ bool ActorTaskSubmitter::CancelQueued(const TaskID& task, bool* is_actor_call) {
   *is_actor_call = false;
   for (auto& [id, a] : actors_) {
     for (auto it = a.queue.begin(); it != a.queue.end(); ++it) {
-      if (it->second.spec.task_id() == task.Binary()) {
+      if (it->second.task == task) {
         *is_actor_call = true;
         a.queue.erase(it);
         return true;
       }
     }
     for (const auto& [seq, call] : a.in_flight) {
-      if (call.spec.task_id() == task.Binary()) *is_actor_call = true;
+      if (call.task == task) *is_actor_call = true;
     }
   }
   return false;
@@ -274,7 +304,7 @@ void ActorTaskSubmitter::CancelRunning(const TaskID& task, bool recursive) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [id, a] : actors_) {
     for (const auto& [seq, call] : a.in_flight) {
-      if (call.spec.task_id() != task.Binary() || !a.conn) continue;
+      if (call.task != task || !a.conn) continue;
       rpc::CancelTaskRequest req;
       req.set_task_id(task.Binary());
       req.set_recursive(recursive);

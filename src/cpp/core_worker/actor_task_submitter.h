@@ -44,6 +44,9 @@ class ActorTaskSubmitter {
   uint64_t Enqueue(const std::string& actor_id, const rpc::TaskSpec& spec);
   /// \brief The call's arguments are ready: it may be sent.
   void Resolved(const std::string& actor_id, uint64_t seq, rpc::TaskSpec spec);
+  /// \brief Enqueue and Resolved at once, for a call with nothing to resolve
+  /// (the common case: one lock, and no state step that is at once overtaken).
+  void SubmitResolved(const std::string& actor_id, rpc::TaskSpec spec);
   void OnActorUpdate(const rpc::ActorTableData& data);
   /// \brief This process killed the actor (no restart): fail its calls now
   /// rather than racing the GCS's DEAD update.
@@ -65,7 +68,8 @@ class ActorTaskSubmitter {
 
  private:
   struct Call {
-    rpc::TaskSpec spec;
+    TaskID task;
+    rpc::TaskSpec spec;  // empty until resolved
     bool resolved = false;
     int retries_left = 0;
   };
@@ -86,6 +90,10 @@ class ActorTaskSubmitter {
   void Apply(const rpc::ActorTableData& data, bool local);
   // REQUIRES: mu_ held.
   void SendLocked(const std::string& actor_id, Actor& a);
+  /// \brief A new call's sequence number, or a failure to report (the actor
+  /// is DEAD: `*dead` is filled and the call is not queued).
+  uint64_t AdmitLocked(Actor& a, const rpc::TaskSpec& spec, bool* queued, rpc::ActorTableData* dead);
+  void FailDead(const TaskID& task, const rpc::ActorTableData& dead);
   /// \brief A reply whose application exception the call asked to retry
   /// (retry_exceptions) while it has retries left: the call goes back to the
   /// queue (the caller then sends it) and true is returned.

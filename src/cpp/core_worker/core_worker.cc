@@ -552,6 +552,10 @@ std::vector<ObjectID> CoreWorker::SubmitActorTask(const std::string& actor_id, r
   std::vector<ObjectID> returns;
   spec.mutable_actor_task()->set_actor_id(actor_id);
   PrepareSpec(&spec, &returns);
+  if (!HasOwnedRefArg(spec, worker_id_.Binary())) {
+    actor_submitter_->SubmitResolved(actor_id, std::move(spec));
+    return returns;
+  }
   uint64_t seq = actor_submitter_->Enqueue(actor_id, spec);
   ResolveDependencies(std::move(spec), [this, actor_id, seq](rpc::TaskSpec ready) {
     actor_submitter_->Resolved(actor_id, seq, std::move(ready));

@@ -1,7 +1,5 @@
 #include "core_worker/normal_task_submitter.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/wire_format_lite.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +10,7 @@
 #include "common/config.h"
 #include "common/logging.h"
 #include "common/steady_clock.h"
+#include "core_worker/push_task_frame.h"
 #include "node_manager.pb.h"
 
 namespace lumos::core {
@@ -151,29 +150,19 @@ void NormalTaskSubmitter::PushLocked(uint64_t cls_id, const std::shared_ptr<Leas
   w->idle_since_us = 0;
   running_[task] = w;
   std::string name = spec.name();
-  std::string payload;
+  auto on_reply = [this, cls_id, w, task, name](const Status& s, rpc::Frame&& f) {
+    OnTaskReply(cls_id, w, task, name, s, f);
+  };
+  w->order.push_back(Pushed{task, shared});
   if (w->gpu_ids.empty() && spec.gpu_ids_size() == 0) {
-    // PushTaskRequest{task = spec}, encoded without copying the spec first.
-    using Wire = google::protobuf::internal::WireFormatLite;
-    const size_t size = spec.ByteSizeLong();
-    uint8_t head[16];
-    uint8_t* end = Wire::WriteTagToArray(rpc::PushTaskRequest::kTaskFieldNumber, Wire::WIRETYPE_LENGTH_DELIMITED, head);
-    end = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(size, end);
-    payload.reserve(static_cast<size_t>(end - head) + size);
-    payload.assign(reinterpret_cast<const char*>(head), static_cast<size_t>(end - head));
-    spec.AppendToString(&payload);
-  } else {
-    rpc::PushTaskRequest req;
-    *req.mutable_task() = spec;  // a copy: the TaskManager may keep the spec for retries
-    req.mutable_task()->clear_gpu_ids();
-    for (int32_t id : w->gpu_ids) req.mutable_task()->add_gpu_ids(id);
-    payload = req.SerializeAsString();
+    w->conn->SendRequestFrame(rpc::PUSH_TASK, PushTaskFrame(spec), std::move(on_reply));
+    return;
   }
-  w->order.push_back(Pushed{task, std::move(shared)});
-  w->conn->SendRequestPayload(rpc::PUSH_TASK, payload,
-                              [this, cls_id, w, task, name](const Status& s, rpc::Frame&& f) {
-                                OnTaskReply(cls_id, w, task, name, s, f);
-                              });
+  rpc::PushTaskRequest req;
+  *req.mutable_task() = spec;  // a copy: the TaskManager may keep the spec for retries
+  req.mutable_task()->clear_gpu_ids();
+  for (int32_t id : w->gpu_ids) req.mutable_task()->add_gpu_ids(id);
+  w->conn->SendRequest(rpc::PUSH_TASK, req, std::move(on_reply));
 }
 
 std::shared_ptr<const rpc::TaskSpec> NormalTaskSubmitter::TakePushedLocked(Leased& w, const TaskID& task) {

@@ -192,6 +192,14 @@ void Connection::SendRequest(uint16_t method, const google::protobuf::Message& m
 
 void Connection::SendRequestPayload(uint16_t method, const std::string& payload, ReplyCallback cb,
                                     int64_t timeout_ms) {
+  std::string frame;
+  frame.reserve(kFrameHeaderSize + payload.size());
+  frame.assign(kFrameHeaderSize, '\0');
+  frame.append(payload);
+  SendRequestFrame(method, std::move(frame), std::move(cb), timeout_ms);
+}
+
+void Connection::SendRequestFrame(uint16_t method, std::string frame, ReplyCallback cb, int64_t timeout_ms) {
   uint64_t request_id;
   bool arm = false;
   {
@@ -212,7 +220,13 @@ void Connection::SendRequestPayload(uint16_t method, const std::string& payload,
     auto self = shared_from_this();
     asio::post(io_, [self] { self->ArmDeadlineTimer(); });
   }
-  SendFrame(FrameKind::kRequest, method, request_id, 0, payload);
+  FrameHeader h;
+  h.method = method;
+  h.kind = FrameKind::kRequest;
+  h.request_id = request_id;
+  h.payload_len = static_cast<uint32_t>(frame.size() - kFrameHeaderSize);
+  EncodeHeader(h, reinterpret_cast<uint8_t*>(&frame[0]));
+  Write(std::move(frame));
 }
 
 void Connection::SendFrame(FrameKind kind, uint16_t method, uint64_t request_id, uint8_t flags,

@@ -67,6 +67,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
                    int64_t timeout_ms = -1);
   /// \brief The same with the message already serialized (`payload`).
   void SendRequestPayload(uint16_t method, const std::string& payload, ReplyCallback cb, int64_t timeout_ms = -1);
+  /// \brief The same with the frame laid out by the caller: kFrameHeaderSize
+  /// bytes of room, then the payload. The header is written in place, so a
+  /// large payload is not copied again (see core_worker/push_task_frame.h).
+  void SendRequestFrame(uint16_t method, std::string frame, ReplyCallback cb, int64_t timeout_ms = -1);
   void SendReply(uint64_t request_id, uint16_t method, const google::protobuf::Message& msg);
   void SendError(uint64_t request_id, uint16_t method, const Status& status);
   void SendOneway(uint16_t method, const google::protobuf::Message& msg);
