@@ -83,6 +83,13 @@ def workloads(ray, batch):
         async def small_value(self):
             return b"ok"
 
+    def placement_groups(n):  # the microbenchmark's placement group line
+        pgs = [ray.util.placement_group(bundles=[{"CPU": 0.001}]) for _ in range(n)]
+        for pg in pgs:
+            pg.wait(timeout_seconds=30)
+        for pg in pgs:
+            ray.util.remove_placement_group(pg)
+
     a, aa = Actor.remote(), AsyncActor.remote()
     ray.get([a.small_value.remote(), aa.small_value.remote()])
     value = ray.put(0)
@@ -97,6 +104,7 @@ def workloads(ray, batch):
         ("1:1 async-actor calls sync", lambda: ray.get(aa.small_value.remote()), 1),
         ("1:1 async-actor calls async",
          lambda: ray.get([aa.small_value.remote() for _ in range(batch)]), batch),
+        ("placement group create/removal", lambda: placement_groups(100), 100),
     ]
 
 

@@ -35,10 +35,10 @@ inline PgView ViewPg(const rpc::PlacementGroupTableData& d) {
 }
 
 /// \brief `strategy` is the PlacementGroupTableData::Strategy number.
-inline Status CreatePg(rpc::GcsClient* gcs, const std::string& id, const std::string& name,
-                       const std::string& ns, int strategy,
-                       const std::vector<std::map<std::string, double>>& bundles, bool detached,
-                       const std::string& job_id) {
+inline rpc::PlacementGroupTableData PgRow(const std::string& id, const std::string& name,
+                                          const std::string& ns, int strategy,
+                                          const std::vector<std::map<std::string, double>>& bundles,
+                                          bool detached, const std::string& job_id) {
   rpc::PlacementGroupTableData d;
   d.set_placement_group_id(id);
   d.set_name(name);
@@ -51,8 +51,26 @@ inline Status CreatePg(rpc::GcsClient* gcs, const std::string& id, const std::st
     b->set_index(static_cast<int32_t>(i));
     b->mutable_unit_resources()->insert(bundles[i].begin(), bundles[i].end());
   }
-  return gcs->CreatePlacementGroup(d);
+  return d;
 }
+
+inline Status CreatePg(rpc::GcsClient* gcs, const std::string& id, const std::string& name,
+                       const std::string& ns, int strategy,
+                       const std::vector<std::map<std::string, double>>& bundles, bool detached,
+                       const std::string& job_id) {
+  return gcs->CreatePlacementGroup(PgRow(id, name, ns, strategy, bundles, detached, job_id));
+}
+
+/// \brief Batched creation of unnamed groups, built up one by one from Cython.
+struct PgBatch {
+  std::vector<rpc::PlacementGroupTableData> rows;
+  void Add(const std::string& id, int strategy,
+           const std::vector<std::map<std::string, double>>& bundles, bool detached,
+           const std::string& job_id) {
+    rows.push_back(PgRow(id, "", "", strategy, bundles, detached, job_id));
+  }
+  Status Send(rpc::GcsClient* gcs) const { return gcs->CreatePlacementGroups(rows); }
+};
 
 inline Status GetPg(rpc::GcsClient* gcs, const std::string& id, const std::string& name,
                     const std::string& ns, PgView* out) {
@@ -60,6 +78,12 @@ inline Status GetPg(rpc::GcsClient* gcs, const std::string& id, const std::strin
   Status s = gcs->GetPlacementGroup(id, name, ns, &d);
   if (s.ok()) *out = ViewPg(d);
   return s;
+}
+
+inline Status WaitPg(rpc::GcsClient* gcs, const std::string& id, int64_t timeout_ms,
+                     const std::vector<std::string>& also, bool* ready,
+                     std::vector<std::string>* ready_ids) {
+  return gcs->WaitPlacementGroupUntilReady(id, timeout_ms, also, ready, ready_ids);
 }
 
 inline Status GetAllPg(rpc::GcsClient* gcs, std::vector<PgView>* out) {

@@ -1,6 +1,6 @@
 # Placement group calls to the GCS (gRPC through the C++ GcsClient); the
 # Python API is lumos.util.placement_group.
-from includes.placement_group cimport CPgView, CreatePg, GetPg, GetAllPg
+from includes.placement_group cimport CPgView, CPgBatch, CreatePg, GetPg, GetAllPg, WaitPg
 
 
 cdef dict _pg_to_dict(CPgView v):
@@ -33,6 +33,26 @@ def pg_create(GcsClient gcs, str pg_id, str name, str namespace, int strategy, l
     cdef CStatus s
     with nogil:
         s = CreatePg(gcs.client.get(), cid, cname, cns, strategy, cb, detached, job)
+    check_status(s)
+
+
+def pg_create_many(GcsClient gcs, list groups):
+    """Creates unnamed groups in one GCS call (batched asynchronous creations):
+    `groups` holds (id hex, strategy number, bundles, detached, job id bytes)."""
+    cdef CPgBatch batch
+    cdef c_vector[c_map[c_string, double]] cb
+    cdef c_map[c_string, double] one
+    for pg_id, strategy, bundles, detached, job_id in groups:
+        cb.clear()
+        for b in bundles:
+            one.clear()
+            for k, v in b.items():
+                one[k.encode()] = v
+            cb.push_back(one)
+        batch.Add(pg_id.encode(), strategy, cb, detached, job_id)
+    cdef CStatus s
+    with nogil:
+        s = batch.Send(gcs.client.get())
     check_status(s)
 
 
@@ -79,10 +99,21 @@ def pg_get_all(GcsClient gcs):
 
 def pg_wait(GcsClient gcs, str pg_id, int64_t timeout_ms):
     """True once the group is created; raises if it was removed."""
+    return pg_wait_report(gcs, pg_id, timeout_ms, None)[0]
+
+
+def pg_wait_report(GcsClient gcs, str pg_id, int64_t timeout_ms, list also_report):
+    """(ready, ready_ids): ready once the group is created (raises if it was
+    removed); ready_ids: those of `also_report` created when the GCS
+    answered (not waited for)."""
     cdef c_string cid = pg_id.encode()
     cdef c_bool ready = False
+    cdef c_vector[c_string] also, ready_ids
+    if also_report:
+        for p in also_report:
+            also.push_back(p.encode())
     cdef CStatus s
     with nogil:
-        s = gcs.client.get().WaitPlacementGroupUntilReady(cid, timeout_ms, &ready)
+        s = WaitPg(gcs.client.get(), cid, timeout_ms, also, &ready, &ready_ids)
     check_status(s)
-    return ready
+    return ready, [ready_ids[i].decode() for i in range(ready_ids.size())]

@@ -142,14 +142,18 @@ TEST_F(PgManagerTest, OnePhaseWhenOneNodeHoldsTheGroup) {
   ASSERT_EQ(prep.size(), 1u);
   EXPECT_TRUE(prep[0].commit);
   EXPECT_EQ(prep[0].bundles.size(), 2u);
+  EXPECT_FALSE(m.IsCreated("pg"));  // what a batched wait reports
   PgActions b;
   m.PrepareDone("pg", prep[0].attempt, prep[0].node, true, "", &b);
   EXPECT_TRUE(OfKind(b, PgAction::kCommit).empty());
   EXPECT_EQ(OfKind(b, PgAction::kReady).size(), 1u);
   EXPECT_EQ(State("pg"), PG::CREATED);
+  EXPECT_TRUE(m.IsCreated("pg"));
+  EXPECT_FALSE(m.IsCreated("unknown"));
   PgActions r;
   ASSERT_TRUE(m.Remove("pg", &r).ok());
   EXPECT_EQ(OfKind(r, PgAction::kCancel).size(), 1u);
+  EXPECT_FALSE(m.IsCreated("pg"));
 }
 
 TEST_F(PgManagerTest, RemoveCancelsBundlesAndFreesTheName) {

@@ -295,3 +295,53 @@ def test_asynchronous_removal_is_seen_and_takes_effect(pg_cluster):
     assert ray.get(remove_it.remote(pg), timeout=30)
     assert wait_for(lambda: ray.util.placement_group_table(pg)["state"] == "REMOVED")
     assert wait_for(lambda: ray.available_resources().get("CPU") == before)
+
+
+def test_asynchronous_creation_is_batched_and_seen(pg_cluster, monkeypatch):
+    from lumos import _raylet
+    from lumos._private import placement
+    calls = {"pg_create_many": 0, "pg_wait_report": 0}
+    for name in calls:
+        def counted(*args, _real=getattr(_raylet, name), _name=name):
+            calls[_name] += 1
+            return _real(*args)
+        monkeypatch.setattr(_raylet, name, counted)
+    monkeypatch.setattr(placement._ready_cache, "FRESH_S", 600.0)  # a slow machine must not matter
+    with placement._outbox._cv:  # holds the sender: the whole burst queues up
+        pgs = [placement_group([{"CPU": 0.001}]) for _ in range(100)]
+    table = ray.util.placement_group_table()  # this process sees its own creations at once
+    assert all(pg.id.hex() in table for pg in pgs)
+    assert calls["pg_create_many"] == 1
+    # One node places groups in creation order: waiting on the last one
+    # learns that the others are ready too, so the other 99 waits ask nobody.
+    assert pgs[-1].wait(30)
+    assert all(pg.wait(30) for pg in pgs[:-1])
+    assert calls["pg_wait_report"] == 1
+    for pg in pgs:
+        remove_placement_group(pg)
+
+    # A handle pickled into a task sends its creation first.
+    @ray.remote(num_cpus=0)
+    def state_of(p):
+        return ray.util.placement_group_table(p)["state"]
+    with placement._outbox._cv:
+        pg = placement_group([{"CPU": 0.001}])
+        ref = state_of.remote(pg)
+    assert ray.get(ref, timeout=30) in ("PENDING", "CREATED")
+    remove_placement_group(pg)
+
+    # A creation in a task that makes no other placement group call still goes out.
+    @ray.remote(num_cpus=0)
+    def make():
+        return placement_group([{"CPU": 0.001}]).id.hex()
+    made = ray.get(make.remote(), timeout=30)
+    assert wait_for(lambda: made in ray.util.placement_group_table())
+    remove_placement_group(placement.PlacementGroup(made))
+
+    # A creation the GCS never got: wait() says why instead of "not found".
+    def refuse(*args):
+        raise RuntimeError("GCS unreachable (test)")
+    monkeypatch.setattr(_raylet, "pg_create_many", refuse)
+    lost = placement_group([{"CPU": 0.001}])
+    with pytest.raises(RuntimeError, match="never created: GCS unreachable"):
+        lost.wait(5)

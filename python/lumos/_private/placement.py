@@ -57,9 +57,18 @@ class PlacementGroup:
             return _worker._client.api("placement_group_wait", self, timeout_seconds)
         deadline = time.monotonic() + timeout_seconds
         gcs = _gcs()
+        pg_id = self.id.hex()
+        why = _outbox.failed.get(pg_id)
+        if why is not None:
+            raise RuntimeError("placement group %s was never created: %s" % (pg_id, why))
+        if _ready_cache.take(pg_id):
+            return True
+        also = _ready_cache.others(pg_id)
         while True:
             left_ms = int(max(0.0, deadline - time.monotonic()) * 1000)
-            if _raylet.pg_wait(gcs, self.id.hex(), min(left_ms, 5000)):
+            ready, ready_ids = _raylet.pg_wait_report(gcs, pg_id, min(left_ms, 5000), also)
+            _ready_cache.learn(pg_id, ready, ready_ids)
+            if ready:
                 return True
             if left_ms <= 5000:
                 return False
@@ -74,6 +83,7 @@ class PlacementGroup:
         return "PlacementGroup(%s)" % self.id.hex()
 
     def __reduce__(self):
+        _outbox.flush()  # another process may use the handle: its creation goes out first
         return (PlacementGroup, (self.id.hex(), self._bundles))
 
 
@@ -106,29 +116,45 @@ def _submit_ready_task(pg):
 
 def _gcs():
     _worker.core_worker()  # raises when not connected
-    _removals.flush()  # this process sees its own removals
+    _outbox.flush()  # this process sees its own creations and removals
     return _worker.global_state().gcs
 
 
-class _Removals:
-    """Asynchronous removal (Ray documents remove_placement_group() as
-    asynchronous): remove_placement_group() queues the id and returns; a
-    daemon thread sends everything queued in one GCS call (so a burst of
-    removals costs one round trip, not one each). Every other placement
-    group call of this process, and shutdown/exit, first sends what is
-    queued and waits for it, so the process always sees its own removals."""
+class _Outbox:
+    """Asynchronous creations (of unnamed groups) and removals, sent in
+    batches. placement_group() without a name and remove_placement_group()
+    queue their request and return; a daemon thread sends what is queued, in
+    call order, one GCS call per run of creations or removals (a burst of
+    100 groups costs a few round trips, not 100). Every other placement
+    group call of this process, pickling a handle (it may be used in another
+    process), and shutdown/exit first send what is queued and wait for it,
+    so this process always sees its own creations and removals and others
+    see them before they can hold the handle. Named groups are created
+    synchronously: a taken name must raise in placement_group().
+
+    A creation can only fail at the GCS for reasons placement_group()
+    cannot check (the GCS unreachable for good): the failure is logged and
+    remembered, and wait() on that group raises it."""
 
     def __init__(self):
         self._cv = threading.Condition()
-        self._queue = []      # (GcsClient, group id hex)
+        self._queue = []      # (GcsClient, "create" | "remove", payload) in call order
         self._busy = False    # the thread is sending a batch
         self._thread = None
+        self.failed = {}      # group id hex -> why its creation failed
 
-    def add(self, gcs, pg_id):
+    def create(self, gcs, group):
+        """`group`: (id hex, strategy number, bundles, detached, job id bytes)."""
+        self._add(gcs, "create", group)
+
+    def remove(self, gcs, pg_id):
+        self._add(gcs, "remove", pg_id)
+
+    def _add(self, gcs, kind, payload):
         with self._cv:
-            self._queue.append((gcs, pg_id))
+            self._queue.append((gcs, kind, payload))
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="lumos-pg-removal", daemon=True)
+                self._thread = threading.Thread(target=self._run, name="lumos-pg-outbox", daemon=True)
                 self._thread.start()
             self._cv.notify_all()
 
@@ -155,25 +181,104 @@ class _Removals:
                     self._busy = False
                     self._cv.notify_all()
 
-    @staticmethod
-    def _send(batch):
-        by_client = {}
-        for gcs, pg_id in batch:
-            by_client.setdefault(id(gcs), (gcs, []))[1].append(pg_id)
-        for gcs, ids in by_client.values():
+    def _send(self, batch):
+        i = 0
+        while i < len(batch):  # one call per run of the same client and kind
+            gcs, kind = batch[i][0], batch[i][1]
+            j = i
+            while j < len(batch) and batch[j][0] is gcs and batch[j][1] == kind:
+                j += 1
+            payloads = [b[2] for b in batch[i:j]]
+            if kind == "create":
+                self._create(gcs, payloads)
+            else:
+                try:
+                    _raylet.pg_remove_many(gcs, payloads)
+                except Exception as e:  # e.g. the cluster is gone; nothing to return resources to
+                    logging.getLogger(__name__).warning("removing placement group(s) %s failed: %s", payloads, e)
+            i = j
+
+    def _create(self, gcs, groups):
+        try:
+            _raylet.pg_create_many(gcs, groups)
+            return
+        except Exception:
+            pass
+        for group in groups:  # find which ones failed (rare: the batch call failed)
             try:
-                _raylet.pg_remove_many(gcs, ids)
-            except Exception as e:  # e.g. the cluster is gone; nothing to return resources to
-                logging.getLogger(__name__).warning("removing placement group(s) %s failed: %s", ids, e)
+                _raylet.pg_create_many(gcs, [group])
+            except Exception as e:
+                self.failed[group[0]] = str(e)
+                logging.getLogger(__name__).warning("creating placement group %s failed: %s", group[0], e)
 
 
-_removals = _Removals()
-atexit.register(_removals.flush)
+_outbox = _Outbox()
+atexit.register(_outbox.flush)
 
 
 def flush_removals():
-    """Sends queued removals and waits for them (shutdown calls it)."""
-    _removals.flush()
+    """Sends queued creations and removals and waits for them (shutdown calls it)."""
+    _outbox.flush()
+
+
+class _ReadyCache:
+    """What the GCS said about this process's other groups while answering a
+    wait: wait() on a group lists (as also_report) the newest MAX_REPORT
+    groups this process created and has not seen ready, and the reply names those
+    already CREATED, so a loop of waits over a burst of groups costs a few
+    calls. A cached answer is a snapshot: it is used once, and only within
+    FRESH_S of the reply; a group this process removes leaves the cache."""
+
+    MAX_REPORT = 512
+    FRESH_S = 1.0
+    MAX_UNSEEN = 10000   # groups remembered as created-but-not-seen-ready
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._unseen = {}   # id hex -> None, creation order
+        self._ready = {}    # id hex -> time.monotonic() of the reply
+
+    def created(self, pg_id):
+        with self._lock:
+            self._unseen[pg_id] = None
+            if len(self._unseen) > self.MAX_UNSEEN:
+                del self._unseen[next(iter(self._unseen))]
+
+    def forget(self, pg_id):
+        with self._lock:
+            self._unseen.pop(pg_id, None)
+            self._ready.pop(pg_id, None)
+
+    def take(self, pg_id):
+        """True when a fresh reply said the group was created (used once)."""
+        with self._lock:
+            at = self._ready.pop(pg_id, None)
+            return at is not None and time.monotonic() - at <= self.FRESH_S
+
+    def others(self, pg_id):
+        with self._lock:
+            out = []
+            for other in reversed(self._unseen):  # the newest: old ones may never be placed
+                if other != pg_id:
+                    out.append(other)
+                    if len(out) >= self.MAX_REPORT:
+                        break
+            return out
+
+    def learn(self, pg_id, ready, ready_ids):
+        now = time.monotonic()
+        with self._lock:
+            if ready:
+                self._unseen.pop(pg_id, None)
+            for other in ready_ids:
+                if other in self._unseen:
+                    del self._unseen[other]
+                    self._ready[other] = now
+            if len(self._ready) > self.MAX_UNSEEN:  # answers nobody asked for
+                self._ready = {k: t for k, t in self._ready.items() if now - t <= self.FRESH_S}
+
+
+_ready_cache = _ReadyCache()
 
 
 def _gcs_get(pg_id):

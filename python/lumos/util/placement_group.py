@@ -12,7 +12,7 @@ from lumos import _raylet
 from lumos._private import worker as _worker
 from lumos._private.placement import (  # noqa: F401  (the handle and bundle helpers live there)
     BUNDLE_MARKER, PlacementGroup, _gcs, bundle_resources, check_bundle_index, current_group, flush_removals,
-    _removals)
+    _outbox, _ready_cache)
 from lumos._private.ids import PlacementGroupID  # noqa: F401
 
 STRATEGIES = {"PACK": 0, "SPREAD": 1, "STRICT_PACK": 2, "STRICT_SPREAD": 3}
@@ -25,6 +25,8 @@ def _check_amount(where, name, amount):
     if amount < 0:
         raise ValueError("%s: resource %r must be non-negative, got %r" % (where, name, amount))
     scaled = amount * _UNIT
+    if scaled > 9.0e18:  # the GCS's limit (ResourceSet)
+        raise ValueError("%s: resource %r amount %r is too large (limit 9e14)" % (where, name, amount))
     if abs(scaled - round(scaled)) > 1e-9 * max(1.0, scaled):
         raise ValueError("%s: resource %r amount %r is too precise; amounts are multiples of 0.0001" % (
             where, name, amount))
@@ -70,12 +72,17 @@ def placement_group(bundles, strategy="PACK", name="", lifetime=None, _max_cpu_f
                      ("bundle_label_selector", bundle_label_selector)):
         if val is not None:
             raise ValueError("placement_group(%s=...) is not built in lumos yet" % opt)
-    gcs = _gcs()
     pg_id = os.urandom(16).hex()
     job = _worker.current_job_id()
     job_bytes = bytes.fromhex(job) if isinstance(job, str) else job
-    _raylet.pg_create(gcs, pg_id, name, _worker.current_namespace() if name else "", STRATEGIES[strategy],
-                      clean, lifetime == "detached", job_bytes)
+    if name:  # synchronous: a taken name raises here
+        _raylet.pg_create(_gcs(), pg_id, name, _worker.current_namespace(), STRATEGIES[strategy],
+                          clean, lifetime == "detached", job_bytes)
+    else:  # asynchronous and batched (nothing left the GCS could refuse)
+        _worker.core_worker()  # raises when not connected
+        _outbox.create(_worker.global_state().gcs, (pg_id, STRATEGIES[strategy], clean, lifetime == "detached",
+                                                    job_bytes))
+    _ready_cache.created(pg_id)
     return PlacementGroup(pg_id, clean)
 
 
@@ -88,7 +95,8 @@ def remove_placement_group(placement_group):
     if _worker._client is not None:   # client mode
         return _worker._client.api("remove_placement_group", placement_group)
     _worker.core_worker()  # raises when not connected
-    _removals.add(_worker.global_state().gcs, placement_group.id.hex())
+    _ready_cache.forget(placement_group.id.hex())
+    _outbox.remove(_worker.global_state().gcs, placement_group.id.hex())
 
 
 def get_placement_group(placement_group_name):

@@ -106,6 +106,11 @@ Result<PG> GcsPlacementGroupManager::GetNamed(const std::string& name, const std
   return Get(it->second);
 }
 
+bool GcsPlacementGroupManager::IsCreated(const std::string& pg_id) const {
+  auto it = groups_.find(pg_id);
+  return it != groups_.end() && it->second.data.state() == PG::CREATED;
+}
+
 std::vector<PG> GcsPlacementGroupManager::GetAll() const {
   std::vector<PG> out;
   for (const auto& [id, e] : groups_) out.push_back(e.data);

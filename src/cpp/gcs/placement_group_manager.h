@@ -78,6 +78,8 @@ class GcsPlacementGroupManager {
   Result<rpc::PlacementGroupTableData> GetNamed(const std::string& name,
                                                 const std::string& ns) const;
   std::vector<rpc::PlacementGroupTableData> GetAll() const;
+  /// \brief True when the group exists and is CREATED (no copy of its row).
+  bool IsCreated(const std::string& pg_id) const;
   /// \brief Removes the non-detached groups created by the job (it finished).
   void JobFinished(const std::string& job_id, PgActions* actions);
 

@@ -111,8 +111,22 @@ void GcsPlacementGroupScheduler::Kick() {
 }
 
 Status GcsPlacementGroupScheduler::Create(const rpc::PlacementGroupTableData& pg) {
-  Status s = WithManager([&](GcsPlacementGroupManager& m, PgActions*) { return m.Create(pg); });
-  if (s.ok()) PostSchedule();
+  return Create(std::vector<rpc::PlacementGroupTableData>{pg});
+}
+
+Status GcsPlacementGroupScheduler::Create(const std::vector<rpc::PlacementGroupTableData>& pgs) {
+  bool any = false;
+  // One manager call for the whole batch: one storage commit.
+  Status s = WithManager([&](GcsPlacementGroupManager& m, PgActions*) {
+    Status first;
+    for (const auto& pg : pgs) {
+      Status st = m.Create(pg);
+      any = any || st.ok();
+      if (first.ok()) first = st;
+    }
+    return first;
+  });
+  if (any) PostSchedule();
   return s;
 }
 
@@ -162,8 +176,25 @@ std::vector<rpc::PlacementGroupTableData> GcsPlacementGroupScheduler::GetAll() {
 
 Result<bool> GcsPlacementGroupScheduler::WaitUntilReady(const std::string& pg_id,
                                                         int64_t timeout_ms) {
+  return WaitUntilReady(pg_id, timeout_ms, {}, nullptr);
+}
+
+Result<bool> GcsPlacementGroupScheduler::WaitUntilReady(const std::string& pg_id, int64_t timeout_ms,
+                                                        const std::vector<std::string>& also_report,
+                                                        std::vector<std::string>* ready_ids) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   std::unique_lock<std::mutex> lock(mu_);
+  struct Report {  // runs on every return, under the lock
+    GcsPlacementGroupManager& m;
+    const std::vector<std::string>& ids;
+    std::vector<std::string>* out;
+    ~Report() {
+      if (out == nullptr) return;
+      for (const auto& id : ids) {
+        if (m.IsCreated(id)) out->push_back(id);
+      }
+    }
+  } report{manager_, also_report, ready_ids};
   while (true) {
     auto pg = manager_.Get(pg_id);
     if (!pg.ok()) return pg.status();
@@ -254,6 +285,13 @@ void GcsPlacementGroupScheduler::ArmRetryTimer() {
 void GcsPlacementGroupScheduler::Drain() {
   if (draining_ || stopping_) return;
   draining_ = true;
+  // A burst of actions (a batch of creations or removals) leaves in one
+  // write per raylet, not one send() and peer wake-up per group.
+  std::vector<rpc::ConnectionPtr> corked;
+  for (auto& [node, conn] : raylets_) {
+    conn->Cork();
+    corked.push_back(conn);
+  }
   while (!stopping_) {
     PgAction action;
     {
@@ -264,6 +302,7 @@ void GcsPlacementGroupScheduler::Drain() {
     }
     Execute(action);
   }
+  for (auto& conn : corked) conn->Uncork();
   draining_ = false;
 }
 

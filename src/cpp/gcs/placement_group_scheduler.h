@@ -58,6 +58,9 @@ class GcsPlacementGroupScheduler {
 
   // PlacementGroupInfoGcsService operations; thread safe.
   Status Create(const rpc::PlacementGroupTableData& pg);
+  /// \brief Registers every group of `pgs` (one lock, one storage commit);
+  /// the first error, the others are still registered.
+  Status Create(const std::vector<rpc::PlacementGroupTableData>& pgs);
   Status Remove(const std::string& pg_id);
   /// \brief Removes every group of `pg_ids` (one lock, one storage commit);
   /// the first error, the others are still removed.
@@ -68,6 +71,11 @@ class GcsPlacementGroupScheduler {
   /// \brief Blocks up to timeout_ms: true when CREATED; NotFound/Invalid
   /// when the group is unknown or was removed.
   Result<bool> WaitUntilReady(const std::string& pg_id, int64_t timeout_ms);
+  /// \brief Same, and (whatever the result) appends to `ready_ids` those of
+  /// `also_report` that are CREATED when it returns (not waited for).
+  Result<bool> WaitUntilReady(const std::string& pg_id, int64_t timeout_ms,
+                              const std::vector<std::string>& also_report,
+                              std::vector<std::string>* ready_ids);
 
   /// \brief Removes the job's non-detached groups (job id binary); thread safe.
   void JobFinished(const std::string& job_id);

@@ -11,9 +11,15 @@ grpc::Status PlacementGroupInfoService::CreatePlacementGroup(
     grpc::ServerContext* context, const rpc::CreatePlacementGroupRequest* req,
     rpc::CreatePlacementGroupReply* reply) {
   LUMOS_GCS_CHECK_AUTH(context);
-  rpc::PlacementGroupTableData pg = req->placement_group();
-  if (pg.create_time_ms() == 0) pg.set_create_time_ms(WallClockMs());
-  FillGcsStatus(scheduler_->Create(pg), reply->mutable_status());
+  std::vector<rpc::PlacementGroupTableData> pgs;
+  pgs.reserve(1 + req->more_placement_groups_size());
+  pgs.push_back(req->placement_group());
+  pgs.insert(pgs.end(), req->more_placement_groups().begin(), req->more_placement_groups().end());
+  const int64_t now = WallClockMs();
+  for (auto& pg : pgs) {
+    if (pg.create_time_ms() == 0) pg.set_create_time_ms(now);
+  }
+  FillGcsStatus(scheduler_->Create(pgs), reply->mutable_status());
   return grpc::Status::OK;
 }
 
@@ -57,8 +63,11 @@ grpc::Status PlacementGroupInfoService::WaitPlacementGroupUntilReady(
   LUMOS_GCS_CHECK_AUTH(context);
   // Bounded so that a handler thread is never parked for long; callers loop.
   int64_t timeout = std::clamp<int64_t>(req->timeout_ms(), 0, 10000);
-  auto r = scheduler_->WaitUntilReady(req->placement_group_id(), timeout);
+  std::vector<std::string> also(req->also_report_ids().begin(), req->also_report_ids().end());
+  std::vector<std::string> ready_ids;
+  auto r = scheduler_->WaitUntilReady(req->placement_group_id(), timeout, also, &ready_ids);
   reply->set_ready(r.ok() && r.value());
+  for (auto& id : ready_ids) reply->add_ready_ids(std::move(id));
   FillGcsStatus(r.status(), reply->mutable_status());
   return grpc::Status::OK;
 }

@@ -419,6 +419,16 @@ Status GcsClient::CreatePlacementGroup(const PlacementGroupTableData& pg) {
                      req, &rep);
 }
 
+Status GcsClient::CreatePlacementGroups(const std::vector<PlacementGroupTableData>& pgs) {
+  if (pgs.empty()) return Status::InvalidArgument("CreatePlacementGroups: no group given");
+  CreatePlacementGroupRequest req;
+  *req.mutable_placement_group() = pgs[0];
+  for (size_t i = 1; i < pgs.size(); i++) *req.add_more_placement_groups() = pgs[i];
+  CreatePlacementGroupReply rep;
+  return impl_->Call("CreatePlacementGroup", address_, LUMOS_GCS_METHOD(pg, CreatePlacementGroup),
+                     req, &rep);
+}
+
 Status GcsClient::RemovePlacementGroups(const std::vector<std::string>& pg_ids) {
   RemovePlacementGroupRequest req;
   for (const auto& id : pg_ids) req.add_more_placement_group_ids(id);
@@ -459,13 +469,22 @@ Status GcsClient::GetAllPlacementGroup(std::vector<PlacementGroupTableData>* pgs
 
 Status GcsClient::WaitPlacementGroupUntilReady(const std::string& pg_id, int64_t timeout_ms,
                                                bool* ready) {
+  std::vector<std::string> unused;
+  return WaitPlacementGroupUntilReady(pg_id, timeout_ms, {}, ready, &unused);
+}
+
+Status GcsClient::WaitPlacementGroupUntilReady(const std::string& pg_id, int64_t timeout_ms,
+                                               const std::vector<std::string>& also_report,
+                                               bool* ready, std::vector<std::string>* ready_ids) {
   WaitPlacementGroupUntilReadyRequest req;
   req.set_placement_group_id(pg_id);
   req.set_timeout_ms(timeout_ms);
+  for (const auto& id : also_report) req.add_also_report_ids(id);
   WaitPlacementGroupUntilReadyReply rep;
   LUMOS_RETURN_NOT_OK(impl_->Call("WaitPlacementGroupUntilReady", address_,
                                   LUMOS_GCS_METHOD(pg, WaitPlacementGroupUntilReady), req, &rep));
   *ready = rep.ready();
+  ready_ids->assign(rep.ready_ids().begin(), rep.ready_ids().end());
   return Status::OK();
 }
 

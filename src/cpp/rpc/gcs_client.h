@@ -107,6 +107,8 @@ class GcsClient {
   /// \brief Registers the group; the GCS reserves it asynchronously.
   /// AlreadyExists when the name is taken in the namespace.
   Status CreatePlacementGroup(const PlacementGroupTableData& pg);
+  /// \brief Registers every group (non-empty) in one call; the first error, after trying all.
+  Status CreatePlacementGroups(const std::vector<PlacementGroupTableData>& pgs);
   /// \brief Removes every group in one call; the first error, after trying all.
   Status RemovePlacementGroups(const std::vector<std::string>& pg_ids);
   /// \brief Returns its bundles' resources. NotFound if unknown; twice is OK.
@@ -118,6 +120,11 @@ class GcsClient {
   /// \brief Waits up to `timeout_ms` (at most 10 s per call) for the group to
   /// be created. Invalid if it was removed.
   Status WaitPlacementGroupUntilReady(const std::string& pg_id, int64_t timeout_ms, bool* ready);
+  /// \brief Same, and fills `ready_ids` with those of `also_report` that
+  /// were created when the GCS answered (they are not waited for).
+  Status WaitPlacementGroupUntilReady(const std::string& pg_id, int64_t timeout_ms,
+                                      const std::vector<std::string>& also_report, bool* ready,
+                                      std::vector<std::string>* ready_ids);
 
   // Task events (gcs/task_event_manager.h).
   /// \brief Core worker -> GCS: one batch of task state transitions, within
