@@ -18,15 +18,26 @@ _FAST = frozenset((int, float, bool, type(None), str, bytes))
 
 
 def _simple(obj, depth=0):
+    # Loops, not all(generator): this runs for every call's arguments.
     t = type(obj)
     if t in _FAST:
         return True
     if depth >= 2:
         return False
     if t is tuple or t is list:
-        return len(obj) <= 32 and all(_simple(x, depth + 1) for x in obj)
+        if len(obj) > 32:
+            return False
+        for x in obj:
+            if type(x) not in _FAST and not _simple(x, depth + 1):
+                return False
+        return True
     if t is dict:
-        return len(obj) <= 32 and all(type(k) in _FAST and _simple(v, depth + 1) for k, v in obj.items())
+        if len(obj) > 32:
+            return False
+        for k, v in obj.items():
+            if type(k) not in _FAST or (type(v) not in _FAST and not _simple(v, depth + 1)):
+                return False
+        return True
     return False
 
 

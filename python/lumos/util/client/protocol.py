@@ -53,9 +53,18 @@ ERROR = 1
 NOTICE = 2
 
 
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+_NO_BUFFERS = _U32.pack(0)
+
+
 def encode(env, payload=b"", buffers=()):
     """The frames of one message: a list of one frame, or for a large message
     a generator that copies one CHUNK at a time out of the buffers."""
+    if not buffers:   # the usual small request or reply: one join
+        env_b = pickle.dumps(env, protocol=5)
+        if len(env_b) + len(payload) + 16 < CHUNK:
+            return [b"".join((b"M", _U32.pack(len(env_b)), env_b, _U64.pack(len(payload)), payload, _NO_BUFFERS))]
     parts, total = _parts(env, payload, buffers)
     if total < CHUNK:
         return [b"M" + b"".join(parts)]
@@ -176,14 +185,17 @@ class Message:
 
     def __init__(self, body, chunked):
         self.chunked = chunked
-        (n,) = struct.unpack_from("<I", body, 0)
+        n = _U32.unpack_from(body, 0)[0]
         self.env = pickle.loads(body[4:4 + n])
         pos = 4 + n
-        (plen,) = struct.unpack_from("<Q", body, pos)
+        plen = _U64.unpack_from(body, pos)[0]
         pos += 8
         self.payload = body[pos:pos + plen]
         pos += plen
-        (nbuf,) = struct.unpack_from("<I", body, pos)
+        nbuf = _U32.unpack_from(body, pos)[0]
+        if not nbuf:
+            self.buffers = []
+            return
         pos += 4
         lens = struct.unpack_from("<%dQ" % nbuf, body, pos) if nbuf else ()
         pos += 8 * nbuf

@@ -94,6 +94,8 @@ class FrameReader:
         data = self._f.read(n - 1)
         if len(data) < n - 1:
             raise ConnectionError("the connection closed mid-frame")
+        if kind == b"M":
+            return P.Message(memoryview(data), False)   # no copy to put the kind back
         return asm.feed(kind + data)
 
     def _fill(self, view):
