@@ -9,6 +9,8 @@ a syscall or a wake-up per call shows here as +1.0 whatever the load.
     .venv/bin/python benchmarks/call_cost_benchmark.py            # lumos
     /path/to/ray-venv/bin/python benchmarks/call_cost_benchmark.py --ray
     ... --filter "actor" --calls 20000 --json out.json
+    ... --client     # the client lines (lumos://, ray://): client, its
+                     # server-side driver and the cluster, per client call
 """
 import argparse
 import json
@@ -108,12 +110,57 @@ def workloads(ray, batch):
     ]
 
 
+def client_workloads(ray):
+    """The `client:` lines of `microbenchmark` (Ray's ray_client_microbenchmark
+    workloads): (line, one round, calls per round)."""
+    import numpy as np
+
+    @ray.remote(num_cpus=0)
+    class Actor:
+        def small_value(self):
+            return b"ok"
+
+    a = Actor.remote()
+    ray.get(a.small_value.remote())
+    value = ray.put(0)
+    arr = np.zeros(100 * 1024 * 1024, dtype=np.int64)
+    return [
+        ("client: get calls", lambda: ray.get(value), 1),
+        ("client: put calls", lambda: ray.put(0), 1),
+        ("client: 1:1 actor calls sync", lambda: ray.get(a.small_value.remote()), 1),
+        ("client: 1:1 actor calls async", lambda: ray.get([a.small_value.remote() for _ in range(1000)]), 1000),
+        ("client: put gigabytes", lambda: ray.put(arr), 1),   # 800 MB a call: --calls / 500 of them
+    ]
+
+
+def connect_client(ray, is_ray, stack):
+    """Connects this process as a client of a cluster started here (its
+    processes are children of this one, so perf sees them)."""
+    if is_ray:
+        from ray.util.client.ray_client_helpers import ray_start_client_server
+
+        def handler(job_config=None, **kw):   # what ray_client_microbenchmark does
+            from ray._private.client_mode_hook import disable_client_hook
+            with disable_client_hook():
+                import ray as real_ray
+                if not real_ray.is_initialized():
+                    real_ray.init()
+        return stack.enter_context(ray_start_client_server(ray_connect_handler=handler))
+    from lumos._private.node import Node, free_port
+    node = Node(head=True, client_server_port=free_port(), detached=False).start()
+    stack.callback(node.stop)
+    ray.init("lumos://127.0.0.1:%d" % node.client_server_port, _auth_token=node.auth_token)
+    stack.callback(ray.shutdown)
+    return ray
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ray", action="store_true", help="measure Ray (run with Ray's Python)")
     ap.add_argument("--filter", default="", help="only lines containing this")
     ap.add_argument("--calls", type=int, default=10000, help="calls per line (default 10000)")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--client", action="store_true", help="the client-mode lines instead")
     args = ap.parse_args()
     if shutil.which("perf") is None:
         sys.exit("call_cost_benchmark: needs `perf` (Debian: linux-perf)")
@@ -121,13 +168,21 @@ def main():
         import ray
     else:
         import lumos as ray
-    ray.init(num_cpus=2, include_dashboard=False)
+    import contextlib
+    stack = contextlib.ExitStack()
+    if args.client:
+        ray = connect_client(ray, args.ray, stack)
+        lines = client_workloads(ray)
+    else:
+        ray.init(num_cpus=2, include_dashboard=False)
+        stack.callback(ray.shutdown)
+        lines = workloads(ray, 1000)
     results = []
-    try:
-        for name, fn, per_round in workloads(ray, 1000):
+    with stack:
+        for name, fn, per_round in lines:
             if args.filter not in name:
                 continue
-            rounds = max(1, args.calls // per_round)
+            rounds = max(1, args.calls // per_round // (500 if "gigabytes" in name else 1))
             for _ in range(max(1, rounds // 10)):   # warm: workers up, caches filled
                 fn()
             pids = cluster_pids()
@@ -144,8 +199,6 @@ def main():
             print("%-32s syscalls/call %7.2f  ctx-switches/call %6.2f  cpu us/call %7.1f  (%d calls, %d processes)"
                   % (name, row["syscalls_per_call"], row["context_switches_per_call"],
                      row["cpu_us_per_call"], calls, len(pids)), flush=True)
-    finally:
-        ray.shutdown()
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"system": "ray" if args.ray else "lumos", "results": results}, f, indent=1)
