@@ -535,6 +535,23 @@ cdef class CoreWorker:
         """The task id a cancel request wants interrupted (b"" if none)."""
         return _pyb(self._get().TakeCancelTarget())
 
+    def enable_direct_calls(self):
+        """Async actor: its calls (those without ObjectRef arguments) are run
+        by run_direct_calls from now on; returns the eventfd that is readable
+        while some wait (the loop's reader)."""
+        cdef int fd = -1
+        check_status(self._get().EnableDirectCalls(&fd))
+        return fd
+
+    def run_direct_calls(self):
+        """Hands every waiting direct call to the executor on this thread;
+        returns how many (their replies are corked until flush_replies)."""
+        cdef CCoreWorker* cw = self._get()
+        cdef int n
+        with nogil:
+            n = cw.RunDirectCalls()
+        return n
+
     def run_task_loop(self):
         cdef CCoreWorker* cw = self._get()
         cdef CStatus s

@@ -63,6 +63,9 @@ class TaskExecutor:
         self._async_calls = {}       # task id -> asyncio task (async actors)
         self._async_lock = threading.Lock()
         self._contexts = {}          # task id -> TaskContext of the calls running now
+        # Only a task on the main thread can be interrupted by the cancel
+        # signal: direct calls run __call__ on an async actor's loop thread.
+        self._main_ident = threading.get_ident()
 
     def mark_cancelled(self, task_id):
         """Records a cancel request for a running call (its is_canceled())."""
@@ -92,8 +95,10 @@ class TaskExecutor:
 
     def __call__(self, function_id, module, function_name, name, job_id, task_id, args, kwarg_names,
                  num_returns, actor, replier, opts=(False, b"", False, b"", False, 0)):
+        on_main = threading.get_ident() == self._main_ident
         try:
-            self.running_task_id = task_id
+            if on_main:
+                self.running_task_id = task_id
             if self.cancel_before_start == task_id:
                 self.cancel_before_start = None
                 raise KeyboardInterrupt("cancelled before it started")
@@ -109,11 +114,13 @@ class TaskExecutor:
             # A cancel that landed outside the task's body: while its function
             # or arguments were loaded, or as its reply left. The body's own
             # handler covers the rest.
-            self.running_task_id = None
+            if on_main:
+                self.running_task_id = None
             if not replier.finished:
                 self._finish_cancelled(replier, name, num_returns)
         finally:
-            self.running_task_id = None
+            if on_main:
+                self.running_task_id = None
 
     def _dispatch(self, function_id, function_name, name, job_id, task_id, args, kwarg_names, num_returns,
                   actor, replier, opts):
@@ -239,7 +246,25 @@ class TaskExecutor:
                 runtime.loop.call_soon_threadsafe(runtime.loop.stop)
                 return failed(e)
         self._state.actor = runtime
+        if runtime.loop is not None:
+            self._serve_direct_calls(runtime.loop)
         return False, [], ""
+
+    def _serve_direct_calls(self, loop):
+        """An async actor's later calls reach its default loop's thread
+        directly (CoreWorker::EnableDirectCalls): that thread runs them when
+        the core worker's eventfd says some wait, and starts each as a task
+        of its own loop (_call_actor), with no hand-over from the main thread.
+        A batch's replies leave together once the loop has run the tasks' first
+        steps (most small calls finish in theirs)."""
+        cw = self._state.core_worker
+        if cw is None:
+            return
+
+        def run_waiting_calls():
+            if cw.run_direct_calls() > 1:
+                loop.call_soon(cw.flush_replies)
+        loop.call_soon_threadsafe(loop.add_reader, cw.enable_direct_calls(), run_waiting_calls)
 
     def _call_actor(self, method_name, name, task_id, args, kwarg_names, num_returns, replier, opts, group=""):
         runtime = self._state.actor
@@ -314,7 +339,10 @@ class TaskExecutor:
                         self._async_calls.pop(task_id, None)
                     self._contexts.pop(task_id, None)
                 self._finish(replier, *outcome)
-            asyncio.run_coroutine_threadsafe(run_async(), executor.loop)
+            if asyncio.events._get_running_loop() is executor.loop:
+                executor.loop.create_task(run_async())   # a direct call, on that loop's thread
+            else:
+                asyncio.run_coroutine_threadsafe(run_async(), executor.loop)
         elif opts[4]:
             if executor is not None:
                 executor.submit(self._in_context, ctx, self._stream_call, replier, name, bound, prepared, opts)

@@ -133,7 +133,10 @@ Status CoreWorker::Connect() {
   return Status::OK();
 }
 
-CoreWorker::~CoreWorker() { Shutdown(); }
+CoreWorker::~CoreWorker() {
+  Shutdown();
+  if (direct_fd_ >= 0) ::close(direct_fd_);
+}
 
 void CoreWorker::Shutdown() {
   if (shut_down_.exchange(true)) return;
@@ -155,6 +158,7 @@ void CoreWorker::Shutdown() {
     std::lock_guard<std::mutex> lock(queue_mu_);
     exit_requested_ = true;
     task_queue_.clear();
+    direct_queue_.clear();
   }
   queue_cv_.notify_all();
   if (loop_) loop_->Join();

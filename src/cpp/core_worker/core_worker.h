@@ -185,6 +185,18 @@ class CoreWorker {
   void EnqueueTask(const rpc::ConnectionPtr& conn, rpc::Frame&& frame);
   /// \brief Worker only: ask RunTaskLoop to return after the current task.
   void RequestExit(const std::string& reason);
+  /// \brief Worker of an async actor, once it is created: from now on its
+  /// calls without ObjectRef arguments are taken by the thread of its default
+  /// asyncio loop (RunDirectCalls) instead of the main thread, so a call is not
+  /// handed from one Python thread to another (a GIL hand-over and a wake-up
+  /// of the loop per call). Returns an eventfd that is readable while such
+  /// calls wait (`*fd`). Calls with ObjectRef arguments still go to RunTaskLoop:
+  /// their fetch would stall every coroutine of the loop. (core_worker_direct_calls.cc)
+  Status EnableDirectCalls(int* fd);
+  /// \brief The loop thread: hands every waiting direct call to the executor,
+  /// in arrival order; returns how many. Replies of a batch are corked until
+  /// FlushReplies.
+  int RunDirectCalls();
   /// \brief Sends printed lines to the caller of the current (or last) task;
   /// a driver writes them to its own stdout/stderr.
   void ForwardLogs(const std::vector<std::string>& lines, bool is_err);
@@ -375,6 +387,14 @@ class CoreWorker {
   // elsewhere); actor calls (exiting) fail with WorkerDied as before.
   void ReturnUnrun(std::deque<std::pair<rpc::ConnectionPtr, rpc::Frame>> items, bool exiting);
   static bool IsNormalTaskPush(const rpc::Frame& frame);
+  // Direct calls (EnableDirectCalls): which pushes qualify, and answering the
+  // waiting ones WorkerDied when the worker leaves.
+  static bool IsDirectCall(const rpc::Frame& frame);
+  void EnqueueDirect(const rpc::ConnectionPtr& conn, rpc::Frame&& frame);
+  void ReturnDirectQueue();
+  std::atomic<int> direct_fd_{-1};  // eventfd; -1 until EnableDirectCalls
+  std::deque<std::pair<rpc::ConnectionPtr, rpc::Frame>> direct_queue_;  // GUARDED_BY(queue_mu_)
+  bool direct_signalled_ = false;  // GUARDED_BY(queue_mu_): the eventfd is readable
   std::atomic<int64_t> normal_task_start_us_{0};  // steady clock; 0: no normal task running
   std::atomic<uint64_t> normal_task_seq_{0};      // counts normal tasks started
   std::unique_ptr<asio::steady_timer> return_timer_;

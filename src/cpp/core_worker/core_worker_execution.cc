@@ -40,7 +40,11 @@ Status CoreWorker::RunTaskLoop() {
           if (stop) return Status::Interrupted("task loop interrupted");
         }
       }
-      if (task_queue_.empty()) return Status::OK();  // exit requested while idle
+      if (task_queue_.empty()) {  // exit requested while idle
+        lock.unlock();
+        ReturnDirectQueue();
+        return Status::OK();
+      }
       item = std::move(task_queue_.front());
       task_queue_.pop_front();
       more_queued = !task_queue_.empty();
@@ -67,6 +71,7 @@ Status CoreWorker::RunTaskLoop() {
         unrun.swap(task_queue_);
       }
       ReturnUnrun(std::move(unrun), true);
+      ReturnDirectQueue();
       return Status::OK();
     }
   }
@@ -145,6 +150,10 @@ bool CoreWorker::IsNormalTaskPush(const rpc::Frame& frame) {
 }
 
 void CoreWorker::EnqueueTask(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
+  if (direct_fd_.load(std::memory_order_acquire) >= 0 && IsDirectCall(frame)) {
+    EnqueueDirect(conn, std::move(frame));
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     task_queue_.emplace_back(conn, std::move(frame));
@@ -243,7 +252,8 @@ void CoreWorker::HandleCancelTask(const rpc::Frame& frame) {
   // Still queued here: answer it as cancelled without running it.
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
-    for (auto it = task_queue_.begin(); it != task_queue_.end(); ++it) {
+    for (auto* queue : {&task_queue_, &direct_queue_}) {
+    for (auto it = queue->begin(); it != queue->end(); ++it) {
       rpc::PushTaskRequest push;
       if (!push.ParseFromString(it->second.payload) || push.task().task_id() != req.task_id()) continue;
       rpc::PushTaskReply reply;
@@ -256,8 +266,9 @@ void CoreWorker::HandleCancelTask(const rpc::Frame& frame) {
       reply.set_was_cancelled(true);
       reply.set_is_application_error(true);
       it->first->SendReply(it->second.header.request_id, rpc::PUSH_TASK, reply);
-      task_queue_.erase(it);
+      queue->erase(it);
       return;
+    }
     }
   }
   {

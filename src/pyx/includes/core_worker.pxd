@@ -144,6 +144,8 @@ cdef extern from "core_worker/core_worker.h" namespace "lumos::core" nogil:
         c_string TakeCancelTarget()
         void FlushReplies()
         CStatus RunTaskLoop()
+        CStatus EnableDirectCalls(int* fd)
+        int RunDirectCalls()
         void RequestExit(const c_string& reason)
         void ForwardLogs(const c_vector[c_string]& lines, c_bool is_err)
         void RecordProfileEvent(const CTaskID& task, int attempt, c_string name, int64_t start_us,
