@@ -338,11 +338,7 @@ void GcsPlacementGroupScheduler::Execute(const PgAction& a) {
                             rpc::PrepareBundlesReply reply;
                             bool ok = s.ok() && reply.ParseFromString(f.payload) && reply.success();
                             std::string why = s.ok() ? reply.message() : s.ToString();
-                            WithManager([&](GcsPlacementGroupManager& m, PgActions* out) {
-                              m.PrepareDone(pg, attempt, node, ok, why, out);
-                              return 0;
-                            });
-                            if (!ok) ArmRetryTimer();
+                            OnReply(RayletReply{true, pg, attempt, node, ok, std::move(why)});
                           });
       return;
     }
@@ -363,11 +359,7 @@ void GcsPlacementGroupScheduler::Execute(const PgAction& a) {
                             rpc::CommitBundlesReply reply;
                             bool ok = s.ok() && reply.ParseFromString(f.payload) && reply.success();
                             std::string why = s.ok() ? reply.message() : s.ToString();
-                            WithManager([&](GcsPlacementGroupManager& m, PgActions* out) {
-                              m.CommitDone(pg, attempt, node, ok, why, out);
-                              return 0;
-                            });
-                            if (!ok) ArmRetryTimer();
+                            OnReply(RayletReply{false, pg, attempt, node, ok, std::move(why)});
                           });
       return;
     }
@@ -379,6 +371,40 @@ void GcsPlacementGroupScheduler::Execute(const PgAction& a) {
     case PgAction::kReady:
       return;  // handled above
   }
+}
+
+void GcsPlacementGroupScheduler::OnReply(RayletReply r) {
+  if (!loop_.InLoopThread()) {
+    loop_.Post([this, r = std::move(r)]() mutable { OnReply(std::move(r)); });
+    return;
+  }
+  // The replies of one read from a raylet (a burst of groups) are applied
+  // together: one lock, one storage commit and one wake-up of the waiters,
+  // not one each. Nothing is visible before its commit (same WithManager).
+  replies_.push_back(std::move(r));
+  if (replies_posted_) return;
+  replies_posted_ = true;
+  loop_.Post([this] { ApplyReplies(); });
+}
+
+void GcsPlacementGroupScheduler::ApplyReplies() {
+  replies_posted_ = false;
+  std::vector<RayletReply> batch;
+  batch.swap(replies_);
+  if (stopping_ || batch.empty()) return;
+  bool failed = false;
+  WithManager([&](GcsPlacementGroupManager& m, PgActions* out) {
+    for (const auto& r : batch) {
+      if (r.prepare) {
+        m.PrepareDone(r.pg_id, r.attempt, r.node, r.ok, r.why, out);
+      } else {
+        m.CommitDone(r.pg_id, r.attempt, r.node, r.ok, r.why, out);
+      }
+      failed = failed || !r.ok;
+    }
+    return 0;
+  });
+  if (failed) ArmRetryTimer();
 }
 
 void GcsPlacementGroupScheduler::SendCancel(const rpc::ConnectionPtr& raylet, const PgAction& a,

@@ -93,6 +93,16 @@ class GcsPlacementGroupScheduler {
   void Drain();
   void Execute(const PgAction& a);
   void SendCancel(const rpc::ConnectionPtr& raylet, const PgAction& a, const NodeID& node);
+  struct RayletReply {  // of a PREPARE_BUNDLES (prepare) or COMMIT_BUNDLES
+    bool prepare = true;
+    std::string pg_id;
+    uint64_t attempt = 0;
+    NodeID node;
+    bool ok = false;
+    std::string why;
+  };
+  void OnReply(RayletReply r);
+  void ApplyReplies();
   // full: take every node's reported availability (else only new nodes').
   void RefreshNodesAndSchedule(bool full);
   void ArmRetryTimer();
@@ -116,6 +126,8 @@ class GcsPlacementGroupScheduler {
   bool draining_ = false;
   bool retry_armed_ = false;
   bool knows_nodes_ = false;
+  std::vector<RayletReply> replies_;  // raylet replies not yet given to the manager
+  bool replies_posted_ = false;
   std::atomic<bool> schedule_posted_{false};
   std::unique_ptr<asio::steady_timer> retry_timer_;
   std::unordered_map<NodeID, rpc::ConnectionPtr> raylets_;
