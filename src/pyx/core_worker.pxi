@@ -535,13 +535,19 @@ cdef class CoreWorker:
         """The task id a cancel request wants interrupted (b"" if none)."""
         return _pyb(self._get().TakeCancelTarget())
 
-    def enable_direct_calls(self):
-        """Async actor: its calls (those without ObjectRef arguments) are run
-        by run_direct_calls from now on; returns the eventfd that is readable
-        while some wait (the loop's reader)."""
+    def enable_direct_calls(self, c_bool threads):
+        """An async (threads False) or threaded actor's calls are taken by
+        run_direct_calls / serve_direct_calls from now on; returns the eventfd
+        that is readable while some wait (the loop's reader; -1 for threads)."""
         cdef int fd = -1
-        check_status(self._get().EnableDirectCalls(&fd))
+        check_status(self._get().EnableDirectCalls(threads, &fd))
         return fd
+
+    def serve_direct_calls(self):
+        """A threaded actor's pool thread: runs its calls until the worker exits."""
+        cdef CCoreWorker* cw = self._get()
+        with nogil:
+            cw.ServeDirectCalls()
 
     def run_direct_calls(self):
         """Hands every waiting direct call to the executor on this thread;

@@ -25,12 +25,17 @@ import threading
 
 class CallPool:
     """`n` threads taking calls from one queue (cheaper per call than
-    concurrent.futures: no Future objects, one C-level queue)."""
+    concurrent.futures: no Future objects, one C-level queue).
 
-    def __init__(self, n, name="lumos-actor"):
-        self._q = queue.SimpleQueue()
+    With `serve` (the default group of an actor without named groups), each
+    thread runs serve() instead: the core worker hands the calls to these
+    threads itself (CoreWorker::ServeDirectCalls), and a call reaches submit()
+    already on the thread that runs it, so submit() runs it there."""
+
+    def __init__(self, n, name="lumos-actor", serve=None):
+        self._q = None if serve else queue.SimpleQueue()
         for i in range(n):
-            threading.Thread(target=self._run, name="%s-%d" % (name, i), daemon=True).start()
+            threading.Thread(target=serve or self._run, name="%s-%d" % (name, i), daemon=True).start()
 
     def _run(self):
         while True:
@@ -38,7 +43,10 @@ class CallPool:
             fn(*args)
 
     def submit(self, fn, *args):
-        self._q.put((fn, args))
+        if self._q is None:
+            fn(*args)
+        else:
+            self._q.put((fn, args))
 
 
 class AsyncGroup:
@@ -63,15 +71,27 @@ class ConcurrencyGroups:
     """The executors of one actor: `default` (a CallPool, an AsyncGroup, or
     None for the main thread) and one per named group."""
 
-    def __init__(self, is_asyncio, max_concurrency, groups=None):
+    def __init__(self, is_asyncio, max_concurrency, groups=None, serve_direct=None):
+        """serve_direct: the core worker's blocking ServeDirectCalls, for the
+        default pool of a threaded actor without named groups (see CallPool)."""
         groups = groups or {}
         self.is_asyncio = is_asyncio
         if is_asyncio:
             self.default = AsyncGroup(max_concurrency)
             self.named = {g: AsyncGroup(n, "lumos-actor-asyncio-%s" % g) for g, n in groups.items()}
         else:
-            self.default = CallPool(max_concurrency) if max_concurrency > 1 or groups else None
+            serve = serve_direct if not groups else None
+            self.default = CallPool(max_concurrency, serve=serve) if max_concurrency > 1 or groups else None
             self.named = {g: CallPool(n, "lumos-actor-%s" % g) for g, n in groups.items()}
+
+    def takes_direct_calls(self):
+        """Whether the core worker may hand this actor's calls to the threads
+        that run them (CoreWorker::EnableDirectCalls): an async actor's
+        default loop, or a threaded actor's default pool, and only without
+        named groups (one group must not wait behind another's busy thread)."""
+        if self.named:
+            return False
+        return self.is_asyncio or self.default is not None
 
     def group(self, name):
         """The executor of group `name` ("" or None: the default group, None

@@ -31,7 +31,7 @@ class ActorRuntime:
     group's."""
 
     def __init__(self, instance, actor_id, class_name, max_concurrency, is_asyncio, serialized_handle,
-                 module="", resources=None, actor_name="", concurrency_groups=None):
+                 module="", resources=None, actor_name="", concurrency_groups=None, core_worker=None):
         self.instance = instance
         self.actor_id = actor_id
         self.class_name = class_name
@@ -41,7 +41,8 @@ class ActorRuntime:
         self.actor_name = actor_name    # "" when unnamed
         self.reconstructed = None       # asked of the GCS on first use (num_restarts > 0)
         self.exited = None              # why, once exit_actor() began: later calls are refused
-        self.groups = actor_concurrency.ConcurrencyGroups(is_asyncio, max_concurrency, concurrency_groups)
+        serve = core_worker.serve_direct_calls if core_worker is not None else None
+        self.groups = actor_concurrency.ConcurrencyGroups(is_asyncio, max_concurrency, concurrency_groups, serve)
         default = self.groups.default
         self.loop = default.loop if is_asyncio else None
         self.semaphore = default.semaphore if is_asyncio else None
@@ -232,7 +233,8 @@ class TaskExecutor:
         runtime = ActorRuntime(instance, actor_id, class_name, max(1, max_concurrency), is_asyncio,
                                serialized_handle, module=getattr(cls, "__module__", "") or "",
                                resources=ctx.resources if ctx is not None else {},
-                               actor_name=_tinfo(opts)[3], concurrency_groups=_groups_of(serialized_handle))
+                               actor_name=_tinfo(opts)[3], concurrency_groups=_groups_of(serialized_handle),
+                               core_worker=self._state.core_worker)
         if async_init:
             async def run_init():
                 token = task_context.enter(ctx)
@@ -246,25 +248,29 @@ class TaskExecutor:
                 runtime.loop.call_soon_threadsafe(runtime.loop.stop)
                 return failed(e)
         self._state.actor = runtime
-        if runtime.loop is not None:
-            self._serve_direct_calls(runtime.loop)
+        if self._state.core_worker is not None and runtime.groups.takes_direct_calls():
+            self._take_direct_calls(runtime)
         return False, [], ""
 
-    def _serve_direct_calls(self, loop):
-        """An async actor's later calls reach its default loop's thread
-        directly (CoreWorker::EnableDirectCalls): that thread runs them when
-        the core worker's eventfd says some wait, and starts each as a task
-        of its own loop (_call_actor), with no hand-over from the main thread.
-        A batch's replies leave together once the loop has run the tasks' first
-        steps (most small calls finish in theirs)."""
+    def _take_direct_calls(self, runtime):
+        """The actor's later calls reach the threads that run them directly
+        (CoreWorker::EnableDirectCalls), with no hand-over from the main
+        thread. A threaded actor's pool threads already wait in
+        serve_direct_calls (actor_concurrency.CallPool). An async actor's
+        default loop runs them when the core worker's eventfd says some wait,
+        and starts each as a task of that loop (_call_actor); a batch's
+        replies leave together once the loop has run the tasks' first steps
+        (most small calls finish in theirs)."""
         cw = self._state.core_worker
-        if cw is None:
+        if runtime.loop is None:
+            cw.enable_direct_calls(True)
             return
+        loop = runtime.loop
 
         def run_waiting_calls():
             if cw.run_direct_calls() > 1:
                 loop.call_soon(cw.flush_replies)
-        loop.call_soon_threadsafe(loop.add_reader, cw.enable_direct_calls(), run_waiting_calls)
+        loop.call_soon_threadsafe(loop.add_reader, cw.enable_direct_calls(False), run_waiting_calls)
 
     def _call_actor(self, method_name, name, task_id, args, kwarg_names, num_returns, replier, opts, group=""):
         runtime = self._state.actor

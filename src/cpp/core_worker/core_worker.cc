@@ -161,6 +161,7 @@ void CoreWorker::Shutdown() {
     direct_queue_.clear();
   }
   queue_cv_.notify_all();
+  direct_cv_.notify_all();
   if (loop_) loop_->Join();
   // Everything holding sockets of the loop goes before the loop itself,
   // including borrowers' GET_OBJECT_STATUS replies still waiting for a value.

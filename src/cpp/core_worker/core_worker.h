@@ -185,18 +185,26 @@ class CoreWorker {
   void EnqueueTask(const rpc::ConnectionPtr& conn, rpc::Frame&& frame);
   /// \brief Worker only: ask RunTaskLoop to return after the current task.
   void RequestExit(const std::string& reason);
-  /// \brief Worker of an async actor, once it is created: from now on its
-  /// calls without ObjectRef arguments are taken by the thread of its default
-  /// asyncio loop (RunDirectCalls) instead of the main thread, so a call is not
-  /// handed from one Python thread to another (a GIL hand-over and a wake-up
-  /// of the loop per call). Returns an eventfd that is readable while such
-  /// calls wait (`*fd`). Calls with ObjectRef arguments still go to RunTaskLoop:
-  /// their fetch would stall every coroutine of the loop. (core_worker_direct_calls.cc)
-  Status EnableDirectCalls(int* fd);
-  /// \brief The loop thread: hands every waiting direct call to the executor,
-  /// in arrival order; returns how many. Replies of a batch are corked until
-  /// FlushReplies.
+  /// \brief Worker of an async or threaded actor without named concurrency
+  /// groups, once it is created: from now on its calls are taken by the
+  /// threads that run them instead of the main thread, so a call is not handed
+  /// from one Python thread to another (a GIL hand-over and a wake-up per
+  /// call). Async (`threads` false): the default asyncio loop's thread runs
+  /// the calls without ObjectRef arguments (RunDirectCalls) when the eventfd
+  /// returned in `*fd` is readable; calls with ObjectRef arguments still go to
+  /// RunTaskLoop, as their fetch would stall every coroutine of the loop.
+  /// Threaded (`threads` true): every call goes to the pool threads blocked in
+  /// ServeDirectCalls (a fetch blocks only its own thread). With named groups
+  /// the main thread keeps handing calls out: one group must not wait for
+  /// another's busy thread. (core_worker_direct_calls.cc)
+  Status EnableDirectCalls(bool threads, int* fd);
+  /// \brief The async loop thread: hands every waiting direct call to the
+  /// executor, in arrival order; returns how many. Replies of a batch are
+  /// corked until FlushReplies.
   int RunDirectCalls();
+  /// \brief A threaded actor's pool thread: runs direct calls one at a time
+  /// until the worker exits.
+  void ServeDirectCalls();
   /// \brief Sends printed lines to the caller of the current (or last) task;
   /// a driver writes them to its own stdout/stderr.
   void ForwardLogs(const std::vector<std::string>& lines, bool is_err);
@@ -389,10 +397,12 @@ class CoreWorker {
   static bool IsNormalTaskPush(const rpc::Frame& frame);
   // Direct calls (EnableDirectCalls): which pushes qualify, and answering the
   // waiting ones WorkerDied when the worker leaves.
-  static bool IsDirectCall(const rpc::Frame& frame);
+  bool IsDirectCall(const rpc::Frame& frame) const;
   void EnqueueDirect(const rpc::ConnectionPtr& conn, rpc::Frame&& frame);
   void ReturnDirectQueue();
-  std::atomic<int> direct_fd_{-1};  // eventfd; -1 until EnableDirectCalls
+  std::atomic<int> direct_fd_{-1};  // eventfd (async actors); -1 until EnableDirectCalls
+  std::atomic<bool> direct_threads_{false};  // a threaded actor's pool serves the calls
+  std::condition_variable direct_cv_;        // ServeDirectCalls waits on it (queue_mu_)
   std::deque<std::pair<rpc::ConnectionPtr, rpc::Frame>> direct_queue_;  // GUARDED_BY(queue_mu_)
   bool direct_signalled_ = false;  // GUARDED_BY(queue_mu_): the eventfd is readable
   std::atomic<int64_t> normal_task_start_us_{0};  // steady clock; 0: no normal task running

@@ -1,9 +1,10 @@
-// CoreWorker, worker of an async actor: direct calls. Once the actor exists,
-// its calls are run (handed to the Python executor, which starts them as
-// coroutines) by the thread of its default asyncio loop, woken through an
-// eventfd, instead of by the main thread that then hands each one to the loop
-// thread: that hand-over (a GIL transfer, a Future, a write to the loop's
-// self-pipe) cost about as much as the call itself.
+// CoreWorker, worker of an async or threaded actor: direct calls. Once the
+// actor exists, its calls are run (handed to the Python executor) by the
+// threads that execute them -- the default asyncio loop's thread, woken
+// through an eventfd, or the pool threads, woken through a condition variable
+// -- instead of by the main thread that then hands each one over: that
+// hand-over (a GIL transfer, a queue or Future, a wake-up) cost about as much
+// as a small call itself.
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -16,20 +17,25 @@
 
 namespace lumos::core {
 
-Status CoreWorker::EnableDirectCalls(int* fd) {
-  *fd = direct_fd_.load(std::memory_order_acquire);
-  if (*fd >= 0) return Status::OK();
+Status CoreWorker::EnableDirectCalls(bool threads, int* fd) {
+  *fd = -1;
+  if (direct_threads_ || direct_fd_ >= 0) return Status::Invalid("direct calls are enabled already");
+  if (threads) {
+    direct_threads_ = true;
+    return Status::OK();
+  }
   *fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (*fd < 0) return Status::IOError(std::string("eventfd for direct actor calls: ") + std::strerror(errno));
   direct_fd_.store(*fd, std::memory_order_release);
   return Status::OK();
 }
 
-bool CoreWorker::IsDirectCall(const rpc::Frame& frame) {
+bool CoreWorker::IsDirectCall(const rpc::Frame& frame) const {
   rpc::PushTaskRequest push;
   if (!push.ParseFromString(frame.payload)) return false;  // ExecuteTask answers the parse error
   const rpc::TaskSpec& spec = push.task();
   if (spec.actor_task().actor_id().empty()) return false;  // a task, or the creation
+  if (direct_threads_) return true;
   for (const auto& a : spec.args()) {
     if (a.has_ref()) return false;  // fetched by the main thread, not on the loop
   }
@@ -42,7 +48,11 @@ void CoreWorker::EnqueueDirect(const rpc::ConnectionPtr& conn, rpc::Frame&& fram
     std::lock_guard<std::mutex> lock(queue_mu_);
     direct_queue_.emplace_back(conn, std::move(frame));
     wake = !direct_signalled_;
-    direct_signalled_ = true;
+    direct_signalled_ = !direct_threads_;
+  }
+  if (direct_threads_) {
+    direct_cv_.notify_one();
+    return;
   }
   if (!wake) return;  // the loop has not drained the last wake-up yet
   const uint64_t one = 1;
@@ -81,6 +91,23 @@ int CoreWorker::RunDirectCalls() {
     ran++;
   }
   return ran;
+}
+
+void CoreWorker::ServeDirectCalls() {
+  while (true) {
+    std::pair<rpc::ConnectionPtr, rpc::Frame> item;
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      direct_cv_.wait(lock, [this] { return !direct_queue_.empty() || exit_requested_; });
+      // Leaving: RunTaskLoop answers what still waits (ReturnDirectQueue).
+      if (exit_requested_) return;
+      item = std::move(direct_queue_.front());
+      direct_queue_.pop_front();
+    }
+    // No corking here: with several threads, a reply held for a batch could
+    // wait behind a call that blocks its thread.
+    ExecuteTask(item.first, item.second);
+  }
 }
 
 void CoreWorker::ReturnDirectQueue() {

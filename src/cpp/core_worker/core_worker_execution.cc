@@ -150,7 +150,8 @@ bool CoreWorker::IsNormalTaskPush(const rpc::Frame& frame) {
 }
 
 void CoreWorker::EnqueueTask(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
-  if (direct_fd_.load(std::memory_order_acquire) >= 0 && IsDirectCall(frame)) {
+  if ((direct_threads_.load(std::memory_order_acquire) || direct_fd_.load(std::memory_order_acquire) >= 0) &&
+      IsDirectCall(frame)) {
     EnqueueDirect(conn, std::move(frame));
     return;
   }
@@ -306,6 +307,7 @@ void CoreWorker::RequestExit(const std::string& reason) {
     exit_reason_ = reason;
   }
   queue_cv_.notify_all();
+  direct_cv_.notify_all();
 }
 
 }  // namespace lumos::core
