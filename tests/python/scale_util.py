@@ -52,10 +52,11 @@ def cluster_processes():
     me = psutil.Process()
     out = {me.pid: ("driver", me)}
     for p in me.children(recursive=True):
-        try:
-            cmd = " ".join(p.cmdline())
+        try:  # read once: a worker may exit between two reads (a soak kills actors)
+            argv = p.cmdline()
         except psutil.Error:
             continue
+        cmd = " ".join(argv)
         if "gcs_server" in cmd:
             role = "gcs_server"
         elif "bin/raylet" in cmd:
@@ -63,7 +64,7 @@ def cluster_processes():
         elif "default_worker" in cmd:
             role = "worker"
         else:
-            role = os.path.basename(p.cmdline()[0]) if p.cmdline() else "?"
+            role = os.path.basename(argv[0]) if argv else "?"
         out[p.pid] = (role, p)
     return out
 
