@@ -329,5 +329,46 @@ TEST_F(PgManagerTest, RollbackCancelsDoNotKillWorkButLateRemovedOnesDo) {
   EXPECT_TRUE(OfKind(late2, PgAction::kCancel)[0].removed);
 }
 
+TEST_F(PgManagerTest, LongRemovedGroupsAreForgottenInMemoryAndInTheStore) {
+  m.SetMaxRemovedKept(2);
+  m.TrackChanges(true);
+  for (const char* id : {"a", "b", "c"}) {
+    PG pg = MakePg(id, {{{"CPU", 1}}});
+    pg.set_create_time_ms(id[0]);
+    ASSERT_TRUE(m.Create(pg).ok());
+    PgActions a;
+    ASSERT_TRUE(m.Remove(id, &a).ok());
+  }
+  // "a" was removed longest ago: gone from the table and the store.
+  EXPECT_EQ(m.Get("a").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(m.Get("c").value().state(), PG::REMOVED);
+  EXPECT_EQ(m.GetAll().size(), 2u);
+  EXPECT_EQ(m.TakeForgotten(), std::vector<std::string>{"a"});
+  EXPECT_TRUE(m.TakeForgotten().empty());
+  for (const auto& row : m.TakeChanges()) EXPECT_NE(row.placement_group_id(), "a");
+  // Live groups never count against the cap.
+  ASSERT_TRUE(m.Create(MakePg("live", {{{"CPU", 1}}})).ok());
+  PgActions a;
+  ASSERT_TRUE(m.Remove("b", &a).ok());  // twice: still kept, nothing forgotten
+  EXPECT_TRUE(m.TakeForgotten().empty());
+  EXPECT_EQ(m.Get("live").value().state(), PG::PENDING);
+
+  // A restart with a smaller cap forgets the oldest stored ones and deletes their rows.
+  std::vector<PG> rows;
+  for (const char* id : {"r3", "r1", "r2"}) {
+    PG pg = MakePg(id, {{{"CPU", 1}}});
+    pg.set_create_time_ms(id[1]);
+    pg.set_state(PG::REMOVED);
+    rows.push_back(pg);
+  }
+  GcsPlacementGroupManager restored;
+  restored.SetMaxRemovedKept(1);
+  ASSERT_TRUE(restored.Restore(rows).ok());  // as the GCS does: the store comes after
+  restored.TrackChanges(true);
+  EXPECT_EQ((restored.TakeForgotten()), (std::vector<std::string>{"r1", "r2"}));
+  EXPECT_EQ(restored.Get("r3").value().state(), PG::REMOVED);
+  EXPECT_TRUE(restored.TakeChanges().empty());
+}
+
 }  // namespace
 }  // namespace lumos::gcs

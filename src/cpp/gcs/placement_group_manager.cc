@@ -89,7 +89,19 @@ Status GcsPlacementGroupManager::Remove(const std::string& pg_id, PgActions* act
   ready.kind = PgAction::kReady;
   ready.pg_id = pg_id;
   actions->push_back(ready);
+  KeepRemoved(pg_id);  // last: may forget groups (not this one unless the cap is 0)
   return Status::OK();
+}
+
+void GcsPlacementGroupManager::KeepRemoved(const std::string& id) {
+  removed_order_.push_back(id);
+  while (removed_order_.size() > max_removed_kept_) {
+    std::string old = std::move(removed_order_.front());
+    removed_order_.pop_front();
+    groups_.erase(old);
+    changed_.erase(old);
+    if (track_changes_) forgotten_.push_back(std::move(old));
+  }
 }
 
 Result<PG> GcsPlacementGroupManager::Get(const std::string& pg_id) const {

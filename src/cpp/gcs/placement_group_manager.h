@@ -22,6 +22,10 @@
 //   prepare of a removed group is cancelled with removed=true.
 //   A node that dies with bundles of a group: the rest are cancelled and the
 //   group goes to RESCHEDULING, placed again like PENDING.
+// REMOVED groups are kept (for placement_group_table() and so that a wait
+// says "removed") up to max_removed_kept(); beyond it the longest-removed are
+// forgotten, in memory and in the store, so that creating and removing
+// groups for ever costs bounded memory and a bounded table.
 // Infeasible groups (no node set can ever hold them) stay pending with
 // `infeasible` and `pending_reason` set, for `lumos status`.
 //
@@ -36,6 +40,7 @@
 //
 // Thread safety: none (the shell serialises calls).
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <set>
 #include <string>
@@ -104,6 +109,12 @@ class GcsPlacementGroupManager {
   void TrackChanges(bool on) { track_changes_ = on; }
   /// \brief The rows changed since the last call, and forgets them.
   std::vector<rpc::PlacementGroupTableData> TakeChanges();
+  /// \brief The ids of the REMOVED groups forgotten since the last call
+  /// (their stored rows go too), and clears the list.
+  std::vector<std::string> TakeForgotten();
+  static constexpr size_t kDefaultMaxRemovedKept = 10000;
+  void SetMaxRemovedKept(size_t n) { max_removed_kept_ = n; }
+  size_t max_removed_kept() const { return max_removed_kept_; }
   /// \brief Rebuilds the table from stored rows. REQUIRES: an empty table.
   /// Rows that no longer validate are skipped and named in the result.
   Status Restore(const std::vector<rpc::PlacementGroupTableData>& rows);
@@ -124,9 +135,14 @@ class GcsPlacementGroupManager {
   void Touch(const std::string& id) {
     if (track_changes_) changed_.insert(id);
   }
+  // Remembers a newly REMOVED group; forgets the longest-removed beyond the cap.
+  void KeepRemoved(const std::string& id);
 
   bool track_changes_ = false;
   std::set<std::string> changed_;
+  std::vector<std::string> forgotten_;      // since TakeForgotten (when tracking)
+  std::deque<std::string> removed_order_;   // REMOVED groups kept, longest-removed first
+  size_t max_removed_kept_ = kDefaultMaxRemovedKept;
 
   scheduling::ClusterScheduler scheduler_;
   std::set<NodeID> nodes_;  // alive nodes the manager was told about

@@ -17,17 +17,25 @@ std::vector<rpc::PlacementGroupTableData> GcsPlacementGroupManager::TakeChanges(
   return out;
 }
 
+std::vector<std::string> GcsPlacementGroupManager::TakeForgotten() {
+  std::vector<std::string> out;
+  out.swap(forgotten_);
+  return out;
+}
+
 Status GcsPlacementGroupManager::Restore(const std::vector<rpc::PlacementGroupTableData>& rows) {
   using PG = rpc::PlacementGroupTableData;
   std::string skipped;
   const bool tracking = track_changes_;
   track_changes_ = false;  // the rows are on disk already
+  std::vector<std::pair<int64_t, std::string>> removed;  // (create time, id)
   for (const auto& row : rows) {
     const std::string& id = row.placement_group_id();
     if (row.state() == PG::REMOVED) {
       Entry e;
       e.data = row;
       groups_.emplace(id, std::move(e));
+      removed.emplace_back(row.create_time_ms(), id);
       continue;
     }
     // Create() validates the bundles and builds the scheduling requests; the
@@ -53,6 +61,12 @@ Status GcsPlacementGroupManager::Restore(const std::vector<rpc::PlacementGroupTa
     e.data.set_state(PG::CREATED);
     order_.erase(std::remove(order_.begin(), order_.end(), id), order_.end());
   }
+  // Removal times are not stored: creation order stands in for them. Rows
+  // beyond the cap (a smaller cap than before) are forgotten, and deleted at
+  // the next write (the store is attached after the restore).
+  track_changes_ = true;
+  std::sort(removed.begin(), removed.end());
+  for (const auto& [time, id] : removed) KeepRemoved(id);
   track_changes_ = tracking;
   if (!skipped.empty()) {
     return Status::Invalid("placement groups not restored (their stored rows do not validate): " + skipped);

@@ -78,6 +78,9 @@ auto GcsPlacementGroupScheduler::WithManager(Fn&& fn) {
       ops.push_back(GcsStorage::Op{GcsStorage::Table::kPlacementGroups, row.placement_group_id(),
                                    row.SerializeAsString()});
     }
+    for (auto& id : manager_.TakeForgotten()) {  // long-removed groups leave the store
+      ops.push_back(GcsStorage::Op{GcsStorage::Table::kPlacementGroups, std::move(id), std::nullopt});
+    }
     Status saved = storage_->Apply(ops);
     if (!saved.ok()) LUMOS_LOG(Error) << "placement group table not saved: " << saved.ToString();
   }
