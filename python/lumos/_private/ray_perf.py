@@ -170,6 +170,12 @@ def actor_benchmarks(run):
     task_actors = [Actor.remote() for _ in range(4)]
     run("multi client tasks async",
         lambda: ray.get([ta.small_value_batch.remote(n) for ta in task_actors]), n * len(task_actors))
+    # A --filter may have skipped every line above while their actors' workers
+    # still start (~20 interpreters): let them finish before the next line is
+    # measured, as in a full run where the lines above used them.
+    ray.get([x.small_value.remote() for x in [a, c, aa, *actors, *servers, *arg_servers, *async_actors,
+                                              *async_servers, *task_actors]]
+            + [cl.small_value_batch.remote(0) for cl in [client, async_client, *clients]])
 
 
 def placement_group_create_removal(num_pgs):
