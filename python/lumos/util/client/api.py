@@ -61,16 +61,20 @@ class Client:
             return ClientObjectRef(pid[1], self)
         return ClientActorHandle(pid[2], pid[1], self)
 
-    def _flush_releases(self):
+    def _take_releases(self):
         rel = self.released
-        if not rel:
-            return
         keys = []
         try:
             while True:
                 keys.append(rel.popleft())
         except IndexError:
             pass
+        return keys
+
+    def _flush_releases(self):
+        if not self.released:
+            return
+        keys = self._take_releases()
         try:
             self.conn.send((P.OP_RELEASE, keys))
         except Exception:
@@ -147,7 +151,12 @@ class Client:
             if type(r) is not ClientObjectRef:
                 raise ValueError("'object_refs' must either be an ObjectRef or a list of ObjectRefs; the list "
                                  "holds a %s: %r" % (type(r).__name__, r))
-        return self._call((P.OP_GET, [r._key for r in refs], timeout))
+        keys = [r._key for r in refs]
+        if self.released:
+            # Dead stand-ins ride in the get itself (one message fewer per
+            # get(a.f.remote()), whose last ref died since the previous get).
+            return self._send((P.OP_GET, keys, timeout, self._take_releases()), replied=True)
+        return self._send((P.OP_GET, keys, timeout), replied=True)
 
     def wait(self, items, num_returns, timeout, fetch_local):
         keys = []

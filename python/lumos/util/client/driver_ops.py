@@ -225,6 +225,8 @@ class DriverOps:
 
     def _get(self, msg):
         keys, timeout = msg.env[2], msg.env[3]
+        if len(msg.env) > 4:
+            self.table.release(msg.env[4])   # the client's dead stand-ins, sent along
         refs = self._refs(keys)
         cw = _worker.core_worker()
         # A short wait in line first: the object of a quick call (an actor
