@@ -220,19 +220,32 @@ class Connection:
                     self._reading = True
                     break
                 self._cv.wait(1.0)
+        got = None
         try:
             while True:
-                self._read_and_dispatch()
+                # The reader's own reply comes back directly: no trip
+                # through _replies and the condition (the usual case).
+                got = self._read_and_dispatch(seq)
+                if got is not None:
+                    break
                 with self._cv:
                     if seq in self._replies or seq in self._resend or self._broken is not None:
                         break
         finally:
             with self._cv:
                 self._reading = False
-                self._cv.notify_all()
+                if got is not None:
+                    self._pending.pop(seq, None)
+                if self._cv._waiters:   # noqa: SLF001 - a notify with nobody waiting costs ~1 us of Python
+                    self._cv.notify_all()
+        if got is not None:
+            self._last_activity = time.monotonic()
+            return got
         return self.wait(seq)
 
-    def _read_and_dispatch(self):
+    def _read_and_dispatch(self, mine=None):
+        """Reads one message and files it; returns (status, Message) instead
+        when it is the reply to `mine`."""
         gen = self._stream_gen
         try:
             msg = self._read_one()
@@ -241,9 +254,9 @@ class Connection:
                 with self._cv:
                     self._broken = ConnectionError("the lumos client is shut down")
                     self._cv.notify_all()
-                return
+                return None
             self._reconnect(gen, e)
-            return
+            return None
         env = msg.env
         seq, status, last = env[0], env[1], env[2]
         self._trim(last)
@@ -255,11 +268,14 @@ class Connection:
                     stream.flush()
                 except Exception:
                     pass
-            return
+            return None
+        if seq == mine:
+            return status, msg
         with self._cv:
             if seq in self._pending:
                 self._replies[seq] = (status, msg)
                 self._cv.notify_all()
+        return None
 
     def _idle_reader(self):
         # Polls on its own event, not on _cv: _cv is notified on every call,
