@@ -58,12 +58,15 @@ int main(int argc, char** argv) {
   }
   const lumos::Flags& flags = parsed.value();
 
-  // Two malloc arenas, not glibc's default of 8 per core: gRPC serves each
-  // call on whichever of its threads is free, so a task-event batch is
-  // parsed in one thread's arena and its records freed from another's, and
-  // with an arena per thread the freed memory stayed spread over all of
-  // them (a soak's GCS grew ~10 MB/min with a full, bounded task table).
-  mallopt(M_ARENA_MAX, 2);
+  // One malloc arena, not glibc's default of 8 per core: gRPC serves each
+  // call on whichever of its threads is free, so a task attempt is made in
+  // one thread's arena and freed (evicted) from another's, and a freed chunk
+  // is reusable only by the threads of its own arena. With 8 a soak's GCS
+  // grew ~10 MB/min with a full, bounded task table; with 2 the heaps still
+  // crept up (+1 MB/min over minutes 7-11 of a soak, the second arena's
+  // 30.2 -> 33.2 MB, while bytes in use rose 0.4 MB/min). Its threads
+  // mostly wait (the task table has its own lock): one arena costs little.
+  mallopt(M_ARENA_MAX, 1);
 
   // Block the shutdown signals before any thread exists, so every thread
   // inherits the mask and only the sigwait below receives them.
