@@ -249,7 +249,11 @@ class TaskExecutor:
                 return failed(e)
         self._state.actor = runtime
         if self._state.core_worker is not None and runtime.groups.takes_direct_calls():
-            self._take_direct_calls(runtime)
+            try:
+                self._take_direct_calls(runtime)
+            except Exception as e:   # the main thread keeps handing the calls out
+                print("lumos: actor %s: calls go through the main thread (%s)" % (class_name, e),
+                      file=sys.stderr, flush=True)
         return False, [], ""
 
     def _take_direct_calls(self, runtime):

@@ -308,9 +308,22 @@ void Connection::Uncork() {
 
 void Connection::FlushCorkLocked() {
   if (corked_ || batch_corked_ || cork_buffer_.empty()) return;
-  std::string bytes;
-  bytes.swap(cork_buffer_);
-  WriteLocked(std::move(bytes));
+  if (closed_ || write_in_progress_) {
+    WriteLocked(std::move(cork_buffer_));
+    cork_buffer_.clear();
+    return;
+  }
+  // Sent from the buffer itself, which is then emptied but keeps its
+  // capacity: a burst corks again soon, and regrowing the buffer by doubling
+  // each time cost a malloc_consolidate per batch in a driver submitting calls.
+  size_t off = 0;
+  if (!SendNowLocked(cork_buffer_.data(), cork_buffer_.size(), &off)) {
+    cork_buffer_.clear();
+    return;
+  }
+  if (off < cork_buffer_.size()) QueueLocked(cork_buffer_.substr(off));
+  cork_buffer_.clear();
+  if (cork_buffer_.capacity() > kKeptCorkCapacity) cork_buffer_.shrink_to_fit();
 }
 
 void Connection::Write(std::string bytes) {
@@ -322,38 +335,45 @@ void Connection::Write(std::string bytes) {
   WriteLocked(std::move(bytes));
 }
 
+bool Connection::SendNowLocked(const char* data, size_t len, size_t* off) {
+  while (*off < len) {
+    ssize_t n = ::send(socket_.native_handle(), data + *off, len - *off, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      *off += static_cast<size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return true;
+    } else {
+      auto self = shared_from_this();
+      std::string why = std::strerror(errno);
+      asio::post(io_, [self, why] { self->Close(Status::IOError("write failed: " + why)); });
+      return false;
+    }
+  }
+  return true;
+}
+
+void Connection::QueueLocked(std::string rest) {
+  write_queue_.push_back(std::move(rest));
+  write_in_progress_ = true;
+  auto self = shared_from_this();
+  asio::post(io_, [self] {
+    std::lock_guard<std::mutex> l(self->write_mu_);
+    self->FlushQueueLocked();
+  });
+}
+
 void Connection::WriteLocked(std::string bytes) {
   if (closed_) return;
-  if (!write_in_progress_) {
-    // Fast path: write from this thread; only leftovers go through the loop.
-    size_t off = 0;
-    while (off < bytes.size()) {
-      ssize_t n = ::send(socket_.native_handle(), bytes.data() + off, bytes.size() - off,
-                         MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n > 0) {
-        off += static_cast<size_t>(n);
-      } else if (n < 0 && errno == EINTR) {
-        continue;
-      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        break;
-      } else {
-        auto self = shared_from_this();
-        std::string why = std::strerror(errno);
-        asio::post(io_, [self, why] { self->Close(Status::IOError("write failed: " + why)); });
-        return;
-      }
-    }
-    if (off == bytes.size()) return;
-    write_queue_.push_back(off ? bytes.substr(off) : std::move(bytes));
-    write_in_progress_ = true;
-    auto self = shared_from_this();
-    asio::post(io_, [self] {
-      std::lock_guard<std::mutex> l(self->write_mu_);
-      self->FlushQueueLocked();
-    });
+  if (write_in_progress_) {
+    write_queue_.push_back(std::move(bytes));
     return;
   }
-  write_queue_.push_back(std::move(bytes));
+  // Fast path: write from this thread; only leftovers go through the loop.
+  size_t off = 0;
+  if (!SendNowLocked(bytes.data(), bytes.size(), &off) || off == bytes.size()) return;
+  QueueLocked(off ? bytes.substr(off) : std::move(bytes));
 }
 
 void Connection::FlushQueueLocked() {

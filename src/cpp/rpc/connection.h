@@ -118,6 +118,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Write(std::string bytes);
   void WriteLocked(std::string bytes);  // REQUIRES: write_mu_ held
   void FlushCorkLocked();               // REQUIRES: write_mu_ held; writes the cork buffer unless corked
+  // REQUIRES: write_mu_ held, no write in progress. Sends from data+*off on
+  // without blocking; false after a hard error (the connection then closes).
+  bool SendNowLocked(const char* data, size_t len, size_t* off);
+  void QueueLocked(std::string rest);  // REQUIRES: write_mu_ held; the loop writes it
+  // A cork buffer keeps its capacity between batches up to this size.
+  static constexpr size_t kKeptCorkCapacity = 1 << 20;
   void FlushQueueLocked();  // REQUIRES: write_mu_ held; runs on the loop thread
   void ReadMore();
   void OnBytes(size_t n);
