@@ -93,7 +93,8 @@ def workloads(ray, batch):
             ray.util.remove_placement_group(pg)
 
     a, aa = Actor.remote(), AsyncActor.remote()
-    ray.get([a.small_value.remote(), aa.small_value.remote()])
+    threaded = Actor.options(max_concurrency=16).remote()
+    ray.get([a.small_value.remote(), aa.small_value.remote(), threaded.small_value.remote()])
     value = ray.put(0)
     # (line, one round, calls per round), the lines of `microbenchmark`.
     return [
@@ -103,6 +104,8 @@ def workloads(ray, batch):
         ("single client tasks async", lambda: ray.get([small_value.remote() for _ in range(batch)]), batch),
         ("1:1 actor calls sync", lambda: ray.get(a.small_value.remote()), 1),
         ("1:1 actor calls async", lambda: ray.get([a.small_value.remote() for _ in range(batch)]), batch),
+        ("1:1 actor calls concurrent",
+         lambda: ray.get([threaded.small_value.remote() for _ in range(batch)]), batch),
         ("1:1 async-actor calls sync", lambda: ray.get(aa.small_value.remote()), 1),
         ("1:1 async-actor calls async",
          lambda: ray.get([aa.small_value.remote() for _ in range(batch)]), batch),
