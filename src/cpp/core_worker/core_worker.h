@@ -398,6 +398,7 @@ class CoreWorker {
   // Direct calls (EnableDirectCalls): which pushes qualify, and answering the
   // waiting ones WorkerDied when the worker leaves.
   bool IsDirectCall(const rpc::Frame& frame) const;
+  bool DirectCallsOn() const { return direct_threads_ || direct_fd_ >= 0; }
   void EnqueueDirect(const rpc::ConnectionPtr& conn, rpc::Frame&& frame);
   void ReturnDirectQueue();
   std::atomic<int> direct_fd_{-1};  // eventfd (async actors); -1 until EnableDirectCalls

@@ -31,11 +31,14 @@ Status CoreWorker::EnableDirectCalls(bool threads, int* fd) {
 }
 
 bool CoreWorker::IsDirectCall(const rpc::Frame& frame) const {
+  if (!DirectCallsOn()) return false;
+  // Once the actor exists, every push to its worker is one of its calls, and
+  // a pool thread may fetch arguments: no need to parse the push here.
+  if (direct_threads_) return true;
   rpc::PushTaskRequest push;
   if (!push.ParseFromString(frame.payload)) return false;  // ExecuteTask answers the parse error
   const rpc::TaskSpec& spec = push.task();
-  if (spec.actor_task().actor_id().empty()) return false;  // a task, or the creation
-  if (direct_threads_) return true;
+  if (spec.actor_task().actor_id().empty()) return false;  // not a call (cannot happen once created)
   for (const auto& a : spec.args()) {
     if (a.has_ref()) return false;  // fetched by the main thread, not on the loop
   }
@@ -47,14 +50,14 @@ void CoreWorker::EnqueueDirect(const rpc::ConnectionPtr& conn, rpc::Frame&& fram
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     direct_queue_.emplace_back(conn, std::move(frame));
-    wake = !direct_signalled_;
-    direct_signalled_ = !direct_threads_;
+    wake = !direct_signalled_;  // the async loop's eventfd: written once per drain
+    if (!direct_threads_) direct_signalled_ = true;
   }
   if (direct_threads_) {
     direct_cv_.notify_one();
     return;
   }
-  if (!wake) return;  // the loop has not drained the last wake-up yet
+  if (!wake) return;
   const uint64_t one = 1;
   if (::write(direct_fd_.load(std::memory_order_acquire), &one, sizeof(one)) < 0 && errno != EAGAIN) {
     LUMOS_LOG(Warning) << "cannot wake the actor's loop for a call: " << std::strerror(errno);
@@ -70,10 +73,6 @@ int CoreWorker::RunDirectCalls() {
     uint64_t count;
     (void)!::read(direct_fd_.load(std::memory_order_acquire), &count, sizeof(count));  // EAGAIN: none
   }
-  if (exit_requested_) {
-    ReturnUnrun(std::move(items), true);
-    return 0;
-  }
   if (items.size() > 1) {  // a burst: their replies leave together (FlushReplies)
     std::lock_guard<std::mutex> lock(cork_mu_);
     for (const auto& item : items) {
@@ -84,6 +83,7 @@ int CoreWorker::RunDirectCalls() {
   while (!items.empty()) {
     if (exit_requested_) {  // the actor is leaving (exit_actor): the rest never run
       ReturnUnrun(std::move(items), true);
+      FlushReplies();  // leaving: nothing waits for a batch to end
       break;
     }
     ExecuteTask(items.front().first, items.front().second);

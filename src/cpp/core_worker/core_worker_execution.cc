@@ -150,8 +150,7 @@ bool CoreWorker::IsNormalTaskPush(const rpc::Frame& frame) {
 }
 
 void CoreWorker::EnqueueTask(const rpc::ConnectionPtr& conn, rpc::Frame&& frame) {
-  if ((direct_threads_.load(std::memory_order_acquire) || direct_fd_.load(std::memory_order_acquire) >= 0) &&
-      IsDirectCall(frame)) {
+  if (IsDirectCall(frame)) {
     EnqueueDirect(conn, std::move(frame));
     return;
   }
@@ -254,22 +253,22 @@ void CoreWorker::HandleCancelTask(const rpc::Frame& frame) {
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     for (auto* queue : {&task_queue_, &direct_queue_}) {
-    for (auto it = queue->begin(); it != queue->end(); ++it) {
-      rpc::PushTaskRequest push;
-      if (!push.ParseFromString(it->second.payload) || push.task().task_id() != req.task_id()) continue;
-      rpc::PushTaskReply reply;
-      for (int i = 0; i < std::max(1, push.task().num_returns()); i++) {
-        auto* r = reply.add_return_objects();
-        r->set_object_id(ObjectID::FromIndex(TaskID::FromBinary(req.task_id()), i + 1).Binary());
-        r->mutable_value()->set_metadata(kMetaTaskCancelled);
-        r->mutable_value()->set_data("task '" + push.task().name() + "' was cancelled before it ran");
+      for (auto it = queue->begin(); it != queue->end(); ++it) {
+        rpc::PushTaskRequest push;
+        if (!push.ParseFromString(it->second.payload) || push.task().task_id() != req.task_id()) continue;
+        rpc::PushTaskReply reply;
+        for (int i = 0; i < std::max(1, push.task().num_returns()); i++) {
+          auto* r = reply.add_return_objects();
+          r->set_object_id(ObjectID::FromIndex(TaskID::FromBinary(req.task_id()), i + 1).Binary());
+          r->mutable_value()->set_metadata(kMetaTaskCancelled);
+          r->mutable_value()->set_data("task '" + push.task().name() + "' was cancelled before it ran");
+        }
+        reply.set_was_cancelled(true);
+        reply.set_is_application_error(true);
+        it->first->SendReply(it->second.header.request_id, rpc::PUSH_TASK, reply);
+        queue->erase(it);
+        return;
       }
-      reply.set_was_cancelled(true);
-      reply.set_is_application_error(true);
-      it->first->SendReply(it->second.header.request_id, rpc::PUSH_TASK, reply);
-      queue->erase(it);
-      return;
-    }
     }
   }
   {
